@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Install the Debian packages libdemi needs to build and test, if missing.
+# Used by `make demo`, `make test` and .ci/run; safe to run again.
+set -euo pipefail
+
+PKGS=(
+  gcc meson ninja-build pkg-config  # toolchain
+  libyaml-dev                       # CONFIG_PATH parsing
+  libcmocka-dev                     # unit tests
+  python3                           # test and report scripts
+  iproute2 procps                   # integration tests: ss, ip, pkill
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "libdemi: installing missing packages: ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    SUDO=sudo
+  else
+    echo "libdemi: these Debian packages are missing and I am not root:" >&2
+    echo "    apt-get install ${missing[*]}" >&2
+    echo "Run that as root (or with sudo), then run make again." >&2
+    exit 1
+  fi
+else
+  SUDO=
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

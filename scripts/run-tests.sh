@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Run every suite of the normal build and the unit suite of the sanitizer
+# build, then print one total: "N passed, M failed" counts test cases (cmocka
+# cases and integration cases), and a test program that died counts as failed.
+set -uo pipefail
+build=${1:-build}
+asan=${2:-build-asan}
+status=0
+
+run() { # dir, label, meson test args...
+  local dir=$1 label=$2; shift 2
+  echo "== $label"
+  meson test -C "$dir" --print-errorlogs "$@" || status=1
+  python3 scripts/count-tests.py "$dir/meson-logs/testlog.json" "$label" >> "$tally"
+}
+
+tally=$(mktemp)
+trap 'rm -f "$tally"' EXIT
+run "$build" "all suites" --num-processes 2
+# Sanitizers: leaks, overflows, UB in the unit suite (ASAN_OPTIONS keep CI logs readable).
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  run "$asan" "unit suite under ASan+UBSan" --suite unit
+
+echo
+cat "$tally" | sed 's/^/  /'
+awk '{p+=$1; f+=$2} END {printf "%d passed, %d failed\n", p, f}' "$tally"
+awk '{f+=$2} END {exit f > 0}' "$tally" || status=1
+exit $status

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * config.h: every tunable of libdemi, with its default, in one place.
+ *
+ * Sources, later ones winning: built-in defaults (config_keys[] in config.c),
+ * the YAML file named by CONFIG_PATH (Demikernel's keys plus our own), then
+ * environment variables DEMI_<KEY> where KEY is the dotted key upper-cased
+ * with '.' replaced by '_' (inetstack_config.mtu -> DEMI_INETSTACK_CONFIG_MTU).
+ * Private header.
+ */
+#ifndef DEMI_CORE_CONFIG_H
+#define DEMI_CORE_CONFIG_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CONFIG_PATH_MAX 4096
+#define CONFIG_IFNAME_MAX 16 /* IFNAMSIZ */
+#define CONFIG_EAL_ARGS_MAX 64
+#define CONFIG_ARP_TABLE_MAX 64
+#define CONFIG_ERR_MAX 512
+#define CONFIG_KEYS_MAX 64
+
+struct config_arp_entry {
+    uint8_t mac[6];
+    struct in_addr ip;
+};
+
+/* Where a value came from; printed by demi-config. */
+enum config_source { CONFIG_SRC_DEFAULT = 0, CONFIG_SRC_FILE, CONFIG_SRC_ENV };
+
+struct demi_config {
+    char path[CONFIG_PATH_MAX]; /* file read, "" if none */
+
+    /* demikernel.* */
+    struct in_addr local_ipv4;  /* demikernel.local_ipv4_addr */
+    bool has_local_ipv4;
+    uint8_t local_mac[6];       /* demikernel.local_link_addr */
+    bool has_local_mac;
+
+    /* raw_socket.* */
+    char linux_interface_name[CONFIG_IFNAME_MAX];
+
+    /* dpdk.* : eal_init is argv for rte_eal_init(), argv[0] included */
+    int eal_argc;
+    char *eal_argv[CONFIG_EAL_ARGS_MAX]; /* owned, freed by config_free() */
+
+    /* tcp_socket_options.* */
+    bool keepalive_enabled;
+    uint32_t keepalive_time_ms;     /* keepalive.time_millis */
+    uint32_t keepalive_interval;    /* keepalive.interval (seconds) */
+    bool linger_enabled;
+    uint32_t linger_seconds;        /* linger.time_seconds */
+    bool nodelay;
+    bool tcp_options_from_file;     /* any tcp_socket_options.* key was given */
+
+    /* inetstack_config.* */
+    uint32_t mtu;
+    uint32_t mss;
+    bool enable_jumbo_frames;
+    bool udp_checksum_offload;
+    bool tcp_checksum_offload;
+    int arp_table_len;
+    struct config_arp_entry arp_table[CONFIG_ARP_TABLE_MAX];
+    uint32_t arp_request_retries;
+    uint32_t arp_request_timeout_s; /* arp_request_timeout */
+    uint32_t arp_cache_ttl_s;       /* arp_cache_ttl */
+
+    /* libdemi.* : our own runtime tunables */
+    uint32_t max_queues;            /* libdemi.max_queues: queue descriptors */
+    uint32_t max_ops;               /* libdemi.max_ops: pending + unconsumed ops */
+    uint32_t pool_small_count;      /* libdemi.pool_small_count: 2 KiB buffers */
+    uint32_t pool_large_count;      /* libdemi.pool_large_count: 64 KiB buffers */
+    uint32_t pool_huge_count;       /* libdemi.pool_huge_count: 1 MiB buffers */
+    uint32_t spin_us;               /* libdemi.spin_us: busy-poll before sleeping */
+    char log_level[16];             /* libdemi.log_level (DEMI_LOG wins) */
+
+    uint8_t source[CONFIG_KEYS_MAX]; /* enum config_source, by config_keys[] index */
+
+    /* Keys of the file that libdemi does not use, '\n'-separated, or NULL.
+     * Owned, freed by config_free(); listed by config_print(). */
+    char *ignored;
+};
+
+/* Descriptor of one key, exposed for demi-config and tests. */
+enum config_type {
+    CONFIG_T_BOOL,
+    CONFIG_T_U32,
+    CONFIG_T_STRING, /* fixed char array */
+    CONFIG_T_IPV4,
+    CONFIG_T_MAC,
+    CONFIG_T_STRLIST, /* dpdk.eal_init */
+    CONFIG_T_ARPMAP,  /* inetstack_config.arp_table */
+};
+
+struct config_key {
+    const char *key;        /* dotted path, e.g. "inetstack_config.mtu" */
+    enum config_type type;
+    size_t offset;          /* of the value in struct demi_config */
+    size_t has_offset;      /* of a bool "given" flag, or SIZE_MAX */
+    uint32_t min, max;      /* CONFIG_T_U32 bounds; CONFIG_T_STRING: max = size */
+    const char *def;        /* default as text, NULL = unset */
+    const char *help;       /* one line */
+    const char *choices;    /* CONFIG_T_STRING: allowed values "a|b|c", or NULL */
+};
+
+extern const struct config_key config_keys[];
+extern const size_t config_nkeys;
+
+/* Fill @cfg with defaults, then the file at @path (NULL or "" = no file),
+ * then the environment. On error returns EINVAL (ENOENT for a missing file)
+ * and writes a message naming the file, the key and the expected form into
+ * @err (CONFIG_ERR_MAX bytes; @err may be NULL). Unknown keys and sections
+ * are not errors (Demikernel files carry many we do not use): they are listed
+ * in cfg->ignored. On error nothing stays allocated. @cfg is overwritten, so
+ * config_free() a loaded one before loading into it again. */
+int config_load(struct demi_config *cfg, const char *path, char *err, size_t errlen);
+
+/* Release what config_load() allocated. Safe on a zeroed struct. */
+void config_free(struct demi_config *cfg);
+
+/* Print every key, its value and where it came from, as YAML-ish text. */
+void config_print(FILE *out, const struct demi_config *cfg);
+
+#endif /* DEMI_CORE_CONFIG_H */

@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: MIT */
+#include "core/runtime.h"
+
+#include "core/clock.h"
+#include "core/log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct runtime rt;
+
+struct libos_entry {
+    const char *name;
+    int (*create)(const struct demi_config *cfg, struct libos **out);
+    const char *what;
+};
+
+/* Every libOS name users may put in LIBOS. A NULL constructor is a libOS
+ * that exists in Demikernel but is not built in this libdemi yet. */
+static const struct libos_entry libos_table[] = {
+    {"catnap", catnap_create, "Linux sockets + epoll"},
+    {"catnip", NULL, "inet stack over DPDK"},
+    {"catpowder", NULL, "inet stack over AF_PACKET / AF_XDP"},
+    {"catmem", NULL, "shared-memory pipes"},
+    {"catloop", NULL, "inet stack over an in-process loopback"},
+};
+
+static int rt_add_libos(struct libos *los)
+{
+    if (rt.nlibos == RT_MAX_LIBOS)
+        return ENOMEM;
+    rt.libos[rt.nlibos++] = los;
+    return 0;
+}
+
+int rt_init(const char *libos_name, const char *cfg_path)
+{
+    char err[CONFIG_ERR_MAX] = "";
+    const struct libos_entry *entry = NULL;
+    const char *env_level;
+    int ret;
+
+    if (rt.initialised)
+        return EEXIST;
+    memset(&rt, 0, sizeof(rt));
+
+    ret = config_load(&rt.cfg, cfg_path, err, sizeof(err));
+    if (ret) {
+        log_err("%s", err[0] ? err : "cannot load the configuration");
+        goto out_cfg;
+    }
+    /* DEMI_LOG wins over the file so a user can raise verbosity per run. */
+    env_level = getenv("DEMI_LOG");
+    if (env_level && log_level_parse(env_level) < 0) {
+        log_err("environment DEMI_LOG: expected one of error|warn|info|debug|trace, got \"%s\"",
+                env_level);
+        ret = EINVAL;
+        goto out_cfg;
+    }
+    log_set_level((enum log_level)log_level_parse(env_level ? env_level : rt.cfg.log_level));
+
+    if (!libos_name || !libos_name[0])
+        libos_name = "catnap";
+    for (size_t i = 0; i < ARRAY_SIZE(libos_table); i++)
+        if (strcmp(libos_table[i].name, libos_name) == 0)
+            entry = &libos_table[i];
+    if (!entry) {
+        log_err("environment LIBOS: unknown libOS \"%s\" (expected catnap, catnip, catpowder, "
+                "catmem or catloop)",
+                libos_name);
+        ret = EINVAL;
+        goto out_cfg;
+    }
+    if (!entry->create) {
+        log_err("LIBOS=%s (%s) is not built into this libdemi", entry->name, entry->what);
+        ret = ENOTSUP;
+        goto out_cfg;
+    }
+
+    ret = op_table_init(&rt.ops, rt.cfg.max_ops);
+    if (ret)
+        goto out_cfg;
+    ret = qd_table_init(&rt.qds, rt.cfg.max_queues);
+    if (ret)
+        goto out_ops;
+    ret = mem_init(&rt.mem, rt.cfg.pool_small_count, rt.cfg.pool_large_count, rt.cfg.pool_huge_count);
+    if (ret)
+        goto out_qds;
+    ret = entry->create(&rt.cfg, &rt.net);
+    if (ret) {
+        log_err("LIBOS=%s: cannot start: %s", entry->name, strerror(ret));
+        goto out_mem;
+    }
+    rt_add_libos(rt.net);
+    rt.spin_ns = (uint64_t)rt.cfg.spin_us * 1000u;
+    rt.initialised = true;
+    log_info("libdemi: LIBOS=%s, config %s", entry->name, rt.cfg.path[0] ? rt.cfg.path : "(defaults)");
+    return 0;
+
+out_mem:
+    mem_fini(&rt.mem);
+out_qds:
+    qd_table_fini(&rt.qds);
+out_ops:
+    op_table_fini(&rt.ops);
+out_cfg:
+    config_free(&rt.cfg);
+    memset(&rt, 0, sizeof(rt));
+    return ret;
+}
+
+void rt_shutdown(void)
+{
+    if (!rt.initialised)
+        return;
+    /* Close every open queue so libOSes release sockets and buffers. */
+    for (uint32_t qd = 0; qd < rt.qds.nslots; qd++) {
+        struct queue *q = rt.qds.slots[qd];
+        if (q) {
+            qd_release(&rt.qds, (int)qd);
+            q->libos->ops->close(q);
+        }
+    }
+    /* Results never waited for may hold popped buffers. */
+    while (!list_empty(&rt.ops.cq)) {
+        struct demi_op *op = list_entry(list_first(&rt.ops.cq), struct demi_op, link);
+        demi_qresult_t qr;
+        op_consume(&rt.ops, op, &qr);
+        if (qr.qr_opcode == DEMI_OPC_POP && qr.qr_value.sga.sga_buf) {
+            struct dbuf *d = mem_lookup(&rt.mem, qr.qr_value.sga.sga_buf);
+            if (d)
+                dbuf_put(d);
+        }
+    }
+    for (int i = rt.nlibos - 1; i >= 0; i--)
+        rt.libos[i]->ops->destroy(rt.libos[i]);
+    mem_fini(&rt.mem);
+    qd_table_fini(&rt.qds);
+    op_table_fini(&rt.ops);
+    config_free(&rt.cfg);
+    memset(&rt, 0, sizeof(rt));
+}
+
+int rt_poll(void)
+{
+    int n = 0;
+
+    for (int i = 0; i < rt.nlibos; i++)
+        n += rt.libos[i]->ops->poll(rt.libos[i]);
+    return n;
+}
+
+bool rt_wait_progress(uint64_t seen_seq, uint64_t deadline_ns)
+{
+    uint64_t now = clock_now_ns();
+    uint64_t idle_since = now;
+    struct libos *sleeper = rt.nlibos == 1 ? rt.libos[0] : NULL;
+
+    for (;;) {
+        if (rt_poll() > 0)
+            idle_since = 0;
+        if (rt.ops.cq_seq != seen_seq)
+            return true;
+        now = clock_now_ns();
+        if (now >= deadline_ns)
+            return false;
+        if (idle_since == 0) {
+            idle_since = now;
+            continue;
+        }
+        /* Busy-poll first: µs-scale replies arrive within the spin window.
+         * After that, a libOS that can sleep (catnap: epoll_wait) does, in
+         * slices of at most 1 ms so deadlines stay accurate. */
+        if (sleeper && sleeper->ops->block && now - idle_since >= rt.spin_ns) {
+            uint64_t left = deadline_ns - now;
+            sleeper->ops->block(sleeper, (int64_t)(left < 1000000u ? left : 1000000u));
+            if (rt.ops.cq_seq != seen_seq)
+                return true;
+        }
+    }
+}

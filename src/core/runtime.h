@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * runtime.h: the process-wide runtime behind the PDPIX API, and the interface
+ * every libOS implements.
+ *
+ * The api/ layer checks arguments, maps qds to queues, takes an op and calls
+ * the queue's libOS through struct libos_ops. A libOS completes ops with
+ * op_complete() whenever it makes progress, inside a call or inside poll().
+ * Several libOS instances may live in one runtime (a network libOS and pipes);
+ * the wait loop polls them all. Private header.
+ */
+#ifndef DEMI_CORE_RUNTIME_H
+#define DEMI_CORE_RUNTIME_H
+
+#include "core/config.h"
+#include "core/op.h"
+#include "core/qd.h"
+#include "mem/dbuf.h"
+
+#include <demi/types.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct libos;
+
+/*
+ * Operations of a libOS. Synchronous calls return 0 or a positive errno.
+ * Asynchronous ones (accept, connect, push, pop) get an op already allocated
+ * by the api layer; they either complete it at once (op_complete) or keep it
+ * on a wait list of theirs and complete it later. When they return an error
+ * the op is freed by the caller and never seen by the application.
+ * Arguments are already validated: non-NULL, sizes right, AF_INET.
+ */
+struct libos_ops {
+    const char *name;
+    int (*socket)(struct libos *los, int domain, int type, int protocol, struct queue **q_out);
+    int (*bind)(struct queue *q, const struct sockaddr_in *addr);
+    int (*listen)(struct queue *q, int backlog);
+    int (*accept)(struct queue *q, struct demi_op *op);
+    int (*connect)(struct queue *q, struct demi_op *op, const struct sockaddr_in *addr);
+    /* Cancel pending ops (ECANCELED), release the queue; the qd is freed by api. */
+    int (*close)(struct queue *q);
+    /* @dest is NULL for demi_push. @d is the sga's dbuf when it is one of
+     * ours (zero-copy: take a reference), else NULL (copy if kept). */
+    int (*push)(struct queue *q, struct demi_op *op, const demi_sgarray_t *sga, struct dbuf *d,
+                const struct sockaddr_in *dest);
+    int (*pop)(struct queue *q, struct demi_op *op);
+    int (*setsockopt)(struct queue *q, int level, int optname, const void *optval, socklen_t optlen);
+    int (*getsockopt)(struct queue *q, int level, int optname, void *optval, socklen_t *optlen);
+    int (*getpeername)(struct queue *q, struct sockaddr_in *addr);
+    /* Make progress without blocking; returns how many events were handled. */
+    int (*poll)(struct libos *los);
+    /* Optional: sleep until an event or @timeout_ns passes (0 = just poll). */
+    int (*block)(struct libos *los, int64_t timeout_ns);
+    void (*destroy)(struct libos *los);
+};
+
+struct libos {
+    const struct libos_ops *ops;
+};
+
+#define RT_MAX_LIBOS 4
+
+struct runtime {
+    bool initialised;
+    struct demi_config cfg;
+    struct op_table ops;
+    struct qd_table qds;
+    struct mem mem;
+    struct libos *net;              /* the network libOS chosen by LIBOS */
+    struct libos *libos[RT_MAX_LIBOS];
+    int nlibos;
+    uint64_t spin_ns;               /* busy-poll this long before block() */
+};
+
+extern struct runtime rt;
+
+/* Set up the runtime with the libOS named @libos_name and config @cfg_path
+ * (NULL = none). Returns 0 or a positive errno; messages are logged. */
+int rt_init(const char *libos_name, const char *cfg_path);
+
+/* Tear everything down (tests, and the end of tools). */
+void rt_shutdown(void);
+
+/* Poll every libOS once; returns events handled. */
+int rt_poll(void);
+
+/* Run the poll loop until the completion queue's sequence number differs
+ * from @seen_seq or @deadline_ns (absolute, UINT64_MAX = never) passes.
+ * Returns true if something completed. Busy-polls for cfg spin_us, then lets
+ * a single libOS with block() sleep in short slices. */
+bool rt_wait_progress(uint64_t seen_seq, uint64_t deadline_ns);
+
+/* Constructors of the libOSes built in. */
+int catnap_create(const struct demi_config *cfg, struct libos **out);
+
+#endif /* DEMI_CORE_RUNTIME_H */

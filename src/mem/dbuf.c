@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT */
+#include "mem/dbuf.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+int dbuf_pool_init(struct dbuf_pool *p, const char *name, uint32_t data_size, uint32_t count)
+{
+    memset(p, 0, sizeof(*p));
+    p->name = name;
+    p->data_size = data_size;
+    /* Keep every slot cache-line aligned. */
+    p->stride = (sizeof(struct dbuf) + DBUF_HEADROOM + data_size + 63) & ~(size_t)63;
+    p->count = count;
+    if (count == 0)
+        return 0;
+    p->map_len = p->stride * count;
+    p->base = mmap(NULL, p->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    if (p->base == MAP_FAILED) {
+        p->base = NULL;
+        return ENOMEM;
+    }
+    p->free_stack = calloc(count, sizeof(*p->free_stack));
+    if (!p->free_stack) {
+        munmap(p->base, p->map_len);
+        p->base = NULL;
+        return ENOMEM;
+    }
+    /* Highest slot first on the stack bottom, so allocation starts at slot 0. */
+    for (uint32_t i = 0; i < count; i++) {
+        struct dbuf *d = (struct dbuf *)(p->base + (size_t)(count - 1 - i) * p->stride);
+        /* Only the fields needed to recognise the slot; the rest at alloc. */
+        d->pool = p;
+        d->size = (uint32_t)(p->stride - sizeof(struct dbuf));
+        d->refcnt = 0;
+        p->free_stack[i] = d;
+    }
+    p->nfree = count;
+    return 0;
+}
+
+void dbuf_pool_fini(struct dbuf_pool *p)
+{
+    if (p->base)
+        munmap(p->base, p->map_len);
+    free(p->free_stack);
+    memset(p, 0, sizeof(*p));
+}
+
+struct dbuf *dbuf_pool_lookup(const struct dbuf_pool *pool, const void *ptr)
+{
+    const uint8_t *b = ptr;
+    struct dbuf *d;
+    size_t off;
+
+    if (!pool->base || b < pool->base || b >= pool->base + pool->map_len)
+        return NULL;
+    off = (size_t)(b - pool->base);
+    if (off % pool->stride != 0)
+        return NULL;
+    d = (struct dbuf *)(uintptr_t)b;
+    return d->refcnt > 0 ? d : NULL;
+}
+
+int mem_init(struct mem *m, uint32_t small_count, uint32_t large_count, uint32_t huge_count)
+{
+    static const char *const names[MEM_NCLASSES] = {"small", "large", "huge"};
+    const uint32_t sizes[MEM_NCLASSES] = {MEM_SMALL_SIZE, MEM_LARGE_SIZE, MEM_HUGE_SIZE};
+    const uint32_t counts[MEM_NCLASSES] = {small_count, large_count, huge_count};
+    int err;
+
+    memset(m, 0, sizeof(*m));
+    for (int c = 0; c < MEM_NCLASSES; c++) {
+        err = dbuf_pool_init(&m->pools[c], names[c], sizes[c], counts[c]);
+        if (err) {
+            mem_fini(m);
+            return err;
+        }
+    }
+    return 0;
+}
+
+void mem_fini(struct mem *m)
+{
+    for (int c = 0; c < MEM_NCLASSES; c++)
+        dbuf_pool_fini(&m->pools[c]);
+}
+
+struct dbuf *mem_alloc(struct mem *m, uint32_t size)
+{
+    struct dbuf *d;
+    int c;
+
+    if (size == 0 || size > MEM_HUGE_SIZE)
+        return NULL;
+    c = size <= MEM_SMALL_SIZE ? MEM_SMALL : size <= MEM_LARGE_SIZE ? MEM_LARGE : MEM_HUGE;
+    d = dbuf_alloc(&m->pools[c]);
+    if (d)
+        d->len = size;
+    return d;
+}
+
+struct dbuf *mem_lookup(const struct mem *m, const void *p)
+{
+    for (int c = 0; c < MEM_NCLASSES; c++) {
+        struct dbuf *d = dbuf_pool_lookup(&m->pools[c], p);
+        if (d)
+            return d;
+    }
+    return NULL;
+}
+
+uint32_t mem_in_use(const struct mem *m)
+{
+    uint32_t n = 0;
+
+    for (int c = 0; c < MEM_NCLASSES; c++)
+        n += m->pools[c].count - m->pools[c].nfree;
+    return n;
+}

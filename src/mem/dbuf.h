@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dbuf.h: libdemi's buffer. A refcounted block with headroom in front of the
+ * data, so the network stack prepends Ethernet/IPv4/TCP headers in place.
+ *
+ * Layout of one pool slot:  [struct dbuf 64 B][headroom][data ... data_size]
+ * Pools are slabs carved out of one mapping at init (MAP_NORESERVE: untouched
+ * slots cost no memory). Whether a pointer is one of ours is a range check
+ * plus a stride check, so a foreign sga is refused in O(1). Private header.
+ */
+#ifndef DEMI_MEM_DBUF_H
+#define DEMI_MEM_DBUF_H
+
+#include "core/common.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Ethernet (14) + IPv4 without options (20) + TCP with 40 B of options (60)
+ * = 94; rounded up to two cache lines. */
+#define DBUF_HEADROOM 128
+
+/* The application holds a reference (from demi_sgaalloc or a pop). */
+#define DBUF_F_APP 0x1
+
+struct dbuf_pool;
+
+struct dbuf {
+    uint8_t *data;          /* first byte of the payload */
+    uint32_t len;           /* payload bytes */
+    uint32_t size;          /* bytes from buf[0] to the end of the slot */
+    uint16_t refcnt;        /* 0 = free */
+    uint16_t flags;         /* DBUF_F_* */
+    uint32_t pad_;
+    struct dbuf_pool *pool; /* owner */
+    struct dbuf *next;      /* chain link for queues of buffers */
+    uint8_t pad2_[24];
+    uint8_t buf[];          /* headroom, then data */
+};
+BUILD_BUG_ON(sizeof(struct dbuf) != 64);
+
+struct dbuf_pool {
+    const char *name;
+    uint8_t *base;          /* first slot */
+    size_t map_len;
+    size_t stride;          /* bytes per slot */
+    uint32_t data_size;     /* usable payload after the headroom */
+    uint32_t count;
+    uint32_t nfree;
+    struct dbuf **free_stack; /* LIFO keeps recently used slots cache-hot */
+    uint64_t alloc_failures;  /* counted, reported by stats */
+};
+
+int dbuf_pool_init(struct dbuf_pool *p, const char *name, uint32_t data_size, uint32_t count);
+void dbuf_pool_fini(struct dbuf_pool *p);
+
+/* A buffer with refcnt 1, data at the headroom, len 0; NULL when empty. */
+static inline struct dbuf *dbuf_alloc(struct dbuf_pool *p)
+{
+    struct dbuf *d;
+
+    if (unlikely(p->nfree == 0)) {
+        p->alloc_failures++;
+        return NULL;
+    }
+    d = p->free_stack[--p->nfree];
+    d->data = d->buf + DBUF_HEADROOM;
+    d->len = 0;
+    d->refcnt = 1;
+    d->flags = 0;
+    d->next = NULL;
+    return d;
+}
+
+static inline void dbuf_ref(struct dbuf *d)
+{
+    d->refcnt++;
+}
+
+/* Drop one reference; the last one returns the slot to its pool. */
+static inline void dbuf_put(struct dbuf *d)
+{
+    if (--d->refcnt == 0) {
+        struct dbuf_pool *p = d->pool;
+        p->free_stack[p->nfree++] = d;
+    }
+}
+
+/* Bytes available after data + len up to the slot's end. */
+static inline uint32_t dbuf_tailroom(const struct dbuf *d)
+{
+    return (uint32_t)(d->buf + d->size - (d->data + d->len));
+}
+
+/* The dbuf whose slot starts at @p, if @p is exactly a slot of @pool and the
+ * slot is in use; NULL otherwise. */
+struct dbuf *dbuf_pool_lookup(const struct dbuf_pool *pool, const void *p);
+
+/* Whether [ptr, ptr+len) lies inside @d's slot data area. */
+static inline bool dbuf_contains(const struct dbuf *d, const void *ptr, uint32_t len)
+{
+    const uint8_t *b = ptr;
+    return b >= d->buf && b <= d->buf + d->size && len <= (uint32_t)(d->buf + d->size - b);
+}
+
+/*
+ * The set of pools a runtime allocates application buffers from: size
+ * classes small (one MTU frame), large (64 KiB) and huge (1 MiB).
+ */
+enum { MEM_SMALL = 0, MEM_LARGE, MEM_HUGE, MEM_NCLASSES };
+
+#define MEM_SMALL_SIZE 2048u
+#define MEM_LARGE_SIZE 65536u
+#define MEM_HUGE_SIZE (1u << 20)
+
+struct mem {
+    struct dbuf_pool pools[MEM_NCLASSES];
+};
+
+int mem_init(struct mem *m, uint32_t small_count, uint32_t large_count, uint32_t huge_count);
+void mem_fini(struct mem *m);
+
+/* A buffer able to hold @size payload bytes (len set to @size); NULL when
+ * @size is 0 or over MEM_HUGE_SIZE, or the class is exhausted. */
+struct dbuf *mem_alloc(struct mem *m, uint32_t size);
+
+/* The in-use dbuf whose header is at @p in any pool, or NULL. */
+struct dbuf *mem_lookup(const struct mem *m, const void *p);
+
+/* Buffers currently allocated across all classes (tests: back to 0). */
+uint32_t mem_in_use(const struct mem *m);
+
+#endif /* DEMI_MEM_DBUF_H */
