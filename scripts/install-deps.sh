@@ -6,6 +6,7 @@ set -euo pipefail
 PKGS=(
   gcc meson ninja-build pkg-config  # toolchain
   libyaml-dev                       # CONFIG_PATH parsing
+  libpcap-dev                       # pcap capture of simulated links
   libcmocka-dev                     # unit tests
   python3                           # test and report scripts
   iproute2 procps                   # integration tests: ss, ip, pkill

@@ -23,7 +23,7 @@ static const struct libos_entry libos_table[] = {
     {"catnip", NULL, "inet stack over DPDK"},
     {"catpowder", NULL, "inet stack over AF_PACKET / AF_XDP"},
     {"catmem", NULL, "shared-memory pipes"},
-    {"catloop", NULL, "inet stack over an in-process loopback"},
+    {"catloop", catloop_create, "inet stack over an in-process loopback"},
 };
 
 static int rt_add_libos(struct libos *los)

@@ -11,8 +11,10 @@ int dbuf_pool_init(struct dbuf_pool *p, const char *name, uint32_t data_size, ui
     memset(p, 0, sizeof(*p));
     p->name = name;
     p->data_size = data_size;
-    /* Keep every slot cache-line aligned. */
-    p->stride = (sizeof(struct dbuf) + DBUF_HEADROOM + data_size + 63) & ~(size_t)63;
+    /* Keep every slot cache-line aligned. A pool without data (slices) holds
+     * bare headers. */
+    p->stride = data_size == 0 ? sizeof(struct dbuf)
+                               : (sizeof(struct dbuf) + DBUF_HEADROOM + data_size + 63) & ~(size_t)63;
     p->count = count;
     if (count == 0)
         return 0;
@@ -67,9 +69,9 @@ struct dbuf *dbuf_pool_lookup(const struct dbuf_pool *pool, const void *ptr)
 
 int mem_init(struct mem *m, uint32_t small_count, uint32_t large_count, uint32_t huge_count)
 {
-    static const char *const names[MEM_NCLASSES] = {"small", "large", "huge"};
-    const uint32_t sizes[MEM_NCLASSES] = {MEM_SMALL_SIZE, MEM_LARGE_SIZE, MEM_HUGE_SIZE};
-    const uint32_t counts[MEM_NCLASSES] = {small_count, large_count, huge_count};
+    static const char *const names[MEM_NCLASSES] = {"small", "large", "huge", "slice"};
+    const uint32_t sizes[MEM_NCLASSES] = {MEM_SMALL_SIZE, MEM_LARGE_SIZE, MEM_HUGE_SIZE, 0};
+    const uint32_t counts[MEM_NCLASSES] = {small_count, large_count, huge_count, small_count};
     int err;
 
     memset(m, 0, sizeof(*m));
@@ -103,9 +105,33 @@ struct dbuf *mem_alloc(struct mem *m, uint32_t size)
     return d;
 }
 
+int mem_init_slices(struct mem *m, uint32_t count)
+{
+    dbuf_pool_fini(&m->pools[MEM_SLICE]);
+    return dbuf_pool_init(&m->pools[MEM_SLICE], "slice", 0, count);
+}
+
+struct dbuf *dbuf_slice(struct mem *m, struct dbuf *src, uint32_t off, uint32_t len)
+{
+    struct dbuf *s;
+
+    if (off > src->len || len > src->len - off)
+        return NULL;
+    s = dbuf_alloc(&m->pools[MEM_SLICE]);
+    if (!s)
+        return NULL;
+    /* A slice has no room of its own: headers go in a separate head buffer. */
+    s->data = src->data + off;
+    s->len = len;
+    s->parent = src;
+    dbuf_ref(src);
+    return s;
+}
+
+/* Application buffers only: slices are never handed out as sga_buf. */
 struct dbuf *mem_lookup(const struct mem *m, const void *p)
 {
-    for (int c = 0; c < MEM_NCLASSES; c++) {
+    for (int c = 0; c < MEM_SLICE; c++) {
         struct dbuf *d = dbuf_pool_lookup(&m->pools[c], p);
         if (d)
             return d;

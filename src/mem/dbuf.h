@@ -32,10 +32,12 @@ struct dbuf {
     uint32_t size;          /* bytes from buf[0] to the end of the slot */
     uint16_t refcnt;        /* 0 = free */
     uint16_t flags;         /* DBUF_F_* */
-    uint32_t pad_;
+    uint32_t meta32;        /* per-layer scratch, e.g. a datagram's source IPv4 */
     struct dbuf_pool *pool; /* owner */
-    struct dbuf *next;      /* chain link for queues of buffers */
-    uint8_t pad2_[24];
+    struct dbuf *next;      /* next segment of the same frame (see netdev.h) */
+    struct dbuf *parent;    /* a slice: the buffer whose bytes it points into */
+    uint64_t meta64;        /* per-layer scratch, e.g. source port, timestamps */
+    uint8_t pad_[8];
     uint8_t buf[];          /* headroom, then data */
 };
 BUILD_BUG_ON(sizeof(struct dbuf) != 64);
@@ -70,7 +72,14 @@ static inline struct dbuf *dbuf_alloc(struct dbuf_pool *p)
     d->refcnt = 1;
     d->flags = 0;
     d->next = NULL;
+    d->parent = NULL;
     return d;
+}
+
+/* Bytes available after data + len up to the slot's end. */
+static inline uint32_t dbuf_tailroom(const struct dbuf *d)
+{
+    return d->parent ? 0 : (uint32_t)(d->buf + d->size - (d->data + d->len));
 }
 
 static inline void dbuf_ref(struct dbuf *d)
@@ -78,20 +87,67 @@ static inline void dbuf_ref(struct dbuf *d)
     d->refcnt++;
 }
 
-/* Drop one reference; the last one returns the slot to its pool. */
+/* Drop one reference; the last one returns the slot to its pool (and a
+ * slice's reference on its parent). */
 static inline void dbuf_put(struct dbuf *d)
 {
     if (--d->refcnt == 0) {
         struct dbuf_pool *p = d->pool;
+        struct dbuf *parent = d->parent;
         p->free_stack[p->nfree++] = d;
+        if (parent) {
+            d->parent = NULL;
+            dbuf_put(parent);
+        }
     }
 }
 
-/* Bytes available after data + len up to the slot's end. */
-static inline uint32_t dbuf_tailroom(const struct dbuf *d)
+/* Bytes free in front of data (for headers to prepend). */
+static inline uint32_t dbuf_headroom(const struct dbuf *d)
 {
-    return (uint32_t)(d->buf + d->size - (d->data + d->len));
+    return d->parent ? 0 : (uint32_t)(d->data - d->buf); /* a slice's bytes are not its own */
 }
+
+/* Prepend @n bytes in the headroom; returns the new start, or NULL if the
+ * headroom is too small. */
+static inline void *dbuf_prepend(struct dbuf *d, uint32_t n)
+{
+    if (unlikely(dbuf_headroom(d) < n))
+        return NULL;
+    d->data -= n;
+    d->len += n;
+    return d->data;
+}
+
+/* Strip @n bytes from the front (a parsed header); returns the old start,
+ * or NULL if fewer than @n bytes are there. */
+static inline void *dbuf_adj(struct dbuf *d, uint32_t n)
+{
+    uint8_t *old = d->data;
+    if (unlikely(d->len < n))
+        return NULL;
+    d->data += n;
+    d->len -= n;
+    return old;
+}
+
+/* Cut the data to @len bytes (e.g. Ethernet padding); no-op if shorter. */
+static inline void dbuf_trim(struct dbuf *d, uint32_t len)
+{
+    if (len < d->len)
+        d->len = len;
+}
+
+/* Append @n bytes at the end; returns where they go, or NULL if no room. */
+static inline void *dbuf_append(struct dbuf *d, uint32_t n)
+{
+    uint8_t *end = d->data + d->len;
+    if (unlikely(dbuf_tailroom(d) < n))
+        return NULL;
+    d->len += n;
+    return end;
+}
+
 
 /* The dbuf whose slot starts at @p, if @p is exactly a slot of @pool and the
  * slot is in use; NULL otherwise. */
@@ -108,7 +164,9 @@ static inline bool dbuf_contains(const struct dbuf *d, const void *ptr, uint32_t
  * The set of pools a runtime allocates application buffers from: size
  * classes small (one MTU frame), large (64 KiB) and huge (1 MiB).
  */
-enum { MEM_SMALL = 0, MEM_LARGE, MEM_HUGE, MEM_NCLASSES };
+enum { MEM_SMALL = 0, MEM_LARGE, MEM_HUGE, MEM_SLICE, MEM_NCLASSES };
+
+/* MEM_SLICE holds header-only dbufs that point into another buffer. */
 
 #define MEM_SMALL_SIZE 2048u
 #define MEM_LARGE_SIZE 65536u
@@ -119,11 +177,19 @@ struct mem {
 };
 
 int mem_init(struct mem *m, uint32_t small_count, uint32_t large_count, uint32_t huge_count);
+
+/* Size the slice pool (default: as many as small buffers). Call before use. */
+int mem_init_slices(struct mem *m, uint32_t count);
 void mem_fini(struct mem *m);
 
 /* A buffer able to hold @size payload bytes (len set to @size); NULL when
  * @size is 0 or over MEM_HUGE_SIZE, or the class is exhausted. */
 struct dbuf *mem_alloc(struct mem *m, uint32_t size);
+
+/* A slice: a new dbuf whose data is [off, off+len) of @src's data, holding a
+ * reference on @src, so a large buffer is cut into segments without copying.
+ * NULL when the range is outside @src or the slice pool is empty. */
+struct dbuf *dbuf_slice(struct mem *m, struct dbuf *src, uint32_t off, uint32_t len);
 
 /* The in-use dbuf whose header is at @p in any pool, or NULL. */
 struct dbuf *mem_lookup(const struct mem *m, const void *p);

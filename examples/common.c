@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: MIT */
+/* common.c: helpers shared by the example programs (see common.h). */
+#include "common.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+const char *ex_prog = "demi-example";
+
+void ex_die(const char *fmt, ...)
+{
+    va_list ap;
+
+    fflush(stdout);
+    fprintf(stderr, "%s: ", ex_prog);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(1);
+}
+
+void ex_check(int rc, const char *what)
+{
+    if (rc != 0)
+        ex_die("%s: %s", what, strerror(rc));
+}
+
+void ex_set_prog(int argc, char **argv)
+{
+    if (argc > 0 && argv[0] != NULL) {
+        const char *slash = strrchr(argv[0], '/');
+        ex_prog = slash != NULL ? slash + 1 : argv[0];
+    }
+}
+
+void ex_init(int argc, char **argv)
+{
+    struct demi_args args = {.argc = argc, .argv = argv, .callback = NULL};
+
+    ex_set_prog(argc, argv);
+    ex_check(demi_init(&args), "demi_init");
+}
+
+void ex_parse_addr(const char *ip, const char *port, struct sockaddr_in *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->sin_family = AF_INET;
+    if (inet_pton(AF_INET, ip, &out->sin_addr) != 1)
+        ex_die("bad IPv4 address '%s'", ip);
+    out->sin_port = htons((uint16_t)ex_parse_ulong(port, "port", 0, 65535));
+}
+
+unsigned long ex_parse_ulong(const char *s, const char *what, unsigned long min,
+                             unsigned long max)
+{
+    char *end;
+    unsigned long v;
+
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < min || v > max)
+        ex_die("bad %s '%s' (expected a number from %lu to %lu)", what, s, min, max);
+    return v;
+}
+
+void ex_parse_args(int argc, char **argv, struct ex_args *a, uint32_t max_size, const char *usage)
+{
+    ex_set_prog(argc, argv);
+    if (argc < 4 || argc > 6)
+        ex_die("usage: %s", usage);
+    if (strcmp(argv[1], "--server") == 0)
+        a->mode = EX_SERVER;
+    else if (strcmp(argv[1], "--client") == 0)
+        a->mode = EX_CLIENT;
+    else
+        ex_die("usage: %s", usage);
+    ex_parse_addr(argv[2], argv[3], &a->addr);
+    a->size = 64;
+    a->msgs = 1000;
+    a->counts_given = argc > 4;
+    if (argc > 4)
+        a->size = (uint32_t)ex_parse_ulong(argv[4], "size", 1, max_size);
+    if (argc > 5)
+        a->msgs = (uint32_t)ex_parse_ulong(argv[5], "msgs", 1, UINT32_MAX);
+}
+
+static const char *opcode_name(demi_opcode_t opc)
+{
+    switch (opc) {
+    case DEMI_OPC_PUSH: return "push";
+    case DEMI_OPC_POP: return "pop";
+    case DEMI_OPC_ACCEPT: return "accept";
+    case DEMI_OPC_CONNECT: return "connect";
+    case DEMI_OPC_CLOSE: return "close";
+    case DEMI_OPC_FAILED: return "failed";
+    case DEMI_OPC_INVALID: break;
+    }
+    return "invalid";
+}
+
+demi_qresult_t ex_wait(demi_qtoken_t qt, int timeout_s, demi_opcode_t expect, const char *what)
+{
+    struct timespec ts = {.tv_sec = timeout_s, .tv_nsec = 0};
+    demi_qresult_t qr;
+    int rc;
+
+    memset(&qr, 0, sizeof(qr));
+    rc = demi_wait(&qr, qt, timeout_s > 0 ? &ts : NULL);
+    if (rc == ETIMEDOUT)
+        ex_die("%s: no completion within %d s", what, timeout_s);
+    ex_check(rc, what);
+    if (qr.qr_opcode == DEMI_OPC_FAILED)
+        ex_die("%s: %s", what, strerror((int)qr.qr_ret));
+    if (qr.qr_opcode != expect)
+        ex_die("%s: completed as %s, expected %s", what, opcode_name(qr.qr_opcode),
+               opcode_name(expect));
+    return qr;
+}
+
+int ex_tcp_listen(const struct sockaddr_in *addr)
+{
+    int qd;
+
+    ex_check(demi_socket(&qd, AF_INET, SOCK_STREAM, 0), "demi_socket");
+    ex_check(demi_bind(qd, (const struct sockaddr *)addr, sizeof(*addr)), "demi_bind");
+    ex_check(demi_listen(qd, 64), "demi_listen");
+    return qd;
+}
+
+int ex_tcp_accept(int lqd)
+{
+    demi_qtoken_t qt;
+    demi_qresult_t qr;
+
+    ex_check(demi_accept(&qt, lqd), "demi_accept");
+    qr = ex_wait(qt, EX_ACCEPT_TIMEOUT_S, DEMI_OPC_ACCEPT, "accept");
+    return qr.qr_value.ares.qd;
+}
+
+int ex_tcp_connect(const struct sockaddr_in *addr)
+{
+    const int attempts = 50; /* 5 s at 100 ms */
+
+    for (int i = 0;; i++) {
+        struct timespec ts = {.tv_sec = EX_IO_TIMEOUT_S, .tv_nsec = 0};
+        demi_qtoken_t qt;
+        demi_qresult_t qr;
+        int qd, rc;
+
+        ex_check(demi_socket(&qd, AF_INET, SOCK_STREAM, 0), "demi_socket");
+        ex_check(demi_connect(&qt, qd, (const struct sockaddr *)addr, sizeof(*addr)),
+                 "demi_connect");
+        rc = demi_wait(&qr, qt, &ts);
+        if (rc == ETIMEDOUT)
+            ex_die("connect to %s: no answer within %d s", ex_addr_str(addr), EX_IO_TIMEOUT_S);
+        ex_check(rc, "wait for connect");
+        if (qr.qr_opcode == DEMI_OPC_CONNECT)
+            return qd;
+        if (qr.qr_opcode != DEMI_OPC_FAILED)
+            ex_die("connect: completed as %s", opcode_name(qr.qr_opcode));
+        /* A refused connection leaves the socket unusable: start afresh. */
+        ex_check(demi_close(qd), "demi_close");
+        if (qr.qr_ret != ECONNREFUSED || i + 1 >= attempts)
+            ex_die("connect to %s: %s", ex_addr_str(addr), strerror((int)qr.qr_ret));
+        ex_sleep_ms(100);
+    }
+}
+
+int ex_udp_bind(const struct sockaddr_in *addr)
+{
+    int qd;
+
+    ex_check(demi_socket(&qd, AF_INET, SOCK_DGRAM, 0), "demi_socket");
+    ex_check(demi_bind(qd, (const struct sockaddr *)addr, sizeof(*addr)), "demi_bind");
+    return qd;
+}
+
+demi_sgarray_t ex_sgaalloc(size_t size)
+{
+    demi_sgarray_t sga = demi_sgaalloc(size);
+
+    if (sga.sga_numsegs != 1 || sga.sga_segs[0].sgaseg_len != size)
+        ex_die("demi_sgaalloc(%lu) failed", (unsigned long)size);
+    return sga;
+}
+
+void ex_sgafree(demi_sgarray_t *sga)
+{
+    ex_check(demi_sgafree(sga), "demi_sgafree");
+}
+
+uint32_t ex_sga_len(const demi_sgarray_t *sga)
+{
+    if (sga->sga_numsegs == 0)
+        return 0;
+    if (sga->sga_numsegs != 1)
+        ex_die("popped sga has %u segments, expected 1", (unsigned)sga->sga_numsegs);
+    return sga->sga_segs[0].sgaseg_len;
+}
+
+void ex_fill(uint8_t *buf, size_t len, uint64_t seed, uint64_t off)
+{
+    for (size_t i = 0; i < len; i++)
+        buf[i] = ex_pattern(seed, off + i);
+}
+
+size_t ex_verify(const uint8_t *buf, size_t len, uint64_t seed, uint64_t off)
+{
+    for (size_t i = 0; i < len; i++)
+        if (buf[i] != ex_pattern(seed, off + i))
+            return i;
+    return len;
+}
+
+uint64_t ex_now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void ex_sleep_ms(unsigned ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+const char *ex_addr_str(const struct sockaddr_in *addr)
+{
+    static char buf[INET_ADDRSTRLEN + 8];
+    char ip[INET_ADDRSTRLEN];
+
+    if (inet_ntop(AF_INET, &addr->sin_addr, ip, sizeof(ip)) == NULL)
+        strcpy(ip, "?");
+    snprintf(buf, sizeof(buf), "%s:%u", ip, (unsigned)ntohs(addr->sin_port));
+    return buf;
+}

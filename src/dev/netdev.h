@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * netdev.h: the device interface under the network stack. A netdev moves
+ * whole Ethernet frames as dbufs and knows nothing of protocols.
+ *
+ * Ownership: rx_burst hands the caller one reference per frame; tx_burst
+ * takes one reference per frame it accepts (it returns how many it took, in
+ * order; the caller still owns the rest). A frame may be a chain of dbufs
+ * linked by dbuf->next (header buffer, then payload buffers), so a payload
+ * held by a retransmission queue is sent without copying. Drivers in the
+ * Redis ae_* style: one file each, the same small set of operations.
+ * Private header.
+ */
+#ifndef DEMI_DEV_NETDEV_H
+#define DEMI_DEV_NETDEV_H
+
+#include "mem/dbuf.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define NETDEV_NAME_MAX 32
+#define ETH_ALEN 6
+
+/* Offloads a device may offer; the stack uses what is set. */
+#define NETDEV_OFF_IPV4_CSUM 0x1 /* device fills the IPv4 header checksum */
+#define NETDEV_OFF_UDP_CSUM 0x2  /* device fills UDP checksums */
+#define NETDEV_OFF_TCP_CSUM 0x4  /* device fills TCP checksums */
+#define NETDEV_OFF_RX_CSUM 0x8   /* device verified rx checksums (dbuf flag says ok) */
+
+struct netdev;
+
+struct netdev_ops {
+    /* Up to @n received frames into @frames; returns how many. */
+    uint16_t (*rx_burst)(struct netdev *dev, struct dbuf **frames, uint16_t n);
+    /* Send up to @n frames; returns how many were taken. */
+    uint16_t (*tx_burst)(struct netdev *dev, struct dbuf **frames, uint16_t n);
+    /* A buffer for an outgoing frame of up to @len bytes after the headroom;
+     * NULL when the pool is empty. */
+    struct dbuf *(*alloc)(struct netdev *dev, uint32_t len);
+    void (*destroy)(struct netdev *dev);
+};
+
+struct netdev_stats {
+    uint64_t rx_frames, rx_bytes;
+    uint64_t tx_frames, tx_bytes;
+    uint64_t tx_full;   /* frames refused because the device queue was full */
+    uint64_t rx_nobuf;  /* frames lost: no buffer to receive into */
+};
+
+struct netdev {
+    const struct netdev_ops *ops;
+    char name[NETDEV_NAME_MAX];
+    uint8_t mac[ETH_ALEN];
+    uint32_t mtu;       /* IP MTU: largest IPv4 packet, without Ethernet header */
+    uint32_t offloads;  /* NETDEV_OFF_* */
+    struct netdev_stats stats;
+};
+
+static inline uint16_t netdev_rx_burst(struct netdev *dev, struct dbuf **frames, uint16_t n)
+{
+    return dev->ops->rx_burst(dev, frames, n);
+}
+
+static inline uint16_t netdev_tx_burst(struct netdev *dev, struct dbuf **frames, uint16_t n)
+{
+    return dev->ops->tx_burst(dev, frames, n);
+}
+
+static inline struct dbuf *netdev_alloc(struct netdev *dev, uint32_t len)
+{
+    return dev->ops->alloc(dev, len);
+}
+
+static inline void netdev_destroy(struct netdev *dev)
+{
+    dev->ops->destroy(dev);
+}
+
+/* Total bytes of a frame chain. */
+static inline uint32_t dbuf_chain_len(const struct dbuf *d)
+{
+    uint32_t n = 0;
+    for (; d; d = d->next)
+        n += d->len;
+    return n;
+}
+
+/* Drop the references of a whole chain. */
+static inline void dbuf_chain_put(struct dbuf *d)
+{
+    while (d) {
+        struct dbuf *next = d->next;
+        d->next = NULL;
+        dbuf_put(d);
+        d = next;
+    }
+}
+
+#endif /* DEMI_DEV_NETDEV_H */

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * simlink.h: an in-memory Ethernet segment joining two or more netdevs in one
+ * process, for deterministic tests of the stack in virtual time.
+ *
+ * Every frame sent by one port is copied (as a wire would) to every other
+ * port whose MAC matches the destination, or to all for broadcast/multicast
+ * (a learning-free hub with MAC filtering). Faults are drawn from a seeded
+ * PRNG, so a run is a pure function of its seed and the clock: loss,
+ * duplication, corruption (one flipped byte), reordering (a frame held back
+ * behind later ones), fixed delay plus jitter, and a rate limit (bytes/s,
+ * serialisation delay). Every carried frame can be captured to a pcap file
+ * (libpcap's dump API, DLT_EN10MB) that tcpdump and Wireshark read.
+ * Private header.
+ */
+#ifndef DEMI_DEV_SIMLINK_H
+#define DEMI_DEV_SIMLINK_H
+
+#include "dev/netdev.h"
+
+#include <stdint.h>
+
+/* Fault knobs: probabilities in parts per million. All zero = perfect wire. */
+struct fault_params {
+    uint64_t seed;
+    uint32_t loss_ppm;
+    uint32_t dup_ppm;
+    uint32_t corrupt_ppm;
+    uint32_t reorder_ppm;
+    uint64_t delay_ns;      /* fixed one-way delay */
+    uint64_t jitter_ns;     /* extra delay drawn uniformly in [0, jitter] */
+    uint64_t rate_bps;      /* bytes per second; 0 = unlimited */
+};
+
+/* What the faults did, so tests can account for every frame exactly. */
+struct fault_stats {
+    uint64_t offered;   /* frames given to the fault stage */
+    uint64_t dropped;
+    uint64_t duplicated;
+    uint64_t corrupted;
+    uint64_t reordered;
+    uint64_t delivered; /* frames handed on (duplicates included) */
+};
+
+struct simlink;
+
+/* A link with room for @max_ports ports and @queue_len frames queued per
+ * port (excess is dropped and counted as tx_full on the sender). Frames are
+ * copied into buffers from @mem. */
+struct simlink *simlink_create(struct mem *mem, const struct fault_params *faults, uint32_t queue_len);
+void simlink_destroy(struct simlink *l);
+
+/* Add a port with MAC @mac and IP MTU @mtu; the netdev lives until the link
+ * is destroyed (its destroy op is a no-op). */
+struct netdev *simlink_port(struct simlink *l, const uint8_t mac[ETH_ALEN], uint32_t mtu);
+
+/* Capture every frame the link carries, as sent (before faults), to @path.
+ * Returns 0 or an errno; the file is flushed and closed by simlink_destroy. */
+int simlink_capture(struct simlink *l, const char *path);
+
+/* Change the fault knobs mid-run (e.g. heal the link). */
+void simlink_set_faults(struct simlink *l, const struct fault_params *faults);
+
+const struct fault_stats *simlink_fault_stats(const struct simlink *l);
+
+/* Earliest time a queued frame becomes deliverable, or UINT64_MAX. */
+uint64_t simlink_next_delivery(const struct simlink *l);
+
+/*
+ * fault_wrap: the same faults around any netdev (real or simulated), applied
+ * on transmit, for integration tests over real devices. The wrapper owns
+ * @inner and destroys it with itself.
+ */
+struct netdev *fault_wrap(struct netdev *inner, struct mem *mem, const struct fault_params *faults);
+const struct fault_stats *fault_wrap_stats(const struct netdev *wrapped);
+
+#endif /* DEMI_DEV_SIMLINK_H */

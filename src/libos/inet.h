@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: MIT */
+/* inet.h: what tests and tools may reach of the inet libOS. Private header. */
+#ifndef DEMI_LIBOS_INET_H
+#define DEMI_LIBOS_INET_H
+
+struct libos;
+struct inet_stack;
+
+/* The stack behind an inet libOS (catloop, catnip, catpowder). */
+struct inet_stack *inet_libos_stack(struct libos *los);
+
+#endif /* DEMI_LIBOS_INET_H */

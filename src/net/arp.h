@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * arp.h: ARP for IPv4 over Ethernet (RFC 826): a cache with TTL, request
+ * retries with a timeout, permanent entries from the configuration, and a
+ * bounded queue of packets waiting for each resolution. Private header.
+ */
+#ifndef DEMI_NET_ARP_H
+#define DEMI_NET_ARP_H
+
+#include "core/list.h"
+#include "core/timer.h"
+#include "mem/dbuf.h"
+
+#include <stdint.h>
+
+#define ARP_MAX_ENTRIES 1024 /* bounded: a flood of senders cannot grow it */
+#define ARP_BUCKETS 256
+#define ARP_PENDING_MAX 16   /* packets queued per unresolved address */
+
+enum arp_state { ARP_FREE = 0, ARP_PENDING, ARP_RESOLVED, ARP_STATIC };
+
+struct inet_stack;
+
+struct arp_entry {
+    struct list_node hash_link;
+    uint32_t ip;                /* network order */
+    uint8_t mac[6];
+    uint8_t state;              /* enum arp_state */
+    uint8_t tries_left;         /* requests still to send while pending */
+    struct timer timer;         /* retry while pending, expiry when resolved */
+    struct dbuf *pending[ARP_PENDING_MAX]; /* IPv4 packets, no Ethernet header */
+    uint8_t npending;
+    struct inet_stack *stack;
+};
+
+struct arp_table {
+    struct list_node buckets[ARP_BUCKETS];
+    struct arp_entry *entries;  /* ARP_MAX_ENTRIES */
+    struct arp_entry **free;    /* free stack */
+    uint32_t nfree;
+    uint32_t retries;
+    uint64_t timeout_ns;
+    uint64_t ttl_ns;
+};
+
+int arp_init(struct inet_stack *s, uint32_t retries, uint64_t timeout_ns, uint64_t ttl_ns);
+void arp_fini(struct inet_stack *s);
+
+/* A permanent entry (inetstack_config.arp_table). */
+int arp_add_static(struct inet_stack *s, uint32_t ip, const uint8_t mac[6]);
+
+/* Send IPv4 packet @d to next hop @ip: at once if resolved, else queued
+ * behind a request. Takes the reference. */
+void arp_output(struct inet_stack *s, struct dbuf *d, uint32_t ip);
+
+void arp_input(struct inet_stack *s, struct dbuf *d);
+
+/* The cached MAC of @ip, or NULL (tests, tools). */
+const uint8_t *arp_lookup(struct inet_stack *s, uint32_t ip);
+
+#endif /* DEMI_NET_ARP_H */

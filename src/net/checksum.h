@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * checksum.h: the Internet checksum (RFC 1071), incrementally over pieces
+ * (pseudo-header, header, payload segments). Private header.
+ */
+#ifndef DEMI_NET_CHECKSUM_H
+#define DEMI_NET_CHECKSUM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct dbuf;
+
+/* Add @len bytes at @p to a 32-bit running sum. @odd tracks whether an odd
+ * number of bytes came before, so pieces of any length concatenate right. */
+struct csum {
+    uint64_t sum;
+    int odd;
+};
+
+static inline void csum_init(struct csum *c)
+{
+    c->sum = 0;
+    c->odd = 0;
+}
+
+void csum_add(struct csum *c, const void *p, size_t len);
+
+/* The pseudo-header of RFC 768 / RFC 9293 3.1 (addresses in network order). */
+void csum_add_pseudo(struct csum *c, uint32_t src, uint32_t dst, uint8_t proto, uint16_t len);
+
+/* Add every segment of a dbuf chain. */
+void csum_add_chain(struct csum *c, const struct dbuf *d);
+
+/* Fold to 16 bits and complement: the value to store (network order). */
+uint16_t csum_finish(const struct csum *c);
+
+/* Checksum of one buffer (IPv4 header): 0 when @p holds a valid checksum. */
+uint16_t inet_csum(const void *p, size_t len);
+
+#endif /* DEMI_NET_CHECKSUM_H */

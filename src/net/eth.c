@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/* eth.c: Ethernet II framing. */
+#include "net/proto.h"
+#include "net/stack.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+
+static const uint8_t eth_broadcast[ETH_ALEN] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+
+void eth_input(struct inet_stack *s, struct dbuf *d)
+{
+    const struct eth_hdr *eh;
+
+    STAT_INC(s, eth_rx);
+    eh = dbuf_adj(d, ETH_HLEN);
+    if (!eh) {
+        STAT_INC(s, eth_drop_runt);
+        goto drop;
+    }
+    /* Ours, or broadcast. Other multicast groups are not joined. */
+    if (memcmp(eh->dst, s->mac, ETH_ALEN) != 0 && memcmp(eh->dst, eth_broadcast, ETH_ALEN) != 0) {
+        STAT_INC(s, eth_drop_not_for_us);
+        goto drop;
+    }
+    switch (ntohs(eh->type)) {
+    case ETH_TYPE_IPV4:
+        ipv4_input(s, d);
+        return;
+    case ETH_TYPE_ARP:
+        arp_input(s, d);
+        return;
+    default:
+        STAT_INC(s, eth_drop_type);
+    }
+drop:
+    dbuf_chain_put(d);
+}
+
+void eth_output(struct inet_stack *s, struct dbuf *d, const uint8_t dst_mac[ETH_ALEN], uint16_t type)
+{
+    struct eth_hdr *eh = dbuf_prepend(d, ETH_HLEN);
+
+    if (!eh) { /* every head buffer is allocated with headroom: a bug */
+        STAT_INC(s, mem_drop_nobuf);
+        dbuf_chain_put(d);
+        return;
+    }
+    memcpy(eh->dst, dst_mac, ETH_ALEN);
+    memcpy(eh->src, s->mac, ETH_ALEN);
+    eh->type = htons(type);
+    inet_tx(s, d);
+}
+
+const uint8_t *eth_broadcast_addr(void);
+const uint8_t *eth_broadcast_addr(void)
+{
+    return eth_broadcast;
+}

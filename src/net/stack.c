@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+/* stack.c: the inetstack instance and its poll loop. */
+#include "net/stack.h"
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "net/proto.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* Timer wheel: 10 µs ticks cover delayed ACKs and µs-scale RTOs finely; 4096
+ * slots make one revolution 41 ms, so second-scale timers (ARP, TIME_WAIT)
+ * wait a few rounds in their slot, which costs one compare per round. */
+#define INET_TIMER_TICK_NS 10000u
+#define INET_TIMER_SLOTS 4096u
+
+int inet_stack_init(struct inet_stack *s, struct netdev *dev, struct mem *mem, const struct inet_params *p)
+{
+    int ret;
+
+    memset(s, 0, sizeof(*s));
+    s->dev = dev;
+    s->mem = mem;
+    memcpy(s->mac, dev->mac, ETH_ALEN);
+    s->ip = p->ip;
+    s->mtu = p->mtu && p->mtu < dev->mtu ? p->mtu : dev->mtu;
+    if (s->mtu < 68) { /* RFC 791: every host must accept 68-byte datagrams */
+        log_err("inetstack: MTU %u of %s is below 68", s->mtu, dev->name);
+        return EINVAL;
+    }
+    /* Use checksum offloads only where the device has them and the
+     * configuration allows (inetstack_config.*_checksum_offload). */
+    s->offloads = dev->offloads & (NETDEV_OFF_IPV4_CSUM | NETDEV_OFF_RX_CSUM);
+    if (p->udp_csum_offload)
+        s->offloads |= dev->offloads & NETDEV_OFF_UDP_CSUM;
+    ret = timer_wheel_init(&s->timers, INET_TIMER_SLOTS, INET_TIMER_TICK_NS, clock_now_ns());
+    if (ret)
+        return ret;
+    ret = arp_init(s, p->arp_retries, p->arp_timeout_ns, p->arp_ttl_ns);
+    if (ret) {
+        timer_wheel_fini(&s->timers);
+        return ret;
+    }
+    udp_table_init(&s->udp);
+    for (int i = 0; i < p->static_arp_len; i++)
+        arp_add_static(s, p->static_arp[i].ip.s_addr, p->static_arp[i].mac);
+    return 0;
+}
+
+void inet_stack_fini(struct inet_stack *s)
+{
+    inet_tx_flush(s);
+    for (uint16_t i = 0; i < s->ntx; i++) /* what the device would not take */
+        dbuf_chain_put(s->txq[i]);
+    s->ntx = 0;
+    arp_fini(s);
+    timer_wheel_fini(&s->timers);
+}
+
+struct dbuf *inet_alloc_hdr(struct inet_stack *s)
+{
+    struct dbuf *d = dbuf_alloc(&s->mem->pools[MEM_SMALL]);
+
+    if (unlikely(!d))
+        STAT_INC(s, mem_drop_nobuf);
+    return d;
+}
+
+void inet_tx_flush(struct inet_stack *s)
+{
+    uint16_t sent, n = s->ntx;
+
+    if (n == 0)
+        return;
+    sent = netdev_tx_burst(s->dev, s->txq, n);
+    s->stats.eth_tx += sent;
+    /* A full device queue drops the rest: upper layers recover (TCP
+     * retransmits; UDP is unreliable), and the counter says so. */
+    for (uint16_t i = sent; i < n; i++) {
+        STAT_INC(s, eth_drop_tx_full);
+        dbuf_chain_put(s->txq[i]);
+    }
+    s->ntx = 0;
+}
+
+void inet_tx(struct inet_stack *s, struct dbuf *frame)
+{
+    if (s->ntx == INET_TX_BATCH)
+        inet_tx_flush(s);
+    s->txq[s->ntx++] = frame;
+}
+
+int inet_stack_poll(struct inet_stack *s)
+{
+    struct dbuf *rx[INET_RX_BURST];
+    uint16_t n = netdev_rx_burst(s->dev, rx, INET_RX_BURST);
+    int fired;
+
+    for (uint16_t i = 0; i < n; i++)
+        eth_input(s, rx[i]);
+    fired = timer_wheel_run(&s->timers, clock_now_ns());
+    inet_tx_flush(s);
+    return n + fired;
+}

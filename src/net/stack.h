@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * stack.h: one instance of libdemi's TCP/IP stack ("inetstack") over one
+ * netdev. Run to completion, one thread: inet_stack_poll() receives a burst,
+ * runs each frame through the protocols, fires due timers and flushes the
+ * frames queued for transmission in one tx_burst. Private header.
+ */
+#ifndef DEMI_NET_STACK_H
+#define DEMI_NET_STACK_H
+
+#include "core/config.h"
+#include "core/timer.h"
+#include "dev/netdev.h"
+#include "net/arp.h"
+#include "net/stats.h"
+#include "net/udp.h"
+
+#include <stdint.h>
+
+#define INET_RX_BURST 32
+#define INET_TX_BATCH 64
+
+/* Everything the stack needs from the configuration (core/config.h). */
+struct inet_params {
+    uint32_t ip;                 /* our IPv4 address, network order */
+    uint32_t mtu;                /* IP MTU; 0 = the device's */
+    uint32_t arp_retries;        /* requests after the first */
+    uint64_t arp_timeout_ns;     /* between requests */
+    uint64_t arp_ttl_ns;         /* cache lifetime of a learned entry */
+    const struct config_arp_entry *static_arp; /* permanent entries */
+    int static_arp_len;
+    int udp_csum_offload;        /* use the device's UDP checksum offload */
+};
+
+struct inet_stack;
+
+/* ICMP echo replies for tools (ping): source, id, seq and payload length. */
+typedef void (*icmp_echo_fn)(struct inet_stack *s, uint32_t src, uint16_t id, uint16_t seq, uint32_t len,
+                             void *arg);
+
+struct inet_stack {
+    struct netdev *dev;
+    struct mem *mem;
+    uint8_t mac[ETH_ALEN];
+    uint32_t ip;                 /* network order */
+    uint32_t mtu;
+    uint32_t offloads;           /* NETDEV_OFF_* the stack uses */
+    uint16_t ip_id;              /* IPv4 identification counter */
+    struct timer_wheel timers;
+    struct arp_table arp;
+    struct udp_table udp;
+    icmp_echo_fn on_echo_reply;
+    void *echo_arg;
+    struct dbuf *txq[INET_TX_BATCH];
+    uint16_t ntx;
+    struct inet_stats stats;
+};
+
+int inet_stack_init(struct inet_stack *s, struct netdev *dev, struct mem *mem, const struct inet_params *p);
+void inet_stack_fini(struct inet_stack *s);
+
+/* One round of the poll loop; returns frames received + timers fired. */
+int inet_stack_poll(struct inet_stack *s);
+
+/* Queue a complete Ethernet frame (chain) for the next flush. Takes the
+ * reference; a full batch is flushed first, and a frame the device refuses
+ * is dropped and counted. */
+void inet_tx(struct inet_stack *s, struct dbuf *frame);
+
+/* Hand the batch to the device. */
+void inet_tx_flush(struct inet_stack *s);
+
+/* A buffer for headers of an outgoing packet, data at the end of the headroom
+ * with len 0; NULL (counted) when the pool is empty. */
+struct dbuf *inet_alloc_hdr(struct inet_stack *s);
+
+/* Input of one frame; takes the reference. Exposed for tests and fuzzing. */
+void eth_input(struct inet_stack *s, struct dbuf *d);
+
+/* Prepend an Ethernet header to @d for @dst_mac and queue it. */
+void eth_output(struct inet_stack *s, struct dbuf *d, const uint8_t dst_mac[ETH_ALEN], uint16_t type);
+
+/* Send an IPv4 packet whose payload (a chain, headers of upper layers
+ * already in front) is @d. Prepends the IPv4 header, resolves the next hop
+ * with ARP (the packet waits if needed) and queues the frame. Takes the
+ * reference. Returns 0, or EMSGSIZE/ENOBUFS (the reference is dropped). */
+int ipv4_output(struct inet_stack *s, struct dbuf *d, uint32_t dst, uint8_t proto);
+
+void ipv4_input(struct inet_stack *s, struct dbuf *d);
+void icmp_input(struct inet_stack *s, struct dbuf *d, uint32_t src);
+
+/* Send an ICMP echo request with @len payload bytes. 0 or an errno. */
+int icmp_echo_send(struct inet_stack *s, uint32_t dst, uint16_t id, uint16_t seq, uint32_t len);
+
+#endif /* DEMI_NET_STACK_H */

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_catloop.c: the PDPIX API over libdemi's own stack (LIBOS=catloop), one
+ * process talking to itself through Ethernet, ARP, IPv4 and UDP.
+ */
+#include "core/runtime.h"
+#include "libos/inet.h"
+#include "net/stack.h"
+
+#include <demi/libos.h>
+#include <demi/sga.h>
+#include <demi/wait.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+static const struct timespec one_s = {1, 0};
+
+static struct sockaddr_in addr_of(const char *ip, uint16_t port)
+{
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    inet_pton(AF_INET, ip, &a.sin_addr);
+    return a;
+}
+
+static int udp_bound(const char *ip, uint16_t port)
+{
+    struct sockaddr_in a = addr_of(ip, port);
+    int qd;
+    assert_int_equal(demi_socket(&qd, AF_INET, SOCK_DGRAM, 0), 0);
+    assert_int_equal(demi_bind(qd, (struct sockaddr *)&a, sizeof(a)), 0);
+    return qd;
+}
+
+static void test_init_needs_address(void **state)
+{
+    struct demi_args args = {0, NULL, NULL};
+    (void)state;
+    setenv("LIBOS", "catloop", 1);
+    unsetenv("DEMI_DEMIKERNEL_LOCAL_IPV4_ADDR");
+    assert_int_equal(demi_init(&args), EINVAL);
+    setenv("DEMI_DEMIKERNEL_LOCAL_IPV4_ADDR", "10.7.0.1", 1);
+    assert_int_equal(demi_init(&args), 0);
+}
+
+static void test_tcp_not_yet(void **state)
+{
+    int qd;
+    (void)state;
+    assert_int_equal(demi_socket(&qd, AF_INET, SOCK_STREAM, 0), ENOTSUP);
+}
+
+static void test_udp_echo_through_stack(void **state)
+{
+    int a = udp_bound("10.7.0.1", 7000), b = udp_bound("10.7.0.1", 7001);
+    struct sockaddr_in to_b = addr_of("10.7.0.1", 7001);
+    uint32_t start = mem_in_use(&rt.mem);
+    demi_qtoken_t qt;
+    demi_qresult_t qr;
+    (void)state;
+
+    for (int i = 0; i < 1000; i++) {
+        uint32_t len = 1 + (uint32_t)(i * 37) % 1400;
+        demi_sgarray_t sga = demi_sgaalloc(len);
+        for (uint32_t k = 0; k < len; k++)
+            ((uint8_t *)sga.sga_segs[0].sgaseg_buf)[k] = (uint8_t)(i + k);
+        assert_int_equal(demi_pushto(&qt, a, &sga, (struct sockaddr *)&to_b, sizeof(to_b)), 0);
+        assert_int_equal(demi_sgafree(&sga), 0); /* free-protection */
+        assert_int_equal(demi_wait(&qr, qt, &one_s), 0);
+        assert_int_equal(qr.qr_opcode, DEMI_OPC_PUSH);
+        assert_int_equal(demi_pop(&qt, b), 0);
+        assert_int_equal(demi_wait(&qr, qt, &one_s), 0);
+        assert_int_equal(qr.qr_opcode, DEMI_OPC_POP);
+        assert_int_equal(qr.qr_value.sga.sga_segs[0].sgaseg_len, len);
+        assert_int_equal(qr.qr_value.sga.sga_addr.sin_port, htons(7000));
+        for (uint32_t k = 0; k < len; k++)
+            assert_int_equal(((uint8_t *)qr.qr_value.sga.sga_segs[0].sgaseg_buf)[k], (uint8_t)(i + k));
+        assert_int_equal(demi_sgafree(&qr.qr_value.sga), 0);
+    }
+    /* One pop waiting before the datagram exists completes when it arrives. */
+    assert_int_equal(demi_pop(&qt, b), 0);
+    assert_int_equal(demi_wait(&qr, qt, &(struct timespec){0, 0}), ETIMEDOUT);
+    demi_sgarray_t sga = demi_sgaalloc(10);
+    demi_qtoken_t qp;
+    assert_int_equal(demi_pushto(&qp, a, &sga, (struct sockaddr *)&to_b, sizeof(to_b)), 0);
+    assert_int_equal(demi_wait(&qr, qt, &one_s), 0);
+    assert_int_equal(qr.qr_opcode, DEMI_OPC_POP);
+    assert_int_equal(demi_sgafree(&qr.qr_value.sga), 0);
+    assert_int_equal(demi_wait(&qr, qp, &one_s), 0);
+    assert_int_equal(demi_sgafree(&sga), 0);
+    /* Oversized datagram: refused, never fragmented. */
+    sga = demi_sgaalloc(1500);
+    assert_int_equal(demi_pushto(&qp, a, &sga, (struct sockaddr *)&to_b, sizeof(to_b)), EMSGSIZE);
+    assert_int_equal(demi_sgafree(&sga), 0);
+    assert_int_equal(demi_close(a), 0);
+    assert_int_equal(demi_close(b), 0);
+    assert_int_equal(mem_in_use(&rt.mem), start);
+    assert_true(inet_libos_stack(rt.net)->stats.arp_resolved >= 1);
+}
+
+static void test_no_port_counted(void **state)
+{
+    int a = udp_bound("10.7.0.1", 7100);
+    struct sockaddr_in nobody = addr_of("10.7.0.1", 7999);
+    struct inet_stack *st = inet_libos_stack(rt.net);
+    uint64_t before = st->stats.udp_drop_no_port;
+    demi_qtoken_t qt;
+    demi_qresult_t qr;
+    demi_sgarray_t sga = demi_sgaalloc(32);
+    (void)state;
+    assert_int_equal(demi_pushto(&qt, a, &sga, (struct sockaddr *)&nobody, sizeof(nobody)), 0);
+    assert_int_equal(demi_wait(&qr, qt, &one_s), 0);
+    /* A pending pop gives waits that poll the stack without consuming. */
+    assert_int_equal(demi_pop(&qt, a), 0);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(demi_wait(&qr, qt, &(struct timespec){0, 0}), ETIMEDOUT);
+    assert_int_equal(st->stats.udp_drop_no_port, before + 1);
+    assert_int_equal(demi_sgafree(&sga), 0);
+    assert_int_equal(demi_close(a), 0);
+    assert_int_equal(demi_wait(&qr, qt, &one_s), 0);
+    assert_int_equal(qr.qr_ret, ECANCELED);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_init_needs_address),
+        cmocka_unit_test(test_tcp_not_yet),
+        cmocka_unit_test(test_udp_echo_through_stack),
+        cmocka_unit_test(test_no_port_counted),
+    };
+    alarm(60);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
