@@ -5,9 +5,11 @@
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
 MESON_OPTS ?=
 
-.PHONY: all deps build build-asan test test-unit demo install clean
+.PHONY: all deps build build-asan build-fuzz test test-unit fuzz demo install clean
 
 all: build
 
@@ -23,8 +25,18 @@ build-asan: deps
 		-Db_sanitize=address,undefined -Db_lundef=false $(MESON_OPTS)
 	@ninja -C $(ASAN_BUILD)
 
-test: build build-asan
-	@scripts/run-tests.sh $(BUILD) $(ASAN_BUILD)
+# libFuzzer needs clang; the fuzz targets build only with -Dfuzzing=true.
+build-fuzz: deps
+	@[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang meson setup $(FUZZ_BUILD) --buildtype=debugoptimized \
+		-Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false $(MESON_OPTS)
+	@ninja -C $(FUZZ_BUILD)
+
+test: build build-asan build-fuzz
+	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/run-tests.sh $(BUILD) $(ASAN_BUILD)
+
+# A longer fuzzing session: make fuzz FUZZ_SECONDS=3600
+fuzz: build-fuzz
+	@scripts/run-fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 test-unit: build
 	@meson test -C $(BUILD) --suite unit --print-errorlogs
@@ -36,4 +48,4 @@ install: build
 	@meson install -C $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

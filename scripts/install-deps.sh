@@ -9,6 +9,7 @@ PKGS=(
   libpcap-dev                       # pcap capture of simulated links
   libcmocka-dev                     # unit tests
   python3                           # test and report scripts
+  clang libclang-rt-14-dev          # libFuzzer targets (tests/fuzz)
   iproute2 procps                   # integration tests: ss, ip, pkill
 )
 

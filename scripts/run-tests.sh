@@ -21,6 +21,15 @@ run "$build" "all suites" --num-processes 2
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   run "$asan" "unit suite under ASan+UBSan" --suite unit
 
+# Fuzzing: the stack's frame input for a bounded time (make fuzz runs longer).
+if [ -n "${FUZZ_BUILD:-}" ]; then
+  echo "== fuzz_frame for ${FUZZ_SECONDS:-60} s"
+  if out=$(scripts/run-fuzz.sh "$FUZZ_BUILD" "${FUZZ_SECONDS:-60}" 2>&1); then :; else status=1; fi
+  echo "$out" | tail -5
+  echo "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -1 | awk '{print $1, $3, "fuzzing"}' >> "$tally"
+  grep -q fuzzing "$tally" || echo "0 1 fuzzing (no result line)" >> "$tally"
+fi
+
 echo
 cat "$tally" | sed 's/^/  /'
 awk '{p+=$1; f+=$2} END {printf "%d passed, %d failed\n", p, f}' "$tally"

@@ -150,7 +150,14 @@ static int api_check_sga(const demi_sgarray_t *sga, struct dbuf **d_out)
         return EINVAL;
     if (!sga->sga_segs[0].sgaseg_buf || sga->sga_segs[0].sgaseg_len == 0)
         return EINVAL;
-    d = sga->sga_buf ? mem_lookup(&rt.mem, sga->sga_buf) : NULL;
+    d = NULL;
+    if (sga->sga_buf) {
+        d = mem_lookup_app(&rt.mem, sga->sga_buf);
+        /* Inside our pools but not held by the application: freed or stale,
+         * its bytes may belong to someone else now. */
+        if (!d && mem_owns(&rt.mem, sga->sga_buf))
+            return EINVAL;
+    }
     if (d && !dbuf_contains(d, sga->sga_segs[0].sgaseg_buf, sga->sga_segs[0].sgaseg_len))
         return EINVAL; /* our buffer, but the segment points outside it */
     *d_out = d;

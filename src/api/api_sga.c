@@ -15,8 +15,7 @@ DEMI_EXPORT demi_sgarray_t demi_sgaalloc(size_t size)
     d = mem_alloc(&rt.mem, (uint32_t)size);
     if (!d)
         return sga;
-    d->flags |= DBUF_F_APP;
-    sga.sga_buf = d;
+    sga.sga_buf = dbuf_app_handout(d);
     sga.sga_numsegs = 1;
     sga.sga_segs[0].sgaseg_buf = d->data;
     sga.sga_segs[0].sgaseg_len = (uint32_t)size;
@@ -29,14 +28,12 @@ DEMI_EXPORT int demi_sgafree(demi_sgarray_t *sga)
 
     if (!sga || !rt.initialised || !sga->sga_buf)
         return EINVAL;
-    /* Only the exact start of one of our in-use slots is accepted, so a
-     * foreign pointer never reaches the pool. */
-    d = mem_lookup(&rt.mem, sga->sga_buf);
+    /* Only the tagged start of one of our in-use slots, still held by the
+     * application, is accepted: a foreign pointer never reaches the pool, and
+     * a second free finds the flag clear (or the tag changed) even while the
+     * stack still holds the buffer. */
+    d = mem_lookup_app(&rt.mem, sga->sga_buf);
     if (!d)
-        return EINVAL;
-    /* The application's reference is dropped once; a second free finds the
-     * flag clear even while the stack still holds the buffer. */
-    if (!(d->flags & DBUF_F_APP))
         return EINVAL;
     d->flags &= (uint16_t)~DBUF_F_APP;
     dbuf_put(d);

@@ -34,9 +34,11 @@ DEMI_EXPORT int demi_wait(demi_qresult_t *qr_out, demi_qtoken_t qt, const struct
     op = op_lookup(&rt.ops, qt);
     if (!op)
         return EINVAL;
+    /* A malformed timeout is refused even for a completed op, which then
+     * stays unconsumed (a failed wait never consumes). */
+    if (wait_deadline(timeout, &deadline))
+        return EINVAL;
     if (op->state != OP_DONE) {
-        if (wait_deadline(timeout, &deadline))
-            return EINVAL;
         while (op->state != OP_DONE)
             if (!rt_wait_progress(rt.ops.cq_seq, deadline))
                 break;
@@ -91,6 +93,8 @@ DEMI_EXPORT int demi_wait_next_n(demi_qresult_t *qr_out, int num_qrs, int *num_q
     if (!qr_out || !num_qrs_out || num_qrs <= 0)
         return EINVAL;
     *num_qrs_out = 0;
+    if (!rt.initialised) /* nothing to wait for, and nothing that could poll */
+        return EINVAL;
     if (wait_deadline(timeout, &deadline))
         return EINVAL;
     while (list_empty(&rt.ops.cq))

@@ -7,6 +7,8 @@
 #ifndef DEMI_CORE_LIST_H
 #define DEMI_CORE_LIST_H
 
+#include "core/common.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 

@@ -128,7 +128,7 @@ void rt_shutdown(void)
         demi_qresult_t qr;
         op_consume(&rt.ops, op, &qr);
         if (qr.qr_opcode == DEMI_OPC_POP && qr.qr_value.sga.sga_buf) {
-            struct dbuf *d = mem_lookup(&rt.mem, qr.qr_value.sga.sga_buf);
+            struct dbuf *d = mem_lookup_app(&rt.mem, qr.qr_value.sga.sga_buf);
             if (d)
                 dbuf_put(d);
         }

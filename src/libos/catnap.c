@@ -464,8 +464,7 @@ static int cn_recv_op(struct cn_sock *s, struct demi_op *op)
     }
     /* n == 0 on TCP is the end of stream: a real, zero-length sga. */
     d->len = (uint32_t)n;
-    d->flags |= DBUF_F_APP;
-    op->qr.qr_value.sga.sga_buf = d;
+    op->qr.qr_value.sga.sga_buf = dbuf_app_handout(d);
     op->qr.qr_value.sga.sga_numsegs = 1;
     op->qr.qr_value.sga.sga_segs[0].sgaseg_buf = d->data;
     op->qr.qr_value.sga.sga_segs[0].sgaseg_len = (uint32_t)n;

@@ -49,8 +49,7 @@ static void inet_pop_complete(struct demi_op *op, struct dbuf *d)
 {
     demi_sgarray_t *sga = &op->qr.qr_value.sga;
 
-    d->flags |= DBUF_F_APP;
-    sga->sga_buf = d;
+    sga->sga_buf = dbuf_app_handout(d);
     sga->sga_numsegs = 1;
     sga->sga_segs[0].sgaseg_buf = d->data;
     sga->sga_segs[0].sgaseg_len = d->len;

@@ -128,6 +128,28 @@ struct dbuf *dbuf_slice(struct mem *m, struct dbuf *src, uint32_t off, uint32_t 
     return s;
 }
 
+bool mem_owns(const struct mem *m, const void *p)
+{
+    const uint8_t *b = p;
+
+    for (int c = 0; c < MEM_NCLASSES; c++) {
+        const struct dbuf_pool *pool = &m->pools[c];
+        if (pool->base && b >= pool->base && b < pool->base + pool->map_len)
+            return true;
+    }
+    return false;
+}
+
+struct dbuf *mem_lookup_app(const struct mem *m, const void *sga_buf)
+{
+    uintptr_t v = (uintptr_t)sga_buf;
+    struct dbuf *d = mem_lookup(m, (const void *)(v & ~(uintptr_t)DBUF_TAG_MASK));
+
+    if (!d || !(d->flags & DBUF_F_APP) || (v & DBUF_TAG_MASK) != d->app_gen)
+        return NULL;
+    return d;
+}
+
 /* Application buffers only: slices are never handed out as sga_buf. */
 struct dbuf *mem_lookup(const struct mem *m, const void *p)
 {

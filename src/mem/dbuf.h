@@ -37,7 +37,8 @@ struct dbuf {
     struct dbuf *next;      /* next segment of the same frame (see netdev.h) */
     struct dbuf *parent;    /* a slice: the buffer whose bytes it points into */
     uint64_t meta64;        /* per-layer scratch, e.g. source port, timestamps */
-    uint8_t pad_[8];
+    uint8_t app_gen;        /* tag of the sga_buf last handed to the application */
+    uint8_t pad_[7];
     uint8_t buf[];          /* headroom, then data */
 };
 BUILD_BUG_ON(sizeof(struct dbuf) != 64);
@@ -193,6 +194,30 @@ struct dbuf *dbuf_slice(struct mem *m, struct dbuf *src, uint32_t off, uint32_t 
 
 /* The in-use dbuf whose header is at @p in any pool, or NULL. */
 struct dbuf *mem_lookup(const struct mem *m, const void *p);
+
+/*
+ * sga_buf is the dbuf's address with a 6-bit tag in its low bits (slots are
+ * 64-byte aligned). The tag changes every time a buffer is handed to the
+ * application, so a stale copy of an sga (freed, slot reused) no longer
+ * matches and its second free is refused instead of freeing someone else's
+ * buffer. It catches reuse modulo 63, which covers the LIFO pools' common case.
+ */
+#define DBUF_TAG_MASK 63u
+
+/* Hand @d to the application: set the flag, return the tagged sga_buf. */
+static inline void *dbuf_app_handout(struct dbuf *d)
+{
+    d->app_gen = (uint8_t)(d->app_gen % DBUF_TAG_MASK + 1); /* 1..63, never 0 */
+    d->flags |= DBUF_F_APP;
+    return (void *)((uintptr_t)d | d->app_gen);
+}
+
+/* Whether @p lies anywhere inside one of the pools' mappings. */
+bool mem_owns(const struct mem *m, const void *p);
+
+/* The dbuf the application holds as @sga_buf, or NULL if @sga_buf is not one
+ * of ours, is stale, or was already freed. */
+struct dbuf *mem_lookup_app(const struct mem *m, const void *sga_buf);
 
 /* Buffers currently allocated across all classes (tests: back to 0). */
 uint32_t mem_in_use(const struct mem *m);

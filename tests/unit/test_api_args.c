@@ -987,6 +987,81 @@ static void test_sgafree_args(void **state)
     assert_int_equal(mem_in_use(&rt.mem), mem_start);
 }
 
+/* A double free after the slot was handed out again (the pool is LIFO, so
+ * the very next alloc of the class reuses it). API.md: "a double free is
+ * detected and refused, not corrupting the pool". The stale sga must not
+ * free the new owner's buffer. */
+static void test_sgafree_double_free_after_reuse(void **state)
+{
+    demi_sgarray_t a, stale, b, c;
+    int ret;
+
+    (void)state;
+    a = demi_sgaalloc(100);
+    assert_int_equal(a.sga_numsegs, 1);
+    stale = a;
+    assert_int_equal(demi_sgafree(&a), 0);
+    b = demi_sgaalloc(100);
+    assert_int_equal(b.sga_numsegs, 1);
+    memset(b.sga_segs[0].sgaseg_buf, 'B', 100);
+    assert_int_equal(mem_in_use(&rt.mem), mem_start + 1);
+
+    ret = demi_sgafree(&stale);
+    if (ret == 0) {
+        /* b's buffer went back to the pool under its owner: the next alloc
+         * aliases it. Show the damage, then restore the count. */
+        c = demi_sgaalloc(100);
+        bool aliased = c.sga_buf == b.sga_buf;
+        if (c.sga_numsegs)
+            assert_int_equal(demi_sgafree(&c), 0);
+        assert_int_equal(mem_in_use(&rt.mem), mem_start);
+        fail_msg("demi_sgafree of a stale sga whose slot was reused returned 0 and freed the new "
+                 "owner's buffer (next alloc aliases it: %s)",
+                 aliased ? "yes" : "no");
+    }
+    assert_int_equal(ret, EINVAL);
+    assert_int_equal(mem_in_use(&rt.mem), mem_start + 1);
+    assert_int_equal(demi_sgafree(&b), 0);
+    assert_int_equal(mem_in_use(&rt.mem), mem_start);
+}
+
+/* A popped sga is freed once; the second free is refused. */
+static void test_sgafree_popped_twice(void **state)
+{
+    struct pair p;
+    demi_sgarray_t sga;
+    demi_qtoken_t qt;
+    demi_qresult_t qr;
+
+    (void)state;
+    pair_open(&p, 0);
+    sga = demi_sgaalloc(3);
+    memcpy(sga.sga_segs[0].sgaseg_buf, "abc", 3);
+    assert_int_equal(demi_push(&qt, p.cqd, &sga), 0);
+    wait_ok(qt, &qr);
+    assert_int_equal(demi_sgafree(&sga), 0);
+    assert_int_equal(demi_pop(&qt, p.sqd), 0);
+    wait_ok(qt, &qr);
+    assert_int_equal(qr.qr_opcode, DEMI_OPC_POP);
+    assert_true(qr.qr_value.sga.sga_segs[0].sgaseg_len >= 1);
+    assert_int_equal(mem_in_use(&rt.mem), mem_start + 1);
+    sga = qr.qr_value.sga;
+    assert_int_equal(demi_sgafree(&qr.qr_value.sga), 0);
+    assert_int_equal(demi_sgafree(&sga), EINVAL);
+    assert_int_equal(mem_in_use(&rt.mem), mem_start);
+    if (qr.qr_value.sga.sga_segs[0].sgaseg_len < 3) { /* drain the rest */
+        uint32_t got = qr.qr_value.sga.sga_segs[0].sgaseg_len;
+        while (got < 3) {
+            assert_int_equal(demi_pop(&qt, p.sqd), 0);
+            wait_ok(qt, &qr);
+            got += qr.qr_value.sga.sga_segs[0].sgaseg_len;
+            assert_int_equal(demi_sgafree(&qr.qr_value.sga), 0);
+        }
+    }
+    pair_close(&p);
+    assert_int_equal(mem_in_use(&rt.mem), mem_start);
+}
+
 /* Free-protection (API.md, demi_push): a buffer freed while its push is still
  * in flight stays intact until the stack is done with it, and is not handed
  * out again meanwhile. The receiver's window and the sender's buffer are made
@@ -1148,6 +1223,8 @@ int main(void)
         cmocka_unit_test(test_getpeername_args),
         cmocka_unit_test(test_sgaalloc_sizes),
         cmocka_unit_test(test_sgafree_args),
+        cmocka_unit_test(test_sgafree_double_free_after_reuse),
+        cmocka_unit_test(test_sgafree_popped_twice),
         cmocka_unit_test(test_free_protection),
         cmocka_unit_test(test_wait_args),
         cmocka_unit_test(test_finish),

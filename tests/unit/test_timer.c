@@ -153,6 +153,7 @@ static void random_run(uint32_t nslots, uint64_t tick, size_t n, uint64_t seed)
         now += step;
         fired = run(&w, now);
         assert_int_equal(fired, g_nfired - before);
+        assert_true(w.now_tick == now / tick); /* next run starts from here */
         expect_armed -= (uint32_t)fired;
 
         for (size_t k = rnd_below(n / 2000 + 2); k > 0 && next_arm < n; k--, next_arm++, expect_armed++)
