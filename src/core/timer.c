@@ -131,10 +131,10 @@ uint64_t timer_wheel_next(const struct timer_wheel *w)
     /* Slot order says nothing across rounds or for past-armed timers, so
      * scan everything: O(nslots + armed). */
     for (uint32_t i = 0; i < w->nslots; i++) {
-        const struct list_node *head = &w->slots[i];
+        struct list_node *head = &w->slots[i];
 
-        for (const struct list_node *n = head->next; n != head; n = n->next)
-            next = MIN(next, list_entry(n, const struct timer, link)->expires_ns);
+        for (struct list_node *n = head->next; n != head; n = n->next)
+            next = MIN(next, list_entry(n, struct timer, link)->expires_ns);
     }
     return next;
 }
