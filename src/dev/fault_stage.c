@@ -164,9 +164,10 @@ static bool queue_push(struct fault_queue *q, struct dbuf *frame, uint64_t t)
         return false;
     heap_insert(q, (struct fault_qentry){.due_ns = t, .order = q->next_order++, .frame = frame});
     if (q->has_held) {
-        /* Overtaken: due no earlier than the frame that passed it. */
-        struct fault_qentry e = {.due_ns = MAX(t, q->held_due_ns), .order = q->next_order++,
-                                 .frame = q->held.frame};
+        /* Overtaken: due right behind the frame that passed it, but never
+         * past its hold deadline (the time next_delivery promised). */
+        uint64_t due = MIN(q->held.due_ns, MAX(t, q->held_due_ns));
+        struct fault_qentry e = {.due_ns = due, .order = q->next_order++, .frame = q->held.frame};
         q->has_held = false;
         heap_insert(q, e);
     }

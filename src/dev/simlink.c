@@ -9,7 +9,6 @@
 
 #include "core/clock.h"
 #include "dev/fault_stage.h"
-#include "dev/simlink_stats.h"
 
 #include <errno.h>
 #include <pcap/pcap.h>
@@ -145,6 +144,7 @@ static uint16_t port_rx_burst(struct netdev *dev, struct dbuf **frames, uint16_t
     return k;
 }
 
+/* The returned dbuf has len = @len (0 allowed), data at the headroom. */
 static struct dbuf *port_alloc(struct netdev *dev, uint32_t len)
 {
     return frame_alloc(port_of(dev)->link->mem, len);

@@ -44,8 +44,8 @@ struct fault_stats {
 
 struct simlink;
 
-/* A link with room for @max_ports ports and @queue_len frames queued per
- * port (excess is dropped and counted as tx_full on the sender). Frames are
+/* A link (ports are added with simlink_port, as many as needed) with
+ * @queue_len frames queued per port (excess is dropped and counted as tx_full on the sender). Frames are
  * copied into buffers from @mem. */
 struct simlink *simlink_create(struct mem *mem, const struct fault_params *faults, uint32_t queue_len);
 void simlink_destroy(struct simlink *l);
@@ -62,6 +62,18 @@ int simlink_capture(struct simlink *l, const char *path);
 void simlink_set_faults(struct simlink *l, const struct fault_params *faults);
 
 const struct fault_stats *simlink_fault_stats(const struct simlink *l);
+
+/* What the link itself dropped, apart from injected faults. */
+struct simlink_stats {
+    uint64_t runts;     /* frames shorter than an Ethernet header (14 B) */
+    uint64_t oversize;  /* frames longer than the sender's MTU + 14 */
+    uint64_t no_dest;   /* unicast frames whose MAC matches no other port */
+    uint64_t nobuf;     /* frames or copies lost: the link's mem was empty */
+    uint64_t overflow;  /* copies lost to a full receive queue (also the
+                           sender's tx_full) */
+};
+
+const struct simlink_stats *simlink_link_stats(const struct simlink *l);
 
 /* Earliest time a queued frame becomes deliverable, or UINT64_MAX. */
 uint64_t simlink_next_delivery(const struct simlink *l);

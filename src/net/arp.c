@@ -217,9 +217,11 @@ int arp_add_static(struct inet_stack *s, uint32_t ip, const uint8_t mac[6])
 {
     struct arp_entry *e = arp_find(&s->arp, ip);
 
-    if (!e && !(e = arp_new(s, ip, ARP_STATIC)))
+    if (!e && !(e = arp_new(s, ip, ARP_PENDING)))
         return ENOMEM;
-    arp_resolved(s, e, mac); /* sends anything already waiting */
+    if (e->state == ARP_STATIC)
+        e->state = ARP_RESOLVED; /* a new permanent value replaces the old */
+    arp_resolved(s, e, mac);     /* sends anything already waiting */
     timer_cancel(&s->timers, &e->timer);
     e->state = ARP_STATIC;
     return 0;

@@ -34,5 +34,10 @@ fi
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 echo "+ LIBOS=catnap $tmp/c99_consumer $port"
-LIBOS=catnap LD_LIBRARY_PATH=$build/src${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
+# Run against the shared library of the build tree, wherever pkg-config says it is.
+libpath=
+for opt in $(PKG_CONFIG_PATH=$pcdir pkg-config --libs-only-L libdemi-uninstalled); do
+    libpath=$libpath${libpath:+:}${opt#-L}
+done
+LIBOS=catnap LD_LIBRARY_PATH=$libpath${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
     timeout 30 "$tmp/c99_consumer" "$port"
