@@ -343,6 +343,97 @@ static void test_mem_refs_count_once(void **state)
     mem_fini(&m);
 }
 
+
+/* Slices share bytes without copying and keep their parent alive. */
+static void test_slice(void **state)
+{
+    struct mem m;
+    struct dbuf *d, *a, *b;
+    (void)state;
+
+    assert_int_equal(mem_init(&m, 4, 1, 0), 0);
+    d = mem_alloc(&m, 1000);
+    for (uint32_t i = 0; i < 1000; i++)
+        d->data[i] = (uint8_t)i;
+    a = dbuf_slice(&m, d, 0, 500);
+    b = dbuf_slice(&m, d, 500, 500);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_ptr_equal(a->data, d->data);
+    assert_ptr_equal(b->data, d->data + 500);
+    assert_int_equal(b->len, 500);
+    assert_int_equal(d->refcnt, 3);
+    assert_int_equal(dbuf_headroom(a), 0); /* nothing may be prepended into a slice */
+    assert_int_equal(dbuf_tailroom(a), 0);
+    assert_null(dbuf_prepend(a, 1));
+    assert_null(dbuf_slice(&m, d, 900, 101)); /* past the end */
+    assert_null(dbuf_slice(&m, d, 1001, 0));
+    dbuf_put(d); /* the slices still hold it */
+    assert_int_equal(b->data[499], (uint8_t)999);
+    dbuf_put(a);
+    dbuf_put(b);
+    assert_int_equal(mem_in_use(&m), 0);
+    mem_fini(&m);
+}
+
+static void test_prepend_adj_append_trim(void **state)
+{
+    struct mem m;
+    struct dbuf *d;
+    uint8_t *p;
+    (void)state;
+
+    assert_int_equal(mem_init(&m, 1, 0, 0), 0);
+    d = dbuf_alloc(&m.pools[MEM_SMALL]);
+    p = dbuf_append(d, 10);
+    assert_ptr_equal(p, d->data);
+    assert_int_equal(d->len, 10);
+    p = dbuf_prepend(d, 20);
+    assert_ptr_equal(p, d->data);
+    assert_int_equal(d->len, 30);
+    assert_int_equal(dbuf_headroom(d), DBUF_HEADROOM - 20);
+    assert_null(dbuf_prepend(d, DBUF_HEADROOM)); /* more than is left */
+    assert_non_null(dbuf_adj(d, 20));
+    assert_int_equal(d->len, 10);
+    assert_null(dbuf_adj(d, 11));
+    dbuf_trim(d, 4);
+    assert_int_equal(d->len, 4);
+    dbuf_trim(d, 100); /* never grows */
+    assert_int_equal(d->len, 4);
+    assert_null(dbuf_append(d, dbuf_tailroom(d) + 1));
+    dbuf_put(d);
+    mem_fini(&m);
+}
+
+/* The sga_buf tag changes on every handout, so a stale copy never matches. */
+static void test_app_tag(void **state)
+{
+    struct mem m;
+    struct dbuf *d;
+    void *t1, *t2;
+    (void)state;
+
+    assert_int_equal(mem_init(&m, 1, 0, 0), 0);
+    d = mem_alloc(&m, 10);
+    t1 = dbuf_app_handout(d);
+    assert_ptr_equal(mem_lookup_app(&m, t1), d);
+    assert_null(mem_lookup_app(&m, d)); /* untagged */
+    d->flags &= (uint16_t)~DBUF_F_APP;
+    assert_null(mem_lookup_app(&m, t1)); /* released */
+    t2 = dbuf_app_handout(d);
+    assert_ptr_not_equal(t1, t2);
+    assert_null(mem_lookup_app(&m, t1)); /* stale */
+    for (int i = 0; i < 200; i++) {
+        void *t = dbuf_app_handout(d);
+        assert_true(((uintptr_t)t & DBUF_TAG_MASK) != 0);
+        assert_ptr_equal((void *)((uintptr_t)t & ~(uintptr_t)DBUF_TAG_MASK), d);
+    }
+    assert_true(mem_owns(&m, d));
+    assert_false(mem_owns(&m, &m));
+    dbuf_put(d);
+    mem_fini(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -357,6 +448,9 @@ int main(void)
         cmocka_unit_test(test_mem_size_classes),
         cmocka_unit_test(test_mem_exhaustion_per_class),
         cmocka_unit_test(test_mem_refs_count_once),
+        cmocka_unit_test(test_slice),
+        cmocka_unit_test(test_prepend_adj_append_trim),
+        cmocka_unit_test(test_app_tag),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
