@@ -10,8 +10,8 @@
  *     1  advance the virtual clock by ((op >> 2) + 1) * 125 ms (timers fire)
  *     2  udp_output 16 bytes from the bound socket to 10.0.0.(op >> 2)
  *     3  icmp_echo_send to 10.0.0.(op >> 2), op >> 2 payload bytes
- * then the frame goes through eth_input (a zero-length one too) and one
- * inet_stack_poll. The stack is 10.0.0.1 / 02:00:00:00:00:01 with a static
+ * then the frame goes through eth_input (a zero-length one too when op & 3
+ * is 0) and one inet_stack_poll. The stack is 10.0.0.1 / 02:00:00:00:00:01 with a static
  * ARP entry 10.0.0.2 -> 02:00:00:00:00:02 and a UDP socket on port 7 whose
  * queue (4 deep, so overflow is reachable) is drained at the end of each
  * input.
@@ -308,7 +308,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         default:
             break;
         }
-        feed(data + off, len);
+        if (len > 0 || (op & 3) == 0) /* a bare op 1-3 is just its action */
+            feed(data + off, len);
         off += len;
         inet_stack_poll(&stack);
     }
