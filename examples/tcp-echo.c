@@ -155,10 +155,21 @@ static struct sconn *sconns; /* indexed by qd */
 static size_t sconns_cap;
 static unsigned long active, served;
 
+/* One client's trouble ends its connection, not the server. */
+static void sconn_error(int qd, struct sconn *c, const char *what, int err)
+{
+    fprintf(stderr, "%s: connection %d: %s: %s\n", ex_prog, qd, what, strerror(err));
+    c->eof = 1;
+}
+
 static void sconn_pop(int qd, struct sconn *c)
 {
-    ex_check(demi_pop(&c->pop_qt, qd), "demi_pop");
-    c->pop_pending = 1;
+    int rc = demi_pop(&c->pop_qt, qd);
+
+    if (rc != 0)
+        sconn_error(qd, c, "demi_pop", rc);
+    else
+        c->pop_pending = 1;
 }
 
 /* Close only with nothing pending, so no completion can name a closed qd. */
@@ -193,17 +204,18 @@ static void on_accept(const demi_qresult_t *qr, const struct opts *o)
     active++;
     served++;
     sconn_pop(qd, c);
+    sconn_maybe_close(qd, c);
 }
 
 static void on_pop(int qd, struct sconn *c, demi_qresult_t *qr)
 {
     demi_sgarray_t *sga = &qr->qr_value.sga;
     struct pending_push *p;
+    int rc;
 
     c->pop_pending = 0;
     if (qr->qr_opcode == DEMI_OPC_FAILED) {
-        fprintf(stderr, "%s: connection %d: %s\n", ex_prog, qd, strerror((int)qr->qr_ret));
-        c->eof = 1;
+        sconn_error(qd, c, "pop", (int)qr->qr_ret);
         return;
     }
     if (ex_sga_len(sga) == 0) { /* the client closed */
@@ -217,9 +229,15 @@ static void on_pop(int qd, struct sconn *c, demi_qresult_t *qr)
         if (c->pushes == NULL)
             ex_die("out of memory");
     }
-    p = &c->pushes[c->npushes++];
+    p = &c->pushes[c->npushes];
     p->sga = *sga;
-    ex_check(demi_push(&p->qt, qd, &p->sga), "demi_push");
+    rc = demi_push(&p->qt, qd, &p->sga);
+    if (rc != 0) {
+        ex_sgafree(&p->sga);
+        sconn_error(qd, c, "demi_push", rc);
+        return;
+    }
+    c->npushes++;
     sconn_pop(qd, c);
 }
 
@@ -234,10 +252,9 @@ static void on_push(int qd, struct sconn *c, const demi_qresult_t *qr)
         ex_die("completion of an unknown operation on queue %d", qd);
     ex_sgafree(&c->pushes[i].sga);
     c->pushes[i] = c->pushes[--c->npushes];
-    if (qr->qr_opcode == DEMI_OPC_FAILED) {
-        fprintf(stderr, "%s: connection %d: push: %s\n", ex_prog, qd, strerror((int)qr->qr_ret));
-        c->eof = 1; /* the pending pop fails too once the peer is gone */
-    }
+    /* The pending pop fails too once the peer is gone; then we close. */
+    if (qr->qr_opcode == DEMI_OPC_FAILED)
+        sconn_error(qd, c, "push", (int)qr->qr_ret);
 }
 
 static void server(const struct opts *o)

@@ -34,11 +34,16 @@ cp "$seeds"/* "$work/corpus/"
 
 echo "run-fuzz: $bin for ${secs}s, corpus $work/corpus (seeds from $seeds)"
 # New inputs go to the first directory only; the seed directory is read.
-ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
-UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1} \
+# (A subshell, so the shell's own "Aborted" notice lands in the log too.)
+start=$(date +%s)
+(
+  export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+  export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
   "$bin" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=25 -print_final_stats=1 \
-  -artifact_prefix="$work/artifacts/" "$work/corpus" "$seeds" > "$work/log" 2>&1
+    -artifact_prefix="$work/artifacts/" "$work/corpus" "$seeds"
+) > "$work/log" 2>&1
 status=$?
+elapsed=$(( $(date +%s) - start ))
 
 # The last status line ("#N DONE cov: ...", or the last progress line on a crash).
 last=$(grep -E '^#[0-9]+' "$work/log" | tail -n 1)
@@ -49,7 +54,7 @@ cov=$(printf '%s\n' "$last" | sed -n 's/.* cov: \([0-9]*\).*/\1/p')
 ft=$(printf '%s\n' "$last" | sed -n 's/.* ft: \([0-9]*\).*/\1/p')
 corp=$(printf '%s\n' "$last" | sed -n 's/.* corp: \([^ ]*\).*/\1/p')
 echo "last: $last"
-echo "executions: ${execs:-?}  exec/s: ${rate:-?}  coverage (edges): ${cov:-?}  features: ${ft:-?}  corpus: ${corp:-?}  duration: ${secs}s"
+echo "executions: ${execs:-?}  exec/s: ${rate:-?}  coverage (edges): ${cov:-?}  features: ${ft:-?}  corpus: ${corp:-?}  duration: ${elapsed}s"
 
 if [ $status -eq 0 ]; then
   echo "1 passed, 0 failed"
@@ -58,9 +63,9 @@ if [ $status -eq 0 ]; then
 fi
 
 echo "run-fuzz: fuzz_frame exited with status $status; log: $work/log"
-# The error report (sanitizer, our oracles, libFuzzer deadly signal/timeout).
-grep -n -m 1 -E 'ERROR: |fuzz_frame: |==[0-9]+==|deadly signal|timeout' "$work/log" | head -n 1
-sed -n '/ERROR: \|fuzz_frame: /,/^SUMMARY/p' "$work/log" | head -n 40
+# The error report: a sanitizer's, one of the harness's oracles
+# ("fuzz_frame: ..."), or libFuzzer's (deadly signal, timeout, OOM).
+sed -n '/ERROR: \|^fuzz_frame: \|deadly signal\|ALARM: \|out-of-memory/,/^SUMMARY/p' "$work/log" | head -n 40
 for a in "$work"/artifacts/*; do
   [ -e "$a" ] || continue
   echo "artifact: $a ($(wc -c < "$a") bytes)"
