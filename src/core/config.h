@@ -69,6 +69,22 @@ struct demi_config {
     uint32_t arp_request_timeout_s; /* arp_request_timeout */
     uint32_t arp_cache_ttl_s;       /* arp_cache_ttl */
 
+    /* tcp.* : libdemi's TCP (inet libOSes) */
+    uint32_t tcp_rcvbuf;            /* tcp.rcvbuf: receive buffer, bytes */
+    uint32_t tcp_sndbuf;            /* tcp.sndbuf: send queue, bytes */
+    uint32_t tcp_rto_initial_ms;    /* tcp.rto_initial_ms */
+    uint32_t tcp_rto_min_us;        /* tcp.rto_min_us */
+    uint32_t tcp_rto_max_ms;        /* tcp.rto_max_ms */
+    uint32_t tcp_max_retries;       /* tcp.max_retries */
+    uint32_t tcp_syn_retries;       /* tcp.syn_retries */
+    uint32_t tcp_delayed_ack_us;    /* tcp.delayed_ack_us */
+    uint32_t tcp_msl_ms;            /* tcp.msl_ms: TIME_WAIT lasts twice this */
+    uint32_t tcp_syn_backlog;       /* tcp.syn_backlog */
+    char tcp_cc[16];                /* tcp.congestion_control */
+    bool tcp_sack;                  /* tcp.sack */
+    bool tcp_timestamps;            /* tcp.timestamps */
+    bool tcp_window_scaling;        /* tcp.window_scaling */
+
     /* libdemi.* : our own runtime tunables */
     uint32_t max_queues;            /* libdemi.max_queues: queue descriptors */
     uint32_t max_ops;               /* libdemi.max_ops: pending + unconsumed ops */

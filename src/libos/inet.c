@@ -2,11 +2,13 @@
 /*
  * inet.c: the PDPIX API over libdemi's own TCP/IP stack, for any netdev.
  * catloop = inet + the in-process loopback device; catnip and catpowder
- * (later) = inet + DPDK / AF_PACKET / AF_XDP. UDP now; TCP in the next step.
+ * (later) = inet + DPDK / AF_PACKET / AF_XDP.
  *
- * A datagram is handed to the application in the buffer it arrived in (zero
- * copy), and a push of one of our buffers rides behind the headers as a
- * second segment (zero copy). Everything runs inside the caller's poll loop.
+ * Received data is handed to the application in the buffer it arrived in
+ * (zero copy), and a push of one of our buffers rides behind the headers as
+ * a slice (zero copy). The stack reports progress through upcalls (UDP: a
+ * datagram queued; TCP: event bits) and the libOS completes the waiting ops
+ * right there. Everything runs inside the caller's poll loop.
  */
 #include "core/common.h"
 #include "core/log.h"
@@ -16,6 +18,7 @@
 #include "net/stack.h"
 
 #include <arpa/inet.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,12 +35,18 @@ struct inet_libos {
 struct inet_sock {
     struct queue q;          /* first: the runtime sees a struct queue */
     struct inet_libos *il;
-    struct udp_sock udp;
+    struct udp_sock udp;     /* QUEUE_UDP */
+    struct tcp_pcb *pcb;     /* QUEUE_TCP */
     struct list_node pops;   /* pending pops, FIFO */
+    struct list_node pushes; /* TCP pushes waiting for send-queue room, FIFO */
+    struct list_node accepts;
+    struct demi_op *connect_op;
     bool has_peer;           /* UDP connect() set a default destination */
     uint32_t peer_ip;
     uint16_t peer_port;
 };
+
+static void inet_tcp_upcall(struct tcp_pcb *pcb, unsigned ev);
 
 static struct inet_sock *isock(struct queue *q)
 {
@@ -80,21 +89,30 @@ static int inet_socket(struct libos *los, int domain, int type, int protocol, st
 
     (void)domain;
     (void)protocol;
-    if (type != SOCK_DGRAM)
-        return ENOTSUP; /* TCP arrives with the TCP module */
     s = calloc(1, sizeof(*s));
     if (!s)
         return ENOMEM;
-    if (udp_sock_init(&s->udp, INET_UDP_RXQ)) {
-        free(s);
-        return ENOMEM;
-    }
-    s->udp.on_readable = inet_udp_readable;
-    s->udp.owner = s;
     s->il = il;
-    s->q.kind = QUEUE_UDP;
     s->q.libos = los;
     list_init(&s->pops);
+    list_init(&s->pushes);
+    list_init(&s->accepts);
+    if (type == SOCK_STREAM) {
+        s->q.kind = QUEUE_TCP;
+        s->pcb = tcp_pcb_new(&il->stack, s, inet_tcp_upcall);
+        if (!s->pcb) {
+            free(s);
+            return ENOMEM;
+        }
+    } else {
+        s->q.kind = QUEUE_UDP;
+        if (udp_sock_init(&s->udp, INET_UDP_RXQ)) {
+            free(s);
+            return ENOMEM;
+        }
+        s->udp.on_readable = inet_udp_readable;
+        s->udp.owner = s;
+    }
     *q_out = &s->q;
     return 0;
 }
@@ -102,27 +120,166 @@ static int inet_socket(struct libos *los, int domain, int type, int protocol, st
 static int inet_bind(struct queue *q, const struct sockaddr_in *addr)
 {
     struct inet_sock *s = isock(q);
+
+    if (s->pcb)
+        return tcp_bind(s->pcb, addr->sin_addr.s_addr, addr->sin_port);
     return udp_bind(&s->il->stack, &s->udp, addr->sin_addr.s_addr, addr->sin_port);
 }
 
 static int inet_listen(struct queue *q, int backlog)
 {
-    (void)q;
-    (void)backlog;
-    return ENOTSUP;
+    return tcp_listen(isock(q)->pcb, (uint32_t)backlog);
+}
+
+/* ---- TCP: completing ops from the stack's events ------------------------- */
+
+static void inet_complete_pop(struct demi_op *op, struct dbuf *d, const struct tcp_pcb *pcb)
+{
+    if (pcb) { /* a stream: no sender address in the sga */
+        d->meta32 = 0;
+        d->meta64 = 0;
+    }
+    inet_pop_complete(op, d);
+    if (pcb) {
+        op->qr.qr_value.sga.sga_addr.sin_family = AF_INET;
+        op->qr.qr_value.sga.sga_addr.sin_addr.s_addr = pcb->remote_ip;
+        op->qr.qr_value.sga.sga_addr.sin_port = pcb->remote_port;
+    }
+}
+
+/* Serve waiting pops from the receive queue: data, then end of stream or the
+ * error, which every later pop sees too. */
+static void inet_tcp_serve_pops(struct inet_sock *s)
+{
+    while (!list_empty(&s->pops)) {
+        struct demi_op *op = list_entry(list_first(&s->pops), struct demi_op, link);
+        struct dbuf *d = tcp_recv(s->pcb);
+
+        if (d) {
+            inet_complete_pop(op, d, s->pcb);
+        } else if (tcp_at_eof(s->pcb)) {
+            d = dbuf_alloc(&rt.mem.pools[MEM_SMALL]);
+            if (!d) {
+                op_complete(&rt.ops, op, DEMI_OPC_FAILED, ENOMEM);
+                continue;
+            }
+            inet_complete_pop(op, d, s->pcb); /* zero length: end of stream */
+        } else if (s->pcb->err) {
+            op_complete(&rt.ops, op, DEMI_OPC_FAILED, s->pcb->err);
+        } else {
+            return;
+        }
+    }
+}
+
+static void inet_tcp_serve_pushes(struct inet_sock *s)
+{
+    while (!list_empty(&s->pushes)) {
+        struct demi_op *op = list_entry(list_first(&s->pushes), struct demi_op, link);
+        int ret = tcp_send(s->pcb, op->u.push.buf);
+
+        if (ret == EAGAIN)
+            return;
+        if (ret) /* the buffer is still ours */
+            dbuf_put(op->u.push.buf);
+        op->u.push.buf = NULL;
+        op_complete(&rt.ops, op, ret ? DEMI_OPC_FAILED : DEMI_OPC_PUSH, ret);
+    }
+}
+
+static int inet_sock_new_accepted(struct inet_sock *l, struct tcp_pcb *pcb, struct inet_sock **out);
+
+static void inet_tcp_serve_accepts(struct inet_sock *s)
+{
+    while (!list_empty(&s->accepts)) {
+        struct demi_op *op = list_entry(list_first(&s->accepts), struct demi_op, link);
+        struct inet_sock *ns;
+        struct tcp_pcb *c = tcp_accept(s->pcb, NULL, NULL);
+        int ret;
+
+        if (!c)
+            return;
+        ret = inet_sock_new_accepted(s, c, &ns);
+        if (ret) {
+            tcp_abort(c);
+            op_complete(&rt.ops, op, DEMI_OPC_FAILED, ret);
+            continue;
+        }
+        op->qr.qr_value.ares.qd = ns->q.qd;
+        op->qr.qr_value.ares.addr.sin_family = AF_INET;
+        op->qr.qr_value.ares.addr.sin_addr.s_addr = c->remote_ip;
+        op->qr.qr_value.ares.addr.sin_port = c->remote_port;
+        op_complete(&rt.ops, op, DEMI_OPC_ACCEPT, 0);
+    }
+}
+
+static void inet_tcp_upcall(struct tcp_pcb *pcb, unsigned ev)
+{
+    struct inet_sock *s = pcb->owner;
+
+    if ((ev & TCP_EV_CONNECTED) && s->connect_op) {
+        struct demi_op *op = s->connect_op;
+        s->connect_op = NULL;
+        op_complete(&rt.ops, op, pcb->err ? DEMI_OPC_FAILED : DEMI_OPC_CONNECT, pcb->err);
+    }
+    if (ev & TCP_EV_ACCEPT)
+        inet_tcp_serve_accepts(s);
+    if (ev & (TCP_EV_READABLE | TCP_EV_ERROR))
+        inet_tcp_serve_pops(s);
+    if (ev & (TCP_EV_WRITABLE | TCP_EV_ERROR))
+        inet_tcp_serve_pushes(s);
+}
+
+static int inet_sock_new_accepted(struct inet_sock *l, struct tcp_pcb *pcb, struct inet_sock **out)
+{
+    struct inet_sock *s = calloc(1, sizeof(*s));
+    int ret;
+
+    if (!s)
+        return ENOMEM;
+    s->il = l->il;
+    s->q.libos = l->q.libos;
+    s->q.kind = QUEUE_TCP;
+    list_init(&s->pops);
+    list_init(&s->pushes);
+    list_init(&s->accepts);
+    ret = qd_alloc(&rt.qds, &s->q);
+    if (ret) {
+        free(s);
+        return ret;
+    }
+    s->pcb = pcb;
+    pcb->owner = s;
+    pcb->upcall = inet_tcp_upcall;
+    *out = s;
+    return 0;
 }
 
 static int inet_accept(struct queue *q, struct demi_op *op)
 {
-    (void)q;
-    (void)op;
-    return ENOTSUP;
+    struct inet_sock *s = isock(q);
+
+    if (s->pcb->state != TCPS_LISTEN)
+        return EINVAL;
+    list_add_tail(&s->accepts, &op->link);
+    inet_tcp_serve_accepts(s);
+    return 0;
 }
 
 static int inet_connect(struct queue *q, struct demi_op *op, const struct sockaddr_in *addr)
 {
     struct inet_sock *s = isock(q);
 
+    if (s->pcb) {
+        int ret;
+        if (s->connect_op)
+            return EALREADY;
+        ret = tcp_connect(s->pcb, addr->sin_addr.s_addr, addr->sin_port);
+        if (ret)
+            return ret;
+        s->connect_op = op;
+        return 0;
+    }
     /* UDP: a default destination; nothing goes on the wire. */
     s->has_peer = true;
     s->peer_ip = addr->sin_addr.s_addr;
@@ -139,21 +296,35 @@ static int inet_close(struct queue *q)
     list_for_each_safe(pos, tmp, &s->pops) {
         op_complete(&rt.ops, list_entry(pos, struct demi_op, link), DEMI_OPC_FAILED, ECANCELED);
     }
-    udp_sock_fini(&s->il->stack, &s->udp);
+    list_for_each_safe(pos, tmp, &s->accepts) {
+        op_complete(&rt.ops, list_entry(pos, struct demi_op, link), DEMI_OPC_FAILED, ECANCELED);
+    }
+    list_for_each_safe(pos, tmp, &s->pushes) {
+        struct demi_op *op = list_entry(pos, struct demi_op, link);
+        dbuf_put(op->u.push.buf);
+        op->u.push.buf = NULL;
+        op_complete(&rt.ops, op, DEMI_OPC_FAILED, ECANCELED);
+    }
+    if (s->connect_op)
+        op_complete(&rt.ops, s->connect_op, DEMI_OPC_FAILED, ECANCELED);
+    if (s->pcb)
+        tcp_close(s->pcb); /* graceful: queued data, then FIN; the pcb lives on detached */
+    else
+        udp_sock_fini(&s->il->stack, &s->udp);
     free(s);
     return 0;
 }
 
 /* The payload of a push as a buffer the stack may keep: our own buffer (or a
  * slice of it) without copying, foreign memory copied. */
-static struct dbuf *inet_payload(const demi_sgarray_t *sga, struct dbuf *d)
+static struct dbuf *inet_payload(const demi_sgarray_t *sga, struct dbuf *d, bool private_copy)
 {
     const uint8_t *p = sga->sga_segs[0].sgaseg_buf;
     uint32_t len = sga->sga_segs[0].sgaseg_len;
     struct dbuf *copy;
 
     if (d) {
-        if (p == d->data && len == d->len) {
+        if (p == d->data && len == d->len && !private_copy) {
             dbuf_ref(d);
             return d;
         }
@@ -163,6 +334,67 @@ static struct dbuf *inet_payload(const demi_sgarray_t *sga, struct dbuf *d)
     if (copy)
         memcpy(copy->data, p, len);
     return copy;
+}
+
+/* A TCP push: the send queue needs a buffer of its own (a slice of the
+ * application's, or a copy of foreign memory, in chunks the pools hold). */
+static int inet_tcp_push(struct inet_sock *s, struct demi_op *op, const demi_sgarray_t *sga, struct dbuf *d)
+{
+    struct dbuf *payload;
+    int ret;
+
+    switch (s->pcb->state) {
+    case TCPS_ESTABLISHED:
+    case TCPS_CLOSE_WAIT:
+        break;
+    case TCPS_CLOSED:
+        return s->pcb->err ? s->pcb->err : ENOTCONN;
+    case TCPS_LISTEN:
+    case TCPS_SYN_SENT:
+    case TCPS_SYN_RECEIVED:
+        return ENOTCONN;
+    default:
+        return EPIPE;
+    }
+    if (!d && sga->sga_segs[0].sgaseg_len > MEM_LARGE_SIZE) {
+        /* Foreign memory beyond one pool buffer: copy it in pieces. */
+        const uint8_t *p = sga->sga_segs[0].sgaseg_buf;
+        uint32_t left = sga->sga_segs[0].sgaseg_len;
+        while (left > 0) {
+            uint32_t n = left < MEM_LARGE_SIZE ? left : MEM_LARGE_SIZE;
+            struct dbuf *c = mem_alloc(&rt.mem, n);
+            if (!c)
+                return ENOBUFS;
+            memcpy(c->data, p, n);
+            ret = tcp_send(s->pcb, c);
+            if (ret) {
+                dbuf_put(c);
+                return ret == EAGAIN ? ENOBUFS : ret;
+            }
+            p += n;
+            left -= n;
+        }
+        op_complete(&rt.ops, op, DEMI_OPC_PUSH, 0);
+        return 0;
+    }
+    payload = inet_payload(sga, d, true);
+    if (!payload)
+        return ENOBUFS;
+    if (list_empty(&s->pushes)) {
+        ret = tcp_send(s->pcb, payload);
+        if (ret == 0) {
+            op_complete(&rt.ops, op, DEMI_OPC_PUSH, 0);
+            return 0;
+        }
+        if (ret != EAGAIN) {
+            dbuf_put(payload);
+            return ret;
+        }
+    }
+    /* The send queue is full: wait for room, in order. */
+    op->u.push.buf = payload;
+    list_add_tail(&s->pushes, &op->link);
+    return 0;
 }
 
 static int inet_push(struct queue *q, struct demi_op *op, const demi_sgarray_t *sga, struct dbuf *d,
@@ -175,6 +407,8 @@ static int inet_push(struct queue *q, struct demi_op *op, const demi_sgarray_t *
     uint16_t port;
     int ret;
 
+    if (s->pcb)
+        return inet_tcp_push(s, op, sga, d);
     if (dest) {
         ip = dest->sin_addr.s_addr;
         port = dest->sin_port;
@@ -188,7 +422,7 @@ static int inet_push(struct queue *q, struct demi_op *op, const demi_sgarray_t *
         return EMSGSIZE; /* we never fragment */
     if (port == 0 || ip == 0)
         return EINVAL;
-    payload = inet_payload(sga, d);
+    payload = inet_payload(sga, d, false);
     if (!payload)
         return ENOBUFS;
     ret = udp_output(st, &s->udp, payload, ip, port);
@@ -205,6 +439,15 @@ static int inet_pop(struct queue *q, struct demi_op *op)
     struct inet_sock *s = isock(q);
     struct dbuf *d;
 
+    if (s->pcb) {
+        if (s->pcb->state == TCPS_LISTEN || (s->pcb->state == TCPS_CLOSED && !s->pcb->err))
+            return ENOTCONN;
+        list_add_tail(&s->pops, &op->link);
+        if (s->pcb->state != TCPS_SYN_SENT && s->pcb->state != TCPS_SYN_RECEIVED)
+            inet_tcp_serve_pops(s);
+        return 0;
+    }
+
     if (list_empty(&s->pops) && (d = udp_recv(&s->udp)) != NULL) {
         inet_pop_complete(op, d);
         return 0;
@@ -213,29 +456,113 @@ static int inet_pop(struct queue *q, struct demi_op *op)
     return 0;
 }
 
+/* The options PDPIX supports and the size of their value; 0 if unsupported. */
+static socklen_t inet_opt_size(int level, int optname)
+{
+    if (level == SOL_SOCKET) {
+        switch (optname) {
+        case SO_LINGER:
+            return sizeof(struct linger);
+        case SO_KEEPALIVE:
+        case SO_REUSEADDR:
+        case SO_RCVBUF:
+        case SO_SNDBUF:
+            return sizeof(int);
+        }
+    } else if (level == IPPROTO_TCP && optname == TCP_NODELAY) {
+        return sizeof(int);
+    }
+    return 0;
+}
+
 static int inet_setsockopt(struct queue *q, int level, int optname, const void *optval, socklen_t optlen)
 {
-    (void)q;
-    (void)level;
-    (void)optname;
-    (void)optval;
-    (void)optlen;
+    struct tcp_pcb *pcb = isock(q)->pcb;
+    socklen_t want = inet_opt_size(level, optname);
+    int v = 0;
+
+    if (want == 0 || (!pcb && !(level == SOL_SOCKET && optname == SO_REUSEADDR)))
+        return ENOPROTOOPT;
+    if (optlen != want)
+        return EINVAL;
+    if (optname == SO_LINGER && level == SOL_SOCKET) {
+        const struct linger *l = optval;
+        pcb->linger_zero = l->l_onoff && l->l_linger == 0;
+        return 0;
+    }
+    memcpy(&v, optval, sizeof(v));
+    if (!pcb)
+        return 0; /* SO_REUSEADDR on UDP: nothing to do, ports are exclusive */
+    if (level == IPPROTO_TCP) {
+        pcb->nodelay = v != 0;
+        tcp_output(pcb); /* held-back small segments may go now */
+        return 0;
+    }
+    switch (optname) {
+    case SO_KEEPALIVE:
+        pcb->keepalive = v != 0;
+        if (pcb->keepalive)
+            tcp_keep_reset(pcb);
+        return 0;
+    case SO_REUSEADDR:
+        pcb->reuseaddr = v != 0;
+        return 0;
+    case SO_RCVBUF:
+    case SO_SNDBUF:
+        if (v < 4096)
+            return EINVAL;
+        /* The window scale is fixed at the handshake: set buffers before. */
+        if (optname == SO_RCVBUF)
+            pcb->rcvbuf = (uint32_t)v;
+        else
+            pcb->sndbuf = (uint32_t)v;
+        return 0;
+    }
     return ENOPROTOOPT;
 }
 
 static int inet_getsockopt(struct queue *q, int level, int optname, void *optval, socklen_t *optlen)
 {
-    (void)q;
-    (void)level;
-    (void)optname;
-    (void)optval;
-    (void)optlen;
-    return ENOPROTOOPT;
+    struct tcp_pcb *pcb = isock(q)->pcb;
+    socklen_t want = inet_opt_size(level, optname);
+    int v;
+
+    if (want == 0 || !pcb)
+        return ENOPROTOOPT;
+    if (*optlen < want)
+        return EINVAL;
+    *optlen = want;
+    if (level == SOL_SOCKET && optname == SO_LINGER) {
+        struct linger l = {pcb->linger_zero ? 1 : 0, 0};
+        memcpy(optval, &l, sizeof(l));
+        return 0;
+    }
+    if (level == IPPROTO_TCP)
+        v = pcb->nodelay;
+    else if (optname == SO_KEEPALIVE)
+        v = pcb->keepalive;
+    else if (optname == SO_REUSEADDR)
+        v = pcb->reuseaddr;
+    else if (optname == SO_RCVBUF)
+        v = (int)pcb->rcvbuf;
+    else
+        v = (int)pcb->sndbuf;
+    memcpy(optval, &v, sizeof(v));
+    return 0;
 }
 
 static int inet_getpeername(struct queue *q, struct sockaddr_in *addr)
 {
     struct inet_sock *s = isock(q);
+
+    if (s->pcb) {
+        if (s->pcb->state < TCPS_SYN_RECEIVED)
+            return ENOTCONN;
+        addr->sin_family = AF_INET;
+        addr->sin_addr.s_addr = s->pcb->remote_ip;
+        addr->sin_port = s->pcb->remote_port;
+        return 0;
+    }
 
     if (!s->has_peer)
         return ENOTCONN;
@@ -298,6 +625,27 @@ static void inet_params_from(const struct demi_config *cfg, struct inet_params *
     p->static_arp = cfg->arp_table;
     p->static_arp_len = cfg->arp_table_len;
     p->udp_csum_offload = cfg->udp_checksum_offload;
+    p->tcp_csum_offload = cfg->tcp_checksum_offload;
+    p->tcp.rcvbuf = cfg->tcp_rcvbuf;
+    p->tcp.sndbuf = cfg->tcp_sndbuf;
+    p->tcp.rto_initial_ns = (uint64_t)cfg->tcp_rto_initial_ms * 1000000u;
+    p->tcp.rto_min_ns = (uint64_t)cfg->tcp_rto_min_us * 1000u;
+    p->tcp.rto_max_ns = (uint64_t)cfg->tcp_rto_max_ms * 1000000u;
+    p->tcp.max_retries = cfg->tcp_max_retries;
+    p->tcp.syn_retries = cfg->tcp_syn_retries;
+    p->tcp.delack_ns = (uint64_t)cfg->tcp_delayed_ack_us * 1000u;
+    p->tcp.msl_ns = (uint64_t)cfg->tcp_msl_ms * 1000000u;
+    p->tcp.syn_backlog = cfg->tcp_syn_backlog;
+    p->tcp.cc = cfg->tcp_cc;
+    p->tcp.sack = cfg->tcp_sack;
+    p->tcp.timestamps = cfg->tcp_timestamps;
+    p->tcp.window_scaling = cfg->tcp_window_scaling;
+    p->tcp.nodelay = cfg->nodelay;
+    p->tcp.keepalive = cfg->tcp_options_from_file && cfg->keepalive_enabled;
+    if (cfg->keepalive_time_ms)
+        p->tcp.keepalive_idle_ns = (uint64_t)cfg->keepalive_time_ms * 1000000u;
+    if (cfg->keepalive_interval)
+        p->tcp.keepalive_intvl_ns = (uint64_t)cfg->keepalive_interval * 1000000000u;
 }
 
 /* Start the inet libOS over @dev (ownership moves to the libOS). */

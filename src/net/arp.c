@@ -12,8 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-const uint8_t *eth_broadcast_addr(void);
-
 static uint32_t arp_hash(uint32_t ip)
 {
     /* Fibonacci hashing spreads consecutive addresses over the buckets. */

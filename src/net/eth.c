@@ -52,7 +52,6 @@ void eth_output(struct inet_stack *s, struct dbuf *d, const uint8_t dst_mac[ETH_
     inet_tx(s, d);
 }
 
-const uint8_t *eth_broadcast_addr(void);
 const uint8_t *eth_broadcast_addr(void)
 {
     return eth_broadcast;

@@ -63,6 +63,13 @@ void ipv4_input(struct inet_stack *s, struct dbuf *d)
         case IPV4_PROTO_UDP:
             udp_input(s, d, src, dst);
             return;
+        case IPV4_PROTO_TCP:
+            if (dst != s->ip) { /* TCP is unicast only */
+                STAT_INC(s, ipv4_drop_not_for_us);
+                break;
+            }
+            tcp_input(s, d, src, dst);
+            return;
         case IPV4_PROTO_ICMP:
             if (dst != s->ip) { /* no answers to broadcast pings (smurf) */
                 STAT_INC(s, ipv4_drop_not_for_us);

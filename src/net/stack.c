@@ -34,6 +34,8 @@ int inet_stack_init(struct inet_stack *s, struct netdev *dev, struct mem *mem, c
     s->offloads = dev->offloads & (NETDEV_OFF_IPV4_CSUM | NETDEV_OFF_RX_CSUM);
     if (p->udp_csum_offload)
         s->offloads |= dev->offloads & NETDEV_OFF_UDP_CSUM;
+    if (p->tcp_csum_offload)
+        s->offloads |= dev->offloads & NETDEV_OFF_TCP_CSUM;
     ret = timer_wheel_init(&s->timers, INET_TIMER_SLOTS, INET_TIMER_TICK_NS, clock_now_ns());
     if (ret)
         return ret;
@@ -43,6 +45,12 @@ int inet_stack_init(struct inet_stack *s, struct netdev *dev, struct mem *mem, c
         return ret;
     }
     udp_table_init(&s->udp);
+    ret = tcp_init(s, &p->tcp);
+    if (ret) {
+        arp_fini(s);
+        timer_wheel_fini(&s->timers);
+        return ret;
+    }
     for (int i = 0; i < p->static_arp_len; i++)
         arp_add_static(s, p->static_arp[i].ip.s_addr, p->static_arp[i].mac);
     return 0;
@@ -50,6 +58,7 @@ int inet_stack_init(struct inet_stack *s, struct netdev *dev, struct mem *mem, c
 
 void inet_stack_fini(struct inet_stack *s)
 {
+    tcp_fini(s);
     inet_tx_flush(s);
     for (uint16_t i = 0; i < s->ntx; i++) /* what the device would not take */
         dbuf_chain_put(s->txq[i]);

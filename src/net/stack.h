@@ -13,6 +13,7 @@
 #include "dev/netdev.h"
 #include "net/arp.h"
 #include "net/stats.h"
+#include "net/tcp.h"
 #include "net/udp.h"
 
 #include <stdint.h>
@@ -30,6 +31,8 @@ struct inet_params {
     const struct config_arp_entry *static_arp; /* permanent entries */
     int static_arp_len;
     int udp_csum_offload;        /* use the device's UDP checksum offload */
+    int tcp_csum_offload;        /* use the device's TCP checksum offload */
+    struct tcp_params tcp;
 };
 
 struct inet_stack;
@@ -49,6 +52,7 @@ struct inet_stack {
     struct timer_wheel timers;
     struct arp_table arp;
     struct udp_table udp;
+    struct tcp_table tcp;
     icmp_echo_fn on_echo_reply;
     void *echo_arg;
     struct dbuf *txq[INET_TX_BATCH];
@@ -88,6 +92,9 @@ int ipv4_output(struct inet_stack *s, struct dbuf *d, uint32_t dst, uint8_t prot
 
 void ipv4_input(struct inet_stack *s, struct dbuf *d);
 void icmp_input(struct inet_stack *s, struct dbuf *d, uint32_t src);
+
+/* The Ethernet broadcast address. */
+const uint8_t *eth_broadcast_addr(void);
 
 /* Send an ICMP echo request with @len payload bytes. 0 or an errno. */
 int icmp_echo_send(struct inet_stack *s, uint32_t dst, uint16_t id, uint16_t seq, uint32_t len);

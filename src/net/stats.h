@@ -55,6 +55,38 @@
     X(udp_drop_csum, "dropped: bad UDP checksum")                               \
     X(udp_drop_no_port, "dropped: no socket bound to the port")                 \
     X(udp_drop_queue_full, "dropped: socket receive queue full")                \
+    X(tcp_rx, "TCP segments received")                                         \
+    X(tcp_tx, "TCP segments sent")                                             \
+    X(tcp_drop_runt, "dropped: shorter than a TCP header")                     \
+    X(tcp_drop_off, "dropped: data offset below 5 or beyond the segment")      \
+    X(tcp_drop_csum, "dropped: bad TCP checksum")                              \
+    X(tcp_drop_opts, "dropped: options overrun the header")                    \
+    X(tcp_drop_no_conn, "no connection: answered with RST")                    \
+    X(tcp_drop_listen, "dropped: bad segment for a listener (RST or ACK)")     \
+    X(tcp_drop_oow, "not acceptable: outside the window, ACK sent")            \
+    X(tcp_drop_paws, "dropped: old timestamp (PAWS, RFC 7323)")                \
+    X(tcp_drop_ack, "dropped: ACK of unsent data or too old")                  \
+    X(tcp_challenge_ack, "challenge ACKs sent (RFC 5961)")                     \
+    X(tcp_rst_ignored, "RSTs ignored (not exactly in sequence)")               \
+    X(tcp_tx_rst, "RSTs sent")                                                 \
+    X(tcp_conn_active, "connections opened actively")                          \
+    X(tcp_conn_passive, "connections accepted")                                \
+    X(tcp_conn_reset, "connections reset by the peer")                         \
+    X(tcp_conn_refused, "connects refused")                                    \
+    X(tcp_conn_timeout, "connections timed out")                               \
+    X(tcp_syn_drop_oldest, "half-open connections dropped: SYN queue full")    \
+    X(tcp_accept_overflow, "handshake ACKs dropped: accept queue full")        \
+    X(tcp_rexmt, "segments retransmitted")                                     \
+    X(tcp_rto, "retransmission timeouts")                                      \
+    X(tcp_fast_rexmt, "fast retransmits (3 duplicate ACKs or SACK)")           \
+    X(tcp_dupack, "duplicate ACKs received")                                   \
+    X(tcp_ooo, "segments queued out of order")                                 \
+    X(tcp_ooo_drop, "dropped: out-of-order queue full")                        \
+    X(tcp_dup_data, "segments carrying only data already received")            \
+    X(tcp_persist, "zero-window probes sent")                                  \
+    X(tcp_keepalive, "keepalive probes sent")                                  \
+    X(tcp_delack, "delayed ACKs sent by the timer")                            \
+    X(tcp_rcv_drop_nobuf, "dropped: receive buffer full")                      \
     X(mem_drop_nobuf, "dropped: no buffer for an outgoing packet")
 
 struct inet_stats {

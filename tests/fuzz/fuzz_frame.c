@@ -142,6 +142,16 @@ static void check_tx_frame(const struct dbuf *d)
         } else if (ip->proto == IPV4_PROTO_ICMP) {
             if (l4len < sizeof(struct icmp_echo_hdr) || inet_csum(l4, l4len) != 0)
                 die("tx: ICMP checksum");
+        } else if (ip->proto == IPV4_PROTO_TCP) { /* RSTs answering stray segments */
+            struct csum c;
+            size_t doff = l4len >= 20 ? (size_t)(l4[12] >> 4) * 4 : 0;
+            if (l4len < 20 || doff < 20 || doff > l4len)
+                die("tx: TCP header length");
+            csum_init(&c);
+            csum_add_pseudo(&c, ip->src, ip->dst, IPV4_PROTO_TCP, (uint16_t)l4len);
+            csum_add(&c, l4, l4len);
+            if (csum_finish(&c) != 0)
+                die("tx: TCP checksum");
         } else {
             die("tx: unexpected IPv4 protocol");
         }

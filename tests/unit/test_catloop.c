@@ -12,6 +12,7 @@
 #include <demi/wait.h>
 
 #include <arpa/inet.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -55,11 +56,155 @@ static void test_init_needs_address(void **state)
     assert_int_equal(demi_init(&args), 0);
 }
 
-static void test_tcp_not_yet(void **state)
+static int tcp_listener(uint16_t port)
 {
+    struct sockaddr_in a = addr_of("10.7.0.1", port);
+    int qd;
+    assert_int_equal(demi_socket(&qd, AF_INET, SOCK_STREAM, 0), 0);
+    assert_int_equal(demi_bind(qd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(demi_listen(qd, 16), 0);
+    return qd;
+}
+
+static void tcp_pair(uint16_t port, int *cli, int *srv, int *lis)
+{
+    struct sockaddr_in a = addr_of("10.7.0.1", port);
+    demi_qtoken_t qa, qc;
+    demi_qresult_t qr;
+
+    *lis = tcp_listener(port);
+    assert_int_equal(demi_socket(cli, AF_INET, SOCK_STREAM, 0), 0);
+    assert_int_equal(demi_accept(&qa, *lis), 0);
+    assert_int_equal(demi_connect(&qc, *cli, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(demi_wait(&qr, qc, &one_s), 0);
+    assert_int_equal(qr.qr_opcode, DEMI_OPC_CONNECT);
+    assert_int_equal(demi_wait(&qr, qa, &one_s), 0);
+    assert_int_equal(qr.qr_opcode, DEMI_OPC_ACCEPT);
+    *srv = qr.qr_value.ares.qd;
+}
+
+static uint8_t pat(size_t off)
+{
+    return (uint8_t)((off * 31u) ^ (off >> 11));
+}
+
+/* Push @total bytes from @from in @chunk pieces and pop them on @to. */
+static void tcp_stream(int from, int to, size_t total, size_t chunk)
+{
+    size_t sent = 0, got = 0;
+    demi_qtoken_t qts[2];
+    bool pushing = false;
+
+    assert_int_equal(demi_pop(&qts[1], to), 0);
+    while (got < total) {
+        demi_qresult_t qr;
+        int off;
+        if (!pushing && sent < total) {
+            size_t n = total - sent < chunk ? total - sent : chunk;
+            demi_sgarray_t sga = demi_sgaalloc(n);
+            assert_int_equal(sga.sga_numsegs, 1);
+            for (size_t i = 0; i < n; i++)
+                ((uint8_t *)sga.sga_segs[0].sgaseg_buf)[i] = pat(sent + i);
+            assert_int_equal(demi_push(&qts[0], from, &sga), 0);
+            assert_int_equal(demi_sgafree(&sga), 0);
+            sent += n;
+            pushing = true;
+        }
+        if (pushing) {
+            assert_int_equal(demi_wait_any(&qr, &off, qts, 2, &one_s), 0);
+        } else {
+            assert_int_equal(demi_wait(&qr, qts[1], &one_s), 0);
+            off = 1;
+        }
+        if (off == 0) {
+            assert_int_equal(qr.qr_opcode, DEMI_OPC_PUSH);
+            pushing = false;
+            continue;
+        }
+        assert_int_equal(qr.qr_opcode, DEMI_OPC_POP);
+        uint32_t n = qr.qr_value.sga.sga_segs[0].sgaseg_len;
+        assert_true(n > 0);
+        for (uint32_t i = 0; i < n; i++)
+            if (((uint8_t *)qr.qr_value.sga.sga_segs[0].sgaseg_buf)[i] != pat(got + i))
+                fail_msg("byte %zu differs", got + i);
+        got += n;
+        assert_int_equal(demi_sgafree(&qr.qr_value.sga), 0);
+        if (got < total)
+            assert_int_equal(demi_pop(&qts[1], to), 0);
+    }
+    if (pushing) {
+        demi_qresult_t qr;
+        assert_int_equal(demi_wait(&qr, qts[0], &one_s), 0);
+    }
+}
+
+static void expect_eof(int qd)
+{
+    demi_qtoken_t qt;
+    demi_qresult_t qr;
+    assert_int_equal(demi_pop(&qt, qd), 0);
+    assert_int_equal(demi_wait(&qr, qt, &one_s), 0);
+    assert_int_equal(qr.qr_opcode, DEMI_OPC_POP);
+    assert_int_equal(qr.qr_value.sga.sga_segs[0].sgaseg_len, 0);
+    assert_int_equal(demi_sgafree(&qr.qr_value.sga), 0);
+}
+
+static void test_tcp_through_stack(void **state)
+{
+    struct inet_stack *st = inet_libos_stack(rt.net);
+    uint32_t bufs = mem_in_use(&rt.mem);
+    int cli, srv, lis;
+    (void)state;
+
+    tcp_pair(8000, &cli, &srv, &lis);
+    tcp_stream(cli, srv, 1u << 20, 64 * 1024);
+    tcp_stream(srv, cli, 1u << 20, 1000);
+    tcp_stream(cli, srv, 100000, 1);  /* many tiny pushes */
+    assert_int_equal(demi_close(cli), 0);
+    expect_eof(srv);
+    expect_eof(srv);
+    assert_int_equal(demi_close(srv), 0);
+    assert_int_equal(demi_close(lis), 0);
+    /* Let the closing handshakes finish; TIME_WAIT holds no buffers. */
+    for (int i = 0; i < 100; i++)
+        inet_stack_poll(st);
+    if (st->stats.tcp_rexmt)
+        inet_stats_print(stdout, &st->stats, 1);
+    assert_int_equal(st->stats.tcp_rexmt, 0);
+    assert_int_equal(mem_in_use(&rt.mem), bufs);
+}
+
+static void test_tcp_refused(void **state)
+{
+    struct sockaddr_in a = addr_of("10.7.0.1", 8999);
+    demi_qtoken_t qt;
+    demi_qresult_t qr;
     int qd;
     (void)state;
-    assert_int_equal(demi_socket(&qd, AF_INET, SOCK_STREAM, 0), ENOTSUP);
+    assert_int_equal(demi_socket(&qd, AF_INET, SOCK_STREAM, 0), 0);
+    assert_int_equal(demi_connect(&qt, qd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(demi_wait(&qr, qt, &one_s), 0);
+    assert_int_equal(qr.qr_opcode, DEMI_OPC_FAILED);
+    assert_int_equal(qr.qr_ret, ECONNREFUSED);
+    assert_int_equal(demi_close(qd), 0);
+}
+
+static void test_tcp_reset(void **state)
+{
+    int cli, srv, lis;
+    struct linger l = {1, 0};
+    demi_qtoken_t qt;
+    demi_qresult_t qr;
+    (void)state;
+    tcp_pair(8001, &cli, &srv, &lis);
+    assert_int_equal(demi_pop(&qt, srv), 0);
+    assert_int_equal(demi_setsockopt(cli, SOL_SOCKET, SO_LINGER, &l, sizeof(l)), 0);
+    assert_int_equal(demi_close(cli), 0);
+    assert_int_equal(demi_wait(&qr, qt, &one_s), 0);
+    assert_int_equal(qr.qr_opcode, DEMI_OPC_FAILED);
+    assert_int_equal(qr.qr_ret, ECONNRESET);
+    assert_int_equal(demi_close(srv), 0);
+    assert_int_equal(demi_close(lis), 0);
 }
 
 static void test_udp_echo_through_stack(void **state)
@@ -137,7 +282,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_init_needs_address),
-        cmocka_unit_test(test_tcp_not_yet),
+        cmocka_unit_test(test_tcp_through_stack),
+        cmocka_unit_test(test_tcp_refused),
+        cmocka_unit_test(test_tcp_reset),
         cmocka_unit_test(test_udp_echo_through_stack),
         cmocka_unit_test(test_no_port_counted),
     };

@@ -1149,8 +1149,7 @@ static void test_ipv4_unknown_proto(void **state)
 
     mk_ipv4(&p, PEER_IP, MY_IP, 99, "0123456789", 10);
     expect_drop(c, &p, "ipv4_drop_proto");
-    /* TCP is not handled below TCP either. */
-    mk_ipv4(&p, PEER_IP, MY_IP, IPV4_PROTO_TCP, "01234567890123456789", 20);
+    mk_ipv4(&p, PEER_IP, MY_IP, 255, "x", 1);
     expect_drop(c, &p, "ipv4_drop_proto");
 }
 

@@ -1,0 +1,360 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tcp.h: libdemi's TCP (RFC 9293), the interface between the protocol
+ * (tcp_input.c, tcp_output.c, tcp_timer.c, tcp_subr.c, tcp_options.c,
+ * tcp_cc_*.c) and the libOS above it. Modelled on FreeBSD's netinet: a
+ * protocol control block (pcb) per connection, one file per concern.
+ *
+ * Buffers. A push appends a slice of the application's buffer to the send
+ * queue (no copy); segments are slices of those slices behind a header
+ * buffer, and the send queue keeps its references until the bytes are
+ * acknowledged. Received segments stay in the buffer they arrived in; the
+ * receive queue hands them to the application as they are (zero-copy pop).
+ *
+ * Upcalls. The stack tells the libOS about progress through one callback
+ * with event bits; the libOS then looks at the pcb (tcp_recv, state, err).
+ * A pcb closed by the application is detached (owner NULL) and finishes its
+ * close alone; the stack frees it when it reaches CLOSED.
+ * Private header.
+ */
+#ifndef DEMI_NET_TCP_H
+#define DEMI_NET_TCP_H
+
+#include "core/list.h"
+#include "core/timer.h"
+#include "mem/dbuf.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct inet_stack;
+struct tcp_pcb;
+
+/* RFC 9293 3.3.2 states. */
+enum tcp_state {
+    TCPS_CLOSED = 0,
+    TCPS_LISTEN,
+    TCPS_SYN_SENT,
+    TCPS_SYN_RECEIVED,
+    TCPS_ESTABLISHED,
+    TCPS_FIN_WAIT_1,
+    TCPS_FIN_WAIT_2,
+    TCPS_CLOSE_WAIT,
+    TCPS_CLOSING,
+    TCPS_LAST_ACK,
+    TCPS_TIME_WAIT,
+};
+
+const char *tcp_state_name(enum tcp_state s);
+
+/* Segment flags. */
+#define TH_FIN 0x01
+#define TH_SYN 0x02
+#define TH_RST 0x04
+#define TH_PSH 0x08
+#define TH_ACK 0x10
+#define TH_URG 0x20
+
+struct tcp_hdr {
+    uint16_t sport;
+    uint16_t dport;
+    uint32_t seq;
+    uint32_t ack;
+    uint8_t off;   /* data offset in 32-bit words, high nibble */
+    uint8_t flags;
+    uint16_t win;
+    uint16_t csum;
+    uint16_t urp;
+} __attribute__((packed));
+
+#define TCP_HLEN 20
+#define TCP_MAX_OPTLEN 40
+
+/* Events of the upcall. */
+#define TCP_EV_CONNECTED 0x01 /* active open finished: ESTABLISHED, or err set */
+#define TCP_EV_ACCEPT 0x02    /* a listener has a connection to accept */
+#define TCP_EV_READABLE 0x04  /* data, end of stream or an error to pop */
+#define TCP_EV_WRITABLE 0x08  /* send-queue room freed */
+#define TCP_EV_ERROR 0x10     /* reset, timeout: pcb->err says which */
+
+typedef void (*tcp_upcall_fn)(struct tcp_pcb *pcb, unsigned events);
+
+/* Options parsed from a segment (tcp_options.c). */
+struct tcp_opts {
+    uint16_t mss;        /* 0 = absent */
+    int8_t wscale;       /* -1 = absent; else 0..14 */
+    bool sack_ok;
+    bool ts_present;
+    uint32_t tsval, tsecr;
+    uint8_t nsack;       /* SACK blocks present */
+    uint32_t sack[4][2]; /* [left, right) edges, host order */
+};
+
+/* Tunables, from the configuration (core/config.h "tcp.*" keys). */
+struct tcp_params {
+    uint32_t rcvbuf;          /* receive buffer: the window we can offer */
+    uint32_t sndbuf;          /* send queue bytes before pushes wait */
+    uint64_t rto_initial_ns;
+    uint64_t rto_min_ns;
+    uint64_t rto_max_ns;
+    uint32_t max_retries;     /* retransmissions of one segment before ETIMEDOUT */
+    uint32_t syn_retries;
+    uint64_t delack_ns;       /* delayed ACK timeout */
+    uint64_t msl_ns;          /* TIME_WAIT lasts 2 * msl */
+    uint32_t syn_backlog;     /* half-open connections per listener */
+    uint32_t ooo_max;         /* out-of-order segments kept per connection */
+    bool nodelay;             /* default of TCP_NODELAY */
+    bool keepalive;
+    uint64_t keepalive_idle_ns, keepalive_intvl_ns;
+    uint32_t keepalive_probes;
+    bool sack, timestamps, window_scaling;
+    const char *cc;           /* "cubic" or "newreno" */
+    uint32_t fixed_isn;       /* tests only: when use_fixed_isn */
+    bool use_fixed_isn;
+};
+
+/* Congestion control modules (tcp_cc_newreno.c, tcp_cc_cubic.c). All sizes
+ * in bytes. The module owns cwnd and ssthresh in struct tcp_pcb. */
+struct tcp_cc_ops {
+    const char *name;
+    void (*init)(struct tcp_pcb *pcb);
+    /* New data acknowledged outside recovery: grow cwnd. */
+    void (*ack)(struct tcp_pcb *pcb, uint32_t acked, uint64_t now_ns);
+    /* Loss detected by dupacks/SACK: set ssthresh, cwnd for recovery. */
+    void (*enter_recovery)(struct tcp_pcb *pcb, uint64_t now_ns);
+    /* Recovery finished (all data outstanding at its start is acked). */
+    void (*exit_recovery)(struct tcp_pcb *pcb, uint64_t now_ns);
+    /* Retransmission timeout: collapse cwnd (RFC 5681 3.1). */
+    void (*timeout)(struct tcp_pcb *pcb, uint64_t now_ns);
+};
+
+const struct tcp_cc_ops *tcp_cc_find(const char *name);
+extern const struct tcp_cc_ops tcp_cc_newreno;
+extern const struct tcp_cc_ops tcp_cc_cubic;
+
+/* Cubic's state lives in the pcb so no module allocates (RFC 9438 4). */
+struct tcp_cc_cubic_state {
+    uint64_t epoch_start_ns; /* 0 = no congestion avoidance epoch yet */
+    double w_max;            /* segments */
+    double w_last_max;
+    double k;                /* seconds */
+    double w_est;            /* Reno-friendly estimate, segments */
+    double cwnd_cnt;         /* fractional growth accumulator */
+};
+
+struct tcp_sack_block {
+    uint32_t start, end; /* [start, end) */
+};
+
+#define TCP_SACK_SCOREBOARD 16
+
+struct tcp_pcb {
+    struct list_node link;        /* connection or listener hash */
+    struct list_node child_link;  /* listener's syn or accept queue */
+    struct inet_stack *stack;
+    struct tcp_pcb *listener;     /* while a child is not yet accepted */
+    uint8_t state;                /* enum tcp_state */
+    int err;                      /* ECONNRESET, ECONNREFUSED, ETIMEDOUT, ... */
+    void *owner;                  /* the libOS's socket; NULL = detached */
+    tcp_upcall_fn upcall;
+
+    uint32_t local_ip, remote_ip;     /* network order */
+    uint16_t local_port, remote_port; /* network order */
+
+    /* Send sequence space (RFC 9293 3.3.1). */
+    uint32_t iss, snd_una, snd_nxt, snd_max; /* snd_max: highest ever sent */
+    uint32_t snd_wnd;             /* peer's window, scaled, bytes */
+    uint32_t max_snd_wnd;         /* largest seen (RFC 5961 5.2) */
+    uint32_t snd_wl1, snd_wl2;
+    uint8_t snd_wscale;           /* shift of the peer's windows */
+    uint16_t mss;                 /* payload bytes per segment we send */
+    uint16_t peer_mss;
+
+    /* Receive sequence space. */
+    uint32_t irs, rcv_nxt;
+    uint32_t rcv_adv;             /* right edge of the window we advertised */
+    uint8_t rcv_wscale;           /* shift of the windows we send */
+
+    /* Options agreed at the handshake. */
+    bool ws_ok, ts_ok, sack_ok;
+    uint32_t ts_recent;           /* RFC 7323 4.3 */
+    uint64_t ts_recent_age_ns;
+
+    /* Send queue: slices in sequence order, from snd_una (head) on. */
+    struct dbuf *sndq_head, *sndq_tail;
+    uint32_t sndq_bytes;          /* queued, acked bytes removed */
+    uint32_t sndq_cost;           /* what the queue holds of the pools (truesize) */
+    uint32_t sndbuf;
+    bool fin_queued;              /* the application closed: FIN after data */
+
+    /* Receive queue: in-order payload buffers not yet popped. */
+    struct dbuf *rcvq_head, *rcvq_tail;
+    uint32_t rcvq_bytes;
+    struct dbuf *ooo_head;        /* out of order, by sequence (meta32) */
+    uint32_t ooo_count, ooo_bytes;
+    uint32_t rcvbuf;
+    bool rcv_fin;                 /* the peer's FIN has been received */
+
+    /* Retransmission (RFC 6298) and RTT sampling (Karn). */
+    uint64_t srtt_ns, rttvar_ns, rto_ns;
+    uint32_t rtt_seq;             /* segment being timed */
+    uint64_t rtt_start_ns;        /* 0 = none timed */
+    uint32_t rexmt_count;         /* consecutive timeouts */
+
+    /* Congestion control (RFC 5681, 6582, 6675). */
+    const struct tcp_cc_ops *cc;
+    uint32_t cwnd, ssthresh;
+    uint32_t dupacks;
+    bool in_recovery;
+    uint32_t recover;             /* snd_max when recovery began */
+    uint32_t sack_high;           /* highest retransmitted in recovery */
+    struct tcp_sack_block scoreboard[TCP_SACK_SCOREBOARD];
+    uint8_t nsacked;
+    struct tcp_cc_cubic_state cubic;
+
+    /* Timers. */
+    struct timer t_rexmt;         /* retransmit, SYN retry, persist */
+    struct timer t_delack;
+    struct timer t_keep;
+    struct timer t_2msl;          /* TIME_WAIT, FIN_WAIT_2 idle */
+    bool persist;                 /* t_rexmt is the zero-window probe */
+    uint32_t keep_probes_sent;
+    uint64_t last_rx_ns;
+
+    /* Flags. */
+    bool ack_now;                 /* send an ACK at the next output */
+    bool delack_pending;
+    uint8_t unacked_segs;         /* full segments since our last ACK */
+    bool nodelay;
+    bool keepalive;
+    bool linger_zero;             /* SO_LINGER {1, 0}: close sends RST */
+    bool reuseaddr;
+
+    /* Listener. */
+    struct list_node syn_q;       /* SYN_RECEIVED children, oldest first */
+    struct list_node accept_q;    /* established, not accepted */
+    uint32_t syn_count, accept_count, backlog;
+};
+
+/* What a queued buffer costs against SO_SNDBUF: at least a whole small pool
+ * buffer, so many tiny pushes cannot drain the pools (Linux's truesize). */
+#define TCP_TRUESIZE(len) ((len) > 2048u ? (len) : 2048u)
+
+/* The per-stack TCP state (in struct inet_stack). */
+#define TCP_HASH_BUCKETS 4096
+
+struct tcp_table {
+    struct list_node conns[TCP_HASH_BUCKETS];   /* by 4-tuple */
+    struct list_node listeners[256];            /* by local port */
+    struct tcp_params params;
+    uint8_t isn_key[16];          /* RFC 6528 secret */
+    uint16_t next_ephemeral;
+    uint32_t npcbs;               /* allocated, for leak checks */
+};
+
+/* ---- tcp_subr.c: life cycle and the libOS-facing calls ---------------- */
+
+int tcp_init(struct inet_stack *s, const struct tcp_params *p);
+void tcp_fini(struct inet_stack *s);
+
+struct tcp_pcb *tcp_pcb_new(struct inet_stack *s, void *owner, tcp_upcall_fn upcall);
+
+/* 0, EADDRINUSE, EADDRNOTAVAIL, EINVAL (already bound). Port 0: ephemeral. */
+int tcp_bind(struct tcp_pcb *pcb, uint32_t ip, uint16_t port);
+int tcp_listen(struct tcp_pcb *pcb, uint32_t backlog);
+
+/* The oldest established connection of a listener, now owned by @owner;
+ * NULL when none is waiting. */
+struct tcp_pcb *tcp_accept(struct tcp_pcb *listener, void *owner, tcp_upcall_fn upcall);
+
+/* Start an active open; TCP_EV_CONNECTED reports the end. */
+int tcp_connect(struct tcp_pcb *pcb, uint32_t ip, uint16_t port);
+
+/* Queue @len bytes at @d->data (@d: a dbuf or slice the stack may keep; its
+ * reference moves to the stack). 0; EAGAIN when the send queue is full;
+ * ENOTCONN, EPIPE (after close or reset: pcb->err). */
+int tcp_send(struct tcp_pcb *pcb, struct dbuf *d);
+
+/* Room in the send queue, bytes. */
+uint32_t tcp_send_space(const struct tcp_pcb *pcb);
+
+/* The oldest received payload buffer (its reference moves to the caller), or
+ * NULL. NULL with tcp_at_eof() true: end of stream; with pcb->err: error. */
+struct dbuf *tcp_recv(struct tcp_pcb *pcb);
+bool tcp_at_eof(const struct tcp_pcb *pcb);
+
+/* Close from the application: graceful (FIN after queued data), or a reset
+ * with SO_LINGER {1, 0} or unread data. Detaches the pcb either way. */
+void tcp_close(struct tcp_pcb *pcb);
+
+/* Send RST and free at once. */
+void tcp_abort(struct tcp_pcb *pcb);
+
+/* Set state and keep the hash right; frees the pcb when it reaches CLOSED
+ * detached. Returns false when @pcb was freed. */
+bool tcp_set_state(struct tcp_pcb *pcb, enum tcp_state st);
+
+/* Internal: free a pcb and everything it holds. */
+void tcp_pcb_free(struct tcp_pcb *pcb);
+
+/* Internal: the connection or listener a segment is for. */
+struct tcp_pcb *tcp_lookup(struct inet_stack *s, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport);
+struct tcp_pcb *tcp_lookup_listener(struct inet_stack *s, uint32_t lip, uint16_t lport);
+void tcp_hash_insert(struct tcp_pcb *pcb);
+
+/* RFC 6528 initial sequence number. */
+uint32_t tcp_new_isn(struct inet_stack *s, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport);
+
+/* Deliver upcall events if attached. */
+void tcp_notify(struct tcp_pcb *pcb, unsigned events);
+
+/* ---- tcp_input.c -------------------------------------------------------- */
+
+void tcp_input(struct inet_stack *s, struct dbuf *d, uint32_t src, uint32_t dst);
+
+/* ---- tcp_output.c ------------------------------------------------------- */
+
+/* Send what the windows, Nagle and the flags allow. */
+void tcp_output(struct tcp_pcb *pcb);
+
+/* Retransmit the first unacknowledged segment. */
+void tcp_retransmit(struct tcp_pcb *pcb, uint32_t seq, uint32_t max_len);
+
+/* An RST in answer to a segment with no connection (RFC 9293 3.10.7.1). */
+void tcp_respond_rst(struct inet_stack *s, uint32_t src, uint32_t dst, const struct tcp_hdr *th, uint32_t seg_len);
+
+/* A bare segment with @flags from @pcb's current state (ACK, RST, probes). */
+void tcp_send_ctl(struct tcp_pcb *pcb, uint8_t flags, uint32_t seq);
+
+/* The window to advertise, already scaled down. */
+uint16_t tcp_rcv_window(struct tcp_pcb *pcb);
+
+/* ---- tcp_timer.c -------------------------------------------------------- */
+
+void tcp_timers_init(struct tcp_pcb *pcb);
+void tcp_timers_cancel(struct tcp_pcb *pcb);
+void tcp_rexmt_arm(struct tcp_pcb *pcb);      /* (re)start the RTO timer */
+void tcp_rtt_sample(struct tcp_pcb *pcb, uint64_t rtt_ns);
+void tcp_delack_arm(struct tcp_pcb *pcb);
+void tcp_keep_reset(struct tcp_pcb *pcb);     /* activity: push keepalive out */
+void tcp_2msl_arm(struct tcp_pcb *pcb);
+
+/* ---- tcp_options.c ------------------------------------------------------ */
+
+/* Parse the options of @th (optlen bytes after the fixed header). Malformed
+ * options end parsing (RFC 9293 3.1: "must be prepared to handle"); returns
+ * false only for a length that overruns the header. */
+bool tcp_opts_parse(const uint8_t *opt, uint32_t optlen, bool is_syn, struct tcp_opts *o);
+
+/* Write options into @buf (TCP_MAX_OPTLEN bytes); returns the length,
+ * a multiple of 4. SYN: MSS, window scale, SACK-permitted, timestamps as
+ * enabled; others: timestamps and SACK blocks. */
+uint32_t tcp_opts_write(struct tcp_pcb *pcb, uint8_t *buf, uint8_t flags, uint64_t now_ns);
+
+/* Our timestamp clock: 1 ms per tick (RFC 7323 5.4). */
+static inline uint32_t tcp_ts_now(uint64_t now_ns)
+{
+    return (uint32_t)(now_ns / 1000000u);
+}
+
+#endif /* DEMI_NET_TCP_H */

@@ -1,0 +1,805 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tcp_input.c: segment arrival, in the order of RFC 9293 3.10.7 ("SEGMENT
+ * ARRIVES"), with RFC 5961 (blind-injection defences), RFC 7323 (PAWS),
+ * RFC 5681/6582 (duplicate ACKs, fast retransmit and recovery) and RFC 3042
+ * (limited transmit, in tcp_output).
+ *
+ * Every path consumes the buffer: it is queued (in order or out of order)
+ * or dropped. Events for the libOS are collected and delivered at the end,
+ * once the pcb is consistent, and only while it exists.
+ */
+#include "core/clock.h"
+#include "core/log.h"
+#include "net/checksum.h"
+#include "net/proto.h"
+#include "net/stack.h"
+#include "net/tcp.h"
+#include "net/tcp_seq.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+
+/* A segment, parsed. Sequence numbers in host order. */
+struct tcp_seg {
+    const struct tcp_hdr *th;
+    uint32_t seq, ack, len; /* len: payload + SYN + FIN */
+    uint32_t wnd;           /* unscaled */
+    uint8_t flags;
+    struct tcp_opts o;
+    uint32_t src, dst;
+};
+
+/* PAWS: timestamps older than 24 days are no evidence (RFC 7323 5.5). */
+#define TCP_PAWS_IDLE_NS (24ull * 24 * 3600 * 1000000000ull)
+
+/* The MSS we use to send: the peer's, bounded by our MTU, less the room
+ * timestamps take in every segment. */
+static void tcp_set_mss(struct tcp_pcb *pcb, uint16_t peer_mss)
+{
+    uint32_t mss = pcb->stack->mtu - 40;
+
+    pcb->peer_mss = peer_mss ? peer_mss : 536; /* RFC 9293 3.7.1 default */
+    if (pcb->peer_mss < mss)
+        mss = pcb->peer_mss;
+    if (pcb->ts_ok)
+        mss -= 12;
+    if (mss < 64)
+        mss = 64; /* a peer cannot make us send absurdly small segments */
+    pcb->mss = (uint16_t)mss;
+}
+
+/* Agree the SYN options (RFC 7323 1.3, RFC 2018 2): each one only if both
+ * sides offered it. */
+static void tcp_negotiate(struct tcp_pcb *pcb, const struct tcp_seg *sg)
+{
+    if (pcb->ws_ok && sg->o.wscale >= 0) {
+        pcb->snd_wscale = (uint8_t)sg->o.wscale;
+        while (pcb->rcv_wscale < 14 && (pcb->rcvbuf >> pcb->rcv_wscale) > 65535)
+            pcb->rcv_wscale++;
+    } else {
+        pcb->ws_ok = false;
+        pcb->snd_wscale = pcb->rcv_wscale = 0;
+    }
+    pcb->ts_ok = pcb->ts_ok && sg->o.ts_present;
+    if (pcb->ts_ok) {
+        pcb->ts_recent = sg->o.tsval;
+        pcb->ts_recent_age_ns = clock_now_ns();
+    }
+    pcb->sack_ok = pcb->sack_ok && sg->o.sack_ok;
+    tcp_set_mss(pcb, sg->o.mss);
+}
+
+/* ---- LISTEN ------------------------------------------------------------- */
+
+static void tcp_input_listen(struct inet_stack *s, struct tcp_pcb *l, const struct tcp_seg *sg)
+{
+    struct tcp_pcb *c;
+
+    if (sg->flags & TH_RST)
+        return;
+    if (sg->flags & TH_ACK) {
+        STAT_INC(s, tcp_drop_listen);
+        tcp_respond_rst(s, sg->src, sg->dst, sg->th, sg->len);
+        return;
+    }
+    if (!(sg->flags & TH_SYN)) {
+        STAT_INC(s, tcp_drop_listen);
+        return;
+    }
+    /* A bounded SYN queue: under a flood the oldest half-open connection
+     * makes room (its peer, if real, retries). */
+    if (l->syn_count >= s->tcp.params.syn_backlog) {
+        STAT_INC(s, tcp_syn_drop_oldest);
+        tcp_pcb_free(list_entry(list_first(&l->syn_q), struct tcp_pcb, child_link));
+    }
+    c = tcp_pcb_new(s, NULL, NULL);
+    if (!c)
+        return;
+    c->listener = l;
+    c->nodelay = l->nodelay;
+    c->keepalive = l->keepalive;
+    c->rcvbuf = l->rcvbuf;
+    c->sndbuf = l->sndbuf;
+    c->local_ip = sg->dst;
+    c->local_port = sg->th->dport;
+    c->remote_ip = sg->src;
+    c->remote_port = sg->th->sport;
+    c->irs = sg->seq;
+    c->rcv_nxt = sg->seq + 1;
+    c->rcv_adv = c->rcv_nxt;
+    c->iss = tcp_new_isn(s, c->local_ip, c->local_port, c->remote_ip, c->remote_port);
+    c->snd_una = c->snd_nxt = c->snd_max = c->iss;
+    tcp_negotiate(c, sg);
+    c->snd_wnd = sg->wnd; /* a SYN's window is never scaled */
+    c->max_snd_wnd = c->snd_wnd;
+    c->snd_wl1 = sg->seq;
+    c->snd_wl2 = c->iss;
+    c->cc->init(c);
+    c->state = TCPS_SYN_RECEIVED;
+    tcp_hash_insert(c);
+    list_add_tail(&l->syn_q, &c->child_link);
+    l->syn_count++;
+    /* Data on the SYN is not queued (no TCP Fast Open): only the SYN is
+     * acknowledged and the peer sends it again. */
+    tcp_output(c);
+}
+
+/* ---- SYN_SENT (RFC 9293 3.10.7.3) ----------------------------------------- */
+
+static unsigned tcp_input_syn_sent(struct tcp_pcb *pcb, const struct tcp_seg *sg)
+{
+    struct inet_stack *s = pcb->stack;
+
+    if (sg->flags & TH_ACK) {
+        if (SEQ_LEQ(sg->ack, pcb->iss) || SEQ_GT(sg->ack, pcb->snd_max)) {
+            tcp_respond_rst(s, sg->src, sg->dst, sg->th, sg->len);
+            return 0;
+        }
+    }
+    if (sg->flags & TH_RST) {
+        if (sg->flags & TH_ACK) { /* acceptable: the peer refused */
+            STAT_INC(s, tcp_conn_refused);
+            pcb->err = ECONNREFUSED;
+            tcp_set_state(pcb, TCPS_CLOSED);
+            return TCP_EV_CONNECTED | TCP_EV_ERROR;
+        }
+        return 0;
+    }
+    if (!(sg->flags & TH_SYN))
+        return 0;
+    pcb->irs = sg->seq;
+    pcb->rcv_nxt = sg->seq + 1;
+    pcb->rcv_adv = pcb->rcv_nxt;
+    tcp_negotiate(pcb, sg);
+    if (sg->flags & TH_ACK) {
+        pcb->snd_una = sg->ack;
+        pcb->snd_wnd = sg->wnd; /* unscaled in a SYN-ACK (RFC 7323 2.2) */
+        pcb->max_snd_wnd = pcb->snd_wnd;
+        pcb->snd_wl1 = sg->seq;
+        pcb->snd_wl2 = sg->ack;
+        if (pcb->rtt_start_ns && pcb->rexmt_count == 0)
+            tcp_rtt_sample(pcb, clock_now_ns() - pcb->rtt_start_ns);
+        pcb->rtt_start_ns = 0;
+        pcb->rexmt_count = 0;
+        timer_cancel(&s->timers, &pcb->t_rexmt);
+        pcb->state = TCPS_ESTABLISHED;
+        pcb->cc->init(pcb); /* with the MSS now known */
+        tcp_keep_reset(pcb);
+        pcb->ack_now = true;
+        return TCP_EV_CONNECTED | TCP_EV_WRITABLE;
+    }
+    /* Simultaneous open: answer with SYN-ACK from SYN_RECEIVED. */
+    pcb->state = TCPS_SYN_RECEIVED;
+    pcb->snd_nxt = pcb->iss;
+    pcb->snd_wnd = sg->wnd;
+    pcb->snd_wl1 = sg->seq;
+    return 0;
+}
+
+/* ---- acceptability, RST, SYN (RFC 9293 3.10.7.4 first to fourth) --------- */
+
+static bool tcp_seq_acceptable(const struct tcp_pcb *pcb, const struct tcp_seg *sg)
+{
+    uint32_t wnd = SEQ_GT(pcb->rcv_adv, pcb->rcv_nxt) ? pcb->rcv_adv - pcb->rcv_nxt : 0;
+
+    if (sg->len == 0) {
+        if (wnd == 0)
+            return sg->seq == pcb->rcv_nxt;
+        return SEQ_IN(sg->seq, pcb->rcv_nxt, pcb->rcv_nxt + wnd);
+    }
+    if (wnd == 0)
+        return false;
+    return SEQ_IN(sg->seq, pcb->rcv_nxt, pcb->rcv_nxt + wnd) ||
+           SEQ_IN(sg->seq + sg->len - 1, pcb->rcv_nxt, pcb->rcv_nxt + wnd);
+}
+
+static void tcp_challenge_ack(struct tcp_pcb *pcb)
+{
+    STAT_INC(pcb->stack, tcp_challenge_ack);
+    tcp_send_ctl(pcb, TH_ACK, pcb->snd_nxt);
+}
+
+/* ---- ACK processing ------------------------------------------------------- */
+
+/* Drop @acked bytes from the head of the send queue. */
+static void tcp_sndq_drop(struct tcp_pcb *pcb, uint32_t acked)
+{
+    if (acked > pcb->sndq_bytes)
+        acked = pcb->sndq_bytes;
+    pcb->sndq_bytes -= acked;
+    while (acked > 0) {
+        struct dbuf *q = pcb->sndq_head;
+        if (q->len <= acked) {
+            acked -= q->len;
+            pcb->sndq_cost -= TCP_TRUESIZE(q->len);
+            pcb->sndq_head = q->next;
+            q->next = NULL;
+            dbuf_put(q);
+        } else {
+            /* Entries are our own slices: trimming one is private. */
+            pcb->sndq_cost -= TCP_TRUESIZE(q->len) - TCP_TRUESIZE(q->len - acked);
+            dbuf_adj(q, acked);
+            q->meta32 += acked;
+            acked = 0;
+        }
+    }
+    if (!pcb->sndq_head)
+        pcb->sndq_tail = NULL;
+}
+
+/* Merge the SACK blocks of an ACK into the scoreboard (RFC 2018, 6675). */
+static void tcp_sack_update(struct tcp_pcb *pcb, const struct tcp_seg *sg)
+{
+    for (int i = 0; i < sg->o.nsack; i++) {
+        uint32_t l = sg->o.sack[i][0], r = sg->o.sack[i][1];
+        int j;
+
+        /* Only blocks above the cumulative ACK and within what we sent. */
+        if (!SEQ_LT(l, r) || SEQ_LEQ(r, pcb->snd_una) || SEQ_GT(r, pcb->snd_max))
+            continue;
+        if (SEQ_LT(l, pcb->snd_una))
+            l = pcb->snd_una;
+        for (j = 0; j < pcb->nsacked; j++) {
+            struct tcp_sack_block *b = &pcb->scoreboard[j];
+            if (SEQ_LEQ(l, b->end) && SEQ_GEQ(r, b->start)) { /* overlaps or touches */
+                b->start = SEQ_MIN(b->start, l);
+                b->end = SEQ_MAX(b->end, r);
+                break;
+            }
+        }
+        if (j == pcb->nsacked && pcb->nsacked < TCP_SACK_SCOREBOARD)
+            pcb->scoreboard[pcb->nsacked++] = (struct tcp_sack_block){l, r};
+    }
+    /* Forget what the cumulative ACK now covers; keep blocks sorted. */
+    for (int i = 0; i < pcb->nsacked;) {
+        struct tcp_sack_block *b = &pcb->scoreboard[i];
+        if (SEQ_LEQ(b->end, pcb->snd_una)) {
+            pcb->scoreboard[i] = pcb->scoreboard[--pcb->nsacked];
+            continue;
+        }
+        if (SEQ_LT(b->start, pcb->snd_una))
+            b->start = pcb->snd_una;
+        i++;
+    }
+    for (int i = 1; i < pcb->nsacked; i++)
+        for (int j = i; j > 0 && SEQ_LT(pcb->scoreboard[j].start, pcb->scoreboard[j - 1].start); j--) {
+            struct tcp_sack_block t = pcb->scoreboard[j];
+            pcb->scoreboard[j] = pcb->scoreboard[j - 1];
+            pcb->scoreboard[j - 1] = t;
+        }
+}
+
+/* The first byte at or after @from not covered by a SACK block and below the
+ * highest SACKed byte (a hole), or 0-length when none: returns its length. */
+static uint32_t tcp_sack_next_hole(const struct tcp_pcb *pcb, uint32_t *from)
+{
+    uint32_t seq = *from;
+
+    for (int i = 0; i < pcb->nsacked; i++) {
+        const struct tcp_sack_block *b = &pcb->scoreboard[i];
+        if (SEQ_LT(seq, b->start)) {
+            *from = seq;
+            return b->start - seq;
+        }
+        if (SEQ_LT(seq, b->end))
+            seq = b->end;
+    }
+    return 0;
+}
+
+/* Loss recovery on an ACK during fast recovery: with SACK, resend the holes
+ * below the highest SACKed byte (RFC 6675's NextSeg, simplified: holes in
+ * order, each once per recovery); without, NewReno's partial-ACK rule
+ * (RFC 6582 3.2 step 5): resend the next unacknowledged segment. */
+static void tcp_recovery_rexmt(struct tcp_pcb *pcb)
+{
+    if (pcb->sack_ok && pcb->nsacked > 0) {
+        uint32_t from = SEQ_MAX(pcb->sack_high, pcb->snd_una);
+        uint32_t len = tcp_sack_next_hole(pcb, &from);
+        if (len > 0) {
+            uint32_t n = len < pcb->mss ? len : pcb->mss;
+            tcp_retransmit(pcb, from, n);
+            pcb->sack_high = from + n;
+        }
+        return;
+    }
+    tcp_retransmit(pcb, pcb->snd_una, pcb->mss);
+}
+
+/* RFC 9293 3.10.7.4 fifth: returns events, or -1 when the segment must be
+ * dropped (the ACK was answered already if needed). */
+static int tcp_ack_process(struct tcp_pcb *pcb, const struct tcp_seg *sg, bool *freed)
+{
+    struct inet_stack *s = pcb->stack;
+    uint64_t now = clock_now_ns();
+    unsigned ev = 0;
+
+    /* RFC 5961 5.2: an ACK for data never sent, or older than the largest
+     * window ever offered, is not believed. */
+    if (SEQ_GT(sg->ack, pcb->snd_max)) {
+        STAT_INC(s, tcp_drop_ack);
+        pcb->ack_now = true;
+        return -1;
+    }
+    if (SEQ_LT(sg->ack, pcb->snd_una - pcb->max_snd_wnd)) {
+        STAT_INC(s, tcp_drop_ack);
+        tcp_challenge_ack(pcb);
+        return -1;
+    }
+    if (pcb->state == TCPS_SYN_RECEIVED) {
+        struct tcp_pcb *l = pcb->listener;
+        if (!SEQ_GT(sg->ack, pcb->snd_una)) {
+            tcp_respond_rst(s, sg->src, sg->dst, sg->th, sg->len);
+            return -1;
+        }
+        if (l && l->accept_count >= l->backlog) {
+            STAT_INC(s, tcp_accept_overflow); /* the peer will resend its ACK */
+            return -1;
+        }
+        pcb->state = TCPS_ESTABLISHED;
+        pcb->snd_wnd = sg->wnd << pcb->snd_wscale;
+        pcb->max_snd_wnd = pcb->snd_wnd;
+        pcb->snd_wl1 = sg->seq;
+        pcb->snd_wl2 = sg->ack;
+        tcp_keep_reset(pcb);
+        if (l) {
+            list_del(&pcb->child_link);
+            l->syn_count--;
+            list_add_tail(&l->accept_q, &pcb->child_link);
+            l->accept_count++;
+            STAT_INC(s, tcp_conn_passive);
+            tcp_notify(l, TCP_EV_ACCEPT);
+        } else {
+            ev |= TCP_EV_CONNECTED | TCP_EV_WRITABLE; /* simultaneous open done */
+        }
+    }
+
+    if (SEQ_GT(sg->ack, pcb->snd_una)) {
+        uint32_t acked = sg->ack - pcb->snd_una;
+        bool fin_acked = pcb->fin_queued && SEQ_GT(sg->ack, pcb->snd_una + pcb->sndq_bytes);
+
+        if (pcb->rtt_start_ns && SEQ_GT(sg->ack, pcb->rtt_seq)) {
+            tcp_rtt_sample(pcb, now - pcb->rtt_start_ns);
+            pcb->rtt_start_ns = 0;
+        }
+        if (pcb->snd_una == pcb->iss) /* our SYN is part of this ACK */
+            acked--;
+        tcp_sndq_drop(pcb, acked - (fin_acked ? 1 : 0));
+        pcb->snd_una = sg->ack;
+        if (SEQ_LT(pcb->snd_nxt, pcb->snd_una))
+            pcb->snd_nxt = pcb->snd_una;
+        pcb->rexmt_count = 0;
+        if (pcb->sack_ok)
+            tcp_sack_update(pcb, sg);
+        if (pcb->in_recovery) {
+            if (SEQ_GEQ(sg->ack, pcb->recover)) {
+                pcb->in_recovery = false;
+                pcb->cc->exit_recovery(pcb, now);
+            } else {
+                /* Partial ACK: deflate by what it acked, resend the next
+                 * hole (RFC 6582 3.2 step 5). */
+                pcb->cwnd = pcb->cwnd > acked ? pcb->cwnd - acked + pcb->mss : pcb->mss;
+                tcp_recovery_rexmt(pcb);
+            }
+        } else {
+            pcb->cc->ack(pcb, acked, now);
+        }
+        pcb->dupacks = 0;
+        if (pcb->snd_una == pcb->snd_max)
+            timer_cancel(&s->timers, &pcb->t_rexmt);
+        else
+            tcp_rexmt_arm(pcb);
+        ev |= TCP_EV_WRITABLE;
+
+        if (fin_acked) {
+            switch (pcb->state) {
+            case TCPS_FIN_WAIT_1:
+                pcb->state = TCPS_FIN_WAIT_2;
+                if (!pcb->owner) /* nobody will read: don't wait forever */
+                    tcp_2msl_arm(pcb);
+                break;
+            case TCPS_CLOSING:
+                pcb->state = TCPS_TIME_WAIT;
+                tcp_timers_cancel(pcb);
+                tcp_2msl_arm(pcb);
+                break;
+            case TCPS_LAST_ACK:
+                if (!tcp_set_state(pcb, TCPS_CLOSED)) {
+                    *freed = true;
+                    return 0;
+                }
+                return (int)(ev | TCP_EV_READABLE);
+            default:
+                break;
+            }
+        }
+    } else if (sg->ack == pcb->snd_una && sg->len == 0 && pcb->snd_una != pcb->snd_max &&
+               (sg->wnd << pcb->snd_wscale) == pcb->snd_wnd && !(sg->flags & (TH_SYN | TH_FIN))) {
+        /* A duplicate ACK (RFC 5681 2). */
+        STAT_INC(s, tcp_dupack);
+        if (pcb->sack_ok)
+            tcp_sack_update(pcb, sg);
+        pcb->dupacks++;
+        if (!pcb->in_recovery && pcb->dupacks == 3 && SEQ_GT(sg->ack, pcb->recover - 1)) {
+            /* Fast retransmit (RFC 5681 3.2, RFC 6582 guard on recover). */
+            STAT_INC(s, tcp_fast_rexmt);
+            pcb->cc->enter_recovery(pcb, now);
+            pcb->in_recovery = true;
+            pcb->recover = pcb->snd_max;
+            pcb->sack_high = pcb->snd_una;
+            pcb->rtt_start_ns = 0;
+            tcp_recovery_rexmt(pcb);
+            if (!pcb->sack_ok || pcb->nsacked == 0)
+                pcb->sack_high = pcb->snd_una + pcb->mss;
+        } else if (pcb->in_recovery) {
+            pcb->cwnd += pcb->mss; /* each dupack: a segment left the network */
+            tcp_recovery_rexmt(pcb);
+        }
+    }
+
+    /* Send window update (RFC 9293 3.10.7.4, SND.WL1/WL2 rule). */
+    if (SEQ_LT(pcb->snd_wl1, sg->seq) || (pcb->snd_wl1 == sg->seq && SEQ_LEQ(pcb->snd_wl2, sg->ack))) {
+        uint32_t old = pcb->snd_wnd;
+        pcb->snd_wnd = sg->wnd << pcb->snd_wscale;
+        if (pcb->snd_wnd > pcb->max_snd_wnd)
+            pcb->max_snd_wnd = pcb->snd_wnd;
+        pcb->snd_wl1 = sg->seq;
+        pcb->snd_wl2 = sg->ack;
+        if (old == 0 && pcb->snd_wnd > 0 && pcb->persist) {
+            pcb->persist = false;
+            pcb->rexmt_count = 0;
+            timer_cancel(&s->timers, &pcb->t_rexmt);
+        }
+    }
+    return (int)ev;
+}
+
+/* ---- data and FIN (RFC 9293 3.10.7.4 seventh and eighth) ------------------ */
+
+/* Payloads up to this size are copied onto the tail of the receive queue
+ * when it has room: a stream of tiny segments then holds a few buffers, not
+ * one 2 KiB buffer per byte (Linux's tcp_try_coalesce). */
+#define TCP_COALESCE_MAX 512
+
+static void tcp_rcvq_append(struct tcp_pcb *pcb, struct dbuf *d)
+{
+    struct dbuf *t = pcb->rcvq_tail;
+
+    if (t && d->len <= TCP_COALESCE_MAX && dbuf_tailroom(t) >= d->len) {
+        uint32_t n = d->len;
+        memcpy(dbuf_append(t, n), d->data, n);
+        pcb->rcvq_bytes += n;
+        pcb->rcv_nxt += n;
+        d->next = NULL;
+        dbuf_put(d);
+        return;
+    }
+    d->next = NULL;
+    if (pcb->rcvq_tail)
+        pcb->rcvq_tail->next = d;
+    else
+        pcb->rcvq_head = d;
+    pcb->rcvq_tail = d;
+    pcb->rcvq_bytes += d->len;
+    pcb->rcv_nxt += d->len;
+}
+
+/* Move what became in order from the out-of-order queue. */
+static void tcp_ooo_drain(struct tcp_pcb *pcb)
+{
+    while (pcb->ooo_head && SEQ_LEQ(pcb->ooo_head->meta32, pcb->rcv_nxt)) {
+        struct dbuf *d = pcb->ooo_head;
+        uint32_t dup = pcb->rcv_nxt - d->meta32;
+
+        pcb->ooo_head = d->next;
+        pcb->ooo_count--;
+        pcb->ooo_bytes -= d->len;
+        if (dup >= d->len) {
+            d->next = NULL;
+            dbuf_put(d);
+            continue;
+        }
+        dbuf_adj(d, dup);
+        d->meta32 += dup;
+        tcp_rcvq_append(pcb, d);
+    }
+}
+
+/* Keep an out-of-order segment, sorted, without overlap. Returns false when
+ * it was not kept (caller frees). */
+static bool tcp_ooo_insert(struct tcp_pcb *pcb, struct dbuf *d)
+{
+    struct dbuf **pp = &pcb->ooo_head;
+    uint32_t seq = d->meta32;
+
+    if (pcb->ooo_count >= pcb->stack->tcp.params.ooo_max) {
+        STAT_INC(pcb->stack, tcp_ooo_drop);
+        return false;
+    }
+    /* Find the first segment ending after our start. */
+    while (*pp && SEQ_LEQ((*pp)->meta32 + (*pp)->len, seq))
+        pp = &(*pp)->next;
+    if (*pp) {
+        struct dbuf *n = *pp;
+        if (SEQ_LEQ(n->meta32, seq)) {
+            /* Starts inside n: keep only what is beyond it. */
+            uint32_t covered = n->meta32 + n->len - seq;
+            if (covered >= d->len)
+                return false; /* nothing new */
+            dbuf_adj(d, covered);
+            d->meta32 += covered;
+            pp = &n->next;
+            n = *pp;
+        }
+        if (n && SEQ_GT(d->meta32 + d->len, n->meta32))
+            dbuf_trim(d, n->meta32 - d->meta32); /* stop where the next begins */
+        if (d->len == 0)
+            return false;
+    }
+    d->next = *pp;
+    *pp = d;
+    pcb->ooo_count++;
+    pcb->ooo_bytes += d->len;
+    STAT_INC(pcb->stack, tcp_ooo);
+    return true;
+}
+
+/* Queue the payload of @d (at @seq). Returns events; *d_out is set to NULL
+ * when the buffer was kept. */
+static unsigned tcp_data(struct tcp_pcb *pcb, struct dbuf **d_out, uint32_t seq)
+{
+    struct dbuf *d = *d_out;
+    uint32_t used = pcb->rcvq_bytes + pcb->ooo_bytes;
+    uint32_t space = pcb->rcvbuf > used ? pcb->rcvbuf - used : 0;
+    uint32_t edge;
+
+    /* Trim what we already have, then what lies beyond the window we
+     * offered (or the free buffer, if we offered more). */
+    if (SEQ_LT(seq, pcb->rcv_nxt)) {
+        uint32_t dup = pcb->rcv_nxt - seq;
+        if (dup >= d->len) {
+            STAT_INC(pcb->stack, tcp_dup_data);
+            pcb->ack_now = true;
+            return 0;
+        }
+        dbuf_adj(d, dup);
+        seq += dup;
+    }
+    edge = SEQ_MAX(pcb->rcv_adv, pcb->rcv_nxt + space);
+    if (SEQ_GEQ(seq, edge)) {
+        STAT_INC(pcb->stack, tcp_rcv_drop_nobuf);
+        pcb->ack_now = true;
+        return 0;
+    }
+    if (SEQ_GT(seq + d->len, edge))
+        dbuf_trim(d, edge - seq);
+    d->meta32 = seq;
+    if (seq != pcb->rcv_nxt) {
+        if (tcp_ooo_insert(pcb, d))
+            *d_out = NULL;
+        pcb->ack_now = true; /* a duplicate ACK at once (RFC 5681 4.2) */
+        return 0;
+    }
+    *d_out = NULL;
+    tcp_rcvq_append(pcb, d);
+    if (pcb->ooo_head) {
+        tcp_ooo_drain(pcb);
+        pcb->ack_now = true; /* filling a hole is acknowledged at once */
+    } else if (++pcb->unacked_segs >= 2) {
+        pcb->ack_now = true; /* at least every second full segment */
+    } else {
+        tcp_delack_arm(pcb);
+    }
+    return TCP_EV_READABLE;
+}
+
+/* The peer's FIN, in order. Returns events, or sets *freed. */
+static unsigned tcp_fin(struct tcp_pcb *pcb)
+{
+    pcb->rcv_nxt++;
+    pcb->rcv_fin = true;
+    pcb->ack_now = true;
+    switch (pcb->state) {
+    case TCPS_SYN_RECEIVED:
+    case TCPS_ESTABLISHED:
+        pcb->state = TCPS_CLOSE_WAIT;
+        break;
+    case TCPS_FIN_WAIT_1:
+        /* Our FIN not yet acknowledged (else we were in FIN_WAIT_2). */
+        pcb->state = TCPS_CLOSING;
+        break;
+    case TCPS_FIN_WAIT_2:
+        pcb->state = TCPS_TIME_WAIT;
+        timer_cancel(&pcb->stack->timers, &pcb->t_rexmt);
+        timer_cancel(&pcb->stack->timers, &pcb->t_keep);
+        tcp_2msl_arm(pcb);
+        break;
+    default:
+        break;
+    }
+    return TCP_EV_READABLE;
+}
+
+/* ---- synchronized states ------------------------------------------------ */
+
+static void tcp_input_synced(struct tcp_pcb *pcb, const struct tcp_seg *sg, struct dbuf **d)
+{
+    struct inet_stack *s = pcb->stack;
+    unsigned ev = 0;
+    bool freed = false;
+    int r;
+
+    /* RFC 7323 5.3: PAWS. */
+    if (pcb->ts_ok && sg->o.ts_present && !(sg->flags & TH_RST) && TSTMP_LT(sg->o.tsval, pcb->ts_recent) &&
+        clock_now_ns() - pcb->ts_recent_age_ns < TCP_PAWS_IDLE_NS) {
+        STAT_INC(s, tcp_drop_paws);
+        pcb->ack_now = true;
+        tcp_output(pcb);
+        return;
+    }
+    /* first: sequence acceptability */
+    if (!tcp_seq_acceptable(pcb, sg)) {
+        if (pcb->state == TCPS_SYN_RECEIVED && (sg->flags & TH_SYN) && sg->seq == pcb->irs) {
+            pcb->snd_nxt = pcb->iss; /* our SYN-ACK was lost: send it again */
+            tcp_output(pcb);
+            return;
+        }
+        if (!(sg->flags & TH_RST)) {
+            STAT_INC(s, tcp_drop_oow);
+            if (pcb->state == TCPS_TIME_WAIT)
+                tcp_2msl_arm(pcb); /* a retransmitted FIN: ACK, restart 2 MSL */
+            pcb->ack_now = true;
+            tcp_output(pcb);
+        }
+        return;
+    }
+    /* second: RST (RFC 5961 3.2: only an exact match resets) */
+    if (sg->flags & TH_RST) {
+        if (sg->seq != pcb->rcv_nxt) {
+            STAT_INC(s, tcp_rst_ignored);
+            tcp_challenge_ack(pcb);
+            return;
+        }
+        if (pcb->state == TCPS_SYN_RECEIVED && pcb->listener) {
+            tcp_pcb_free(pcb); /* back to LISTEN: just forget the child */
+            return;
+        }
+        STAT_INC(s, tcp_conn_reset);
+        ev = TCP_EV_ERROR | TCP_EV_READABLE | TCP_EV_WRITABLE;
+        if (pcb->state == TCPS_SYN_RECEIVED)
+            ev |= TCP_EV_CONNECTED;
+        pcb->err = pcb->state == TCPS_SYN_RECEIVED ? ECONNREFUSED : ECONNRESET;
+        if (pcb->state >= TCPS_CLOSING)
+            pcb->err = 0; /* closing anyway: nothing to report */
+        if (tcp_set_state(pcb, TCPS_CLOSED))
+            tcp_notify(pcb, ev);
+        return;
+    }
+    /* fourth: SYN in a synchronized state (RFC 5961 4.2) */
+    if (sg->flags & TH_SYN) {
+        tcp_challenge_ack(pcb);
+        return;
+    }
+    /* fifth: ACK */
+    if (!(sg->flags & TH_ACK))
+        return;
+    r = tcp_ack_process(pcb, sg, &freed);
+    if (freed)
+        return;
+    if (r < 0) {
+        tcp_output(pcb);
+        return;
+    }
+    ev |= (unsigned)r;
+    if (pcb->state == TCPS_CLOSED) { /* LAST_ACK done, still attached */
+        tcp_notify(pcb, ev);
+        return;
+    }
+    tcp_keep_reset(pcb);
+    /* RFC 7323 4.3: remember the timestamp of the segment that moves the
+     * left edge. */
+    if (pcb->ts_ok && sg->o.ts_present && SEQ_LEQ(sg->seq, pcb->rcv_nxt)) {
+        pcb->ts_recent = sg->o.tsval;
+        pcb->ts_recent_age_ns = clock_now_ns();
+    }
+    /* seventh: data */
+    if ((*d)->len > 0) {
+        if (pcb->state == TCPS_ESTABLISHED || pcb->state == TCPS_FIN_WAIT_1 || pcb->state == TCPS_FIN_WAIT_2)
+            ev |= tcp_data(pcb, d, sg->seq);
+        else
+            pcb->ack_now = true; /* data after the peer's FIN: just ACK */
+    }
+    /* eighth: FIN, only in order (an early FIN is resent by the peer) */
+    if ((sg->flags & TH_FIN) && !pcb->rcv_fin && sg->seq + (sg->len - 1) == pcb->rcv_nxt &&
+        pcb->state != TCPS_TIME_WAIT)
+        ev |= tcp_fin(pcb);
+    else if ((sg->flags & TH_FIN) && pcb->state == TCPS_TIME_WAIT) {
+        pcb->ack_now = true;
+        tcp_2msl_arm(pcb);
+    }
+    tcp_output(pcb);
+    tcp_notify(pcb, ev);
+}
+
+/* ---- entry --------------------------------------------------------------- */
+
+void tcp_input(struct inet_stack *s, struct dbuf *d, uint32_t src, uint32_t dst)
+{
+    struct tcp_seg sg;
+    struct tcp_pcb *pcb;
+    uint32_t off;
+
+    STAT_INC(s, tcp_rx);
+    if (d->len < TCP_HLEN) {
+        STAT_INC(s, tcp_drop_runt);
+        goto drop;
+    }
+    sg.th = (const struct tcp_hdr *)d->data;
+    off = (uint32_t)(sg.th->off >> 4) * 4;
+    if (off < TCP_HLEN || off > d->len) {
+        STAT_INC(s, tcp_drop_off);
+        goto drop;
+    }
+    if (!(s->offloads & NETDEV_OFF_RX_CSUM)) {
+        struct csum c;
+        csum_init(&c);
+        csum_add_pseudo(&c, src, dst, IPV4_PROTO_TCP, (uint16_t)d->len);
+        csum_add(&c, d->data, d->len);
+        if (csum_finish(&c) != 0) {
+            STAT_INC(s, tcp_drop_csum);
+            goto drop;
+        }
+    }
+    sg.flags = sg.th->flags;
+    if (!tcp_opts_parse(d->data + TCP_HLEN, off - TCP_HLEN, sg.flags & TH_SYN, &sg.o)) {
+        STAT_INC(s, tcp_drop_opts);
+        goto drop;
+    }
+    sg.seq = ntohl(sg.th->seq);
+    sg.ack = ntohl(sg.th->ack);
+    sg.wnd = ntohs(sg.th->win);
+    sg.src = src;
+    sg.dst = dst;
+    sg.len = d->len - off + ((sg.flags & TH_SYN) ? 1 : 0) + ((sg.flags & TH_FIN) ? 1 : 0);
+    /* The header stays readable (sg.th) while data points at the payload. */
+    dbuf_adj(d, off);
+
+    pcb = tcp_lookup(s, dst, sg.th->dport, src, sg.th->sport);
+    if (pcb && pcb->state == TCPS_TIME_WAIT && (sg.flags & TH_SYN) && !(sg.flags & TH_ACK) &&
+        SEQ_GT(sg.seq, pcb->rcv_nxt) && tcp_lookup_listener(s, dst, sg.th->dport)) {
+        /* A new incarnation of a connection in TIME_WAIT (RFC 9293 3.6.1). */
+        bool detached = pcb->owner == NULL;
+        if (detached) {
+            tcp_set_state(pcb, TCPS_CLOSED); /* frees it */
+            pcb = NULL;
+        }
+    }
+    if (!pcb) {
+        struct tcp_pcb *l = tcp_lookup_listener(s, dst, sg.th->dport);
+        if (l) {
+            tcp_input_listen(s, l, &sg);
+        } else {
+            STAT_INC(s, tcp_drop_no_conn);
+            tcp_respond_rst(s, src, dst, sg.th, sg.len);
+        }
+        goto drop;
+    }
+    if (pcb->state == TCPS_CLOSED) {
+        /* Closed by a reset or timeout, not yet released by its owner. */
+        tcp_respond_rst(s, src, dst, sg.th, sg.len);
+        goto drop;
+    }
+    if (pcb->state == TCPS_SYN_SENT) {
+        unsigned ev = tcp_input_syn_sent(pcb, &sg);
+        if (pcb->state != TCPS_CLOSED)
+            tcp_output(pcb);
+        tcp_notify(pcb, ev);
+        goto drop;
+    }
+    tcp_input_synced(pcb, &sg, &d);
+drop:
+    if (d)
+        dbuf_chain_put(d);
+}

@@ -1,0 +1,291 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tcp_options.c: TCP options, parsed from received segments and written into
+ * the segments we send: MSS (RFC 9293 3.2, 3.7.1), window scale and
+ * timestamps (RFC 7323), SACK-permitted and SACK (RFC 2018).
+ *
+ * Parsing rules (RFC 9293 3.1, 3.2):
+ *  - EOL ends the list; NOP is skipped.
+ *  - Every other kind has a length byte covering kind and length. A length
+ *    below 2 cannot be skipped over: parsing stops there, the options before
+ *    it are kept, and the result is true (the segment is still usable).
+ *  - A kind whose length byte is missing (the kind is the last byte), or a
+ *    length that runs past optlen: parsing stops, the options before it are
+ *    kept, and the result is false, so the caller may drop the segment.
+ *  - A known kind with the wrong length for it is ignored and skipped by its
+ *    length (not fatal); so is an unknown kind.
+ *  - MSS, window scale and SACK-permitted count only on a SYN (RFC 9293
+ *    3.7.1, RFC 7323 2.2, RFC 2018 2); SACK blocks only on a non-SYN (a SYN
+ *    acknowledges no data); timestamps on any segment.
+ *  - A kind repeated in one segment: the last well-formed one wins.
+ *  - The values are reported as they are: whether a SACK block is sane
+ *    (left < right, inside the window) or an MSS of 0 is usable is for the
+ *    caller to decide.
+ */
+#include "net/tcp.h"
+
+#include "core/log.h"
+#include "net/stack.h"
+#include "net/tcp_seq.h"
+
+#include <string.h>
+
+#define TCPOPT_EOL 0
+#define TCPOPT_NOP 1
+#define TCPOPT_MSS 2
+#define TCPOPT_WSCALE 3
+#define TCPOPT_SACK_OK 4
+#define TCPOPT_SACK 5
+#define TCPOPT_TS 8
+
+#define TCPOLEN_MSS 4
+#define TCPOLEN_WSCALE 3
+#define TCPOLEN_SACK_OK 2
+#define TCPOLEN_SACK_BASE 2
+#define TCPOLEN_SACK_BLOCK 8
+#define TCPOLEN_TS 10
+
+/* RFC 7323 2.3: the largest shift. */
+#define TCP_MAX_WSCALE 14
+
+/* The MSS we advertise when the MTU is unset (RFC 9293 3.7.1's default). */
+#define TCP_DEFAULT_MSS 536
+
+static inline uint16_t get_be16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline uint32_t get_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline uint8_t *put_be16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+    return p + 2;
+}
+
+static inline uint8_t *put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+    return p + 4;
+}
+
+/* One option of @len bytes at @p (kind and length included, len fits). */
+static void tcp_opt_one(const uint8_t *p, uint8_t len, bool is_syn, struct tcp_opts *o)
+{
+    switch (p[0]) {
+    case TCPOPT_MSS:
+        if (len == TCPOLEN_MSS && is_syn)
+            o->mss = get_be16(p + 2);
+        break;
+    case TCPOPT_WSCALE:
+        if (len == TCPOLEN_WSCALE && is_syn) {
+            uint8_t shift = p[2];
+            if (shift > TCP_MAX_WSCALE) {
+                /* RFC 7323 2.3: log, and use 14. Debug level: a peer can
+                 * send this on every SYN. */
+                log_debug("tcp: window scale %u > %u, using %u", shift, TCP_MAX_WSCALE, TCP_MAX_WSCALE);
+                shift = TCP_MAX_WSCALE;
+            }
+            o->wscale = (int8_t)shift;
+        }
+        break;
+    case TCPOPT_SACK_OK:
+        if (len == TCPOLEN_SACK_OK && is_syn)
+            o->sack_ok = true;
+        break;
+    case TCPOPT_SACK: {
+        uint32_t n = (uint32_t)(len - TCPOLEN_SACK_BASE) / TCPOLEN_SACK_BLOCK;
+        if (is_syn || len < TCPOLEN_SACK_BASE + TCPOLEN_SACK_BLOCK ||
+            (len - TCPOLEN_SACK_BASE) % TCPOLEN_SACK_BLOCK != 0 || n > ARRAY_SIZE(o->sack))
+            break; /* malformed SACK length: ignore this option */
+        for (uint32_t b = 0; b < n; b++) {
+            const uint8_t *q = p + TCPOLEN_SACK_BASE + b * TCPOLEN_SACK_BLOCK;
+            o->sack[b][0] = get_be32(q);
+            o->sack[b][1] = get_be32(q + 4);
+        }
+        o->nsack = (uint8_t)n;
+        break;
+    }
+    case TCPOPT_TS:
+        if (len == TCPOLEN_TS) {
+            o->ts_present = true;
+            o->tsval = get_be32(p + 2);
+            o->tsecr = get_be32(p + 6);
+        }
+        break;
+    default:
+        break; /* unknown: skipped */
+    }
+}
+
+bool tcp_opts_parse(const uint8_t *opt, uint32_t optlen, bool is_syn, struct tcp_opts *o)
+{
+    uint32_t i = 0;
+
+    memset(o, 0, sizeof(*o));
+    o->wscale = -1;
+
+    while (i < optlen) {
+        uint8_t kind = opt[i], len;
+
+        if (kind == TCPOPT_EOL)
+            break;
+        if (kind == TCPOPT_NOP) {
+            i++;
+            continue;
+        }
+        if (optlen - i < 2)
+            return false; /* no room for the length byte */
+        len = opt[i + 1];
+        if (len < 2)
+            break; /* cannot skip it: stop, keep what we have */
+        if (len > optlen - i)
+            return false; /* overruns the header */
+        tcp_opt_one(opt + i, len, is_syn, o);
+        i += len;
+    }
+    return true;
+}
+
+/* The MSS we advertise: what fits in our IP MTU without IP or TCP options. */
+static uint16_t tcp_our_mss(const struct tcp_pcb *pcb)
+{
+    uint32_t mtu = pcb->stack->mtu;
+
+    if (mtu <= 40)
+        return TCP_DEFAULT_MSS; /* unset */
+    return (uint16_t)MIN(mtu - 40, 65535u);
+}
+
+static uint8_t *put_ts(uint8_t *p, uint32_t tsval, uint32_t tsecr)
+{
+    *p++ = TCPOPT_TS;
+    *p++ = TCPOLEN_TS;
+    p = put_be32(p, tsval);
+    return put_be32(p, tsecr);
+}
+
+/*
+ * The ranges of out-of-order data held in pcb->ooo_head, at most @max, in
+ * ascending sequence order, the lowest first. The list is sorted by sequence;
+ * its buffers may be adjacent or overlap, so they are merged into maximal
+ * ranges. Anything below rcv_nxt is cut off: a block must lie above the
+ * cumulative acknowledgement (RFC 2018 3).
+ *
+ * Known simplification: RFC 2018 4 asks for the block holding the most
+ * recently received segment first and for the most recent blocks to be
+ * repeated; we report the lowest ranges instead. They are the ones the
+ * sender needs to fill the holes next to rcv_nxt, and with at most 4 ranges
+ * (3 next to timestamps) nothing is lost while the ooo queue holds that few.
+ */
+static unsigned tcp_sack_ranges(const struct tcp_pcb *pcb, uint32_t r[][2], unsigned max)
+{
+    unsigned n = 0;
+    bool open = false;
+    uint32_t start = 0, end = 0;
+
+    for (const struct dbuf *d = pcb->ooo_head; d; d = d->next) {
+        uint32_t s = d->meta32, e = d->meta32 + d->len;
+
+        if (SEQ_LT(s, pcb->rcv_nxt))
+            s = pcb->rcv_nxt;
+        if (!SEQ_LT(s, e))
+            continue; /* empty, or entirely below rcv_nxt */
+        if (open && SEQ_LEQ(s, end)) {
+            if (SEQ_GT(e, end))
+                end = e;
+            continue;
+        }
+        if (open) {
+            r[n][0] = start;
+            r[n][1] = end;
+            if (++n == max)
+                return n; /* another range follows: no room for it */
+        }
+        start = s;
+        end = e;
+        open = true;
+    }
+    if (open) {
+        r[n][0] = start;
+        r[n][1] = end;
+        n++;
+    }
+    return n;
+}
+
+/*
+ * Layouts, every option group 4-byte aligned, as Linux and FreeBSD send them:
+ *
+ *   SYN:     MSS(4) [SACKOK,TS(12) | NOP,NOP,TS(12) | NOP,NOP,SACKOK(4)]
+ *            [NOP,WS(4)]                                   at most 20 bytes
+ *   others:  [NOP,NOP,TS(12)] [NOP,NOP,SACK(2+8n)]         at most 40 bytes
+ *            n <= 3 with timestamps, 4 without.
+ *
+ * TSecr echoes ts_recent only when the ACK bit is set; zero otherwise (RFC
+ * 7323 3.2), so an initial SYN carries TSecr 0. A RST carries timestamps
+ * (RFC 7323 3.2: SHOULD) but no SACK blocks; a SYN never carries SACK blocks.
+ */
+uint32_t tcp_opts_write(struct tcp_pcb *pcb, uint8_t *buf, uint8_t flags, uint64_t now_ns)
+{
+    uint8_t *p = buf;
+    uint32_t tsecr = (flags & TH_ACK) ? pcb->ts_recent : 0;
+
+    if (flags & TH_SYN) {
+        *p++ = TCPOPT_MSS;
+        *p++ = TCPOLEN_MSS;
+        p = put_be16(p, tcp_our_mss(pcb));
+        if (pcb->ts_ok) {
+            if (pcb->sack_ok) {
+                *p++ = TCPOPT_SACK_OK;
+                *p++ = TCPOLEN_SACK_OK;
+            } else {
+                *p++ = TCPOPT_NOP;
+                *p++ = TCPOPT_NOP;
+            }
+            p = put_ts(p, tcp_ts_now(now_ns), tsecr);
+        } else if (pcb->sack_ok) {
+            *p++ = TCPOPT_NOP;
+            *p++ = TCPOPT_NOP;
+            *p++ = TCPOPT_SACK_OK;
+            *p++ = TCPOLEN_SACK_OK;
+        }
+        if (pcb->ws_ok) {
+            *p++ = TCPOPT_NOP;
+            *p++ = TCPOPT_WSCALE;
+            *p++ = TCPOLEN_WSCALE;
+            *p++ = (uint8_t)MIN(pcb->rcv_wscale, TCP_MAX_WSCALE);
+        }
+        return (uint32_t)(p - buf);
+    }
+
+    if (pcb->ts_ok) {
+        *p++ = TCPOPT_NOP;
+        *p++ = TCPOPT_NOP;
+        p = put_ts(p, tcp_ts_now(now_ns), tsecr);
+    }
+    if (pcb->sack_ok && pcb->ooo_head && !(flags & TH_RST)) {
+        uint32_t r[4][2];
+        unsigned n = tcp_sack_ranges(pcb, r, pcb->ts_ok ? 3 : 4);
+
+        if (n > 0) {
+            *p++ = TCPOPT_NOP;
+            *p++ = TCPOPT_NOP;
+            *p++ = TCPOPT_SACK;
+            *p++ = (uint8_t)(TCPOLEN_SACK_BASE + n * TCPOLEN_SACK_BLOCK);
+            for (unsigned b = 0; b < n; b++) {
+                p = put_be32(p, r[b][0]);
+                p = put_be32(p, r[b][1]);
+            }
+        }
+    }
+    return (uint32_t)(p - buf);
+}

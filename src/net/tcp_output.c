@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tcp_output.c: building and sending segments: the send decision (windows,
+ * Nagle, FIN), zero-copy payloads, retransmissions, RSTs and bare ACKs.
+ */
+#include "core/clock.h"
+#include "net/checksum.h"
+#include "net/proto.h"
+#include "net/stack.h"
+#include "net/tcp.h"
+#include "net/tcp_seq.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+
+/* Payloads up to this size are copied behind the header: one segment is
+ * cheaper for a device than a chain of small ones. */
+#define TCP_COPY_MAX 256
+
+uint16_t tcp_rcv_window(struct tcp_pcb *pcb)
+{
+    uint32_t used = pcb->rcvq_bytes + pcb->ooo_bytes;
+    uint32_t space = pcb->rcvbuf > used ? pcb->rcvbuf - used : 0;
+    uint32_t win;
+
+    /* Never shrink the window we offered (RFC 9293 3.8.6.2.2). */
+    if (SEQ_LT(pcb->rcv_nxt + space, pcb->rcv_adv))
+        space = pcb->rcv_adv - pcb->rcv_nxt;
+    win = space >> pcb->rcv_wscale;
+    return win > 65535 ? 65535 : (uint16_t)win;
+}
+
+/* Append @len bytes of the send queue from sequence @seq to frame @head:
+ * copied when short, else as slices of the queued buffers (zero copy).
+ * Returns false when out of buffers or the queue holds fewer bytes. */
+static bool tcp_attach_payload(struct tcp_pcb *pcb, struct dbuf *head, uint32_t seq, uint32_t len)
+{
+    struct dbuf *q = pcb->sndq_head, *tail = head;
+    bool copy = len <= TCP_COPY_MAX && dbuf_tailroom(head) >= len;
+
+    /* The entry holding @seq: entries are in sequence order. */
+    while (q && SEQ_GEQ(seq, q->meta32 + q->len))
+        q = q->next;
+    for (; len > 0 && q; q = q->next) {
+        uint32_t off = seq - q->meta32;
+        uint32_t n = q->len - off < len ? q->len - off : len;
+
+        if (copy) {
+            memcpy(dbuf_append(head, n), q->data + off, n);
+        } else {
+            struct dbuf *sl = dbuf_slice(pcb->stack->mem, q, off, n);
+            if (!sl)
+                return false;
+            tail->next = sl;
+            tail = sl;
+        }
+        seq += n;
+        len -= n;
+    }
+    return len == 0;
+}
+
+/* Send one segment: @len payload bytes from @seq, with @flags. */
+static int tcp_xmit(struct tcp_pcb *pcb, uint32_t seq, uint32_t len, uint8_t flags)
+{
+    struct inet_stack *s = pcb->stack;
+    uint8_t opts[TCP_MAX_OPTLEN];
+    uint32_t optlen, win;
+    struct tcp_hdr *th;
+    struct dbuf *d;
+
+    d = inet_alloc_hdr(s);
+    if (!d)
+        return -1;
+    optlen = tcp_opts_write(pcb, opts, flags, clock_now_ns());
+    th = dbuf_append(d, TCP_HLEN + optlen);
+    memcpy((uint8_t *)th + TCP_HLEN, opts, optlen);
+    if (len > 0 && !tcp_attach_payload(pcb, d, seq, len)) {
+        STAT_INC(s, mem_drop_nobuf);
+        dbuf_chain_put(d);
+        return -1;
+    }
+    if (flags & TH_SYN) {
+        /* The window of a SYN is never scaled (RFC 7323 2.2). */
+        uint32_t space = pcb->rcvbuf;
+        win = space > 65535 ? 65535 : space;
+    } else {
+        win = tcp_rcv_window(pcb);
+    }
+    th->sport = pcb->local_port;
+    th->dport = pcb->remote_port;
+    th->seq = htonl(seq);
+    th->ack = (flags & TH_ACK) ? htonl(pcb->rcv_nxt) : 0;
+    th->off = (uint8_t)(((TCP_HLEN + optlen) / 4) << 4);
+    th->flags = flags;
+    th->win = htons((uint16_t)win);
+    th->csum = 0;
+    th->urp = 0;
+    if (!(s->offloads & NETDEV_OFF_TCP_CSUM)) {
+        struct csum c;
+        csum_init(&c);
+        csum_add_pseudo(&c, pcb->local_ip, pcb->remote_ip, IPV4_PROTO_TCP, (uint16_t)dbuf_chain_len(d));
+        csum_add_chain(&c, d);
+        th->csum = csum_finish(&c);
+    }
+    if (flags & TH_ACK) {
+        /* This segment acknowledges everything: no ACK is owed any more. */
+        pcb->ack_now = false;
+        pcb->unacked_segs = 0;
+        if (pcb->delack_pending) {
+            pcb->delack_pending = false;
+            timer_cancel(&s->timers, &pcb->t_delack);
+        }
+        /* The right edge we promised; a SYN's window is unscaled. */
+        uint32_t edge = pcb->rcv_nxt + ((flags & TH_SYN) ? win : (uint32_t)win << pcb->rcv_wscale);
+        if (SEQ_GT(edge, pcb->rcv_adv))
+            pcb->rcv_adv = edge;
+    }
+    STAT_INC(s, tcp_tx);
+    if (flags & TH_RST)
+        STAT_INC(s, tcp_tx_rst);
+    return ipv4_output(s, d, pcb->remote_ip, IPV4_PROTO_TCP) ? -1 : 0;
+}
+
+void tcp_send_ctl(struct tcp_pcb *pcb, uint8_t flags, uint32_t seq)
+{
+    tcp_xmit(pcb, seq, 0, flags);
+}
+
+/* Bytes of the send queue not yet sent, and whether the FIN is due. */
+static uint32_t tcp_unsent(const struct tcp_pcb *pcb)
+{
+    uint32_t off = pcb->snd_nxt - pcb->snd_una;
+    return off < pcb->sndq_bytes ? pcb->sndq_bytes - off : 0;
+}
+
+/* Sequence number of our FIN: right after the last queued byte. */
+static uint32_t tcp_fin_seq(const struct tcp_pcb *pcb)
+{
+    return pcb->snd_una + pcb->sndq_bytes;
+}
+
+void tcp_retransmit(struct tcp_pcb *pcb, uint32_t seq, uint32_t max_len)
+{
+    uint32_t end = tcp_fin_seq(pcb);
+    uint32_t len = SEQ_LT(seq, end) ? end - seq : 0;
+    uint8_t flags = TH_ACK;
+
+    if (len > pcb->mss)
+        len = pcb->mss;
+    if (len > max_len)
+        len = max_len;
+    /* The FIN rides along if this reaches the end and it was sent before. */
+    if (pcb->fin_queued && seq + len == end && SEQ_GT(pcb->snd_max, end))
+        flags |= TH_FIN;
+    if (len == 0 && !(flags & TH_FIN))
+        return;
+    if (len > 0)
+        flags |= TH_PSH;
+    STAT_INC(pcb->stack, tcp_rexmt);
+    tcp_xmit(pcb, seq, len, flags);
+}
+
+void tcp_output(struct tcp_pcb *pcb)
+{
+    struct inet_stack *s = pcb->stack;
+
+    switch (pcb->state) {
+    case TCPS_CLOSED:
+    case TCPS_LISTEN:
+    case TCPS_TIME_WAIT:
+        if (pcb->state == TCPS_TIME_WAIT && pcb->ack_now)
+            tcp_send_ctl(pcb, TH_ACK, pcb->snd_nxt);
+        return;
+    case TCPS_SYN_SENT:
+    case TCPS_SYN_RECEIVED:
+        if (pcb->snd_nxt == pcb->iss) {
+            uint8_t flags = pcb->state == TCPS_SYN_SENT ? TH_SYN : TH_SYN | TH_ACK;
+            if (pcb->snd_max == pcb->iss + 1)
+                STAT_INC(s, tcp_rexmt);
+            else
+                pcb->rtt_start_ns = clock_now_ns(), pcb->rtt_seq = pcb->iss;
+            tcp_xmit(pcb, pcb->iss, 0, flags);
+            pcb->snd_nxt = pcb->snd_max = pcb->iss + 1;
+            if (!timer_armed(&pcb->t_rexmt))
+                tcp_rexmt_arm(pcb);
+        } else if (pcb->ack_now) {
+            tcp_send_ctl(pcb, TH_ACK, pcb->snd_nxt);
+        }
+        return;
+    default:
+        break;
+    }
+
+    for (;;) {
+        uint32_t flight = pcb->snd_nxt - pcb->snd_una;
+        uint32_t wnd = pcb->snd_wnd < pcb->cwnd ? pcb->snd_wnd : pcb->cwnd;
+        uint32_t usable = wnd > flight ? wnd - flight : 0;
+        uint32_t unsent = tcp_unsent(pcb);
+        uint32_t len = unsent < usable ? unsent : usable;
+        bool fin = false, send = false;
+        uint8_t flags = TH_ACK;
+
+        if (len > pcb->mss)
+            len = pcb->mss;
+        /* FIN once every byte is in this or an earlier segment. */
+        if (pcb->fin_queued && pcb->snd_nxt + len == tcp_fin_seq(pcb) && SEQ_LEQ(pcb->snd_max, tcp_fin_seq(pcb)))
+            fin = true;
+        if (len == pcb->mss)
+            send = true;
+        else if (len > 0 && len == unsent && (pcb->nodelay || flight == 0))
+            send = true; /* Nagle (RFC 9293 3.7.4): small only when nothing is in flight */
+        else if (fin && len == unsent)
+            send = true;
+        if (!send) {
+            if (unsent > 0 && pcb->snd_wnd == 0 && flight == 0 && !timer_armed(&pcb->t_rexmt)) {
+                /* Zero window: probe until it opens (RFC 9293 3.8.6.1). */
+                pcb->persist = true;
+                timer_arm(&s->timers, &pcb->t_rexmt, clock_now_ns() + pcb->rto_ns);
+            }
+            if (pcb->ack_now)
+                tcp_send_ctl(pcb, TH_ACK, pcb->snd_nxt);
+            return;
+        }
+        if (len > 0 && len == unsent)
+            flags |= TH_PSH;
+        if (fin)
+            flags |= TH_FIN;
+        if (tcp_xmit(pcb, pcb->snd_nxt, len, flags) != 0)
+            return; /* out of buffers: the RTO timer retries */
+        /* Time one segment per RTT, never a retransmitted one (Karn). */
+        if (pcb->rtt_start_ns == 0 && pcb->snd_nxt == pcb->snd_max && len > 0) {
+            pcb->rtt_start_ns = clock_now_ns();
+            pcb->rtt_seq = pcb->snd_nxt;
+        }
+        pcb->snd_nxt += len + (fin ? 1 : 0);
+        if (SEQ_GT(pcb->snd_nxt, pcb->snd_max))
+            pcb->snd_max = pcb->snd_nxt;
+        if (!timer_armed(&pcb->t_rexmt) || pcb->persist)
+            tcp_rexmt_arm(pcb);
+        if (fin)
+            return;
+    }
+}
+
+void tcp_respond_rst(struct inet_stack *s, uint32_t src, uint32_t dst, const struct tcp_hdr *th, uint32_t seg_len)
+{
+    struct tcp_hdr *r;
+    struct dbuf *d;
+    struct csum c;
+
+    if (th->flags & TH_RST)
+        return; /* never answer a reset */
+    d = inet_alloc_hdr(s);
+    if (!d)
+        return;
+    r = dbuf_append(d, TCP_HLEN);
+    memset(r, 0, TCP_HLEN);
+    r->sport = th->dport;
+    r->dport = th->sport;
+    r->off = 5 << 4;
+    /* RFC 9293 3.10.7.1 */
+    if (th->flags & TH_ACK) {
+        r->seq = th->ack;
+        r->flags = TH_RST;
+    } else {
+        r->ack = htonl(ntohl(th->seq) + seg_len);
+        r->flags = TH_RST | TH_ACK;
+    }
+    csum_init(&c);
+    csum_add_pseudo(&c, dst, src, IPV4_PROTO_TCP, TCP_HLEN);
+    csum_add(&c, r, TCP_HLEN);
+    r->csum = csum_finish(&c);
+    STAT_INC(s, tcp_tx);
+    STAT_INC(s, tcp_tx_rst);
+    ipv4_output(s, d, src, IPV4_PROTO_TCP);
+}

@@ -1,0 +1,482 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tcp_subr.c: TCP control blocks: creation, hashing, binding, the calls the
+ * libOS makes (listen, accept, connect, send, recv, close) and freeing.
+ */
+#include "core/clock.h"
+#include "core/log.h"
+#include "net/stack.h"
+#include "net/tcp.h"
+#include "net/tcp_seq.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#define TCP_EPHEMERAL_FIRST 49152
+#define TCP_EPHEMERAL_LAST 65535
+
+static const char *const state_names[] = {
+    "CLOSED",      "LISTEN",     "SYN_SENT",   "SYN_RECEIVED", "ESTABLISHED", "FIN_WAIT_1",
+    "FIN_WAIT_2",  "CLOSE_WAIT", "CLOSING",    "LAST_ACK",     "TIME_WAIT",
+};
+
+const char *tcp_state_name(enum tcp_state s)
+{
+    return (unsigned)s < ARRAY_SIZE(state_names) ? state_names[s] : "?";
+}
+
+/* Defaults for every parameter left 0 (tests build stacks from zeroed
+ * params; the libOS passes the configuration). */
+static void tcp_params_defaults(struct tcp_params *p)
+{
+#define DEFAULT(field, value) \
+    if (!p->field)            \
+        p->field = (value);
+    DEFAULT(rcvbuf, 256 * 1024);
+    DEFAULT(sndbuf, 256 * 1024);
+    DEFAULT(rto_initial_ns, 200000000ull); /* 200 ms: well under RFC 6298's 1 s, as Linux */
+    DEFAULT(rto_min_ns, 2000000ull);       /* 2 ms: datacenter RTTs are µs */
+    DEFAULT(rto_max_ns, 60000000000ull);
+    DEFAULT(max_retries, 15);
+    DEFAULT(syn_retries, 6);
+    DEFAULT(delack_ns, 100000ull);         /* 100 µs: a µs-scale reply piggybacks first */
+    DEFAULT(msl_ns, 30000000000ull);       /* TIME_WAIT = 2 MSL = 60 s */
+    DEFAULT(syn_backlog, 1024);
+    DEFAULT(ooo_max, 256);
+    DEFAULT(keepalive_idle_ns, 7200000000000ull);
+    DEFAULT(keepalive_intvl_ns, 75000000000ull);
+    DEFAULT(keepalive_probes, 9);
+    DEFAULT(cc, "cubic");
+#undef DEFAULT
+}
+
+int tcp_init(struct inet_stack *s, const struct tcp_params *p)
+{
+    struct tcp_table *t = &s->tcp;
+
+    memset(t, 0, sizeof(*t));
+    t->params = *p;
+    tcp_params_defaults(&t->params);
+    if (!tcp_cc_find(t->params.cc)) {
+        log_err("tcp: unknown congestion control \"%s\" (expected cubic or newreno)", t->params.cc);
+        return EINVAL;
+    }
+    for (int i = 0; i < TCP_HASH_BUCKETS; i++)
+        list_init(&t->conns[i]);
+    for (int i = 0; i < (int)ARRAY_SIZE(t->listeners); i++)
+        list_init(&t->listeners[i]);
+    /* RFC 6528: the secret must not be guessable. */
+    if (getrandom(t->isn_key, sizeof(t->isn_key), 0) != (ssize_t)sizeof(t->isn_key)) {
+        uint64_t x = clock_real_ns() ^ (uint64_t)(uintptr_t)s;
+        memcpy(t->isn_key, &x, sizeof(x));
+        log_warn("tcp: getrandom failed; ISN secret from the clock");
+    }
+    t->next_ephemeral = TCP_EPHEMERAL_FIRST;
+    return 0;
+}
+
+void tcp_fini(struct inet_stack *s)
+{
+    struct tcp_table *t = &s->tcp;
+    struct list_node *pos, *tmp;
+
+    for (int i = 0; i < TCP_HASH_BUCKETS; i++) {
+        list_for_each_safe(pos, tmp, &t->conns[i]) {
+            tcp_pcb_free(list_entry(pos, struct tcp_pcb, link));
+        }
+    }
+    for (int i = 0; i < (int)ARRAY_SIZE(t->listeners); i++) {
+        list_for_each_safe(pos, tmp, &t->listeners[i]) {
+            tcp_pcb_free(list_entry(pos, struct tcp_pcb, link));
+        }
+    }
+}
+
+static uint32_t tcp_hash(uint16_t lport, uint32_t rip, uint16_t rport)
+{
+    uint32_t h = rip ^ ((uint32_t)lport << 16 | rport);
+    h *= 2654435761u;
+    return (h >> 16) & (TCP_HASH_BUCKETS - 1);
+}
+
+static struct list_node *tcp_listen_bucket(struct tcp_table *t, uint16_t lport)
+{
+    return &t->listeners[ntohs(lport) & (ARRAY_SIZE(t->listeners) - 1)];
+}
+
+void tcp_hash_insert(struct tcp_pcb *pcb)
+{
+    struct tcp_table *t = &pcb->stack->tcp;
+
+    if (list_linked(&pcb->link))
+        list_del(&pcb->link);
+    if (pcb->state == TCPS_LISTEN)
+        list_add_tail(tcp_listen_bucket(t, pcb->local_port), &pcb->link);
+    else
+        list_add_tail(&t->conns[tcp_hash(pcb->local_port, pcb->remote_ip, pcb->remote_port)], &pcb->link);
+}
+
+struct tcp_pcb *tcp_lookup(struct inet_stack *s, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport)
+{
+    struct list_node *head = &s->tcp.conns[tcp_hash(lport, rip, rport)], *pos;
+
+    for (pos = head->next; pos != head; pos = pos->next) {
+        struct tcp_pcb *p = list_entry(pos, struct tcp_pcb, link);
+        if (p->local_port == lport && p->remote_port == rport && p->remote_ip == rip &&
+            (p->local_ip == lip || p->local_ip == 0))
+            return p;
+    }
+    return NULL;
+}
+
+struct tcp_pcb *tcp_lookup_listener(struct inet_stack *s, uint32_t lip, uint16_t lport)
+{
+    struct list_node *head = tcp_listen_bucket(&s->tcp, lport), *pos;
+    struct tcp_pcb *any = NULL;
+
+    for (pos = head->next; pos != head; pos = pos->next) {
+        struct tcp_pcb *p = list_entry(pos, struct tcp_pcb, link);
+        if (p->local_port != lport)
+            continue;
+        if (p->local_ip == lip)
+            return p;
+        if (p->local_ip == 0)
+            any = p;
+    }
+    return any;
+}
+
+struct tcp_pcb *tcp_pcb_new(struct inet_stack *s, void *owner, tcp_upcall_fn upcall)
+{
+    const struct tcp_params *p = &s->tcp.params;
+    struct tcp_pcb *pcb = calloc(1, sizeof(*pcb));
+
+    if (!pcb)
+        return NULL;
+    pcb->stack = s;
+    pcb->owner = owner;
+    pcb->upcall = upcall;
+    list_init(&pcb->link);
+    list_init(&pcb->child_link);
+    list_init(&pcb->syn_q);
+    list_init(&pcb->accept_q);
+    pcb->rcvbuf = p->rcvbuf;
+    pcb->sndbuf = p->sndbuf;
+    pcb->nodelay = p->nodelay;
+    pcb->keepalive = p->keepalive;
+    pcb->rto_ns = p->rto_initial_ns;
+    pcb->cc = tcp_cc_find(p->cc);
+    /* What we offer at the handshake; the peer's options decide. */
+    pcb->ws_ok = p->window_scaling;
+    pcb->ts_ok = p->timestamps;
+    pcb->sack_ok = p->sack;
+    tcp_timers_init(pcb);
+    s->tcp.npcbs++;
+    return pcb;
+}
+
+/* Is @port (network order) taken on @ip for a new bind? A socket in
+ * TIME_WAIT blocks it unless SO_REUSEADDR. */
+static bool tcp_port_busy(struct inet_stack *s, uint32_t ip, uint16_t port, bool reuse)
+{
+    struct tcp_table *t = &s->tcp;
+    struct list_node *pos, *head;
+
+    head = tcp_listen_bucket(t, port);
+    for (pos = head->next; pos != head; pos = pos->next) {
+        struct tcp_pcb *p = list_entry(pos, struct tcp_pcb, link);
+        if (p->local_port == port && (p->local_ip == ip || !p->local_ip || !ip))
+            return true;
+    }
+    /* Connections are hashed by 4-tuple: a bound port means a scan. Binding
+     * is control path; connect picks ephemeral ports without it. */
+    for (int i = 0; i < TCP_HASH_BUCKETS; i++) {
+        head = &t->conns[i];
+        for (pos = head->next; pos != head; pos = pos->next) {
+            struct tcp_pcb *p = list_entry(pos, struct tcp_pcb, link);
+            if (p->local_port != port || (p->local_ip != ip && p->local_ip && ip))
+                continue;
+            if (reuse && p->state == TCPS_TIME_WAIT)
+                continue;
+            return true;
+        }
+    }
+    return false;
+}
+
+int tcp_bind(struct tcp_pcb *pcb, uint32_t ip, uint16_t port)
+{
+    struct inet_stack *s = pcb->stack;
+
+    if (pcb->local_port)
+        return EINVAL;
+    if (ip != 0 && ip != s->ip)
+        return EADDRNOTAVAIL;
+    if (port == 0) {
+        struct tcp_table *t = &s->tcp;
+        for (uint32_t n = TCP_EPHEMERAL_LAST - TCP_EPHEMERAL_FIRST + 1; n > 0; n--) {
+            uint16_t p = htons(t->next_ephemeral);
+            t->next_ephemeral =
+                t->next_ephemeral == TCP_EPHEMERAL_LAST ? TCP_EPHEMERAL_FIRST : (uint16_t)(t->next_ephemeral + 1);
+            if (!tcp_port_busy(s, ip, p, false)) {
+                port = p;
+                break;
+            }
+        }
+        if (port == 0)
+            return EADDRNOTAVAIL;
+    } else if (tcp_port_busy(s, ip, port, pcb->reuseaddr)) {
+        return EADDRINUSE;
+    }
+    pcb->local_ip = ip;
+    pcb->local_port = port;
+    return 0;
+}
+
+int tcp_listen(struct tcp_pcb *pcb, uint32_t backlog)
+{
+    if (pcb->state == TCPS_LISTEN) {
+        pcb->backlog = backlog ? backlog : 1;
+        return 0;
+    }
+    if (pcb->state != TCPS_CLOSED || !pcb->local_port)
+        return EINVAL;
+    /* Two sockets may bind one port (binding does not reserve it); only one
+     * may listen on it. */
+    {
+        struct tcp_pcb *other = tcp_lookup_listener(pcb->stack, pcb->local_ip, pcb->local_port);
+        if (other && (other->local_ip == pcb->local_ip || !other->local_ip || !pcb->local_ip))
+            return EADDRINUSE;
+    }
+    pcb->backlog = backlog ? backlog : 1;
+    pcb->state = TCPS_LISTEN;
+    tcp_hash_insert(pcb);
+    return 0;
+}
+
+struct tcp_pcb *tcp_accept(struct tcp_pcb *listener, void *owner, tcp_upcall_fn upcall)
+{
+    struct tcp_pcb *c;
+
+    if (list_empty(&listener->accept_q))
+        return NULL;
+    c = list_entry(list_first(&listener->accept_q), struct tcp_pcb, child_link);
+    list_del(&c->child_link);
+    listener->accept_count--;
+    c->listener = NULL;
+    c->owner = owner;
+    c->upcall = upcall;
+    return c;
+}
+
+int tcp_connect(struct tcp_pcb *pcb, uint32_t ip, uint16_t port)
+{
+    struct inet_stack *s = pcb->stack;
+    int ret;
+
+    if (pcb->state == TCPS_SYN_SENT || pcb->state == TCPS_SYN_RECEIVED)
+        return EALREADY;
+    if (pcb->state != TCPS_CLOSED)
+        return pcb->state == TCPS_LISTEN ? EINVAL : EISCONN;
+    if (pcb->err)
+        return EINVAL; /* a failed connect leaves the socket unusable, as POSIX */
+    if (!pcb->local_port && (ret = tcp_bind(pcb, 0, 0)) != 0)
+        return ret;
+    if (tcp_lookup(s, s->ip, pcb->local_port, ip, port))
+        return EADDRINUSE; /* that 4-tuple exists (e.g. in TIME_WAIT) */
+    pcb->local_ip = s->ip;
+    pcb->remote_ip = ip;
+    pcb->remote_port = port;
+    pcb->iss = tcp_new_isn(s, pcb->local_ip, pcb->local_port, ip, port);
+    pcb->snd_una = pcb->snd_nxt = pcb->snd_max = pcb->iss;
+    /* Our window scale from the receive buffer (RFC 7323 2.2). */
+    while (pcb->rcv_wscale < 14 && (pcb->rcvbuf >> pcb->rcv_wscale) > 65535)
+        pcb->rcv_wscale++;
+    pcb->mss = (uint16_t)(s->mtu - 40);
+    pcb->cc->init(pcb);
+    pcb->state = TCPS_SYN_SENT;
+    tcp_hash_insert(pcb);
+    STAT_INC(s, tcp_conn_active);
+    tcp_output(pcb);
+    return 0;
+}
+
+uint32_t tcp_send_space(const struct tcp_pcb *pcb)
+{
+    return pcb->sndq_cost >= pcb->sndbuf ? 0 : pcb->sndbuf - pcb->sndq_cost;
+}
+
+int tcp_send(struct tcp_pcb *pcb, struct dbuf *d)
+{
+    switch (pcb->state) {
+    case TCPS_ESTABLISHED:
+    case TCPS_CLOSE_WAIT:
+        break;
+    case TCPS_SYN_SENT:
+    case TCPS_SYN_RECEIVED:
+        return ENOTCONN;
+    default:
+        return pcb->err ? pcb->err : EPIPE;
+    }
+    if (pcb->fin_queued)
+        return EPIPE;
+    if (tcp_send_space(pcb) == 0)
+        return EAGAIN;
+    /* The bytes take the next sequence numbers after what is queued. */
+    d->meta32 = pcb->snd_una + pcb->sndq_bytes;
+    d->next = NULL;
+    if (pcb->sndq_tail)
+        pcb->sndq_tail->next = d;
+    else
+        pcb->sndq_head = d;
+    pcb->sndq_tail = d;
+    pcb->sndq_bytes += d->len;
+    pcb->sndq_cost += TCP_TRUESIZE(d->len);
+    tcp_output(pcb);
+    return 0;
+}
+
+struct dbuf *tcp_recv(struct tcp_pcb *pcb)
+{
+    struct dbuf *d = pcb->rcvq_head;
+    uint16_t old_win;
+
+    if (!d)
+        return NULL;
+    old_win = tcp_rcv_window(pcb);
+    pcb->rcvq_head = d->next;
+    if (!pcb->rcvq_head)
+        pcb->rcvq_tail = NULL;
+    d->next = NULL;
+    pcb->rcvq_bytes -= d->len;
+    /* Window update (RFC 9293 3.8.6.2.2, receiver SWS avoidance): tell the
+     * peer when the window grew by two segments or half the buffer, not on
+     * every byte. */
+    if (pcb->state >= TCPS_ESTABLISHED && !pcb->rcv_fin) {
+        uint32_t grown = ((uint32_t)tcp_rcv_window(pcb) - old_win) << pcb->rcv_wscale;
+        if (grown >= 2u * pcb->mss || grown >= pcb->rcvbuf / 2) {
+            pcb->ack_now = true;
+            tcp_output(pcb);
+        }
+    }
+    return d;
+}
+
+bool tcp_at_eof(const struct tcp_pcb *pcb)
+{
+    return pcb->rcv_fin && !pcb->rcvq_head;
+}
+
+void tcp_notify(struct tcp_pcb *pcb, unsigned events)
+{
+    if (pcb->owner && pcb->upcall)
+        pcb->upcall(pcb, events);
+}
+
+static void tcp_free_chain(struct dbuf **head, struct dbuf **tail)
+{
+    struct dbuf *d = *head;
+
+    while (d) {
+        struct dbuf *next = d->next;
+        d->next = NULL;
+        dbuf_put(d);
+        d = next;
+    }
+    *head = NULL;
+    if (tail)
+        *tail = NULL;
+}
+
+void tcp_pcb_free(struct tcp_pcb *pcb)
+{
+    struct list_node *pos, *tmp;
+
+    tcp_timers_cancel(pcb);
+    if (list_linked(&pcb->link))
+        list_del(&pcb->link);
+    if (list_linked(&pcb->child_link)) { /* still queued on its listener */
+        struct tcp_pcb *l = pcb->listener;
+        list_del(&pcb->child_link);
+        if (l && pcb->state == TCPS_SYN_RECEIVED)
+            l->syn_count--;
+        else if (l)
+            l->accept_count--;
+    }
+    list_for_each_safe(pos, tmp, &pcb->syn_q) {
+        tcp_abort(list_entry(pos, struct tcp_pcb, child_link));
+    }
+    list_for_each_safe(pos, tmp, &pcb->accept_q) {
+        tcp_abort(list_entry(pos, struct tcp_pcb, child_link));
+    }
+    tcp_free_chain(&pcb->sndq_head, &pcb->sndq_tail);
+    tcp_free_chain(&pcb->rcvq_head, &pcb->rcvq_tail);
+    tcp_free_chain(&pcb->ooo_head, NULL);
+    pcb->stack->tcp.npcbs--;
+    free(pcb);
+}
+
+bool tcp_set_state(struct tcp_pcb *pcb, enum tcp_state st)
+{
+    pcb->state = st;
+    if (st == TCPS_CLOSED) {
+        tcp_timers_cancel(pcb);
+        if (list_linked(&pcb->link))
+            list_del(&pcb->link);
+        if (!pcb->owner) {
+            tcp_pcb_free(pcb);
+            return false;
+        }
+    }
+    return true;
+}
+
+void tcp_abort(struct tcp_pcb *pcb)
+{
+    if (pcb->state >= TCPS_SYN_RECEIVED && pcb->state != TCPS_TIME_WAIT)
+        tcp_send_ctl(pcb, TH_RST | TH_ACK, pcb->snd_nxt);
+    pcb->owner = NULL;
+    tcp_set_state(pcb, TCPS_CLOSED);
+}
+
+void tcp_close(struct tcp_pcb *pcb)
+{
+    switch (pcb->state) {
+    case TCPS_CLOSED:
+    case TCPS_LISTEN:
+    case TCPS_SYN_SENT:
+        pcb->owner = NULL;
+        if (list_linked(&pcb->link) || pcb->state != TCPS_CLOSED)
+            tcp_set_state(pcb, TCPS_CLOSED);
+        else
+            tcp_pcb_free(pcb);
+        return;
+    default:
+        break;
+    }
+    /* RFC 9293 3.10.4 / RFC 2525 2.17: closing with unread data, or with
+     * SO_LINGER {1, 0}, resets the connection instead of losing it quietly. */
+    if (pcb->linger_zero || pcb->rcvq_head) {
+        tcp_abort(pcb);
+        return;
+    }
+    pcb->owner = NULL;
+    if (pcb->state == TCPS_TIME_WAIT || pcb->fin_queued)
+        return;
+    pcb->fin_queued = true;
+    switch (pcb->state) {
+    case TCPS_SYN_RECEIVED:
+    case TCPS_ESTABLISHED:
+        pcb->state = TCPS_FIN_WAIT_1;
+        break;
+    case TCPS_CLOSE_WAIT:
+        pcb->state = TCPS_LAST_ACK;
+        break;
+    default:
+        break;
+    }
+    tcp_output(pcb);
+}

@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tcp_timer.c: the per-connection timers: retransmission (RFC 6298), SYN
+ * retries, zero-window probes (RFC 9293 3.8.6.1), delayed ACK, keepalive
+ * (RFC 1122 4.2.3.6) and TIME_WAIT (2 MSL).
+ */
+#include "core/clock.h"
+#include "net/stack.h"
+#include "net/tcp.h"
+#include "net/tcp_seq.h"
+
+#include <errno.h>
+
+static void tcp_rexmt_fire(struct timer *t, void *arg);
+static void tcp_delack_fire(struct timer *t, void *arg);
+static void tcp_keep_fire(struct timer *t, void *arg);
+static void tcp_2msl_fire(struct timer *t, void *arg);
+
+void tcp_timers_init(struct tcp_pcb *pcb)
+{
+    timer_init(&pcb->t_rexmt, tcp_rexmt_fire, pcb);
+    timer_init(&pcb->t_delack, tcp_delack_fire, pcb);
+    timer_init(&pcb->t_keep, tcp_keep_fire, pcb);
+    timer_init(&pcb->t_2msl, tcp_2msl_fire, pcb);
+}
+
+void tcp_timers_cancel(struct tcp_pcb *pcb)
+{
+    struct timer_wheel *w = &pcb->stack->timers;
+
+    timer_cancel(w, &pcb->t_rexmt);
+    timer_cancel(w, &pcb->t_delack);
+    timer_cancel(w, &pcb->t_keep);
+    timer_cancel(w, &pcb->t_2msl);
+}
+
+static uint64_t tcp_rto_backoff(const struct tcp_pcb *pcb)
+{
+    const struct tcp_params *p = &pcb->stack->tcp.params;
+    uint64_t rto = pcb->rto_ns;
+
+    /* RFC 6298 5.5: double per consecutive timeout, up to the maximum. */
+    for (uint32_t i = 0; i < pcb->rexmt_count && rto < p->rto_max_ns; i++)
+        rto <<= 1;
+    return rto < p->rto_max_ns ? rto : p->rto_max_ns;
+}
+
+void tcp_rexmt_arm(struct tcp_pcb *pcb)
+{
+    pcb->persist = false;
+    timer_arm(&pcb->stack->timers, &pcb->t_rexmt, clock_now_ns() + tcp_rto_backoff(pcb));
+}
+
+/* RFC 6298 2.2-2.3 with the usual alpha = 1/8, beta = 1/4, K = 4. */
+void tcp_rtt_sample(struct tcp_pcb *pcb, uint64_t rtt_ns)
+{
+    const struct tcp_params *p = &pcb->stack->tcp.params;
+    uint64_t rto;
+
+    if (pcb->srtt_ns == 0) {
+        pcb->srtt_ns = rtt_ns;
+        pcb->rttvar_ns = rtt_ns / 2;
+    } else {
+        uint64_t delta = pcb->srtt_ns > rtt_ns ? pcb->srtt_ns - rtt_ns : rtt_ns - pcb->srtt_ns;
+        pcb->rttvar_ns = (3 * pcb->rttvar_ns + delta) / 4;
+        pcb->srtt_ns = (7 * pcb->srtt_ns + rtt_ns) / 8;
+    }
+    rto = pcb->srtt_ns + (4 * pcb->rttvar_ns > 1000 ? 4 * pcb->rttvar_ns : 1000);
+    if (rto < p->rto_min_ns)
+        rto = p->rto_min_ns;
+    if (rto > p->rto_max_ns)
+        rto = p->rto_max_ns;
+    pcb->rto_ns = rto;
+}
+
+static void tcp_fail(struct tcp_pcb *pcb, int err)
+{
+    pcb->err = err;
+    tcp_notify(pcb, TCP_EV_ERROR | TCP_EV_READABLE | TCP_EV_WRITABLE |
+                        (pcb->state == TCPS_SYN_SENT ? TCP_EV_CONNECTED : 0));
+    tcp_set_state(pcb, TCPS_CLOSED);
+}
+
+static void tcp_rexmt_fire(struct timer *t, void *arg)
+{
+    struct tcp_pcb *pcb = arg;
+    struct inet_stack *s = pcb->stack;
+    const struct tcp_params *p = &s->tcp.params;
+    uint32_t limit = pcb->state == TCPS_SYN_SENT || pcb->state == TCPS_SYN_RECEIVED ? p->syn_retries : p->max_retries;
+
+    (void)t;
+    if (pcb->persist) {
+        /* Zero-window probe: one byte past the window (RFC 9293 3.8.6.1);
+         * probes never give up while the peer answers them. */
+        STAT_INC(s, tcp_persist);
+        if (pcb->rexmt_count < 30)
+            pcb->rexmt_count++;
+        if (pcb->snd_wnd == 0 && pcb->sndq_bytes > pcb->snd_nxt - pcb->snd_una)
+            tcp_retransmit(pcb, pcb->snd_nxt, 1);
+        else
+            tcp_send_ctl(pcb, TH_ACK, pcb->snd_una - 1);
+        timer_arm(&s->timers, &pcb->t_rexmt, clock_now_ns() + tcp_rto_backoff(pcb));
+        pcb->persist = true;
+        return;
+    }
+    if (pcb->snd_una == pcb->snd_max)
+        return; /* everything was acknowledged meanwhile */
+    if (++pcb->rexmt_count > limit) {
+        STAT_INC(s, tcp_conn_timeout);
+        if (pcb->state != TCPS_SYN_SENT)
+            tcp_send_ctl(pcb, TH_RST | TH_ACK, pcb->snd_nxt);
+        tcp_fail(pcb, ETIMEDOUT);
+        return;
+    }
+    STAT_INC(s, tcp_rto);
+    /* RFC 6298 5.4-5.7 and RFC 5681 3.1: back off, collapse the window,
+     * resend from the first unacknowledged byte. Karn: no RTT sample from a
+     * retransmitted segment. */
+    pcb->rtt_start_ns = 0;
+    if (pcb->state >= TCPS_ESTABLISHED)
+        pcb->cc->timeout(pcb, clock_now_ns());
+    pcb->in_recovery = false;
+    pcb->dupacks = 0;
+    pcb->nsacked = 0; /* RFC 6675 5.1: the scoreboard may be stale */
+    pcb->snd_nxt = pcb->snd_una;
+    tcp_output(pcb);
+    tcp_rexmt_arm(pcb);
+}
+
+void tcp_delack_arm(struct tcp_pcb *pcb)
+{
+    if (!pcb->delack_pending) {
+        pcb->delack_pending = true;
+        timer_arm(&pcb->stack->timers, &pcb->t_delack, clock_now_ns() + pcb->stack->tcp.params.delack_ns);
+    }
+}
+
+static void tcp_delack_fire(struct timer *t, void *arg)
+{
+    struct tcp_pcb *pcb = arg;
+
+    (void)t;
+    if (!pcb->delack_pending)
+        return;
+    STAT_INC(pcb->stack, tcp_delack);
+    pcb->ack_now = true;
+    tcp_output(pcb);
+}
+
+void tcp_keep_reset(struct tcp_pcb *pcb)
+{
+    pcb->last_rx_ns = clock_now_ns();
+    pcb->keep_probes_sent = 0;
+    if (pcb->keepalive && !timer_armed(&pcb->t_keep))
+        timer_arm(&pcb->stack->timers, &pcb->t_keep, pcb->last_rx_ns + pcb->stack->tcp.params.keepalive_idle_ns);
+}
+
+static void tcp_keep_fire(struct timer *t, void *arg)
+{
+    struct tcp_pcb *pcb = arg;
+    const struct tcp_params *p = &pcb->stack->tcp.params;
+    uint64_t now = clock_now_ns(), due;
+
+    (void)t;
+    if (!pcb->keepalive || pcb->state < TCPS_ESTABLISHED || pcb->state > TCPS_CLOSE_WAIT)
+        return;
+    due = pcb->last_rx_ns + p->keepalive_idle_ns + (uint64_t)pcb->keep_probes_sent * p->keepalive_intvl_ns;
+    if (now < due) { /* traffic since: wait for the remaining idle time */
+        timer_arm(&pcb->stack->timers, &pcb->t_keep, due);
+        return;
+    }
+    if (pcb->keep_probes_sent >= p->keepalive_probes) {
+        STAT_INC(pcb->stack, tcp_conn_timeout);
+        tcp_send_ctl(pcb, TH_RST | TH_ACK, pcb->snd_nxt);
+        tcp_fail(pcb, ETIMEDOUT);
+        return;
+    }
+    /* RFC 1122 4.2.3.6: SEG.SEQ = SND.NXT - 1 makes the peer answer. */
+    STAT_INC(pcb->stack, tcp_keepalive);
+    pcb->keep_probes_sent++;
+    tcp_send_ctl(pcb, TH_ACK, pcb->snd_nxt - 1);
+    timer_arm(&pcb->stack->timers, &pcb->t_keep, now + p->keepalive_intvl_ns);
+}
+
+void tcp_2msl_arm(struct tcp_pcb *pcb)
+{
+    timer_arm(&pcb->stack->timers, &pcb->t_2msl, clock_now_ns() + 2 * pcb->stack->tcp.params.msl_ns);
+}
+
+static void tcp_2msl_fire(struct timer *t, void *arg)
+{
+    struct tcp_pcb *pcb = arg;
+
+    (void)t;
+    /* TIME_WAIT over; or FIN_WAIT_2 detached and idle too long. */
+    if (pcb->state == TCPS_TIME_WAIT || (pcb->state == TCPS_FIN_WAIT_2 && !pcb->owner))
+        tcp_set_state(pcb, TCPS_CLOSED);
+}
