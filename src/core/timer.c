@@ -88,6 +88,11 @@ int timer_wheel_run(struct timer_wheel *w, uint64_t now_ns)
 
     if (target < w->now_tick)
         target = w->now_tick; /* clock went back: keep processed ticks processed */
+    if (w->armed == 0) {
+        /* Nothing to fire: skip the slot walk (an idle stack polls often). */
+        w->now_tick = target;
+        return 0;
+    }
     /* Ticks now_tick+1 .. target+1 (see top), but each slot at most once. */
     nwalk = target - w->now_tick + 1;
     if (nwalk > w->nslots)

@@ -92,6 +92,7 @@ int ipv4_output(struct inet_stack *s, struct dbuf *d, uint32_t dst, uint8_t prot
 
     /* We never fragment: callers check the size, this is the last guard. */
     if (len > s->mtu) {
+        STAT_INC(s, ipv4_drop_too_big);
         dbuf_chain_put(d);
         return EMSGSIZE;
     }

@@ -23,7 +23,7 @@
     X(arp_drop_malformed, "dropped: ARP bad length or hardware/protocol type")  \
     X(arp_drop_op, "dropped: ARP operation neither request nor reply")          \
     X(arp_drop_not_for_us, "ignored: ARP for another address")                  \
-    X(arp_resolved, "addresses resolved")                                       \
+    X(arp_resolved, "addresses resolved, learned or configured")               \
     X(arp_timeout, "resolutions given up after all retries")                    \
     X(arp_drop_pending, "dropped: packets waiting for a resolution that failed")\
     X(arp_drop_pending_full, "dropped: too many packets waiting for ARP")       \
@@ -41,6 +41,7 @@
     X(ipv4_drop_proto, "dropped: unknown protocol")                             \
     X(ipv4_drop_ttl, "dropped: TTL zero")                                       \
     X(ipv4_drop_src, "dropped: source is broadcast or multicast")               \
+    X(ipv4_drop_too_big, "not sent: packet larger than the MTU (no fragmentation)")\
     X(icmp_rx, "ICMP messages received")                                        \
     X(icmp_tx, "ICMP messages sent")                                            \
     X(icmp_echo_request, "echo requests answered")                              \
