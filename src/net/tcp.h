@@ -111,6 +111,7 @@ struct tcp_params {
     const char *cc;           /* "cubic" or "newreno" */
     uint32_t fixed_isn;       /* tests only: when use_fixed_isn */
     bool use_fixed_isn;
+    uint64_t isn_key_seed;    /* tests only: non-zero = a reproducible ISN secret */
 };
 
 /* Congestion control modules (tcp_cc_newreno.c, tcp_cc_cubic.c). All sizes

@@ -111,6 +111,7 @@ static void tcp_input_listen(struct inet_stack *s, struct tcp_pcb *l, const stru
     c->rcv_adv = c->rcv_nxt;
     c->iss = tcp_new_isn(s, c->local_ip, c->local_port, c->remote_ip, c->remote_port);
     c->snd_una = c->snd_nxt = c->snd_max = c->iss;
+    c->recover = c->sack_high = c->iss; /* RFC 6582 3.2 step 1 */
     tcp_negotiate(c, sg);
     c->snd_wnd = sg->wnd; /* a SYN's window is never scaled */
     c->max_snd_wnd = c->snd_wnd;
@@ -198,7 +199,7 @@ static bool tcp_seq_acceptable(const struct tcp_pcb *pcb, const struct tcp_seg *
 static void tcp_challenge_ack(struct tcp_pcb *pcb)
 {
     STAT_INC(pcb->stack, tcp_challenge_ack);
-    tcp_send_ctl(pcb, TH_ACK, pcb->snd_nxt);
+    tcp_send_ctl(pcb, TH_ACK, pcb->snd_max);
 }
 
 /* ---- ACK processing ------------------------------------------------------- */
@@ -287,6 +288,16 @@ static uint32_t tcp_sack_next_hole(const struct tcp_pcb *pcb, uint32_t *from)
             seq = b->end;
     }
     return 0;
+}
+
+/* Bytes the scoreboard holds above the cumulative ACK. */
+static uint32_t tcp_sacked_bytes(const struct tcp_pcb *pcb)
+{
+    uint32_t n = 0;
+
+    for (int i = 0; i < pcb->nsacked; i++)
+        n += pcb->scoreboard[i].end - pcb->scoreboard[i].start;
+    return n;
 }
 
 /* Loss recovery on an ACK during fast recovery: with SACK, resend the holes
@@ -415,6 +426,12 @@ static int tcp_ack_process(struct tcp_pcb *pcb, const struct tcp_seg *sg, bool *
                 break;
             }
         }
+    } else if (sg->ack == pcb->snd_una && sg->len > 0 && pcb->sack_ok && sg->o.nsack > 0) {
+        /* Data with an old ACK is no duplicate ACK (RFC 5681 2), but its
+         * SACK blocks still tell what arrived. */
+        tcp_sack_update(pcb, sg);
+        if (pcb->in_recovery)
+            tcp_recovery_rexmt(pcb);
     } else if (sg->ack == pcb->snd_una && sg->len == 0 && pcb->snd_una != pcb->snd_max &&
                (sg->wnd << pcb->snd_wscale) == pcb->snd_wnd && !(sg->flags & (TH_SYN | TH_FIN))) {
         /* A duplicate ACK (RFC 5681 2). */
@@ -435,8 +452,23 @@ static int tcp_ack_process(struct tcp_pcb *pcb, const struct tcp_seg *sg, bool *
                 pcb->sack_high = pcb->snd_una + pcb->mss;
         } else if (pcb->in_recovery) {
             pcb->cwnd += pcb->mss; /* each dupack: a segment left the network */
-            tcp_recovery_rexmt(pcb);
+            if (pcb->sack_ok && pcb->nsacked > 0)
+                tcp_recovery_rexmt(pcb); /* the next hole, if any */
         }
+    }
+
+    /* RFC 6675 5 (b): enough SACKed above SND.UNA means loss, whether or
+     * not three pure duplicate ACKs came (with traffic both ways, ACKs ride
+     * on data and never count as duplicates). */
+    if (!pcb->in_recovery && pcb->sack_ok && pcb->nsacked > 0 && SEQ_GT(pcb->snd_una, pcb->recover - 1) &&
+        tcp_sacked_bytes(pcb) >= 3u * pcb->mss) {
+        STAT_INC(s, tcp_fast_rexmt);
+        pcb->cc->enter_recovery(pcb, now);
+        pcb->in_recovery = true;
+        pcb->recover = pcb->snd_max;
+        pcb->sack_high = pcb->snd_una;
+        pcb->rtt_start_ns = 0;
+        tcp_recovery_rexmt(pcb);
     }
 
     /* Send window update (RFC 9293 3.10.7.4, SND.WL1/WL2 rule). */
@@ -646,6 +678,16 @@ static void tcp_input_synced(struct tcp_pcb *pcb, const struct tcp_seg *sg, stru
             tcp_output(pcb);
             return;
         }
+        /* Entirely old data (a retransmission of what we have): its ACK
+         * field is still news. Drop the data, keep the ACK, answer at once
+         * (FreeBSD does the same; RFC 9293 3.10.7.4 asks to accept valid
+         * ACKs even when the window is closed). */
+        if (!(sg->flags & (TH_RST | TH_SYN)) && (*d)->len > 0 && SEQ_LEQ(sg->seq + (*d)->len, pcb->rcv_nxt)) {
+            STAT_INC(s, tcp_dup_data);
+            pcb->ack_now = true;
+            dbuf_trim(*d, 0);
+            goto ack;
+        }
         if (!(sg->flags & TH_RST)) {
             STAT_INC(s, tcp_drop_oow);
             if (pcb->state == TCPS_TIME_WAIT)
@@ -682,6 +724,7 @@ static void tcp_input_synced(struct tcp_pcb *pcb, const struct tcp_seg *sg, stru
         tcp_challenge_ack(pcb);
         return;
     }
+ack:
     /* fifth: ACK */
     if (!(sg->flags & TH_ACK))
         return;

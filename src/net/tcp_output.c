@@ -122,6 +122,10 @@ static int tcp_xmit(struct tcp_pcb *pcb, uint32_t seq, uint32_t len, uint8_t fla
     return ipv4_output(s, d, pcb->remote_ip, IPV4_PROTO_TCP) ? -1 : 0;
 }
 
+/* A segment without data. Bare ACKs carry SND.MAX, not SND.NXT: after a
+ * timeout SND.NXT goes back to SND.UNA, and a peer that already has those
+ * bytes would find SND.NXT left of its window and drop the ACK with it
+ * (as FreeBSD's tcp_output does). */
 void tcp_send_ctl(struct tcp_pcb *pcb, uint8_t flags, uint32_t seq)
 {
     tcp_xmit(pcb, seq, 0, flags);
@@ -170,7 +174,7 @@ void tcp_output(struct tcp_pcb *pcb)
     case TCPS_LISTEN:
     case TCPS_TIME_WAIT:
         if (pcb->state == TCPS_TIME_WAIT && pcb->ack_now)
-            tcp_send_ctl(pcb, TH_ACK, pcb->snd_nxt);
+            tcp_send_ctl(pcb, TH_ACK, pcb->snd_max);
         return;
     case TCPS_SYN_SENT:
     case TCPS_SYN_RECEIVED:
@@ -204,7 +208,7 @@ void tcp_output(struct tcp_pcb *pcb)
         if (len > pcb->mss)
             len = pcb->mss;
         /* FIN once every byte is in this or an earlier segment. */
-        if (pcb->fin_queued && pcb->snd_nxt + len == tcp_fin_seq(pcb) && SEQ_LEQ(pcb->snd_max, tcp_fin_seq(pcb)))
+        if (pcb->fin_queued && pcb->snd_nxt + len == tcp_fin_seq(pcb))
             fin = true;
         if (len == pcb->mss)
             send = true;
@@ -219,13 +223,15 @@ void tcp_output(struct tcp_pcb *pcb)
                 timer_arm(&s->timers, &pcb->t_rexmt, clock_now_ns() + pcb->rto_ns);
             }
             if (pcb->ack_now)
-                tcp_send_ctl(pcb, TH_ACK, pcb->snd_nxt);
+                tcp_send_ctl(pcb, TH_ACK, pcb->snd_max);
             return;
         }
         if (len > 0 && len == unsent)
             flags |= TH_PSH;
         if (fin)
             flags |= TH_FIN;
+        if (SEQ_LT(pcb->snd_nxt, pcb->snd_max))
+            STAT_INC(s, tcp_rexmt); /* resending after a timeout */
         if (tcp_xmit(pcb, pcb->snd_nxt, len, flags) != 0)
             return; /* out of buffers: the RTO timer retries */
         /* Time one segment per RTT, never a retransmitted one (Karn). */

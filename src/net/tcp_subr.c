@@ -68,8 +68,12 @@ int tcp_init(struct inet_stack *s, const struct tcp_params *p)
         list_init(&t->conns[i]);
     for (int i = 0; i < (int)ARRAY_SIZE(t->listeners); i++)
         list_init(&t->listeners[i]);
-    /* RFC 6528: the secret must not be guessable. */
-    if (getrandom(t->isn_key, sizeof(t->isn_key), 0) != (ssize_t)sizeof(t->isn_key)) {
+    /* RFC 6528: the secret must not be guessable; simulations fix it so a
+     * run is a function of its seed. */
+    if (t->params.isn_key_seed) {
+        uint64_t k[2] = {t->params.isn_key_seed, t->params.isn_key_seed * 0x9e3779b97f4a7c15ull};
+        memcpy(t->isn_key, k, sizeof(t->isn_key));
+    } else if (getrandom(t->isn_key, sizeof(t->isn_key), 0) != (ssize_t)sizeof(t->isn_key)) {
         uint64_t x = clock_real_ns() ^ (uint64_t)(uintptr_t)s;
         memcpy(t->isn_key, &x, sizeof(x));
         log_warn("tcp: getrandom failed; ISN secret from the clock");
@@ -292,6 +296,7 @@ int tcp_connect(struct tcp_pcb *pcb, uint32_t ip, uint16_t port)
     pcb->remote_port = port;
     pcb->iss = tcp_new_isn(s, pcb->local_ip, pcb->local_port, ip, port);
     pcb->snd_una = pcb->snd_nxt = pcb->snd_max = pcb->iss;
+    pcb->recover = pcb->sack_high = pcb->iss; /* RFC 6582 3.2 step 1 */
     /* Our window scale from the receive buffer (RFC 7323 2.2). */
     while (pcb->rcv_wscale < 14 && (pcb->rcvbuf >> pcb->rcv_wscale) > 65535)
         pcb->rcv_wscale++;
@@ -437,7 +442,7 @@ bool tcp_set_state(struct tcp_pcb *pcb, enum tcp_state st)
 void tcp_abort(struct tcp_pcb *pcb)
 {
     if (pcb->state >= TCPS_SYN_RECEIVED && pcb->state != TCPS_TIME_WAIT)
-        tcp_send_ctl(pcb, TH_RST | TH_ACK, pcb->snd_nxt);
+        tcp_send_ctl(pcb, TH_RST | TH_ACK, pcb->snd_max);
     pcb->owner = NULL;
     tcp_set_state(pcb, TCPS_CLOSED);
 }

@@ -108,7 +108,7 @@ static void tcp_rexmt_fire(struct timer *t, void *arg)
     if (++pcb->rexmt_count > limit) {
         STAT_INC(s, tcp_conn_timeout);
         if (pcb->state != TCPS_SYN_SENT)
-            tcp_send_ctl(pcb, TH_RST | TH_ACK, pcb->snd_nxt);
+            tcp_send_ctl(pcb, TH_RST | TH_ACK, pcb->snd_max);
         tcp_fail(pcb, ETIMEDOUT);
         return;
     }
@@ -171,14 +171,14 @@ static void tcp_keep_fire(struct timer *t, void *arg)
     }
     if (pcb->keep_probes_sent >= p->keepalive_probes) {
         STAT_INC(pcb->stack, tcp_conn_timeout);
-        tcp_send_ctl(pcb, TH_RST | TH_ACK, pcb->snd_nxt);
+        tcp_send_ctl(pcb, TH_RST | TH_ACK, pcb->snd_max);
         tcp_fail(pcb, ETIMEDOUT);
         return;
     }
     /* RFC 1122 4.2.3.6: SEG.SEQ = SND.NXT - 1 makes the peer answer. */
     STAT_INC(pcb->stack, tcp_keepalive);
     pcb->keep_probes_sent++;
-    tcp_send_ctl(pcb, TH_ACK, pcb->snd_nxt - 1);
+    tcp_send_ctl(pcb, TH_ACK, pcb->snd_max - 1);
     timer_arm(&pcb->stack->timers, &pcb->t_keep, now + p->keepalive_intvl_ns);
 }
 

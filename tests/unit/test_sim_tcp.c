@@ -1,0 +1,377 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_sim_tcp.c: two inetstacks over a simlink in virtual time, talking
+ * TCP through tcp_* directly: bulk transfers both ways at once under loss,
+ * reordering, duplication and corruption, every byte checked; a thousand
+ * concurrent connections opened, used and closed; and every buffer and
+ * control block accounted for at the end.
+ *
+ * Deterministic from the seed: SIM_SEED=N reruns one; failures print it.
+ */
+#include "core/clock.h"
+#include "dev/simlink.h"
+#include "net/proto.h"
+#include "net/stack.h"
+#include "net/tcp.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#define SEC 1000000000ull
+#define MS 1000000ull
+#define US 1000ull
+
+struct sim {
+    struct mem mem;
+    struct simlink *link;
+    struct inet_stack a, b;
+    uint64_t seed;
+};
+
+static const uint8_t mac_a[6] = {0x02, 0, 0, 0, 0, 0xa};
+static const uint8_t mac_b[6] = {0x02, 0, 0, 0, 0, 0xb};
+#define IP_A 0x0100000au /* 10.0.0.1, network order on a little-endian host */
+#define IP_B 0x0200000au
+
+static uint64_t test_seed(uint64_t dflt)
+{
+    const char *e = getenv("SIM_SEED");
+    return e ? strtoull(e, NULL, 0) : dflt;
+}
+
+static void sim_start(struct sim *s, const struct fault_params *f, const struct tcp_params *tp)
+{
+    struct inet_params p = {0};
+    struct netdev *pa, *pb;
+
+    memset(s, 0, sizeof(*s));
+    s->seed = f->seed;
+    clock_set_virtual(SEC);
+    assert_int_equal(mem_init(&s->mem, 65536, 256, 0), 0);
+    s->link = simlink_create(&s->mem, f, 8192);
+    pa = simlink_port(s->link, mac_a, 1500);
+    pb = simlink_port(s->link, mac_b, 1500);
+    p.arp_retries = 5;
+    p.arp_timeout_ns = 10 * MS;
+    p.arp_ttl_ns = 3600 * SEC;
+    if (tp)
+        p.tcp = *tp;
+    p.tcp.isn_key_seed = f->seed | 1; /* reproducible sequence numbers */
+    p.ip = inet_addr("10.0.0.1");
+    assert_int_equal(inet_stack_init(&s->a, pa, &s->mem, &p), 0);
+    p.ip = inet_addr("10.0.0.2");
+    assert_int_equal(inet_stack_init(&s->b, pb, &s->mem, &p), 0);
+    /* ARP is tested elsewhere; here every frame is TCP. */
+    arp_add_static(&s->a, inet_addr("10.0.0.2"), mac_b);
+    arp_add_static(&s->b, inet_addr("10.0.0.1"), mac_a);
+}
+
+static void sim_stop(struct sim *s)
+{
+    inet_stack_fini(&s->a);
+    inet_stack_fini(&s->b);
+    assert_int_equal(s->a.tcp.npcbs, 0);
+    assert_int_equal(s->b.tcp.npcbs, 0);
+    simlink_destroy(s->link);
+    assert_int_equal(mem_in_use(&s->mem), 0);
+    mem_fini(&s->mem);
+    clock_set_real();
+}
+
+/* Poll both stacks; when idle, jump the clock to the next event. */
+static void sim_step(struct sim *s, uint64_t limit)
+{
+    int n = inet_stack_poll(&s->a) + inet_stack_poll(&s->b);
+    uint64_t next;
+
+    if (n > 0)
+        return;
+    next = timer_wheel_next(&s->a.timers);
+    next = MIN(next, timer_wheel_next(&s->b.timers));
+    next = MIN(next, simlink_next_delivery(s->link));
+    next = MIN(next, limit);
+    if (next > clock_now_ns())
+        clock_advance(next - clock_now_ns());
+    else
+        clock_advance(US);
+}
+
+/* ---- a byte stream endpoint ------------------------------------------- */
+
+struct ep {
+    struct tcp_pcb *pcb;
+    uint64_t seed;       /* pattern of what this end sends */
+    uint64_t to_send, sent;
+    uint64_t peer_seed;  /* pattern of what it receives */
+    uint64_t to_recv, got;
+    bool eof, connected, accepted_any;
+    int err;
+    unsigned events;
+};
+
+static uint8_t pattern(uint64_t seed, uint64_t off)
+{
+    uint64_t x = (off >> 3) * 0x9e3779b97f4a7c15ull + seed;
+    x ^= x >> 29;
+    return (uint8_t)(x >> (8 * (off & 7)));
+}
+
+static void ep_upcall(struct tcp_pcb *pcb, unsigned ev)
+{
+    struct ep *e = pcb->owner;
+    e->events |= ev;
+    if (ev & TCP_EV_CONNECTED)
+        e->connected = pcb->err == 0;
+    if (ev & TCP_EV_ERROR)
+        e->err = pcb->err;
+}
+
+/* Queue as much as the send queue takes, in pieces of @chunk. */
+static void ep_fill(struct ep *e, struct mem *m, uint32_t chunk)
+{
+    while (e->sent < e->to_send && tcp_send_space(e->pcb) > 0) {
+        uint32_t n = (uint32_t)MIN((uint64_t)chunk, e->to_send - e->sent);
+        struct dbuf *d = mem_alloc(m, n);
+        if (!d)
+            return;
+        for (uint32_t i = 0; i < n; i++)
+            d->data[i] = pattern(e->seed, e->sent + i);
+        assert_int_equal(tcp_send(e->pcb, d), 0);
+        e->sent += n;
+    }
+}
+
+static void ep_drain(struct ep *e, uint64_t sim_seed)
+{
+    struct dbuf *d;
+
+    while ((d = tcp_recv(e->pcb)) != NULL) {
+        for (uint32_t i = 0; i < d->len; i++)
+            if (d->data[i] != pattern(e->peer_seed, e->got + i))
+                fail_msg("seed %" PRIu64 ": byte %" PRIu64 " differs", sim_seed, e->got + i);
+        e->got += d->len;
+        dbuf_put(d);
+    }
+    if (tcp_at_eof(e->pcb))
+        e->eof = true;
+}
+
+/* Connect A -> B and return both ends established. */
+static void connect_pair(struct sim *s, struct ep *ca, struct ep *sb, uint16_t port)
+{
+    struct tcp_pcb *l = tcp_pcb_new(&s->b, NULL, NULL);
+
+    assert_non_null(l);
+    assert_int_equal(tcp_bind(l, 0, htons(port)), 0);
+    assert_int_equal(tcp_listen(l, 16), 0);
+    ca->pcb = tcp_pcb_new(&s->a, ca, ep_upcall);
+    assert_int_equal(tcp_connect(ca->pcb, inet_addr("10.0.0.2"), htons(port)), 0);
+    while (!(sb->pcb = tcp_accept(l, sb, ep_upcall))) {
+        sim_step(s, clock_now_ns() + 10 * SEC);
+        if (clock_now_ns() > 100 * SEC)
+            fail_msg("seed %" PRIu64 ": handshake stalled", s->seed);
+    }
+    while (!ca->connected)
+        sim_step(s, clock_now_ns() + SEC);
+    tcp_close(l);
+}
+
+/* @bytes each way at once over faults @f. Returns the virtual seconds. */
+static double bulk_both_ways(uint64_t seed, uint32_t loss_ppm, uint64_t bytes, uint64_t *rexmt)
+{
+    struct fault_params f = {
+        .seed = seed,
+        .loss_ppm = loss_ppm,
+        .dup_ppm = loss_ppm / 2,
+        .corrupt_ppm = loss_ppm / 2,
+        .reorder_ppm = loss_ppm,
+        .delay_ns = 20 * US,
+        .jitter_ns = loss_ppm ? 5 * US : 0,
+        .rate_bps = 1250000000ull, /* 10 Gb/s */
+    };
+    struct sim s;
+    struct ep ea = {.seed = 1, .peer_seed = 2, .to_send = bytes, .to_recv = bytes};
+    struct ep eb = {.seed = 2, .peer_seed = 1, .to_send = bytes, .to_recv = bytes};
+    uint64_t start, iter = 0;
+    double secs;
+
+    sim_start(&s, &f, NULL);
+    connect_pair(&s, &ea, &eb, 5001);
+    start = clock_now_ns();
+    while (ea.got < bytes || eb.got < bytes) {
+        ep_fill(&ea, &s.mem, 16384);
+        ep_fill(&eb, &s.mem, 16384);
+        sim_step(&s, clock_now_ns() + SEC);
+        ep_drain(&ea, seed);
+        ep_drain(&eb, seed);
+        if ((ea.err || eb.err) && getenv("SIM_DEBUG")) {
+            inet_stats_print(stdout, &s.a.stats, 1);
+            inet_stats_print(stdout, &s.b.stats, 1);
+            printf("a: %s una %u nxt %u max %u wnd %u cwnd %u ssth %u rto %lu\n", tcp_state_name(ea.pcb->state),
+                   ea.pcb->snd_una, ea.pcb->snd_nxt, ea.pcb->snd_max, ea.pcb->snd_wnd, ea.pcb->cwnd,
+                   ea.pcb->ssthresh, (unsigned long)ea.pcb->rto_ns);
+            printf("b: %s rcv_nxt %u adv %u ooo %u rcvq %u\n", tcp_state_name(eb.pcb->state), eb.pcb->rcv_nxt,
+                   eb.pcb->rcv_adv, eb.pcb->ooo_count, eb.pcb->rcvq_bytes);
+        }
+        if (ea.err || eb.err)
+            fail_msg("seed %" PRIu64 " loss %u ppm: connection failed (%d, %d) at %" PRIu64 "/%" PRIu64, seed,
+                     loss_ppm, ea.err, eb.err, ea.got, eb.got);
+        if (clock_now_ns() - start > 600 * SEC || ++iter > 50000000)
+            fail_msg("seed %" PRIu64 " loss %u ppm: stalled at %" PRIu64 " and %" PRIu64 " of %" PRIu64, seed,
+                     loss_ppm, ea.got, eb.got, bytes);
+    }
+    secs = (double)(clock_now_ns() - start) / 1e9;
+    *rexmt = s.a.stats.tcp_rexmt + s.b.stats.tcp_rexmt;
+    if (loss_ppm && *rexmt == 0)
+        fail_msg("seed %" PRIu64 ": %u ppm loss and no retransmission (a: rto %" PRIu64 " fast %" PRIu64
+                 ", link dropped %" PRIu64 ")",
+                 seed, loss_ppm, s.a.stats.tcp_rto, s.a.stats.tcp_fast_rexmt, simlink_fault_stats(s.link)->dropped);
+    if (!loss_ppm)
+        assert_int_equal(*rexmt, 0);
+    /* Orderly close both ways: FINs, EOF on each side, TIME_WAIT ends. */
+    tcp_close(ea.pcb);
+    while (!eb.eof) {
+        sim_step(&s, clock_now_ns() + SEC);
+        ep_drain(&eb, seed);
+        if (clock_now_ns() - start > 1200 * SEC)
+            fail_msg("seed %" PRIu64 ": FIN never arrived", seed);
+    }
+    tcp_close(eb.pcb);
+    while (s.a.tcp.npcbs + s.b.tcp.npcbs > 0) {
+        sim_step(&s, clock_now_ns() + 10 * SEC);
+        if (clock_now_ns() - start > 1400 * SEC)
+            fail_msg("seed %" PRIu64 ": connections never went away (%u, %u left)", seed, s.a.tcp.npcbs,
+                     s.b.tcp.npcbs);
+    }
+    sim_stop(&s);
+    return secs;
+}
+
+static void run_matrix_row(uint32_t loss_ppm, uint64_t dflt_seed)
+{
+    uint64_t seed = test_seed(dflt_seed), rexmt;
+    uint64_t mib = getenv("SIM_MIB") ? strtoull(getenv("SIM_MIB"), NULL, 0) : 64;
+    double secs = bulk_both_ways(seed, loss_ppm, mib << 20, &rexmt);
+
+    printf("tcp sim: %" PRIu64 " MiB each way, loss %.1f%% (+dup, corrupt, reorder): %.3f s virtual, "
+           "%" PRIu64 " retransmissions, seed %" PRIu64 "\n",
+           mib, loss_ppm / 10000.0, secs, rexmt, seed);
+}
+
+static void test_bulk_clean(void **state)
+{
+    (void)state;
+    run_matrix_row(0, 11);
+}
+
+static void test_bulk_1pct(void **state)
+{
+    (void)state;
+    run_matrix_row(10000, 12);
+}
+
+static void test_bulk_5pct(void **state)
+{
+    (void)state;
+    run_matrix_row(50000, 13);
+}
+
+/* ---- a thousand connections --------------------------------------------- */
+
+struct conn {
+    struct ep c, s;
+};
+
+static void test_1000_connections(void **state)
+{
+    const int n = 1000;
+    struct fault_params f = {.seed = test_seed(21), .delay_ns = 10 * US};
+    struct sim s;
+    struct conn *cs = calloc((size_t)n, sizeof(*cs));
+    struct tcp_pcb *l;
+    int accepted = 0, done = 0;
+    (void)state;
+
+    sim_start(&s, &f, NULL);
+    l = tcp_pcb_new(&s.b, NULL, NULL);
+    assert_int_equal(tcp_bind(l, 0, htons(80)), 0);
+    assert_int_equal(tcp_listen(l, (uint32_t)n), 0);
+    for (int i = 0; i < n; i++) {
+        cs[i].c = (struct ep){.seed = 100 + (uint64_t)i, .to_send = 1000, .peer_seed = 5000 + (uint64_t)i, .to_recv = 2000};
+        cs[i].c.pcb = tcp_pcb_new(&s.a, &cs[i].c, ep_upcall);
+        assert_int_equal(tcp_connect(cs[i].c.pcb, inet_addr("10.0.0.2"), htons(80)), 0);
+    }
+    /* Server: accept, read 1000 bytes, answer 2000 (told apart by the
+     * client's port), close. Clients: send, read, close. */
+    while (done < n) {
+        struct tcp_pcb *p;
+        while ((p = tcp_accept(l, NULL, ep_upcall)) != NULL) {
+            int i = ntohs(p->remote_port) - 49152;
+            assert_true(i >= 0 && i < n);
+            cs[i].s = (struct ep){.pcb = p, .seed = 5000 + (uint64_t)i, .to_send = 2000,
+                                  .peer_seed = 100 + (uint64_t)i, .to_recv = 1000};
+            p->owner = &cs[i].s;
+            accepted++;
+        }
+        done = 0;
+        for (int i = 0; i < n; i++) {
+            struct conn *c = &cs[i];
+            if (c->c.connected)
+                ep_fill(&c->c, &s.mem, 1000);
+            if (c->c.pcb) {
+                ep_drain(&c->c, s.seed);
+                if (c->c.got == 2000 && c->c.eof) {
+                    tcp_close(c->c.pcb);
+                    c->c.pcb = NULL;
+                }
+            }
+            if (c->s.pcb) {
+                ep_drain(&c->s, s.seed);
+                if (c->s.got == 1000)
+                    ep_fill(&c->s, &s.mem, 2000);
+                if (c->s.sent == 2000 && !c->s.connected) {
+                    c->s.connected = true; /* reused as "closed" */
+                    tcp_close(c->s.pcb);
+                }
+            }
+            assert_int_equal(c->c.err, 0);
+            done += c->c.pcb == NULL && c->s.connected;
+        }
+        sim_step(&s, clock_now_ns() + SEC);
+        if (clock_now_ns() > 300 * SEC)
+            fail_msg("seed %" PRIu64 ": stalled, %d of %d done, %d accepted", s.seed, done, n, accepted);
+    }
+    assert_int_equal(accepted, n);
+    tcp_close(l);
+    /* TIME_WAIT (2 MSL) ends; then nothing is left. */
+    while (s.a.tcp.npcbs + s.b.tcp.npcbs > 0) {
+        sim_step(&s, clock_now_ns() + 10 * SEC);
+        if (clock_now_ns() > 600 * SEC)
+            fail_msg("%u + %u control blocks left", s.a.tcp.npcbs, s.b.tcp.npcbs);
+    }
+    assert_int_equal(s.a.stats.tcp_conn_active, n);
+    assert_int_equal(s.b.stats.tcp_conn_passive, n);
+    sim_stop(&s);
+    free(cs);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bulk_clean),
+        cmocka_unit_test(test_bulk_1pct),
+        cmocka_unit_test(test_bulk_5pct),
+        cmocka_unit_test(test_1000_connections),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
