@@ -13,7 +13,9 @@
 #include "core/common.h"
 #include "core/log.h"
 #include "core/runtime.h"
+#include "core/clock.h"
 #include "dev/loopback.h"
+#include "dev/scriptdev.h"
 #include "libos/inet.h"
 #include "net/stack.h"
 
@@ -30,6 +32,7 @@ struct inet_libos {
     struct libos base;
     struct inet_stack stack;
     struct netdev *dev;
+    bool harness;            /* LIBOS=cattest: dev is a scriptdev */
 };
 
 struct inet_sock {
@@ -47,6 +50,7 @@ struct inet_sock {
 };
 
 static void inet_tcp_upcall(struct tcp_pcb *pcb, unsigned ev);
+static const struct libos_ops inet_ops;
 
 static struct inet_sock *isock(struct queue *q)
 {
@@ -577,6 +581,16 @@ struct inet_stack *inet_libos_stack(struct libos *los)
     return &container_of(los, struct inet_libos, base)->stack;
 }
 
+struct netdev *inet_libos_harness_dev(struct libos *los)
+{
+    struct inet_libos *il;
+
+    if (!los || los->ops != &inet_ops)
+        return NULL;
+    il = container_of(los, struct inet_libos, base);
+    return il->harness ? il->dev : NULL;
+}
+
 static int inet_poll(struct libos *los)
 {
     return inet_stack_poll(&container_of(los, struct inet_libos, base)->stack);
@@ -585,6 +599,7 @@ static int inet_poll(struct libos *los)
 static void inet_destroy(struct libos *los)
 {
     struct inet_libos *il = container_of(los, struct inet_libos, base);
+    bool harness = il->harness;
 
     if (getenv("DEMI_STATS")) {
         fprintf(stderr, "libdemi: inetstack counters (%s):\n", il->dev->name);
@@ -593,6 +608,8 @@ static void inet_destroy(struct libos *los)
     inet_stack_fini(&il->stack);
     netdev_destroy(il->dev);
     free(il);
+    if (harness)
+        clock_set_real();
 }
 
 static const struct libos_ops inet_ops = {
@@ -669,6 +686,33 @@ static int inet_create(const struct demi_config *cfg, struct netdev *dev, struct
     il->dev = dev;
     il->base.ops = &inet_ops;
     *out = &il->base;
+    return 0;
+}
+
+int cattest_create(const struct demi_config *cfg, struct libos **out)
+{
+    static const uint8_t default_mac[ETH_ALEN] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
+    struct netdev *dev;
+    int ret;
+
+    if (!cfg->has_local_ipv4) {
+        log_err("LIBOS=cattest needs demikernel.local_ipv4_addr (in CONFIG_PATH or "
+                "DEMI_DEMIKERNEL_LOCAL_IPV4_ADDR)");
+        return EINVAL;
+    }
+    /* Scripts run in virtual time from 0: timers fire only as they advance. */
+    clock_set_virtual(0);
+    dev = scriptdev_create(&rt.mem, cfg->has_local_mac ? cfg->local_mac : default_mac, cfg->mtu);
+    if (!dev) {
+        clock_set_real();
+        return ENOMEM;
+    }
+    ret = inet_create(cfg, dev, out);
+    if (ret) {
+        clock_set_real();
+        return ret;
+    }
+    container_of(*out, struct inet_libos, base)->harness = true;
     return 0;
 }
 

@@ -5,8 +5,12 @@
 
 struct libos;
 struct inet_stack;
+struct netdev;
 
 /* The stack behind an inet libOS (catloop, catnip, catpowder). */
 struct inet_stack *inet_libos_stack(struct libos *los);
+
+/* The scriptdev of a LIBOS=cattest instance, or NULL for any other libOS. */
+struct netdev *inet_libos_harness_dev(struct libos *los);
 
 #endif /* DEMI_LIBOS_INET_H */

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file demi/harness.h
+ * libdemi extension: a test harness that drives the network stack packet by
+ * packet, in virtual time, for scripted protocol tests (packetdrill style).
+ *
+ * Select it with LIBOS=cattest (and demikernel.local_ipv4_addr for our
+ * address). The stack then runs over an in-memory device: the harness
+ * injects IPv4 packets as if they came from the wire and takes every IPv4
+ * packet the stack sends, with the virtual time it was sent at. ARP is
+ * answered inside the device (every address resolves to a fixed peer MAC),
+ * so scripts see only IP. The clock starts at 0 and moves only when the
+ * harness moves it; timers (retransmission, delayed ACK, TIME_WAIT) fire as
+ * it advances. The PDPIX calls work as usual on this libOS.
+ *
+ * Every call returns 0 or a positive errno; ENOTSUP when LIBOS is not cattest.
+ */
+#ifndef DEMI_HARNESS_H_IS_INCLUDED
+#define DEMI_HARNESS_H_IS_INCLUDED
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * Hand one IPv4 packet (header included, no Ethernet header) to the stack
+ * and process it at once. EINVAL for NULL, len < 20 or len > 65535; ENOMEM
+ * when no buffer is free.
+ */
+int demi_harness_inject(const void *ipv4_packet, size_t len);
+
+/**
+ * Take the oldest IPv4 packet the stack sent and not yet taken.
+ * @param buf       receives the packet (IPv4 header first).
+ * @param cap       size of @p buf; EMSGSIZE (packet kept) if too small.
+ * @param len_out   its length.
+ * @param when_ns   the virtual time it was sent at (may be NULL).
+ * @return 0; EAGAIN when nothing was sent; EINVAL for NULL arguments.
+ */
+int demi_harness_take(void *buf, size_t cap, size_t *len_out, uint64_t *when_ns);
+
+/** Move the virtual clock forward by @p ns and run every timer now due. */
+int demi_harness_advance(uint64_t ns);
+
+/** The virtual clock, in ns since demi_init (0 when not cattest). */
+uint64_t demi_harness_now(void);
+
+/** Run one round of the poll loop (what a demi_wait would do once). */
+int demi_harness_poll(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DEMI_HARNESS_H_IS_INCLUDED */

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * scriptdev.h: the device of LIBOS=cattest. Frames the stack sends are kept
+ * (with the virtual time) for the harness to take; frames the harness
+ * injects come out of rx_burst. ARP requests are answered on the spot with a
+ * fixed peer MAC and never reach the harness. Private header.
+ */
+#ifndef DEMI_DEV_SCRIPTDEV_H
+#define DEMI_DEV_SCRIPTDEV_H
+
+#include "dev/netdev.h"
+
+#include <stddef.h>
+
+struct netdev *scriptdev_create(struct mem *mem, const uint8_t mac[ETH_ALEN], uint32_t mtu);
+
+/* Queue an IPv4 packet for reception, wrapped in Ethernet. */
+int scriptdev_inject(struct netdev *dev, const void *pkt, size_t len);
+
+/* The oldest IPv4 packet sent: see demi_harness_take. */
+int scriptdev_take(struct netdev *dev, void *buf, size_t cap, size_t *len_out, uint64_t *when_ns);
+
+#endif /* DEMI_DEV_SCRIPTDEV_H */
