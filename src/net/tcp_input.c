@@ -450,6 +450,8 @@ static int tcp_ack_process(struct tcp_pcb *pcb, const struct tcp_seg *sg, bool *
             tcp_recovery_rexmt(pcb);
             if (!pcb->sack_ok || pcb->nsacked == 0)
                 pcb->sack_high = pcb->snd_una + pcb->mss;
+        } else if (!pcb->in_recovery && pcb->dupacks < 3) {
+            tcp_output(pcb); /* limited transmit */
         } else if (pcb->in_recovery) {
             pcb->cwnd += pcb->mss; /* each dupack: a segment left the network */
             if (pcb->sack_ok && pcb->nsacked > 0)

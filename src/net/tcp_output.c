@@ -198,7 +198,10 @@ void tcp_output(struct tcp_pcb *pcb)
 
     for (;;) {
         uint32_t flight = pcb->snd_nxt - pcb->snd_una;
-        uint32_t wnd = pcb->snd_wnd < pcb->cwnd ? pcb->snd_wnd : pcb->cwnd;
+        /* Limited transmit (RFC 3042): the first two duplicate ACKs each let
+         * one new segment out beyond cwnd, to keep the ACK clock going. */
+        uint32_t cwnd = pcb->cwnd + (!pcb->in_recovery && pcb->dupacks < 3 ? pcb->dupacks * pcb->mss : 0);
+        uint32_t wnd = pcb->snd_wnd < cwnd ? pcb->snd_wnd : cwnd;
         uint32_t usable = wnd > flight ? wnd - flight : 0;
         uint32_t unsent = tcp_unsent(pcb);
         uint32_t len = unsent < usable ? unsent : usable;
