@@ -340,6 +340,17 @@ void tcp_delack_arm(struct tcp_pcb *pcb);
 void tcp_keep_reset(struct tcp_pcb *pcb);     /* activity: push keepalive out */
 void tcp_2msl_arm(struct tcp_pcb *pcb);
 
+/* ---- tcp_sack.c --------------------------------------------------------- */
+
+/* Merge the SACK blocks of @o into the scoreboard; forget what SND.UNA covers. */
+void tcp_sack_update(struct tcp_pcb *pcb, const struct tcp_opts *o);
+
+/* Bytes the scoreboard holds above SND.UNA. */
+uint32_t tcp_sacked_bytes(const struct tcp_pcb *pcb);
+
+/* During fast recovery: resend the next hole (SACK) or the next segment. */
+void tcp_recovery_rexmt(struct tcp_pcb *pcb);
+
 /* ---- tcp_options.c ------------------------------------------------------ */
 
 /* Parse the options of @th (optlen bytes after the fixed header). Malformed

@@ -230,95 +230,6 @@ static void tcp_sndq_drop(struct tcp_pcb *pcb, uint32_t acked)
         pcb->sndq_tail = NULL;
 }
 
-/* Merge the SACK blocks of an ACK into the scoreboard (RFC 2018, 6675). */
-static void tcp_sack_update(struct tcp_pcb *pcb, const struct tcp_seg *sg)
-{
-    for (int i = 0; i < sg->o.nsack; i++) {
-        uint32_t l = sg->o.sack[i][0], r = sg->o.sack[i][1];
-        int j;
-
-        /* Only blocks above the cumulative ACK and within what we sent. */
-        if (!SEQ_LT(l, r) || SEQ_LEQ(r, pcb->snd_una) || SEQ_GT(r, pcb->snd_max))
-            continue;
-        if (SEQ_LT(l, pcb->snd_una))
-            l = pcb->snd_una;
-        for (j = 0; j < pcb->nsacked; j++) {
-            struct tcp_sack_block *b = &pcb->scoreboard[j];
-            if (SEQ_LEQ(l, b->end) && SEQ_GEQ(r, b->start)) { /* overlaps or touches */
-                b->start = SEQ_MIN(b->start, l);
-                b->end = SEQ_MAX(b->end, r);
-                break;
-            }
-        }
-        if (j == pcb->nsacked && pcb->nsacked < TCP_SACK_SCOREBOARD)
-            pcb->scoreboard[pcb->nsacked++] = (struct tcp_sack_block){l, r};
-    }
-    /* Forget what the cumulative ACK now covers; keep blocks sorted. */
-    for (int i = 0; i < pcb->nsacked;) {
-        struct tcp_sack_block *b = &pcb->scoreboard[i];
-        if (SEQ_LEQ(b->end, pcb->snd_una)) {
-            pcb->scoreboard[i] = pcb->scoreboard[--pcb->nsacked];
-            continue;
-        }
-        if (SEQ_LT(b->start, pcb->snd_una))
-            b->start = pcb->snd_una;
-        i++;
-    }
-    for (int i = 1; i < pcb->nsacked; i++)
-        for (int j = i; j > 0 && SEQ_LT(pcb->scoreboard[j].start, pcb->scoreboard[j - 1].start); j--) {
-            struct tcp_sack_block t = pcb->scoreboard[j];
-            pcb->scoreboard[j] = pcb->scoreboard[j - 1];
-            pcb->scoreboard[j - 1] = t;
-        }
-}
-
-/* The first byte at or after @from not covered by a SACK block and below the
- * highest SACKed byte (a hole), or 0-length when none: returns its length. */
-static uint32_t tcp_sack_next_hole(const struct tcp_pcb *pcb, uint32_t *from)
-{
-    uint32_t seq = *from;
-
-    for (int i = 0; i < pcb->nsacked; i++) {
-        const struct tcp_sack_block *b = &pcb->scoreboard[i];
-        if (SEQ_LT(seq, b->start)) {
-            *from = seq;
-            return b->start - seq;
-        }
-        if (SEQ_LT(seq, b->end))
-            seq = b->end;
-    }
-    return 0;
-}
-
-/* Bytes the scoreboard holds above the cumulative ACK. */
-static uint32_t tcp_sacked_bytes(const struct tcp_pcb *pcb)
-{
-    uint32_t n = 0;
-
-    for (int i = 0; i < pcb->nsacked; i++)
-        n += pcb->scoreboard[i].end - pcb->scoreboard[i].start;
-    return n;
-}
-
-/* Loss recovery on an ACK during fast recovery: with SACK, resend the holes
- * below the highest SACKed byte (RFC 6675's NextSeg, simplified: holes in
- * order, each once per recovery); without, NewReno's partial-ACK rule
- * (RFC 6582 3.2 step 5): resend the next unacknowledged segment. */
-static void tcp_recovery_rexmt(struct tcp_pcb *pcb)
-{
-    if (pcb->sack_ok && pcb->nsacked > 0) {
-        uint32_t from = SEQ_MAX(pcb->sack_high, pcb->snd_una);
-        uint32_t len = tcp_sack_next_hole(pcb, &from);
-        if (len > 0) {
-            uint32_t n = len < pcb->mss ? len : pcb->mss;
-            tcp_retransmit(pcb, from, n);
-            pcb->sack_high = from + n;
-        }
-        return;
-    }
-    tcp_retransmit(pcb, pcb->snd_una, pcb->mss);
-}
-
 /* RFC 9293 3.10.7.4 fifth: returns events, or -1 when the segment must be
  * dropped (the ACK was answered already if needed). */
 static int tcp_ack_process(struct tcp_pcb *pcb, const struct tcp_seg *sg, bool *freed)
@@ -383,7 +294,7 @@ static int tcp_ack_process(struct tcp_pcb *pcb, const struct tcp_seg *sg, bool *
             pcb->snd_nxt = pcb->snd_una;
         pcb->rexmt_count = 0;
         if (pcb->sack_ok)
-            tcp_sack_update(pcb, sg);
+            tcp_sack_update(pcb, &sg->o);
         if (pcb->in_recovery) {
             if (SEQ_GEQ(sg->ack, pcb->recover)) {
                 pcb->in_recovery = false;
@@ -429,7 +340,7 @@ static int tcp_ack_process(struct tcp_pcb *pcb, const struct tcp_seg *sg, bool *
     } else if (sg->ack == pcb->snd_una && sg->len > 0 && pcb->sack_ok && sg->o.nsack > 0) {
         /* Data with an old ACK is no duplicate ACK (RFC 5681 2), but its
          * SACK blocks still tell what arrived. */
-        tcp_sack_update(pcb, sg);
+        tcp_sack_update(pcb, &sg->o);
         if (pcb->in_recovery)
             tcp_recovery_rexmt(pcb);
     } else if (sg->ack == pcb->snd_una && sg->len == 0 && pcb->snd_una != pcb->snd_max &&
@@ -437,7 +348,7 @@ static int tcp_ack_process(struct tcp_pcb *pcb, const struct tcp_seg *sg, bool *
         /* A duplicate ACK (RFC 5681 2). */
         STAT_INC(s, tcp_dupack);
         if (pcb->sack_ok)
-            tcp_sack_update(pcb, sg);
+            tcp_sack_update(pcb, &sg->o);
         pcb->dupacks++;
         if (!pcb->in_recovery && pcb->dupacks == 3 && SEQ_GT(sg->ack, pcb->recover - 1)) {
             /* Fast retransmit (RFC 5681 3.2, RFC 6582 guard on recover). */
