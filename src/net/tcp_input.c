@@ -260,7 +260,8 @@ static int tcp_ack_process(struct tcp_pcb *pcb, const struct tcp_seg *sg, bool *
             STAT_INC(s, tcp_accept_overflow); /* the peer will resend its ACK */
             return -1;
         }
-        pcb->state = TCPS_ESTABLISHED;
+        /* A close while SYN_RECEIVED queued the FIN for now. */
+        pcb->state = pcb->fin_queued ? TCPS_FIN_WAIT_1 : TCPS_ESTABLISHED;
         pcb->snd_wnd = sg->wnd << pcb->snd_wscale;
         pcb->max_snd_wnd = pcb->snd_wnd;
         pcb->snd_wl1 = sg->seq;

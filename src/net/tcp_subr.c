@@ -474,6 +474,8 @@ void tcp_close(struct tcp_pcb *pcb)
     pcb->fin_queued = true;
     switch (pcb->state) {
     case TCPS_SYN_RECEIVED:
+        /* RFC 9293 3.10.4: the FIN waits for ESTABLISHED (tcp_input). */
+        return;
     case TCPS_ESTABLISHED:
         pcb->state = TCPS_FIN_WAIT_1;
         break;
