@@ -66,6 +66,7 @@
     X(tcp_drop_listen, "dropped: bad segment for a listener (RST or ACK)")     \
     X(tcp_drop_oow, "not acceptable: outside the window, ACK sent")            \
     X(tcp_drop_paws, "dropped: old timestamp (PAWS, RFC 7323)")                \
+    X(tcp_drop_no_ts, "dropped: no timestamp though agreed (RFC 7323 3.2)")     \
     X(tcp_drop_ack, "dropped: ACK of unsent data or too old")                  \
     X(tcp_challenge_ack, "challenge ACKs sent (RFC 5961)")                     \
     X(tcp_rst_ignored, "RSTs ignored (not exactly in sequence)")               \

@@ -100,6 +100,7 @@ struct tcp_params {
     uint32_t max_retries;     /* retransmissions of one segment before ETIMEDOUT */
     uint32_t syn_retries;
     uint64_t delack_ns;       /* delayed ACK timeout */
+    bool delack_off;          /* tcp.delayed_ack_us = 0: acknowledge every segment */
     uint64_t msl_ns;          /* TIME_WAIT lasts 2 * msl */
     uint32_t syn_backlog;     /* half-open connections per listener */
     uint32_t ooo_max;         /* out-of-order segments kept per connection */
@@ -187,12 +188,15 @@ struct tcp_pcb {
     uint32_t sndq_cost;           /* what the queue holds of the pools (truesize) */
     uint32_t sndbuf;
     bool fin_queued;              /* the application closed: FIN after data */
+    bool fin_acked;               /* the peer acknowledged our FIN */
 
     /* Receive queue: in-order payload buffers not yet popped. */
     struct dbuf *rcvq_head, *rcvq_tail;
     uint32_t rcvq_bytes;
     struct dbuf *ooo_head;        /* out of order, by sequence (meta32) */
     uint32_t ooo_count, ooo_bytes;
+    uint32_t sack_recent;         /* start of the latest out-of-order arrival */
+    bool sack_recent_valid;
     uint32_t rcvbuf;
     bool rcv_fin;                 /* the peer's FIN has been received */
 
@@ -320,6 +324,10 @@ void tcp_output(struct tcp_pcb *pcb);
 
 /* Retransmit the first unacknowledged segment. */
 void tcp_retransmit(struct tcp_pcb *pcb, uint32_t seq, uint32_t max_len);
+
+/* A zero-window probe (RFC 9293 3.8.6.1): one byte at SND.NXT that moves
+ * SND.NXT/SND.MAX like any new data, or a bare ACK when nothing waits. */
+void tcp_send_probe(struct tcp_pcb *pcb);
 
 /* An RST in answer to a segment with no connection (RFC 9293 3.10.7.1). */
 void tcp_respond_rst(struct inet_stack *s, uint32_t src, uint32_t dst, const struct tcp_hdr *th, uint32_t seg_len);

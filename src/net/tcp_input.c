@@ -238,6 +238,12 @@ static int tcp_ack_process(struct tcp_pcb *pcb, const struct tcp_seg *sg, bool *
     uint64_t now = clock_now_ns();
     unsigned ev = 0;
 
+    /* RFC 9293 3.10.7.4 fifth, SYN-RECEIVED: an unacceptable ACK is answered
+     * with <SEQ=SEG.ACK><CTL=RST>. */
+    if (pcb->state == TCPS_SYN_RECEIVED && !(SEQ_GT(sg->ack, pcb->snd_una) && SEQ_LEQ(sg->ack, pcb->snd_max))) {
+        tcp_respond_rst(s, sg->src, sg->dst, sg->th, sg->len);
+        return -1;
+    }
     /* RFC 5961 5.2: an ACK for data never sent, or older than the largest
      * window ever offered, is not believed. */
     if (SEQ_GT(sg->ack, pcb->snd_max)) {
@@ -252,10 +258,6 @@ static int tcp_ack_process(struct tcp_pcb *pcb, const struct tcp_seg *sg, bool *
     }
     if (pcb->state == TCPS_SYN_RECEIVED) {
         struct tcp_pcb *l = pcb->listener;
-        if (!SEQ_GT(sg->ack, pcb->snd_una)) {
-            tcp_respond_rst(s, sg->src, sg->dst, sg->th, sg->len);
-            return -1;
-        }
         if (l && l->accept_count >= l->backlog) {
             STAT_INC(s, tcp_accept_overflow); /* the peer will resend its ACK */
             return -1;
@@ -317,6 +319,7 @@ static int tcp_ack_process(struct tcp_pcb *pcb, const struct tcp_seg *sg, bool *
         ev |= TCP_EV_WRITABLE;
 
         if (fin_acked) {
+            pcb->fin_acked = true;
             switch (pcb->state) {
             case TCPS_FIN_WAIT_1:
                 pcb->state = TCPS_FIN_WAIT_2;
@@ -344,7 +347,8 @@ static int tcp_ack_process(struct tcp_pcb *pcb, const struct tcp_seg *sg, bool *
         tcp_sack_update(pcb, &sg->o);
         if (pcb->in_recovery)
             tcp_recovery_rexmt(pcb);
-    } else if (sg->ack == pcb->snd_una && sg->len == 0 && pcb->snd_una != pcb->snd_max &&
+    } else if (sg->ack == pcb->snd_una && sg->len == 0 && pcb->snd_una != pcb->snd_max && pcb->snd_wnd > 0 &&
+               !pcb->persist &&
                (sg->wnd << pcb->snd_wscale) == pcb->snd_wnd && !(sg->flags & (TH_SYN | TH_FIN))) {
         /* A duplicate ACK (RFC 5681 2). */
         STAT_INC(s, tcp_dupack);
@@ -396,7 +400,10 @@ static int tcp_ack_process(struct tcp_pcb *pcb, const struct tcp_seg *sg, bool *
         if (old == 0 && pcb->snd_wnd > 0 && pcb->persist) {
             pcb->persist = false;
             pcb->rexmt_count = 0;
+            pcb->snd_nxt = pcb->snd_una; /* resend from a probe byte not taken */
             timer_cancel(&s->timers, &pcb->t_rexmt);
+            if (pcb->snd_una != pcb->snd_max)
+                tcp_rexmt_arm(pcb); /* the probe byte may still be out */
         }
     }
     return (int)ev;
@@ -523,6 +530,8 @@ static unsigned tcp_data(struct tcp_pcb *pcb, struct dbuf **d_out, uint32_t seq)
         dbuf_trim(d, edge - seq);
     d->meta32 = seq;
     if (seq != pcb->rcv_nxt) {
+        pcb->sack_recent = seq; /* RFC 2018 4: report its block first */
+        pcb->sack_recent_valid = true;
         if (tcp_ooo_insert(pcb, d))
             *d_out = NULL;
         pcb->ack_now = true; /* a duplicate ACK at once (RFC 5681 4.2) */
@@ -533,7 +542,7 @@ static unsigned tcp_data(struct tcp_pcb *pcb, struct dbuf **d_out, uint32_t seq)
     if (pcb->ooo_head) {
         tcp_ooo_drain(pcb);
         pcb->ack_now = true; /* filling a hole is acknowledged at once */
-    } else if (++pcb->unacked_segs >= 2) {
+    } else if (++pcb->unacked_segs >= 2 || pcb->stack->tcp.params.delack_off) {
         pcb->ack_now = true; /* at least every second full segment */
     } else {
         tcp_delack_arm(pcb);
@@ -577,6 +586,12 @@ static void tcp_input_synced(struct tcp_pcb *pcb, const struct tcp_seg *sg, stru
     bool freed = false;
     int r;
 
+    /* RFC 7323 3.2: once timestamps are agreed, a segment without one
+     * (other than a RST) is dropped. */
+    if (pcb->ts_ok && !sg->o.ts_present && !(sg->flags & TH_RST) && pcb->state != TCPS_SYN_RECEIVED) {
+        STAT_INC(s, tcp_drop_no_ts);
+        return;
+    }
     /* RFC 7323 5.3: PAWS. */
     if (pcb->ts_ok && sg->o.ts_present && !(sg->flags & TH_RST) && TSTMP_LT(sg->o.tsval, pcb->ts_recent) &&
         clock_now_ns() - pcb->ts_recent_age_ns < TCP_PAWS_IDLE_NS) {
@@ -586,12 +601,20 @@ static void tcp_input_synced(struct tcp_pcb *pcb, const struct tcp_seg *sg, stru
         return;
     }
     /* first: sequence acceptability */
-    if (!tcp_seq_acceptable(pcb, sg)) {
-        if (pcb->state == TCPS_SYN_RECEIVED && (sg->flags & TH_SYN) && sg->seq == pcb->irs) {
-            pcb->snd_nxt = pcb->iss; /* our SYN-ACK was lost: send it again */
-            tcp_output(pcb);
-            return;
+    if (pcb->state == TCPS_SYN_RECEIVED && (sg->flags & TH_SYN) && sg->seq == pcb->irs) {
+        /* The peer's SYN again. In a simultaneous open it comes as a SYN-ACK
+         * of our SYN (RFC 9293 3.5 figure 8): its ACK completes the
+         * handshake. A bare SYN again means our SYN-ACK was lost. */
+        if ((sg->flags & TH_ACK) && SEQ_GT(sg->ack, pcb->snd_una) && SEQ_LEQ(sg->ack, pcb->snd_max) &&
+            !pcb->listener && !(sg->flags & TH_RST)) {
+            pcb->ack_now = true;
+            goto ack;
         }
+        pcb->snd_nxt = pcb->iss;
+        tcp_output(pcb);
+        return;
+    }
+    if (!tcp_seq_acceptable(pcb, sg)) {
         /* Entirely old data (a retransmission of what we have): its ACK
          * field is still news. Drop the data, keep the ACK, answer at once
          * (FreeBSD does the same; RFC 9293 3.10.7.4 asks to accept valid
@@ -662,6 +685,13 @@ ack:
         pcb->ts_recent_age_ns = clock_now_ns();
     }
     /* seventh: data */
+    if ((*d)->len > 0 && !pcb->owner && pcb->fin_queued) {
+        /* Nobody will ever read it: tell the peer at once instead of
+         * losing it quietly (RFC 1122 4.2.2.13, as Linux does). */
+        STAT_INC(s, tcp_conn_reset);
+        tcp_abort(pcb);
+        return;
+    }
     if ((*d)->len > 0) {
         if (pcb->state == TCPS_ESTABLISHED || pcb->state == TCPS_FIN_WAIT_1 || pcb->state == TCPS_FIN_WAIT_2)
             ev |= tcp_data(pcb, d, sg->seq);

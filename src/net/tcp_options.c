@@ -180,11 +180,11 @@ static uint8_t *put_ts(uint8_t *p, uint32_t tsval, uint32_t tsecr)
  * ranges. Anything below rcv_nxt is cut off: a block must lie above the
  * cumulative acknowledgement (RFC 2018 3).
  *
- * Known simplification: RFC 2018 4 asks for the block holding the most
- * recently received segment first and for the most recent blocks to be
- * repeated; we report the lowest ranges instead. They are the ones the
- * sender needs to fill the holes next to rcv_nxt, and with at most 4 ranges
- * (3 next to timestamps) nothing is lost while the ooo queue holds that few.
+ * RFC 2018 4: the block holding the most recently received segment
+ * (pcb->sack_recent) goes first; the others follow lowest first, the ones
+ * the sender needs to fill the holes next to rcv_nxt. (RFC 2018 also asks to
+ * repeat recently reported blocks; with the ranges listed from the bottom
+ * every ACK repeats the oldest holes anyway.)
  */
 static unsigned tcp_sack_ranges(const struct tcp_pcb *pcb, uint32_t r[][2], unsigned max)
 {
@@ -220,6 +220,30 @@ static unsigned tcp_sack_ranges(const struct tcp_pcb *pcb, uint32_t r[][2], unsi
         n++;
     }
     return n;
+}
+
+/* The ranges to report, at most @max, the most recent first. */
+static unsigned tcp_sack_blocks(const struct tcp_pcb *pcb, uint32_t out[][2], unsigned max)
+{
+    uint32_t all[TCP_SACK_SCOREBOARD][2];
+    unsigned n = tcp_sack_ranges(pcb, all, TCP_SACK_SCOREBOARD), k = 0, first = n;
+
+    for (unsigned i = 0; i < n; i++)
+        if (pcb->sack_recent_valid && SEQ_GEQ(pcb->sack_recent, all[i][0]) && SEQ_LT(pcb->sack_recent, all[i][1]))
+            first = i;
+    if (first < n && max > 0) {
+        out[k][0] = all[first][0];
+        out[k][1] = all[first][1];
+        k++;
+    }
+    for (unsigned i = 0; i < n && k < max; i++) {
+        if (i == first)
+            continue;
+        out[k][0] = all[i][0];
+        out[k][1] = all[i][1];
+        k++;
+    }
+    return k;
 }
 
 /*
@@ -274,7 +298,7 @@ uint32_t tcp_opts_write(struct tcp_pcb *pcb, uint8_t *buf, uint8_t flags, uint64
     }
     if (pcb->sack_ok && pcb->ooo_head && !(flags & TH_RST)) {
         uint32_t r[4][2];
-        unsigned n = tcp_sack_ranges(pcb, r, pcb->ts_ok ? 3 : 4);
+        unsigned n = tcp_sack_blocks(pcb, r, pcb->ts_ok ? 3 : 4);
 
         if (n > 0) {
             *p++ = TCPOPT_NOP;

@@ -155,7 +155,7 @@ void tcp_retransmit(struct tcp_pcb *pcb, uint32_t seq, uint32_t max_len)
     if (len > max_len)
         len = max_len;
     /* The FIN rides along if this reaches the end and it was sent before. */
-    if (pcb->fin_queued && seq + len == end && SEQ_GT(pcb->snd_max, end))
+    if (pcb->fin_queued && !pcb->fin_acked && seq + len == end && SEQ_GT(pcb->snd_max, end))
         flags |= TH_FIN;
     if (len == 0 && !(flags & TH_FIN))
         return;
@@ -163,6 +163,24 @@ void tcp_retransmit(struct tcp_pcb *pcb, uint32_t seq, uint32_t max_len)
         flags |= TH_PSH;
     STAT_INC(pcb->stack, tcp_rexmt);
     tcp_xmit(pcb, seq, len, flags);
+}
+
+void tcp_send_probe(struct tcp_pcb *pcb)
+{
+    STAT_INC(pcb->stack, tcp_persist);
+    if (tcp_unsent(pcb) > 0 || SEQ_LT(pcb->snd_una, tcp_fin_seq(pcb))) {
+        /* The first unacknowledged byte: an earlier probe the peer did not
+         * take is offered again, never the byte after it. */
+        uint32_t seq = pcb->snd_una;
+        if (tcp_xmit(pcb, seq, 1, TH_ACK | TH_PSH) == 0) {
+            /* The byte is real data: its ACK must be believed (SND.MAX). */
+            pcb->snd_nxt = seq + 1;
+            if (SEQ_GT(pcb->snd_nxt, pcb->snd_max))
+                pcb->snd_max = pcb->snd_nxt;
+        }
+    } else {
+        tcp_send_ctl(pcb, TH_ACK, pcb->snd_una - 1);
+    }
 }
 
 void tcp_output(struct tcp_pcb *pcb)
@@ -211,7 +229,7 @@ void tcp_output(struct tcp_pcb *pcb)
         if (len > pcb->mss)
             len = pcb->mss;
         /* FIN once every byte is in this or an earlier segment. */
-        if (pcb->fin_queued && pcb->snd_nxt + len == tcp_fin_seq(pcb))
+        if (pcb->fin_queued && !pcb->fin_acked && pcb->snd_nxt + len == tcp_fin_seq(pcb))
             fin = true;
         if (len == pcb->mss)
             send = true;

@@ -347,22 +347,26 @@ int tcp_send(struct tcp_pcb *pcb, struct dbuf *d)
 struct dbuf *tcp_recv(struct tcp_pcb *pcb)
 {
     struct dbuf *d = pcb->rcvq_head;
-    uint16_t old_win;
 
     if (!d)
         return NULL;
-    old_win = tcp_rcv_window(pcb);
     pcb->rcvq_head = d->next;
     if (!pcb->rcvq_head)
         pcb->rcvq_tail = NULL;
     d->next = NULL;
     pcb->rcvq_bytes -= d->len;
-    /* Window update (RFC 9293 3.8.6.2.2, receiver SWS avoidance): tell the
-     * peer when the window grew by two segments or half the buffer, not on
-     * every byte. */
+    /* Window update (RFC 9293 3.8.6.2.2, RFC 1122 4.2.3.3, receiver SWS
+     * avoidance): tell the peer once the window we could offer exceeds the
+     * one we last advertised by two segments or half the buffer. */
     if (pcb->state >= TCPS_ESTABLISHED && !pcb->rcv_fin) {
-        uint32_t grown = ((uint32_t)tcp_rcv_window(pcb) - old_win) << pcb->rcv_wscale;
-        if (grown >= 2u * pcb->mss || grown >= pcb->rcvbuf / 2) {
+        uint32_t used = pcb->rcvq_bytes + pcb->ooo_bytes;
+        uint32_t space = pcb->rcvbuf > used ? pcb->rcvbuf - used : 0;
+        uint32_t offered = SEQ_GT(pcb->rcv_adv, pcb->rcv_nxt) ? pcb->rcv_adv - pcb->rcv_nxt : 0;
+        uint32_t step = MIN(2u * pcb->mss, pcb->rcvbuf / 2);
+        uint32_t max_win = 65535u << pcb->rcv_wscale; /* what the header can say */
+        if (space > max_win)
+            space = max_win;
+        if (space > offered && space - offered >= step) {
             pcb->ack_now = true;
             tcp_output(pcb);
         }

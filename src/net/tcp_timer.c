@@ -89,16 +89,19 @@ static void tcp_rexmt_fire(struct timer *t, void *arg)
     uint32_t limit = pcb->state == TCPS_SYN_SENT || pcb->state == TCPS_SYN_RECEIVED ? p->syn_retries : p->max_retries;
 
     (void)t;
+    if (!pcb->persist && pcb->snd_wnd == 0 && pcb->snd_una != pcb->snd_max && pcb->state >= TCPS_ESTABLISHED) {
+        /* The peer closed its window with data in flight: nothing may be
+         * resent into it, so probe instead, starting over from SND.UNA. */
+        pcb->snd_nxt = pcb->snd_una;
+        pcb->persist = true;
+    }
     if (pcb->persist) {
         /* Zero-window probe: one byte past the window (RFC 9293 3.8.6.1);
-         * probes never give up while the peer answers them. */
-        STAT_INC(s, tcp_persist);
+         * probes never give up while the peer answers them, so the backoff
+         * grows but no retry limit applies. */
         if (pcb->rexmt_count < 30)
             pcb->rexmt_count++;
-        if (pcb->snd_wnd == 0 && pcb->sndq_bytes > pcb->snd_nxt - pcb->snd_una)
-            tcp_retransmit(pcb, pcb->snd_nxt, 1);
-        else
-            tcp_send_ctl(pcb, TH_ACK, pcb->snd_una - 1);
+        tcp_send_probe(pcb);
         timer_arm(&s->timers, &pcb->t_rexmt, clock_now_ns() + tcp_rto_backoff(pcb));
         pcb->persist = true;
         return;
