@@ -1,6 +1,6 @@
 # libdemi: the two commands of the README, and their helpers.
 #   make demo   the main job: echo across two processes, latency table
-#   make test   every test suite, plus the unit suite under ASan+UBSan
+#   make test   every suite; unit + packet scripts also under ASan+UBSan; fuzzing
 # Both install missing Debian packages first and build what they need.
 
 BUILD      ?= build

@@ -19,7 +19,7 @@ trap 'rm -f "$tally"' EXIT
 run "$build" "all suites" --num-processes 2
 # Sanitizers: leaks, overflows, UB in the unit suite (ASAN_OPTIONS keep CI logs readable).
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-  run "$asan" "unit suite under ASan+UBSan" --suite unit
+  run "$asan" "unit and packet-script suites under ASan+UBSan" --suite unit --suite pkt
 
 # Fuzzing: the stack's frame input for a bounded time (make fuzz runs longer).
 if [ -n "${FUZZ_BUILD:-}" ]; then
