@@ -7,8 +7,9 @@
  *                                                    with size: checks it)
  *   udp-ping-pong --client IP PORT [size=64] [msgs=1000]
  *
- * The client binds an ephemeral port on the server's IP. Each wait is
- * bounded, so a lost datagram ends the run with an error rather than a hang.
+ * The client binds an ephemeral port on any local address (so it runs on
+ * another host than the server too). Each wait is bounded, so a lost
+ * datagram ends the run with an error rather than a hang.
  */
 #include "common.h"
 
@@ -50,6 +51,7 @@ static void client(const struct ex_args *a)
     struct sockaddr_in local = a->addr;
     int qd;
 
+    local.sin_addr.s_addr = htonl(INADDR_ANY);
     local.sin_port = 0;
     qd = ex_udp_bind(&local);
 

@@ -9,6 +9,12 @@
 # line. Every process is bounded by timeout(1); the server is killed on every
 # exit path; any failed run makes the script exit non-zero.
 #
+# Paths: catnap (the Linux kernel's TCP over loopback), and catnip (libdemi's
+# TCP/IP stack over DPDK's net_memif: two processes over shared memory, no
+# hugepages, one lcore each). The catnip rows need no configuration: the
+# script writes the two YAML files (docs/catnip.md) into its temp directory.
+# The last column is catnap's p50 over the row's p50 at the same size.
+#
 # Tunables (environment): DEMO_MSGS (100000), DEMO_WARMUP (1000),
 # DEMO_TIMEOUT (120 s per process).
 set -u -o pipefail
@@ -22,13 +28,25 @@ limit=${DEMO_TIMEOUT:-120}
 tmp=$(mktemp -d)
 server_pid=
 failures=0
+declare -A p50_of # "LABEL|SIZE" -> p50 in us, for the ratio column
+baseline="catnap (Linux TCP)"
+
+# DPDK's runtime directories (one per EAL --file-prefix) and the memif socket
+# of the catnip rows.
+dpdk_prefix=demi-demo-$$
+memif_sock=/tmp/demi-memif-demo-$$.sock
+if [ "$(id -u)" -eq 0 ]; then
+    dpdk_rundir=/var/run/dpdk
+else
+    dpdk_rundir=${XDG_RUNTIME_DIR:-/tmp}/dpdk
+fi
 
 cleanup() {
     if [ -n "$server_pid" ]; then
         kill "$server_pid" 2>/dev/null
         wait "$server_pid" 2>/dev/null
     fi
-    rm -rf "$tmp"
+    rm -rf "$tmp" "$dpdk_rundir/$dpdk_prefix"-* "$memif_sock"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -59,7 +77,17 @@ field() {
 
 print_header() {
     echo "libdemi demo: TCP echo between two processes, 64 B and 1 KiB messages, $msgs round trips"
-    printf '%-25s %-7s %-10s %-10s %s\n' path size p50 p99 p999
+    printf '%-25s %-7s %-10s %-10s %-10s %s\n' path size p50 p99 p999 "catnap p50 / p50"
+}
+
+# The ratio column of a row: catnap's p50 at the same size over this one's.
+ratio() {
+    local label=$1 size=$2 p50=$3 base=${p50_of["$baseline|$2"]:-}
+    if [ "$label" = "$baseline" ] || [ -z "$base" ] || [ -z "$p50" ]; then
+        echo "-"
+    else
+        awk -v a="$base" -v b="$p50" 'BEGIN { if (b > 0) printf "%.1fx\n", a / b; else print "-" }'
+    fi
 }
 
 # demo_row LABEL SIZE IP SERVER_ENV CLIENT_ENV
@@ -108,8 +136,10 @@ demo_row() {
     fi
 
     line=$(grep '^tcp-echo: libos=' "$clog")
-    printf '%-25s %-7s %-10s %-10s %s\n' "$label" "$(human_size "$size")" \
-        "$(field p50 "$line") us" "$(field p99 "$line") us" "$(field p999 "$line") us"
+    p50_of["$label|$size"]=$(field p50 "$line")
+    printf '%-25s %-7s %-10s %-10s %-10s %s\n' "$label" "$(human_size "$size")" \
+        "$(field p50 "$line") us" "$(field p99 "$line") us" "$(field p999 "$line") us" \
+        "$(ratio "$label" "$size" "$(field p50 "$line")")"
 }
 
 row_failed() {
@@ -121,9 +151,43 @@ row_failed() {
 
 catnap="LIBOS=catnap"
 
+# catnip_config ROLE IP PEER_IP LCORE FILE: the YAML of one end of the memif
+# pair (docs/catnip.md explains every line).
+catnip_config() {
+    local role=$1 ip=$2 peer=$3 lcore=$4 file=$5 mac peer_mac wait=5000
+    if [ "$role" = server ]; then
+        mac=02:00:00:00:01:01 peer_mac=02:00:00:00:01:02 wait=0
+    else
+        mac=02:00:00:00:01:02 peer_mac=02:00:00:00:01:01
+    fi
+    cat >"$file" <<EOF
+demikernel:
+  local_ipv4_addr: $ip
+  local_link_addr: "$mac"
+dpdk:
+  eal_init: ["", "-l", "$lcore", "--no-huge", "--no-pci", "--no-telemetry", "--log-level=warning",
+             "--file-prefix=$dpdk_prefix-$role",
+             "--vdev=net_memif0,role=$role,socket=$memif_sock,mac=$mac"]
+  link_wait_ms: $wait
+inetstack_config:
+  arp_table:
+    "$peer_mac": "$peer"
+EOF
+}
+
+# Two pollers, one core each when there are two.
+client_lcore=1
+[ "$(nproc)" -ge 2 ] || client_lcore=0
+catnip_config server 10.99.0.1 10.99.0.2 0 "$tmp/catnip-server.yaml"
+catnip_config client 10.99.0.2 10.99.0.1 "$client_lcore" "$tmp/catnip-client.yaml"
+catnip_server="LIBOS=catnip CONFIG_PATH=$tmp/catnip-server.yaml"
+catnip_client="LIBOS=catnip CONFIG_PATH=$tmp/catnip-client.yaml"
+
 print_header
-demo_row "catnap (Linux TCP)" 64 127.0.0.1 "$catnap" "$catnap"
-demo_row "catnap (Linux TCP)" 1024 127.0.0.1 "$catnap" "$catnap"
+demo_row "$baseline" 64 127.0.0.1 "$catnap" "$catnap"
+demo_row "$baseline" 1024 127.0.0.1 "$catnap" "$catnap"
+demo_row "catnip (DPDK memif)" 64 10.99.0.1 "$catnip_server" "$catnip_client"
+demo_row "catnip (DPDK memif)" 1024 10.99.0.1 "$catnip_server" "$catnip_client"
 
 if [ "$failures" -ne 0 ]; then
     echo "demo: $failures run(s) failed" >&2

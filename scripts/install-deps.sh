@@ -8,9 +8,11 @@ PKGS=(
   libyaml-dev                       # CONFIG_PATH parsing
   libpcap-dev                       # pcap capture of simulated links
   libcmocka-dev                     # unit tests
+  dpdk-dev libdpdk-dev              # LIBOS=catnip (DPDK 22.11: net_memif, net_tap, PMDs)
   python3                           # test and report scripts
   clang libclang-rt-14-dev          # libFuzzer targets (tests/fuzz)
   iproute2 procps                   # integration tests: ss, ip, pkill
+  ethtool netcat-openbsd socat tcpdump iputils-ping  # Linux peers of catpowder/catnip tests
 )
 
 missing=()

@@ -61,8 +61,13 @@ const struct config_key config_keys[] = {
             "MAC address of that NIC, like 02:00:00:00:00:01 (unset by default)"),
     KEY_STRING("raw_socket.linux_interface_name", linux_interface_name, NULL, NULL,
                "Linux interface for raw-socket libOSes, at most 15 characters"),
+    KEY_STRING("raw_socket.mode", raw_socket_mode, "af_packet|af_xdp", "af_packet",
+               "how LIBOS=catpowder reaches the interface (af_xdp is reserved, not built yet)"),
     KEY_STRLIST("dpdk.eal_init",
                 "argv for rte_eal_init(), argv[0] included (environment: space-separated)"),
+    KEY_U32("dpdk.link_wait_ms", dpdk_link_wait_ms, 0, 600000, "5000",
+            "LIBOS=catnip: milliseconds demi_init waits for the port's link, 0 = no wait "
+            "(a memif server, whose link comes up when its client connects)"),
     KEY_BOOL("tcp_socket_options.keepalive.enabled", keepalive_enabled, "false",
              "enable TCP keepalive on new sockets"),
     KEY_U32("tcp_socket_options.keepalive.time_millis", keepalive_time_ms, 0, UINT32_MAX, "0",

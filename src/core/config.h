@@ -43,10 +43,12 @@ struct demi_config {
 
     /* raw_socket.* */
     char linux_interface_name[CONFIG_IFNAME_MAX];
+    char raw_socket_mode[16];   /* raw_socket.mode: af_packet | af_xdp (catpowder) */
 
     /* dpdk.* : eal_init is argv for rte_eal_init(), argv[0] included */
     int eal_argc;
     char *eal_argv[CONFIG_EAL_ARGS_MAX]; /* owned, freed by config_free() */
+    uint32_t dpdk_link_wait_ms;     /* dpdk.link_wait_ms: 0 = do not wait for the link */
 
     /* tcp_socket_options.* */
     bool keepalive_enabled;

@@ -20,8 +20,12 @@ struct libos_entry {
  * that exists in Demikernel but is not built in this libdemi yet. */
 static const struct libos_entry libos_table[] = {
     {"catnap", catnap_create, "Linux sockets + epoll"},
+#ifdef DEMI_HAVE_DPDK
+    {"catnip", catnip_create, "inet stack over DPDK"},
+#else
     {"catnip", NULL, "inet stack over DPDK"},
-    {"catpowder", NULL, "inet stack over AF_PACKET / AF_XDP"},
+#endif
+    {"catpowder", catpowder_create, "inet stack over AF_PACKET / AF_XDP"},
     {"catmem", NULL, "shared-memory pipes"},
     {"catloop", catloop_create, "inet stack over an in-process loopback"},
     {"cattest", cattest_create, "inet stack over a scripted device, in virtual time"},

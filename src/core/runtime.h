@@ -95,6 +95,8 @@ bool rt_wait_progress(uint64_t seen_seq, uint64_t deadline_ns);
 /* Constructors of the libOSes built in. */
 int catnap_create(const struct demi_config *cfg, struct libos **out);
 int catloop_create(const struct demi_config *cfg, struct libos **out);
+int catnip_create(const struct demi_config *cfg, struct libos **out); /* DEMI_HAVE_DPDK builds */
+int catpowder_create(const struct demi_config *cfg, struct libos **out);
 int cattest_create(const struct demi_config *cfg, struct libos **out);
 
 #endif /* DEMI_CORE_RUNTIME_H */

@@ -387,6 +387,9 @@ static int inet_tcp_push(struct inet_sock *s, struct demi_op *op, const demi_sga
     if (list_empty(&s->pushes)) {
         ret = tcp_send(s->pcb, payload);
         if (ret == 0) {
+            /* Send now, not at the next poll: the RTO timer started when the
+             * segment was built, and a µs-scale reply should not wait. */
+            inet_tx_flush(&s->il->stack);
             op_complete(&rt.ops, op, DEMI_OPC_PUSH, 0);
             return 0;
         }
@@ -432,6 +435,7 @@ static int inet_push(struct queue *q, struct demi_op *op, const demi_sgarray_t *
     ret = udp_output(st, &s->udp, payload, ip, port);
     if (ret)
         return ret;
+    inet_tx_flush(st); /* a completed push is on the wire, not in a batch */
     /* Accepted into the send path: complete now. The stack holds its own
      * reference on the buffer until the device is done with it. */
     op_complete(&rt.ops, op, DEMI_OPC_PUSH, 0);
@@ -651,6 +655,7 @@ static void inet_params_from(const struct demi_config *cfg, struct inet_params *
     p->tcp.max_retries = cfg->tcp_max_retries;
     p->tcp.syn_retries = cfg->tcp_syn_retries;
     p->tcp.delack_ns = (uint64_t)cfg->tcp_delayed_ack_us * 1000u;
+    p->tcp.delack_off = cfg->tcp_delayed_ack_us == 0;
     p->tcp.msl_ns = (uint64_t)cfg->tcp_msl_ms * 1000000u;
     p->tcp.syn_backlog = cfg->tcp_syn_backlog;
     p->tcp.cc = cfg->tcp_cc;
@@ -687,6 +692,11 @@ static int inet_create(const struct demi_config *cfg, struct netdev *dev, struct
     il->base.ops = &inet_ops;
     *out = &il->base;
     return 0;
+}
+
+int inet_libos_create(const struct demi_config *cfg, struct netdev *dev, struct libos **out)
+{
+    return inet_create(cfg, dev, out);
 }
 
 int cattest_create(const struct demi_config *cfg, struct libos **out)

@@ -7,6 +7,12 @@ struct libos;
 struct inet_stack;
 struct netdev;
 
+struct demi_config;
+
+/* Start the inet libOS over @dev, whose ownership moves to the libOS (it is
+ * destroyed on failure too): how catpowder (and later catnip) are built. */
+int inet_libos_create(const struct demi_config *cfg, struct netdev *dev, struct libos **out);
+
 /* The stack behind an inet libOS (catloop, catnip, catpowder). */
 struct inet_stack *inet_libos_stack(struct libos *los);
 

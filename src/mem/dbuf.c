@@ -44,8 +44,26 @@ int dbuf_pool_init(struct dbuf_pool *p, const char *name, uint32_t data_size, ui
     return 0;
 }
 
+void dbuf_pool_init_ops(struct dbuf_pool *p, const char *name, const struct dbuf_pool_ops *ops, void *priv,
+                        uint32_t data_size, uint32_t count)
+{
+    memset(p, 0, sizeof(*p));
+    p->name = name;
+    p->ops = ops;
+    p->priv = priv;
+    p->data_size = data_size;
+    p->count = count;
+    p->nfree = count;
+}
+
 void dbuf_pool_fini(struct dbuf_pool *p)
 {
+    if (p->ops) {
+        if (p->ops->fini)
+            p->ops->fini(p);
+        memset(p, 0, sizeof(*p));
+        return;
+    }
     if (p->base)
         munmap(p->base, p->map_len);
     free(p->free_stack);
@@ -58,6 +76,8 @@ struct dbuf *dbuf_pool_lookup(const struct dbuf_pool *pool, const void *ptr)
     struct dbuf *d;
     size_t off;
 
+    if (pool->ops)
+        return pool->ops->lookup(pool, ptr);
     if (!pool->base || b < pool->base || b >= pool->base + pool->map_len)
         return NULL;
     off = (size_t)(b - pool->base);
@@ -105,6 +125,24 @@ struct dbuf *mem_alloc(struct mem *m, uint32_t size)
     return d;
 }
 
+int mem_set_class_pool(struct mem *m, int cls, const struct dbuf_pool_ops *ops, void *priv,
+                       uint32_t data_size, uint32_t count)
+{
+    static const uint32_t sizes[MEM_NCLASSES] = {MEM_SMALL_SIZE, MEM_LARGE_SIZE, MEM_HUGE_SIZE, 0};
+    struct dbuf_pool *p;
+    const char *name;
+
+    if (cls < 0 || cls >= MEM_NCLASSES || !ops || data_size < sizes[cls])
+        return EINVAL;
+    p = &m->pools[cls];
+    if (p->nfree != p->count)
+        return EBUSY;
+    name = p->name; /* the class keeps its name in stats and messages */
+    dbuf_pool_fini(p);
+    dbuf_pool_init_ops(p, name, ops, priv, data_size, count);
+    return 0;
+}
+
 int mem_init_slices(struct mem *m, uint32_t count)
 {
     dbuf_pool_fini(&m->pools[MEM_SLICE]);
@@ -134,7 +172,8 @@ bool mem_owns(const struct mem *m, const void *p)
 
     for (int c = 0; c < MEM_NCLASSES; c++) {
         const struct dbuf_pool *pool = &m->pools[c];
-        if (pool->base && b >= pool->base && b < pool->base + pool->map_len)
+        if (pool->ops ? pool->ops->owns(pool, p)
+                      : pool->base && b >= pool->base && b < pool->base + pool->map_len)
             return true;
     }
     return false;

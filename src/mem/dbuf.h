@@ -6,7 +6,12 @@
  * Layout of one pool slot:  [struct dbuf 64 B][headroom][data ... data_size]
  * Pools are slabs carved out of one mapping at init (MAP_NORESERVE: untouched
  * slots cost no memory). Whether a pointer is one of ours is a range check
- * plus a stride check, so a foreign sga is refused in O(1). Private header.
+ * plus a stride check, so a foreign sga is refused in O(1).
+ *
+ * A pool may instead be backed by a device's buffers (struct dbuf_pool_ops:
+ * DPDK mbufs, whose private area holds the same struct dbuf right in front
+ * of the mbuf's data room). The slab path stays the inline fast path; such
+ * pools cost one predictable branch. Private header.
  */
 #ifndef DEMI_MEM_DBUF_H
 #define DEMI_MEM_DBUF_H
@@ -23,6 +28,9 @@
 
 /* The application holds a reference (from demi_sgaalloc or a pop). */
 #define DBUF_F_APP 0x1
+/* A received frame whose IPv4 header and TCP/UDP checksums the device
+ * verified (netdev rx with per-frame checksum results). */
+#define DBUF_F_CSUM_OK 0x2
 
 struct dbuf_pool;
 
@@ -43,6 +51,22 @@ struct dbuf {
 };
 BUILD_BUG_ON(sizeof(struct dbuf) != 64);
 
+/*
+ * A pool backed by someone else's buffers. alloc returns a dbuf like the
+ * slab's (refcnt 1, data at the headroom, len 0, flags 0, no links, pool
+ * set) and keeps nfree/alloc_failures; release gets a dbuf whose refcnt just
+ * reached 0 (its parent already detached) and gives it back; lookup is
+ * dbuf_pool_lookup, owns is "@ptr lies in the pool's memory"; fini, if set,
+ * runs at dbuf_pool_fini.
+ */
+struct dbuf_pool_ops {
+    struct dbuf *(*alloc)(struct dbuf_pool *p);
+    void (*release)(struct dbuf_pool *p, struct dbuf *d);
+    struct dbuf *(*lookup)(const struct dbuf_pool *p, const void *ptr);
+    bool (*owns)(const struct dbuf_pool *p, const void *ptr);
+    void (*fini)(struct dbuf_pool *p);
+};
+
 struct dbuf_pool {
     const char *name;
     uint8_t *base;          /* first slot */
@@ -53,9 +77,16 @@ struct dbuf_pool {
     uint32_t nfree;
     struct dbuf **free_stack; /* LIFO keeps recently used slots cache-hot */
     uint64_t alloc_failures;  /* counted, reported by stats */
+    const struct dbuf_pool_ops *ops; /* NULL: the slab above */
+    void *priv;             /* the backing's state (ops pools) */
 };
 
 int dbuf_pool_init(struct dbuf_pool *p, const char *name, uint32_t data_size, uint32_t count);
+
+/* A pool whose buffers come from @ops (see struct dbuf_pool_ops): @count
+ * buffers of @data_size bytes after the headroom, all free. */
+void dbuf_pool_init_ops(struct dbuf_pool *p, const char *name, const struct dbuf_pool_ops *ops, void *priv,
+                        uint32_t data_size, uint32_t count);
 void dbuf_pool_fini(struct dbuf_pool *p);
 
 /* A buffer with refcnt 1, data at the headroom, len 0; NULL when empty. */
@@ -63,6 +94,8 @@ static inline struct dbuf *dbuf_alloc(struct dbuf_pool *p)
 {
     struct dbuf *d;
 
+    if (p->ops)
+        return p->ops->alloc(p);
     if (unlikely(p->nfree == 0)) {
         p->alloc_failures++;
         return NULL;
@@ -95,11 +128,14 @@ static inline void dbuf_put(struct dbuf *d)
     if (--d->refcnt == 0) {
         struct dbuf_pool *p = d->pool;
         struct dbuf *parent = d->parent;
-        p->free_stack[p->nfree++] = d;
-        if (parent) {
+        if (parent)
             d->parent = NULL;
+        if (p->ops)
+            p->ops->release(p, d); /* the slot may be reused from here on */
+        else
+            p->free_stack[p->nfree++] = d;
+        if (parent)
             dbuf_put(parent);
-        }
     }
 }
 
@@ -176,6 +212,13 @@ enum { MEM_SMALL = 0, MEM_LARGE, MEM_HUGE, MEM_SLICE, MEM_NCLASSES };
 struct mem {
     struct dbuf_pool pools[MEM_NCLASSES];
 };
+
+/* Replace size class @cls by a pool backed by @ops (e.g. DPDK mbufs for
+ * MEM_SMALL, so application buffers and header buffers are device buffers).
+ * The class must have no buffer out (EBUSY otherwise). @data_size must cover
+ * the class size (EINVAL). The pool's fini hook runs at mem_fini. */
+int mem_set_class_pool(struct mem *m, int cls, const struct dbuf_pool_ops *ops, void *priv,
+                       uint32_t data_size, uint32_t count);
 
 int mem_init(struct mem *m, uint32_t small_count, uint32_t large_count, uint32_t huge_count);
 

@@ -1,0 +1,635 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dpdk.c: a DPDK ethdev port as a netdev (see dpdk.h for the model), its
+ * buffers from dpdk_mem.c's mbuf pool.
+ *
+ * Transmit. A frame is a chain (netdev.h): a head buffer with the headers,
+ * then payload segments, often slices of an application's buffer. The head
+ * goes to the device as it is when we are its only holder (its ownership
+ * passes to DPDK: our dbuf is marked free without freeing the mbuf, DPDK
+ * frees it once sent); otherwise its bytes are copied into a fresh mbuf. A
+ * segment whose bytes lie in an mbuf goes as an indirect mbuf attached to it
+ * (DPDK's reference keeps it alive in flight); a segment of another buffer
+ * (the 64 KiB and 1 MiB classes) is copied into mbufs, once. A port without
+ * RTE_ETH_TX_OFFLOAD_MULTI_SEGS gets every frame linearised into its head
+ * mbuf.
+ *
+ * Receive. A frame arrives in one of our mbufs and is handed up in place;
+ * a chained (multi-segment) or foreign mbuf is copied into one of ours. Per
+ * frame checksum results of the port set DBUF_F_CSUM_OK.
+ */
+#include "dev/dpdk_int.h"
+
+#include "core/clock.h"
+#include "core/log.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_lcore.h>
+#include <rte_log.h>
+#include <rte_tcp.h>
+#include <rte_udp.h>
+
+#define DPDK_BURST 64u        /* mbufs handed to the port per call */
+#define DPDK_LINK_POLL_US 10000u
+
+/* ---- the netdev ------------------------------------------------------------ */
+
+struct dpdk_dev {
+    struct netdev dev;
+    uint16_t port;
+    bool multi_seg;           /* the port takes chained mbufs */
+    bool tx_ip_csum, tx_tcp_csum, tx_udp_csum; /* the port fills these */
+    struct dpdk_mem *mem;
+    struct dbuf_pool *pool;   /* our small class: the mbuf pool */
+    struct {
+        uint64_t rx_linearized;  /* chained or foreign mbufs copied into one */
+        uint64_t rx_dropped;     /* ... that could not be (too long, no mbuf) */
+        uint64_t tx_indirect;    /* payload segments sent in place */
+        uint64_t tx_copied;      /* segments copied (not in an mbuf, or linearised) */
+        uint64_t tx_copied_bytes;
+        uint64_t tx_head_copied; /* head buffers shared or not ours */
+        uint64_t tx_nombuf;      /* frames refused: no mbuf for a copy */
+    } st;
+};
+
+/* The dbuf of a received mbuf of our pool, in place. */
+static inline struct dbuf *rx_dbuf(struct dpdk_dev *dd, struct rte_mbuf *m)
+{
+    struct dbuf *d = mbuf_dbuf(m);
+    uint64_t f = m->ol_flags;
+
+    d->data = rte_pktmbuf_mtod(m, uint8_t *);
+    d->len = m->data_len;
+    d->size = m->buf_len;
+    d->refcnt = 1;
+    d->flags = (f & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD &&
+                       (f & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD
+                   ? DBUF_F_CSUM_OK
+                   : 0;
+    d->pool = dd->pool;
+    d->next = NULL;
+    d->parent = NULL;
+    dd->pool->nfree--;
+    return d;
+}
+
+/* A chained or foreign mbuf copied into one of ours (the original freed). */
+static struct dbuf *rx_linearize(struct dpdk_dev *dd, struct rte_mbuf *m)
+{
+    struct dbuf *d = NULL;
+
+    if (m->pkt_len <= MEM_SMALL_SIZE) {
+        d = dbuf_alloc(dd->pool);
+        if (d) {
+            uint8_t *p = d->data;
+            for (struct rte_mbuf *s = m; s; s = s->next) {
+                memcpy(p, rte_pktmbuf_mtod(s, void *), s->data_len);
+                p += s->data_len;
+            }
+            d->len = m->pkt_len;
+            dd->st.rx_linearized++;
+        }
+    }
+    if (!d) {
+        dd->st.rx_dropped++;
+        dd->dev.stats.rx_nobuf++;
+    }
+    rte_pktmbuf_free(m);
+    return d;
+}
+
+static uint16_t dpdk_rx_burst(struct netdev *dev, struct dbuf **frames, uint16_t n)
+{
+    struct dpdk_dev *dd = container_of(dev, struct dpdk_dev, dev);
+    struct rte_mempool *mp = dd->mem->mp;
+    struct rte_mbuf *pkts[DPDK_BURST];
+    uint16_t nb, out = 0;
+
+    nb = rte_eth_rx_burst(dd->port, 0, pkts, n < DPDK_BURST ? n : DPDK_BURST);
+    for (uint16_t i = 0; i < nb; i++) {
+        struct rte_mbuf *m = pkts[i];
+        struct dbuf *d;
+
+        if (i + 1 < nb)
+            rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+        if (likely(m->pool == mp && m->nb_segs == 1 && RTE_MBUF_DIRECT(m)))
+            d = rx_dbuf(dd, m);
+        else if (!(d = rx_linearize(dd, m)))
+            continue;
+        frames[out++] = d;
+        dev->stats.rx_frames++;
+        dev->stats.rx_bytes += d->len;
+    }
+    return out;
+}
+
+/* Append @len bytes to the chain of @head by copying: into the tail's room
+ * when the tail is ours to write, else into new mbufs (a port without
+ * multi-segment support gets no new segment). */
+static bool tx_copy(struct dpdk_dev *dd, struct rte_mbuf *head, struct rte_mbuf **tail, bool *tail_writable,
+                    const uint8_t *src, uint32_t len)
+{
+    dd->st.tx_copied++;
+    dd->st.tx_copied_bytes += len;
+    while (len > 0) {
+        struct rte_mbuf *t = *tail;
+        uint32_t room = *tail_writable ? (uint32_t)(t->buf_len - t->data_off - t->data_len) : 0;
+        uint32_t k;
+
+        if (room == 0) {
+            struct rte_mbuf *m;
+            if (!dd->multi_seg)
+                return false;
+            m = rte_mbuf_raw_alloc(dd->mem->mp);
+            if (!m)
+                return false;
+            m->data_off = 0;
+            m->data_len = 0;
+            m->ol_flags = 0;
+            t->next = m;
+            head->nb_segs++;
+            *tail = m;
+            *tail_writable = true;
+            continue;
+        }
+        k = len < room ? len : room;
+        memcpy(rte_pktmbuf_mtod_offset(t, uint8_t *, t->data_len), src, k);
+        t->data_len = (uint16_t)(t->data_len + k);
+        head->pkt_len += k;
+        src += k;
+        len -= k;
+    }
+    return true;
+}
+
+/* The port fills the checksums the stack left at 0 (it does so only when
+ * the netdev advertises the offload): mark them in the head mbuf, with the
+ * pseudo-header sum in the TCP/UDP field as DPDK wants. */
+static void tx_offload(struct dpdk_dev *dd, struct rte_mbuf *m)
+{
+    const struct rte_ether_hdr *eh = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+    struct rte_ipv4_hdr *ip;
+    uint64_t ol = 0;
+    uint32_t ihl;
+
+    if (m->data_len < sizeof(*eh) + sizeof(*ip) || eh->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4))
+        return;
+    ip = (struct rte_ipv4_hdr *)(eh + 1);
+    ihl = rte_ipv4_hdr_len(ip);
+    if (dd->tx_ip_csum && ip->hdr_checksum == 0)
+        ol |= RTE_MBUF_F_TX_IP_CKSUM;
+    if (ip->next_proto_id == IPPROTO_TCP && dd->tx_tcp_csum &&
+        m->data_len >= sizeof(*eh) + ihl + sizeof(struct rte_tcp_hdr)) {
+        struct rte_tcp_hdr *th = (struct rte_tcp_hdr *)((uint8_t *)ip + ihl);
+        if (th->cksum == 0) {
+            ol |= RTE_MBUF_F_TX_TCP_CKSUM;
+            th->cksum = rte_ipv4_phdr_cksum(ip, ol);
+        }
+    } else if (ip->next_proto_id == IPPROTO_UDP && dd->tx_udp_csum &&
+               m->data_len >= sizeof(*eh) + ihl + sizeof(struct rte_udp_hdr)) {
+        struct rte_udp_hdr *uh = (struct rte_udp_hdr *)((uint8_t *)ip + ihl);
+        if (uh->dgram_cksum == 0) {
+            ol |= RTE_MBUF_F_TX_UDP_CKSUM;
+            uh->dgram_cksum = rte_ipv4_phdr_cksum(ip, ol);
+        }
+    }
+    if (ol) {
+        m->ol_flags = ol | RTE_MBUF_F_TX_IPV4;
+        m->l2_len = sizeof(*eh);
+        m->l3_len = ihl;
+    }
+}
+
+/* How a frame's head went into the mbuf chain. */
+struct tx_frame {
+    struct dbuf *rest;   /* the segments after the head, our references */
+    bool handed;         /* the head's own mbuf is the chain's first */
+};
+
+/* Build the mbuf chain of frame @h, or NULL (nothing changed then). */
+static struct rte_mbuf *tx_prepare(struct dpdk_dev *dd, struct dbuf *h, struct tx_frame *tf)
+{
+    struct rte_mbuf *head, *tail;
+    bool writable = true;
+
+    tf->rest = h->next;
+    tf->handed = h->pool == dd->pool && !h->parent && h->refcnt == 1;
+    if (tf->handed) {
+        head = dbuf_mbuf(h);
+        head->data_off = (uint16_t)(h->data - h->buf);
+        head->data_len = (uint16_t)h->len;
+        head->pkt_len = h->len;
+    } else {
+        /* Shared with another holder, or not an mbuf: copy the bytes. */
+        head = rte_mbuf_raw_alloc(dd->mem->mp);
+        if (!head) {
+            dd->st.tx_nombuf++;
+            return NULL;
+        }
+        head->data_off = RTE_PKTMBUF_HEADROOM;
+        head->data_len = 0;
+        head->pkt_len = 0;
+        dd->st.tx_head_copied++;
+    }
+    head->ol_flags = 0;
+    head->nb_segs = 1;
+    head->next = NULL;
+    tail = head;
+    if (!tf->handed && !tx_copy(dd, head, &tail, &writable, h->data, h->len))
+        goto fail;
+
+    for (struct dbuf *s = tf->rest; s; s = s->next) {
+        const struct dbuf *root = s;
+        struct rte_mbuf *mi;
+
+        if (s->len == 0)
+            continue;
+        while (root->parent)
+            root = root->parent;
+        if (dd->multi_seg && root->pool == dd->pool && s->len <= UINT16_MAX &&
+            (mi = rte_mbuf_raw_alloc(dd->mem->ind)) != NULL) {
+            /* Zero copy: DPDK's reference on the root keeps it alive. */
+            rte_pktmbuf_attach(mi, dbuf_mbuf(root));
+            mi->data_off = (uint16_t)(s->data - root->buf);
+            mi->data_len = (uint16_t)s->len;
+            mi->pkt_len = s->len;
+            tail->next = mi;
+            tail = mi;
+            writable = false;
+            head->nb_segs++;
+            head->pkt_len += s->len;
+            dd->st.tx_indirect++;
+        } else if (!tx_copy(dd, head, &tail, &writable, s->data, s->len)) {
+            goto fail;
+        }
+    }
+    if (dd->tx_ip_csum || dd->tx_tcp_csum || dd->tx_udp_csum)
+        tx_offload(dd, head);
+    return head;
+
+fail:
+    dd->st.tx_nombuf++;
+    if (tf->handed) {
+        if (head->next)
+            rte_pktmbuf_free(head->next);
+        head->next = NULL;
+        head->nb_segs = 1;
+    } else {
+        rte_pktmbuf_free(head);
+    }
+    return NULL;
+}
+
+/* Up to DPDK_BURST frames to the port; returns how many it took. */
+static uint16_t tx_chunk(struct dpdk_dev *dd, struct dbuf **frames, uint16_t n)
+{
+    struct rte_mbuf *pkts[DPDK_BURST];
+    struct tx_frame tf[DPDK_BURST];
+    uint16_t k, sent;
+    uint32_t bytes = 0;
+
+    for (k = 0; k < n; k++) {
+        struct dbuf *h = frames[k];
+        pkts[k] = tx_prepare(dd, h, &tf[k]);
+        if (!pkts[k])
+            break;
+        bytes += pkts[k]->pkt_len;
+        /* A head we give away leaves our accounting now: the device may
+         * free its mbuf inside tx_burst. */
+        if (tf[k].handed) {
+            h->next = NULL;
+            h->refcnt = 0;
+            dd->pool->nfree++;
+        }
+    }
+    sent = k ? rte_eth_tx_burst(dd->port, 0, pkts, k) : 0;
+    for (uint16_t i = 0; i < k; i++) {
+        struct dbuf *h = frames[i];
+        if (i < sent) {
+            dbuf_chain_put(tf[i].handed ? tf[i].rest : h);
+            continue;
+        }
+        /* Refused: undo, the caller still owns the frame. */
+        bytes -= pkts[i]->pkt_len;
+        if (tf[i].handed) {
+            struct rte_mbuf *m = pkts[i];
+            if (m->next)
+                rte_pktmbuf_free(m->next);
+            m->next = NULL;
+            m->nb_segs = 1;
+            h->refcnt = 1;
+            h->next = tf[i].rest;
+            dd->pool->nfree--;
+        } else {
+            rte_pktmbuf_free(pkts[i]);
+        }
+    }
+    dd->dev.stats.tx_frames += sent;
+    dd->dev.stats.tx_bytes += bytes;
+    return sent;
+}
+
+static uint16_t dpdk_tx_burst(struct netdev *dev, struct dbuf **frames, uint16_t n)
+{
+    struct dpdk_dev *dd = container_of(dev, struct dpdk_dev, dev);
+    uint32_t done = 0;
+
+    while (done < n) {
+        uint32_t want = MIN(n - done, DPDK_BURST);
+        uint32_t sent = tx_chunk(dd, frames + done, (uint16_t)want);
+
+        done += sent;
+        if (sent != want) {
+            dev->stats.tx_full += n - done;
+            break;
+        }
+    }
+    return (uint16_t)done;
+}
+
+static struct dbuf *dpdk_alloc(struct netdev *dev, uint32_t len)
+{
+    struct dpdk_dev *dd = container_of(dev, struct dpdk_dev, dev);
+    struct dbuf *d;
+
+    if (len > MEM_SMALL_SIZE)
+        return NULL;
+    d = dbuf_alloc(dd->pool);
+    if (d)
+        d->len = len;
+    return d;
+}
+
+static void dpdk_destroy(struct netdev *dev)
+{
+    struct dpdk_dev *dd = container_of(dev, struct dpdk_dev, dev);
+    struct rte_mbuf *pkts[DPDK_BURST];
+    uint16_t nb;
+    int rounds = 0;
+
+    /* What arrived and nobody read goes back to the pool before the port
+     * stops (rings keep their contents across a stop). */
+    while (rounds++ < 1024 && (nb = rte_eth_rx_burst(dd->port, 0, pkts, DPDK_BURST)) > 0)
+        rte_pktmbuf_free_bulk(pkts, nb);
+    rte_eth_dev_stop(dd->port);
+    if (getenv("DEMI_STATS"))
+        fprintf(stderr,
+                "libdemi: dpdk port %u (%s): rx %" PRIu64 " frames, tx %" PRIu64 " frames (%" PRIu64
+                " refused), tx segments in place %" PRIu64 ", copied %" PRIu64 " (%" PRIu64
+                " B), heads copied %" PRIu64 ", no mbuf %" PRIu64 ", rx linearised %" PRIu64
+                ", rx dropped %" PRIu64 "\n",
+                dd->port, dev->name, dev->stats.rx_frames, dev->stats.tx_frames, dev->stats.tx_full,
+                dd->st.tx_indirect, dd->st.tx_copied, dd->st.tx_copied_bytes, dd->st.tx_head_copied,
+                dd->st.tx_nombuf, dd->st.rx_linearized, dd->st.rx_dropped);
+    free(dd);
+}
+
+bool dpdk_netdev_link_up(struct netdev *dev)
+{
+    struct dpdk_dev *dd = container_of(dev, struct dpdk_dev, dev);
+    struct rte_eth_link link;
+
+    memset(&link, 0, sizeof(link));
+    return rte_eth_link_get_nowait(dd->port, &link) == 0 && link.link_status == RTE_ETH_LINK_UP;
+}
+
+static const struct netdev_ops dpdk_ops = {
+    .rx_burst = dpdk_rx_burst,
+    .tx_burst = dpdk_tx_burst,
+    .alloc = dpdk_alloc,
+    .destroy = dpdk_destroy,
+};
+
+static void mac_str(const uint8_t *mac, char *buf, size_t size)
+{
+    snprintf(buf, size, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+}
+
+/* The port's MAC, or the configured one when they differ and the port
+ * accepts it (virtual devices generally do). */
+static int port_mac(uint16_t port, const char *pname, const uint8_t *want, uint8_t out[ETH_ALEN], char *err,
+                    size_t errlen)
+{
+    struct rte_ether_addr ea;
+    int ret;
+
+    ret = rte_eth_macaddr_get(port, &ea);
+    if (ret) {
+        dpdk_set_err(err, errlen, "DPDK port %u (%s): cannot read its MAC: %s", port, pname, rte_strerror(-ret));
+        return -ret;
+    }
+    if (want && memcmp(want, ea.addr_bytes, ETH_ALEN) != 0) {
+        char have_s[18], want_s[18];
+        struct rte_ether_addr wa;
+        memcpy(wa.addr_bytes, want, ETH_ALEN);
+        ret = rte_eth_dev_default_mac_addr_set(port, &wa);
+        mac_str(ea.addr_bytes, have_s, sizeof(have_s));
+        mac_str(want, want_s, sizeof(want_s));
+        if (ret) {
+            dpdk_set_err(err, errlen,
+                    "DPDK port %u (%s) has MAC %s, demikernel.local_link_addr says %s and the port "
+                    "refuses to change (%s): set the key to %s or remove it (a virtual device takes "
+                    "its MAC in its --vdev arguments, e.g. net_memif0,...,mac=%s)",
+                    port, pname, have_s, want_s, rte_strerror(-ret), have_s, want_s);
+            return EINVAL;
+        }
+        log_info("dpdk: port %u (%s): MAC %s set from demikernel.local_link_addr (was %s)", port, pname,
+                 want_s, have_s);
+        memcpy(ea.addr_bytes, want, ETH_ALEN);
+    }
+    memcpy(out, ea.addr_bytes, ETH_ALEN);
+    return 0;
+}
+
+/* The memif driver's log type, quietened while we retry a client (one
+ * "failed to connect" is enough); returns the level to restore, or -1. */
+static int memif_log_quiet(void)
+{
+    int logtype = rte_log_register("pmd.net.memif");
+    int level = logtype >= 0 ? rte_log_get_level((uint32_t)logtype) : -1;
+
+    if (level >= 0)
+        rte_log_set_level((uint32_t)logtype, RTE_LOG_CRIT);
+    return level;
+}
+
+static void memif_log_restore(int level)
+{
+    int logtype = rte_log_register("pmd.net.memif");
+
+    if (level >= 0 && logtype >= 0)
+        rte_log_set_level((uint32_t)logtype, (uint32_t)level);
+}
+
+#define MEMIF_RECONNECT_NS 500000000ull
+
+/*
+ * Start the port and wait up to @wait_ms for its link. A memif client
+ * cannot start while its server's socket is missing, and a connection made
+ * while the server is still setting its port up never comes up: such a
+ * client starts again (a new connection) every half second until the wait
+ * ends, so both ends of a memif pair may be started in any order.
+ */
+static int start_port(uint16_t port, const char *pname, const char *driver, uint32_t wait_ms, char *err,
+                      size_t errlen)
+{
+    uint64_t now = clock_now_ns(), deadline = now + (uint64_t)wait_ms * 1000000u, restart = now;
+    bool memif = strcmp(driver, "net_memif") == 0;
+    struct rte_eth_link link;
+    int ret, quiet = -1;
+
+    memset(&link, 0, sizeof(link));
+    ret = rte_eth_dev_start(port);
+    while (wait_ms > 0) {
+        if (ret == 0) {
+            memset(&link, 0, sizeof(link));
+            if (rte_eth_link_get_nowait(port, &link) == 0 && link.link_status == RTE_ETH_LINK_UP)
+                break;
+        }
+        now = clock_now_ns();
+        if (now >= deadline || (ret != 0 && !memif))
+            break;
+        if (memif && (ret != 0 || now - restart >= MEMIF_RECONNECT_NS)) {
+            if (quiet < 0)
+                quiet = memif_log_quiet();
+            if (ret == 0)
+                rte_eth_dev_stop(port);
+            ret = rte_eth_dev_start(port);
+            restart = now;
+        }
+        usleep(DPDK_LINK_POLL_US);
+    }
+    if (quiet >= 0)
+        memif_log_restore(quiet);
+    if (ret != 0) {
+        dpdk_set_err(err, errlen, "DPDK port %u (%s): cannot start: %s%s", port, pname, rte_strerror(-ret),
+                memif ? " (a memif client needs its server: start the server first, or give the client "
+                        "time with dpdk.link_wait_ms)"
+                      : "");
+        return -ret;
+    }
+    if (wait_ms > 0 && link.link_status != RTE_ETH_LINK_UP) {
+        dpdk_set_err(err, errlen,
+                "DPDK port %u (%s): link still down after %u ms (dpdk.link_wait_ms): check the cable or "
+                "the peer (a memif client needs its server; a memif server, whose link comes up when "
+                "its client connects, should set dpdk.link_wait_ms: 0)",
+                port, pname, wait_ms);
+        rte_eth_dev_stop(port);
+        return ENETDOWN;
+    }
+    return 0;
+}
+
+int dpdk_netdev_create(struct mem *m, const struct dpdk_port_params *p, struct netdev **out, char *err,
+                       size_t errlen)
+{
+    struct rte_eth_dev_info info;
+    struct rte_eth_conf conf;
+    struct dpdk_dev *dd;
+    char pname[RTE_ETH_NAME_MAX_LEN];
+    uint16_t nb_rxd = DPDK_RX_DESC, nb_txd = DPDK_TX_DESC;
+    uint64_t want_tx, want_rx;
+    uint32_t mtu;
+    int socket, ret;
+    struct dpdk_mem *dm = dpdk_mem_of(m);
+
+    if (!dm) {
+        dpdk_set_err(err, errlen, "the mbuf pool is not attached to this struct mem");
+        return EINVAL;
+    }
+    if (!rte_eth_dev_is_valid_port(p->port)) {
+        dpdk_set_err(err, errlen, "no DPDK port %u: pass a --vdev or a PCI device in dpdk.eal_init", p->port);
+        return ENODEV;
+    }
+    if (rte_eth_dev_get_name_by_port(p->port, pname) != 0)
+        snprintf(pname, sizeof(pname), "port%u", p->port);
+    ret = rte_eth_dev_info_get(p->port, &info);
+    if (ret) {
+        dpdk_set_err(err, errlen, "DPDK port %u (%s): no device info: %s", p->port, pname, rte_strerror(-ret));
+        return -ret;
+    }
+    dd = calloc(1, sizeof(*dd));
+    if (!dd) {
+        dpdk_set_err(err, errlen, "out of memory");
+        return ENOMEM;
+    }
+    dd->port = p->port;
+    dd->mem = dm;
+    dd->pool = dm->pool;
+    dd->dev.ops = &dpdk_ops;
+    snprintf(dd->dev.name, sizeof(dd->dev.name), "%.*s", NETDEV_NAME_MAX - 1, pname);
+
+    /* A frame must fit one mbuf: received frames are handed up in place. */
+    mtu = p->mtu ? p->mtu : RTE_ETHER_MTU;
+    mtu = MIN(mtu, MEM_SMALL_SIZE - RTE_ETHER_HDR_LEN);
+    if (info.max_mtu)
+        mtu = MIN(mtu, (uint32_t)info.max_mtu);
+    if (mtu < info.min_mtu || mtu < RTE_ETHER_MIN_MTU) {
+        dpdk_set_err(err, errlen, "DPDK port %u (%s): MTU %u is below the port's minimum %u", p->port, pname,
+                mtu, info.min_mtu);
+        free(dd);
+        return EINVAL;
+    }
+    dd->dev.mtu = mtu;
+
+    /* Offloads: multi-segment transmit and checksums where the port has
+     * them; the stack uses what the netdev advertises. */
+    want_tx = RTE_ETH_TX_OFFLOAD_MULTI_SEGS | RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_CKSUM |
+              RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
+    want_rx = RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
+    memset(&conf, 0, sizeof(conf));
+    conf.rxmode.mtu = mtu;
+    conf.rxmode.offloads = want_rx & info.rx_offload_capa;
+    conf.txmode.offloads = want_tx & info.tx_offload_capa;
+    dd->multi_seg = conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+    dd->tx_ip_csum = conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
+    dd->tx_tcp_csum = conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
+    dd->tx_udp_csum = conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
+    dd->dev.offloads = (dd->tx_ip_csum ? NETDEV_OFF_IPV4_CSUM : 0) | (dd->tx_tcp_csum ? NETDEV_OFF_TCP_CSUM : 0) |
+                       (dd->tx_udp_csum ? NETDEV_OFF_UDP_CSUM : 0);
+
+    /* A port left started by an earlier demi_init of this process. */
+    rte_eth_dev_stop(p->port);
+    ret = rte_eth_dev_configure(p->port, 1, 1, &conf);
+    if (ret == 0)
+        ret = rte_eth_dev_adjust_nb_rx_tx_desc(p->port, &nb_rxd, &nb_txd);
+    socket = rte_eth_dev_socket_id(p->port);
+    if (socket < 0)
+        socket = (int)rte_socket_id();
+    if (ret == 0)
+        ret = rte_eth_rx_queue_setup(p->port, 0, nb_rxd, (unsigned)socket, NULL, dm->mp);
+    if (ret == 0)
+        ret = rte_eth_tx_queue_setup(p->port, 0, nb_txd, (unsigned)socket, NULL);
+    if (ret) {
+        dpdk_set_err(err, errlen, "DPDK port %u (%s, driver %s): cannot configure one queue pair: %s", p->port,
+                pname, info.driver_name, rte_strerror(-ret));
+        free(dd);
+        return -ret;
+    }
+    ret = port_mac(p->port, pname, p->mac, dd->dev.mac, err, errlen);
+    if (ret) {
+        free(dd);
+        return ret;
+    }
+    ret = start_port(p->port, pname, info.driver_name, p->link_wait_ms, err, errlen);
+    if (ret) {
+        free(dd);
+        return ret;
+    }
+    log_info("dpdk: port %u (%s, driver %s): MTU %u, %u/%u descriptors, multi-seg tx %s, tx checksum "
+             "offload%s%s%s%s",
+             p->port, pname, info.driver_name, mtu, nb_rxd, nb_txd, dd->multi_seg ? "yes" : "no (linearised)",
+             dd->tx_ip_csum ? " ipv4" : "", dd->tx_tcp_csum ? " tcp" : "", dd->tx_udp_csum ? " udp" : "",
+             dd->dev.offloads ? "" : " none");
+    *out = &dd->dev;
+    return 0;
+}

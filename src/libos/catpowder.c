@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * catpowder.c: LIBOS=catpowder, libdemi's TCP/IP stack (the inet libOS) over
+ * a Linux interface reached through AF_PACKET rings (dev/afpacket.c).
+ *
+ * The interface is shared with the kernel's stack, which sees every frame we
+ * receive. If the kernel owns our IPv4 address too, it answers ARP for it
+ * and resets TCP segments meant for us, so the address must be libdemi's
+ * only: docs/catpowder.md. raw_socket.mode selects the transport; only
+ * af_packet is built, af_xdp is reserved.
+ */
+#include "core/config.h"
+#include "core/log.h"
+#include "core/runtime.h"
+#include "dev/afpacket.h"
+#include "libos/inet.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <string.h>
+
+/* Warn when the kernel holds our address on the interface we use. */
+static void catpowder_check_kernel_ip(const char *ifname, struct in_addr ip)
+{
+    struct ifaddrs *ifa_list, *ifa;
+    char buf[INET_ADDRSTRLEN];
+
+    if (getifaddrs(&ifa_list) != 0)
+        return;
+    for (ifa = ifa_list; ifa; ifa = ifa->ifa_next) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)ifa->ifa_addr;
+
+        if (!sin || sin->sin_family != AF_INET || strcmp(ifa->ifa_name, ifname) != 0)
+            continue;
+        if (sin->sin_addr.s_addr == ip.s_addr) {
+            inet_ntop(AF_INET, &ip, buf, sizeof(buf));
+            log_warn("catpowder: the Linux kernel also has %s on %s: it will answer ARP for it "
+                     "and reset our TCP connections; remove it (ip addr del %s/PREFIX dev %s), "
+                     "see docs/catpowder.md",
+                     buf, ifname, buf, ifname);
+        }
+    }
+    freeifaddrs(ifa_list);
+}
+
+int catpowder_create(const struct demi_config *cfg, struct libos **out)
+{
+    struct netdev *dev;
+    int ret;
+
+    if (strcmp(cfg->raw_socket_mode, "af_xdp") == 0) {
+        log_err("LIBOS=catpowder: raw_socket.mode af_xdp is reserved and not built yet; use "
+                "af_packet (the default)");
+        return ENOTSUP;
+    }
+    if (!cfg->has_local_ipv4) {
+        log_err("LIBOS=catpowder needs demikernel.local_ipv4_addr (in CONFIG_PATH or "
+                "DEMI_DEMIKERNEL_LOCAL_IPV4_ADDR)");
+        return EINVAL;
+    }
+    if (!cfg->linux_interface_name[0]) {
+        log_err("LIBOS=catpowder needs raw_socket.linux_interface_name (in CONFIG_PATH or "
+                "DEMI_RAW_SOCKET_LINUX_INTERFACE_NAME)");
+        return EINVAL;
+    }
+    ret = afpacket_create(cfg->linux_interface_name, &rt.mem, cfg->has_local_mac ? cfg->local_mac : NULL,
+                          cfg->mtu, &dev);
+    if (ret)
+        return ret;
+    catpowder_check_kernel_ip(cfg->linux_interface_name, cfg->local_ipv4);
+    return inet_libos_create(cfg, dev, out);
+}

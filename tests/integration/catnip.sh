@@ -1,0 +1,331 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# catnip.sh BUILD_DIR: LIBOS=catnip (libdemi's TCP/IP stack over DPDK).
+#
+# Two catnip processes over DPDK's net_memif (shared memory, no hugepages):
+# TCP echo, TCP bulk transfer checked byte by byte, TCP and UDP ping-pong.
+# Then catnip against the Linux kernel's TCP over net_tap and over
+# net_af_packet on a veth pair, each inside a network namespace of its own
+# (those need root and iproute2; they are reported as skipped otherwise).
+# And the errors a user meets first: a memif client with no server, a bad
+# dpdk.eal_init.
+#
+# Every process is bounded by timeout(1); servers, namespaces, sockets and
+# DPDK runtime directories are removed on every exit path.
+# Prints "ok - NAME" / "not ok - NAME (reason)" per case, then "N passed, M failed".
+set -u
+
+build=$(cd "${1:-build}" && pwd)
+ex=$build/examples
+limit=${CATNIP_TIMEOUT:-120} # seconds allowed to one process of a case
+
+tmp=$(mktemp -d)
+pids=()
+netns=
+passed=0
+failed=0
+skipped=0
+run_id=$$
+
+# DPDK keeps a runtime directory per --file-prefix (with --no-huge and no
+# --in-memory, which memif needs): under /var/run/dpdk as root, else under
+# XDG_RUNTIME_DIR or /tmp.
+dpdk_rundir() {
+    if [ "$(id -u)" -eq 0 ]; then
+        echo /var/run/dpdk
+    else
+        echo "${XDG_RUNTIME_DIR:-/tmp}/dpdk"
+    fi
+}
+
+cleanup() {
+    local p
+    for p in "${pids[@]}"; do
+        kill "$p" 2>/dev/null
+        wait "$p" 2>/dev/null
+    done
+    [ -n "$netns" ] && ip netns del "$netns" 2>/dev/null
+    rm -rf "$(dpdk_rundir)"/demi-"$run_id"-* /tmp/demi-memif-"$run_id"-*.sock "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+for f in tcp-echo tcp-push-pop tcp-ping-pong udp-ping-pong; do
+    if [ ! -x "$ex/$f" ]; then
+        echo "catnip.sh: $ex/$f is missing (build first)" >&2
+        exit 1
+    fi
+done
+
+# One lcore per process when there are two, so the two pollers don't share.
+if [ "$(nproc)" -ge 2 ]; then
+    core_s=0
+    core_c=1
+else
+    core_s=0
+    core_c=0
+fi
+
+ok() {
+    echo "ok - $1"
+    passed=$((passed + 1))
+}
+
+skip() {
+    echo "ok - $1 # SKIP $2"
+    skipped=$((skipped + 1))
+}
+
+# not_ok NAME REASON [LOG...]: the logs go to stderr, indented.
+not_ok() {
+    local name=$1 why=$2 log
+    shift 2
+    echo "not ok - $name ($why)"
+    failed=$((failed + 1))
+    for log in "$@"; do
+        [ -s "$log" ] || continue
+        echo "--- $(basename "$log") of '$name'"
+        tail -n 30 "$log"
+    done | sed 's/^/# /' >&2
+}
+
+reason() {
+    local who=$1 rc=$2 log=$3
+    if [ "$rc" -eq 124 ]; then
+        echo "$who timed out after ${limit}s"
+    else
+        echo "$who exit $rc: $(grep -v '^EAL:' "$log" 2>/dev/null | tail -n 1)"
+    fi
+}
+
+wait_ready() {
+    local log=$1 pid=$2
+    for _ in $(seq 200); do
+        grep -q "listening on" "$log" 2>/dev/null && return 0
+        kill -0 "$pid" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}
+
+# memif_env ROLE IP N: sets menv, the environment of one catnip process on
+# memif pair N. The two ends share a socket (abstract by default: no file)
+# and each has its own EAL file prefix, so two DPDK processes coexist
+# without hugepages.
+memif_env() {
+    local role=$1 ip=$2 n=$3 core=$core_c wait=5000
+    if [ "$role" = server ]; then
+        core=$core_s
+        wait=0 # its link comes up when the client connects
+    fi
+    menv=(LIBOS=catnip "DEMI_DEMIKERNEL_LOCAL_IPV4_ADDR=$ip" "DEMI_DPDK_LINK_WAIT_MS=$wait"
+        "DEMI_DPDK_EAL_INIT=demi -l $core --no-huge --no-pci --no-telemetry --log-level=warning --file-prefix=demi-$run_id-$n-$role --vdev=net_memif0,role=$role,socket=/tmp/demi-memif-$run_id-$n.sock")
+}
+
+# run_pair NAME PROGRAM "SERVER ARGS" "CLIENT ARGS" [CLIENT_REGEX [SERVER_REGEX]]
+# Server and client as two catnip processes over a fresh memif pair.
+pair_n=0
+run_pair() {
+    local name=$1 prog=$2 sargs=$3 cargs=$4 ccheck=${5:-} scheck=${6:-}
+    local slog clog spid rc_s rc_c why='' port=7000
+    pair_n=$((pair_n + 1))
+    slog=$tmp/$pair_n-$prog.server.log
+    clog=$tmp/$pair_n-$prog.client.log
+    : >"$clog"
+
+    memif_env server 10.99.0.1 $pair_n
+    # The argument strings are lists of words.
+    # shellcheck disable=SC2086
+    timeout "$limit" env "${menv[@]}" "$ex/$prog" --server 10.99.0.1 $port $sargs >"$slog" 2>&1 &
+    spid=$!
+    pids+=("$spid")
+    if ! wait_ready "$slog" "$spid"; then
+        kill "$spid" 2>/dev/null
+        wait "$spid"
+        rc_s=$?
+        not_ok "$name" "$(reason server "$rc_s" "$slog") before listening" "$slog"
+        return
+    fi
+    memif_env client 10.99.0.2 $pair_n
+    # shellcheck disable=SC2086
+    timeout "$limit" env "${menv[@]}" "$ex/$prog" --client 10.99.0.1 $port $cargs >"$clog" 2>&1
+    rc_c=$?
+    # A client that failed may leave the server waiting: don't wait for it.
+    [ "$rc_c" -ne 0 ] && kill "$spid" 2>/dev/null
+    wait "$spid"
+    rc_s=$?
+    if [ "$rc_c" -ne 0 ]; then
+        why=$(reason client "$rc_c" "$clog")
+    elif [ "$rc_s" -ne 0 ]; then
+        why=$(reason server "$rc_s" "$slog")
+    elif [ -n "$ccheck" ] && ! grep -Eq "$ccheck" "$clog"; then
+        why="client output does not match /$ccheck/"
+    elif [ -n "$scheck" ] && ! grep -Eq "$scheck" "$slog"; then
+        why="server output does not match /$scheck/"
+    fi
+    if [ -z "$why" ]; then
+        ok "$name"
+        grep -h '^tcp-echo: libos=' "$clog" | sed 's/^/# /'
+    else
+        not_ok "$name" "$why" "$slog" "$clog"
+    fi
+    rm -rf "$(dpdk_rundir)"/demi-"$run_id"-"$pair_n"-* /tmp/demi-memif-"$run_id"-"$pair_n".sock
+}
+
+# run_fail NAME REGEX ENV...: demi_init must fail with a message matching REGEX.
+run_fail() {
+    local name=$1 expect=$2 log=$tmp/fail-$RANDOM.log rc why=
+    shift 2
+    timeout "$limit" env "$@" "$ex/tcp-echo" --client 10.99.0.1 7000 --msgs 1 >"$log" 2>&1
+    rc=$?
+    if [ "$rc" -eq 0 ]; then
+        why="exited 0"
+    elif [ "$rc" -eq 124 ]; then
+        why="timed out"
+    elif ! grep -Eq "$expect" "$log"; then
+        why="message does not match /$expect/: $(tail -n 1 "$log")"
+    fi
+    if [ -z "$why" ]; then ok "$name"; else not_ok "$name" "$why" "$log"; fi
+}
+
+# ---- catnip <-> catnip over net_memif -------------------------------------
+
+run_pair "tcp-echo 64 B x 100000 over memif" tcp-echo "--once" "--msgs 100000 --warmup 1000 --conns 1" \
+    "conns=1 msgs=100000 p50=[0-9.]+us"
+run_pair "tcp-echo 1 KiB x 20000, 8 connections over memif" tcp-echo "--once" \
+    "--size 1024 --msgs 20000 --warmup 80 --conns 8" "conns=8 msgs=20000 p50=[0-9.]+us"
+run_pair "tcp-push-pop 256 MiB in 64 KiB pushes, byte-exact, over memif" tcp-push-pop "65536 4096" \
+    "65536 4096" "sent 268435456 bytes" "received 268435456 bytes"
+run_pair "tcp-push-pop 16 MiB in 1 KiB pushes (zero copy), byte-exact, over memif" tcp-push-pop \
+    "1024 16384" "1024 16384" "sent 16777216 bytes" "received 16777216 bytes"
+run_pair "tcp-ping-pong 4096 B x 2000 over memif" tcp-ping-pong "" "4096 2000" "verified 2000 messages"
+run_pair "udp-ping-pong 64 B x 10000 over memif" udp-ping-pong "64 10000" "64 10000" \
+    "verified 10000 datagrams"
+run_pair "udp-ping-pong 1472 B x 2000 over memif" udp-ping-pong "1472 2000" "1472 2000" \
+    "verified 2000 datagrams"
+
+# ---- errors -----------------------------------------------------------------
+
+run_fail "memif client without a server fails naming the port" \
+    "DPDK port 0 \\(net_memif0\\): cannot start: .*a memif client needs its server" \
+    LIBOS=catnip DEMI_DEMIKERNEL_LOCAL_IPV4_ADDR=10.99.0.2 DEMI_DPDK_LINK_WAIT_MS=1000 \
+    DEMI_DPDK_EAL_INIT="demi -l $core_c --no-huge --no-pci --no-telemetry --log-level=warning --file-prefix=demi-$run_id-x-client --vdev=net_memif0,role=client,socket=/tmp/demi-memif-$run_id-x.sock"
+run_fail "no DPDK port fails clearly" "no DPDK port: pass a --vdev or a PCI device" \
+    LIBOS=catnip DEMI_DEMIKERNEL_LOCAL_IPV4_ADDR=10.99.0.2 \
+    DEMI_DPDK_EAL_INIT="demi -l $core_c --no-huge --no-pci --no-telemetry --no-shconf --log-level=warning"
+run_fail "bad dpdk.eal_init fails clearly" "rte_eal_init failed" \
+    LIBOS=catnip DEMI_DEMIKERNEL_LOCAL_IPV4_ADDR=10.99.0.2 \
+    DEMI_DPDK_EAL_INIT="demi --no-huge --no-such-eal-option"
+run_fail "missing local address fails clearly" "needs demikernel.local_ipv4_addr" LIBOS=catnip \
+    DEMI_DPDK_EAL_INIT="demi --no-huge"
+
+# ---- catnip <-> the Linux kernel over net_tap and net_af_packet ------------
+
+# Inside a namespace of its own: the kernel end has 10.98.0.1, catnip
+# 10.98.0.2. linux_case NAME DEVARGS KERNEL_IF EXTRA_ENV...: a catnip
+# tcp-echo server on the DPDK port, catnap (the kernel's TCP) as client, then
+# a catnip udp-ping-pong server with a catnap client.
+ns_exec() {
+    ip netns exec "$netns" "$@"
+}
+
+linux_case() {
+    local name=$1 vdev=$2 kif=$3
+    shift 3
+    local slog clog spid rc_c rc_s why prog sargs cargs ccheck
+    local eal="demi -l $core_s --no-huge --no-pci --no-telemetry --no-shconf --log-level=warning --vdev=$vdev"
+    for prog in tcp-echo udp-ping-pong; do
+        if [ "$prog" = tcp-echo ]; then
+            sargs="--once"
+            cargs="--msgs 20000 --warmup 100 --size 1000"
+            ccheck="msgs=20000 p50="
+        else
+            sargs="1000 2000"
+            cargs="1000 2000"
+            ccheck="verified 2000 datagrams"
+        fi
+        slog=$tmp/$kif-$prog.server.log
+        clog=$tmp/$kif-$prog.client.log
+        : >"$clog"
+        # shellcheck disable=SC2086
+        ns_exec timeout "$limit" env LIBOS=catnip DEMI_DEMIKERNEL_LOCAL_IPV4_ADDR=10.98.0.2 \
+            DEMI_DPDK_LINK_WAIT_MS=0 DEMI_DPDK_EAL_INIT="$eal" "$@" \
+            "$ex/$prog" --server 10.98.0.2 7000 $sargs >"$slog" 2>&1 &
+        spid=$!
+        pids+=("$spid")
+        if ! wait_ready "$slog" "$spid"; then
+            kill "$spid" 2>/dev/null
+            wait "$spid"
+            rc_s=$?
+            not_ok "$name: $prog" "$(reason server "$rc_s" "$slog") before listening" "$slog"
+            continue
+        fi
+        # The kernel end of the device: up, with an address.
+        for _ in $(seq 50); do
+            ns_exec ip link show "$kif" >/dev/null 2>&1 && break
+            sleep 0.1
+        done
+        if ! ns_exec ip addr replace 10.98.0.1/24 dev "$kif" || ! ns_exec ip link set "$kif" up; then
+            kill "$spid" 2>/dev/null
+            wait "$spid"
+            not_ok "$name: $prog" "cannot configure $kif" "$slog"
+            continue
+        fi
+        # shellcheck disable=SC2086
+        ns_exec timeout "$limit" env LIBOS=catnap "$ex/$prog" --client 10.98.0.2 7000 $cargs >"$clog" 2>&1
+        rc_c=$?
+        [ "$rc_c" -ne 0 ] && kill "$spid" 2>/dev/null
+        wait "$spid"
+        rc_s=$?
+        why=
+        if [ "$rc_c" -ne 0 ]; then
+            why=$(reason client "$rc_c" "$clog")
+        elif [ "$rc_s" -ne 0 ]; then
+            why=$(reason server "$rc_s" "$slog")
+        elif ! grep -Eq "$ccheck" "$clog"; then
+            why="client output does not match /$ccheck/"
+        fi
+        if [ -z "$why" ]; then
+            ok "$name: $prog, Linux client"
+        else
+            not_ok "$name: $prog, Linux client" "$why" "$slog" "$clog"
+        fi
+    done
+}
+
+if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null 2>&1; then
+    skip "catnip over net_tap against Linux TCP" "needs root and iproute2"
+    skip "catnip over net_af_packet against Linux TCP" "needs root and iproute2"
+elif ! ip netns add "demi-catnip-$run_id" 2>/dev/null; then
+    skip "catnip over net_tap against Linux TCP" "cannot create a network namespace"
+    skip "catnip over net_af_packet against Linux TCP" "cannot create a network namespace"
+else
+    netns=demi-catnip-$run_id
+    ns_exec ip link set lo up
+    if [ -c /dev/net/tun ]; then
+        linux_case "net_tap" "net_tap0,iface=dtap0" dtap0
+        linux_case "net_tap, TCP/UDP checksums offloaded" "net_tap0,iface=dtap0" dtap0 \
+            DEMI_INETSTACK_CONFIG_TCP_CHECKSUM_OFFLOAD=true DEMI_INETSTACK_CONFIG_UDP_CHECKSUM_OFFLOAD=true
+    else
+        skip "catnip over net_tap against Linux TCP" "no /dev/net/tun"
+    fi
+    # A veth pair: catnip on one end through AF_PACKET, the kernel on the
+    # other (without checksum offload, so AF_PACKET sees complete frames).
+    if ns_exec ip link add dveth0 type veth peer name dveth1 2>/dev/null; then
+        ns_exec ip link set dveth0 up
+        ns_exec ip link set dveth1 up
+        if command -v ethtool >/dev/null 2>&1 &&
+            ns_exec ethtool -K dveth0 tx off rx off >/dev/null 2>&1 &&
+            ns_exec ethtool -K dveth1 tx off rx off >/dev/null 2>&1; then
+            linux_case "net_af_packet on a veth pair" "net_af_packet0,iface=dveth0" dveth1
+        else
+            skip "catnip over net_af_packet against Linux TCP" "needs ethtool to turn veth offloads off"
+        fi
+    else
+        skip "catnip over net_af_packet against Linux TCP" "cannot create a veth pair"
+    fi
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
