@@ -9,10 +9,12 @@ PKGS=(
   libpcap-dev                       # pcap capture of simulated links
   libcmocka-dev                     # unit tests
   dpdk-dev libdpdk-dev              # LIBOS=catnip (DPDK 22.11: net_memif, net_tap, PMDs)
+  libxdp-dev libbpf-dev             # LIBOS=catpowder raw_socket.mode af_xdp; tc BPF loss in tests
   python3                           # test and report scripts
   clang libclang-rt-14-dev          # libFuzzer targets (tests/fuzz)
   iproute2 procps                   # integration tests: ss, ip, pkill
   ethtool netcat-openbsd socat tcpdump iputils-ping  # Linux peers of catpowder/catnip tests
+  iperf3 curl                       # real tools against libdemi's iperf3 and HTTP examples
 )
 
 missing=()

@@ -44,6 +44,8 @@ struct demi_config {
     /* raw_socket.* */
     char linux_interface_name[CONFIG_IFNAME_MAX];
     char raw_socket_mode[16];   /* raw_socket.mode: af_packet | af_xdp (catpowder) */
+    uint32_t xdp_queue;         /* raw_socket.xdp_queue */
+    char xdp_bind[16];          /* raw_socket.xdp_bind: auto | zero_copy | copy */
 
     /* dpdk.* : eal_init is argv for rte_eal_init(), argv[0] included */
     int eal_argc;
@@ -86,6 +88,13 @@ struct demi_config {
     bool tcp_sack;                  /* tcp.sack */
     bool tcp_timestamps;            /* tcp.timestamps */
     bool tcp_window_scaling;        /* tcp.window_scaling */
+
+    /* fault.* : transmit fault injection (0 ppm everywhere = off) */
+    uint32_t fault_seed;
+    uint32_t fault_loss_ppm;
+    uint32_t fault_dup_ppm;
+    uint32_t fault_corrupt_ppm;
+    uint32_t fault_reorder_ppm;
 
     /* libdemi.* : our own runtime tunables */
     uint32_t max_queues;            /* libdemi.max_queues: queue descriptors */

@@ -16,12 +16,14 @@
 #include "core/clock.h"
 #include "dev/loopback.h"
 #include "dev/scriptdev.h"
+#include "dev/simlink.h"
 #include "libos/inet.h"
 #include "net/stack.h"
 
 #include <arpa/inet.h>
 #include <netinet/tcp.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -608,6 +610,12 @@ static void inet_destroy(struct libos *los)
     if (getenv("DEMI_STATS")) {
         fprintf(stderr, "libdemi: inetstack counters (%s):\n", il->dev->name);
         inet_stats_print(stderr, &il->stack.stats, 1);
+        const struct fault_stats *fs = fault_wrap_stats(il->dev);
+        if (fs)
+            fprintf(stderr,
+                    "libdemi: fault injection: offered %" PRIu64 ", dropped %" PRIu64
+                    ", duplicated %" PRIu64 ", corrupted %" PRIu64 ", reordered %" PRIu64 "\n",
+                    fs->offered, fs->dropped, fs->duplicated, fs->corrupted, fs->reordered);
     }
     inet_stack_fini(&il->stack);
     netdev_destroy(il->dev);
@@ -694,8 +702,37 @@ static int inet_create(const struct demi_config *cfg, struct netdev *dev, struct
     return 0;
 }
 
+/* fault.tx_*_ppm: the fault wrapper in front of the device, so tests can
+ * make a real wire lossy from libdemi's side. NULL (and @dev destroyed) when
+ * the wrapper cannot be made. */
+static struct netdev *inet_maybe_fault(const struct demi_config *cfg, struct netdev *dev)
+{
+    struct fault_params fp = {
+        .seed = cfg->fault_seed,
+        .loss_ppm = cfg->fault_loss_ppm,
+        .dup_ppm = cfg->fault_dup_ppm,
+        .corrupt_ppm = cfg->fault_corrupt_ppm,
+        .reorder_ppm = cfg->fault_reorder_ppm,
+    };
+    struct netdev *wrapped;
+
+    if (!fp.loss_ppm && !fp.dup_ppm && !fp.corrupt_ppm && !fp.reorder_ppm)
+        return dev;
+    wrapped = fault_wrap(dev, &rt.mem, &fp);
+    if (!wrapped) {
+        netdev_destroy(dev);
+        return NULL;
+    }
+    log_warn("%s: transmit fault injection on (loss %u, dup %u, corrupt %u, reorder %u ppm; seed %u)",
+             dev->name, fp.loss_ppm, fp.dup_ppm, fp.corrupt_ppm, fp.reorder_ppm, cfg->fault_seed);
+    return wrapped;
+}
+
 int inet_libos_create(const struct demi_config *cfg, struct netdev *dev, struct libos **out)
 {
+    dev = inet_maybe_fault(cfg, dev);
+    if (!dev)
+        return ENOMEM;
     return inet_create(cfg, dev, out);
 }
 
