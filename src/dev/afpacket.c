@@ -30,6 +30,7 @@
 #include "dev/afpacket.h"
 
 #include "core/log.h"
+#include "dev/linux_if.h"
 #include "net/checksum.h"
 
 #include <arpa/inet.h>
@@ -109,12 +110,6 @@ static uint32_t pow2_at_least(uint32_t v)
 static uint32_t round_up(uint32_t v, uint32_t unit)
 {
     return (v + unit - 1) / unit * unit;
-}
-
-static const char *mac_str(const uint8_t *m, char buf[18])
-{
-    snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
-    return buf;
 }
 
 /*
@@ -325,52 +320,6 @@ static const struct netdev_ops afpacket_ops = {
     .destroy = afp_destroy,
 };
 
-/* Interface facts through ioctl on @fd: MAC, MTU, flags. */
-static int afp_query_if(int fd, const char *ifname, uint8_t mac[ETH_ALEN], uint32_t *mtu)
-{
-    struct ifreq ifr;
-
-    memset(&ifr, 0, sizeof(ifr));
-    memcpy(ifr.ifr_name, ifname, strlen(ifname));
-    if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) {
-        int err = errno;
-        log_err("catpowder: interface %s: SIOCGIFFLAGS: %s", ifname, strerror(err));
-        return err;
-    }
-    if (!(ifr.ifr_flags & IFF_UP)) {
-        log_err("catpowder: interface %s is down (ip link set %s up)", ifname, ifname);
-        return ENETDOWN;
-    }
-    if (ifr.ifr_flags & IFF_LOOPBACK) {
-        log_err("catpowder: interface %s is a loopback interface; use LIBOS=catloop for "
-                "in-process tests or a real (or veth) Ethernet interface",
-                ifname);
-        return EINVAL;
-    }
-    if (!(ifr.ifr_flags & IFF_RUNNING))
-        log_warn("catpowder: interface %s has no carrier (cable, or the veth peer down)", ifname);
-
-    if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0) {
-        int err = errno;
-        log_err("catpowder: interface %s: SIOCGIFHWADDR: %s", ifname, strerror(err));
-        return err;
-    }
-    if (ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER) {
-        log_err("catpowder: interface %s is not Ethernet (ARP hardware type %u)", ifname,
-                (unsigned)ifr.ifr_hwaddr.sa_family);
-        return EINVAL;
-    }
-    memcpy(mac, ifr.ifr_hwaddr.sa_data, ETH_ALEN);
-
-    if (ioctl(fd, SIOCGIFMTU, &ifr) < 0) {
-        int err = errno;
-        log_err("catpowder: interface %s: SIOCGIFMTU: %s", ifname, strerror(err));
-        return err;
-    }
-    *mtu = (uint32_t)ifr.ifr_mtu;
-    return 0;
-}
-
 static int afp_setsockopt_int(struct afpacket *p, int opt, int val, const char *what)
 {
     if (setsockopt(p->fd, SOL_PACKET, opt, &val, sizeof(val)) < 0) {
@@ -459,23 +408,16 @@ int afpacket_create(const char *ifname, struct mem *mem, const uint8_t *mac_or_n
 {
     struct afpacket *p;
     struct sockaddr_ll sll;
-    unsigned int ifindex;
-    uint32_t if_mtu = 0;
-    char a[18], b[18];
+    struct linux_if li;
+    char a[18];
     int one = 1, ret;
 
-    if (!ifname || !ifname[0] || strlen(ifname) >= IFNAMSIZ) {
-        log_err("catpowder: raw_socket.linux_interface_name \"%s\" is not an interface name",
-                ifname ? ifname : "");
-        return EINVAL;
-    }
-    ifindex = if_nametoindex(ifname);
-    if (ifindex == 0) {
-        int err = errno == ENXIO ? ENODEV : errno;
-        log_err("catpowder: no interface named \"%s\" in this network namespace (%s; see `ip link`)",
-                ifname, strerror(err));
-        return err;
-    }
+    ret = linux_if_query("catpowder", ifname, &li);
+    if (ret)
+        return ret;
+    ret = linux_if_check_mac("catpowder", ifname, &li, mac_or_null);
+    if (ret)
+        return ret;
 
     p = calloc(1, sizeof(*p));
     if (!p)
@@ -497,20 +439,11 @@ int afpacket_create(const char *ifname, struct mem *mem, const uint8_t *mac_or_n
         goto fail;
     }
 
-    ret = afp_query_if(p->fd, ifname, p->dev.mac, &if_mtu);
-    if (ret)
-        goto fail;
-    if (mac_or_null && memcmp(mac_or_null, p->dev.mac, ETH_ALEN) != 0) {
-        log_err("catpowder: MAC mismatch: demikernel.local_link_addr is %s but interface %s has "
-                "MAC %s; correct the key or remove it to use the interface's MAC",
-                mac_str(mac_or_null, a), ifname, mac_str(p->dev.mac, b));
-        ret = EADDRNOTAVAIL;
-        goto fail;
-    }
-    p->dev.mtu = mtu && mtu < if_mtu ? mtu : if_mtu;
+    memcpy(p->dev.mac, li.mac, ETH_ALEN);
+    p->dev.mtu = mtu && mtu < li.mtu ? mtu : li.mtu;
     p->dev.offloads = 0;
 
-    ret = afp_rings(p, if_mtu);
+    ret = afp_rings(p, li.mtu);
     if (ret)
         goto fail;
 
@@ -528,14 +461,14 @@ int afpacket_create(const char *ifname, struct mem *mem, const uint8_t *mac_or_n
     memset(&sll, 0, sizeof(sll));
     sll.sll_family = AF_PACKET;
     sll.sll_protocol = htons(ETH_P_ALL);
-    sll.sll_ifindex = (int)ifindex;
+    sll.sll_ifindex = (int)li.ifindex;
     if (bind(p->fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
         ret = errno;
         log_err("catpowder: bind to interface %s: %s", ifname, strerror(ret));
         goto fail;
     }
-    log_info("catpowder: %s: MAC %s, MTU %u (interface %u)", p->dev.name, mac_str(p->dev.mac, a),
-             p->dev.mtu, if_mtu);
+    log_info("catpowder: %s: MAC %s, MTU %u (interface %u)", p->dev.name,
+             linux_if_mac_str(p->dev.mac, a), p->dev.mtu, li.mtu);
     *out = &p->dev;
     return 0;
 

@@ -407,6 +407,7 @@ static const struct netdev_ops dpdk_ops = {
     .tx_burst = dpdk_tx_burst,
     .alloc = dpdk_alloc,
     .destroy = dpdk_destroy,
+    .link_up = dpdk_netdev_link_up,
 };
 
 static void mac_str(const uint8_t *mac, char *buf, size_t size)

@@ -39,6 +39,8 @@ struct netdev_ops {
      * NULL when the pool is empty. */
     struct dbuf *(*alloc)(struct netdev *dev, uint32_t len);
     void (*destroy)(struct netdev *dev);
+    /* Optional: whether the link is up now (NULL: assumed up). */
+    bool (*link_up)(struct netdev *dev);
 };
 
 struct netdev_stats {
@@ -70,6 +72,11 @@ static inline uint16_t netdev_tx_burst(struct netdev *dev, struct dbuf **frames,
 static inline struct dbuf *netdev_alloc(struct netdev *dev, uint32_t len)
 {
     return dev->ops->alloc(dev, len);
+}
+
+static inline bool netdev_link_up(struct netdev *dev)
+{
+    return !dev->ops->link_up || dev->ops->link_up(dev);
 }
 
 static inline void netdev_destroy(struct netdev *dev)

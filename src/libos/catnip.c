@@ -10,13 +10,11 @@
  * and started, then the inet libOS over it. docs/catnip.md has the
  * configurations.
  */
-#include "core/clock.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/runtime.h"
 #include "dev/dpdk.h"
 #include "libos/inet.h"
-#include "net/stack.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -26,79 +24,11 @@
  * flight on its transmit ring, the per-lcore caches of the pool. */
 #define CATNIP_MBUF_SLACK (DPDK_RX_DESC + DPDK_TX_DESC + 1024u)
 
-/* At exit: how long the stack may keep sending what the application pushed
- * and closed, and how long it lingers after, to acknowledge a peer's FIN. */
-#define CATNIP_EXIT_DRAIN_NS 2000000000ull
-#define CATNIP_EXIT_GRACE_NS 5000000ull
-
-static struct libos *catnip_los;
-static struct netdev *catnip_dev;
-
-/* Whether a connection still owes its peer something: data not sent or not
- * acknowledged, or a FIN not sent or not acknowledged. */
-static bool catnip_tcp_busy(const struct inet_stack *s)
-{
-    for (uint32_t b = 0; b < TCP_HASH_BUCKETS; b++) {
-        const struct list_node *head = &s->tcp.conns[b];
-        for (const struct list_node *n = head->next; n != head; n = n->next) {
-            const struct tcp_pcb *pcb = container_of(n, struct tcp_pcb, link);
-            switch (pcb->state) {
-            case TCPS_ESTABLISHED:
-            case TCPS_CLOSE_WAIT:
-                if (pcb->sndq_bytes || pcb->snd_una != pcb->snd_max || pcb->fin_queued)
-                    return true;
-                break;
-            case TCPS_FIN_WAIT_1:
-            case TCPS_CLOSING:
-            case TCPS_LAST_ACK:
-                return true;
-            default:
-                break;
-            }
-        }
-    }
-    return s->ntx > 0;
-}
-
-/*
- * A process that exits right after demi_close() (or after its last push
- * completed: pushes complete once queued) would take the unsent bytes and
- * its FIN with it: unlike a kernel stack, ours runs only inside the
- * process. So at exit the stack keeps running until every connection has
- * delivered what it owes (bounded, and cut short when the link is down),
- * lingers briefly for a peer's FIN, then shuts down, which also stops the
- * port so a memif peer sees the link go down.
- */
-static void catnip_atexit(void)
-{
-    uint64_t now, deadline, quiet_since = 0;
-
-    if (!rt.initialised || !catnip_los || rt.net != catnip_los)
-        return;
-    now = clock_now_ns();
-    deadline = now + CATNIP_EXIT_DRAIN_NS;
-    while (now < deadline && dpdk_netdev_link_up(catnip_dev)) {
-        for (int i = 0; i < 64; i++)
-            rt_poll();
-        now = clock_now_ns();
-        if (catnip_tcp_busy(inet_libos_stack(catnip_los))) {
-            quiet_since = 0;
-        } else if (quiet_since == 0) {
-            quiet_since = now;
-        } else if (now - quiet_since >= CATNIP_EXIT_GRACE_NS) {
-            break;
-        }
-    }
-    rt_shutdown();
-    catnip_los = NULL;
-}
-
 int catnip_create(const struct demi_config *cfg, struct libos **out)
 {
     struct dpdk_port_params pp;
     struct netdev *dev;
     char err[512] = "";
-    static bool registered;
     uint16_t port;
     int ret;
 
@@ -132,16 +62,5 @@ int catnip_create(const struct demi_config *cfg, struct libos **out)
         log_err("LIBOS=catnip: %s", err);
         return ret;
     }
-    ret = inet_libos_create(cfg, dev, out);
-    if (ret)
-        return ret;
-    if (!registered) {
-        if (atexit(catnip_atexit) != 0)
-            log_warn("LIBOS=catnip: cannot register the exit handler: data pushed just before exit "
-                     "may not be sent");
-        registered = true;
-    }
-    catnip_los = *out;
-    catnip_dev = dev;
-    return 0;
+    return inet_libos_create(cfg, dev, out);
 }

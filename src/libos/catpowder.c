@@ -6,18 +6,24 @@
  * The interface is shared with the kernel's stack, which sees every frame we
  * receive. If the kernel owns our IPv4 address too, it answers ARP for it
  * and resets TCP segments meant for us, so the address must be libdemi's
- * only: docs/catpowder.md. raw_socket.mode selects the transport; only
- * af_packet is built, af_xdp is reserved.
+ * only: docs/catpowder.md. raw_socket.mode selects the transport: af_packet
+ * (dev/afpacket.c) or af_xdp (dev/afxdp.c, when libxdp was found at build
+ * time). With AF_XDP the kernel no longer sees the frames of our queue, but
+ * frames of other queues and those it sends itself are still its own.
  */
 #include "core/config.h"
 #include "core/log.h"
 #include "core/runtime.h"
 #include "dev/afpacket.h"
+#ifdef DEMI_HAVE_AFXDP
+#include "dev/afxdp.h"
+#endif
 #include "libos/inet.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ifaddrs.h>
+#include <stdbool.h>
 #include <string.h>
 
 /* Warn when the kernel holds our address on the interface we use. */
@@ -49,11 +55,15 @@ int catpowder_create(const struct demi_config *cfg, struct libos **out)
     struct netdev *dev;
     int ret;
 
-    if (strcmp(cfg->raw_socket_mode, "af_xdp") == 0) {
-        log_err("LIBOS=catpowder: raw_socket.mode af_xdp is reserved and not built yet; use "
-                "af_packet (the default)");
+    bool xdp = strcmp(cfg->raw_socket_mode, "af_xdp") == 0;
+
+#ifndef DEMI_HAVE_AFXDP
+    if (xdp) {
+        log_err("LIBOS=catpowder: raw_socket.mode af_xdp: this libdemi was built without libxdp "
+                "(install libxdp-dev and libbpf-dev, then rebuild); use af_packet");
         return ENOTSUP;
     }
+#endif
     if (!cfg->has_local_ipv4) {
         log_err("LIBOS=catpowder needs demikernel.local_ipv4_addr (in CONFIG_PATH or "
                 "DEMI_DEMIKERNEL_LOCAL_IPV4_ADDR)");
@@ -64,8 +74,21 @@ int catpowder_create(const struct demi_config *cfg, struct libos **out)
                 "DEMI_RAW_SOCKET_LINUX_INTERFACE_NAME)");
         return EINVAL;
     }
-    ret = afpacket_create(cfg->linux_interface_name, &rt.mem, cfg->has_local_mac ? cfg->local_mac : NULL,
-                          cfg->mtu, &dev);
+#ifdef DEMI_HAVE_AFXDP
+    if (xdp) {
+        struct afxdp_params xp = {
+            .ifname = cfg->linux_interface_name,
+            .queue = cfg->xdp_queue,
+            .bind = afxdp_bind_from(cfg->xdp_bind),
+            .mac = cfg->has_local_mac ? cfg->local_mac : NULL,
+            .mtu = cfg->mtu,
+            .buffers = cfg->pool_small_count,
+        };
+        ret = afxdp_create(&rt.mem, &xp, &dev);
+    } else
+#endif
+        ret = afpacket_create(cfg->linux_interface_name, &rt.mem,
+                              cfg->has_local_mac ? cfg->local_mac : NULL, cfg->mtu, &dev);
     if (ret)
         return ret;
     catpowder_check_kernel_ip(cfg->linux_interface_name, cfg->local_ipv4);

@@ -728,12 +728,67 @@ static struct netdev *inet_maybe_fault(const struct demi_config *cfg, struct net
     return wrapped;
 }
 
+/*
+ * Exit drain. A process that exits right after demi_close() (or after its
+ * last push completed: pushes complete once queued) would take the unsent
+ * bytes and its FIN with it: unlike a kernel's, this stack runs only inside
+ * the process. So at exit it keeps running until every connection has
+ * delivered what it owes (bounded, and cut short when the link goes down),
+ * lingers briefly for a peer's FIN, then shuts the runtime down, which also
+ * releases the device (a memif peer sees the link go down, libxdp's program
+ * is detached). Only for real devices: catloop and cattest are in-process.
+ */
+#define INET_EXIT_DRAIN_NS 2000000000ull
+#define INET_EXIT_GRACE_NS 5000000ull
+
+static struct libos *inet_exit_los;
+
+static void inet_atexit(void)
+{
+    struct inet_libos *il;
+    uint64_t now, deadline, quiet_since = 0;
+
+    if (!rt.initialised || !inet_exit_los || rt.net != inet_exit_los)
+        return;
+    il = container_of(inet_exit_los, struct inet_libos, base);
+    now = clock_now_ns();
+    deadline = now + INET_EXIT_DRAIN_NS;
+    while (now < deadline && netdev_link_up(il->dev)) {
+        for (int i = 0; i < 64; i++)
+            rt_poll();
+        now = clock_now_ns();
+        if (tcp_owes_peers(&il->stack) || il->stack.ntx > 0) {
+            quiet_since = 0;
+        } else if (quiet_since == 0) {
+            quiet_since = now;
+        } else if (now - quiet_since >= INET_EXIT_GRACE_NS) {
+            break;
+        }
+    }
+    rt_shutdown();
+    inet_exit_los = NULL;
+}
+
 int inet_libos_create(const struct demi_config *cfg, struct netdev *dev, struct libos **out)
 {
+    static bool registered;
+    int ret;
+
     dev = inet_maybe_fault(cfg, dev);
     if (!dev)
         return ENOMEM;
-    return inet_create(cfg, dev, out);
+    ret = inet_create(cfg, dev, out);
+    if (ret)
+        return ret;
+    if (!registered) {
+        if (atexit(inet_atexit) != 0)
+            log_warn("%s: cannot register the exit handler: data pushed just before exit may not "
+                     "be sent",
+                     dev->name);
+        registered = true;
+    }
+    inet_exit_los = *out;
+    return 0;
 }
 
 int cattest_create(const struct demi_config *cfg, struct libos **out)

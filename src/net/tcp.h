@@ -262,6 +262,10 @@ struct tcp_table {
 int tcp_init(struct inet_stack *s, const struct tcp_params *p);
 void tcp_fini(struct inet_stack *s);
 
+/* Whether a connection still owes its peer something: data not sent or not
+ * acknowledged, or a FIN not sent or not acknowledged (the exit drain). */
+bool tcp_owes_peers(const struct inet_stack *s);
+
 struct tcp_pcb *tcp_pcb_new(struct inet_stack *s, void *owner, tcp_upcall_fn upcall);
 
 /* 0, EADDRINUSE, EADDRNOTAVAIL, EINVAL (already bound). Port 0: ephemeral. */

@@ -491,3 +491,27 @@ void tcp_close(struct tcp_pcb *pcb)
     }
     tcp_output(pcb);
 }
+
+bool tcp_owes_peers(const struct inet_stack *s)
+{
+    for (uint32_t b = 0; b < TCP_HASH_BUCKETS; b++) {
+        const struct list_node *head = &s->tcp.conns[b];
+        for (const struct list_node *n = head->next; n != head; n = n->next) {
+            const struct tcp_pcb *pcb = container_of(n, struct tcp_pcb, link);
+            switch (pcb->state) {
+            case TCPS_ESTABLISHED:
+            case TCPS_CLOSE_WAIT:
+                if (pcb->sndq_bytes || pcb->snd_una != pcb->snd_max || pcb->fin_queued)
+                    return true;
+                break;
+            case TCPS_FIN_WAIT_1:
+            case TCPS_CLOSING:
+            case TCPS_LAST_ACK:
+                return true;
+            default:
+                break;
+            }
+        }
+    }
+    return false;
+}

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 #
 # catpowder.sh BUILD_DIR: LIBOS=catpowder (libdemi's TCP/IP stack over
-# AF_PACKET) against the Linux kernel's stack, over a veth pair between two
+# AF_PACKET, or AF_XDP when DEMI_RAW_SOCKET_MODE=af_xdp is in the
+# environment) against the Linux kernel's stack, over a veth pair between two
 # network namespaces (netns-lib.sh). libdemi is 10.77.0.2, Linux 10.77.0.1.
 # Covers ARP both ways, ICMP echo, TCP both ways with checksummed bulk data,
 # TCP echo latency, UDP echo both ways, and refused connections both ways.
@@ -19,6 +20,12 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/integration/netns-lib.sh
 . "$here/netns-lib.sh"
 
+mode=${DEMI_RAW_SOCKET_MODE:-af_packet}
+case $mode in
+af_packet | af_xdp) ;;
+*) netns_die "DEMI_RAW_SOCKET_MODE=$mode: af_packet or af_xdp" ;;
+esac
+echo "# raw_socket.mode $mode"
 ex=$build/examples
 dnc=$build/tests/integration/demi-nc
 limit=${CATPOWDER_TIMEOUT:-60} # seconds allowed to one process of a case
@@ -302,8 +309,21 @@ expect_init_error "errors: demikernel.local_link_addr differs from the interface
     DEMI_DEMIKERNEL_LOCAL_LINK_ADDR=02:00:00:00:00:99
 expect_init_error "errors: no raw_socket.linux_interface_name -> names the key" \
     "needs raw_socket.linux_interface_name" DEMI_RAW_SOCKET_LINUX_INTERFACE_NAME=
-expect_init_error "errors: raw_socket.mode af_xdp -> ENOTSUP, reserved" "af_xdp is reserved" \
-    DEMI_RAW_SOCKET_MODE=af_xdp
+if [ "$mode" = af_xdp ]; then
+    expect_init_error "errors: af_xdp on a queue the interface lacks -> EINVAL naming the key" \
+        "check raw_socket.xdp_queue" DEMI_RAW_SOCKET_XDP_QUEUE=7
+    expect_init_error "errors: af_xdp zero-copy on veth (no driver support) -> EOPNOTSUPP, use copy" \
+        "set raw_socket.xdp_bind: copy" DEMI_RAW_SOCKET_XDP_BIND=zero_copy
+    name="errors: a second AF_XDP socket on the same queue -> EBUSY naming the cause"
+    demi_bg "$tmp/xdp-holder.log" timeout 20 "$ex/tcp-echo" --server "$NETNS_IP_DEMI" 7300 --once
+    holder=$NETNS_PID
+    if netns_wait_for "$tmp/xdp-holder.log" "listening on" "$holder" 100; then
+        expect_init_error "$name" "another AF_XDP socket has this queue"
+    else
+        not_ok "$name" "the first socket did not start" "$tmp/xdp-holder.log"
+    fi
+    netns_stop "$holder"
+fi
 in_demi_ip() { ip -n "$NS_DEMI" "$@"; }
 in_demi_ip addr add "$NETNS_IP_DEMI/32" dev "$IF_DEMI"
 expect_init_error "errors: warns when the kernel also owns $NETNS_IP_DEMI on $IF_DEMI" \
