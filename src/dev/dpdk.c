@@ -9,8 +9,9 @@
  * passes to DPDK: our dbuf is marked free without freeing the mbuf, DPDK
  * frees it once sent); otherwise its bytes are copied into a fresh mbuf. A
  * segment whose bytes lie in an mbuf goes as an indirect mbuf attached to it
- * (DPDK's reference keeps it alive in flight); a segment of another buffer
- * (the 64 KiB and 1 MiB classes) is copied into mbufs, once. A port without
+ * (DPDK's reference keeps it alive in flight); a segment of the 64 KiB and
+ * 1 MiB classes goes as an external-buffer mbuf (see ext_attach); anything
+ * else is copied into mbufs, once. A port without
  * RTE_ETH_TX_OFFLOAD_MULTI_SEGS gets every frame linearised into its head
  * mbuf.
  *
@@ -29,7 +30,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <rte_bus.h>
+#include <rte_dev.h>
 #include <rte_errno.h>
+#include <rte_memory.h>
 #include <rte_ethdev.h>
 #include <rte_ether.h>
 #include <rte_ip.h>
@@ -50,10 +54,14 @@ struct dpdk_dev {
     bool tx_ip_csum, tx_tcp_csum, tx_udp_csum; /* the port fills these */
     struct dpdk_mem *mem;
     struct dbuf_pool *pool;   /* our small class: the mbuf pool */
+    struct mem *m;            /* its other classes: external buffers */
+    bool ext_ok;              /* large-class payloads go as external buffers */
+    bool ext_iova_va;         /* ... with IOVA = virtual address (DMA-mapped) */
     struct {
         uint64_t rx_linearized;  /* chained or foreign mbufs copied into one */
         uint64_t rx_dropped;     /* ... that could not be (too long, no mbuf) */
         uint64_t tx_indirect;    /* payload segments sent in place */
+        uint64_t tx_external;    /* large-class payload segments sent in place */
         uint64_t tx_copied;      /* segments copied (not in an mbuf, or linearised) */
         uint64_t tx_copied_bytes;
         uint64_t tx_head_copied; /* head buffers shared or not ours */
@@ -209,6 +217,96 @@ static void tx_offload(struct dpdk_dev *dd, struct rte_mbuf *m)
     }
 }
 
+/*
+ * External buffers: zero copy for the large classes. A payload segment of a
+ * 64 KiB or 1 MiB buffer (plain memory, not an mbuf) rides as an mbuf
+ * attached to its bytes as an external buffer (rte_pktmbuf_attach_extbuf).
+ * The attachment's shared-info block is one of ours and holds a dbuf
+ * reference on the buffer; when the port frees the mbuf, ext_free drops it,
+ * so the application and the retransmission queue may release theirs at any
+ * time, as with indirect mbufs. The blocks live as long as the process: a
+ * port may free an mbuf late.
+ *
+ * Devices that DMA need the memory mapped for it: ext_setup registers the
+ * two classes with DPDK (rte_extmem_register) and maps them for the port's
+ * device with IOVA = virtual address; where that is impossible (IOVA as PA
+ * mode, no IOMMU) those payloads are copied as before. Virtual devices
+ * (memif, tap, af_packet, ring) read through the virtual address.
+ */
+#define DPDK_EXT_REFS 8192u
+
+struct ext_ref {
+    struct rte_mbuf_ext_shared_info sh;
+    struct dbuf *root;          /* the buffer whose bytes the mbuf points into */
+    struct ext_ref *next_free;
+};
+
+static struct ext_ref *ext_refs;
+static struct ext_ref *ext_free_list;
+static uint32_t ext_out;        /* attachments the ports still hold */
+
+static void ext_free(void *addr, void *opaque)
+{
+    struct ext_ref *e = opaque;
+
+    (void)addr;
+    if (e->root)
+        dbuf_put(e->root);
+    e->root = NULL;
+    e->next_free = ext_free_list;
+    ext_free_list = e;
+    ext_out--;
+}
+
+static bool ext_init(void)
+{
+    if (ext_refs)
+        return true;
+    ext_refs = calloc(DPDK_EXT_REFS, sizeof(*ext_refs));
+    if (!ext_refs)
+        return false;
+    for (uint32_t i = 0; i < DPDK_EXT_REFS; i++) {
+        ext_refs[i].next_free = ext_free_list;
+        ext_free_list = &ext_refs[i];
+    }
+    return true;
+}
+
+/* Whether @root is a buffer of @dd's large classes. */
+static inline bool ext_eligible(const struct dpdk_dev *dd, const struct dbuf *root)
+{
+    return dd->ext_ok && !root->pool->ops &&
+           (root->pool == &dd->m->pools[MEM_LARGE] || root->pool == &dd->m->pools[MEM_HUGE]);
+}
+
+/* An mbuf pointing at @s's bytes, holding a reference on @root; NULL when
+ * no mbuf or no shared-info block is free. */
+static struct rte_mbuf *ext_attach(struct dpdk_dev *dd, const struct dbuf *s, struct dbuf *root)
+{
+    struct ext_ref *e = ext_free_list;
+    struct rte_mbuf *mi;
+    rte_iova_t iova;
+
+    if (!e || s->len > UINT16_MAX)
+        return NULL;
+    mi = rte_mbuf_raw_alloc(dd->mem->ind);
+    if (!mi)
+        return NULL;
+    ext_free_list = e->next_free;
+    ext_out++;
+    e->root = root;
+    dbuf_ref(root);
+    e->sh.free_cb = ext_free;
+    e->sh.fcb_opaque = e;
+    rte_mbuf_ext_refcnt_set(&e->sh, 1);
+    iova = dd->ext_iova_va ? (rte_iova_t)(uintptr_t)s->data : RTE_BAD_IOVA;
+    rte_pktmbuf_attach_extbuf(mi, s->data, iova, (uint16_t)s->len, &e->sh);
+    mi->data_off = 0;
+    mi->data_len = (uint16_t)s->len;
+    mi->pkt_len = s->len;
+    return mi;
+}
+
 /* How a frame's head went into the mbuf chain. */
 struct tx_frame {
     struct dbuf *rest;   /* the segments after the head, our references */
@@ -268,6 +366,14 @@ static struct rte_mbuf *tx_prepare(struct dpdk_dev *dd, struct dbuf *h, struct t
             head->nb_segs++;
             head->pkt_len += s->len;
             dd->st.tx_indirect++;
+        } else if (dd->multi_seg && ext_eligible(dd, root) &&
+                   (mi = ext_attach(dd, s, (struct dbuf *)(uintptr_t)root)) != NULL) {
+            tail->next = mi;
+            tail = mi;
+            writable = false;
+            head->nb_segs++;
+            head->pkt_len += s->len;
+            dd->st.tx_external++;
         } else if (!tx_copy(dd, head, &tail, &writable, s->data, s->len)) {
             goto fail;
         }
@@ -384,12 +490,13 @@ static void dpdk_destroy(struct netdev *dev)
     if (getenv("DEMI_STATS"))
         fprintf(stderr,
                 "libdemi: dpdk port %u (%s): rx %" PRIu64 " frames, tx %" PRIu64 " frames (%" PRIu64
-                " refused), tx segments in place %" PRIu64 ", copied %" PRIu64 " (%" PRIu64
+                " refused), tx segments in place %" PRIu64 " (mbufs) + %" PRIu64 " (external), copied %" PRIu64
+                " (%" PRIu64
                 " B), heads copied %" PRIu64 ", no mbuf %" PRIu64 ", rx linearised %" PRIu64
                 ", rx dropped %" PRIu64 "\n",
                 dd->port, dev->name, dev->stats.rx_frames, dev->stats.tx_frames, dev->stats.tx_full,
-                dd->st.tx_indirect, dd->st.tx_copied, dd->st.tx_copied_bytes, dd->st.tx_head_copied,
-                dd->st.tx_nombuf, dd->st.rx_linearized, dd->st.rx_dropped);
+                dd->st.tx_indirect, dd->st.tx_external, dd->st.tx_copied, dd->st.tx_copied_bytes,
+                dd->st.tx_head_copied, dd->st.tx_nombuf, dd->st.rx_linearized, dd->st.rx_dropped);
     free(dd);
 }
 
@@ -530,6 +637,48 @@ static int start_port(uint16_t port, const char *pname, const char *driver, uint
     return 0;
 }
 
+/* Whether large-class payloads of port @dd (device @dev) can go as external
+ * buffers, and with which IOVA. */
+static void ext_setup(struct dpdk_dev *dd, struct rte_device *dev, const char *pname)
+{
+    const char *bus = dev ? rte_bus_name(rte_dev_bus(dev)) : NULL;
+    long page = sysconf(_SC_PAGESIZE);
+
+    dd->ext_ok = false;
+    if (!dd->multi_seg || !ext_init())
+        return;
+    if (bus && strcmp(bus, "vdev") == 0) {
+        dd->ext_ok = true; /* reads our memory by virtual address */
+        return;
+    }
+    if (rte_eal_iova_mode() != RTE_IOVA_VA) {
+        log_info("dpdk: %s: IOVA as PA: 64 KiB and 1 MiB buffers are copied into mbufs on transmit "
+                 "(external buffers need IOVA as VA, e.g. vfio-pci with an IOMMU)",
+                 pname);
+        return;
+    }
+    for (int cls = MEM_LARGE; cls <= MEM_HUGE; cls++) {
+        struct dbuf_pool *p = &dd->m->pools[cls];
+        size_t len = (p->map_len + (size_t)page - 1) / (size_t)page * (size_t)page;
+
+        if (!p->base || p->ops)
+            continue;
+        if (rte_extmem_register(p->base, len, NULL, 0, (size_t)page) != 0 && rte_errno != EEXIST) {
+            log_info("dpdk: %s: cannot register the %s buffers with DPDK (%s): they are copied on "
+                     "transmit",
+                     pname, p->name, rte_strerror(rte_errno));
+            return;
+        }
+        if (rte_dev_dma_map(dev, p->base, (uint64_t)(uintptr_t)p->base, len) != 0 && rte_errno != EEXIST) {
+            log_info("dpdk: %s: cannot map the %s buffers for DMA (%s): they are copied on transmit",
+                     pname, p->name, rte_strerror(rte_errno));
+            return;
+        }
+    }
+    dd->ext_ok = true;
+    dd->ext_iova_va = true;
+}
+
 int dpdk_netdev_create(struct mem *m, const struct dpdk_port_params *p, struct netdev **out, char *err,
                        size_t errlen)
 {
@@ -566,6 +715,7 @@ int dpdk_netdev_create(struct mem *m, const struct dpdk_port_params *p, struct n
     dd->port = p->port;
     dd->mem = dm;
     dd->pool = dm->pool;
+    dd->m = m;
     dd->dev.ops = &dpdk_ops;
     snprintf(dd->dev.name, sizeof(dd->dev.name), "%.*s", NETDEV_NAME_MAX - 1, pname);
 
@@ -597,6 +747,7 @@ int dpdk_netdev_create(struct mem *m, const struct dpdk_port_params *p, struct n
     dd->tx_udp_csum = conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
     dd->dev.offloads = (dd->tx_ip_csum ? NETDEV_OFF_IPV4_CSUM : 0) | (dd->tx_tcp_csum ? NETDEV_OFF_TCP_CSUM : 0) |
                        (dd->tx_udp_csum ? NETDEV_OFF_UDP_CSUM : 0);
+    ext_setup(dd, info.device, pname);
 
     /* A port left started by an earlier demi_init of this process. */
     rte_eth_dev_stop(p->port);
@@ -627,10 +778,10 @@ int dpdk_netdev_create(struct mem *m, const struct dpdk_port_params *p, struct n
         return ret;
     }
     log_info("dpdk: port %u (%s, driver %s): MTU %u, %u/%u descriptors, multi-seg tx %s, tx checksum "
-             "offload%s%s%s%s",
+             "offload%s%s%s%s, large buffers %s",
              p->port, pname, info.driver_name, mtu, nb_rxd, nb_txd, dd->multi_seg ? "yes" : "no (linearised)",
              dd->tx_ip_csum ? " ipv4" : "", dd->tx_tcp_csum ? " tcp" : "", dd->tx_udp_csum ? " udp" : "",
-             dd->dev.offloads ? "" : " none");
+             dd->dev.offloads ? "" : " none", dd->ext_ok ? "in place (external mbufs)" : "copied");
     *out = &dd->dev;
     return 0;
 }
