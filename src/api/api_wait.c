@@ -18,7 +18,7 @@ static int wait_deadline(const struct timespec *timeout, uint64_t *deadline)
     ns = clock_timespec_ns(timeout);
     if (ns < 0)
         return EINVAL;
-    *deadline = clock_now_ns() + (uint64_t)ns;
+    *deadline = clock_fresh_ns() + (uint64_t)ns;
     if (*deadline < (uint64_t)ns) /* overflow: effectively forever */
         *deadline = UINT64_MAX;
     return 0;

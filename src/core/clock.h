@@ -12,12 +12,37 @@
 
 extern bool clock_is_virtual;
 extern uint64_t clock_virtual_ns;
+extern uint64_t clock_cached_ns;
 
+/* The monotonic clock itself (clock_gettime: a vDSO call, ~40 ns here). */
 uint64_t clock_real_ns(void);
 
+/*
+ * Read the clock into the cache. The runtime does it once per poll round
+ * (rt_poll) and at every API call that may start a timer, so the stack
+ * reads the clock once per round instead of at every timestamp, timer and
+ * RTT sample of every segment: a round is sub-microsecond, far below any
+ * timer's granularity. Anything that waits for time to pass must read it
+ * fresh (clock_fresh_ns), not spin on the cache.
+ */
+static inline uint64_t clock_refresh(void)
+{
+    clock_cached_ns = clock_real_ns();
+    return clock_cached_ns;
+}
+
+/* Now, as of the last refresh (virtual time in tests). */
 static inline uint64_t clock_now_ns(void)
 {
-    return clock_is_virtual ? clock_virtual_ns : clock_real_ns();
+    if (clock_is_virtual)
+        return clock_virtual_ns;
+    return clock_cached_ns ? clock_cached_ns : clock_refresh();
+}
+
+/* Now, read from the clock (and cached). */
+static inline uint64_t clock_fresh_ns(void)
+{
+    return clock_is_virtual ? clock_virtual_ns : clock_refresh();
 }
 
 /* Switch to virtual time starting at @start_ns (tests). */

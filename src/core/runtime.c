@@ -151,6 +151,7 @@ int rt_poll(void)
 {
     int n = 0;
 
+    clock_refresh(); /* the time of this round, for every libOS */
     for (int i = 0; i < rt.nlibos; i++)
         n += rt.libos[i]->ops->poll(rt.libos[i]);
     return n;
@@ -158,7 +159,7 @@ int rt_poll(void)
 
 bool rt_wait_progress(uint64_t seen_seq, uint64_t deadline_ns)
 {
-    uint64_t now = clock_now_ns();
+    uint64_t now = clock_fresh_ns();
     uint64_t idle_since = now;
     struct libos *sleeper = rt.nlibos == 1 ? rt.libos[0] : NULL;
 
@@ -171,7 +172,7 @@ bool rt_wait_progress(uint64_t seen_seq, uint64_t deadline_ns)
          * waiting cannot make time pass, so a wait polls once. */
         if (clock_is_virtual)
             return false;
-        now = clock_now_ns();
+        now = clock_now_ns(); /* as rt_poll read it */
         if (now >= deadline_ns)
             return false;
         if (idle_since == 0) {

@@ -590,7 +590,7 @@ static void memif_log_restore(int level)
 static int start_port(uint16_t port, const char *pname, const char *driver, uint32_t wait_ms, char *err,
                       size_t errlen)
 {
-    uint64_t now = clock_now_ns(), deadline = now + (uint64_t)wait_ms * 1000000u, restart = now;
+    uint64_t now = clock_fresh_ns(), deadline = now + (uint64_t)wait_ms * 1000000u, restart = now;
     bool memif = strcmp(driver, "net_memif") == 0;
     struct rte_eth_link link;
     int ret, quiet = -1;
@@ -603,7 +603,7 @@ static int start_port(uint16_t port, const char *pname, const char *driver, uint
             if (rte_eth_link_get_nowait(port, &link) == 0 && link.link_status == RTE_ETH_LINK_UP)
                 break;
         }
-        now = clock_now_ns();
+        now = clock_fresh_ns();
         if (now >= deadline || (ret != 0 && !memif))
             break;
         if (memif && (ret != 0 || now - restart >= MEMIF_RECONNECT_NS)) {

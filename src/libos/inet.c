@@ -276,6 +276,8 @@ static int inet_connect(struct queue *q, struct demi_op *op, const struct sockad
 {
     struct inet_sock *s = isock(q);
 
+    clock_fresh_ns(); /* segments may leave now: timers and timestamps from now */
+
     if (s->pcb) {
         int ret;
         if (s->connect_op)
@@ -298,6 +300,8 @@ static int inet_close(struct queue *q)
 {
     struct inet_sock *s = isock(q);
     struct list_node *pos, *tmp;
+
+    clock_fresh_ns(); /* segments may leave now: timers and timestamps from now */
 
     list_for_each_safe(pos, tmp, &s->pops) {
         op_complete(&rt.ops, list_entry(pos, struct demi_op, link), DEMI_OPC_FAILED, ECANCELED);
@@ -410,6 +414,8 @@ static int inet_push(struct queue *q, struct demi_op *op, const demi_sgarray_t *
                      const struct sockaddr_in *dest)
 {
     struct inet_sock *s = isock(q);
+
+    clock_fresh_ns(); /* segments may leave now: timers and timestamps from now */
     struct inet_stack *st = &s->il->stack;
     struct dbuf *payload;
     uint32_t ip;
@@ -751,7 +757,7 @@ static void inet_atexit(void)
     if (!rt.initialised || !inet_exit_los || rt.net != inet_exit_los)
         return;
     il = container_of(inet_exit_los, struct inet_libos, base);
-    now = clock_now_ns();
+    now = clock_fresh_ns();
     deadline = now + INET_EXIT_DRAIN_NS;
     while (now < deadline && netdev_link_up(il->dev)) {
         for (int i = 0; i < 64; i++)
