@@ -31,6 +31,7 @@ int timer_wheel_init(struct timer_wheel *w, uint32_t nslots, uint64_t tick_ns, u
         list_init(&w->slots[i]);
     w->nslots = nslots;
     w->tick_ns = tick_ns;
+    w->tick_shift = (tick_ns & (tick_ns - 1)) == 0 ? __builtin_ctzll(tick_ns) : -1;
     w->now_tick = now_ns / tick_ns;
     return 0;
 }
@@ -54,10 +55,24 @@ void timer_init(struct timer *t, timer_fn fn, void *arg)
     t->arg = arg;
 }
 
+/* The tick of @ns, rounded down or up: a shift on the hot path when the tick
+ * is a power of two (the stack's is), a division otherwise. */
+static inline uint64_t tick_floor(const struct timer_wheel *w, uint64_t ns)
+{
+    return w->tick_shift >= 0 ? ns >> w->tick_shift : ns / w->tick_ns;
+}
+
+static inline uint64_t tick_ceil(const struct timer_wheel *w, uint64_t ns)
+{
+    if (w->tick_shift >= 0)
+        return (ns >> w->tick_shift) + ((ns & (w->tick_ns - 1)) != 0);
+    return ns / w->tick_ns + (ns % w->tick_ns != 0);
+}
+
 void timer_arm(struct timer_wheel *w, struct timer *t, uint64_t expires_ns)
 {
     /* Round up so a timer is never filed under a tick before its expiry. */
-    uint64_t tick = expires_ns / w->tick_ns + (expires_ns % w->tick_ns != 0);
+    uint64_t tick = tick_ceil(w, expires_ns);
 
     if (timer_armed(t))
         list_del(&t->link);
@@ -80,7 +95,7 @@ void timer_cancel(struct timer_wheel *w, struct timer *t)
 
 int timer_wheel_run(struct timer_wheel *w, uint64_t now_ns)
 {
-    uint64_t target = now_ns / w->tick_ns;
+    uint64_t target = tick_floor(w, now_ns);
     uint64_t mask = w->nslots - 1;
     uint64_t nwalk;
     struct list_node due, *pos, *tmp;

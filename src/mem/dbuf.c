@@ -19,6 +19,7 @@ int dbuf_pool_init(struct dbuf_pool *p, const char *name, uint32_t data_size, ui
     if (count == 0)
         return 0;
     p->map_len = p->stride * count;
+    p->stride_magic = UINT64_MAX / p->stride + 1;
     p->base = mmap(NULL, p->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                    -1, 0);
     if (p->base == MAP_FAILED) {
@@ -81,7 +82,9 @@ struct dbuf *dbuf_pool_lookup(const struct dbuf_pool *pool, const void *ptr)
     if (!pool->base || b < pool->base || b >= pool->base + pool->map_len)
         return NULL;
     off = (size_t)(b - pool->base);
-    if (off % pool->stride != 0)
+    /* off % stride == 0 without a division (Lemire et al., "Faster
+     * remainder by direct computation", 2019): exact for off < 2^32. */
+    if (off < (1ull << 32) ? off * pool->stride_magic > pool->stride_magic - 1 : off % pool->stride != 0)
         return NULL;
     d = (struct dbuf *)(uintptr_t)b;
     return d->refcnt > 0 ? d : NULL;

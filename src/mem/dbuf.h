@@ -72,6 +72,7 @@ struct dbuf_pool {
     uint8_t *base;          /* first slot */
     size_t map_len;
     size_t stride;          /* bytes per slot */
+    uint64_t stride_magic;  /* UINT64_MAX / stride + 1: divisibility by one multiply */
     uint32_t data_size;     /* usable payload after the headroom */
     uint32_t count;
     uint32_t nfree;

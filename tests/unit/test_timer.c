@@ -210,6 +210,15 @@ static void test_random_100k(void **state)
     random_run(256, 1000, 100000, 0x5eed0001);
 }
 
+/* A power-of-two tick (the stack's) takes the shift path instead of the
+ * division: same contract. */
+static void test_random_pow2_tick(void **state)
+{
+    (void)state;
+    random_run(4096, 8192, 100000, 0x5eed0005);
+    random_run(16, 1024, 5000, 0x5eed0006);
+}
+
 static void test_random_small_wheels(void **state)
 {
     (void)state;
@@ -627,6 +636,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_init_rejects_bad_params),
         cmocka_unit_test(test_random_100k),
+        cmocka_unit_test(test_random_pow2_tick),
         cmocka_unit_test(test_random_small_wheels),
         cmocka_unit_test(test_order_across_slots),
         cmocka_unit_test(test_arm_in_past_fires_next_run),
