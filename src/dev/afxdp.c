@@ -444,6 +444,9 @@ static const struct netdev_ops afxdp_ops = {
  * fallbacks that work (no bpffs, so no dispatcher): info level; a failure
  * that matters comes back as an error code, which we explain. */
 static void xf_log_line(enum log_level level, const char *lib, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static void xf_log_line(enum log_level level, const char *lib, const char *fmt, va_list ap)
 {
     char line[512];
     size_t n;
@@ -458,6 +461,11 @@ static void xf_log_line(enum log_level level, const char *lib, const char *fmt, 
     log_write(level, "%s%s%s", strncmp(line, lib, strlen(lib)) == 0 ? "" : lib,
               strncmp(line, lib, strlen(lib)) == 0 ? "" : ": ", line);
 }
+
+static int xf_libxdp_print(enum libxdp_print_level level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+static int xf_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 
 static int xf_libxdp_print(enum libxdp_print_level level, const char *fmt, va_list ap)
 {
