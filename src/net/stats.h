@@ -80,6 +80,7 @@
     X(tcp_accept_overflow, "handshake ACKs dropped: accept queue full")        \
     X(tcp_rexmt, "segments retransmitted")                                     \
     X(tcp_rto, "retransmission timeouts")                                      \
+    X(tcp_rto_spurious, "timeouts undone: the original was acknowledged (Eifel, D-SACK)") \
     X(tcp_fast_rexmt, "fast retransmits (3 duplicate ACKs or SACK)")           \
     X(tcp_dupack, "duplicate ACKs received")                                   \
     X(tcp_ooo, "segments queued out of order")                                 \

@@ -205,6 +205,16 @@ struct tcp_pcb {
     uint32_t rtt_seq;             /* segment being timed */
     uint64_t rtt_start_ns;        /* 0 = none timed */
     uint32_t rexmt_count;         /* consecutive timeouts */
+    uint64_t rto_floor_ns;        /* tcp.rto_min_us, raised by a spurious timeout */
+
+    /* Spurious timeout detection (Eifel, RFC 3522, or D-SACK, RFC 3708;
+     * response after RFC 4015): the first timeout retransmission and the
+     * window before it, restored if the next ACK shows the original arrived. */
+    bool rto_undo_armed;
+    uint32_t rto_tsval;
+    uint32_t rto_seq;             /* SND.UNA then: what the retransmission carried */
+    uint64_t rto_fired_ns, rto_then_ns; /* when, and the RTO that expired */
+    uint32_t rto_prior_cwnd, rto_prior_ssthresh;
 
     /* Congestion control (RFC 5681, 6582, 6675). */
     const struct tcp_cc_ops *cc;

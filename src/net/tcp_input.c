@@ -204,6 +204,55 @@ static void tcp_challenge_ack(struct tcp_pcb *pcb)
 
 /* ---- ACK processing ------------------------------------------------------- */
 
+/*
+ * The first ACK of new data after a timeout: was the timeout spurious, the
+ * segment not lost but its ACK late? Two kinds of evidence:
+ *   - Eifel (RFC 3522): the ACK echoes a TSval older than that of the
+ *     timeout retransmission, so it acknowledges the original;
+ *   - D-SACK (RFC 2883, RFC 3708): the ACK reports the retransmitted bytes
+ *     as a duplicate (a SACK block below the cumulative ACK), so the
+ *     original had arrived. Linux answers a duplicate this way, echoing the
+ *     retransmission's TSval, which defeats Eifel.
+ * Typical cause: a peer ACKing later than our RTO (a delayed ACK, or a
+ * receiver that did not get the CPU; our floor defaults to 2 ms). Then
+ * (RFC 4015) the window comes back, the rest of the go-back-N retransmission
+ * is skipped, and this connection's RTO floor rises to 1.25 times the delay
+ * the ACK showed, so a slow-to-ACK peer costs one timeout, not one per late
+ * ACK. Returns whether it was spurious.
+ */
+static bool tcp_rto_undo(struct tcp_pcb *pcb, const struct tcp_seg *sg)
+{
+    const struct tcp_params *p = &pcb->stack->tcp.params;
+    uint64_t delay_ns, floor;
+    bool eifel, dsack;
+
+    if (!pcb->rto_undo_armed)
+        return false;
+    pcb->rto_undo_armed = false;
+    eifel = pcb->ts_ok && sg->o.ts_present && TSTMP_LT(sg->o.tsecr, pcb->rto_tsval);
+    dsack = pcb->sack_ok && sg->o.nsack > 0 && SEQ_LEQ(sg->o.sack[0][1], sg->ack) &&
+            SEQ_LEQ(sg->o.sack[0][0], pcb->rto_seq) && SEQ_GT(sg->o.sack[0][1], pcb->rto_seq);
+    if (!eifel && !dsack)
+        return false;
+    STAT_INC(pcb->stack, tcp_rto_spurious);
+    pcb->cwnd = pcb->rto_prior_cwnd > pcb->cwnd ? pcb->rto_prior_cwnd : pcb->cwnd;
+    pcb->ssthresh = pcb->rto_prior_ssthresh;
+    if (SEQ_LT(pcb->snd_nxt, pcb->snd_max))
+        pcb->snd_nxt = pcb->snd_max;
+    pcb->rexmt_count = 0;
+    /* The original went out at least one RTO before the timeout fired. */
+    delay_ns = clock_now_ns() - pcb->rto_fired_ns + pcb->rto_then_ns;
+    floor = delay_ns + delay_ns / 4;
+    if (floor > p->rto_max_ns)
+        floor = p->rto_max_ns;
+    if (floor > pcb->rto_floor_ns) {
+        pcb->rto_floor_ns = floor;
+        if (pcb->rto_ns < floor)
+            pcb->rto_ns = floor;
+    }
+    return true;
+}
+
 /* Drop @acked bytes from the head of the send queue. */
 static void tcp_sndq_drop(struct tcp_pcb *pcb, uint32_t acked)
 {
@@ -285,6 +334,7 @@ static int tcp_ack_process(struct tcp_pcb *pcb, const struct tcp_seg *sg, bool *
         uint32_t acked = sg->ack - pcb->snd_una;
         bool fin_acked = pcb->fin_queued && SEQ_GT(sg->ack, pcb->snd_una + pcb->sndq_bytes);
 
+        tcp_rto_undo(pcb, sg);
         if (pcb->rtt_start_ns && SEQ_GT(sg->ack, pcb->rtt_seq)) {
             tcp_rtt_sample(pcb, now - pcb->rtt_start_ns);
             pcb->rtt_start_ns = 0;

@@ -172,6 +172,7 @@ struct tcp_pcb *tcp_pcb_new(struct inet_stack *s, void *owner, tcp_upcall_fn upc
     pcb->nodelay = p->nodelay;
     pcb->keepalive = p->keepalive;
     pcb->rto_ns = p->rto_initial_ns;
+    pcb->rto_floor_ns = p->rto_min_ns;
     pcb->cc = tcp_cc_find(p->cc);
     /* What we offer at the handshake; the peer's options decide. */
     pcb->ws_ok = p->window_scaling;

@@ -66,8 +66,8 @@ void tcp_rtt_sample(struct tcp_pcb *pcb, uint64_t rtt_ns)
         pcb->srtt_ns = (7 * pcb->srtt_ns + rtt_ns) / 8;
     }
     rto = pcb->srtt_ns + (4 * pcb->rttvar_ns > 1000 ? 4 * pcb->rttvar_ns : 1000);
-    if (rto < p->rto_min_ns)
-        rto = p->rto_min_ns;
+    if (rto < pcb->rto_floor_ns)
+        rto = pcb->rto_floor_ns;
     if (rto > p->rto_max_ns)
         rto = p->rto_max_ns;
     pcb->rto_ns = rto;
@@ -120,6 +120,15 @@ static void tcp_rexmt_fire(struct timer *t, void *arg)
      * resend from the first unacknowledged byte. Karn: no RTT sample from a
      * retransmitted segment. */
     pcb->rtt_start_ns = 0;
+    if (pcb->rexmt_count == 1 && (pcb->ts_ok || pcb->sack_ok) && pcb->state >= TCPS_ESTABLISHED) {
+        pcb->rto_undo_armed = true;
+        pcb->rto_tsval = tcp_ts_now(clock_now_ns());
+        pcb->rto_seq = pcb->snd_una;
+        pcb->rto_fired_ns = clock_now_ns();
+        pcb->rto_then_ns = pcb->rto_ns; /* the first timeout: no backoff yet */
+        pcb->rto_prior_cwnd = pcb->cwnd;
+        pcb->rto_prior_ssthresh = pcb->ssthresh;
+    }
     if (pcb->state >= TCPS_ESTABLISHED)
         pcb->cc->timeout(pcb, clock_now_ns());
     pcb->in_recovery = false;
@@ -199,3 +208,4 @@ static void tcp_2msl_fire(struct timer *t, void *arg)
     if (pcb->state == TCPS_TIME_WAIT || (pcb->state == TCPS_FIN_WAIT_2 && !pcb->owner))
         tcp_set_state(pcb, TCPS_CLOSED);
 }
+

@@ -42,7 +42,7 @@
 #define DEFAULT_LOCAL_PORT 8080
 #define DEFAULT_PEER_ISN 1000000u
 #define DEFAULT_TOLERANCE_NS 2000000ull /* 2 ms */
-#define STEP_NS 10000ull                 /* clock step: the stack's timer tick */
+#define STEP_NS 10000ull                 /* clock step: about the stack's timer tick (8.192 us) */
 #define MAX_PENDING 1024
 #define MAX_OPTS 16
 #define MAX_VARS 64
