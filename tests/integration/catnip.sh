@@ -5,8 +5,8 @@
 #
 # Two catnip processes over DPDK's net_memif (shared memory, no hugepages):
 # TCP echo, TCP bulk transfer checked byte by byte, TCP and UDP ping-pong.
-# Then catnip against the Linux kernel's TCP over net_tap and over
-# net_af_packet on a veth pair, each inside a network namespace of its own
+# Then catnip against the Linux kernel's TCP over net_tap, and over
+# net_af_packet and net_af_xdp on a veth pair, inside a network namespace
 # (those need root and iproute2; they are reported as skipped otherwise).
 # And the errors a user meets first: a memif client with no server, a bad
 # dpdk.eal_init.
@@ -319,11 +319,14 @@ else
             ns_exec ethtool -K dveth0 tx off rx off >/dev/null 2>&1 &&
             ns_exec ethtool -K dveth1 tx off rx off >/dev/null 2>&1; then
             linux_case "net_af_packet on a veth pair" "net_af_packet0,iface=dveth0" dveth1
+            # The same veth end through AF_XDP (DPDK's net_af_xdp PMD,
+            # copy mode: veth has no AF_XDP zero-copy).
+            linux_case "net_af_xdp on a veth pair" "net_af_xdp0,iface=dveth0,start_queue=0,queue_count=1" dveth1
         else
             skip "catnip over net_af_packet against Linux TCP" "needs ethtool to turn veth offloads off"
         fi
     else
-        skip "catnip over net_af_packet against Linux TCP" "cannot create a veth pair"
+        skip "catnip over net_af_packet and net_af_xdp against Linux TCP" "cannot create a veth pair"
     fi
 fi
 
