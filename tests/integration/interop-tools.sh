@@ -11,7 +11,8 @@
 #   - curl -> examples/http-server: GET /, 100 MiB checked by SHA-256 against
 #     the pattern made locally, 404, keep-alive (connection reused), HEAD
 # VARIANT selects how libdemi reaches the interface: catpowder (default,
-# AF_PACKET) or catpowder-af_xdp (DEMI_RAW_SOCKET_MODE=af_xdp).
+# AF_PACKET), catpowder-af_xdp (DEMI_RAW_SOCKET_MODE=af_xdp) or
+# catnip-af_packet (LIBOS=catnip over DPDK's net_af_packet).
 #
 # libdemi runs with its defaults (a 2 ms minimum RTO; a late ACK from Linux
 # costs one spurious timeout, undone, after which the connection's floor
@@ -32,7 +33,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 case $variant in
 catpowder) export DEMI_RAW_SOCKET_MODE=af_packet ;;
 catpowder-af_xdp) export DEMI_RAW_SOCKET_MODE=af_xdp ;;
-*) netns_die "unknown variant '$variant' (catpowder or catpowder-af_xdp)" ;;
+catnip-af_packet) NETNS_DEMI_LIBOS=catnip DEMI_RAW_SOCKET_MODE=n/a ;;
+*) netns_die "unknown variant '$variant' (catpowder, catpowder-af_xdp or catnip-af_packet)" ;;
 esac
 echo "# variant $variant (raw_socket.mode $DEMI_RAW_SOCKET_MODE, tcp.rto_min_us ${DEMI_TCP_RTO_MIN_US:-default})"
 

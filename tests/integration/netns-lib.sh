@@ -119,19 +119,36 @@ netns_setup() {
     NETNS_MAC_DEMI=$(ip -n "$NS_DEMI" -o link show "$IF_DEMI" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
     [ -n "$NETNS_MAC_DEMI" ] || netns_die "no MAC on $IF_DEMI"
     export NETNS_MAC_DEMI
+    netns_demi_env
 }
 
 in_linux() {
     ip netns exec "$NS_LINUX" "$@"
 }
 
-# Run a libdemi program on the libdemi end (environment set for catpowder).
+# The libdemi end's environment. NETNS_DEMI_LIBOS picks the libOS on
+# $IF_DEMI: catpowder (the default; raw_socket.mode from the caller's
+# environment) or catnip (DPDK's net_af_packet on the same interface, no
+# hugepages, one lcore; each process its own EAL, --no-shconf).
+netns_demi_env() {
+    NETNS_DEMI_ENV=(DEMI_DEMIKERNEL_LOCAL_IPV4_ADDR="$NETNS_IP_DEMI")
+    case ${NETNS_DEMI_LIBOS:-catpowder} in
+    catpowder)
+        NETNS_DEMI_ENV+=(LIBOS=catpowder DEMI_RAW_SOCKET_LINUX_INTERFACE_NAME="$IF_DEMI")
+        ;;
+    catnip)
+        NETNS_DEMI_ENV+=(LIBOS=catnip DEMI_DPDK_LINK_WAIT_MS=2000
+            "DEMI_DPDK_EAL_INIT=demi -l 0 --no-huge --no-pci --no-telemetry --no-shconf --log-level=warning --vdev=net_af_packet0,iface=$IF_DEMI")
+        ;;
+    *) netns_die "NETNS_DEMI_LIBOS=$NETNS_DEMI_LIBOS: catpowder or catnip" ;;
+    esac
+}
+
+# Run a libdemi program on the libdemi end (environment: netns_demi_env).
 # Only one libdemi process may use the interface at a time: each sees every
 # frame, and one would reset the other's TCP connections.
 in_demi() {
-    ip netns exec "$NS_DEMI" env LIBOS=catpowder \
-        DEMI_DEMIKERNEL_LOCAL_IPV4_ADDR="$NETNS_IP_DEMI" \
-        DEMI_RAW_SOCKET_LINUX_INTERFACE_NAME="$IF_DEMI" "$@"
+    ip netns exec "$NS_DEMI" env "${NETNS_DEMI_ENV[@]}" "$@"
 }
 
 # Background variants: output to LOG, pid in NETNS_PID (the process itself:
@@ -148,9 +165,7 @@ linux_bg() {
 demi_bg() {
     local log=$1
     shift
-    ip netns exec "$NS_DEMI" env LIBOS=catpowder \
-        DEMI_DEMIKERNEL_LOCAL_IPV4_ADDR="$NETNS_IP_DEMI" \
-        DEMI_RAW_SOCKET_LINUX_INTERFACE_NAME="$IF_DEMI" "$@" >"$log" 2>&1 &
+    ip netns exec "$NS_DEMI" env "${NETNS_DEMI_ENV[@]}" "$@" >"$log" 2>&1 &
     NETNS_PID=$!
     netns_track "$NETNS_PID"
 }
