@@ -60,9 +60,10 @@ void inet_stack_fini(struct inet_stack *s)
 {
     tcp_fini(s);
     inet_tx_flush(s);
-    for (uint16_t i = 0; i < s->ntx; i++) /* what the device would not take */
-        dbuf_chain_put(s->txq[i]);
-    s->ntx = 0;
+    while (s->ntx > 0) { /* what the device would not take */
+        dbuf_chain_put(s->txq[s->tx_head++ & (INET_TXQ_LEN - 1)]);
+        s->ntx--;
+    }
     arp_fini(s);
     timer_wheel_fini(&s->timers);
 }
@@ -78,26 +79,36 @@ struct dbuf *inet_alloc_hdr(struct inet_stack *s)
 
 void inet_tx_flush(struct inet_stack *s)
 {
-    uint16_t sent, n = s->ntx;
+    s->tx_stalled = false;
+    while (s->ntx > 0) {
+        uint32_t head = s->tx_head & (INET_TXQ_LEN - 1);
+        uint32_t n = MIN(MIN(s->ntx, (uint32_t)INET_TX_BATCH), INET_TXQ_LEN - head);
+        uint16_t sent = netdev_tx_burst(s->dev, &s->txq[head], (uint16_t)n);
 
-    if (n == 0)
-        return;
-    sent = netdev_tx_burst(s->dev, s->txq, n);
-    s->stats.eth_tx += sent;
-    /* A full device queue drops the rest: upper layers recover (TCP
-     * retransmits; UDP is unreliable), and the counter says so. */
-    for (uint16_t i = sent; i < n; i++) {
-        STAT_INC(s, eth_drop_tx_full);
-        dbuf_chain_put(s->txq[i]);
+        s->stats.eth_tx += sent;
+        s->tx_head += sent;
+        s->ntx -= sent;
+        if (sent < n) {
+            /* The device is full: the rest keeps its place for the next
+             * poll (the device drains meanwhile). */
+            STAT_INC(s, eth_tx_stalled);
+            s->tx_stalled = true;
+            return;
+        }
     }
-    s->ntx = 0;
 }
 
 void inet_tx(struct inet_stack *s, struct dbuf *frame)
 {
-    if (s->ntx == INET_TX_BATCH)
+    if (s->ntx >= INET_TX_BATCH && !s->tx_stalled)
         inet_tx_flush(s);
-    s->txq[s->ntx++] = frame;
+    if (unlikely(s->ntx == INET_TXQ_LEN)) {
+        /* Past the queue: drop, as a full router queue would. TCP recovers. */
+        STAT_INC(s, eth_drop_tx_full);
+        dbuf_chain_put(frame);
+        return;
+    }
+    s->txq[(s->tx_head + s->ntx++) & (INET_TXQ_LEN - 1)] = frame;
 }
 
 int inet_stack_poll(struct inet_stack *s)

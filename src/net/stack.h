@@ -19,7 +19,12 @@
 #include <stdint.h>
 
 #define INET_RX_BURST 32
-#define INET_TX_BATCH 64
+#define INET_TX_BATCH 64      /* frames handed to the device per call */
+/* Frames waiting for the device, in order. A device whose queue is full
+ * (a memif ring the peer has not drained, a NIC ring) keeps the rest here
+ * for the next poll instead of losing them, which TCP would take for
+ * congestion; only past this many are frames dropped. A power of two. */
+#define INET_TXQ_LEN 4096
 
 /* Everything the stack needs from the configuration (core/config.h). */
 struct inet_params {
@@ -55,8 +60,10 @@ struct inet_stack {
     struct tcp_table tcp;
     icmp_echo_fn on_echo_reply;
     void *echo_arg;
-    struct dbuf *txq[INET_TX_BATCH];
-    uint16_t ntx;
+    struct dbuf *txq[INET_TXQ_LEN]; /* ring: ntx frames from tx_head */
+    uint32_t tx_head;
+    uint32_t ntx;
+    bool tx_stalled;             /* the device refused frames: wait for the next poll */
     struct inet_stats stats;
 };
 

@@ -16,7 +16,8 @@
     X(eth_drop_runt, "dropped: shorter than an Ethernet header")                \
     X(eth_drop_not_for_us, "dropped: destination MAC is not ours or broadcast") \
     X(eth_drop_type, "dropped: unknown ethertype")                              \
-    X(eth_drop_tx_full, "dropped: device transmit queue full")                  \
+    X(eth_drop_tx_full, "dropped: device transmit queue and the stack's full")  \
+    X(eth_tx_stalled, "transmit bursts the device cut short (rest held for the next poll)") \
     X(arp_rx, "ARP packets received")                                           \
     X(arp_tx_request, "ARP requests sent")                                      \
     X(arp_tx_reply, "ARP replies sent")                                         \

@@ -1663,8 +1663,9 @@ static void test_arp_static_flushes_pending(void **state)
     assert_non_null(arp_lookup(&c->s, OTHER_IP));
 }
 
-/* A full device queue: the frames it refuses are counted and freed. */
-static void test_tx_full_counted(void **state)
+/* A full device queue: the frames it refuses keep their place, in order,
+ * and go out at the next poll that finds room; none is lost. */
+static void test_tx_full_held(void **state)
 {
     struct ctx *c = *state;
 
@@ -1682,7 +1683,24 @@ static void test_tx_full_counted(void **state)
     assert_int_equal(c->sink.n, 1);
     parse_udp(c, 0, peer_mac, PEER_IP, MY_PORT, 7, (const uint8_t *)"1", 1);
     assert_int_equal(c->s.stats.eth_tx, 2); /* with the ARP reply */
-    assert_int_equal(c->s.stats.eth_drop_tx_full, 2);
+    assert_int_equal(c->s.ntx, 2);
+    assert_true(c->s.tx_stalled);
+    assert_true(c->s.stats.eth_tx_stalled >= 1);
+    assert_int_equal(c->s.stats.eth_drop_tx_full, 0);
+
+    /* Room for one more: the next in order. Then for all. */
+    c->sink.cap = 2;
+    inet_stack_poll(&c->s);
+    assert_int_equal(c->sink.n, 2);
+    parse_udp(c, 1, peer_mac, PEER_IP, MY_PORT, 7, (const uint8_t *)"2", 1);
+    c->sink.cap = SINK_MAX;
+    inet_stack_poll(&c->s);
+    assert_int_equal(c->sink.n, 3);
+    parse_udp(c, 2, peer_mac, PEER_IP, MY_PORT, 7, (const uint8_t *)"3", 1);
+    assert_int_equal(c->s.ntx, 0);
+    assert_false(c->s.tx_stalled);
+    assert_int_equal(c->s.stats.eth_tx, 4);
+    assert_int_equal(c->s.stats.eth_drop_tx_full, 0);
     assert_int_equal(mem_in_use(&c->mem), sink_bufs(c));
 }
 
@@ -1737,7 +1755,7 @@ int main(void)
         T(test_arp_static_entry_has_mac),
         T(test_arp_static_permanent),
         T(test_arp_static_flushes_pending),
-        T(test_tx_full_counted),
+        T(test_tx_full_held),
     };
 
     return cmocka_run_group_tests_name("net_parse", tests, NULL, NULL);
