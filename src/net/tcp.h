@@ -197,6 +197,8 @@ struct tcp_pcb {
     uint32_t ooo_count, ooo_bytes;
     uint32_t sack_recent;         /* start of the latest out-of-order arrival */
     bool sack_recent_valid;
+    uint32_t sack_sent[4];        /* left edges of the blocks in our last SACK option */
+    uint8_t nsack_sent;
     uint32_t rcvbuf;
     bool rcv_fin;                 /* the peer's FIN has been received */
 
@@ -213,7 +215,6 @@ struct tcp_pcb {
     bool rto_undo_armed;
     uint32_t rto_tsval;
     uint32_t rto_seq;             /* SND.UNA then: what the retransmission carried */
-    uint64_t rto_fired_ns, rto_then_ns; /* when, and the RTO that expired */
     uint32_t rto_prior_cwnd, rto_prior_ssthresh;
 
     /* Congestion control (RFC 5681, 6582, 6675). */
@@ -250,6 +251,10 @@ struct tcp_pcb {
     struct list_node accept_q;    /* established, not accepted */
     uint32_t syn_count, accept_count, backlog;
 };
+
+/* The highest a late ACK can raise a connection's RTO floor: the longest
+ * delayed ACK of common stacks (Linux's TCP_DELACK_MAX is 200 ms). */
+#define TCP_RTO_FLOOR_MAX_NS 250000000ull
 
 /* What a queued buffer costs against SO_SNDBUF: at least a whole small pool
  * buffer, so many tiny pushes cannot drain the pools (Linux's truesize). */

@@ -206,23 +206,24 @@ static void tcp_challenge_ack(struct tcp_pcb *pcb)
 
 /*
  * The first ACK of new data after a timeout: was the timeout spurious, the
- * segment not lost but its ACK late? Two kinds of evidence:
+ * segment not lost but its ACK late or lost? Two kinds of evidence:
  *   - Eifel (RFC 3522): the ACK echoes a TSval older than that of the
  *     timeout retransmission, so it acknowledges the original;
  *   - D-SACK (RFC 2883, RFC 3708): the ACK reports the retransmitted bytes
  *     as a duplicate (a SACK block below the cumulative ACK), so the
  *     original had arrived. Linux answers a duplicate this way, echoing the
  *     retransmission's TSval, which defeats Eifel.
- * Typical cause: a peer ACKing later than our RTO (a delayed ACK, or a
- * receiver that did not get the CPU; our floor defaults to 2 ms). Then
- * (RFC 4015) the window comes back, the rest of the go-back-N retransmission
- * is skipped, and this connection's RTO floor rises to 1.25 times the delay
- * the ACK showed, so a slow-to-ACK peer costs one timeout, not one per late
- * ACK. Returns whether it was spurious.
+ * Either way (RFC 4015) the window comes back and the rest of the go-back-N
+ * retransmission is skipped. Only Eifel says how late the ACK was (now less
+ * the original's TSval); a D-SACK also follows a lost ACK, which says
+ * nothing of the peer's delay. A late ACK raises this connection's RTO floor
+ * to 1.25 times that delay (at most TCP_RTO_FLOOR_MAX), so a peer whose
+ * delayed ACK outlasts our RTO (Linux: up to 40 ms; our floor defaults to
+ * 2 ms) costs one timeout, not one per delayed ACK; RTT samples bring the
+ * floor back down (tcp_rtt_sample). Returns whether it was spurious.
  */
 static bool tcp_rto_undo(struct tcp_pcb *pcb, const struct tcp_seg *sg)
 {
-    const struct tcp_params *p = &pcb->stack->tcp.params;
     uint64_t delay_ns, floor;
     bool eifel, dsack;
 
@@ -240,11 +241,13 @@ static bool tcp_rto_undo(struct tcp_pcb *pcb, const struct tcp_seg *sg)
     if (SEQ_LT(pcb->snd_nxt, pcb->snd_max))
         pcb->snd_nxt = pcb->snd_max;
     pcb->rexmt_count = 0;
-    /* The original went out at least one RTO before the timeout fired. */
-    delay_ns = clock_now_ns() - pcb->rto_fired_ns + pcb->rto_then_ns;
+    if (!eifel)
+        return true;
+    /* TSvals are milliseconds: round the delay up. */
+    delay_ns = (uint64_t)(tcp_ts_now(clock_now_ns()) - sg->o.tsecr + 1) * 1000000u;
     floor = delay_ns + delay_ns / 4;
-    if (floor > p->rto_max_ns)
-        floor = p->rto_max_ns;
+    if (floor > TCP_RTO_FLOOR_MAX_NS)
+        floor = TCP_RTO_FLOOR_MAX_NS;
     if (floor > pcb->rto_floor_ns) {
         pcb->rto_floor_ns = floor;
         if (pcb->rto_ns < floor)
@@ -391,12 +394,6 @@ static int tcp_ack_process(struct tcp_pcb *pcb, const struct tcp_seg *sg, bool *
                 break;
             }
         }
-    } else if (sg->ack == pcb->snd_una && sg->len > 0 && pcb->sack_ok && sg->o.nsack > 0) {
-        /* Data with an old ACK is no duplicate ACK (RFC 5681 2), but its
-         * SACK blocks still tell what arrived. */
-        tcp_sack_update(pcb, &sg->o);
-        if (pcb->in_recovery)
-            tcp_recovery_rexmt(pcb);
     } else if (sg->ack == pcb->snd_una && sg->len == 0 && pcb->snd_una != pcb->snd_max && pcb->snd_wnd > 0 &&
                !pcb->persist &&
                (sg->wnd << pcb->snd_wscale) == pcb->snd_wnd && !(sg->flags & (TH_SYN | TH_FIN))) {
@@ -423,6 +420,14 @@ static int tcp_ack_process(struct tcp_pcb *pcb, const struct tcp_seg *sg, bool *
             if (pcb->sack_ok && pcb->nsacked > 0)
                 tcp_recovery_rexmt(pcb); /* the next hole, if any */
         }
+    } else if (sg->ack == pcb->snd_una && pcb->sack_ok && sg->o.nsack > 0 && pcb->snd_una != pcb->snd_max) {
+        /* Not a duplicate ACK by RFC 5681 2 (it carries data, or a new
+         * window: Linux opens its window a little on every ACK), but its
+         * SACK blocks still tell what arrived, and RFC 6675 counts SACK
+         * news whatever the window: the loss rule below may fire on them. */
+        tcp_sack_update(pcb, &sg->o);
+        if (pcb->in_recovery)
+            tcp_recovery_rexmt(pcb);
     }
 
     /* RFC 6675 5 (b): enough SACKed above SND.UNA means loss, whether or

@@ -223,26 +223,39 @@ static unsigned tcp_sack_ranges(const struct tcp_pcb *pcb, uint32_t r[][2], unsi
 }
 
 /* The ranges to report, at most @max, the most recent first. */
-static unsigned tcp_sack_blocks(const struct tcp_pcb *pcb, uint32_t out[][2], unsigned max)
+static unsigned tcp_sack_blocks(struct tcp_pcb *pcb, uint32_t out[][2], unsigned max)
 {
     uint32_t all[TCP_SACK_SCOREBOARD][2];
-    unsigned n = tcp_sack_ranges(pcb, all, TCP_SACK_SCOREBOARD), k = 0, first = n;
+    unsigned n = tcp_sack_ranges(pcb, all, TCP_SACK_SCOREBOARD), k = 0;
+    bool used[TCP_SACK_SCOREBOARD] = {false};
 
-    for (unsigned i = 0; i < n; i++)
-        if (pcb->sack_recent_valid && SEQ_GEQ(pcb->sack_recent, all[i][0]) && SEQ_LT(pcb->sack_recent, all[i][1]))
-            first = i;
-    if (first < n && max > 0) {
-        out[k][0] = all[first][0];
-        out[k][1] = all[first][1];
-        k++;
+    /* RFC 2018 4: the first block holds the segment that triggered this
+     * ACK; the next ones repeat the most recently reported blocks, so every
+     * block goes out in several ACKs and a peer that loses some still learns
+     * of it (reporting only the lowest holes would hide the blocks between
+     * them, which the peer would then take for lost and resend). Blocks
+     * never reported yet follow, lowest first. */
+    for (int pass = 0; pass < 3; pass++) {
+        unsigned nkeys = pass == 0 ? (pcb->sack_recent_valid ? 1 : 0) : pass == 1 ? pcb->nsack_sent : n;
+
+        for (unsigned j = 0; j < nkeys && k < max; j++) {
+            for (unsigned i = 0; i < n; i++) {
+                bool match = pass == 0   ? SEQ_GEQ(pcb->sack_recent, all[i][0]) && SEQ_LT(pcb->sack_recent, all[i][1])
+                             : pass == 1 ? SEQ_GEQ(pcb->sack_sent[j], all[i][0]) && SEQ_LT(pcb->sack_sent[j], all[i][1])
+                                         : i == j;
+                if (match && !used[i]) {
+                    used[i] = true;
+                    out[k][0] = all[i][0];
+                    out[k][1] = all[i][1];
+                    k++;
+                    break;
+                }
+            }
+        }
     }
-    for (unsigned i = 0; i < n && k < max; i++) {
-        if (i == first)
-            continue;
-        out[k][0] = all[i][0];
-        out[k][1] = all[i][1];
-        k++;
-    }
+    for (unsigned i = 0; i < k; i++)
+        pcb->sack_sent[i] = out[i][0];
+    pcb->nsack_sent = (uint8_t)k;
     return k;
 }
 

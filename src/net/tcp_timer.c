@@ -66,6 +66,10 @@ void tcp_rtt_sample(struct tcp_pcb *pcb, uint64_t rtt_ns)
         pcb->srtt_ns = (7 * pcb->srtt_ns + rtt_ns) / 8;
     }
     rto = pcb->srtt_ns + (4 * pcb->rttvar_ns > 1000 ? 4 * pcb->rttvar_ns : 1000);
+    /* A floor raised by a late ACK (tcp_rto_undo) sinks back towards
+     * tcp.rto_min_us by 1/16 of the difference per sample. */
+    if (pcb->rto_floor_ns > p->rto_min_ns)
+        pcb->rto_floor_ns -= (pcb->rto_floor_ns - p->rto_min_ns) / 16;
     if (rto < pcb->rto_floor_ns)
         rto = pcb->rto_floor_ns;
     if (rto > p->rto_max_ns)
@@ -124,8 +128,6 @@ static void tcp_rexmt_fire(struct timer *t, void *arg)
         pcb->rto_undo_armed = true;
         pcb->rto_tsval = tcp_ts_now(clock_now_ns());
         pcb->rto_seq = pcb->snd_una;
-        pcb->rto_fired_ns = clock_now_ns();
-        pcb->rto_then_ns = pcb->rto_ns; /* the first timeout: no backoff yet */
         pcb->rto_prior_cwnd = pcb->cwnd;
         pcb->rto_prior_ssthresh = pcb->ssthresh;
     }
