@@ -1,7 +1,8 @@
 # libdemi: the two commands of the README, and their helpers.
 #   make demo   the main job: echo across two processes, latency table
 #   make test   every suite; unit + packet scripts also under ASan+UBSan; fuzzing
-# Both install missing Debian packages first and build what they need.
+#   make bench  latency/throughput/scale tables, bench/results/, docs/performance.md
+# They install missing Debian packages first and build what they need.
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
@@ -9,7 +10,7 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 MESON_OPTS ?=
 
-.PHONY: all deps build build-asan build-fuzz test test-unit fuzz demo install clean
+.PHONY: all deps build build-asan build-fuzz test test-unit fuzz demo bench install clean
 
 all: build
 
@@ -43,6 +44,9 @@ test-unit: build
 
 demo: build
 	@scripts/demo.sh $(BUILD)
+
+bench: build
+	@bench/run-bench.sh $(BUILD)
 
 install: build
 	@meson install -C $(BUILD)

@@ -1,0 +1,513 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * demi-rtt: round-trip latency (and one-flow TCP throughput) through
+ * libdemi's public API, for bench/run-bench.sh. Any libOS (LIBOS=...).
+ *
+ *   demi-rtt --server IP PORT --proto tcp|udp [--msgs N --warmup N] [--bulk BYTES]
+ *   demi-rtt --client IP PORT --proto tcp|udp --size N --msgs N --warmup N
+ *   demi-rtt --client IP PORT --proto tcp --size N --bulk BYTES
+ *
+ * Echo: the server sends back what it receives (TCP: whatever each pop
+ * returns, the popped buffer itself; UDP: each datagram to its sender), so
+ * linux-rtt's server is an equivalent peer. The client sends SIZE bytes,
+ * reads until SIZE bytes came back (TCP may deliver them in pieces), and
+ * times that with CLOCK_MONOTONIC; WARMUP rounds first, then MSGS measured
+ * ones. A TCP server exits at the client's end of stream; a UDP server after
+ * WARMUP + MSGS datagrams (give it the client's counts).
+ *
+ * Bulk (--bulk on both sides, TCP): the client pushes BYTES in SIZE-byte
+ * pushes (up to 16 in flight); the server pops until it has BYTES and answers
+ * one byte; the client's time runs from its first push to that byte.
+ *
+ * Output: one line starting "demi-rtt: RESULT" with key=value words:
+ *   libos proto size msgs p50_ns p99_ns p999_ns mean_ns min_ns max_ns
+ * or, bulk: libos proto size bytes secs gbps.
+ * Every wait is bounded (10 s; the first, 60 s): a silent peer is an error.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <demi/libos.h>
+#include <demi/sga.h>
+#include <demi/types.h>
+#include <demi/wait.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#define USAGE                                                                                      \
+    "usage: demi-rtt --server|--client IP PORT --proto tcp|udp [--size N] [--msgs N]\n"          \
+    "                [--warmup N] [--bulk BYTES]"
+
+#define IO_TIMEOUT_S 10
+#define FIRST_TIMEOUT_S 60
+#define BULK_INFLIGHT 16
+#define MAX_SIZE (1u << 20)
+
+struct opts {
+    int server;
+    int udp;
+    struct sockaddr_in addr;
+    uint32_t size, msgs, warmup;
+    uint64_t bulk;
+};
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+
+    fflush(stdout);
+    fputs("demi-rtt: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(1);
+}
+
+static void check(int rc, const char *what)
+{
+    if (rc != 0)
+        die("%s: %s", what, strerror(rc));
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t parse_num(const char *s, const char *what, uint64_t min, uint64_t max)
+{
+    char *end;
+    unsigned long long v;
+
+    if (s == NULL)
+        die("%s needs a value\n%s", what, USAGE);
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < min || v > max)
+        die("bad %s '%s' (expected %llu..%llu)", what, s, (unsigned long long)min,
+            (unsigned long long)max);
+    return v;
+}
+
+static void parse(int argc, char **argv, struct opts *o)
+{
+    int proto_given = 0;
+
+    memset(o, 0, sizeof(*o));
+    o->size = 64;
+    o->msgs = 10000;
+    o->warmup = 1000;
+    if (argc < 4)
+        die("%s", USAGE);
+    if (strcmp(argv[1], "--server") == 0)
+        o->server = 1;
+    else if (strcmp(argv[1], "--client") != 0)
+        die("%s", USAGE);
+    o->addr.sin_family = AF_INET;
+    if (inet_pton(AF_INET, argv[2], &o->addr.sin_addr) != 1)
+        die("bad IPv4 address '%s'", argv[2]);
+    o->addr.sin_port = htons((uint16_t)parse_num(argv[3], "PORT", 1, 65535));
+    for (int i = 4; i < argc; i += 2) {
+        const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+
+        if (strcmp(opt, "--proto") == 0) {
+            if (val == NULL || (strcmp(val, "tcp") != 0 && strcmp(val, "udp") != 0))
+                die("--proto tcp|udp");
+            o->udp = strcmp(val, "udp") == 0;
+            proto_given = 1;
+        } else if (strcmp(opt, "--size") == 0) {
+            o->size = (uint32_t)parse_num(val, "--size", 1, MAX_SIZE);
+        } else if (strcmp(opt, "--msgs") == 0) {
+            o->msgs = (uint32_t)parse_num(val, "--msgs", 1, 100000000);
+        } else if (strcmp(opt, "--warmup") == 0) {
+            o->warmup = (uint32_t)parse_num(val, "--warmup", 0, 100000000);
+        } else if (strcmp(opt, "--bulk") == 0) {
+            o->bulk = parse_num(val, "--bulk", 1, (uint64_t)1 << 40);
+        } else {
+            die("unknown option '%s'\n%s", opt, USAGE);
+        }
+    }
+    if (!proto_given)
+        die("--proto is required\n%s", USAGE);
+    if (o->udp && o->size > 65507)
+        die("--size: a UDP datagram carries at most 65507 bytes");
+    if (o->udp && o->bulk)
+        die("--bulk is TCP only");
+}
+
+/* Wait for @qt (bounded); dies on timeout and on a failed operation. */
+static demi_qresult_t wait_for(demi_qtoken_t qt, int timeout_s, const char *what)
+{
+    struct timespec ts = {.tv_sec = timeout_s, .tv_nsec = 0};
+    demi_qresult_t qr;
+    int rc;
+
+    memset(&qr, 0, sizeof(qr));
+    rc = demi_wait(&qr, qt, &ts);
+    if (rc == ETIMEDOUT)
+        die("%s: nothing within %d s (peer gone?)", what, timeout_s);
+    check(rc, what);
+    if (qr.qr_opcode == DEMI_OPC_FAILED)
+        die("%s: %s", what, strerror((int)qr.qr_ret));
+    return qr;
+}
+
+static uint32_t sga_len(const demi_sgarray_t *sga)
+{
+    if (sga->sga_numsegs == 0)
+        return 0;
+    if (sga->sga_numsegs != 1)
+        die("popped sga has %u segments, expected 1", (unsigned)sga->sga_numsegs);
+    return sga->sga_segs[0].sgaseg_len;
+}
+
+static demi_sgarray_t alloc_sga(uint32_t size)
+{
+    demi_sgarray_t sga = demi_sgaalloc(size);
+
+    if (sga.sga_numsegs != 1 || sga.sga_segs[0].sgaseg_len != size)
+        die("demi_sgaalloc(%u) failed", size);
+    return sga;
+}
+
+static void free_sga(demi_sgarray_t *sga)
+{
+    check(demi_sgafree(sga), "demi_sgafree");
+}
+
+/* Byte @off of the message of round @round. */
+static uint8_t pattern(uint64_t round, uint64_t off)
+{
+    return (uint8_t)(round * 151u + off + (off >> 8) * 7u);
+}
+
+static void set_nodelay(int qd)
+{
+    int one = 1;
+
+    check(demi_setsockopt(qd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)),
+          "demi_setsockopt(TCP_NODELAY)");
+}
+
+/* ------------------------------------------------------------------ server */
+
+static void tcp_server(const struct opts *o)
+{
+    demi_qtoken_t qt;
+    demi_qresult_t qr;
+    int lqd, qd;
+    uint64_t got = 0;
+
+    check(demi_socket(&lqd, AF_INET, SOCK_STREAM, 0), "demi_socket");
+    check(demi_bind(lqd, (const struct sockaddr *)&o->addr, sizeof(o->addr)), "demi_bind");
+    check(demi_listen(lqd, 16), "demi_listen");
+    check(demi_accept(&qt, lqd), "demi_accept");
+    printf("demi-rtt: listening on tcp port %u\n", (unsigned)ntohs(o->addr.sin_port));
+    fflush(stdout);
+    qr = wait_for(qt, FIRST_TIMEOUT_S, "accept");
+    qd = qr.qr_value.ares.qd;
+    set_nodelay(qd);
+
+    for (;;) {
+        demi_sgarray_t sga;
+        uint32_t len;
+
+        check(demi_pop(&qt, qd), "demi_pop");
+        qr = wait_for(qt, IO_TIMEOUT_S, "pop");
+        sga = qr.qr_value.sga;
+        len = sga_len(&sga);
+        if (len == 0) { /* the client is done */
+            free_sga(&sga);
+            break;
+        }
+        if (o->bulk) {
+            free_sga(&sga);
+            got += len;
+            if (got >= o->bulk) {
+                demi_sgarray_t ack = alloc_sga(1);
+
+                ((uint8_t *)ack.sga_segs[0].sgaseg_buf)[0] = 'k';
+                check(demi_push(&qt, qd, &ack), "demi_push");
+                (void)wait_for(qt, IO_TIMEOUT_S, "push");
+                free_sga(&ack);
+            }
+            continue;
+        }
+        /* Zero copy: the popped buffer goes back as it is. */
+        check(demi_push(&qt, qd, &sga), "demi_push");
+        (void)wait_for(qt, IO_TIMEOUT_S, "push");
+        free_sga(&sga);
+    }
+    check(demi_close(qd), "demi_close");
+    check(demi_close(lqd), "demi_close");
+    if (o->bulk)
+        printf("demi-rtt: server received %llu bytes\n", (unsigned long long)got);
+}
+
+static void udp_server(const struct opts *o)
+{
+    uint64_t total = (uint64_t)o->msgs + o->warmup;
+    int qd;
+
+    check(demi_socket(&qd, AF_INET, SOCK_DGRAM, 0), "demi_socket");
+    check(demi_bind(qd, (const struct sockaddr *)&o->addr, sizeof(o->addr)), "demi_bind");
+    printf("demi-rtt: listening on udp port %u\n", (unsigned)ntohs(o->addr.sin_port));
+    fflush(stdout);
+    for (uint64_t i = 0; i < total; i++) {
+        demi_qtoken_t qt;
+        demi_qresult_t qr;
+        struct sockaddr_in from;
+
+        check(demi_pop(&qt, qd), "demi_pop");
+        qr = wait_for(qt, i == 0 ? FIRST_TIMEOUT_S : IO_TIMEOUT_S, "pop");
+        from = qr.qr_value.sga.sga_addr;
+        check(demi_pushto(&qt, qd, &qr.qr_value.sga, (const struct sockaddr *)&from, sizeof(from)),
+              "demi_pushto");
+        (void)wait_for(qt, IO_TIMEOUT_S, "pushto");
+        free_sga(&qr.qr_value.sga);
+    }
+    check(demi_close(qd), "demi_close");
+}
+
+/* ------------------------------------------------------------------ client */
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+    return (x > y) - (x < y);
+}
+
+/* Nearest rank: the smallest sample with >= permille/1000 of them at or below. */
+static uint64_t pct(const uint64_t *v, size_t n, unsigned permille)
+{
+    size_t rank = (size_t)(((uint64_t)n * permille + 999) / 1000);
+
+    return v[rank < 1 ? 0 : rank - 1];
+}
+
+static void report(const struct opts *o, uint64_t *v)
+{
+    const char *libos = getenv("LIBOS");
+    double sum = 0;
+    size_t n = o->msgs;
+
+    qsort(v, n, sizeof(*v), cmp_u64);
+    for (size_t i = 0; i < n; i++)
+        sum += (double)v[i];
+    printf("demi-rtt: RESULT libos=%s proto=%s size=%u msgs=%u p50_ns=%llu p99_ns=%llu "
+           "p999_ns=%llu mean_ns=%.0f min_ns=%llu max_ns=%llu\n",
+           libos != NULL && libos[0] != '\0' ? libos : "catnap", o->udp ? "udp" : "tcp", o->size,
+           o->msgs, (unsigned long long)pct(v, n, 500), (unsigned long long)pct(v, n, 990),
+           (unsigned long long)pct(v, n, 999), sum / (double)n, (unsigned long long)v[0],
+           (unsigned long long)v[n - 1]);
+}
+
+/* The first and last byte of each piece are checked: cheap, and enough to
+ * catch a lost, repeated or reordered piece without slowing the round. */
+static void check_piece(const demi_sgarray_t *sga, uint32_t len, uint64_t round, uint32_t off)
+{
+    const uint8_t *b = sga->sga_segs[0].sgaseg_buf;
+
+    if (b[0] != pattern(round, off) || b[len - 1] != pattern(round, off + len - 1))
+        die("round %llu: wrong bytes echoed at offset %u", (unsigned long long)round, off);
+}
+
+static int tcp_connect(const struct opts *o)
+{
+    for (int attempt = 0;; attempt++) {
+        demi_qtoken_t qt;
+        demi_qresult_t qr;
+        struct timespec ts = {.tv_sec = IO_TIMEOUT_S, .tv_nsec = 0};
+        int qd, rc;
+
+        check(demi_socket(&qd, AF_INET, SOCK_STREAM, 0), "demi_socket");
+        check(demi_connect(&qt, qd, (const struct sockaddr *)&o->addr, sizeof(o->addr)),
+              "demi_connect");
+        rc = demi_wait(&qr, qt, &ts);
+        if (rc == ETIMEDOUT)
+            die("connect: no answer within %d s", IO_TIMEOUT_S);
+        check(rc, "wait for connect");
+        if (qr.qr_opcode == DEMI_OPC_CONNECT) {
+            set_nodelay(qd);
+            return qd;
+        }
+        check(demi_close(qd), "demi_close");
+        if (qr.qr_ret != ECONNREFUSED || attempt >= 50)
+            die("connect: %s", strerror((int)qr.qr_ret));
+        {
+            struct timespec pause = {.tv_sec = 0, .tv_nsec = 100000000L};
+            nanosleep(&pause, NULL);
+        }
+    }
+}
+
+static void tcp_client(const struct opts *o)
+{
+    uint64_t total = (uint64_t)o->warmup + o->msgs;
+    uint64_t *samples = calloc(o->msgs, sizeof(*samples));
+    int qd = tcp_connect(o);
+
+    if (samples == NULL)
+        die("out of memory");
+    for (uint64_t r = 0; r < total; r++) {
+        demi_sgarray_t tx = alloc_sga(o->size);
+        uint8_t *b = tx.sga_segs[0].sgaseg_buf;
+        demi_qtoken_t push_qt, pop_qt;
+        uint64_t t0, t1 = 0;
+        uint32_t got = 0;
+
+        for (uint32_t i = 0; i < o->size; i++)
+            b[i] = pattern(r, i);
+        t0 = now_ns();
+        check(demi_push(&push_qt, qd, &tx), "demi_push");
+        while (got < o->size) {
+            demi_qresult_t qr;
+            uint32_t len;
+
+            check(demi_pop(&pop_qt, qd), "demi_pop");
+            qr = wait_for(pop_qt, r == 0 ? FIRST_TIMEOUT_S : IO_TIMEOUT_S, "pop");
+            t1 = now_ns();
+            len = sga_len(&qr.qr_value.sga);
+            if (len == 0)
+                die("the server closed the connection");
+            if (len > o->size - got)
+                die("%u bytes back, only %u outstanding", len, o->size - got);
+            check_piece(&qr.qr_value.sga, len, r, got);
+            got += len;
+            free_sga(&qr.qr_value.sga);
+        }
+        (void)wait_for(push_qt, IO_TIMEOUT_S, "push");
+        free_sga(&tx);
+        if (r >= o->warmup)
+            samples[r - o->warmup] = t1 - t0;
+    }
+    check(demi_close(qd), "demi_close");
+    report(o, samples);
+    free(samples);
+}
+
+static void udp_client(const struct opts *o)
+{
+    uint64_t total = (uint64_t)o->warmup + o->msgs;
+    uint64_t *samples = calloc(o->msgs, sizeof(*samples));
+    struct sockaddr_in local;
+    int qd;
+
+    if (samples == NULL)
+        die("out of memory");
+    memset(&local, 0, sizeof(local));
+    local.sin_family = AF_INET;
+    local.sin_addr.s_addr = htonl(INADDR_ANY);
+    check(demi_socket(&qd, AF_INET, SOCK_DGRAM, 0), "demi_socket");
+    check(demi_bind(qd, (const struct sockaddr *)&local, sizeof(local)), "demi_bind");
+    for (uint64_t r = 0; r < total; r++) {
+        demi_sgarray_t tx = alloc_sga(o->size);
+        uint8_t *b = tx.sga_segs[0].sgaseg_buf;
+        demi_qtoken_t push_qt, pop_qt;
+        demi_qresult_t qr;
+        uint64_t t0, t1;
+        uint32_t len;
+
+        for (uint32_t i = 0; i < o->size; i++)
+            b[i] = pattern(r, i);
+        t0 = now_ns();
+        check(demi_pushto(&push_qt, qd, &tx, (const struct sockaddr *)&o->addr, sizeof(o->addr)),
+              "demi_pushto");
+        check(demi_pop(&pop_qt, qd), "demi_pop");
+        qr = wait_for(pop_qt, r == 0 ? FIRST_TIMEOUT_S : IO_TIMEOUT_S, "pop");
+        t1 = now_ns();
+        len = sga_len(&qr.qr_value.sga);
+        if (len != o->size)
+            die("datagram of %u bytes back, sent %u", len, o->size);
+        check_piece(&qr.qr_value.sga, len, r, 0);
+        free_sga(&qr.qr_value.sga);
+        (void)wait_for(push_qt, IO_TIMEOUT_S, "pushto");
+        free_sga(&tx);
+        if (r >= o->warmup)
+            samples[r - o->warmup] = t1 - t0;
+    }
+    check(demi_close(qd), "demi_close");
+    report(o, samples);
+    free(samples);
+}
+
+static void bulk_client(const struct opts *o)
+{
+    demi_qtoken_t inflight[BULK_INFLIGHT];
+    demi_sgarray_t bufs[BULK_INFLIGHT];
+    unsigned head = 0, n = 0;
+    uint64_t sent = 0, t0, t1;
+    demi_qtoken_t qt;
+    demi_qresult_t qr;
+    const char *libos = getenv("LIBOS");
+    double secs;
+    int qd = tcp_connect(o);
+
+    t0 = now_ns();
+    while (sent < o->bulk || n > 0) {
+        if (sent < o->bulk && n < BULK_INFLIGHT) {
+            uint32_t len = o->bulk - sent < o->size ? (uint32_t)(o->bulk - sent) : o->size;
+            unsigned slot = (head + n) % BULK_INFLIGHT;
+
+            bufs[slot] = alloc_sga(len);
+            memset(bufs[slot].sga_segs[0].sgaseg_buf, (int)(sent & 0xff), len);
+            check(demi_push(&inflight[slot], qd, &bufs[slot]), "demi_push");
+            sent += len;
+            n++;
+            continue;
+        }
+        (void)wait_for(inflight[head], IO_TIMEOUT_S, "push");
+        free_sga(&bufs[head]);
+        head = (head + 1) % BULK_INFLIGHT;
+        n--;
+    }
+    check(demi_pop(&qt, qd), "demi_pop");
+    qr = wait_for(qt, IO_TIMEOUT_S, "pop");
+    t1 = now_ns();
+    if (sga_len(&qr.qr_value.sga) != 1)
+        die("expected the server's 1-byte acknowledgement");
+    free_sga(&qr.qr_value.sga);
+    check(demi_close(qd), "demi_close");
+    secs = (double)(t1 - t0) / 1e9;
+    printf("demi-rtt: RESULT libos=%s proto=tcp size=%u bytes=%llu secs=%.3f gbps=%.2f\n",
+           libos != NULL && libos[0] != '\0' ? libos : "catnap", o->size,
+           (unsigned long long)o->bulk, secs, (double)o->bulk * 8 / secs / 1e9);
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o;
+    struct demi_args args;
+
+    parse(argc, argv, &o);
+    memset(&args, 0, sizeof(args));
+    args.argc = argc;
+    args.argv = argv;
+    check(demi_init(&args), "demi_init");
+    if (o.server && o.udp)
+        udp_server(&o);
+    else if (o.server)
+        tcp_server(&o);
+    else if (o.bulk)
+        bulk_client(&o);
+    else if (o.udp)
+        udp_client(&o);
+    else
+        tcp_client(&o);
+    return 0;
+}
