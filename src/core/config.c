@@ -139,6 +139,13 @@ const struct config_key config_keys[] = {
             "inet libOSes: frames with a flipped byte on transmit, parts per million"),
     KEY_U32("fault.tx_reorder_ppm", fault_reorder_ppm, 0, 1000000, "0",
             "inet libOSes: frames held back behind the next one, parts per million"),
+    /* Our keys in Demikernel's catmem section (its name_prefix is ignored). */
+    KEY_U32("catmem.ring_size", catmem_ring_size, 4096, 1u << 30, "1048576",
+            "bytes of each direction of a pipe this process creates, a power of two; the "
+            "largest message is half of it (at most 1 MiB)"),
+    KEY_U32("catmem.peer_check_us", catmem_peer_check_us, 0, 10000000, "1000",
+            "while a pipe op waits, how often the peer's liveness is checked (one syscall), "
+            "microseconds"),
     KEY_U32("libdemi.max_queues", max_queues, 16, 1048576, "65536",
             "queue descriptors (sockets, pipes) open at once"),
     KEY_U32("libdemi.max_ops", max_ops, 16, 16777216, "65536",
@@ -151,6 +158,9 @@ const struct config_key config_keys[] = {
             "1 MiB buffers preallocated"),
     KEY_U32("libdemi.spin_us", spin_us, 0, 10000000, "100",
             "microseconds demi_wait* busy-polls before sleeping"),
+    KEY_BOOL("libdemi.idle_yield", idle_yield, "true",
+             "after libdemi.spin_us idle, a libOS that cannot sleep (catnip, catpowder, catmem) "
+             "yields the CPU each poll round; false on a core of its own"),
     KEY_STRING("libdemi.log_level", log_level, "error|warn|info|debug|trace", "warn",
                "log verbosity (the DEMI_LOG variable wins)"),
 };

@@ -96,6 +96,10 @@ struct demi_config {
     uint32_t fault_corrupt_ppm;
     uint32_t fault_reorder_ppm;
 
+    /* catmem.* : shared-memory pipes (<demi/pipe.h>) */
+    uint32_t catmem_ring_size;      /* catmem.ring_size: bytes per direction */
+    uint32_t catmem_peer_check_us;  /* catmem.peer_check_us: liveness check period */
+
     /* libdemi.* : our own runtime tunables */
     uint32_t max_queues;            /* libdemi.max_queues: queue descriptors */
     uint32_t max_ops;               /* libdemi.max_ops: pending + unconsumed ops */
@@ -103,6 +107,7 @@ struct demi_config {
     uint32_t pool_large_count;      /* libdemi.pool_large_count: 64 KiB buffers */
     uint32_t pool_huge_count;       /* libdemi.pool_huge_count: 1 MiB buffers */
     uint32_t spin_us;               /* libdemi.spin_us: busy-poll before sleeping */
+    bool idle_yield;                /* libdemi.idle_yield: sched_yield when idle and unable to sleep */
     char log_level[16];             /* libdemi.log_level (DEMI_LOG wins) */
 
     uint8_t source[CONFIG_KEYS_MAX]; /* enum config_source, by config_keys[] index */

@@ -5,6 +5,7 @@
 #include "core/log.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,12 +27,12 @@ static const struct libos_entry libos_table[] = {
     {"catnip", NULL, "inet stack over DPDK"},
 #endif
     {"catpowder", catpowder_create, "inet stack over AF_PACKET / AF_XDP"},
-    {"catmem", NULL, "shared-memory pipes"},
+    {"catmem", catmem_create, "shared-memory pipes"},
     {"catloop", catloop_create, "inet stack over an in-process loopback"},
     {"cattest", cattest_create, "inet stack over a scripted device, in virtual time"},
 };
 
-static int rt_add_libos(struct libos *los)
+int rt_add_libos(struct libos *los)
 {
     if (rt.nlibos == RT_MAX_LIBOS)
         return ENOMEM;
@@ -99,6 +100,7 @@ int rt_init(const char *libos_name, const char *cfg_path)
     }
     rt_add_libos(rt.net);
     rt.spin_ns = (uint64_t)rt.cfg.spin_us * 1000u;
+    rt.idle_yield = rt.cfg.idle_yield;
     rt.initialised = true;
     log_info("libdemi: LIBOS=%s, config %s", entry->name, rt.cfg.path[0] ? rt.cfg.path : "(defaults)");
     return 0;
@@ -157,11 +159,31 @@ int rt_poll(void)
     return n;
 }
 
+/* The libOS that may sleep for all: the only one with block(), and only
+ * while every other one has no op that just its polling completes (a pipe
+ * libOS beside catnap: catnap sleeps in epoll while no pipe op waits). */
+static struct libos *rt_sleeper(void)
+{
+    struct libos *sleeper = NULL;
+
+    for (int i = 0; i < rt.nlibos; i++) {
+        struct libos *los = rt.libos[i];
+        if (los->ops->block) {
+            if (sleeper)
+                return NULL;
+            sleeper = los;
+        } else if (rt.nlibos > 1 && (!los->ops->has_waiters || los->ops->has_waiters(los))) {
+            return NULL;
+        }
+    }
+    return sleeper;
+}
+
 bool rt_wait_progress(uint64_t seen_seq, uint64_t deadline_ns)
 {
     uint64_t now = clock_fresh_ns();
     uint64_t idle_since = now;
-    struct libos *sleeper = rt.nlibos == 1 ? rt.libos[0] : NULL;
+    struct libos *sleeper;
 
     for (;;) {
         if (rt_poll() > 0)
@@ -181,9 +203,18 @@ bool rt_wait_progress(uint64_t seen_seq, uint64_t deadline_ns)
         }
         /* Busy-poll first: µs-scale replies arrive within the spin window.
          * After that, a libOS that can sleep (catnap: epoll_wait) does, in
-         * slices of at most 1 ms so deadlines stay accurate. */
-        if (sleeper && sleeper->ops->block && now - idle_since >= rt.spin_ns) {
+         * slices of at most 1 ms so deadlines stay accurate. Without one, we
+         * keep polling but yield the CPU each round (libdemi.idle_yield): a
+         * peer process that shares our core (a pipe's other end, a memif
+         * peer) then runs at once instead of after our whole time slice. On
+         * a core of its own the yield returns at once, for a syscall's cost. */
+        if (now - idle_since >= rt.spin_ns) {
             uint64_t left = deadline_ns - now;
+            if ((sleeper = rt_sleeper()) == NULL) {
+                if (rt.idle_yield)
+                    sched_yield();
+                continue;
+            }
             sleeper->ops->block(sleeper, (int64_t)(left < 1000000u ? left : 1000000u));
             if (rt.ops.cq_seq != seen_seq)
                 return true;

@@ -53,6 +53,9 @@ struct libos_ops {
     int (*poll)(struct libos *los);
     /* Optional: sleep until an event or @timeout_ns passes (0 = just poll). */
     int (*block)(struct libos *los, int64_t timeout_ns);
+    /* Optional, for a libOS without block(): whether ops wait that only its
+     * poll() completes. While none do, another libOS may sleep in block(). */
+    bool (*has_waiters)(struct libos *los);
     void (*destroy)(struct libos *los);
 };
 
@@ -72,6 +75,7 @@ struct runtime {
     struct libos *libos[RT_MAX_LIBOS];
     int nlibos;
     uint64_t spin_ns;               /* busy-poll this long before block() */
+    bool idle_yield;                /* then sched_yield() each round if none can block() */
 };
 
 extern struct runtime rt;
@@ -82,6 +86,10 @@ int rt_init(const char *libos_name, const char *cfg_path);
 
 /* Tear everything down (tests, and the end of tools). */
 void rt_shutdown(void);
+
+/* Add a libOS beside the network one (pipes). ENOMEM when RT_MAX_LIBOS
+ * are there already. */
+int rt_add_libos(struct libos *los);
 
 /* Poll every libOS once; returns events handled. */
 int rt_poll(void);
@@ -98,5 +106,6 @@ int catloop_create(const struct demi_config *cfg, struct libos **out);
 int catnip_create(const struct demi_config *cfg, struct libos **out); /* DEMI_HAVE_DPDK builds */
 int catpowder_create(const struct demi_config *cfg, struct libos **out);
 int cattest_create(const struct demi_config *cfg, struct libos **out);
+int catmem_create(const struct demi_config *cfg, struct libos **out);
 
 #endif /* DEMI_CORE_RUNTIME_H */

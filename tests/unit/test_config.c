@@ -315,7 +315,8 @@ static void test_full_demikernel_file(void **state)
         const char *k = config_keys[i].key;
         /* libdemi's own keys, which Demikernel's file does not have. */
         bool ours = strncmp(k, "libdemi.", 8) == 0 || strncmp(k, "tcp.", 4) == 0 ||
-                    strncmp(k, "fault.", 6) == 0 || strncmp(k, "raw_socket.xdp_", 15) == 0;
+                    strncmp(k, "fault.", 6) == 0 || strncmp(k, "raw_socket.xdp_", 15) == 0 ||
+                    strncmp(k, "catmem.", 7) == 0;
         assert_int_equal(cfg.source[i], ours ? CONFIG_SRC_DEFAULT : CONFIG_SRC_FILE);
     }
 
@@ -324,7 +325,7 @@ static void test_full_demikernel_file(void **state)
     assert_contains(cfg.ignored, "client\n");
     assert_contains(cfg.ignored, "raw_socket.xdp_interface_index\n");
     assert_contains(cfg.ignored, "raw_socket.xdp_cohost_mode\n");
-    assert_contains(cfg.ignored, "catmem\n");
+    assert_contains(cfg.ignored, "catmem.name_prefix\n");
     config_free(&cfg);
 }
 

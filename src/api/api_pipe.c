@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * api_pipe.c: demi_create_pipe and demi_open_pipe of <demi/pipe.h>. The pipe
+ * libOS joins the runtime on first use, beside the network libOS; its qds
+ * then take push, pop, close and the waits like any other.
+ */
+#include "api/api.h"
+#include "core/log.h"
+#include "libos/catmem.h"
+
+#include <demi/pipe.h>
+
+static int api_pipe(int *qd_out, const char *name, bool create)
+{
+    const char *call = create ? "demi_create_pipe" : "demi_open_pipe";
+    struct libos *los;
+    struct queue *q;
+    int ret;
+
+    if (!qd_out || !name)
+        return EINVAL;
+    if (!rt.initialised) {
+        log_err("%s: demi_init() has not been called", call);
+        return EINVAL;
+    }
+    if (!catmem_name_ok(name)) {
+        log_warn("%s: bad pipe name: expected 1..%d characters of [A-Za-z0-9._-]", call, CATMEM_NAME_MAX);
+        return EINVAL;
+    }
+    ret = catmem_instance(&los);
+    if (ret)
+        return ret;
+    ret = create ? catmem_pipe_create(los, name, &q) : catmem_pipe_open(los, name, &q);
+    if (ret)
+        return ret;
+    ret = qd_alloc(&rt.qds, q);
+    if (ret) {
+        q->libos->ops->close(q);
+        return ret;
+    }
+    *qd_out = q->qd;
+    return 0;
+}
+
+DEMI_EXPORT int demi_create_pipe(int *qd_out, const char *name)
+{
+    return api_pipe(qd_out, name, true);
+}
+
+DEMI_EXPORT int demi_open_pipe(int *qd_out, const char *name)
+{
+    return api_pipe(qd_out, name, false);
+}

@@ -1,0 +1,735 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * catmem.c: shared-memory pipes between processes (<demi/pipe.h>), as a libOS
+ * that lives beside the network one (or alone, LIBOS=catmem).
+ *
+ * A pipe is one POSIX shared memory object, /dev/shm/demi-pipe-NAME:
+ *
+ *   [struct cm_shm: magic, sizes, pids, flags, two rings' counters][ring 0][ring 1]
+ *
+ * Ring 0 carries the creator's messages to the opener, ring 1 the other way
+ * (mem/shmring.h: lock-free SPSC, message boundaries kept). Push copies the
+ * message into the ring and completes; pop copies the oldest one out into a
+ * buffer of ours and completes. Nothing on that path makes a syscall, takes
+ * a lock or allocates beyond the pop's buffer.
+ *
+ * Who is there: each end holds an open-file-description lock (F_OFD_SETLK)
+ * on one byte of the object, byte 0 the creator, byte 1 the opener. The
+ * kernel drops it when the process dies, however it dies, before it even
+ * becomes a zombie, and pids cannot be reused into a false "alive". Checking
+ * the peer's byte (F_OFD_GETLK) is a syscall, so it is done only while an op
+ * waits and at most every catmem.peer_check_us. A graceful close sets a flag
+ * in the segment instead, seen on the next poll without a syscall.
+ *
+ * Creation is atomic: the creator builds, locks and fills the object under a
+ * private temporary name, then link()s it to its real name, which fails if
+ * the name exists. So every object an opener can see is complete and has a
+ * live creator's lock unless that creator is gone; one whose creator's byte
+ * is free is stale and is removed (by the next create or open of that name).
+ */
+#include "libos/catmem.h"
+
+#include "core/clock.h"
+#include "core/common.h"
+#include "core/log.h"
+#include "mem/shmring.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CM_MAGIC 0x657069702d696d65ull /* "emi-pipe" */
+#define CM_VERSION 1u
+#define CM_HDR_SIZE 4096u
+#define CM_CREATOR 0
+#define CM_OPENER 1
+/* Attempts at creating a name that a stale object or a racing creator holds. */
+#define CM_CREATE_TRIES 8
+
+/* The head of the shared object. Both processes map it; layout is ABI
+ * between libdemi builds of the same CM_VERSION. */
+struct cm_shm {
+    _Atomic uint64_t magic; /* CM_MAGIC once filled (before the link) */
+    uint32_t version;
+    uint32_t hdr_size;      /* where ring 0's bytes start */
+    uint64_t ring_size;     /* bytes per direction, a power of two */
+    int32_t pid[2];         /* creator, opener: for messages only */
+    _Atomic uint32_t opened;    /* an opener attached (pipes connect once) */
+    _Atomic uint32_t closed[2]; /* side closed gracefully: EOF after the data */
+    struct shmring_ctl ring[2];
+};
+BUILD_BUG_ON(sizeof(struct cm_shm) > CM_HDR_SIZE);
+BUILD_BUG_ON(offsetof(struct cm_shm, ring) % 128 != 0);
+
+struct catmem {
+    struct libos base;
+    uint64_t ring_size;
+    uint64_t check_ns;
+    struct list_node active; /* pipes with pending ops: what poll visits */
+    uint32_t seq;            /* temporary names */
+};
+
+struct cm_pipe {
+    struct queue q;          /* first: the runtime sees a struct queue */
+    struct shmring tx;       /* our messages to the peer */
+    struct shmring rx;       /* the peer's to us */
+    struct cm_shm *shm;
+    size_t map_len;
+    int fd;
+    uint8_t side;            /* CM_CREATOR or CM_OPENER */
+    bool eof;                /* peer closed and its data is drained */
+    int err;                 /* sticky pop error: ECONNRESET, EPROTO */
+    int push_err;            /* sticky push error: EPIPE, ECONNRESET */
+    uint32_t max_msg;
+    uint64_t next_check_ns;  /* next peer liveness syscall */
+    struct list_node pops;   /* pending pops, FIFO */
+    struct list_node pushes; /* pending pushes, in order */
+    struct list_node active; /* on catmem.active while ops wait */
+    char name[CATMEM_NAME_MAX + 1];
+};
+
+static const struct libos_ops catmem_ops;
+
+static struct cm_pipe *cm_pipe(struct queue *q)
+{
+    return container_of(q, struct cm_pipe, q);
+}
+
+static struct catmem *cm_of(struct cm_pipe *p)
+{
+    return container_of(p->q.libos, struct catmem, base);
+}
+
+bool catmem_name_ok(const char *name)
+{
+    size_t n = 0;
+
+    for (; name[n]; n++) {
+        char c = name[n];
+        if (n == CATMEM_NAME_MAX ||
+            !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+              c == '_' || c == '-'))
+            return false;
+    }
+    return n > 0;
+}
+
+/* ---- liveness: one lock byte per side ---------------------------------- */
+
+static int cm_lock(int fd, int side)
+{
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = side, .l_len = 1};
+
+    return fcntl(fd, F_OFD_SETLK, &fl) == 0 ? 0 : errno;
+}
+
+/* Whether some other open of the object holds @side's byte. */
+static bool cm_lock_held(int fd, int side)
+{
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = side, .l_len = 1};
+
+    if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
+        return true; /* cannot tell: do not declare anyone dead */
+    return fl.l_type != F_UNLCK;
+}
+
+/*
+ * @fd is an open of the object named @path whose creator byte is free: no
+ * live creator. Remove the name, unless it meanwhile names another object
+ * (a new pipe of the same name). Taking the creator's byte first makes two
+ * reapers of one stale object harmless to each other's successor: the loser
+ * cannot lock it. Returns whether the name was removed.
+ */
+static bool cm_reap(const char *path, int fd)
+{
+    struct stat mine, now;
+    int fd2;
+    bool same;
+
+    if (cm_lock(fd, CM_CREATOR) != 0)
+        return false; /* a live creator after all */
+    fd2 = shm_open(path, O_RDONLY | O_CLOEXEC, 0);
+    if (fd2 < 0)
+        return errno == ENOENT; /* gone already */
+    same = fstat(fd, &mine) == 0 && fstat(fd2, &now) == 0 && mine.st_ino == now.st_ino &&
+           mine.st_dev == now.st_dev;
+    close(fd2);
+    if (same) {
+        log_info("catmem: removing stale pipe %s (its creator is gone)", path + 1);
+        shm_unlink(path);
+    }
+    return same;
+}
+
+/* 0 while the peer is there; EPIPE once it closed; ECONNRESET once it died
+ * (checked with a syscall only when @probe). */
+static int cm_peer_state(struct cm_pipe *p, bool probe)
+{
+    int peer = 1 - p->side;
+
+    if (atomic_load_explicit(&p->shm->closed[peer], memory_order_acquire))
+        return EPIPE;
+    if (!probe)
+        return 0;
+    /* The creator waits for its opener as a listener waits for a client. */
+    if (p->side == CM_CREATOR && !atomic_load_explicit(&p->shm->opened, memory_order_acquire))
+        return 0;
+    if (cm_lock_held(p->fd, peer))
+        return 0;
+    /* A close sets the flag before it drops the lock. */
+    if (atomic_load_explicit(&p->shm->closed[peer], memory_order_acquire))
+        return EPIPE;
+    return ECONNRESET;
+}
+
+/* Whether a liveness check is due (at most every catmem.peer_check_us). */
+static bool cm_probe_due(struct cm_pipe *p)
+{
+    uint64_t now = clock_now_ns();
+
+    if (now < p->next_check_ns)
+        return false;
+    p->next_check_ns = now + cm_of(p)->check_ns;
+    return true;
+}
+
+/* ---- creating, opening, closing ----------------------------------------- */
+
+static void cm_pipe_free(struct cm_pipe *p)
+{
+    if (p->shm)
+        munmap(p->shm, p->map_len);
+    if (p->fd >= 0)
+        close(p->fd);
+    free(p);
+}
+
+static struct cm_pipe *cm_pipe_new(struct catmem *cm, const char *name)
+{
+    struct cm_pipe *p = calloc(1, sizeof(*p));
+
+    if (!p)
+        return NULL;
+    p->fd = -1;
+    p->q.qd = -1;
+    p->q.kind = QUEUE_PIPE;
+    p->q.libos = &cm->base;
+    list_init(&p->pops);
+    list_init(&p->pushes);
+    list_init(&p->active);
+    snprintf(p->name, sizeof(p->name), "%s", name);
+    return p;
+}
+
+/* Map the object behind p->fd and attach to its rings as @side. */
+static int cm_map(struct cm_pipe *p, uint64_t ring_size, int side)
+{
+    struct cm_shm *s;
+    uint8_t *base;
+
+    p->map_len = CM_HDR_SIZE + 2 * ring_size;
+    /* Populated now, so the data path takes no page faults. */
+    base = mmap(NULL, p->map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, p->fd, 0);
+    if (base == MAP_FAILED)
+        return errno;
+    p->shm = s = (struct cm_shm *)base;
+    p->side = (uint8_t)side;
+    shmring_attach(&p->tx, &s->ring[side], base + CM_HDR_SIZE + (uint64_t)side * ring_size, ring_size, true);
+    shmring_attach(&p->rx, &s->ring[1 - side], base + CM_HDR_SIZE + (uint64_t)(1 - side) * ring_size,
+                   ring_size, false);
+    p->max_msg = MIN(shmring_max_msg(ring_size), MEM_HUGE_SIZE);
+    return 0;
+}
+
+int catmem_pipe_create(struct libos *los, const char *name, struct queue **q_out)
+{
+    struct catmem *cm = container_of(los, struct catmem, base);
+    char path[sizeof(CATMEM_SHM_PREFIX) + CATMEM_NAME_MAX];
+    char tmp[sizeof(path) + 32], from[sizeof(CATMEM_SHM_DIR) + sizeof(tmp)], to[sizeof(from)];
+    struct cm_pipe *p;
+    int ret, tries;
+
+    p = cm_pipe_new(cm, name);
+    if (!p)
+        return ENOMEM;
+    snprintf(path, sizeof(path), CATMEM_SHM_PREFIX "%s", name);
+    /* '~' is not allowed in pipe names: no temporary name is a pipe's. */
+    snprintf(tmp, sizeof(tmp), "%s~%d~%u", path, (int)getpid(), cm->seq++);
+    snprintf(from, sizeof(from), CATMEM_SHM_DIR "%s", tmp);
+    snprintf(to, sizeof(to), CATMEM_SHM_DIR "%s", path);
+
+    p->fd = shm_open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (p->fd < 0) {
+        ret = errno;
+        log_err("demi_create_pipe %s: cannot create %s: %s", name, from, strerror(ret));
+        goto fail;
+    }
+    ret = cm_lock(p->fd, CM_CREATOR);
+    if (ret == 0 && ftruncate(p->fd, (off_t)(CM_HDR_SIZE + 2 * cm->ring_size)) < 0)
+        ret = errno;
+    if (ret == 0)
+        ret = cm_map(p, cm->ring_size, CM_CREATOR);
+    if (ret) {
+        log_err("demi_create_pipe %s: cannot set up %s (%" PRIu64 " bytes): %s", name, from,
+                (uint64_t)(CM_HDR_SIZE + 2 * cm->ring_size), strerror(ret));
+        shm_unlink(tmp);
+        goto fail;
+    }
+    p->shm->version = CM_VERSION;
+    p->shm->hdr_size = CM_HDR_SIZE;
+    p->shm->ring_size = cm->ring_size;
+    p->shm->pid[CM_CREATOR] = (int32_t)getpid();
+    atomic_store_explicit(&p->shm->magic, CM_MAGIC, memory_order_release);
+
+    /* Publish under the real name; link() never replaces an existing one. */
+    for (tries = 0; tries < CM_CREATE_TRIES; tries++) {
+        int fd;
+        ret = link(from, to) == 0 ? 0 : errno;
+        if (ret != EEXIST)
+            break;
+        fd = shm_open(path, O_RDWR | O_CLOEXEC, 0);
+        if (fd < 0)
+            continue; /* removed meanwhile: try again (ret stays EEXIST) */
+        if (cm_lock_held(fd, CM_CREATOR)) {
+            close(fd);
+            break; /* a live pipe of that name */
+        }
+        cm_reap(path, fd);
+        close(fd);
+    }
+    shm_unlink(tmp);
+    if (ret != 0) {
+        if (ret == EEXIST)
+            log_info("demi_create_pipe %s: a live pipe of that name exists", name);
+        else
+            log_err("demi_create_pipe %s: cannot link %s: %s", name, to, strerror(ret));
+        goto fail;
+    }
+    *q_out = &p->q;
+    return 0;
+
+fail:
+    cm_pipe_free(p);
+    return ret;
+}
+
+int catmem_pipe_open(struct libos *los, const char *name, struct queue **q_out)
+{
+    struct catmem *cm = container_of(los, struct catmem, base);
+    char path[sizeof(CATMEM_SHM_PREFIX) + CATMEM_NAME_MAX];
+    struct cm_shm hdr;
+    struct stat st;
+    struct cm_pipe *p;
+    int ret;
+
+    p = cm_pipe_new(cm, name);
+    if (!p)
+        return ENOMEM;
+    snprintf(path, sizeof(path), CATMEM_SHM_PREFIX "%s", name);
+    p->fd = shm_open(path, O_RDWR | O_CLOEXEC, 0);
+    if (p->fd < 0) {
+        ret = errno;
+        if (ret != ENOENT)
+            log_err("demi_open_pipe %s: cannot open %s%s: %s", name, CATMEM_SHM_DIR, path, strerror(ret));
+        goto fail;
+    }
+    /* Read the header with pread first: a foreign or truncated object must
+     * not make us map (or trust) sizes it states. */
+    memset(&hdr, 0, sizeof(hdr));
+    if (fstat(p->fd, &st) < 0 || st.st_size < (off_t)CM_HDR_SIZE ||
+        pread(p->fd, &hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr) || hdr.magic != CM_MAGIC ||
+        hdr.version != CM_VERSION || hdr.hdr_size != CM_HDR_SIZE || !shmring_size_ok(hdr.ring_size) ||
+        (uint64_t)st.st_size < CM_HDR_SIZE + 2 * hdr.ring_size) {
+        log_err("demi_open_pipe %s: %s%s is not a libdemi pipe of this version (%u)", name, CATMEM_SHM_DIR,
+                path, CM_VERSION);
+        ret = EPROTO;
+        goto fail;
+    }
+    if (!cm_lock_held(p->fd, CM_CREATOR)) {
+        cm_reap(path, p->fd);
+        ret = ENOENT; /* its creator is gone: there is no pipe */
+        goto fail;
+    }
+    if (cm_lock(p->fd, CM_OPENER) != 0) {
+        log_info("demi_open_pipe %s: the pipe already has its opener", name);
+        ret = EBUSY;
+        goto fail;
+    }
+    if ((ret = cm_map(p, hdr.ring_size, CM_OPENER)) != 0) {
+        log_err("demi_open_pipe %s: cannot map it: %s", name, strerror(ret));
+        goto fail;
+    }
+    if (atomic_load_explicit(&p->shm->opened, memory_order_acquire)) {
+        log_info("demi_open_pipe %s: the pipe was opened before (a pipe connects once)", name);
+        ret = EBUSY;
+        goto fail;
+    }
+    if (atomic_load_explicit(&p->shm->closed[CM_CREATOR], memory_order_acquire)) {
+        ret = ENOENT; /* closed by its creator, name not yet removed */
+        goto fail;
+    }
+    p->shm->pid[CM_OPENER] = (int32_t)getpid();
+    atomic_store_explicit(&p->shm->opened, 1, memory_order_release);
+    *q_out = &p->q;
+    return 0;
+
+fail:
+    cm_pipe_free(p);
+    return ret;
+}
+
+static void cm_activate(struct cm_pipe *p)
+{
+    if (!list_linked(&p->active))
+        list_add_tail(&cm_of(p)->active, &p->active);
+}
+
+static void cm_complete(struct demi_op *op, demi_opcode_t opc, int err)
+{
+    if (opc == DEMI_OPC_PUSH && op->u.push.buf) {
+        dbuf_put(op->u.push.buf);
+        op->u.push.buf = NULL;
+    }
+    op_complete(&rt.ops, op, err ? DEMI_OPC_FAILED : opc, err);
+}
+
+static void cm_cancel_list(struct list_node *head)
+{
+    struct list_node *pos, *tmp;
+
+    list_for_each_safe(pos, tmp, head) {
+        struct demi_op *op = list_entry(pos, struct demi_op, link);
+        cm_complete(op, op->qr.qr_opcode, ECANCELED);
+    }
+}
+
+static int cm_close(struct queue *q)
+{
+    struct cm_pipe *p = cm_pipe(q);
+
+    cm_cancel_list(&p->pops);
+    cm_cancel_list(&p->pushes);
+    list_del(&p->active);
+    /* Completed pushes are in the ring: the peer reads them, then EOF. */
+    atomic_store_explicit(&p->shm->closed[p->side], 1, memory_order_release);
+    if (p->side == CM_CREATOR) {
+        char path[sizeof(CATMEM_SHM_PREFIX) + CATMEM_NAME_MAX];
+        snprintf(path, sizeof(path), CATMEM_SHM_PREFIX "%s", p->name);
+        /* We hold the creator's byte: the name is still ours. An opener
+         * keeps its mapping; the memory goes with the last one. */
+        shm_unlink(path);
+    }
+    cm_pipe_free(p);
+    return 0;
+}
+
+/* ---- push -------------------------------------------------------------- */
+
+/* Pushes waiting for room, in order. Returns how many completed. */
+static int cm_progress_pushes(struct cm_pipe *p, bool probe)
+{
+    int n = 0, st;
+
+    while (!list_empty(&p->pushes)) {
+        struct demi_op *op = list_entry(list_first(&p->pushes), struct demi_op, link);
+        if (!p->push_err && (st = cm_peer_state(p, probe)) != 0)
+            p->push_err = st;
+        if (p->push_err) {
+            cm_complete(op, DEMI_OPC_PUSH, p->push_err);
+        } else if (shmring_push(&p->tx, op->u.push.ptr, op->u.push.len)) {
+            cm_complete(op, DEMI_OPC_PUSH, 0);
+        } else {
+            break;
+        }
+        probe = false;
+        n++;
+    }
+    return n;
+}
+
+static int cm_push(struct queue *q, struct demi_op *op, const demi_sgarray_t *sga, struct dbuf *d,
+                   const struct sockaddr_in *dest)
+{
+    struct cm_pipe *p = cm_pipe(q);
+    const void *buf = sga->sga_segs[0].sgaseg_buf;
+    uint32_t len = sga->sga_segs[0].sgaseg_len;
+
+    (void)dest;
+    if (len > p->max_msg)
+        return EMSGSIZE;
+    /* A peer that closed reads nothing more: fail as a socket would. The
+     * flag's line is written once per pipe, so this load stays cached. */
+    if (!p->push_err && atomic_load_explicit(&p->shm->closed[1 - p->side], memory_order_acquire))
+        p->push_err = EPIPE;
+    if (p->push_err) {
+        cm_complete(op, DEMI_OPC_PUSH, p->push_err);
+        return 0;
+    }
+    if (list_empty(&p->pushes) && shmring_push(&p->tx, buf, len)) {
+        cm_complete(op, DEMI_OPC_PUSH, 0);
+        return 0;
+    }
+    /* Full: wait for room. Our buffer stays alive even if the application
+     * frees it (free-protection); foreign memory is the caller's to keep. */
+    op->u.push.ptr = buf;
+    op->u.push.len = len;
+    if (d) {
+        dbuf_ref(d);
+        op->u.push.buf = d;
+    }
+    list_add_tail(&p->pushes, &op->link);
+    cm_activate(p);
+    return 0;
+}
+
+/* ---- pop --------------------------------------------------------------- */
+
+static void cm_pop_done(struct demi_op *op, struct dbuf *d)
+{
+    op->qr.qr_value.sga.sga_buf = dbuf_app_handout(d);
+    op->qr.qr_value.sga.sga_numsegs = 1;
+    op->qr.qr_value.sga.sga_segs[0].sgaseg_buf = d->data;
+    op->qr.qr_value.sga.sga_segs[0].sgaseg_len = d->len;
+    cm_complete(op, DEMI_OPC_POP, 0);
+}
+
+/* Complete @op with the next message, EOF or the pipe's error; EAGAIN when
+ * there is nothing yet. A liveness syscall only when @probe. */
+static int cm_pop_one(struct cm_pipe *p, struct demi_op *op, bool probe)
+{
+    const uint8_t *payload;
+    struct dbuf *d;
+    uint32_t len;
+    int st = 0;
+
+    for (int pass = 0; pass < 2; pass++) {
+        if (p->err) {
+            cm_complete(op, DEMI_OPC_POP, p->err);
+            return 0;
+        }
+        if (p->eof) {
+            d = dbuf_alloc(&rt.mem.pools[MEM_SMALL]);
+            if (!d)
+                goto nomem;
+            cm_pop_done(op, d); /* end of stream: a real, zero-length sga */
+            return 0;
+        }
+        switch (shmring_peek(&p->rx, p->max_msg, &payload, &len)) {
+        case SHMRING_MSG:
+            d = mem_alloc(&rt.mem, len);
+            if (!d)
+                goto nomem; /* the message stays in the ring */
+            memcpy(d->data, payload, len);
+            shmring_release(&p->rx, len);
+            cm_pop_done(op, d);
+            return 0;
+        case SHMRING_CORRUPT:
+            log_err("catmem: pipe %s: the peer (pid %d) wrote a malformed ring; the pipe is dead", p->name,
+                    (int)p->shm->pid[1 - p->side]);
+            p->err = EPROTO;
+            cm_complete(op, DEMI_OPC_POP, p->err);
+            return 0;
+        case SHMRING_EMPTY:
+            break;
+        }
+        if (pass == 1)
+            break;
+        /* Empty. A peer that closed or died may have published its last
+         * messages just before: look once more after seeing it gone. */
+        st = cm_peer_state(p, probe);
+        if (st == 0)
+            return EAGAIN;
+    }
+    if (st == EPIPE) {
+        p->eof = true;
+    } else {
+        log_info("catmem: pipe %s: the peer (pid %d) is gone", p->name, (int)p->shm->pid[1 - p->side]);
+        p->err = ECONNRESET;
+    }
+    return cm_pop_one(p, op, false);
+
+nomem:
+    log_warn("catmem: pop on qd %d: buffer pools exhausted", p->q.qd);
+    cm_complete(op, DEMI_OPC_POP, ENOMEM);
+    return 0;
+}
+
+static int cm_progress_pops(struct cm_pipe *p, bool probe)
+{
+    int n = 0;
+
+    while (!list_empty(&p->pops)) {
+        struct demi_op *op = list_entry(list_first(&p->pops), struct demi_op, link);
+        if (cm_pop_one(p, op, probe) == EAGAIN)
+            break;
+        probe = false;
+        n++;
+    }
+    return n;
+}
+
+static int cm_pop(struct queue *q, struct demi_op *op)
+{
+    struct cm_pipe *p = cm_pipe(q);
+
+    if (list_empty(&p->pops) && cm_pop_one(p, op, false) == 0)
+        return 0;
+    list_add_tail(&p->pops, &op->link);
+    cm_activate(p);
+    return 0;
+}
+
+/* ---- the libOS --------------------------------------------------------- */
+
+static int cm_poll(struct libos *los)
+{
+    struct catmem *cm = container_of(los, struct catmem, base);
+    struct list_node *pos, *tmp;
+    int n = 0;
+
+    list_for_each_safe(pos, tmp, &cm->active) {
+        struct cm_pipe *p = list_entry(pos, struct cm_pipe, active);
+        bool probe = cm_probe_due(p);
+        n += cm_progress_pushes(p, probe);
+        n += cm_progress_pops(p, probe);
+        if (list_empty(&p->pops) && list_empty(&p->pushes))
+            list_del(&p->active);
+    }
+    return n;
+}
+
+static bool cm_has_waiters(struct libos *los)
+{
+    return !list_empty(&container_of(los, struct catmem, base)->active);
+}
+
+/* Pipes are not sockets: the api layer refuses the socket calls on a pipe
+ * qd, and LIBOS=catmem has no sockets to create. */
+static int cm_socket(struct libos *los, int domain, int type, int protocol, struct queue **q_out)
+{
+    (void)los, (void)domain, (void)type, (void)protocol, (void)q_out;
+    log_err("demi_socket: LIBOS=catmem has pipes only (<demi/pipe.h>); pick a network libOS for sockets");
+    return ENOTSUP;
+}
+
+static int cm_not_socket(void)
+{
+    return ENOTSUP;
+}
+
+static int cm_bind(struct queue *q, const struct sockaddr_in *a)
+{
+    (void)q, (void)a;
+    return cm_not_socket();
+}
+
+static int cm_listen(struct queue *q, int backlog)
+{
+    (void)q, (void)backlog;
+    return cm_not_socket();
+}
+
+static int cm_accept(struct queue *q, struct demi_op *op)
+{
+    (void)q, (void)op;
+    return cm_not_socket();
+}
+
+static int cm_connect(struct queue *q, struct demi_op *op, const struct sockaddr_in *a)
+{
+    (void)q, (void)op, (void)a;
+    return cm_not_socket();
+}
+
+static int cm_setsockopt(struct queue *q, int level, int optname, const void *optval, socklen_t optlen)
+{
+    (void)q, (void)level, (void)optname, (void)optval, (void)optlen;
+    return cm_not_socket();
+}
+
+static int cm_getsockopt(struct queue *q, int level, int optname, void *optval, socklen_t *optlen)
+{
+    (void)q, (void)level, (void)optname, (void)optval, (void)optlen;
+    return cm_not_socket();
+}
+
+static int cm_getpeername(struct queue *q, struct sockaddr_in *a)
+{
+    (void)q, (void)a;
+    return cm_not_socket();
+}
+
+static void cm_destroy(struct libos *los)
+{
+    /* rt_shutdown closed every pipe before: nothing is left. */
+    free(container_of(los, struct catmem, base));
+}
+
+static const struct libos_ops catmem_ops = {
+    .name = "catmem",
+    .socket = cm_socket,
+    .bind = cm_bind,
+    .listen = cm_listen,
+    .accept = cm_accept,
+    .connect = cm_connect,
+    .close = cm_close,
+    .push = cm_push,
+    .pop = cm_pop,
+    .setsockopt = cm_setsockopt,
+    .getsockopt = cm_getsockopt,
+    .getpeername = cm_getpeername,
+    .poll = cm_poll,
+    .block = NULL, /* nothing to sleep on: polled */
+    .has_waiters = cm_has_waiters,
+    .destroy = cm_destroy,
+};
+
+int catmem_create(const struct demi_config *cfg, struct libos **out)
+{
+    struct catmem *cm;
+
+    if (!shmring_size_ok(cfg->catmem_ring_size)) {
+        log_err("catmem.ring_size: expected a power of two in %u..%u, got %u", SHMRING_MIN_SIZE,
+                SHMRING_MAX_SIZE, cfg->catmem_ring_size);
+        return EINVAL;
+    }
+    cm = calloc(1, sizeof(*cm));
+    if (!cm)
+        return ENOMEM;
+    cm->base.ops = &catmem_ops;
+    cm->ring_size = cfg->catmem_ring_size;
+    cm->check_ns = (uint64_t)cfg->catmem_peer_check_us * 1000u;
+    list_init(&cm->active);
+    *out = &cm->base;
+    return 0;
+}
+
+int catmem_instance(struct libos **out)
+{
+    struct libos *los;
+    int ret;
+
+    for (int i = 0; i < rt.nlibos; i++) {
+        if (rt.libos[i]->ops == &catmem_ops) {
+            *out = rt.libos[i];
+            return 0;
+        }
+    }
+    ret = catmem_create(&rt.cfg, &los);
+    if (ret)
+        return ret;
+    ret = rt_add_libos(los);
+    if (ret) {
+        cm_destroy(los);
+        return ret;
+    }
+    *out = los;
+    return 0;
+}

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * catmem.h: the shared-memory pipe libOS, as the API layer and tests see it.
+ * Private header; the application's side is <demi/pipe.h>.
+ */
+#ifndef DEMI_LIBOS_CATMEM_H
+#define DEMI_LIBOS_CATMEM_H
+
+#include "core/runtime.h"
+
+#include <stdbool.h>
+
+/* Longest pipe name (without the terminating NUL). */
+#define CATMEM_NAME_MAX 128
+
+/* Where POSIX shared memory objects live on Linux (glibc's shm_open). */
+#define CATMEM_SHM_DIR "/dev/shm"
+/* Prefix of a pipe's shared memory object: /dev/shm/demi-pipe-NAME. */
+#define CATMEM_SHM_PREFIX "/demi-pipe-"
+
+/* 1..CATMEM_NAME_MAX characters of [A-Za-z0-9._-]. */
+bool catmem_name_ok(const char *name);
+
+/* The runtime's pipe libOS, created and added to the runtime on first use
+ * (LIBOS=catmem creates it at demi_init). 0 or a positive errno. */
+int catmem_instance(struct libos **out);
+
+/* Create the pipe @name (EEXIST if a live one exists; a stale one left by a
+ * dead creator is removed first) or open the one a creator made (ENOENT,
+ * EBUSY). @q_out gets the queue, without a qd yet. */
+int catmem_pipe_create(struct libos *los, const char *name, struct queue **q_out);
+int catmem_pipe_open(struct libos *los, const char *name, struct queue **q_out);
+
+#endif /* DEMI_LIBOS_CATMEM_H */

@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * shmring.h: a lock-free single-producer/single-consumer ring of
+ * variable-length messages, laid out to live in memory shared by two
+ * processes (catmem's pipes).
+ *
+ * The ring is a power-of-two byte array plus two free-running 64-bit
+ * counters: tail (bytes the producer published) and head (bytes the consumer
+ * released). Each lives on its own 128-byte block, so the producer's and the
+ * consumer's stores never share a cache line, nor the pair of lines x86's
+ * adjacent-line prefetcher fetches together. Each side keeps a private copy
+ * of its own counter and a cached copy of the other's, and reads the shared
+ * one only when the cache says the ring is full (producer) or empty
+ * (consumer): in a steady stream, one shared load per batch, not per message.
+ *
+ * A message is a record: an 8-byte header (length, flags) and the payload,
+ * padded to SHMRING_ALIGN (64 B) so that every record starts on its own
+ * cache line and the consumer never reads a line the producer is still
+ * writing. A record never wraps: when it does not fit before the end, the
+ * producer writes a WRAP record over the rest and starts at offset 0; the
+ * WRAP and the record behind it are published by one store, so a consumer
+ * that sees the WRAP always finds the record at 0.
+ *
+ * Publication is a release store of tail after the bytes are written;
+ * consumption an acquire load of tail before they are read (and the mirror
+ * for head): no locks, no syscalls, no read-modify-write instructions.
+ *
+ * The other side may be buggy or hostile: everything read from shared
+ * memory (counters, record headers) is bounds-checked before use, and a bad
+ * value makes the ring report SHMRING_CORRUPT instead of reading outside it.
+ * Private header.
+ */
+#ifndef DEMI_MEM_SHMRING_H
+#define DEMI_MEM_SHMRING_H
+
+#include "core/common.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#define SHMRING_ALIGN 64u
+#define SHMRING_HDR 8u
+#define SHMRING_MIN_SIZE 4096u
+#define SHMRING_MAX_SIZE (1u << 30)
+
+/* Record flag: skip to offset 0. */
+#define SHMRING_F_WRAP 1u
+
+/* The shared counters of one ring (in the shared segment). */
+struct shmring_ctl {
+    _Alignas(128) _Atomic uint64_t tail; /* written by the producer only */
+    _Alignas(128) _Atomic uint64_t head; /* written by the consumer only */
+};
+BUILD_BUG_ON(sizeof(struct shmring_ctl) != 256);
+BUILD_BUG_ON(offsetof(struct shmring_ctl, head) != 128);
+
+struct shmring_rec {
+    uint32_t len;   /* payload bytes */
+    uint32_t flags; /* SHMRING_F_* */
+};
+BUILD_BUG_ON(sizeof(struct shmring_rec) != SHMRING_HDR);
+
+/* One side's private view of a ring. */
+struct shmring {
+    struct shmring_ctl *ctl;
+    uint8_t *data;
+    uint64_t size;  /* power of two */
+    uint64_t mine;  /* producer: tail; consumer: head (private copy) */
+    uint64_t other; /* producer: cached head; consumer: cached tail */
+};
+
+/* Outcome of a consumer peek. */
+enum shmring_peek { SHMRING_EMPTY = 0, SHMRING_MSG, SHMRING_CORRUPT };
+
+static inline bool shmring_size_ok(uint64_t size)
+{
+    return size >= SHMRING_MIN_SIZE && size <= SHMRING_MAX_SIZE && (size & (size - 1)) == 0;
+}
+
+/* The largest payload a ring of @size accepts. A record of at most half the
+ * ring always fits once the ring drains, wherever the wrap point is; a
+ * larger one could wait forever. */
+static inline uint32_t shmring_max_msg(uint64_t size)
+{
+    return (uint32_t)(size / 2 - SHMRING_HDR);
+}
+
+/* Bytes a record of @len payload bytes takes. */
+static inline uint64_t shmring_rec_bytes(uint32_t len)
+{
+    return ((uint64_t)len + SHMRING_HDR + SHMRING_ALIGN - 1) & ~(uint64_t)(SHMRING_ALIGN - 1);
+}
+
+/* Attach as producer or consumer to a ring whose counters are at @ctl and
+ * bytes at @data. Counters of a fresh segment are 0 (ftruncate zeroes). */
+static inline void shmring_attach(struct shmring *r, struct shmring_ctl *ctl, uint8_t *data, uint64_t size,
+                                  bool producer)
+{
+    r->ctl = ctl;
+    r->data = data;
+    r->size = size;
+    if (producer) {
+        r->mine = atomic_load_explicit(&ctl->tail, memory_order_relaxed);
+        r->other = atomic_load_explicit(&ctl->head, memory_order_acquire);
+    } else {
+        r->mine = atomic_load_explicit(&ctl->head, memory_order_relaxed);
+        r->other = atomic_load_explicit(&ctl->tail, memory_order_acquire);
+    }
+}
+
+/*
+ * Producer: room for a @len-byte message (len <= shmring_max_msg). Returns
+ * where to write the payload, or NULL when the ring is full (nothing
+ * changed). Follow with shmring_commit(r, len) to publish it.
+ */
+static inline void *shmring_reserve(struct shmring *r, uint32_t len)
+{
+    uint64_t need = shmring_rec_bytes(len);
+    uint64_t off = r->mine & (r->size - 1);
+    uint64_t contig = r->size - off;
+    uint64_t total = need <= contig ? need : contig + need;
+    struct shmring_rec *rec;
+
+    if (r->mine - r->other > r->size || r->size - (r->mine - r->other) < total) {
+        r->other = atomic_load_explicit(&r->ctl->head, memory_order_acquire);
+        /* A consumer that moved head past tail, or left it more than a ring
+         * behind, is broken: the ring stays full rather than overwritten. */
+        if (r->other > r->mine || r->mine - r->other > r->size || r->size - (r->mine - r->other) < total)
+            return NULL;
+    }
+    if (need > contig) {
+        rec = (struct shmring_rec *)(r->data + off);
+        rec->len = 0;
+        rec->flags = SHMRING_F_WRAP;
+        off = 0;
+    }
+    rec = (struct shmring_rec *)(r->data + off);
+    rec->len = len;
+    rec->flags = 0;
+    return rec + 1;
+}
+
+/* Producer: publish the message reserved last (and its WRAP, if any). */
+static inline void shmring_commit(struct shmring *r, uint32_t len)
+{
+    uint64_t need = shmring_rec_bytes(len);
+    uint64_t off = r->mine & (r->size - 1);
+
+    if (need > r->size - off)
+        r->mine += r->size - off; /* the WRAP record */
+    r->mine += need;
+    atomic_store_explicit(&r->ctl->tail, r->mine, memory_order_release);
+}
+
+/* Producer: copy @len bytes in as one message. false when the ring is full. */
+static inline bool shmring_push(struct shmring *r, const void *buf, uint32_t len)
+{
+    void *dst = shmring_reserve(r, len);
+
+    if (!dst)
+        return false;
+    memcpy(dst, buf, len);
+    shmring_commit(r, len);
+    return true;
+}
+
+/*
+ * Consumer: the oldest message, without consuming it. On SHMRING_MSG,
+ * *@payload and *@len describe it (valid until shmring_release). @max_len
+ * bounds what a sane producer could have written.
+ */
+static inline enum shmring_peek shmring_peek(struct shmring *r, uint32_t max_len, const uint8_t **payload,
+                                             uint32_t *len)
+{
+    const struct shmring_rec *rec;
+    uint64_t off, avail;
+
+    if (r->mine == r->other) {
+        r->other = atomic_load_explicit(&r->ctl->tail, memory_order_acquire);
+        if (r->mine == r->other)
+            return SHMRING_EMPTY;
+    }
+    avail = r->other - r->mine;
+    if (avail > r->size)
+        return SHMRING_CORRUPT;
+    off = r->mine & (r->size - 1);
+    rec = (const struct shmring_rec *)(r->data + off);
+    if (rec->flags & SHMRING_F_WRAP) {
+        uint64_t skip = r->size - off;
+        if (avail <= skip)
+            return SHMRING_CORRUPT; /* a WRAP is always published with a record behind it */
+        /* Skipping is private until the release that follows the message. */
+        r->mine += skip;
+        avail -= skip;
+        off = 0;
+        rec = (const struct shmring_rec *)r->data;
+    }
+    if (rec->len > max_len || shmring_rec_bytes(rec->len) > avail ||
+        shmring_rec_bytes(rec->len) > r->size - off || (rec->flags & SHMRING_F_WRAP))
+        return SHMRING_CORRUPT;
+    *payload = (const uint8_t *)(rec + 1);
+    *len = rec->len;
+    return SHMRING_MSG;
+}
+
+/* Consumer: give the message last peeked (of @len bytes) back to the producer. */
+static inline void shmring_release(struct shmring *r, uint32_t len)
+{
+    r->mine += shmring_rec_bytes(len);
+    atomic_store_explicit(&r->ctl->head, r->mine, memory_order_release);
+}
+
+/* Whether a producer's ring is empty (everything published was consumed). */
+static inline bool shmring_drained(struct shmring *r)
+{
+    r->other = atomic_load_explicit(&r->ctl->head, memory_order_acquire);
+    return r->other == r->mine;
+}
+
+#endif /* DEMI_MEM_SHMRING_H */
