@@ -3,9 +3,10 @@
 #
 # loss.sh BUILD_DIR: TCP between libdemi and the Linux kernel's stack under
 # packet loss (and duplication, reordering, corruption), every transfer
-# checked with sha256. LIBOS=catpowder over AF_PACKET on a veth pair between
-# two network namespaces (netns-lib.sh), then LIBOS=catnip over DPDK's
-# net_tap when the build has DPDK.
+# checked with sha256. LIBOS=catpowder over AF_PACKET (or AF_XDP with
+# DEMI_RAW_SOCKET_MODE=af_xdp in the environment) on a veth pair between two
+# network namespaces (netns-lib.sh), then LIBOS=catnip over DPDK's net_tap
+# when the build has DPDK.
 #
 # Where the packets are lost, and why there:
 #   - Every tc hook is on the Linux end ($IF_LINUX), where a BPF classifier
@@ -80,7 +81,7 @@ passed=0
 failed=0
 libdemi_env=(DEMI_STATS=1 "DEMI_FAULT_SEED=$seed")
 [ -n "$rto_min" ] && libdemi_env+=("DEMI_TCP_RTO_MIN_US=$rto_min")
-echo "# loss rate $ppm ppm, $size_mib MiB per transfer, fault seed $seed, libdemi rto_min_us ${rto_min:-default}"
+echo "# loss rate $ppm ppm, $size_mib MiB per transfer, fault seed $seed, libdemi rto_min_us ${rto_min:-default}, raw_socket.mode ${DEMI_RAW_SOCKET_MODE:-af_packet}"
 
 ok() {
     echo "ok - $*"
