@@ -5,29 +5,27 @@
 
 #include <demi/wait.h>
 
-/* Absolute deadline for a relative @timeout; UINT64_MAX for NULL (forever).
- * Returns EINVAL for a malformed timespec. */
-static int wait_deadline(const struct timespec *timeout, uint64_t *deadline)
+/* The wait's time limit from @timeout (NULL: forever); fixed at the first
+ * poll (struct rt_deadline). Returns EINVAL for a malformed timespec. */
+static int wait_deadline(const struct timespec *timeout, struct rt_deadline *dl)
 {
     int64_t ns;
 
     if (!timeout) {
-        *deadline = UINT64_MAX;
+        rt_deadline_init(dl, UINT64_MAX);
         return 0;
     }
     ns = clock_timespec_ns(timeout);
     if (ns < 0)
         return EINVAL;
-    *deadline = clock_fresh_ns() + (uint64_t)ns;
-    if (*deadline < (uint64_t)ns) /* overflow: effectively forever */
-        *deadline = UINT64_MAX;
+    rt_deadline_init(dl, (uint64_t)ns);
     return 0;
 }
 
 DEMI_EXPORT int demi_wait(demi_qresult_t *qr_out, demi_qtoken_t qt, const struct timespec *timeout)
 {
     struct demi_op *op;
-    uint64_t deadline;
+    struct rt_deadline deadline;
 
     if (!qr_out)
         return EINVAL;
@@ -40,7 +38,7 @@ DEMI_EXPORT int demi_wait(demi_qresult_t *qr_out, demi_qtoken_t qt, const struct
         return EINVAL;
     if (op->state != OP_DONE) {
         while (op->state != OP_DONE)
-            if (!rt_wait_progress(rt.ops.cq_seq, deadline))
+            if (!rt_wait_progress(rt.ops.cq_seq, &deadline))
                 break;
         if (op->state != OP_DONE)
             return ETIMEDOUT;
@@ -61,7 +59,7 @@ static int wait_any_scan(const demi_qtoken_t qts[], int n)
 DEMI_EXPORT int demi_wait_any(demi_qresult_t *qr_out, int *ready_offset, const demi_qtoken_t qts[], int num_qts,
                               const struct timespec *timeout)
 {
-    uint64_t deadline;
+    struct rt_deadline deadline;
     int i;
 
     if (!qr_out || !ready_offset || !qts || num_qts <= 0)
@@ -75,7 +73,7 @@ DEMI_EXPORT int demi_wait_any(demi_qresult_t *qr_out, int *ready_offset, const d
     /* Rescan only when something completed: O(n) per completion, not per
      * poll. Nothing else consumes tokens meanwhile (one thread per runtime). */
     while ((i = wait_any_scan(qts, num_qts)) < 0)
-        if (!rt_wait_progress(rt.ops.cq_seq, deadline))
+        if (!rt_wait_progress(rt.ops.cq_seq, &deadline))
             break;
     if (i < 0 && (i = wait_any_scan(qts, num_qts)) < 0)
         return ETIMEDOUT;
@@ -87,7 +85,7 @@ DEMI_EXPORT int demi_wait_any(demi_qresult_t *qr_out, int *ready_offset, const d
 DEMI_EXPORT int demi_wait_next_n(demi_qresult_t *qr_out, int num_qrs, int *num_qrs_out,
                                  const struct timespec *timeout)
 {
-    uint64_t deadline;
+    struct rt_deadline deadline;
     int n = 0;
 
     if (!qr_out || !num_qrs_out || num_qrs <= 0)
@@ -98,7 +96,7 @@ DEMI_EXPORT int demi_wait_next_n(demi_qresult_t *qr_out, int num_qrs, int *num_q
     if (wait_deadline(timeout, &deadline))
         return EINVAL;
     while (list_empty(&rt.ops.cq))
-        if (!rt_wait_progress(rt.ops.cq_seq, deadline))
+        if (!rt_wait_progress(rt.ops.cq_seq, &deadline))
             break;
     while (n < num_qrs && !list_empty(&rt.ops.cq)) {
         struct demi_op *op = list_entry(list_first(&rt.ops.cq), struct demi_op, link);

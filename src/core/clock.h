@@ -14,8 +14,14 @@ extern bool clock_is_virtual;
 extern uint64_t clock_virtual_ns;
 extern uint64_t clock_cached_ns;
 
-/* The monotonic clock itself (clock_gettime: a vDSO call, ~40 ns here). */
+/* The monotonic clock itself: the invariant TSC once clock_init calibrated
+ * it, else clock_gettime(CLOCK_MONOTONIC). */
 uint64_t clock_real_ns(void);
+
+/* Calibrate the TSC against CLOCK_MONOTONIC (2 ms, once per process; the
+ * runtime calls it at demi_init). DEMI_CLOCK_NO_TSC=1 keeps clock_gettime. */
+void clock_init(void);
+bool clock_uses_tsc(void);
 
 /*
  * Read the clock into the cache. The runtime does it once per poll round

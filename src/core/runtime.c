@@ -99,6 +99,7 @@ int rt_init(const char *libos_name, const char *cfg_path)
         goto out_mem;
     }
     rt_add_libos(rt.net);
+    clock_init();
     rt.spin_ns = (uint64_t)rt.cfg.spin_us * 1000u;
     rt.idle_yield = rt.cfg.idle_yield;
     rt.initialised = true;
@@ -179,15 +180,14 @@ static struct libos *rt_sleeper(void)
     return sleeper;
 }
 
-bool rt_wait_progress(uint64_t seen_seq, uint64_t deadline_ns)
+bool rt_wait_progress(uint64_t seen_seq, struct rt_deadline *dl)
 {
-    uint64_t now = clock_fresh_ns();
-    uint64_t idle_since = now;
+    uint64_t now, idle_since = 0; /* 0: not idle yet */
     struct libos *sleeper;
 
     for (;;) {
-        if (rt_poll() > 0)
-            idle_since = 0;
+        bool busy = rt_poll() > 0;
+
         if (rt.ops.cq_seq != seen_seq)
             return true;
         /* In virtual time (LIBOS=cattest) only the harness moves the clock:
@@ -195,9 +195,11 @@ bool rt_wait_progress(uint64_t seen_seq, uint64_t deadline_ns)
         if (clock_is_virtual)
             return false;
         now = clock_now_ns(); /* as rt_poll read it */
-        if (now >= deadline_ns)
+        if (dl->at == 0)
+            dl->at = now + dl->timeout_ns < now ? UINT64_MAX : now + dl->timeout_ns;
+        if (now >= dl->at)
             return false;
-        if (idle_since == 0) {
+        if (busy || idle_since == 0) {
             idle_since = now;
             continue;
         }
@@ -209,7 +211,7 @@ bool rt_wait_progress(uint64_t seen_seq, uint64_t deadline_ns)
          * peer) then runs at once instead of after our whole time slice. On
          * a core of its own the yield returns at once, for a syscall's cost. */
         if (now - idle_since >= rt.spin_ns) {
-            uint64_t left = deadline_ns - now;
+            uint64_t left = dl->at - now;
             if ((sleeper = rt_sleeper()) == NULL) {
                 if (rt.idle_yield)
                     sched_yield();

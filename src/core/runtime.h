@@ -94,11 +94,25 @@ int rt_add_libos(struct libos *los);
 /* Poll every libOS once; returns events handled. */
 int rt_poll(void);
 
+/* A wait's time limit: relative until the wait first polls, which fixes it
+ * from the time that round read (a wait that finds its op done, or that
+ * completes in its first round, then costs no clock read of its own). */
+struct rt_deadline {
+    uint64_t timeout_ns;   /* UINT64_MAX: forever */
+    uint64_t at;           /* absolute; 0 = not fixed yet */
+};
+
+static inline void rt_deadline_init(struct rt_deadline *d, uint64_t timeout_ns)
+{
+    d->timeout_ns = timeout_ns;
+    d->at = 0;
+}
+
 /* Run the poll loop until the completion queue's sequence number differs
- * from @seen_seq or @deadline_ns (absolute, UINT64_MAX = never) passes.
- * Returns true if something completed. Busy-polls for cfg spin_us, then lets
- * a single libOS with block() sleep in short slices. */
-bool rt_wait_progress(uint64_t seen_seq, uint64_t deadline_ns);
+ * from @seen_seq or @dl passes. Returns true if something completed.
+ * Busy-polls for cfg spin_us, then lets a single libOS with block() sleep in
+ * short slices. */
+bool rt_wait_progress(uint64_t seen_seq, struct rt_deadline *dl);
 
 /* Constructors of the libOSes built in. */
 int catnap_create(const struct demi_config *cfg, struct libos **out);

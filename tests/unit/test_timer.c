@@ -6,6 +6,8 @@
  */
 #include "core/timer.h"
 
+#include "core/clock.h"
+
 #include "core/common.h"
 
 #include <errno.h>
@@ -16,6 +18,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -606,6 +610,35 @@ static void test_armed_count_and_fini(void **state)
 
 /* A clock read that goes backwards fires only what is due at that time,
  * undoes no processed tick and loses no timer. */
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The runtime's clock (the calibrated TSC where invariant) never goes back
+ * and keeps to CLOCK_MONOTONIC: within 100 us after 20 ms. */
+static void test_real_clock_tracks_monotonic(void **state)
+{
+    uint64_t prev, start, m0, c0;
+
+    (void)state;
+    clock_init();
+    if (!clock_uses_tsc())
+        printf("# clock: no invariant TSC here (or DEMI_CLOCK_NO_TSC): checking clock_gettime\n");
+    prev = clock_real_ns();
+    start = mono_ns();
+    while (mono_ns() - start < 20000000ull) {
+        uint64_t t = clock_real_ns();
+        assert_true(t >= prev);
+        prev = t;
+    }
+    m0 = mono_ns();
+    c0 = clock_real_ns();
+    assert_true(c0 + 100000 > m0 && m0 + 100000 > c0);
+}
+
 static void test_clock_backwards(void **state)
 {
     struct timer_wheel w;
@@ -649,6 +682,7 @@ int main(void)
         cmocka_unit_test(test_next),
         cmocka_unit_test(test_armed_count_and_fini),
         cmocka_unit_test(test_clock_backwards),
+        cmocka_unit_test(test_real_clock_tracks_monotonic),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

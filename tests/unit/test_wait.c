@@ -103,9 +103,11 @@ static bool op_done(demi_qtoken_t qt)
 static void run_until_done(demi_qtoken_t qt)
 {
     uint64_t deadline = now_ns() + 5000000000ull;
+    struct rt_deadline dl;
 
+    rt_deadline_init(&dl, 5000000000ull);
     while (!op_done(qt) && now_ns() < deadline)
-        rt_wait_progress(rt.ops.cq_seq, deadline);
+        rt_wait_progress(rt.ops.cq_seq, &dl);
     assert_true(op_done(qt));
 }
 
