@@ -43,6 +43,7 @@
 #include <rte_udp.h>
 
 #define DPDK_BURST 64u        /* mbufs handed to the port per call */
+#define DPDK_TX_COPY_MAX 256u /* payloads up to this size are copied behind the headers */
 #define DPDK_LINK_POLL_US 10000u
 
 /* ---- the netdev ------------------------------------------------------------ */
@@ -353,8 +354,14 @@ static struct rte_mbuf *tx_prepare(struct dpdk_dev *dd, struct dbuf *h, struct t
             continue;
         while (root->parent)
             root = root->parent;
-        if (dd->multi_seg && root->pool == dd->pool && s->len <= UINT16_MAX &&
-            (mi = rte_mbuf_raw_alloc(dd->mem->ind)) != NULL) {
+        if (s->len <= DPDK_TX_COPY_MAX && writable &&
+            (uint32_t)(tail->buf_len - tail->data_off - tail->data_len) >= s->len) {
+            /* A small payload fits the head's room: a copy of a few cache
+             * lines costs less than attaching, and later freeing, an mbuf. */
+            if (!tx_copy(dd, head, &tail, &writable, s->data, s->len))
+                goto fail;
+        } else if (dd->multi_seg && root->pool == dd->pool && s->len <= UINT16_MAX &&
+                   (mi = rte_mbuf_raw_alloc(dd->mem->ind)) != NULL) {
             /* Zero copy: DPDK's reference on the root keeps it alive. */
             rte_pktmbuf_attach(mi, dbuf_mbuf(root));
             mi->data_off = (uint16_t)(s->data - root->buf);
