@@ -13,8 +13,11 @@
  *   shared ring; while the ring is full it stays pending. The bytes are
  *   copied into the ring, so the sga may be freed or reused at completion
  *   (buffers from demi_sgaalloc may be freed at once, as on sockets).
+ *   A buffer from demi_pipe_sgaalloc is not copied: see there.
  * - demi_pop completes with exactly one message (boundaries are kept),
- *   copied into a buffer the application frees with demi_sgafree. After the
+ *   copied into a buffer the application frees with demi_sgafree; one that
+ *   the peer pushed zero-copy is handed out in place (see
+ *   demi_pipe_sgaalloc), up to 64 per pipe at once, copied beyond. After the
  *   peer's demi_close and its last message: a zero-length sga (end of
  *   stream), for that pop and every later one. After the peer died (killed,
  *   crashed, exited without closing): DEMI_OPC_FAILED with ECONNRESET, once
@@ -37,6 +40,9 @@
 #define DEMI_PIPE_H_IS_INCLUDED
 
 #include <demi/cc.h>
+#include <demi/types.h>
+
+#include <stddef.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -70,6 +76,49 @@ int demi_create_pipe(int *qd_out, const char *name);
  */
 ATTR_NONNULL(1, 2)
 int demi_open_pipe(int *qd_out, const char *name);
+
+/**
+ * Zero-copy push: a buffer of @p size bytes reserved in place in the pipe's
+ * outgoing shared ring. Write the message into it, then demi_push it on
+ * @p qd: the push publishes it where it is (no copy) and completes at once.
+ *
+ * - The pushed segment must start at the buffer's start; its length may be
+ *   shorter than @p size (1..size).
+ * - The push takes the buffer, whatever its outcome (a failed push drops
+ *   the message): the application must not touch it afterwards, and
+ *   demi_sgafree or a second demi_push of that sga fail with EINVAL.
+ * - demi_sgafree of a buffer never pushed drops the reservation: nothing is
+ *   published.
+ * - One reservation per pipe at a time: until it is pushed or freed, a
+ *   second demi_pipe_sgaalloc fails with EBUSY, and so does a demi_push of
+ *   any other sga on @p qd (a ring publishes in order, and the reserved
+ *   record's place is already fixed).
+ * - demi_push of it on another pipe: EINVAL. On a socket it is an ordinary
+ *   buffer (sent from there; the reservation stays until it is freed).
+ * - The reader's demi_pop of such a message returns an sga pointing into the
+ *   shared ring (no copy, up to 64 outstanding per pipe; beyond, copied).
+ *   The ring space comes back to the writer only when the reader frees that
+ *   sga: a reader holding popped buffers makes the writer see a full ring.
+ *   Frees may come in any order. The bytes stay valid until freed, also
+ *   after demi_close or the peer's death; the memory is the peer's too, so
+ *   a reader that does not trust its peer should copy before it validates.
+ *
+ * @param sga_out  receives the buffer (one segment of @p size bytes).
+ * @param qd       a pipe's queue descriptor.
+ * @param size     1 .. the pipe's largest message.
+ * @return 0;
+ *   EBADF   @p qd is not open; ENOTSUP: not a pipe;
+ *   EINVAL  NULL @p sga_out, @p size 0, or demi_init not called;
+ *   EMSGSIZE @p size over the pipe's largest message;
+ *   EBUSY   the pipe has a reservation not yet pushed or freed;
+ *   EAGAIN  the ring has no room for it now (or pushes wait for room):
+ *           retry after the reader pops and frees, or push a copy;
+ *   ENOBUFS no zero-copy buffer header left (1024 per process);
+ *   EPIPE, ECONNRESET  the peer closed or died.
+ * On failure *@p sga_out is a null sga (sga_numsegs 0).
+ */
+ATTR_NONNULL(1)
+int demi_pipe_sgaalloc(demi_sgarray_t *sga_out, int qd, size_t size);
 
 #ifdef __cplusplus
 }

@@ -2,7 +2,8 @@
 /*
  * api_pipe.c: demi_create_pipe and demi_open_pipe of <demi/pipe.h>. The pipe
  * libOS joins the runtime on first use, beside the network libOS; its qds
- * then take push, pop, close and the waits like any other.
+ * then take push, pop, close and the waits like any other. demi_pipe_sgaalloc
+ * hands out a buffer reserved in a pipe's ring (zero-copy push).
  */
 #include "api/api.h"
 #include "core/log.h"
@@ -50,4 +51,21 @@ DEMI_EXPORT int demi_create_pipe(int *qd_out, const char *name)
 DEMI_EXPORT int demi_open_pipe(int *qd_out, const char *name)
 {
     return api_pipe(qd_out, name, false);
+}
+
+DEMI_EXPORT int demi_pipe_sgaalloc(demi_sgarray_t *sga_out, int qd, size_t size)
+{
+    struct queue *q;
+
+    if (!sga_out)
+        return EINVAL;
+    memset(sga_out, 0, sizeof(*sga_out));
+    if (!rt.initialised)
+        return EINVAL;
+    q = api_queue(qd);
+    if (!q)
+        return EBADF;
+    if (q->kind != QUEUE_PIPE)
+        return ENOTSUP;
+    return catmem_sgaalloc(q, size, sga_out);
 }

@@ -176,6 +176,8 @@ DEMI_EXPORT int demi_push(demi_qtoken_t *qt_out, int qd, const demi_sgarray_t *s
         return EINVAL;
     if ((ret = api_check_sga(sga, &d)))
         return ret;
+    if (d && (d->flags & DBUF_F_RING) && q->kind != QUEUE_PIPE)
+        return EINVAL; /* a pipe's ring buffer goes only down that pipe */
     API_SUBMIT(q, qt_out, DEMI_OPC_PUSH, q->libos->ops->push(q, op_, sga, d, NULL));
 }
 
@@ -193,6 +195,8 @@ DEMI_EXPORT int demi_pushto(demi_qtoken_t *qt_out, int qd, const demi_sgarray_t 
         return EINVAL;
     if ((ret = api_check_sga(sga, &d)))
         return ret;
+    if (d && (d->flags & DBUF_F_RING) && q->kind != QUEUE_PIPE)
+        return EINVAL; /* a pipe's ring buffer goes only down that pipe */
     if ((ret = api_sockaddr_in(dest, size, &sin)))
         return ret;
     if (q->kind != QUEUE_UDP)

@@ -31,4 +31,8 @@ int catmem_instance(struct libos **out);
 int catmem_pipe_create(struct libos *los, const char *name, struct queue **q_out);
 int catmem_pipe_open(struct libos *los, const char *name, struct queue **q_out);
 
+/* demi_pipe_sgaalloc on the pipe @q: reserve @size bytes in place in its
+ * outgoing ring and describe them in @sga. 0 or a positive errno. */
+int catmem_sgaalloc(struct queue *q, size_t size, demi_sgarray_t *sga);
+
 #endif /* DEMI_LIBOS_CATMEM_H */

@@ -179,7 +179,29 @@ bool mem_owns(const struct mem *m, const void *p)
                       : pool->base && b >= pool->base && b < pool->base + pool->map_len)
             return true;
     }
+    for (int i = 0; i < m->nextra; i++)
+        if (m->extra[i]->ops->owns(m->extra[i], p))
+            return true;
     return false;
+}
+
+int mem_add_pool(struct mem *m, struct dbuf_pool *pool)
+{
+    if (m->nextra == MEM_MAX_EXTRA)
+        return ENOSPC;
+    m->extra[m->nextra++] = pool;
+    return 0;
+}
+
+void mem_remove_pool(struct mem *m, struct dbuf_pool *pool)
+{
+    for (int i = 0; i < m->nextra; i++) {
+        if (m->extra[i] == pool) {
+            m->extra[i] = m->extra[--m->nextra];
+            m->extra[m->nextra] = NULL;
+            return;
+        }
+    }
 }
 
 struct dbuf *mem_lookup_app(const struct mem *m, const void *sga_buf)
@@ -200,6 +222,11 @@ struct dbuf *mem_lookup(const struct mem *m, const void *p)
         if (d)
             return d;
     }
+    for (int i = 0; i < m->nextra; i++) {
+        struct dbuf *d = dbuf_pool_lookup(m->extra[i], p);
+        if (d)
+            return d;
+    }
     return NULL;
 }
 
@@ -209,5 +236,7 @@ uint32_t mem_in_use(const struct mem *m)
 
     for (int c = 0; c < MEM_NCLASSES; c++)
         n += m->pools[c].count - m->pools[c].nfree;
+    for (int i = 0; i < m->nextra; i++)
+        n += m->extra[i]->count - m->extra[i]->nfree;
     return n;
 }

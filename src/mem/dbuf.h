@@ -31,6 +31,9 @@
 /* A received frame whose IPv4 header and TCP/UDP checksums the device
  * verified (netdev rx with per-frame checksum results). */
 #define DBUF_F_CSUM_OK 0x2
+/* A buffer reserved in a pipe's outgoing ring (demi_pipe_sgaalloc): only a
+ * push on that pipe may take it. */
+#define DBUF_F_RING 0x4
 
 struct dbuf_pool;
 
@@ -191,11 +194,15 @@ static inline void *dbuf_append(struct dbuf *d, uint32_t n)
  * slot is in use; NULL otherwise. */
 struct dbuf *dbuf_pool_lookup(const struct dbuf_pool *pool, const void *p);
 
-/* Whether [ptr, ptr+len) lies inside @d's slot data area. */
+/* Whether [ptr, ptr+len) lies inside @d's slot data area; for a buffer with
+ * a parent (a slice, or a view into memory its pool manages), inside
+ * [data, data+len): its slot has no bytes of its own. */
 static inline bool dbuf_contains(const struct dbuf *d, const void *ptr, uint32_t len)
 {
     const uint8_t *b = ptr;
-    return b >= d->buf && b <= d->buf + d->size && len <= (uint32_t)(d->buf + d->size - b);
+    const uint8_t *lo = d->parent ? d->data : d->buf;
+    uint32_t size = d->parent ? d->len : d->size;
+    return b >= lo && b <= lo + size && len <= (uint32_t)(lo + size - b);
 }
 
 /*
@@ -210,9 +217,23 @@ enum { MEM_SMALL = 0, MEM_LARGE, MEM_HUGE, MEM_SLICE, MEM_NCLASSES };
 #define MEM_LARGE_SIZE 65536u
 #define MEM_HUGE_SIZE (1u << 20)
 
+/* Extra pools a libOS may register (catmem's views into its rings). */
+#define MEM_MAX_EXTRA 4
+
 struct mem {
     struct dbuf_pool pools[MEM_NCLASSES];
+    /* Searched by mem_lookup, mem_lookup_app and mem_owns after the classes
+     * (so a class buffer is found exactly as fast as before), counted by
+     * mem_in_use. Ops pools whose owner allocates from them itself;
+     * mem_alloc never does. The owner unregisters and finalises them. */
+    struct dbuf_pool *extra[MEM_MAX_EXTRA];
+    int nextra;
 };
+
+/* Register @pool (an ops pool) with @m: 0, or ENOSPC when MEM_MAX_EXTRA are. */
+int mem_add_pool(struct mem *m, struct dbuf_pool *pool);
+/* Unregister @pool (no-op if it is not registered). */
+void mem_remove_pool(struct mem *m, struct dbuf_pool *pool);
 
 /* Replace size class @cls by a pool backed by @ops (e.g. DPDK mbufs for
  * MEM_SMALL, so application buffers and header buffers are device buffers).

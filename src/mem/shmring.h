@@ -47,6 +47,9 @@
 
 /* Record flag: skip to offset 0. */
 #define SHMRING_F_WRAP 1u
+/* Record flag: the producer wrote the payload in place (zero-copy push); a
+ * hint that the consumer may hand it out in place too. No effect on bounds. */
+#define SHMRING_F_ZC 2u
 
 /* The shared counters of one ring (in the shared segment). */
 struct shmring_ctl {
@@ -67,8 +70,9 @@ struct shmring {
     struct shmring_ctl *ctl;
     uint8_t *data;
     uint64_t size;  /* power of two */
-    uint64_t mine;  /* producer: tail; consumer: head (private copy) */
+    uint64_t mine;  /* producer: tail; consumer: read position (private) */
     uint64_t other; /* producer: cached head; consumer: cached tail */
+    uint64_t skip;  /* producer: WRAP bytes in front of the last reservation */
 };
 
 /* Outcome of a consumer peek. */
@@ -101,6 +105,7 @@ static inline void shmring_attach(struct shmring *r, struct shmring_ctl *ctl, ui
     r->ctl = ctl;
     r->data = data;
     r->size = size;
+    r->skip = 0;
     if (producer) {
         r->mine = atomic_load_explicit(&ctl->tail, memory_order_relaxed);
         r->other = atomic_load_explicit(&ctl->head, memory_order_acquire);
@@ -113,7 +118,10 @@ static inline void shmring_attach(struct shmring *r, struct shmring_ctl *ctl, ui
 /*
  * Producer: room for a @len-byte message (len <= shmring_max_msg). Returns
  * where to write the payload, or NULL when the ring is full (nothing
- * changed). Follow with shmring_commit(r, len) to publish it.
+ * changed). Follow with shmring_commit(r, len) (len at most the reserved
+ * one) to publish it, or with nothing to drop it: nothing is published
+ * until the commit. The WRAP decision is made here and kept in r->skip, so
+ * a shorter commit still publishes the record where it was written.
  */
 static inline void *shmring_reserve(struct shmring *r, uint32_t len)
 {
@@ -130,10 +138,12 @@ static inline void *shmring_reserve(struct shmring *r, uint32_t len)
         if (r->other > r->mine || r->mine - r->other > r->size || r->size - (r->mine - r->other) < total)
             return NULL;
     }
+    r->skip = 0;
     if (need > contig) {
         rec = (struct shmring_rec *)(r->data + off);
         rec->len = 0;
         rec->flags = SHMRING_F_WRAP;
+        r->skip = contig;
         off = 0;
     }
     rec = (struct shmring_rec *)(r->data + off);
@@ -142,16 +152,21 @@ static inline void *shmring_reserve(struct shmring *r, uint32_t len)
     return rec + 1;
 }
 
-/* Producer: publish the message reserved last (and its WRAP, if any). */
+/* Producer: publish the message reserved last (and its WRAP, if any) as
+ * @len payload bytes (<= the reserved length) with record flags @flags. */
+static inline void shmring_commit_flags(struct shmring *r, uint32_t len, uint32_t flags)
+{
+    struct shmring_rec *rec = (struct shmring_rec *)(r->data + ((r->mine + r->skip) & (r->size - 1)));
+
+    rec->len = len;
+    rec->flags = flags;
+    r->mine += r->skip + shmring_rec_bytes(len);
+    atomic_store_explicit(&r->ctl->tail, r->mine, memory_order_release);
+}
+
 static inline void shmring_commit(struct shmring *r, uint32_t len)
 {
-    uint64_t need = shmring_rec_bytes(len);
-    uint64_t off = r->mine & (r->size - 1);
-
-    if (need > r->size - off)
-        r->mine += r->size - off; /* the WRAP record */
-    r->mine += need;
-    atomic_store_explicit(&r->ctl->tail, r->mine, memory_order_release);
+    shmring_commit_flags(r, len, 0);
 }
 
 /* Producer: copy @len bytes in as one message. false when the ring is full. */
@@ -168,11 +183,12 @@ static inline bool shmring_push(struct shmring *r, const void *buf, uint32_t len
 
 /*
  * Consumer: the oldest message, without consuming it. On SHMRING_MSG,
- * *@payload and *@len describe it (valid until shmring_release). @max_len
- * bounds what a sane producer could have written.
+ * *@payload and *@len describe it (valid until shmring_release, or until
+ * the head is published past it). @max_len bounds what a sane producer
+ * could have written. *@flags (if not NULL) gets the record's flags.
  */
-static inline enum shmring_peek shmring_peek(struct shmring *r, uint32_t max_len, const uint8_t **payload,
-                                             uint32_t *len)
+static inline enum shmring_peek shmring_peek_flags(struct shmring *r, uint32_t max_len, const uint8_t **payload,
+                                                   uint32_t *len, uint32_t *flags)
 {
     const struct shmring_rec *rec;
     uint64_t off, avail;
@@ -202,14 +218,45 @@ static inline enum shmring_peek shmring_peek(struct shmring *r, uint32_t max_len
         return SHMRING_CORRUPT;
     *payload = (const uint8_t *)(rec + 1);
     *len = rec->len;
+    if (flags)
+        *flags = rec->flags;
     return SHMRING_MSG;
+}
+
+static inline enum shmring_peek shmring_peek(struct shmring *r, uint32_t max_len, const uint8_t **payload,
+                                             uint32_t *len)
+{
+    return shmring_peek_flags(r, max_len, payload, len, NULL);
+}
+
+/* Consumer: step over the message last peeked (of @len bytes) without
+ * giving its space back: the next peek sees the next message, and the
+ * producer may not reuse these bytes until shmring_publish_head passes them.
+ * Returns the read position after it. */
+static inline uint64_t shmring_consume(struct shmring *r, uint32_t len)
+{
+    r->mine += shmring_rec_bytes(len);
+    return r->mine;
+}
+
+/* Consumer: give every byte before read position @pos (at most r->mine)
+ * back to the producer. */
+static inline void shmring_publish_head(struct shmring *r, uint64_t pos)
+{
+    atomic_store_explicit(&r->ctl->head, pos, memory_order_release);
 }
 
 /* Consumer: give the message last peeked (of @len bytes) back to the producer. */
 static inline void shmring_release(struct shmring *r, uint32_t len)
 {
-    r->mine += shmring_rec_bytes(len);
-    atomic_store_explicit(&r->ctl->head, r->mine, memory_order_release);
+    shmring_publish_head(r, shmring_consume(r, len));
+}
+
+/* Consumer: where the message last peeked starts (its record header), as a
+ * read position: the first byte that must stay held while it is in use. */
+static inline uint64_t shmring_read_pos(const struct shmring *r)
+{
+    return r->mine;
 }
 
 /* Whether a producer's ring is empty (everything published was consumed). */

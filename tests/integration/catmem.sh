@@ -3,7 +3,8 @@
 #
 # catmem.sh BUILD_DIR: shared-memory pipes (<demi/pipe.h>) between two
 # processes (tests/integration/demi-pipe.c): 1M messages of 1..4096 bytes
-# checked byte by byte; a writer and a reader killed mid-stream (the other
+# checked byte by byte, and 1M zero-copy ones both ways (demi_pipe_sgaalloc,
+# popped in place); a writer and a reader killed mid-stream (the other
 # side must notice, not hang); many pipes at once; a stale pipe left by a
 # killed creator; bad names, missing and busy pipes; pipes in processes whose
 # network libOS is catnap, catloop or catmem itself.
@@ -90,6 +91,28 @@ for libos in catnap catmem; do
         not_ok "1M messages, LIBOS=$libos" "source $rs, sink $rk" "$tmp/source.log" "$tmp/sink.log"
     fi
     [ -e "/dev/shm/demi-pipe-$name" ] && not_ok "stream pipe $name removed at close" "still there"
+done
+
+# -- zero-copy both ways: 1M messages pushed with demi_pipe_sgaalloc, popped
+# in place (some held and freed out of order), echoed back zero-copy ---------
+for libos in catnap catmem; do
+    name=$tag-zc-$libos
+    start=$SECONDS
+    LIBOS=$libos bg "$tmp/zsink.log" "$dp" zc-sink "$name" 1000000
+    sink=$BG
+    LIBOS=$libos bg "$tmp/zsource.log" "$dp" zc-source "$name" 1000000
+    source=$BG
+    wait_rc "$source" 300
+    rs=$?
+    wait_rc "$sink" 30
+    rk=$?
+    secs=$((SECONDS - start))
+    if [ $rs -eq 0 ] && [ $rk -eq 0 ] && grep -q "1000000 messages checked" "$tmp/zsink.log" &&
+        grep -q "1000000 echoes checked" "$tmp/zsource.log"; then
+        ok "zero-copy: 1M messages of 1..4096 B byte-exact both ways, LIBOS=$libos (${secs}s)"
+    else
+        not_ok "zero-copy 1M messages, LIBOS=$libos" "source $rs, sink $rk" "$tmp/zsource.log" "$tmp/zsink.log"
+    fi
 done
 
 # -- the writer dies mid-stream: the reader gets ECONNRESET (exit 4) ---------

@@ -12,6 +12,11 @@
  *   demi-pipe many-sink PREFIX N COUNT    create N pipes, pop COUNT messages on
  *                                         each with demi_wait_next_n
  *   demi-pipe many-source PREFIX N COUNT  open them, push round-robin
+ *   demi-pipe zc-sink NAME COUNT     create NAME, pop COUNT zero-copy messages
+ *                                    (checked in place, up to 8 held and freed
+ *                                    out of order), echo each back zero-copy
+ *   demi-pipe zc-source NAME COUNT   open NAME, push COUNT messages with
+ *                                    demi_pipe_sgaalloc and check the echoes
  *
  * Exit status: 0 done; 1 usage or init; 2 create/open failed (the errno's
  * text on stderr); 3 bad data; 4 the peer went away (ECONNRESET/EPIPE).
@@ -23,6 +28,7 @@
 #include <demi/wait.h>
 
 #include <errno.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,6 +187,141 @@ static int source(const char *name, uint64_t count)
     return 0;
 }
 
+/* ---- zero-copy: demi_pipe_sgaalloc both ways ---------------------------- */
+
+#define ZC_HOLD 8
+
+static const struct timespec no_wait = {0, 0};
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* A zero-copy message @seq (bytes copied from @src if not NULL, else the
+ * pattern), retrying while the ring is full (the reader frees) for 30 s.
+ * @other, if not NULL, is a pop token this process must keep serving
+ * meanwhile; returns 1 when it completed into *@qr. */
+static int zc_push(int qd, uint64_t seq, const uint8_t *src, demi_qtoken_t *other, demi_qresult_t *qr)
+{
+    uint32_t n = len_of(seq);
+    double deadline = now_s() + 30;
+    demi_sgarray_t sga;
+    demi_qtoken_t qt;
+    int ret, got = 0;
+
+    while ((ret = demi_pipe_sgaalloc(&sga, qd, n)) == EAGAIN) {
+        if (now_s() > deadline)
+            die(1, "pipe_sgaalloc: ring full for 30 s", ret);
+        if (other && !got) {
+            int w = demi_wait(qr, *other, &no_wait);
+            if (w == 0)
+                got = 1;
+            else if (w != ETIMEDOUT)
+                die(1, "wait", w);
+        } else {
+            sched_yield();
+        }
+    }
+    if (ret)
+        die(ret == EPIPE || ret == ECONNRESET ? 4 : 1, "pipe_sgaalloc", ret);
+    if (src)
+        memcpy(sga.sga_segs[0].sgaseg_buf, src, n);
+    else
+        for (uint32_t i = 0; i < n; i++)
+            ((uint8_t *)sga.sga_segs[0].sgaseg_buf)[i] = pat(seq, i);
+    if ((ret = demi_push(&qt, qd, &sga)) != 0)
+        die(1, "push", ret);
+    wait_for(qt, "push"); /* completes at once; the sga is the ring's now */
+    if (got && qr->qr_opcode == DEMI_OPC_FAILED)
+        die((qr->qr_ret == ECONNRESET || qr->qr_ret == EPIPE) ? 4 : 1, "pop", (int)qr->qr_ret);
+    return got;
+}
+
+static int zc_sink(const char *name, uint64_t count)
+{
+    int qd = make_end(name, 1);
+    demi_sgarray_t held[ZC_HOLD];
+    demi_qtoken_t qt;
+    demi_qresult_t qr;
+    int nheld = 0;
+
+    for (uint64_t seq = 0; seq < count; seq++) {
+        demi_pop(&qt, qd);
+        qr = wait_for(qt, "pop");
+        if (qr.qr_value.sga.sga_segs[0].sgaseg_len == 0) {
+            fprintf(stderr, "demi-pipe: EOF after %llu messages\n", (unsigned long long)seq);
+            exit(3);
+        }
+        check_msg(&qr, seq);
+        zc_push(qd, seq, qr.qr_value.sga.sga_segs[0].sgaseg_buf, NULL, NULL);
+        /* Hold a few, free one at random: the ring's head moves only over
+         * the freed prefix. */
+        held[nheld++] = qr.qr_value.sga;
+        if (nheld == ZC_HOLD || seq + 1 == count) {
+            int k = (int)(seq * 2654435761u % (uint64_t)nheld);
+            if (demi_sgafree(&held[k]) != 0)
+                die(3, "sgafree", EINVAL);
+            held[k] = held[--nheld];
+        }
+    }
+    while (nheld > 0)
+        if (demi_sgafree(&held[--nheld]) != 0)
+            die(3, "sgafree", EINVAL);
+    demi_pop(&qt, qd);
+    qr = wait_for(qt, "pop EOF");
+    if (qr.qr_value.sga.sga_segs[0].sgaseg_len != 0)
+        die(3, "expected EOF", EPROTO);
+    demi_sgafree(&qr.qr_value.sga);
+    demi_close(qd);
+    printf("zc-sink: %llu messages checked\n", (unsigned long long)count);
+    return 0;
+}
+
+static int zc_source(const char *name, uint64_t count)
+{
+    int qd = make_end(name, 0);
+    uint64_t sent = 0, echoed = 0;
+    demi_qtoken_t pop;
+    demi_qresult_t qr;
+    double deadline = now_s() + 300;
+
+    demi_pop(&pop, qd);
+    while (echoed < count) {
+        int got = 0;
+        if (now_s() > deadline)
+            die(1, "zc-source: 300 s", ETIMEDOUT);
+        if (sent < count) {
+            got = zc_push(qd, sent, NULL, &pop, &qr);
+            sent++;
+        } else {
+            int w = demi_wait(&qr, pop, &ten_s);
+            if (w)
+                die(1, "wait echo", w);
+            got = 1;
+        }
+        if (!got) {
+            int w = demi_wait(&qr, pop, &no_wait);
+            if (w == ETIMEDOUT)
+                continue;
+            if (w)
+                die(1, "wait", w);
+        }
+        if (qr.qr_opcode == DEMI_OPC_FAILED)
+            die((qr.qr_ret == ECONNRESET || qr.qr_ret == EPIPE) ? 4 : 1, "pop echo", (int)qr.qr_ret);
+        check_msg(&qr, echoed++);
+        demi_sgafree(&qr.qr_value.sga);
+        if (echoed < count)
+            demi_pop(&pop, qd);
+    }
+    demi_close(qd);
+    printf("zc-source: %llu messages sent, %llu echoes checked\n", (unsigned long long)sent,
+           (unsigned long long)echoed);
+    return 0;
+}
+
 static int hold(const char *name, int create)
 {
     int qd = make_end(name, create);
@@ -263,7 +404,7 @@ int main(int argc, char **argv)
     args.argc = argc;
     args.argv = argv;
     if (argc < 4) {
-        fprintf(stderr, "usage: demi-pipe sink|source NAME COUNT | hold NAME create|open |\n"
+        fprintf(stderr, "usage: demi-pipe sink|source|zc-sink|zc-source NAME COUNT | hold NAME create|open |\n"
                         "       many-sink|many-source PREFIX N COUNT\n");
         return 1;
     }
@@ -273,6 +414,10 @@ int main(int argc, char **argv)
         return sink(argv[2], strtoull(argv[3], NULL, 10));
     if (strcmp(argv[1], "source") == 0)
         return source(argv[2], strtoull(argv[3], NULL, 10));
+    if (strcmp(argv[1], "zc-sink") == 0)
+        return zc_sink(argv[2], strtoull(argv[3], NULL, 10));
+    if (strcmp(argv[1], "zc-source") == 0)
+        return zc_source(argv[2], strtoull(argv[3], NULL, 10));
     if (strcmp(argv[1], "hold") == 0)
         return hold(argv[2], strcmp(argv[3], "create") == 0);
     if (argc == 5 && strcmp(argv[1], "many-sink") == 0)

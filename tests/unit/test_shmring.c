@@ -203,6 +203,62 @@ static void test_corrupt_peer(void **state)
 
 #define STREAM_MSGS 100000u
 
+/* A reservation committed shorter than reserved, at every offset: the
+ * record stays where it was reserved (behind the WRAP decided then); one
+ * dropped (never committed) publishes nothing; a consumer that holds a
+ * record (consume without publishing) keeps its bytes from the producer. */
+static void test_reserve_shorter_and_hold(void **state)
+{
+    const uint64_t size = 4096;
+    struct ring_mem *m = ring_mem_new(size);
+    struct shmring tx, rx;
+    const uint8_t *payload = NULL;
+    uint32_t len = 0, flags = 0;
+    uint64_t held;
+
+    (void)state;
+    shmring_attach(&tx, &m->ctl, m->data, size, true);
+    shmring_attach(&rx, &m->ctl, m->data, size, false);
+    for (uint64_t seq = 0; seq < 600; seq++) {
+        uint32_t resv = 1 + (uint32_t)(seq * 37 % 1500), n = 1 + (uint32_t)(seq % resv);
+        uint8_t *dst;
+
+        /* Dropped: nothing visible. */
+        assert_non_null(shmring_reserve(&tx, 100));
+        assert_int_equal(shmring_peek(&rx, 2048, &payload, &len), SHMRING_EMPTY);
+        dst = shmring_reserve(&tx, resv);
+        assert_non_null(dst);
+        for (uint32_t i = 0; i < n; i++)
+            dst[i] = pat(seq, i);
+        shmring_commit_flags(&tx, n, SHMRING_F_ZC);
+        assert_int_equal(shmring_peek_flags(&rx, 2048, &payload, &len, &flags), SHMRING_MSG);
+        assert_ptr_equal(payload, dst);
+        assert_int_equal(len, n);
+        assert_int_equal(flags, SHMRING_F_ZC);
+        for (uint32_t i = 0; i < n; i++)
+            assert_int_equal(payload[i], pat(seq, i));
+        held = shmring_read_pos(&rx);
+        shmring_consume(&rx, len);
+        /* Held: the producer cannot have more than the ring minus it. */
+        if (seq % 50 == 0) {
+            uint32_t pushed = 0;
+            while (shmring_reserve(&tx, 1000) != NULL) {
+                shmring_commit(&tx, 1000);
+                pushed++;
+            }
+            assert_true(pushed <= 3);
+            for (uint32_t k = 0; k < pushed; k++) {
+                assert_int_equal(shmring_peek(&rx, 2048, &payload, &len), SHMRING_MSG);
+                shmring_consume(&rx, len);
+            }
+            for (uint32_t i = 0; i < n; i++)
+                assert_int_equal(((const uint8_t *)m->data)[(held + SHMRING_HDR + i) & (size - 1)], pat(seq, i));
+        }
+        shmring_publish_head(&rx, shmring_read_pos(&rx));
+    }
+    ring_mem_free(m);
+}
+
 static void *producer(void *arg)
 {
     struct shmring *tx = arg;
@@ -254,6 +310,7 @@ int main(void)
         cmocka_unit_test(test_boundaries_and_wrap),
         cmocka_unit_test(test_max_message_fits_everywhere),
         cmocka_unit_test(test_corrupt_peer),
+        cmocka_unit_test(test_reserve_shorter_and_hold),
         cmocka_unit_test(test_two_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
