@@ -202,6 +202,29 @@ run_pair() {
     [ -n "$why" ] && out=
 }
 
+# --------------------------------------------------------------- datapath
+# First, while no other process of this run can be left spinning on a core
+# (a libdemi process drains its connections for up to 2 s after exit).
+
+dp_csv=$results/datapath.csv
+echo "proto,size_bytes,rtt_p50_ns,rtt_p99_ns,io_p50_ns,io_p99_ns" >"$dp_csv"
+dp_rows=() # "proto|size|rtt50|rtt99|io50|io99"
+if [ -x "$bin/bench_datapath" ]; then
+    for size in 64 1024; do
+        say "datapath: bench_datapath $size B ..."
+        if ! timeout "$limit" taskset -c "$core_c" "$bin/bench_datapath" "$size" 100000 >"$tmp/dp.log" 2>&1; then
+            failures=$((failures + 1))
+            say "  FAILED: $(last_error "$tmp/dp.log")"
+            continue
+        fi
+        # "tcp   64 B  round trip p50 1988 ns  p99 4238 ns   per I/O p50 497 ns  p99 1060 ns"
+        while read -r line; do
+            dp_rows+=("$line")
+            tr '|' ',' <<<"$line" >>"$dp_csv"
+        done < <(sed -n 's/^\(tcp\|udp\) *\([0-9]*\) B *round trip p50 *\([0-9]*\) ns *p99 *\([0-9]*\) ns *per I\/O p50 *\([0-9]*\) ns *p99 *\([0-9]*\) ns.*/\1|\2|\3|\4|\5|\6/p' "$tmp/dp.log")
+    done
+fi
+
 # ---------------------------------------------------------------- latency
 
 rtt_csv=$results/rtt.csv
@@ -571,27 +594,6 @@ for conns in 1 16 256 1024; do
     cli=(timeout "$limit" taskset -c "$core_c" env LIBOS=catnap)
     scale "catnap (loopback)" "$conns"
 done
-
-# --------------------------------------------------------------- datapath
-
-dp_csv=$results/datapath.csv
-echo "proto,size_bytes,rtt_p50_ns,rtt_p99_ns,io_p50_ns,io_p99_ns" >"$dp_csv"
-dp_rows=() # "proto|size|rtt50|rtt99|io50|io99"
-if [ -x "$bin/bench_datapath" ]; then
-    for size in 64 1024; do
-        say "datapath: bench_datapath $size B ..."
-        if ! timeout "$limit" taskset -c "$core_c" "$bin/bench_datapath" "$size" 100000 >"$tmp/dp.log" 2>&1; then
-            failures=$((failures + 1))
-            say "  FAILED: $(last_error "$tmp/dp.log")"
-            continue
-        fi
-        # "tcp   64 B  round trip p50 1988 ns  p99 4238 ns   per I/O p50 497 ns  p99 1060 ns"
-        while read -r line; do
-            dp_rows+=("$line")
-            tr '|' ',' <<<"$line" >>"$dp_csv"
-        done < <(sed -n 's/^\(tcp\|udp\) *\([0-9]*\) B *round trip p50 *\([0-9]*\) ns *p99 *\([0-9]*\) ns *per I\/O p50 *\([0-9]*\) ns *p99 *\([0-9]*\) ns.*/\1|\2|\3|\4|\5|\6/p' "$tmp/dp.log")
-    done
-fi
 
 # ----------------------------------------------------------------- report
 
