@@ -81,6 +81,14 @@ struct cm_shm {
 BUILD_BUG_ON(sizeof(struct cm_shm) > CM_HDR_SIZE);
 BUILD_BUG_ON(offsetof(struct cm_shm, ring) % 128 != 0);
 
+/* The two structs below begin with a struct dbuf, whose flexible buf[] they
+ * never use: a header of our own for memory that is not a pool slot. GCC
+ * allows a flexible-array struct as a first member (gnu11); clang warns. */
+#if defined(__clang__)
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wgnu-variable-sized-type-not-at-end"
+#endif
+
 /* One mapping of a pipe's object. The pipe holds one reference on the
  * anchor, every view one more: the memory goes when the last goes. */
 struct cm_map {
@@ -101,6 +109,10 @@ struct cm_view {
     uint8_t pad_[51];
 };
 BUILD_BUG_ON(sizeof(struct cm_view) != 128);
+
+#if defined(__clang__)
+#pragma clang diagnostic pop
+#endif
 
 struct catmem {
     struct libos base;
