@@ -36,7 +36,7 @@
  * live creator's lock unless that creator is gone; one whose creator's byte
  * is free is stale and is removed (by the next create or open of that name).
  */
-#include "libos/catmem.h"
+#include "libos/catmem_int.h"
 
 #include "core/clock.h"
 #include "core/common.h"
@@ -54,127 +54,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CM_MAGIC 0x657069702d696d65ull /* "emi-pipe" */
-#define CM_VERSION 1u
-#define CM_HDR_SIZE 4096u
-#define CM_CREATOR 0
-#define CM_OPENER 1
-/* Attempts at creating a name that a stale object or a racing creator holds. */
-#define CM_CREATE_TRIES 8
-/* Zero-copy pops a pipe may have out at once; beyond, pops copy. */
-#define CM_ZC_POPS 64u
-/* View headers per process (zero-copy sgas out, all pipes together). */
-#define CM_VIEWS 1024u
-
-/* The head of the shared object. Both processes map it; layout is ABI
- * between libdemi builds of the same CM_VERSION. */
-struct cm_shm {
-    _Atomic uint64_t magic; /* CM_MAGIC once filled (before the link) */
-    uint32_t version;
-    uint32_t hdr_size;      /* where ring 0's bytes start */
-    uint64_t ring_size;     /* bytes per direction, a power of two */
-    int32_t pid[2];         /* creator, opener: for messages only */
-    _Atomic uint32_t opened;    /* an opener attached (pipes connect once) */
-    _Atomic uint32_t closed[2]; /* side closed gracefully: EOF after the data */
-    struct shmring_ctl ring[2];
-};
-BUILD_BUG_ON(sizeof(struct cm_shm) > CM_HDR_SIZE);
-BUILD_BUG_ON(offsetof(struct cm_shm, ring) % 128 != 0);
-
-/* The two structs below begin with a struct dbuf, whose flexible buf[] they
- * never use: a header of our own for memory that is not a pool slot. GCC
- * allows a flexible-array struct as a first member (gnu11); clang warns. */
-#if defined(__clang__)
-#pragma clang diagnostic push
-#pragma clang diagnostic ignored "-Wgnu-variable-sized-type-not-at-end"
-#endif
-
-/* One mapping of a pipe's object. The pipe holds one reference on the
- * anchor, every view one more: the memory goes when the last goes. */
-struct cm_map {
-    struct dbuf anchor;    /* first: 64-byte aligned like every dbuf */
-    uint8_t *base;
-    size_t len;
-    struct cm_pipe *pipe;  /* NULL once the pipe is closed */
-};
-
-enum { CM_VIEW_TX = 1, CM_VIEW_RX };
-
-/* A view: the dbuf an application's zero-copy sga names. */
-struct cm_view {
-    struct dbuf d;         /* first: sga_buf is its address, tagged */
-    struct cm_map *map;
-    uint32_t seq;          /* rx: its place in the pipe's FIFO of pops */
-    uint8_t kind;          /* CM_VIEW_TX (a reservation) or CM_VIEW_RX */
-    uint8_t pad_[51];
-};
-BUILD_BUG_ON(sizeof(struct cm_view) != 128);
-
-#if defined(__clang__)
-#pragma clang diagnostic pop
-#endif
-
-struct catmem {
-    struct libos base;
-    uint64_t ring_size;
-    uint64_t check_ns;
-    struct list_node active; /* pipes with pending ops: what poll visits */
-    uint32_t seq;            /* temporary names */
-    struct dbuf_pool views;  /* registered with rt.mem: sgafree finds them */
-    struct cm_view *vslots;  /* CM_VIEWS, 64-byte aligned */
-    struct cm_view **vfree;  /* free stack */
-};
-
-struct cm_pipe {
-    struct queue q;          /* first: the runtime sees a struct queue */
-    struct shmring tx;       /* our messages to the peer */
-    struct shmring rx;       /* the peer's to us */
-    struct cm_shm *shm;
-    struct cm_map *map;
-    int fd;
-    uint8_t side;            /* CM_CREATOR or CM_OPENER */
-    bool eof;                /* peer closed and its data is drained */
-    int err;                 /* sticky pop error: ECONNRESET, EPROTO */
-    int push_err;            /* sticky push error: EPIPE, ECONNRESET */
-    uint32_t max_msg;
-    uint64_t next_check_ns;  /* next peer liveness syscall */
-    struct list_node pops;   /* pending pops, FIFO */
-    struct list_node pushes; /* pending pushes, in order */
-    struct list_node active; /* on catmem.active while ops wait */
-    struct cm_view *resv;    /* the outstanding zero-copy reservation */
-    /* Zero-copy pops out, oldest first (free-running seqs): where each
-     * record starts, and whether the application freed it. The ring's head
-     * advances only over the freed prefix. */
-    uint32_t zc_first, zc_next;
-    uint64_t zc_start[CM_ZC_POPS];
-    bool zc_freed[CM_ZC_POPS];
-    char name[CATMEM_NAME_MAX + 1];
-};
-
-static const struct libos_ops catmem_ops;
-
-static struct cm_pipe *cm_pipe(struct queue *q)
-{
-    return container_of(q, struct cm_pipe, q);
-}
-
-static struct catmem *cm_of(struct cm_pipe *p)
-{
-    return container_of(p->q.libos, struct catmem, base);
-}
-
-static struct cm_view *cm_view(struct dbuf *d)
-{
-    return container_of(d, struct cm_view, d);
-}
-
-/* Whether @d is one of @cm's views (not an anchor). */
-static bool cm_is_view(const struct catmem *cm, const struct dbuf *d)
-{
-    const uint8_t *b = (const uint8_t *)d, *lo = (const uint8_t *)cm->vslots;
-    return d->pool == &cm->views && b >= lo && b < lo + (size_t)CM_VIEWS * sizeof(struct cm_view);
-}
-
 bool catmem_name_ok(const char *name)
 {
     size_t n = 0;
@@ -188,6 +67,8 @@ bool catmem_name_ok(const char *name)
     }
     return n > 0;
 }
+
+static const struct libos_ops catmem_ops;
 
 /* ---- liveness: one lock byte per side ---------------------------------- */
 
@@ -477,7 +358,7 @@ static void cm_activate(struct cm_pipe *p)
         list_add_tail(&cm_of(p)->active, &p->active);
 }
 
-static void cm_complete(struct demi_op *op, demi_opcode_t opc, int err)
+void cm_complete(struct demi_op *op, demi_opcode_t opc, int err)
 {
     if (opc == DEMI_OPC_PUSH && op->u.push.buf) {
         dbuf_put(op->u.push.buf);
@@ -540,25 +421,6 @@ static int cm_progress_pushes(struct cm_pipe *p, bool probe)
     return n;
 }
 
-/* Push of the pipe's own reservation: publish it where it is. The push
- * takes the buffer, whatever its outcome: the application's sga is stale. */
-static int cm_push_zc(struct cm_pipe *p, struct demi_op *op, struct cm_view *v, const void *buf, uint32_t len)
-{
-    if (v != p->resv || buf != v->d.data || len > v->d.len)
-        return EINVAL; /* another pipe's, or not at the reservation's start */
-    if (v->d.refcnt != 1)
-        return EBUSY; /* a socket push still reads it: the ring may not reuse it */
-    if (!p->push_err && atomic_load_explicit(&p->shm->closed[1 - p->side], memory_order_acquire))
-        p->push_err = EPIPE;
-    if (!p->push_err)
-        shmring_commit_flags(&p->tx, len, SHMRING_F_ZC);
-    p->resv = NULL; /* published (or dropped on error): release must not cancel */
-    v->d.flags &= (uint16_t)~DBUF_F_APP;
-    dbuf_put(&v->d);
-    cm_complete(op, DEMI_OPC_PUSH, p->push_err);
-    return 0;
-}
-
 static int cm_push(struct queue *q, struct demi_op *op, const demi_sgarray_t *sga, struct dbuf *d,
                    const struct sockaddr_in *dest)
 {
@@ -601,44 +463,6 @@ static int cm_push(struct queue *q, struct demi_op *op, const demi_sgarray_t *sg
 }
 
 /* ---- pop --------------------------------------------------------------- */
-
-/* Publish the ring's head: the read position, or the start of the oldest
- * zero-copy pop still out. */
-static void cm_rx_publish(struct cm_pipe *p)
-{
-    while (p->zc_first != p->zc_next && p->zc_freed[p->zc_first % CM_ZC_POPS]) {
-        p->zc_freed[p->zc_first % CM_ZC_POPS] = false;
-        p->zc_first++;
-    }
-    shmring_publish_head(&p->rx, p->zc_first == p->zc_next ? shmring_read_pos(&p->rx)
-                                                         : p->zc_start[p->zc_first % CM_ZC_POPS]);
-}
-
-/* A view of the record just peeked (@payload, @len), or NULL (too many out,
- * or no view header left): then the caller copies. */
-static struct dbuf *cm_pop_view(struct cm_pipe *p, const uint8_t *payload, uint32_t len)
-{
-    struct cm_view *v;
-    struct dbuf *d;
-
-    if (p->zc_next - p->zc_first >= CM_ZC_POPS || len == 0)
-        return NULL;
-    d = dbuf_alloc(&cm_of(p)->views);
-    if (!d)
-        return NULL;
-    v = cm_view(d);
-    v->map = p->map;
-    v->kind = CM_VIEW_RX;
-    v->seq = p->zc_next++;
-    p->zc_start[v->seq % CM_ZC_POPS] = shmring_read_pos(&p->rx);
-    p->zc_freed[v->seq % CM_ZC_POPS] = false;
-    d->data = (uint8_t *)(uintptr_t)payload;
-    d->len = len;
-    d->parent = &p->map->anchor;
-    dbuf_ref(d->parent);
-    shmring_consume(&p->rx, len);
-    return d;
-}
 
 static void cm_pop_done(struct demi_op *op, struct dbuf *d)
 {
@@ -739,169 +563,6 @@ static int cm_pop(struct queue *q, struct demi_op *op)
     list_add_tail(&p->pops, &op->link);
     cm_activate(p);
     return 0;
-}
-
-/* ---- zero-copy: reservations and views --------------------------------- */
-
-int catmem_sgaalloc(struct queue *q, size_t size, demi_sgarray_t *sga)
-{
-    struct cm_pipe *p = cm_pipe(q);
-    struct cm_view *v;
-    struct dbuf *d;
-    void *buf;
-
-    if (size == 0)
-        return EINVAL;
-    if (size > p->max_msg)
-        return EMSGSIZE;
-    if (p->resv)
-        return EBUSY; /* one at a time: the ring publishes in order */
-    if (!p->push_err && atomic_load_explicit(&p->shm->closed[1 - p->side], memory_order_acquire))
-        p->push_err = EPIPE;
-    if (p->push_err)
-        return p->push_err;
-    /* Pushes waiting for room come first; so does the room itself. */
-    if (!list_empty(&p->pushes) || !(buf = shmring_reserve(&p->tx, (uint32_t)size)))
-        return EAGAIN;
-    /* Dropping the reservation needs nothing: it is not published. */
-    d = dbuf_alloc(&cm_of(p)->views);
-    if (!d)
-        return ENOBUFS;
-    v = cm_view(d);
-    v->map = p->map;
-    v->kind = CM_VIEW_TX;
-    d->flags |= DBUF_F_RING;
-    d->data = buf;
-    d->len = (uint32_t)size;
-    d->parent = &p->map->anchor;
-    dbuf_ref(d->parent);
-    p->resv = v;
-    memset(sga, 0, sizeof(*sga));
-    sga->sga_buf = dbuf_app_handout(d);
-    sga->sga_numsegs = 1;
-    sga->sga_segs[0].sgaseg_buf = d->data;
-    sga->sga_segs[0].sgaseg_len = (uint32_t)size;
-    return 0;
-}
-
-static struct dbuf *cm_view_alloc(struct dbuf_pool *pool)
-{
-    struct catmem *cm = container_of(pool, struct catmem, views);
-    struct dbuf *d;
-
-    if (pool->nfree == 0) {
-        pool->alloc_failures++;
-        return NULL;
-    }
-    d = &cm->vfree[--pool->nfree]->d;
-    d->data = NULL;
-    d->len = 0;
-    d->size = 0;
-    d->refcnt = 1;
-    d->flags = 0;
-    d->next = NULL;
-    d->parent = NULL;
-    return d; /* app_gen kept: the sga tag changes at every handout */
-}
-
-/* A view's last reference is gone (its parent, the anchor, is put right
- * after), or the anchor's: the mapping's last user left. */
-static void cm_view_release(struct dbuf_pool *pool, struct dbuf *d)
-{
-    struct catmem *cm = container_of(pool, struct catmem, views);
-    struct cm_view *v;
-    struct cm_pipe *p;
-
-    if (!cm_is_view(cm, d)) {
-        struct cm_map *m = container_of(d, struct cm_map, anchor);
-        munmap(m->base, m->len);
-        free(m);
-        return;
-    }
-    v = cm_view(d);
-    p = v->map ? v->map->pipe : NULL;
-    if (p && v->kind == CM_VIEW_TX && p->resv == v) {
-        p->resv = NULL; /* freed unpushed: nothing was published */
-    } else if (p && v->kind == CM_VIEW_RX) {
-        p->zc_freed[v->seq % CM_ZC_POPS] = true;
-        if (v->seq == p->zc_first)
-            cm_rx_publish(p); /* a later one waits for the older ones */
-    }
-    v->map = NULL;
-    cm->vfree[pool->nfree++] = v;
-}
-
-static struct dbuf *cm_view_lookup(const struct dbuf_pool *pool, const void *ptr)
-{
-    const struct catmem *cm = container_of(pool, const struct catmem, views);
-    const uint8_t *b = ptr, *lo = (const uint8_t *)cm->vslots;
-    struct dbuf *d;
-
-    if (b < lo || b >= lo + (size_t)CM_VIEWS * sizeof(struct cm_view) ||
-        (size_t)(b - lo) % sizeof(struct cm_view) != 0)
-        return NULL;
-    d = (struct dbuf *)(uintptr_t)b;
-    return d->refcnt > 0 ? d : NULL;
-}
-
-static bool cm_view_owns(const struct dbuf_pool *pool, const void *ptr)
-{
-    const struct catmem *cm = container_of(pool, const struct catmem, views);
-    const uint8_t *b = ptr, *lo = (const uint8_t *)cm->vslots;
-
-    return b >= lo && b < lo + (size_t)CM_VIEWS * sizeof(struct cm_view);
-}
-
-static const struct dbuf_pool_ops cm_view_ops = {
-    .alloc = cm_view_alloc,
-    .release = cm_view_release,
-    .lookup = cm_view_lookup,
-    .owns = cm_view_owns,
-};
-
-static int cm_views_init(struct catmem *cm)
-{
-    int ret;
-
-    cm->vslots = aligned_alloc(64, (size_t)CM_VIEWS * sizeof(struct cm_view));
-    cm->vfree = calloc(CM_VIEWS, sizeof(*cm->vfree));
-    if (!cm->vslots || !cm->vfree) {
-        free(cm->vslots);
-        free(cm->vfree);
-        return ENOMEM;
-    }
-    memset(cm->vslots, 0, (size_t)CM_VIEWS * sizeof(struct cm_view));
-    dbuf_pool_init_ops(&cm->views, "catmem-view", &cm_view_ops, cm, 0, CM_VIEWS);
-    for (uint32_t i = 0; i < CM_VIEWS; i++) {
-        cm->vslots[i].d.pool = &cm->views;
-        cm->vfree[i] = &cm->vslots[CM_VIEWS - 1 - i];
-    }
-    ret = mem_add_pool(&rt.mem, &cm->views);
-    if (ret) {
-        free(cm->vslots);
-        free(cm->vfree);
-    }
-    return ret;
-}
-
-/* At shutdown: views the application never freed go, and with them the
- * mappings they kept. */
-static void cm_views_fini(struct catmem *cm)
-{
-    for (uint32_t i = 0; i < CM_VIEWS; i++) {
-        struct dbuf *d = &cm->vslots[i].d;
-        if (d->refcnt > 0) {
-            struct dbuf *anchor = d->parent;
-            d->refcnt = 0;
-            d->flags = 0;
-            d->parent = NULL;
-            if (anchor)
-                dbuf_put(anchor);
-        }
-    }
-    mem_remove_pool(&rt.mem, &cm->views);
-    free(cm->vslots);
-    free(cm->vfree);
 }
 
 /* ---- the libOS --------------------------------------------------------- */
