@@ -37,6 +37,9 @@
 static const struct timespec five_s = {5, 0};
 static const struct timespec short_wait = {0, 20 * 1000 * 1000};
 static demi_sgarray_t *volatile null_sga;
+/* NULL goes through a pointer whose type carries no nonnull attribute, so
+ * UBSan's nonnull-attribute check does not fire here (test_api_args.c). */
+static int (*volatile nn_pipe_sgaalloc)(demi_sgarray_t *, int, size_t) = demi_pipe_sgaalloc;
 
 static uint8_t pat(uint64_t seq, uint32_t i)
 {
@@ -314,7 +317,7 @@ static void test_zc_cancel_busy_args(void **state)
     assert_int_equal(demi_sgafree(&sga), 0);
 
     /* Arguments. */
-    assert_int_equal(demi_pipe_sgaalloc(null_sga, a, 10), EINVAL);
+    assert_int_equal(nn_pipe_sgaalloc(null_sga, a, 10), EINVAL);
     assert_int_equal(demi_pipe_sgaalloc(&sga, a, 0), EINVAL);
     assert_int_equal(demi_pipe_sgaalloc(&sga, a, RING / 2 - SHMRING_HDR + 1), EMSGSIZE);
     assert_int_equal(demi_pipe_sgaalloc(&sga, 100000, 10), EBADF);
