@@ -42,6 +42,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "rtt_common.h"
+
 #define USAGE                                                                                      \
     "usage: demi-rtt --server|--client IP PORT --proto tcp|udp [--size N] [--msgs N]\n"          \
     "                [--warmup N] [--bulk BYTES]"
@@ -49,104 +51,11 @@
 #define IO_TIMEOUT_S 10
 #define FIRST_TIMEOUT_S 60
 #define BULK_INFLIGHT 16
-#define MAX_SIZE (1u << 20)
-
-struct opts {
-    int server;
-    int udp;
-    struct sockaddr_in addr;
-    uint32_t size, msgs, warmup;
-    uint64_t bulk;
-};
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-
-    fflush(stdout);
-    fputs("demi-rtt: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    exit(1);
-}
 
 static void check(int rc, const char *what)
 {
     if (rc != 0)
-        die("%s: %s", what, strerror(rc));
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t parse_num(const char *s, const char *what, uint64_t min, uint64_t max)
-{
-    char *end;
-    unsigned long long v;
-
-    if (s == NULL)
-        die("%s needs a value\n%s", what, USAGE);
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < min || v > max)
-        die("bad %s '%s' (expected %llu..%llu)", what, s, (unsigned long long)min,
-            (unsigned long long)max);
-    return v;
-}
-
-static void parse(int argc, char **argv, struct opts *o)
-{
-    int proto_given = 0;
-
-    memset(o, 0, sizeof(*o));
-    o->size = 64;
-    o->msgs = 10000;
-    o->warmup = 1000;
-    if (argc < 4)
-        die("%s", USAGE);
-    if (strcmp(argv[1], "--server") == 0)
-        o->server = 1;
-    else if (strcmp(argv[1], "--client") != 0)
-        die("%s", USAGE);
-    o->addr.sin_family = AF_INET;
-    if (inet_pton(AF_INET, argv[2], &o->addr.sin_addr) != 1)
-        die("bad IPv4 address '%s'", argv[2]);
-    o->addr.sin_port = htons((uint16_t)parse_num(argv[3], "PORT", 1, 65535));
-    for (int i = 4; i < argc; i += 2) {
-        const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-
-        if (strcmp(opt, "--proto") == 0) {
-            if (val == NULL || (strcmp(val, "tcp") != 0 && strcmp(val, "udp") != 0))
-                die("--proto tcp|udp");
-            o->udp = strcmp(val, "udp") == 0;
-            proto_given = 1;
-        } else if (strcmp(opt, "--size") == 0) {
-            o->size = (uint32_t)parse_num(val, "--size", 1, MAX_SIZE);
-        } else if (strcmp(opt, "--msgs") == 0) {
-            o->msgs = (uint32_t)parse_num(val, "--msgs", 1, 100000000);
-        } else if (strcmp(opt, "--warmup") == 0) {
-            o->warmup = (uint32_t)parse_num(val, "--warmup", 0, 100000000);
-        } else if (strcmp(opt, "--bulk") == 0) {
-            o->bulk = parse_num(val, "--bulk", 1, (uint64_t)1 << 40);
-        } else {
-            die("unknown option '%s'\n%s", opt, USAGE);
-        }
-    }
-    if (!proto_given)
-        die("--proto is required\n%s", USAGE);
-    if (o->udp && o->size > 65507)
-        die("--size: a UDP datagram carries at most 65507 bytes");
-    if (o->udp && o->bulk)
-        die("--bulk is TCP only");
+        rtt_die("%s: %s", what, strerror(rc));
 }
 
 /* Wait for @qt (bounded); dies on timeout and on a failed operation. */
@@ -159,10 +68,10 @@ static demi_qresult_t wait_for(demi_qtoken_t qt, int timeout_s, const char *what
     memset(&qr, 0, sizeof(qr));
     rc = demi_wait(&qr, qt, &ts);
     if (rc == ETIMEDOUT)
-        die("%s: nothing within %d s (peer gone?)", what, timeout_s);
+        rtt_die("%s: nothing within %d s (peer gone?)", what, timeout_s);
     check(rc, what);
     if (qr.qr_opcode == DEMI_OPC_FAILED)
-        die("%s: %s", what, strerror((int)qr.qr_ret));
+        rtt_die("%s: %s", what, strerror((int)qr.qr_ret));
     return qr;
 }
 
@@ -171,7 +80,7 @@ static uint32_t sga_len(const demi_sgarray_t *sga)
     if (sga->sga_numsegs == 0)
         return 0;
     if (sga->sga_numsegs != 1)
-        die("popped sga has %u segments, expected 1", (unsigned)sga->sga_numsegs);
+        rtt_die("popped sga has %u segments, expected 1", (unsigned)sga->sga_numsegs);
     return sga->sga_segs[0].sgaseg_len;
 }
 
@@ -180,19 +89,13 @@ static demi_sgarray_t alloc_sga(uint32_t size)
     demi_sgarray_t sga = demi_sgaalloc(size);
 
     if (sga.sga_numsegs != 1 || sga.sga_segs[0].sgaseg_len != size)
-        die("demi_sgaalloc(%u) failed", size);
+        rtt_die("demi_sgaalloc(%u) failed", size);
     return sga;
 }
 
 static void free_sga(demi_sgarray_t *sga)
 {
     check(demi_sgafree(sga), "demi_sgafree");
-}
-
-/* Byte @off of the message of round @round. */
-static uint8_t pattern(uint64_t round, uint64_t off)
-{
-    return (uint8_t)(round * 151u + off + (off >> 8) * 7u);
 }
 
 static void set_nodelay(int qd)
@@ -205,7 +108,7 @@ static void set_nodelay(int qd)
 
 /* ------------------------------------------------------------------ server */
 
-static void tcp_server(const struct opts *o)
+static void tcp_server(const struct rtt_opts *o)
 {
     demi_qtoken_t qt;
     demi_qresult_t qr;
@@ -258,7 +161,7 @@ static void tcp_server(const struct opts *o)
         printf("demi-rtt: server received %llu bytes\n", (unsigned long long)got);
 }
 
-static void udp_server(const struct opts *o)
+static void udp_server(const struct rtt_opts *o)
 {
     uint64_t total = (uint64_t)o->msgs + o->warmup;
     int qd;
@@ -285,36 +188,13 @@ static void udp_server(const struct opts *o)
 
 /* ------------------------------------------------------------------ client */
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-    return (x > y) - (x < y);
-}
-
-/* Nearest rank: the smallest sample with >= permille/1000 of them at or below. */
-static uint64_t pct(const uint64_t *v, size_t n, unsigned permille)
-{
-    size_t rank = (size_t)(((uint64_t)n * permille + 999) / 1000);
-
-    return v[rank < 1 ? 0 : rank - 1];
-}
-
-static void report(const struct opts *o, uint64_t *v)
+static void report(const struct rtt_opts *o, uint64_t *v)
 {
     const char *libos = getenv("LIBOS");
-    double sum = 0;
-    size_t n = o->msgs;
 
-    qsort(v, n, sizeof(*v), cmp_u64);
-    for (size_t i = 0; i < n; i++)
-        sum += (double)v[i];
-    printf("demi-rtt: RESULT libos=%s proto=%s size=%u msgs=%u p50_ns=%llu p99_ns=%llu "
-           "p999_ns=%llu mean_ns=%.0f min_ns=%llu max_ns=%llu\n",
-           libos != NULL && libos[0] != '\0' ? libos : "catnap", o->udp ? "udp" : "tcp", o->size,
-           o->msgs, (unsigned long long)pct(v, n, 500), (unsigned long long)pct(v, n, 990),
-           (unsigned long long)pct(v, n, 999), sum / (double)n, (unsigned long long)v[0],
-           (unsigned long long)v[n - 1]);
+    printf("demi-rtt: RESULT libos=%s proto=%s size=%u msgs=%u ",
+           libos != NULL && libos[0] != '\0' ? libos : "catnap", o->udp ? "udp" : "tcp", o->size, o->msgs);
+    rtt_print_stats(v, o->msgs);
 }
 
 /* The first and last byte of each piece are checked: cheap, and enough to
@@ -323,11 +203,11 @@ static void check_piece(const demi_sgarray_t *sga, uint32_t len, uint64_t round,
 {
     const uint8_t *b = sga->sga_segs[0].sgaseg_buf;
 
-    if (b[0] != pattern(round, off) || b[len - 1] != pattern(round, off + len - 1))
-        die("round %llu: wrong bytes echoed at offset %u", (unsigned long long)round, off);
+    if (b[0] != rtt_pattern(round, off) || b[len - 1] != rtt_pattern(round, off + len - 1))
+        rtt_die("round %llu: wrong bytes echoed at offset %u", (unsigned long long)round, off);
 }
 
-static int tcp_connect(const struct opts *o)
+static int tcp_connect(const struct rtt_opts *o)
 {
     for (int attempt = 0;; attempt++) {
         demi_qtoken_t qt;
@@ -340,7 +220,7 @@ static int tcp_connect(const struct opts *o)
               "demi_connect");
         rc = demi_wait(&qr, qt, &ts);
         if (rc == ETIMEDOUT)
-            die("connect: no answer within %d s", IO_TIMEOUT_S);
+            rtt_die("connect: no answer within %d s", IO_TIMEOUT_S);
         check(rc, "wait for connect");
         if (qr.qr_opcode == DEMI_OPC_CONNECT) {
             set_nodelay(qd);
@@ -348,7 +228,7 @@ static int tcp_connect(const struct opts *o)
         }
         check(demi_close(qd), "demi_close");
         if (qr.qr_ret != ECONNREFUSED || attempt >= 50)
-            die("connect: %s", strerror((int)qr.qr_ret));
+            rtt_die("connect: %s", strerror((int)qr.qr_ret));
         {
             struct timespec pause = {.tv_sec = 0, .tv_nsec = 100000000L};
             nanosleep(&pause, NULL);
@@ -356,14 +236,14 @@ static int tcp_connect(const struct opts *o)
     }
 }
 
-static void tcp_client(const struct opts *o)
+static void tcp_client(const struct rtt_opts *o)
 {
     uint64_t total = (uint64_t)o->warmup + o->msgs;
     uint64_t *samples = calloc(o->msgs, sizeof(*samples));
     int qd = tcp_connect(o);
 
     if (samples == NULL)
-        die("out of memory");
+        rtt_die("out of memory");
     for (uint64_t r = 0; r < total; r++) {
         demi_sgarray_t tx = alloc_sga(o->size);
         uint8_t *b = tx.sga_segs[0].sgaseg_buf;
@@ -372,8 +252,8 @@ static void tcp_client(const struct opts *o)
         uint32_t got = 0;
 
         for (uint32_t i = 0; i < o->size; i++)
-            b[i] = pattern(r, i);
-        t0 = now_ns();
+            b[i] = rtt_pattern(r, i);
+        t0 = rtt_now_ns();
         check(demi_push(&push_qt, qd, &tx), "demi_push");
         while (got < o->size) {
             demi_qresult_t qr;
@@ -381,12 +261,12 @@ static void tcp_client(const struct opts *o)
 
             check(demi_pop(&pop_qt, qd), "demi_pop");
             qr = wait_for(pop_qt, r == 0 ? FIRST_TIMEOUT_S : IO_TIMEOUT_S, "pop");
-            t1 = now_ns();
+            t1 = rtt_now_ns();
             len = sga_len(&qr.qr_value.sga);
             if (len == 0)
-                die("the server closed the connection");
+                rtt_die("the server closed the connection");
             if (len > o->size - got)
-                die("%u bytes back, only %u outstanding", len, o->size - got);
+                rtt_die("%u bytes back, only %u outstanding", len, o->size - got);
             check_piece(&qr.qr_value.sga, len, r, got);
             got += len;
             free_sga(&qr.qr_value.sga);
@@ -401,7 +281,7 @@ static void tcp_client(const struct opts *o)
     free(samples);
 }
 
-static void udp_client(const struct opts *o)
+static void udp_client(const struct rtt_opts *o)
 {
     uint64_t total = (uint64_t)o->warmup + o->msgs;
     uint64_t *samples = calloc(o->msgs, sizeof(*samples));
@@ -409,7 +289,7 @@ static void udp_client(const struct opts *o)
     int qd;
 
     if (samples == NULL)
-        die("out of memory");
+        rtt_die("out of memory");
     memset(&local, 0, sizeof(local));
     local.sin_family = AF_INET;
     local.sin_addr.s_addr = htonl(INADDR_ANY);
@@ -424,16 +304,16 @@ static void udp_client(const struct opts *o)
         uint32_t len;
 
         for (uint32_t i = 0; i < o->size; i++)
-            b[i] = pattern(r, i);
-        t0 = now_ns();
+            b[i] = rtt_pattern(r, i);
+        t0 = rtt_now_ns();
         check(demi_pushto(&push_qt, qd, &tx, (const struct sockaddr *)&o->addr, sizeof(o->addr)),
               "demi_pushto");
         check(demi_pop(&pop_qt, qd), "demi_pop");
         qr = wait_for(pop_qt, r == 0 ? FIRST_TIMEOUT_S : IO_TIMEOUT_S, "pop");
-        t1 = now_ns();
+        t1 = rtt_now_ns();
         len = sga_len(&qr.qr_value.sga);
         if (len != o->size)
-            die("datagram of %u bytes back, sent %u", len, o->size);
+            rtt_die("datagram of %u bytes back, sent %u", len, o->size);
         check_piece(&qr.qr_value.sga, len, r, 0);
         free_sga(&qr.qr_value.sga);
         (void)wait_for(push_qt, IO_TIMEOUT_S, "pushto");
@@ -446,7 +326,7 @@ static void udp_client(const struct opts *o)
     free(samples);
 }
 
-static void bulk_client(const struct opts *o)
+static void bulk_client(const struct rtt_opts *o)
 {
     demi_qtoken_t inflight[BULK_INFLIGHT];
     demi_sgarray_t bufs[BULK_INFLIGHT];
@@ -458,7 +338,7 @@ static void bulk_client(const struct opts *o)
     double secs;
     int qd = tcp_connect(o);
 
-    t0 = now_ns();
+    t0 = rtt_now_ns();
     while (sent < o->bulk || n > 0) {
         if (sent < o->bulk && n < BULK_INFLIGHT) {
             uint32_t len = o->bulk - sent < o->size ? (uint32_t)(o->bulk - sent) : o->size;
@@ -478,9 +358,9 @@ static void bulk_client(const struct opts *o)
     }
     check(demi_pop(&qt, qd), "demi_pop");
     qr = wait_for(qt, IO_TIMEOUT_S, "pop");
-    t1 = now_ns();
+    t1 = rtt_now_ns();
     if (sga_len(&qr.qr_value.sga) != 1)
-        die("expected the server's 1-byte acknowledgement");
+        rtt_die("expected the server's 1-byte acknowledgement");
     free_sga(&qr.qr_value.sga);
     check(demi_close(qd), "demi_close");
     secs = (double)(t1 - t0) / 1e9;
@@ -491,10 +371,11 @@ static void bulk_client(const struct opts *o)
 
 int main(int argc, char **argv)
 {
-    struct opts o;
+    struct rtt_opts o;
     struct demi_args args;
 
-    parse(argc, argv, &o);
+    rtt_prog = "demi-rtt";
+    rtt_parse(argc, argv, &o, USAGE, RTT_OPT_BULK);
     memset(&args, 0, sizeof(args));
     args.argc = argc;
     args.argv = argv;

@@ -36,6 +36,8 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
+
+#include "rtt_common.h"
 #include <unistd.h>
 
 #define USAGE                                                                                      \
@@ -44,107 +46,15 @@
 
 #define IO_TIMEOUT_S 10
 #define FIRST_TIMEOUT_S 60
-#define MAX_SIZE (1u << 20)
 /* Blocking mode: the bound of one recv (the first may wait for a slow peer). */
 #define RCV_TIMEOUT_S 30
-
-struct opts {
-    int server, udp, busy;
-    struct sockaddr_in addr;
-    uint32_t size, msgs, warmup;
-};
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-
-    fflush(stdout);
-    fputs("linux-rtt: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    exit(1);
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t parse_num(const char *s, const char *what, uint64_t min, uint64_t max)
-{
-    char *end;
-    unsigned long long v;
-
-    if (s == NULL)
-        die("%s needs a value\n%s", what, USAGE);
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < min || v > max)
-        die("bad %s '%s' (expected %llu..%llu)", what, s, (unsigned long long)min,
-            (unsigned long long)max);
-    return v;
-}
-
-static void parse(int argc, char **argv, struct opts *o)
-{
-    int proto_given = 0;
-
-    memset(o, 0, sizeof(*o));
-    o->size = 64;
-    o->msgs = 10000;
-    o->warmup = 1000;
-    if (argc < 4)
-        die("%s", USAGE);
-    if (strcmp(argv[1], "--server") == 0)
-        o->server = 1;
-    else if (strcmp(argv[1], "--client") != 0)
-        die("%s", USAGE);
-    o->addr.sin_family = AF_INET;
-    if (inet_pton(AF_INET, argv[2], &o->addr.sin_addr) != 1)
-        die("bad IPv4 address '%s'", argv[2]);
-    o->addr.sin_port = htons((uint16_t)parse_num(argv[3], "PORT", 1, 65535));
-    for (int i = 4; i < argc; i++) {
-        const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-
-        if (strcmp(opt, "--busy-poll") == 0) {
-            o->busy = 1;
-            continue;
-        }
-        if (strcmp(opt, "--proto") == 0) {
-            if (val == NULL || (strcmp(val, "tcp") != 0 && strcmp(val, "udp") != 0))
-                die("--proto tcp|udp");
-            o->udp = strcmp(val, "udp") == 0;
-            proto_given = 1;
-        } else if (strcmp(opt, "--size") == 0) {
-            o->size = (uint32_t)parse_num(val, "--size", 1, MAX_SIZE);
-        } else if (strcmp(opt, "--msgs") == 0) {
-            o->msgs = (uint32_t)parse_num(val, "--msgs", 1, 100000000);
-        } else if (strcmp(opt, "--warmup") == 0) {
-            o->warmup = (uint32_t)parse_num(val, "--warmup", 0, 100000000);
-        } else {
-            die("unknown option '%s'\n%s", opt, USAGE);
-        }
-        i++;
-    }
-    if (!proto_given)
-        die("--proto is required\n%s", USAGE);
-    if (o->udp && o->size > 65507)
-        die("--size: a UDP datagram carries at most 65507 bytes");
-}
 
 static void set_nonblock(int fd)
 {
     int fl = fcntl(fd, F_GETFL);
 
     if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-        die("fcntl: %s", strerror(errno));
+        rtt_die("fcntl: %s", strerror(errno));
 }
 
 /* Wait until @fd is readable (blocking mode), bounded by @timeout_s. */
@@ -157,9 +67,9 @@ static void wait_readable(int fd, int timeout_s, const char *what)
         rc = poll(&p, 1, timeout_s * 1000);
     while (rc < 0 && errno == EINTR);
     if (rc < 0)
-        die("poll: %s", strerror(errno));
+        rtt_die("poll: %s", strerror(errno));
     if (rc == 0)
-        die("%s: nothing within %d s (peer gone?)", what, timeout_s);
+        rtt_die("%s: nothing within %d s (peer gone?)", what, timeout_s);
 }
 
 /*
@@ -167,7 +77,7 @@ static void wait_readable(int fd, int timeout_s, const char *what)
  * checking the clock every 4096 tries; blocking mode blocks in recv, bounded
  * by SO_RCVTIMEO (set_rcvtimeo). Returns the byte count (0: end of stream).
  */
-static ssize_t recv_one(const struct opts *o, int fd, void *buf, size_t cap,
+static ssize_t recv_one(const struct rtt_opts *o, int fd, void *buf, size_t cap,
                         struct sockaddr_in *from, int timeout_s)
 {
     socklen_t flen = sizeof(*from);
@@ -182,29 +92,29 @@ static ssize_t recv_one(const struct opts *o, int fd, void *buf, size_t cap,
         if (errno == EINTR)
             continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK)
-            die("recv: %s", strerror(errno));
+            rtt_die("recv: %s", strerror(errno));
         if (!o->busy)
-            die("recv: nothing within %d s (peer gone?)", RCV_TIMEOUT_S);
+            rtt_die("recv: nothing within %d s (peer gone?)", RCV_TIMEOUT_S);
         if ((spins & 4095) == 0) {
-            uint64_t t = now_ns();
+            uint64_t t = rtt_now_ns();
 
             if (deadline == 0)
                 deadline = t + (uint64_t)timeout_s * 1000000000u;
             else if (t > deadline)
-                die("recv: nothing within %d s (peer gone?)", timeout_s);
+                rtt_die("recv: nothing within %d s (peer gone?)", timeout_s);
         }
     }
 }
 
 /* Blocking mode: bound every recv. Busy mode: make the socket non-blocking. */
-static void setup_recv(const struct opts *o, int fd)
+static void setup_recv(const struct rtt_opts *o, int fd)
 {
     struct timeval tv = {.tv_sec = RCV_TIMEOUT_S, .tv_usec = 0};
 
     if (o->busy)
         set_nonblock(fd);
     else if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
-        die("SO_RCVTIMEO: %s", strerror(errno));
+        rtt_die("SO_RCVTIMEO: %s", strerror(errno));
 }
 
 /* Send all of @buf (TCP; spins on EAGAIN in busy mode). */
@@ -216,39 +126,39 @@ static void send_all(int fd, const uint8_t *buf, size_t len)
         if (n < 0) {
             if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
                 continue;
-            die("send: %s", strerror(errno));
+            rtt_die("send: %s", strerror(errno));
         }
         buf += n;
         len -= (size_t)n;
     }
 }
 
-static int make_socket(const struct opts *o)
+static int make_socket(const struct rtt_opts *o)
 {
     int one = 1;
     int fd = socket(AF_INET, o->udp ? SOCK_DGRAM : SOCK_STREAM, 0);
 
     if (fd < 0)
-        die("socket: %s", strerror(errno));
+        rtt_die("socket: %s", strerror(errno));
     if (!o->udp && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
-        die("TCP_NODELAY: %s", strerror(errno));
+        rtt_die("TCP_NODELAY: %s", strerror(errno));
     return fd;
 }
 
 /* ------------------------------------------------------------------ server */
 
-static void server(const struct opts *o)
+static void server(const struct rtt_opts *o)
 {
-    uint8_t *buf = malloc(MAX_SIZE);
+    uint8_t *buf = malloc(RTT_MAX_SIZE);
     int one = 1;
     int fd = make_socket(o);
 
     if (buf == NULL)
-        die("out of memory");
+        rtt_die("out of memory");
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
-        die("SO_REUSEADDR: %s", strerror(errno));
+        rtt_die("SO_REUSEADDR: %s", strerror(errno));
     if (bind(fd, (const struct sockaddr *)&o->addr, sizeof(o->addr)) < 0)
-        die("bind: %s", strerror(errno));
+        rtt_die("bind: %s", strerror(errno));
     if (o->udp) {
         uint64_t total = (uint64_t)o->msgs + o->warmup;
 
@@ -257,29 +167,29 @@ static void server(const struct opts *o)
         fflush(stdout);
         for (uint64_t i = 0; i < total; i++) {
             struct sockaddr_in from;
-            ssize_t n = recv_one(o, fd, buf, MAX_SIZE, &from,
+            ssize_t n = recv_one(o, fd, buf, RTT_MAX_SIZE, &from,
                                  i == 0 ? FIRST_TIMEOUT_S : IO_TIMEOUT_S);
 
             while (sendto(fd, buf, (size_t)n, 0, (const struct sockaddr *)&from, sizeof(from)) < 0)
                 if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
-                    die("sendto: %s", strerror(errno));
+                    rtt_die("sendto: %s", strerror(errno));
         }
     } else {
         int cfd;
 
         if (listen(fd, 16) < 0)
-            die("listen: %s", strerror(errno));
+            rtt_die("listen: %s", strerror(errno));
         printf("linux-rtt: listening on tcp port %u\n", (unsigned)ntohs(o->addr.sin_port));
         fflush(stdout);
         wait_readable(fd, FIRST_TIMEOUT_S, "accept");
         cfd = accept(fd, NULL, NULL);
         if (cfd < 0)
-            die("accept: %s", strerror(errno));
+            rtt_die("accept: %s", strerror(errno));
         if (setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
-            die("TCP_NODELAY: %s", strerror(errno));
+            rtt_die("TCP_NODELAY: %s", strerror(errno));
         setup_recv(o, cfd);
         for (;;) {
-            ssize_t n = recv_one(o, cfd, buf, MAX_SIZE, NULL, IO_TIMEOUT_S);
+            ssize_t n = recv_one(o, cfd, buf, RTT_MAX_SIZE, NULL, IO_TIMEOUT_S);
 
             if (n == 0)
                 break;
@@ -293,26 +203,7 @@ static void server(const struct opts *o)
 
 /* ------------------------------------------------------------------ client */
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-    return (x > y) - (x < y);
-}
-
-static uint64_t pct(const uint64_t *v, size_t n, unsigned permille)
-{
-    size_t rank = (size_t)(((uint64_t)n * permille + 999) / 1000);
-
-    return v[rank < 1 ? 0 : rank - 1];
-}
-
-static uint8_t pattern(uint64_t round, uint64_t off)
-{
-    return (uint8_t)(round * 151u + off + (off >> 8) * 7u);
-}
-
-static void connect_retry(int fd, const struct opts *o)
+static void connect_retry(int fd, const struct rtt_opts *o)
 {
     for (int attempt = 0;; attempt++) {
         struct timespec pause = {.tv_sec = 0, .tv_nsec = 100000000L};
@@ -320,24 +211,23 @@ static void connect_retry(int fd, const struct opts *o)
         if (connect(fd, (const struct sockaddr *)&o->addr, sizeof(o->addr)) == 0)
             return;
         if (errno != ECONNREFUSED || attempt >= 50)
-            die("connect: %s", strerror(errno));
+            rtt_die("connect: %s", strerror(errno));
         nanosleep(&pause, NULL);
     }
 }
 
-static void client(const struct opts *o)
+static void client(const struct rtt_opts *o)
 {
     uint64_t total = (uint64_t)o->warmup + o->msgs;
     uint64_t *samples = calloc(o->msgs, sizeof(*samples));
     uint8_t *tx = malloc(o->size), *rx = malloc(o->size);
-    double sum = 0;
     int fd = make_socket(o);
 
     if (samples == NULL || tx == NULL || rx == NULL)
-        die("out of memory");
+        rtt_die("out of memory");
     if (o->udp) {
         if (connect(fd, (const struct sockaddr *)&o->addr, sizeof(o->addr)) < 0)
-            die("connect: %s", strerror(errno));
+            rtt_die("connect: %s", strerror(errno));
     } else {
         connect_retry(fd, o);
     }
@@ -349,42 +239,35 @@ static void client(const struct opts *o)
         uint64_t t0;
 
         for (uint32_t i = 0; i < o->size; i++)
-            tx[i] = pattern(r, i);
-        t0 = now_ns();
+            tx[i] = rtt_pattern(r, i);
+        t0 = rtt_now_ns();
         if (o->udp) {
             while (send(fd, tx, o->size, 0) < 0)
                 if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
-                    die("send: %s", strerror(errno));
+                    rtt_die("send: %s", strerror(errno));
             got = (uint32_t)recv_one(o, fd, rx, o->size, NULL, timeout);
             if (got != o->size)
-                die("datagram of %u bytes back, sent %u", got, o->size);
+                rtt_die("datagram of %u bytes back, sent %u", got, o->size);
         } else {
             send_all(fd, tx, o->size);
             while (got < o->size) {
                 ssize_t n = recv_one(o, fd, rx + got, o->size - got, NULL, timeout);
 
                 if (n == 0)
-                    die("the server closed the connection");
+                    rtt_die("the server closed the connection");
                 got += (uint32_t)n;
             }
         }
         if (r >= o->warmup)
-            samples[r - o->warmup] = now_ns() - t0;
+            samples[r - o->warmup] = rtt_now_ns() - t0;
         if (rx[0] != tx[0] || rx[o->size - 1] != tx[o->size - 1] || rx[o->size / 2] != tx[o->size / 2])
-            die("round %llu: wrong bytes echoed", (unsigned long long)r);
+            rtt_die("round %llu: wrong bytes echoed", (unsigned long long)r);
     }
     close(fd);
 
-    qsort(samples, o->msgs, sizeof(*samples), cmp_u64);
-    for (uint32_t i = 0; i < o->msgs; i++)
-        sum += (double)samples[i];
-    printf("linux-rtt: RESULT mode=%s proto=%s size=%u msgs=%u p50_ns=%llu p99_ns=%llu "
-           "p999_ns=%llu mean_ns=%.0f min_ns=%llu max_ns=%llu\n",
-           o->busy ? "busy-poll" : "blocking", o->udp ? "udp" : "tcp", o->size, o->msgs,
-           (unsigned long long)pct(samples, o->msgs, 500),
-           (unsigned long long)pct(samples, o->msgs, 990),
-           (unsigned long long)pct(samples, o->msgs, 999), sum / (double)o->msgs,
-           (unsigned long long)samples[0], (unsigned long long)samples[o->msgs - 1]);
+    printf("linux-rtt: RESULT mode=%s proto=%s size=%u msgs=%u ", o->busy ? "busy-poll" : "blocking",
+           o->udp ? "udp" : "tcp", o->size, o->msgs);
+    rtt_print_stats(samples, o->msgs);
     free(samples);
     free(tx);
     free(rx);
@@ -392,9 +275,10 @@ static void client(const struct opts *o)
 
 int main(int argc, char **argv)
 {
-    struct opts o;
+    struct rtt_opts o;
 
-    parse(argc, argv, &o);
+    rtt_prog = "linux-rtt";
+    rtt_parse(argc, argv, &o, USAGE, RTT_OPT_BUSY);
     if (o.server)
         server(&o);
     else
