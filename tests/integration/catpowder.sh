@@ -19,6 +19,8 @@ build=$(cd "${1:-build}" && pwd)
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/integration/netns-lib.sh
 . "$here/netns-lib.sh"
+# shellcheck source=tests/integration/report-lib.sh
+. "$here/report-lib.sh"
 
 mode=${DEMI_RAW_SOCKET_MODE:-af_packet}
 case $mode in
@@ -38,9 +40,6 @@ done
 netns_need nc socat ping tcpdump sha256sum ss head
 netns_setup
 tmp=$NETNS_TMP
-passed=0
-failed=0
-failed_names=()
 
 # Control packets on the Linux end, for evidence and post-mortems.
 linux_bg "$tmp/tcpdump.log" timeout 280 tcpdump -U -n -i "$IF_LINUX" -s 128 -w "$tmp/ctl.pcap" \
@@ -50,38 +49,6 @@ for _ in $(seq 50); do
     grep -q "listening on" "$tmp/tcpdump.log" 2>/dev/null && break
     sleep 0.1
 done
-
-ok() {
-    echo "ok - $1"
-    passed=$((passed + 1))
-}
-
-# not_ok NAME REASON [LOG...]: the logs go to stderr, indented.
-not_ok() {
-    local name=$1 why=$2 log
-    shift 2
-    echo "not ok - $name ($why)"
-    failed=$((failed + 1))
-    failed_names+=("$name")
-    for log in "$@"; do
-        [ -s "$log" ] || continue
-        echo "--- $(basename "$log")"
-        tail -n 20 "$log"
-    done | sed 's/^/# /' >&2
-}
-
-now_ns() {
-    date +%s%N
-}
-
-# MB/s for BYTES moved in NS nanoseconds.
-rate() {
-    awk -v b="$1" -v ns="$2" 'BEGIN { if (ns <= 0) ns = 1; printf "%.1f", b / 1e6 / (ns / 1e9) }'
-}
-
-sha() {
-    sha256sum "$1" | cut -d' ' -f1
-}
 
 # Start a libdemi server and wait for its "listening on" line.
 start_demi_server() {

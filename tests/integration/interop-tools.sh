@@ -28,6 +28,8 @@ variant=${2:-catpowder}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/integration/netns-lib.sh
 . "$here/netns-lib.sh"
+# shellcheck source=tests/integration/report-lib.sh
+. "$here/report-lib.sh"
 
 # The libdemi processes inherit these through in_demi / demi_bg.
 case $variant in
@@ -48,26 +50,6 @@ netns_need iperf3 curl python3 sha256sum
 netns_setup
 tmp=$NETNS_TMP
 ip_d=$NETNS_IP_DEMI
-passed=0
-failed=0
-
-ok() {
-    echo "ok - $1"
-    passed=$((passed + 1))
-}
-
-# not_ok NAME REASON [LOG...]: the logs go to stderr, indented.
-not_ok() {
-    local name=$1 why=$2 log
-    shift 2
-    echo "not ok - $name ($why)"
-    failed=$((failed + 1))
-    for log in "$@"; do
-        [ -s "$log" ] || continue
-        echo "--- $(basename "$log")"
-        tail -n 20 "$log"
-    done | sed 's/^/# /' >&2
-}
 
 # Why a process failed, from its exit status and its log's last line.
 why_rc() {

@@ -60,6 +60,8 @@ build=$(cd "${1:-build}" && pwd)
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/integration/netns-lib.sh
 . "$here/netns-lib.sh"
+# shellcheck source=tests/integration/report-lib.sh
+. "$here/report-lib.sh"
 
 dnc=$build/tests/integration/demi-nc
 bpf_obj=$build/tests/integration/drop.bpf.o
@@ -77,42 +79,9 @@ done
 netns_need tc nstat nc socat sha256sum head awk
 netns_setup
 tmp=$NETNS_TMP
-passed=0
-failed=0
 libdemi_env=(DEMI_STATS=1 "DEMI_FAULT_SEED=$seed")
 [ -n "$rto_min" ] && libdemi_env+=("DEMI_TCP_RTO_MIN_US=$rto_min")
 echo "# loss rate $ppm ppm, $size_mib MiB per transfer, fault seed $seed, libdemi rto_min_us ${rto_min:-default}, raw_socket.mode ${DEMI_RAW_SOCKET_MODE:-af_packet}"
-
-ok() {
-    echo "ok - $*"
-    passed=$((passed + 1))
-}
-
-# not_ok NAME REASON [LOG...]: the logs go to stderr, indented.
-not_ok() {
-    local name=$1 why=$2 log
-    shift 2
-    echo "not ok - $name ($why)"
-    failed=$((failed + 1))
-    for log in "$@"; do
-        [ -s "$log" ] || continue
-        echo "--- $(basename "$log")"
-        grep -v '^  ' "$log" | tail -n 20
-    done | sed 's/^/# /' >&2
-}
-
-now_ns() {
-    date +%s%N
-}
-
-# MB/s for BYTES moved in NS nanoseconds.
-rate() {
-    awk -v b="$1" -v ns="$2" 'BEGIN { if (ns <= 0) ns = 1; printf "%.1f", b / 1e6 / (ns / 1e9) }'
-}
-
-sha() {
-    sha256sum "$1" | cut -d' ' -f1
-}
 
 # ---------------------------------------------------------------- tc + BPF
 # tc_attach NS IF: a clsact qdisc and one drop program per direction;
