@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * config.c: load struct demi_config from built-in defaults, a YAML file and
- * DEMI_* environment variables, all driven by the config_keys[] table.
+ * DEMI_* environment variables, all driven by the config_keys[] table
+ * (config_keys.c: every key, its type, bounds, default and help).
  *
  * Every value, whatever its origin (default text, YAML scalar, environment),
  * goes through the same validators, so a default can never hold a value the
@@ -24,151 +25,6 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <yaml.h>
-
-/*
- * Offset of field @f, checked at compile time to have type @T (after array
- * decay): a table entry pointing at the wrong kind of field does not build.
- */
-#define OFF(f, T) \
-    (offsetof(struct demi_config, f) + 0 * sizeof(_Generic(((struct demi_config *)0)->f, T : 1)))
-#define FIELD_SIZE(f) sizeof(((struct demi_config *)0)->f)
-
-#define KEY_BOOL(k, f, d, h) \
-    {.key = k, .type = CONFIG_T_BOOL, .offset = OFF(f, bool), .has_offset = SIZE_MAX, .def = d, .help = h}
-#define KEY_U32(k, f, lo, hi, d, h)                                                         \
-    {.key = k, .type = CONFIG_T_U32, .offset = OFF(f, uint32_t), .has_offset = SIZE_MAX, \
-     .min = lo, .max = hi, .def = d, .help = h}
-#define KEY_STRING(k, f, ch, d, h)                                                            \
-    {.key = k, .type = CONFIG_T_STRING, .offset = OFF(f, char *), .has_offset = SIZE_MAX, \
-     .max = FIELD_SIZE(f), .choices = ch, .def = d, .help = h}
-#define KEY_IPV4(k, f, has, h)                                                              \
-    {.key = k, .type = CONFIG_T_IPV4, .offset = OFF(f, struct in_addr),                   \
-     .has_offset = OFF(has, bool), .help = h}
-#define KEY_MAC(k, f, has, h) \
-    {.key = k, .type = CONFIG_T_MAC, .offset = OFF(f, uint8_t *), .has_offset = OFF(has, bool), .help = h}
-/* The two collection types are bound to their fields (and counts) below. */
-#define KEY_STRLIST(k, h) \
-    {.key = k, .type = CONFIG_T_STRLIST, .offset = OFF(eal_argv, char **), .has_offset = SIZE_MAX, .help = h}
-#define KEY_ARPMAP(k, h)                                                                         \
-    {.key = k, .type = CONFIG_T_ARPMAP, .offset = OFF(arp_table, struct config_arp_entry *), \
-     .has_offset = SIZE_MAX, .help = h}
-
-/* Table order is the order demi-config prints. Defaults live only here. */
-const struct config_key config_keys[] = {
-    KEY_IPV4("demikernel.local_ipv4_addr", local_ipv4, has_local_ipv4,
-             "IPv4 address of this host on the kernel-bypass NIC (unset by default)"),
-    KEY_MAC("demikernel.local_link_addr", local_mac, has_local_mac,
-            "MAC address of that NIC, like 02:00:00:00:00:01 (unset by default)"),
-    KEY_STRING("raw_socket.linux_interface_name", linux_interface_name, NULL, NULL,
-               "Linux interface for raw-socket libOSes, at most 15 characters"),
-    KEY_STRING("raw_socket.mode", raw_socket_mode, "af_packet|af_xdp", "af_packet",
-               "how LIBOS=catpowder reaches the interface: AF_PACKET rings or an AF_XDP socket"),
-    KEY_U32("raw_socket.xdp_queue", xdp_queue, 0, 1023, "0",
-            "raw_socket.mode af_xdp: the interface's receive queue the socket binds to"),
-    KEY_STRING("raw_socket.xdp_bind", xdp_bind, "auto|zero_copy|copy", "auto",
-               "raw_socket.mode af_xdp: zero_copy (driver support needed), copy, or auto "
-               "(zero-copy when the driver offers it)"),
-    KEY_STRLIST("dpdk.eal_init",
-                "argv for rte_eal_init(), argv[0] included (environment: space-separated)"),
-    KEY_U32("dpdk.link_wait_ms", dpdk_link_wait_ms, 0, 600000, "5000",
-            "LIBOS=catnip: milliseconds demi_init waits for the port's link, 0 = no wait "
-            "(a memif server, whose link comes up when its client connects)"),
-    KEY_BOOL("tcp_socket_options.keepalive.enabled", keepalive_enabled, "false",
-             "enable TCP keepalive on new sockets"),
-    KEY_U32("tcp_socket_options.keepalive.time_millis", keepalive_time_ms, 0, UINT32_MAX, "0",
-            "idle time before the first keepalive probe, in milliseconds"),
-    KEY_U32("tcp_socket_options.keepalive.interval", keepalive_interval, 0, UINT32_MAX, "0",
-            "time between keepalive probes, in seconds"),
-    KEY_BOOL("tcp_socket_options.linger.enabled", linger_enabled, "false",
-             "enable SO_LINGER on new sockets"),
-    KEY_U32("tcp_socket_options.linger.time_seconds", linger_seconds, 0, UINT32_MAX, "0",
-            "SO_LINGER timeout, in seconds"),
-    KEY_BOOL("tcp_socket_options.nodelay", nodelay, "true",
-             "set TCP_NODELAY (no Nagle delay) on new sockets"),
-    KEY_U32("inetstack_config.mtu", mtu, 68, 9216, "1500", "link MTU, in bytes"),
-    KEY_U32("inetstack_config.mss", mss, 536, 9176, "1460", "TCP maximum segment size, in bytes"),
-    KEY_BOOL("inetstack_config.enable_jumbo_frames", enable_jumbo_frames, "false",
-             "allow frames larger than 1514 bytes"),
-    KEY_BOOL("inetstack_config.udp_checksum_offload", udp_checksum_offload, "false",
-             "let the NIC compute UDP checksums"),
-    KEY_BOOL("inetstack_config.tcp_checksum_offload", tcp_checksum_offload, "false",
-             "let the NIC compute TCP checksums"),
-    KEY_ARPMAP("inetstack_config.arp_table",
-               "static ARP entries \"MAC\": \"IPv4\" (environment: MAC=IPv4,MAC=IPv4)"),
-    KEY_U32("inetstack_config.arp_request_retries", arp_request_retries, 0, 100, "5",
-            "ARP requests sent before an address is declared unreachable"),
-    /* Demikernel's sample file says 20 s; a 1 s retry (as Linux does) fails
-     * an unreachable peer in seconds rather than minutes. */
-    KEY_U32("inetstack_config.arp_request_timeout", arp_request_timeout_s, 1, 3600, "1",
-            "seconds to wait for an ARP reply before retrying"),
-    KEY_U32("inetstack_config.arp_cache_ttl", arp_cache_ttl_s, 1, 86400, "15",
-            "seconds an ARP cache entry stays valid"),
-    KEY_U32("tcp.rcvbuf", tcp_rcvbuf, 4096, 1u << 30, "262144",
-            "TCP receive buffer per connection, bytes: the largest window offered"),
-    KEY_U32("tcp.sndbuf", tcp_sndbuf, 4096, 1u << 30, "262144",
-            "TCP send queue per connection, bytes, before pushes wait"),
-    KEY_U32("tcp.rto_initial_ms", tcp_rto_initial_ms, 1, 60000, "200",
-            "retransmission timeout before any RTT sample, milliseconds"),
-    KEY_U32("tcp.rto_min_us", tcp_rto_min_us, 1, 60000000, "2000",
-            "lower bound of the retransmission timeout, microseconds"),
-    KEY_U32("tcp.rto_max_ms", tcp_rto_max_ms, 1, 3600000, "60000",
-            "upper bound of the retransmission timeout, milliseconds"),
-    KEY_U32("tcp.max_retries", tcp_max_retries, 1, 100, "15",
-            "retransmissions of a segment before the connection fails with ETIMEDOUT"),
-    KEY_U32("tcp.syn_retries", tcp_syn_retries, 1, 100, "6",
-            "SYN retransmissions before a connect fails with ETIMEDOUT"),
-    KEY_U32("tcp.delayed_ack_us", tcp_delayed_ack_us, 0, 500000, "100",
-            "delayed ACK timeout, microseconds (a reply within it carries the ACK)"),
-    KEY_U32("tcp.msl_ms", tcp_msl_ms, 1, 600000, "30000",
-            "maximum segment lifetime, milliseconds; TIME_WAIT lasts twice this"),
-    KEY_U32("tcp.syn_backlog", tcp_syn_backlog, 1, 1048576, "1024",
-            "half-open connections per listener; the oldest is dropped beyond it"),
-    KEY_STRING("tcp.congestion_control", tcp_cc, "cubic|newreno", "cubic",
-               "congestion control module"),
-    KEY_BOOL("tcp.sack", tcp_sack, "true", "offer selective acknowledgments (RFC 2018)"),
-    KEY_BOOL("tcp.timestamps", tcp_timestamps, "true", "offer timestamps (RFC 7323)"),
-    KEY_BOOL("tcp.window_scaling", tcp_window_scaling, "true", "offer window scaling (RFC 7323)"),
-    /* Fault injection on transmit, for tests against real peers (dev/fault.c). */
-    KEY_U32("fault.seed", fault_seed, 0, UINT32_MAX, "1",
-            "seed of the transmit fault injector; the same seed drops the same frames"),
-    KEY_U32("fault.tx_loss_ppm", fault_loss_ppm, 0, 1000000, "0",
-            "inet libOSes: frames dropped on transmit, parts per million (0 = off)"),
-    KEY_U32("fault.tx_dup_ppm", fault_dup_ppm, 0, 1000000, "0",
-            "inet libOSes: frames duplicated on transmit, parts per million"),
-    KEY_U32("fault.tx_corrupt_ppm", fault_corrupt_ppm, 0, 1000000, "0",
-            "inet libOSes: frames with a flipped byte on transmit, parts per million"),
-    KEY_U32("fault.tx_reorder_ppm", fault_reorder_ppm, 0, 1000000, "0",
-            "inet libOSes: frames held back behind the next one, parts per million"),
-    /* Our keys in Demikernel's catmem section (its name_prefix is ignored). */
-    KEY_U32("catmem.ring_size", catmem_ring_size, 4096, 1u << 30, "1048576",
-            "bytes of each direction of a pipe this process creates, a power of two; the "
-            "largest message is half of it (at most 1 MiB)"),
-    KEY_U32("catmem.peer_check_us", catmem_peer_check_us, 0, 10000000, "1000",
-            "while a pipe op waits, how often the peer's liveness is checked (one syscall), "
-            "microseconds"),
-    KEY_U32("libdemi.max_queues", max_queues, 16, 1048576, "65536",
-            "queue descriptors (sockets, pipes) open at once"),
-    KEY_U32("libdemi.max_ops", max_ops, 16, 16777216, "65536",
-            "operations pending or completed but not yet waited for"),
-    KEY_U32("libdemi.pool_small_count", pool_small_count, 0, 1048576, "8192",
-            "2 KiB buffers preallocated"),
-    KEY_U32("libdemi.pool_large_count", pool_large_count, 0, 65536, "1024",
-            "64 KiB buffers preallocated"),
-    KEY_U32("libdemi.pool_huge_count", pool_huge_count, 0, 4096, "16",
-            "1 MiB buffers preallocated"),
-    KEY_U32("libdemi.spin_us", spin_us, 0, 10000000, "100",
-            "microseconds demi_wait* busy-polls before sleeping"),
-    KEY_BOOL("libdemi.idle_yield", idle_yield, "true",
-             "after libdemi.spin_us idle, a libOS that cannot sleep (catnip, catpowder, catmem) "
-             "yields the CPU each poll round; false on a core of its own"),
-    KEY_STRING("libdemi.log_level", log_level, "error|warn|info|debug|trace", "warn",
-               "log verbosity (the DEMI_LOG variable wins)"),
-};
-
-const size_t config_nkeys = ARRAY_SIZE(config_keys);
-
-/* source[] is indexed by key. */
-BUILD_BUG_ON(ARRAY_SIZE(config_keys) > CONFIG_KEYS_MAX);
 
 /* Longest dotted name we ever build; longer YAML keys cannot be ours. */
 #define NAME_MAX_LEN 128
@@ -250,11 +106,6 @@ static bool scalar_is_text(const yaml_node_t *n)
 static void *field(struct demi_config *cfg, size_t offset)
 {
     return (char *)cfg + offset;
-}
-
-static const void *cfield(const struct demi_config *cfg, size_t offset)
-{
-    return (const char *)cfg + offset;
 }
 
 /* ---- validators: text -> value, false when the text is not acceptable ---- */
@@ -905,96 +756,4 @@ void config_free(struct demi_config *cfg)
     cfg->eal_argc = 0;
     free(cfg->ignored);
     cfg->ignored = NULL;
-}
-
-/* ---- printing ---- */
-
-/* Prints @s as a YAML double-quoted string; returns the columns used. */
-static int print_quoted(FILE *out, const char *s)
-{
-    int n = 1;
-
-    fputc('"', out);
-    for (; *s; s++, n++) {
-        if (*s == '"' || *s == '\\') {
-            fputc('\\', out);
-            n++;
-        }
-        fputc(*s, out);
-    }
-    fputc('"', out);
-    return n + 1;
-}
-
-static int print_value(FILE *out, const struct config_key *k, const struct demi_config *cfg)
-{
-    const void *p = cfield(cfg, k->offset);
-    char ip[INET_ADDRSTRLEN];
-    const uint8_t *m;
-    int n = 0;
-
-    if (k->has_offset != SIZE_MAX && !*(const bool *)cfield(cfg, k->has_offset))
-        return fprintf(out, "~");
-    switch (k->type) {
-    case CONFIG_T_BOOL:
-        return fprintf(out, "%s", *(const bool *)p ? "true" : "false");
-    case CONFIG_T_U32:
-        return fprintf(out, "%u", *(const uint32_t *)p);
-    case CONFIG_T_STRING:
-        return print_quoted(out, p);
-    case CONFIG_T_IPV4:
-        return fprintf(out, "%s", inet_ntop(AF_INET, p, ip, sizeof(ip)));
-    case CONFIG_T_MAC:
-        m = p;
-        return fprintf(out, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
-    case CONFIG_T_STRLIST:
-        n += fprintf(out, "[");
-        for (int i = 0; i < cfg->eal_argc; i++) {
-            n += i ? fprintf(out, ", ") : 0;
-            n += print_quoted(out, cfg->eal_argv[i] ? cfg->eal_argv[i] : "");
-        }
-        return n + fprintf(out, "]");
-    case CONFIG_T_ARPMAP:
-        n += fprintf(out, "{");
-        for (int i = 0; i < cfg->arp_table_len; i++) {
-            const struct config_arp_entry *e = &cfg->arp_table[i];
-            n += fprintf(out, "%s\"%02x:%02x:%02x:%02x:%02x:%02x\": \"%s\"", i ? ", " : "", e->mac[0],
-                         e->mac[1], e->mac[2], e->mac[3], e->mac[4], e->mac[5],
-                         inet_ntop(AF_INET, &e->ip, ip, sizeof(ip)));
-        }
-        return n + fprintf(out, "}");
-    }
-    return 0;
-}
-
-void config_print(FILE *out, const struct demi_config *cfg)
-{
-    static const char *const src[] = {"default", "file", "env"};
-    const int value_col = 20;
-    int key_col = 0;
-
-    for (size_t i = 0; i < config_nkeys; i++)
-        key_col = MAX(key_col, (int)strlen(config_keys[i].key) + 1);
-
-    fprintf(out, "# libdemi configuration, file: %s\n", cfg->path[0] ? cfg->path : "(none)");
-    fprintf(out, "# key: value  # source: default, file or env (DEMI_<KEY>); help\n");
-    for (size_t i = 0; i < config_nkeys; i++) {
-        const struct config_key *k = &config_keys[i];
-        unsigned s = cfg->source[i] < ARRAY_SIZE(src) ? cfg->source[i] : 0;
-        int n;
-
-        fprintf(out, "%s:%*s", k->key, key_col - (int)strlen(k->key), "");
-        n = print_value(out, k, cfg);
-        fprintf(out, "%*s  # %-7s  %s\n", n < value_col ? value_col - n : 0, "", src[s], k->help);
-    }
-    if (cfg->ignored && cfg->ignored[0]) {
-        const char *line = cfg->ignored;
-
-        fprintf(out, "# keys of %s that libdemi ignores:\n", cfg->path);
-        while (*line) {
-            int len = (int)strcspn(line, "\n");
-            fprintf(out, "#   %.*s\n", len, line);
-            line += len + (line[len] == '\n');
-        }
-    }
 }
