@@ -8,14 +8,14 @@
  * (zero copy), and a push of one of our buffers rides behind the headers as
  * a slice (zero copy). The stack reports progress through upcalls (UDP: a
  * datagram queued; TCP: event bits) and the libOS completes the waiting ops
- * right there. Everything runs inside the caller's poll loop.
+ * right there. Everything runs inside the caller's poll loop. The libOSes
+ * over each device (catloop, cattest, and the real devices' exit drain and
+ * fault injection) are put together in inet_devices.c.
  */
 #include "core/common.h"
 #include "core/log.h"
 #include "core/runtime.h"
 #include "core/clock.h"
-#include "dev/loopback.h"
-#include "dev/scriptdev.h"
 #include "dev/simlink.h"
 #include "libos/inet.h"
 #include "net/stack.h"
@@ -28,7 +28,6 @@
 #include <string.h>
 
 #define INET_UDP_RXQ 1024     /* datagrams queued per socket before drops */
-#define INET_LOOPBACK_RING 4096
 
 struct inet_libos {
     struct libos base;
@@ -684,8 +683,7 @@ static void inet_params_from(const struct demi_config *cfg, struct inet_params *
         p->tcp.keepalive_intvl_ns = (uint64_t)cfg->keepalive_interval * 1000000000u;
 }
 
-/* Start the inet libOS over @dev (ownership moves to the libOS). */
-static int inet_create(const struct demi_config *cfg, struct netdev *dev, struct libos **out)
+int inet_create(const struct demi_config *cfg, struct netdev *dev, bool harness, struct libos **out)
 {
     struct inet_libos *il = calloc(1, sizeof(*il));
     struct inet_params p;
@@ -703,141 +701,8 @@ static int inet_create(const struct demi_config *cfg, struct netdev *dev, struct
         return ret;
     }
     il->dev = dev;
+    il->harness = harness;
     il->base.ops = &inet_ops;
     *out = &il->base;
     return 0;
-}
-
-/* fault.tx_*_ppm: the fault wrapper in front of the device, so tests can
- * make a real wire lossy from libdemi's side. NULL (and @dev destroyed) when
- * the wrapper cannot be made. */
-static struct netdev *inet_maybe_fault(const struct demi_config *cfg, struct netdev *dev)
-{
-    struct fault_params fp = {
-        .seed = cfg->fault_seed,
-        .loss_ppm = cfg->fault_loss_ppm,
-        .dup_ppm = cfg->fault_dup_ppm,
-        .corrupt_ppm = cfg->fault_corrupt_ppm,
-        .reorder_ppm = cfg->fault_reorder_ppm,
-    };
-    struct netdev *wrapped;
-
-    if (!fp.loss_ppm && !fp.dup_ppm && !fp.corrupt_ppm && !fp.reorder_ppm)
-        return dev;
-    wrapped = fault_wrap(dev, &rt.mem, &fp);
-    if (!wrapped) {
-        netdev_destroy(dev);
-        return NULL;
-    }
-    log_warn("%s: transmit fault injection on (loss %u, dup %u, corrupt %u, reorder %u ppm; seed %u)",
-             dev->name, fp.loss_ppm, fp.dup_ppm, fp.corrupt_ppm, fp.reorder_ppm, cfg->fault_seed);
-    return wrapped;
-}
-
-/*
- * Exit drain. A process that exits right after demi_close() (or after its
- * last push completed: pushes complete once queued) would take the unsent
- * bytes and its FIN with it: unlike a kernel's, this stack runs only inside
- * the process. So at exit it keeps running until every connection has
- * delivered what it owes (bounded, and cut short when the link goes down),
- * lingers briefly for a peer's FIN, then shuts the runtime down, which also
- * releases the device (a memif peer sees the link go down, libxdp's program
- * is detached). Only for real devices: catloop and cattest are in-process.
- */
-#define INET_EXIT_DRAIN_NS 2000000000ull
-#define INET_EXIT_GRACE_NS 5000000ull
-
-static struct libos *inet_exit_los;
-
-static void inet_atexit(void)
-{
-    struct inet_libos *il;
-    uint64_t now, deadline, quiet_since = 0;
-
-    if (!rt.initialised || !inet_exit_los || rt.net != inet_exit_los)
-        return;
-    il = container_of(inet_exit_los, struct inet_libos, base);
-    now = clock_fresh_ns();
-    deadline = now + INET_EXIT_DRAIN_NS;
-    while (now < deadline && netdev_link_up(il->dev)) {
-        for (int i = 0; i < 64; i++)
-            rt_poll();
-        now = clock_now_ns();
-        if (tcp_owes_peers(&il->stack) || il->stack.ntx > 0) {
-            quiet_since = 0;
-        } else if (quiet_since == 0) {
-            quiet_since = now;
-        } else if (now - quiet_since >= INET_EXIT_GRACE_NS) {
-            break;
-        }
-    }
-    rt_shutdown();
-    inet_exit_los = NULL;
-}
-
-int inet_libos_create(const struct demi_config *cfg, struct netdev *dev, struct libos **out)
-{
-    static bool registered;
-    int ret;
-
-    dev = inet_maybe_fault(cfg, dev);
-    if (!dev)
-        return ENOMEM;
-    ret = inet_create(cfg, dev, out);
-    if (ret)
-        return ret;
-    if (!registered) {
-        if (atexit(inet_atexit) != 0)
-            log_warn("%s: cannot register the exit handler: data pushed just before exit may not "
-                     "be sent",
-                     dev->name);
-        registered = true;
-    }
-    inet_exit_los = *out;
-    return 0;
-}
-
-int cattest_create(const struct demi_config *cfg, struct libos **out)
-{
-    static const uint8_t default_mac[ETH_ALEN] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
-    struct netdev *dev;
-    int ret;
-
-    if (!cfg->has_local_ipv4) {
-        log_err("LIBOS=cattest needs demikernel.local_ipv4_addr (in CONFIG_PATH or "
-                "DEMI_DEMIKERNEL_LOCAL_IPV4_ADDR)");
-        return EINVAL;
-    }
-    /* Scripts run in virtual time from 0: timers fire only as they advance. */
-    clock_set_virtual(0);
-    dev = scriptdev_create(&rt.mem, cfg->has_local_mac ? cfg->local_mac : default_mac, cfg->mtu);
-    if (!dev) {
-        clock_set_real();
-        return ENOMEM;
-    }
-    ret = inet_create(cfg, dev, out);
-    if (ret) {
-        clock_set_real();
-        return ret;
-    }
-    container_of(*out, struct inet_libos, base)->harness = true;
-    return 0;
-}
-
-int catloop_create(const struct demi_config *cfg, struct libos **out)
-{
-    /* A locally administered unicast MAC when the configuration gives none. */
-    static const uint8_t default_mac[ETH_ALEN] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
-    struct netdev *dev;
-
-    if (!cfg->has_local_ipv4) {
-        log_err("LIBOS=catloop needs demikernel.local_ipv4_addr (in CONFIG_PATH or "
-                "DEMI_DEMIKERNEL_LOCAL_IPV4_ADDR)");
-        return EINVAL;
-    }
-    dev = loopback_create(&rt.mem, cfg->has_local_mac ? cfg->local_mac : default_mac, cfg->mtu,
-                          INET_LOOPBACK_RING);
-    if (!dev)
-        return ENOMEM;
-    return inet_create(cfg, dev, out);
 }

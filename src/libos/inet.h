@@ -9,6 +9,13 @@ struct netdev;
 
 struct demi_config;
 
+#include <stdbool.h>
+
+/* The inet libOS over @dev (ownership moves to it; destroyed on failure
+ * too), without the extras of inet_libos_create; @harness: a cattest
+ * instance (virtual time, harness calls allowed). For inet_devices.c. */
+int inet_create(const struct demi_config *cfg, struct netdev *dev, bool harness, struct libos **out);
+
 /* Start the inet libOS over @dev, whose ownership moves to the libOS (it is
  * destroyed on failure too): how catpowder (and later catnip) are built. */
 int inet_libos_create(const struct demi_config *cfg, struct netdev *dev, struct libos **out);
