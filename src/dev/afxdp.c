@@ -106,6 +106,19 @@ static inline bool xf_owns(const struct xf_umem *um, const void *ptr)
     return b >= um->area && b < um->area + um->len;
 }
 
+/* A frame's dbuf, held once by its new user; data and len are the caller's.
+ * The sga tag (app_gen) is left as it was: it must keep changing across
+ * reuse. */
+static inline void xf_dbuf_reset(struct dbuf_pool *p, struct dbuf *d)
+{
+    d->size = XF_FRAME_SIZE - (uint32_t)sizeof(struct dbuf);
+    d->refcnt = 1;
+    d->flags = 0;
+    d->pool = p;
+    d->next = NULL;
+    d->parent = NULL;
+}
+
 /* A frame from the free stack, its dbuf ready as dbuf_alloc promises. The
  * sga tag (app_gen) is left as it was: it must keep changing across reuse. */
 static inline struct dbuf *xf_take(struct dbuf_pool *p)
@@ -118,14 +131,9 @@ static inline struct dbuf *xf_take(struct dbuf_pool *p)
         return NULL;
     }
     d = um->free[--p->nfree];
-    d->size = XF_FRAME_SIZE - (uint32_t)sizeof(struct dbuf);
+    xf_dbuf_reset(p, d);
     d->data = d->buf + DBUF_HEADROOM;
     d->len = 0;
-    d->refcnt = 1;
-    d->flags = 0;
-    d->pool = p;
-    d->next = NULL;
-    d->parent = NULL;
     return d;
 }
 
@@ -254,12 +262,7 @@ static uint16_t xf_rx_burst(struct netdev *dev, struct dbuf **frames, uint16_t n
         struct dbuf *d = xf_frame_dbuf(x->um, desc->addr);
 
         x->rx_posted--;
-        d->pool = p;
-        d->size = XF_FRAME_SIZE - (uint32_t)sizeof(struct dbuf);
-        d->refcnt = 1;
-        d->flags = 0;
-        d->next = NULL;
-        d->parent = NULL;
+        xf_dbuf_reset(p, d);
         if (unlikely(desc->addr + desc->len > x->um->len || off < sizeof(struct dbuf) ||
                      off + desc->len > XF_FRAME_SIZE)) {
             x->rx_bad_desc++; /* never from a sane kernel: the frame goes back */
