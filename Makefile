@@ -1,13 +1,15 @@
 # libdemi: the two commands of the README, and their helpers.
 #   make demo   the main job: echo across two processes, latency table
-#   make test   every suite; unit + packet scripts also under ASan+UBSan; fuzzing
+#   make test   every suite; unit + packet scripts also under ASan+UBSan; every
+#               fuzz target for FUZZ_SECONDS (30) each
 #   make bench  latency/throughput/scale tables, bench/results/, docs/performance.md
 # They install missing Debian packages first and build what they need.
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
-FUZZ_SECONDS ?= 60
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS ?=
 MESON_OPTS ?=
 
 .PHONY: all deps build build-asan build-fuzz test test-unit fuzz demo bench install clean
@@ -35,9 +37,10 @@ build-fuzz: deps
 test: build build-asan build-fuzz
 	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/run-tests.sh $(BUILD) $(ASAN_BUILD)
 
-# A longer fuzzing session: make fuzz FUZZ_SECONDS=3600
+# FUZZ_SECONDS is per target (make test runs every target that long).
+# A longer session: make fuzz FUZZ_SECONDS=3600 [FUZZ_TARGETS="fuzz_tcp fuzz_api"]
 fuzz: build-fuzz
-	@scripts/run-fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+	@scripts/run-fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 test-unit: build
 	@meson test -C $(BUILD) --suite unit --print-errorlogs
