@@ -51,6 +51,32 @@ uint64_t demi_harness_now(void);
 /** Run one round of the poll loop (what a demi_wait would do once). */
 int demi_harness_poll(void);
 
+/**
+ * Check the invariants the stack keeps (for every listener: its counts of
+ * half-open and ready connections equal the lengths of its queues, and
+ * every child on them points back at it). Script runners call it after
+ * every step, so a count that drifts fails the step that made it drift.
+ * @param msg   receives what is wrong (may be NULL).
+ * @param cap   size of @p msg.
+ * @return 0; EIO when an invariant is broken.
+ */
+int demi_harness_check(char *msg, size_t cap);
+
+/**
+ * A listening TCP queue's connections: @p half_open in SYN-RECEIVED (its SYN
+ * queue), @p ready established and waiting for demi_accept.
+ * @return 0; EBADF for an unknown qd; EINVAL when @p qd is not a TCP queue
+ * of this libOS or an argument is NULL.
+ */
+int demi_harness_listener(int qd, uint32_t *half_open, uint32_t *ready);
+
+/**
+ * The stack's counter called @p name (e.g. "tcp_accept_overflow"; the names
+ * DEMI_STATS prints at exit).
+ * @return 0; ENOENT for an unknown name; EINVAL for NULL.
+ */
+int demi_harness_counter(const char *name, uint64_t *value);
+
 #ifdef __cplusplus
 }
 #endif

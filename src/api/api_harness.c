@@ -4,6 +4,7 @@
 #include "core/clock.h"
 #include "dev/scriptdev.h"
 #include "libos/inet.h"
+#include "net/stack.h"
 
 #include <demi/harness.h>
 
@@ -66,4 +67,45 @@ DEMI_EXPORT int demi_harness_poll(void)
         return ENOTSUP;
     harness_settle();
     return 0;
+}
+
+DEMI_EXPORT int demi_harness_check(char *msg, size_t cap)
+{
+    char buf[256];
+
+    if (!harness_dev())
+        return ENOTSUP;
+    if (!msg || cap == 0) {
+        msg = buf;
+        cap = sizeof(buf);
+    }
+    msg[0] = '\0';
+    return tcp_check(inet_libos_stack(rt.net), msg, cap);
+}
+
+DEMI_EXPORT int demi_harness_listener(int qd, uint32_t *half_open, uint32_t *ready)
+{
+    struct queue *q;
+    struct tcp_pcb *pcb;
+
+    if (!harness_dev())
+        return ENOTSUP;
+    if (!half_open || !ready)
+        return EINVAL;
+    if (!(q = api_queue(qd)))
+        return EBADF;
+    if (!(pcb = inet_libos_tcp_pcb(q)))
+        return EINVAL;
+    *half_open = pcb->syn_count;
+    *ready = pcb->accept_count;
+    return 0;
+}
+
+DEMI_EXPORT int demi_harness_counter(const char *name, uint64_t *value)
+{
+    if (!harness_dev())
+        return ENOTSUP;
+    if (!name || !value)
+        return EINVAL;
+    return inet_stats_get(&inet_libos_stack(rt.net)->stats, name, value);
 }

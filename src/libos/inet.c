@@ -592,6 +592,13 @@ struct inet_stack *inet_libos_stack(struct libos *los)
     return &container_of(los, struct inet_libos, base)->stack;
 }
 
+struct tcp_pcb *inet_libos_tcp_pcb(struct queue *q)
+{
+    if (!q || !q->libos || q->libos->ops != &inet_ops || q->kind != QUEUE_TCP)
+        return NULL;
+    return isock(q)->pcb;
+}
+
 struct netdev *inet_libos_harness_dev(struct libos *los)
 {
     struct inet_libos *il;

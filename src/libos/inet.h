@@ -23,6 +23,11 @@ int inet_libos_create(const struct demi_config *cfg, struct netdev *dev, struct 
 /* The stack behind an inet libOS (catloop, catnip, catpowder). */
 struct inet_stack *inet_libos_stack(struct libos *los);
 
+/* The TCP pcb behind queue @q of an inet libOS, or NULL (not TCP, not
+ * inet). For the harness and tests. */
+struct queue;
+struct tcp_pcb *inet_libos_tcp_pcb(struct queue *q);
+
 /* The scriptdev of a LIBOS=cattest instance, or NULL for any other libOS. */
 struct netdev *inet_libos_harness_dev(struct libos *los);
 

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #include "net/stats.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <string.h>
 
 void inet_stats_print(FILE *out, const struct inet_stats *st, int nonzero_only)
 {
@@ -10,4 +12,16 @@ void inet_stats_print(FILE *out, const struct inet_stats *st, int nonzero_only)
         fprintf(out, "  %-26s %12" PRIu64 "  %s\n", #name, st->name, help);
     INET_STATS(INET_STATS_PRINT)
 #undef INET_STATS_PRINT
+}
+
+int inet_stats_get(const struct inet_stats *st, const char *name, uint64_t *value)
+{
+#define INET_STATS_GET(n, help)   \
+    if (strcmp(name, #n) == 0) { \
+        *value = st->n;           \
+        return 0;                 \
+    }
+    INET_STATS(INET_STATS_GET)
+#undef INET_STATS_GET
+    return ENOENT;
 }

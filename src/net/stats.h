@@ -102,6 +102,9 @@ struct inet_stats {
 /* Print every counter, or only the non-zero ones. */
 void inet_stats_print(FILE *out, const struct inet_stats *st, int nonzero_only);
 
+/* The counter called @name: 0, or ENOENT. */
+int inet_stats_get(const struct inet_stats *st, const char *name, uint64_t *value);
+
 #define STAT_INC(s, name) ((s)->stats.name++)
 
 #endif /* DEMI_NET_STATS_H */

@@ -47,6 +47,16 @@ enum tcp_state {
 
 const char *tcp_state_name(enum tcp_state s);
 
+/* Which queue of its listener a child is on. Recorded, never inferred from
+ * the state: a child leaves the SYN queue in whatever state its end puts it
+ * in (a timeout sets CLOSED first), and the count it leaves must be the one
+ * it joined. */
+enum tcp_child_queue {
+    TCP_CHILDQ_NONE = 0,
+    TCP_CHILDQ_SYN,    /* SYN_RECEIVED, counted in syn_count */
+    TCP_CHILDQ_ACCEPT, /* established, not accepted, counted in accept_count */
+};
+
 /* Segment flags. */
 #define TH_FIN 0x01
 #define TH_SYN 0x02
@@ -152,10 +162,11 @@ struct tcp_sack_block {
 
 struct tcp_pcb {
     struct list_node link;        /* connection or listener hash */
-    struct list_node child_link;  /* listener's syn or accept queue */
+    struct list_node child_link;  /* listener's syn or accept queue (child_q) */
     struct inet_stack *stack;
     struct tcp_pcb *listener;     /* while a child is not yet accepted */
     uint8_t state;                /* enum tcp_state */
+    uint8_t child_q;              /* enum tcp_child_queue: which of listener's queues */
     int err;                      /* ECONNRESET, ECONNREFUSED, ETIMEDOUT, ... */
     void *owner;                  /* the libOS's socket; NULL = detached */
     tcp_upcall_fn upcall;
@@ -320,6 +331,16 @@ bool tcp_set_state(struct tcp_pcb *pcb, enum tcp_state st);
 
 /* Internal: free a pcb and everything it holds. */
 void tcp_pcb_free(struct tcp_pcb *pcb);
+
+/* Internal: put child @c on queue @q of listener @l, taking it off the one
+ * it was on; TCP_CHILDQ_NONE takes it off (accepted, or freed). The only
+ * code that changes syn_count and accept_count. */
+void tcp_child_move(struct tcp_pcb *l, struct tcp_pcb *c, enum tcp_child_queue q);
+
+/* Check the invariants the table keeps: each listener's counts equal the
+ * lengths of its queues, and every child on them points back at it. 0, or
+ * EIO with what is wrong written to @msg. For tests and fuzzers (O(pcbs)). */
+int tcp_check(const struct inet_stack *s, char *msg, size_t cap);
 
 /* Internal: the connection or listener a segment is for. */
 struct tcp_pcb *tcp_lookup(struct inet_stack *s, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport);

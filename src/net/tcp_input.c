@@ -97,7 +97,6 @@ static void tcp_input_listen(struct inet_stack *s, struct tcp_pcb *l, const stru
     c = tcp_pcb_new(s, NULL, NULL);
     if (!c)
         return;
-    c->listener = l;
     c->nodelay = l->nodelay;
     c->keepalive = l->keepalive;
     c->rcvbuf = l->rcvbuf;
@@ -120,8 +119,7 @@ static void tcp_input_listen(struct inet_stack *s, struct tcp_pcb *l, const stru
     c->cc->init(c);
     c->state = TCPS_SYN_RECEIVED;
     tcp_hash_insert(c);
-    list_add_tail(&l->syn_q, &c->child_link);
-    l->syn_count++;
+    tcp_child_move(l, c, TCP_CHILDQ_SYN);
     /* Data on the SYN is not queued (no TCP Fast Open): only the SYN is
      * acknowledged and the peer sends it again. */
     tcp_output(c);
@@ -322,10 +320,7 @@ static int tcp_ack_process(struct tcp_pcb *pcb, const struct tcp_seg *sg, bool *
         pcb->snd_wl2 = sg->ack;
         tcp_keep_reset(pcb);
         if (l) {
-            list_del(&pcb->child_link);
-            l->syn_count--;
-            list_add_tail(&l->accept_q, &pcb->child_link);
-            l->accept_count++;
+            tcp_child_move(l, pcb, TCP_CHILDQ_ACCEPT);
             STAT_INC(s, tcp_conn_passive);
             tcp_notify(l, TCP_EV_ACCEPT);
         } else {

@@ -10,7 +10,9 @@
 #include "net/tcp_seq.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -269,9 +271,7 @@ struct tcp_pcb *tcp_accept(struct tcp_pcb *listener, void *owner, tcp_upcall_fn 
     if (list_empty(&listener->accept_q))
         return NULL;
     c = list_entry(list_first(&listener->accept_q), struct tcp_pcb, child_link);
-    list_del(&c->child_link);
-    listener->accept_count--;
-    c->listener = NULL;
+    tcp_child_move(listener, c, TCP_CHILDQ_NONE);
     c->owner = owner;
     c->upcall = upcall;
     return c;
@@ -408,14 +408,8 @@ void tcp_pcb_free(struct tcp_pcb *pcb)
     tcp_timers_cancel(pcb);
     if (list_linked(&pcb->link))
         list_del(&pcb->link);
-    if (list_linked(&pcb->child_link)) { /* still queued on its listener */
-        struct tcp_pcb *l = pcb->listener;
-        list_del(&pcb->child_link);
-        if (l && pcb->state == TCPS_SYN_RECEIVED)
-            l->syn_count--;
-        else if (l)
-            l->accept_count--;
-    }
+    if (pcb->listener) /* still queued on its listener */
+        tcp_child_move(pcb->listener, pcb, TCP_CHILDQ_NONE);
     list_for_each_safe(pos, tmp, &pcb->syn_q) {
         tcp_abort(list_entry(pos, struct tcp_pcb, child_link));
     }
@@ -427,6 +421,85 @@ void tcp_pcb_free(struct tcp_pcb *pcb)
     tcp_free_chain(&pcb->ooo_head, NULL);
     pcb->stack->tcp.npcbs--;
     free(pcb);
+}
+
+void tcp_child_move(struct tcp_pcb *l, struct tcp_pcb *c, enum tcp_child_queue q)
+{
+    assert(c->child_q == TCP_CHILDQ_NONE || c->listener == l);
+    switch (c->child_q) {
+    case TCP_CHILDQ_SYN:
+        assert(l->syn_count > 0);
+        l->syn_count--;
+        list_del(&c->child_link);
+        break;
+    case TCP_CHILDQ_ACCEPT:
+        assert(l->accept_count > 0);
+        l->accept_count--;
+        list_del(&c->child_link);
+        break;
+    default:
+        break;
+    }
+    c->child_q = (uint8_t)q;
+    switch (q) {
+    case TCP_CHILDQ_SYN:
+        list_add_tail(&l->syn_q, &c->child_link);
+        l->syn_count++;
+        c->listener = l;
+        break;
+    case TCP_CHILDQ_ACCEPT:
+        list_add_tail(&l->accept_q, &c->child_link);
+        l->accept_count++;
+        c->listener = l;
+        break;
+    default:
+        c->listener = NULL;
+        break;
+    }
+}
+
+static int tcp_check_listener(const struct tcp_pcb *l, char *msg, size_t cap)
+{
+    const struct list_node *qs[2] = {&l->syn_q, &l->accept_q};
+    const uint32_t counts[2] = {l->syn_count, l->accept_count};
+    static const char *const names[2] = {"SYN", "accept"};
+
+    for (int i = 0; i < 2; i++) {
+        uint32_t n = 0;
+        for (const struct list_node *p = qs[i]->next; p != qs[i]; p = p->next) {
+            const struct tcp_pcb *c = container_of(p, struct tcp_pcb, child_link);
+            if (c->listener != l || c->child_q != (i == 0 ? TCP_CHILDQ_SYN : TCP_CHILDQ_ACCEPT)) {
+                snprintf(msg, cap, "listener :%u: a child on its %s queue (%s) points elsewhere", ntohs(l->local_port),
+                         names[i], tcp_state_name(c->state));
+                return EIO;
+            }
+            if (i == 0 && c->state != TCPS_SYN_RECEIVED) {
+                snprintf(msg, cap, "listener :%u: a %s child on its SYN queue", ntohs(l->local_port),
+                         tcp_state_name(c->state));
+                return EIO;
+            }
+            n++;
+        }
+        if (n != counts[i]) {
+            snprintf(msg, cap, "listener :%u: %s count %u, queue holds %u", ntohs(l->local_port), names[i],
+                     counts[i], n);
+            return EIO;
+        }
+    }
+    return 0;
+}
+
+int tcp_check(const struct inet_stack *s, char *msg, size_t cap)
+{
+    for (size_t b = 0; b < ARRAY_SIZE(s->tcp.listeners); b++) {
+        const struct list_node *head = &s->tcp.listeners[b];
+        for (const struct list_node *n = head->next; n != head; n = n->next) {
+            int r = tcp_check_listener(container_of(n, struct tcp_pcb, link), msg, cap);
+            if (r)
+                return r;
+        }
+    }
+    return 0;
 }
 
 bool tcp_set_state(struct tcp_pcb *pcb, enum tcp_state st)

@@ -1590,6 +1590,29 @@ static void do_syscall(char *text)
     } else if (strcmp(name, "poll") == 0) {
         need_args(name, nargs, 0, 0);
         check_ret("poll", demi_harness_poll(), &e);
+    } else if (strcmp(name, "syn_queue") == 0 || strcmp(name, "accept_queue") == 0) {
+        uint32_t half_open, ready, got;
+        int r;
+        need_args(name, nargs, 1, 1);
+        if (e.kind != EXP_INT)
+            fail("%s() needs an expected count: %s(s) = N", name, name);
+        r = demi_harness_listener(arg_qd(args[0]), &half_open, &ready);
+        if (r)
+            fail("%s(%s): %s", name, args[0], errname(r));
+        got = name[0] == 's' ? half_open : ready;
+        if (got != (uint64_t)e.v)
+            fail("%s(%s) = %" PRIu32 ", expected %" PRId64, name, args[0], got, e.v);
+    } else if (strcmp(name, "counter") == 0) {
+        uint64_t v;
+        int r;
+        need_args(name, nargs, 1, 1);
+        if (e.kind != EXP_INT)
+            fail("counter() needs an expected value: counter(NAME) = N");
+        r = demi_harness_counter(args[0], &v);
+        if (r)
+            fail("counter(%s): %s", args[0], r == ENOENT ? "no such counter" : errname(r));
+        if (v != (uint64_t)e.v)
+            fail("counter(%s) = %" PRIu64 ", expected %" PRId64, args[0], v, e.v);
     } else {
         fail("unknown call '%s'", name);
     }
@@ -1799,6 +1822,13 @@ static void run(const struct script *sc)
             if (r)
                 fail("demi_harness_poll: %s", errname(r));
             drain();
+        }
+        /* The stack's own invariants (listener counts...) after every step:
+         * a count that drifts fails where it drifted. */
+        {
+            char why[256];
+            if (demi_harness_check(why, sizeof(why)) != 0)
+                fail("stack invariant broken: %s", why);
         }
     }
 }
