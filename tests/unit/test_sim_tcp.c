@@ -93,6 +93,12 @@ static void sim_step(struct sim *s, uint64_t limit)
 {
     int n = inet_stack_poll(&s->a) + inet_stack_poll(&s->b);
     uint64_t next;
+    char why[256];
+
+    /* The tables' invariants (listener counts = queue lengths) hold after
+     * every step: a count that drifts fails the run where it drifted. */
+    if (tcp_check(&s->a, why, sizeof(why)) || tcp_check(&s->b, why, sizeof(why)))
+        fail_msg("seed %" PRIu64 ": %s", s->seed, why);
 
     if (n > 0)
         return;
@@ -365,6 +371,82 @@ static void test_1000_connections(void **state)
     free(cs);
 }
 
+/*
+ * A listener whose children end every way a lossy link allows: 300
+ * handshakes over 25 % loss with tcp.syn_retries = 2, so SYN-ACKs time out
+ * (the child dies in SYN-RECEIVED while its client may think it is
+ * connected: its data then meets a RST), handshake ACKs are lost and
+ * resent, clients give up. sim_step checks the listener's counts after
+ * every step; at the end both are zero and one more client, once the link
+ * is quiet, still gets in.
+ */
+static void test_listener_children_under_loss(void **state)
+{
+    const int n = 300;
+    struct fault_params f = {.seed = test_seed(33), .loss_ppm = 250000, .delay_ns = 10 * US};
+    struct tcp_params tp = {.syn_retries = 2, .max_retries = 3, .msl_ns = 100 * MS};
+    struct sim s;
+    struct ep *cl = calloc((size_t)n, sizeof(*cl));
+    struct tcp_pcb *l, *p;
+    int ended = 0, accepted = 0;
+    (void)state;
+
+    sim_start(&s, &f, &tp);
+    l = tcp_pcb_new(&s.b, NULL, NULL);
+    assert_int_equal(tcp_bind(l, 0, htons(80)), 0);
+    assert_int_equal(tcp_listen(l, 8), 0);
+    for (int i = 0; i < n; i++) {
+        cl[i] = (struct ep){.seed = 7 + (uint64_t)i, .to_send = 100};
+        cl[i].pcb = tcp_pcb_new(&s.a, &cl[i], ep_upcall);
+        assert_int_equal(tcp_connect(cl[i].pcb, IP_B, htons(80)), 0);
+    }
+    /* Accept in small bites (the backlog of 8 overflows too) and close each
+     * at once with a reset; clients push once connected and close when
+     * done or failed. */
+    while (ended < n) {
+        int k = 0;
+        while (k++ < 4 && (p = tcp_accept(l, NULL, NULL)) != NULL) {
+            accepted++;
+            p->linger_zero = true;
+            tcp_close(p);
+        }
+        ended = 0;
+        for (int i = 0; i < n; i++) {
+            struct ep *e = &cl[i];
+            if (e->pcb && e->connected && e->sent == 0)
+                ep_fill(e, &s.mem, 100);
+            if (e->pcb && (e->err || (e->sent && e->pcb->snd_una == e->pcb->snd_max))) {
+                tcp_close(e->pcb);
+                e->pcb = NULL;
+            }
+            ended += e->pcb == NULL;
+        }
+        sim_step(&s, clock_now_ns() + SEC);
+        if (clock_now_ns() > 600 * SEC)
+            fail_msg("seed %" PRIu64 ": stalled, %d of %d clients ended", s.seed, ended, n);
+    }
+    /* Let every half-open child time out. */
+    while (l->syn_count > 0 && clock_now_ns() < 700 * SEC)
+        sim_step(&s, clock_now_ns() + SEC);
+    while ((p = tcp_accept(l, NULL, NULL)) != NULL) {
+        accepted++;
+        tcp_abort(p);
+    }
+    assert_int_equal(l->syn_count, 0);
+    assert_int_equal(l->accept_count, 0);
+    assert_true(s.b.stats.tcp_conn_timeout > 0); /* the case of fault 1 happened */
+    print_message("seed %" PRIu64 ": %d accepted, %" PRIu64 " half-open timed out, %" PRIu64 " accept overflows\n",
+                  s.seed, accepted, s.b.stats.tcp_conn_timeout, s.b.stats.tcp_accept_overflow);
+    tcp_close(l);
+    while (s.a.tcp.npcbs + s.b.tcp.npcbs > 0) {
+        sim_step(&s, clock_now_ns() + SEC);
+        if (clock_now_ns() > 900 * SEC)
+            fail_msg("seed %" PRIu64 ": %u + %u control blocks left", s.seed, s.a.tcp.npcbs, s.b.tcp.npcbs);
+    }
+    sim_stop(&s);
+    free(cl);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -372,6 +454,7 @@ int main(void)
         cmocka_unit_test(test_bulk_1pct),
         cmocka_unit_test(test_bulk_5pct),
         cmocka_unit_test(test_1000_connections),
+        cmocka_unit_test(test_listener_children_under_loss),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
