@@ -34,7 +34,8 @@
  * private temporary name, then link()s it to its real name, which fails if
  * the name exists. So every object an opener can see is complete and has a
  * live creator's lock unless that creator is gone; one whose creator's byte
- * is free is stale and is removed (by the next create or open of that name).
+ * is free is stale and is removed (by the next create or open of that name;
+ * catmem_shm.c, also for demi-config --clean-shm).
  */
 #include "libos/catmem_int.h"
 
@@ -70,56 +71,9 @@ bool catmem_name_ok(const char *name)
 
 static const struct libos_ops catmem_ops;
 
-/* ---- liveness: one lock byte per side ---------------------------------- */
+/* ---- liveness: one lock byte per side (catmem_shm.c) -------------------- */
 
-static int cm_lock(int fd, int side)
-{
-    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = side, .l_len = 1};
-
-    return fcntl(fd, F_OFD_SETLK, &fl) == 0 ? 0 : errno;
-}
-
-/* Whether some other open of the object holds @side's byte. */
-static bool cm_lock_held(int fd, int side)
-{
-    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = side, .l_len = 1};
-
-    if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
-        return true; /* cannot tell: do not declare anyone dead */
-    return fl.l_type != F_UNLCK;
-}
-
-/*
- * @fd is an open of the object named @path whose creator byte is free: no
- * live creator. Remove the name, unless it meanwhile names another object
- * (a new pipe of the same name). Taking the creator's byte first makes two
- * reapers of one stale object harmless to each other's successor: the loser
- * cannot lock it. Returns whether the name was removed.
- */
-static bool cm_reap(const char *path, int fd)
-{
-    struct stat mine, now;
-    int fd2;
-    bool same;
-
-    if (cm_lock(fd, CM_CREATOR) != 0)
-        return false; /* a live creator after all */
-    fd2 = shm_open(path, O_RDONLY | O_CLOEXEC, 0);
-    if (fd2 < 0)
-        return errno == ENOENT; /* gone already */
-    same = fstat(fd, &mine) == 0 && fstat(fd2, &now) == 0 && mine.st_ino == now.st_ino &&
-           mine.st_dev == now.st_dev;
-    close(fd2);
-    if (same) {
-        log_info("catmem: removing stale pipe %s (its creator is gone)", path + 1);
-        shm_unlink(path);
-    }
-    return same;
-}
-
-/* 0 while the peer is there; EPIPE once it closed; ECONNRESET once it died
- * (checked with a syscall only when @probe). */
-static int cm_peer_state(struct cm_pipe *p, bool probe)
+int cm_peer_state(struct cm_pipe *p, bool probe)
 {
     int peer = 1 - p->side;
 
@@ -138,15 +92,34 @@ static int cm_peer_state(struct cm_pipe *p, bool probe)
     return ECONNRESET;
 }
 
-/* Whether a liveness check is due (at most every catmem.peer_check_us). */
-static bool cm_probe_due(struct cm_pipe *p)
+bool cm_probe_due(struct cm_pipe *p, uint64_t now)
 {
-    uint64_t now = clock_now_ns();
-
     if (now < p->next_check_ns)
         return false;
     p->next_check_ns = now + cm_of(p)->check_ns;
     return true;
+}
+
+/*
+ * No room in the outgoing ring. Waiting makes sense while the peer may
+ * still read; a peer that closed, died or broke the ring never will. Every
+ * way of waiting for room asks here: pushes pending in the poll loop, and
+ * demi_pipe_sgaalloc, whose EAGAIN leaves nothing pending for the poll
+ * loop to probe (a writer that only retries it would otherwise never learn
+ * its reader died).
+ */
+int cm_tx_stalled(struct cm_pipe *p, bool probe)
+{
+    int st;
+
+    if (!p->push_err && shmring_broken(&p->tx)) {
+        log_err("catmem: pipe %s: the peer (pid %d) moved its read position where none can be; the pipe is dead",
+                p->name, (int)p->shm->pid[1 - p->side]);
+        p->push_err = EPROTO;
+    }
+    if (!p->push_err && (st = cm_peer_state(p, probe)) != 0)
+        p->push_err = st;
+    return p->push_err;
 }
 
 /* ---- creating, opening, closing ----------------------------------------- */
@@ -208,10 +181,16 @@ static int cm_map(struct cm_pipe *p, uint64_t ring_size, int side)
     p->map = m;
     p->shm = s = (struct cm_shm *)base;
     p->side = (uint8_t)side;
-    shmring_attach(&p->tx, &s->ring[side], base + CM_HDR_SIZE + (uint64_t)side * ring_size, ring_size, true);
-    shmring_attach(&p->rx, &s->ring[1 - side], base + CM_HDR_SIZE + (uint64_t)(1 - side) * ring_size,
-                   ring_size, false);
     p->max_msg = MIN(shmring_max_msg(ring_size), MEM_HUGE_SIZE);
+    /* Only the creator can have left counters off a record boundary. */
+    if (!shmring_attach(&p->tx, &s->ring[side], base + CM_HDR_SIZE + (uint64_t)side * ring_size, ring_size,
+                        true) ||
+        !shmring_attach(&p->rx, &s->ring[1 - side], base + CM_HDR_SIZE + (uint64_t)(1 - side) * ring_size,
+                        ring_size, false)) {
+        log_err("catmem: pipe %s: the creator (pid %d) left impossible ring counters", p->name,
+                (int)s->pid[CM_CREATOR]);
+        return EPROTO;
+    }
     return 0;
 }
 
@@ -255,8 +234,11 @@ int catmem_pipe_create(struct libos *los, const char *name, struct queue **q_out
     p->shm->pid[CM_CREATOR] = (int32_t)getpid();
     atomic_store_explicit(&p->shm->magic, CM_MAGIC, memory_order_release);
 
-    /* Publish under the real name; link() never replaces an existing one. */
+    /* Publish under the real name; link() never replaces an existing one.
+     * One there whose creator is gone is stale: remove it and retry. One
+     * that is not a libdemi pipe is someone else's: never removed. */
     for (tries = 0; tries < CM_CREATE_TRIES; tries++) {
+        struct cm_shm old;
         int fd;
         ret = link(from, to) == 0 ? 0 : errno;
         if (ret != EEXIST)
@@ -264,11 +246,17 @@ int catmem_pipe_create(struct libos *los, const char *name, struct queue **q_out
         fd = shm_open(path, O_RDWR | O_CLOEXEC, 0);
         if (fd < 0)
             continue; /* removed meanwhile: try again (ret stays EEXIST) */
+        if (cm_hdr_read(fd, &old) != 0) {
+            close(fd);
+            log_warn("demi_create_pipe %s: %s is not a libdemi pipe of this version (%u); not removing it",
+                     name, to, CM_VERSION);
+            break;
+        }
         if (cm_lock_held(fd, CM_CREATOR)) {
             close(fd);
             break; /* a live pipe of that name */
         }
-        cm_reap(path, fd);
+        cm_reap(path, fd, 1);
         close(fd);
     }
     shm_unlink(tmp);
@@ -278,6 +266,14 @@ int catmem_pipe_create(struct libos *los, const char *name, struct queue **q_out
         else
             log_err("demi_create_pipe %s: cannot link %s: %s", name, to, strerror(ret));
         goto fail;
+    }
+    /* A creator of this name killed between making its temporary object and
+     * linking it (a few µs) left NAME~PID~N: the next creator cleans up. */
+    {
+        struct catmem_clean res;
+        char tmp_prefix[CATMEM_NAME_MAX + 2];
+        snprintf(tmp_prefix, sizeof(tmp_prefix), "%s~", name);
+        catmem_shm_clean(tmp_prefix, false, NULL, &res);
     }
     *q_out = &p->q;
     return 0;
@@ -292,7 +288,6 @@ int catmem_pipe_open(struct libos *los, const char *name, struct queue **q_out)
     struct catmem *cm = container_of(los, struct catmem, base);
     char path[sizeof(CATMEM_SHM_PREFIX) + CATMEM_NAME_MAX];
     struct cm_shm hdr;
-    struct stat st;
     struct cm_pipe *p;
     int ret;
 
@@ -309,18 +304,14 @@ int catmem_pipe_open(struct libos *los, const char *name, struct queue **q_out)
     }
     /* Read the header with pread first: a foreign or truncated object must
      * not make us map (or trust) sizes it states. */
-    memset(&hdr, 0, sizeof(hdr));
-    if (fstat(p->fd, &st) < 0 || st.st_size < (off_t)CM_HDR_SIZE ||
-        pread(p->fd, &hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr) || hdr.magic != CM_MAGIC ||
-        hdr.version != CM_VERSION || hdr.hdr_size != CM_HDR_SIZE || !shmring_size_ok(hdr.ring_size) ||
-        (uint64_t)st.st_size < CM_HDR_SIZE + 2 * hdr.ring_size) {
+    if ((ret = cm_hdr_read(p->fd, &hdr)) != 0) {
         log_err("demi_open_pipe %s: %s%s is not a libdemi pipe of this version (%u)", name, CATMEM_SHM_DIR,
                 path, CM_VERSION);
         ret = EPROTO;
         goto fail;
     }
     if (!cm_lock_held(p->fd, CM_CREATOR)) {
-        cm_reap(path, p->fd);
+        cm_reap(path, p->fd, 1);
         ret = ENOENT; /* its creator is gone: there is no pipe */
         goto fail;
     }
@@ -412,6 +403,8 @@ static int cm_progress_pushes(struct cm_pipe *p, bool probe)
             cm_complete(op, DEMI_OPC_PUSH, p->push_err);
         } else if (shmring_push(&p->tx, op->u.push.ptr, op->u.push.len)) {
             cm_complete(op, DEMI_OPC_PUSH, 0);
+        } else if (cm_tx_stalled(p, false)) {
+            continue; /* the ring is broken: fails at the top */
         } else {
             break;
         }
@@ -447,6 +440,12 @@ static int cm_push(struct queue *q, struct demi_op *op, const demi_sgarray_t *sg
     }
     if (list_empty(&p->pushes) && shmring_push(&p->tx, buf, len)) {
         cm_complete(op, DEMI_OPC_PUSH, 0);
+        return 0;
+    }
+    /* No room: wait, unless the peer broke the ring (that needs no
+     * syscall; its death is probed from the poll loop while we wait). */
+    if (cm_tx_stalled(p, false)) {
+        cm_complete(op, DEMI_OPC_PUSH, p->push_err);
         return 0;
     }
     /* Full: wait for room. Our buffer stays alive even if the application
@@ -575,7 +574,7 @@ static int cm_poll(struct libos *los)
 
     list_for_each_safe(pos, tmp, &cm->active) {
         struct cm_pipe *p = list_entry(pos, struct cm_pipe, active);
-        bool probe = cm_probe_due(p);
+        bool probe = cm_probe_due(p, clock_now_ns()); /* the round's cached clock */
         n += cm_progress_pushes(p, probe);
         n += cm_progress_pops(p, probe);
         if (list_empty(&p->pops) && list_empty(&p->pushes))

@@ -9,6 +9,7 @@
 #include "core/runtime.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 
 /* Longest pipe name (without the terminating NUL). */
 #define CATMEM_NAME_MAX 128
@@ -30,6 +31,27 @@ int catmem_instance(struct libos **out);
  * EBUSY). @q_out gets the queue, without a qd yet. */
 int catmem_pipe_create(struct libos *los, const char *name, struct queue **q_out);
 int catmem_pipe_open(struct libos *los, const char *name, struct queue **q_out);
+
+/* What catmem_shm_clean found under /dev/shm/demi-pipe-*. */
+struct catmem_clean {
+    unsigned stale;   /* nobody holds them: removed (dry run: to be) */
+    unsigned removed; /* of those, removed */
+    unsigned failed;  /* of those, could not be removed */
+    unsigned live;    /* a live creator or opener holds them: kept */
+    unsigned foreign; /* not a libdemi pipe (of this version), or not ours to open: kept */
+};
+
+/*
+ * demi-config --clean-shm: look at every pipe object under /dev/shm whose
+ * pipe name starts with @prefix (NULL or "": all) and remove those no live
+ * process holds: neither its creator nor its opener (a temporary
+ * NAME~PID~N one: its creator PID is dead). Never removes one a live
+ * process holds, nor one that is not a libdemi pipe of this version. With
+ * @dry_run, removes nothing. One line per object on @out (if not NULL):
+ * "removed", "would remove", "kept" or "FAILED", its path and why. Counts
+ * in @res. 0, or the errno of reading /dev/shm.
+ */
+int catmem_shm_clean(const char *prefix, bool dry_run, FILE *out, struct catmem_clean *res);
 
 /* demi_pipe_sgaalloc on the pipe @q: reserve @size bytes in place in its
  * outgoing ring and describe them in @sga. 0 or a positive errno. */

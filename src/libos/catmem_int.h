@@ -138,6 +138,35 @@ static inline bool cm_is_view(const struct catmem *cm, const struct dbuf *d)
 
 /* catmem.c */
 void cm_complete(struct demi_op *op, demi_opcode_t opc, int err);
+/* 0 while the peer is there; EPIPE once it closed; ECONNRESET once it died
+ * (checked with a syscall only when @probe). */
+int cm_peer_state(struct cm_pipe *p, bool probe);
+/* Whether a liveness syscall is due at @now (at most every
+ * catmem.peer_check_us). */
+bool cm_probe_due(struct cm_pipe *p, uint64_t now);
+/* The outgoing ring has no room now: 0 while waiting makes sense, or the
+ * pipe's push error, then sticky (EPROTO: the peer broke the ring; EPIPE,
+ * ECONNRESET: it closed or died; the syscall only when @probe). */
+int cm_tx_stalled(struct cm_pipe *p, bool probe);
+
+/* catmem_shm.c: the object as a file: lock bytes, header, removal. */
+/* Take @side's lock byte on @fd: 0, or the errno (EAGAIN: held). */
+int cm_lock(int fd, int side);
+/* Whether some other open of the object holds @side's byte. */
+bool cm_lock_held(int fd, int side);
+/* Whether @hdr (a private copy: read with pread, never from the mapping)
+ * describes a pipe of this version that fits in @obj_size bytes. */
+bool cm_hdr_ok(const struct cm_shm *hdr, uint64_t obj_size);
+/* Read and check the header of the object open as @fd: 0 or EPROTO (not a
+ * libdemi pipe of this version) or an errno. */
+int cm_hdr_read(int fd, struct cm_shm *hdr);
+/* @fd is an open of the object named @path that nobody held when looked
+ * at. Take its first @bytes lock bytes (1: the creator's; 2: both), check
+ * the name still refers to it, remove the name. The locks make two reapers
+ * of one stale object harmless to each other's successor: the loser cannot
+ * take them. 0 removed; EBUSY someone holds it now; ESTALE the name is
+ * gone or another object's now; or the errno of the removal. */
+int cm_reap(const char *path, int fd, int bytes);
 
 /* catmem_views.c */
 int cm_views_init(struct catmem *cm);

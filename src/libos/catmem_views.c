@@ -10,6 +10,7 @@
  */
 #include "libos/catmem_int.h"
 
+#include "core/clock.h"
 #include "core/runtime.h"
 
 #include <errno.h>
@@ -93,9 +94,17 @@ int catmem_sgaalloc(struct queue *q, size_t size, demi_sgarray_t *sga)
         p->push_err = EPIPE;
     if (p->push_err)
         return p->push_err;
-    /* Pushes waiting for room come first; so does the room itself. */
-    if (!list_empty(&p->pushes) || !(buf = shmring_reserve(&p->tx, (uint32_t)size)))
-        return EAGAIN;
+    /* Pushes waiting for room come first; so does the room itself. No
+     * room: EAGAIN while the reader may still make some. Nothing of ours
+     * waits in the poll loop to find out that it never will, so look at it
+     * here, at the poll loop's pace (a syscall at most every
+     * catmem.peer_check_us; none while the ring has room). The clock is
+     * read fresh: an application retrying this call may not poll, and the
+     * runtime's cached clock then stands still. */
+    if (!list_empty(&p->pushes) || !(buf = shmring_reserve(&p->tx, (uint32_t)size))) {
+        int st = cm_tx_stalled(p, cm_probe_due(p, clock_fresh_ns()));
+        return st ? st : EAGAIN;
+    }
     /* Dropping the reservation needs nothing: it is not published. */
     d = dbuf_alloc(&cm_of(p)->views);
     if (!d)

@@ -27,7 +27,11 @@
  *
  * The other side may be buggy or hostile: everything read from shared
  * memory (counters, record headers) is bounds-checked before use, and a bad
- * value makes the ring report SHMRING_CORRUPT instead of reading outside it.
+ * value makes the ring report it (shmring_attach false, SHMRING_CORRUPT,
+ * shmring_broken) instead of reading or writing outside it. A record header
+ * is read from shared memory once (volatile), so the peer cannot change it
+ * between the check and the use. The counter checks sit where the cached
+ * counter runs out (a reload from shared memory), off the fast path.
  * Private header.
  */
 #ifndef DEMI_MEM_SHMRING_H
@@ -73,6 +77,7 @@ struct shmring {
     uint64_t mine;  /* producer: tail; consumer: read position (private) */
     uint64_t other; /* producer: cached head; consumer: cached tail */
     uint64_t skip;  /* producer: WRAP bytes in front of the last reservation */
+    bool broken;    /* the peer left an impossible counter (shmring_broken) */
 };
 
 /* Outcome of a consumer peek. */
@@ -97,9 +102,17 @@ static inline uint64_t shmring_rec_bytes(uint32_t len)
     return ((uint64_t)len + SHMRING_HDR + SHMRING_ALIGN - 1) & ~(uint64_t)(SHMRING_ALIGN - 1);
 }
 
-/* Attach as producer or consumer to a ring whose counters are at @ctl and
- * bytes at @data. Counters of a fresh segment are 0 (ftruncate zeroes). */
-static inline void shmring_attach(struct shmring *r, struct shmring_ctl *ctl, uint8_t *data, uint64_t size,
+/*
+ * Attach as producer or consumer to a ring whose counters are at @ctl and
+ * bytes at @data. Counters of a fresh segment are 0 (ftruncate zeroes).
+ * false when the counter this side takes over is not at a record boundary
+ * (SHMRING_ALIGN): only a broken or hostile peer leaves one there, and
+ * every later offset would follow from it (a record header written or read
+ * across the ring's end). The private counters stay on boundaries after
+ * that, so this is the only place it is checked. The ring then reports
+ * SHMRING_CORRUPT and shmring_broken, and never touches its bytes.
+ */
+static inline bool shmring_attach(struct shmring *r, struct shmring_ctl *ctl, uint8_t *data, uint64_t size,
                                   bool producer)
 {
     r->ctl = ctl;
@@ -113,6 +126,19 @@ static inline void shmring_attach(struct shmring *r, struct shmring_ctl *ctl, ui
         r->mine = atomic_load_explicit(&ctl->head, memory_order_relaxed);
         r->other = atomic_load_explicit(&ctl->tail, memory_order_acquire);
     }
+    r->broken = (r->mine & (SHMRING_ALIGN - 1)) != 0;
+    if (r->broken)
+        r->other = r->mine + 1; /* off the fast paths: both check broken there */
+    return !r->broken;
+}
+
+/* Whether the ring was found broken by the peer (sticky): an impossible
+ * counter at attach, or (producer) a head moved past tail or left more than
+ * a ring behind. A NULL from shmring_reserve (false from shmring_push) then
+ * means "never", not "full". */
+static inline bool shmring_broken(const struct shmring *r)
+{
+    return r->broken;
 }
 
 /*
@@ -132,10 +158,17 @@ static inline void *shmring_reserve(struct shmring *r, uint32_t len)
     struct shmring_rec *rec;
 
     if (r->mine - r->other > r->size || r->size - (r->mine - r->other) < total) {
+        if (r->broken)
+            return NULL;
         r->other = atomic_load_explicit(&r->ctl->head, memory_order_acquire);
         /* A consumer that moved head past tail, or left it more than a ring
-         * behind, is broken: the ring stays full rather than overwritten. */
-        if (r->other > r->mine || r->mine - r->other > r->size || r->size - (r->mine - r->other) < total)
+         * behind, is broken: nothing is written, and it says so. */
+        if (r->other > r->mine || r->mine - r->other > r->size) {
+            r->other = r->mine + 1;
+            r->broken = true;
+            return NULL;
+        }
+        if (r->size - (r->mine - r->other) < total)
             return NULL;
     }
     r->skip = 0;
@@ -190,8 +223,9 @@ static inline bool shmring_push(struct shmring *r, const void *buf, uint32_t len
 static inline enum shmring_peek shmring_peek_flags(struct shmring *r, uint32_t max_len, const uint8_t **payload,
                                                    uint32_t *len, uint32_t *flags)
 {
-    const struct shmring_rec *rec;
+    const volatile struct shmring_rec *rec;
     uint64_t off, avail;
+    uint32_t rlen, rflags;
 
     if (r->mine == r->other) {
         r->other = atomic_load_explicit(&r->ctl->tail, memory_order_acquire);
@@ -199,11 +233,14 @@ static inline enum shmring_peek shmring_peek_flags(struct shmring *r, uint32_t m
             return SHMRING_EMPTY;
     }
     avail = r->other - r->mine;
-    if (avail > r->size)
+    if (avail > r->size || r->broken)
         return SHMRING_CORRUPT;
     off = r->mine & (r->size - 1);
-    rec = (const struct shmring_rec *)(r->data + off);
-    if (rec->flags & SHMRING_F_WRAP) {
+    /* Each header field is read once: what is checked is what is used,
+     * whatever the peer writes meanwhile. */
+    rec = (const volatile struct shmring_rec *)(r->data + off);
+    rflags = rec->flags;
+    if (rflags & SHMRING_F_WRAP) {
         uint64_t skip = r->size - off;
         if (avail <= skip)
             return SHMRING_CORRUPT; /* a WRAP is always published with a record behind it */
@@ -211,15 +248,17 @@ static inline enum shmring_peek shmring_peek_flags(struct shmring *r, uint32_t m
         r->mine += skip;
         avail -= skip;
         off = 0;
-        rec = (const struct shmring_rec *)r->data;
+        rec = (const volatile struct shmring_rec *)r->data;
+        rflags = rec->flags;
     }
-    if (rec->len > max_len || shmring_rec_bytes(rec->len) > avail ||
-        shmring_rec_bytes(rec->len) > r->size - off || (rec->flags & SHMRING_F_WRAP))
+    rlen = rec->len;
+    if (rlen > max_len || shmring_rec_bytes(rlen) > avail || shmring_rec_bytes(rlen) > r->size - off ||
+        (rflags & SHMRING_F_WRAP))
         return SHMRING_CORRUPT;
-    *payload = (const uint8_t *)(rec + 1);
-    *len = rec->len;
+    *payload = (const uint8_t *)(uintptr_t)(rec + 1);
+    *len = rlen;
     if (flags)
-        *flags = rec->flags;
+        *flags = rflags;
     return SHMRING_MSG;
 }
 

@@ -6,8 +6,11 @@
  * reserved one), shorter pushes than reserved (also across the wrap point),
  * cancel by demi_sgafree, one reservation at a time, out-of-order frees of
  * popped buffers, mixing with copied messages, stale and foreign sgas, views
- * that outlive their pipe. The two-process stream is in
- * tests/integration/catmem.sh (demi-pipe --zero-copy). Every wait is bounded.
+ * that outlive their pipe; and a peer killed (SIGKILL) while zero-copy
+ * buffers, reservations and pops are out on either side (this binary
+ * re-executes itself as the peer with --peer MODE NAME). The two-process
+ * stream is in tests/integration/catmem.sh (demi-pipe --zero-copy). Every
+ * wait is bounded and every child is killed at the end.
  */
 #include "core/runtime.h"
 #include "libos/catmem.h"
@@ -20,13 +23,16 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,6 +42,7 @@
 
 static const struct timespec five_s = {5, 0};
 static const struct timespec short_wait = {0, 20 * 1000 * 1000};
+static char *self_path;
 static demi_sgarray_t *volatile null_sga;
 /* NULL goes through a pointer whose type carries no nonnull attribute, so
  * UBSan's nonnull-attribute check does not fire here (test_api_args.c). */
@@ -167,6 +174,108 @@ static demi_qtoken_t pop_nothing(int qd)
     assert_int_equal(demi_pop(&qt, qd), 0);
     assert_int_equal(demi_wait(&qr, qt, &short_wait), ETIMEDOUT);
     return qt;
+}
+
+/* ---- a peer process ------------------------------------------------------ */
+
+/* Start this binary as the peer (--peer MODE NAME); its stdout is a pipe
+ * whose read end goes to *@sig: the peer writes one byte there at each step
+ * it reached. Returns its pid. */
+static pid_t spawn_peer(const char *mode, const char *name, int *sig)
+{
+    int fds[2];
+    pid_t pid;
+
+    assert_int_equal(pipe(fds), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fds[1], STDOUT_FILENO);
+        close(fds[0]);
+        close(fds[1]);
+        execl(self_path, self_path, "--peer", mode, name, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    *sig = fds[0];
+    return pid;
+}
+
+/* The peer's next step byte, within 10 s. */
+static char peer_step(int sig)
+{
+    struct pollfd pfd = {.fd = sig, .events = POLLIN};
+    char c = 0;
+
+    if (poll(&pfd, 1, 10000) != 1 || read(sig, &c, 1) != 1)
+        fail_msg("the peer did not report its step in 10 s");
+    return c;
+}
+
+/* The peer's exit status, waiting at most @ms; killed (and failed) after. */
+static int reap(pid_t pid, int ms)
+{
+    int status = 0;
+
+    for (int i = 0; i < ms; i++) {
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        usleep(1000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    fail_msg("peer %d did not finish in %d ms", (int)pid, ms);
+    return -1;
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+#define ZC_PEER_MSGS 10u
+
+/* The peer: its end of pipe @name, then what @mode says; steps are reported
+ * on stdout (see spawn_peer). Never returns 0: it is killed while it sleeps. */
+static int peer_main(const char *mode, const char *name)
+{
+    struct demi_args args = {0, NULL, NULL};
+    demi_sgarray_t sga;
+    demi_qresult_t qr;
+    demi_qtoken_t qt;
+    int qd, ret = ENOENT;
+
+    if (demi_init(&args) != 0)
+        return 2;
+    for (int i = 0; i < 5000 && (ret = demi_open_pipe(&qd, name)) == ENOENT; i++)
+        usleep(1000);
+    if (ret)
+        return 3;
+    if (strcmp(mode, "hold-reader") == 0) {
+        /* Opened; reads nothing until killed. */
+    } else if (strcmp(mode, "zc-writer") == 0) {
+        /* ZC_PEER_MSGS zero-copy messages, then a reservation kept out. */
+        for (uint32_t s = 0; s < ZC_PEER_MSGS; s++) {
+            if (demi_pipe_sgaalloc(&sga, qd, 1000 + s) != 0)
+                return 4;
+            for (uint32_t i = 0; i < 1000 + s; i++)
+                ((uint8_t *)sga.sga_segs[0].sgaseg_buf)[i] = pat(s, i);
+            if (demi_push(&qt, qd, &sga) || demi_wait(&qr, qt, &five_s) || qr.qr_opcode != DEMI_OPC_PUSH)
+                return 5;
+        }
+        if (demi_pipe_sgaalloc(&sga, qd, 2000) != 0)
+            return 6;
+        memset(sga.sga_segs[0].sgaseg_buf, 0xee, 2000);
+    } else {
+        return 99;
+    }
+    if (write(STDOUT_FILENO, "r", 1) != 1)
+        return 7;
+    for (int i = 0; i < 30000; i++)
+        usleep(1000);
+    return 8;
 }
 
 static uint32_t bufs_at_start;
@@ -474,7 +583,138 @@ static void test_zc_forward(void **state)
     assert_int_equal(demi_close(d), 0);
 }
 
-int main(void)
+/* The reader is killed while the writer fills the ring zero-copy: once the
+ * ring is full, demi_pipe_sgaalloc must say ECONNRESET within the liveness
+ * bound (it used to say EAGAIN forever), as the copying push does. */
+static void test_zc_reader_killed(void **state)
+{
+    const char *name = uniq("rkill");
+    demi_sgarray_t sga;
+    demi_qtoken_t qt;
+    demi_qresult_t qr;
+    uint64_t t0;
+    int qd, sig, ret = 0, n;
+    pid_t pid;
+
+    (void)state;
+    assert_int_equal(demi_create_pipe(&qd, name), 0);
+    pid = spawn_peer("hold-reader", name, &sig);
+    assert_int_equal(peer_step(sig), 'r');
+    for (n = 0; n < 1000; n++) {
+        ret = demi_pipe_sgaalloc(&sga, qd, 4000);
+        if (ret)
+            break;
+        fill(&sga, (uint64_t)n, 4000);
+        assert_int_equal(demi_push(&qt, qd, &sga), 0);
+        wait_ok(qt, DEMI_OPC_PUSH);
+    }
+    assert_int_equal(ret, EAGAIN); /* full: the reader lives and reads nothing */
+    usleep(5000);                  /* several liveness periods */
+    assert_int_equal(demi_pipe_sgaalloc(&sga, qd, 4000), EAGAIN);
+
+    kill(pid, SIGKILL); /* not reaped yet: a zombie must count as gone */
+    t0 = now_ms();
+    while ((ret = demi_pipe_sgaalloc(&sga, qd, 4000)) == EAGAIN && now_ms() - t0 < 5000)
+        usleep(100);
+    if (ret == EAGAIN)
+        fail_msg("demi_pipe_sgaalloc still EAGAIN 5 s after its reader was killed");
+    assert_int_equal(ret, ECONNRESET);
+    assert_int_equal(sga.sga_numsegs, 0);
+    /* Sticky, whatever the size, and the copying push says the same. */
+    assert_int_equal(demi_pipe_sgaalloc(&sga, qd, 1), ECONNRESET);
+    sga = demi_sgaalloc(10);
+    assert_int_equal(demi_push(&qt, qd, &sga), 0);
+    assert_int_equal(demi_sgafree(&sga), 0);
+    assert_int_equal(demi_wait(&qr, qt, &five_s), 0);
+    assert_int_equal(qr.qr_opcode, DEMI_OPC_FAILED);
+    assert_int_equal(qr.qr_ret, ECONNRESET);
+    assert_int_equal(demi_close(qd), 0);
+    close(sig);
+    assert_int_equal(reap(pid, 5000), 128 + SIGKILL);
+}
+
+/* The same with a reservation out when the reader dies, and room left in
+ * the ring: pushing it still works (nothing waits, nothing is probed), the
+ * next allocations fill the ring, then ECONNRESET, never EAGAIN for good. */
+static void test_zc_reader_killed_resv_out(void **state)
+{
+    const char *name = uniq("rkill2");
+    demi_sgarray_t resv, sga;
+    demi_qtoken_t qt;
+    demi_qresult_t qr;
+    uint64_t t0;
+    int qd, sig, ret;
+    pid_t pid;
+
+    (void)state;
+    assert_int_equal(demi_create_pipe(&qd, name), 0);
+    pid = spawn_peer("hold-reader", name, &sig);
+    assert_int_equal(peer_step(sig), 'r');
+    assert_int_equal(demi_pipe_sgaalloc(&resv, qd, 3000), 0);
+    fill(&resv, 1, 3000);
+    kill(pid, SIGKILL);
+    assert_int_equal(waitpid(pid, NULL, 0), pid);
+    assert_int_equal(demi_pipe_sgaalloc(&sga, qd, 10), EBUSY); /* ours is out */
+    assert_int_equal(demi_push(&qt, qd, &resv), 0);
+    assert_int_equal(demi_wait(&qr, qt, &five_s), 0);
+    t0 = now_ms();
+    for (;;) {
+        ret = demi_pipe_sgaalloc(&sga, qd, 4000);
+        if (ret == 0) {
+            assert_int_equal(demi_push(&qt, qd, &sga), 0);
+            assert_int_equal(demi_wait(&qr, qt, &five_s), 0);
+        } else if (ret != EAGAIN || now_ms() - t0 > 5000) {
+            break;
+        } else {
+            usleep(100);
+        }
+    }
+    if (ret == EAGAIN)
+        fail_msg("demi_pipe_sgaalloc still EAGAIN 5 s after its reader died");
+    assert_int_equal(ret, ECONNRESET);
+    assert_int_equal(demi_close(qd), 0);
+    close(sig);
+}
+
+/* The writer is killed while the reader holds zero-copy pops, waits on one
+ * more, and the writer has a reservation out (written, never pushed): the
+ * waiting pop fails with ECONNRESET in bounded time, the unpushed bytes are
+ * never seen, and the held buffers stay valid and byte-exact. */
+static void test_zc_writer_killed(void **state)
+{
+    const char *name = uniq("wkill");
+    demi_sgarray_t held[ZC_PEER_MSGS];
+    demi_qtoken_t qt, qt2;
+    demi_qresult_t qr;
+    int qd, sig;
+    pid_t pid;
+
+    (void)state;
+    assert_int_equal(demi_create_pipe(&qd, name), 0);
+    pid = spawn_peer("zc-writer", name, &sig);
+    for (uint32_t s = 0; s < ZC_PEER_MSGS; s++) {
+        held[s] = pop_msg(qd, s, 1000 + s);
+        assert_true(obj_off(held[s].sga_segs[0].sgaseg_buf, name) >= 0); /* in place */
+    }
+    assert_int_equal(peer_step(sig), 'r'); /* its reservation is out */
+    qt = pop_nothing(qd);
+    kill(pid, SIGKILL);
+    assert_int_equal(demi_wait(&qr, qt, &five_s), 0);
+    assert_int_equal(qr.qr_opcode, DEMI_OPC_FAILED);
+    assert_int_equal(qr.qr_ret, ECONNRESET);
+    assert_int_equal(demi_pop(&qt2, qd), 0); /* sticky */
+    assert_int_equal(demi_wait(&qr, qt2, &five_s), 0);
+    assert_int_equal(qr.qr_ret, ECONNRESET);
+    for (uint32_t s = ZC_PEER_MSGS; s-- > 0;) { /* newest first: out of order */
+        check_bytes(&held[s], s, 1000 + s);
+        assert_int_equal(demi_sgafree(&held[s]), 0);
+    }
+    assert_int_equal(demi_close(qd), 0);
+    close(sig);
+    assert_int_equal(reap(pid, 5000), 128 + SIGKILL);
+}
+
+int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_zc_in_place, setup, teardown),
@@ -483,11 +723,17 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_zc_out_of_order_free, setup, teardown),
         cmocka_unit_test_setup_teardown(test_zc_bound_and_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_zc_forward, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_zc_reader_killed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_zc_reader_killed_resv_out, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_zc_writer_killed, setup, teardown),
     };
     char ring[16];
 
     snprintf(ring, sizeof(ring), "%u", RING);
     setenv("DEMI_CATMEM_RING_SIZE", ring, 1);
+    if (argc == 4 && strcmp(argv[1], "--peer") == 0)
+        return peer_main(argv[2], argv[3]);
+    self_path = argv[0];
     unsetenv("LIBOS");
     srand((unsigned)getpid());
     return cmocka_run_group_tests(tests, NULL, NULL);
