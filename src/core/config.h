@@ -72,6 +72,7 @@ struct demi_config {
     uint32_t arp_request_retries;
     uint32_t arp_request_timeout_s; /* arp_request_timeout */
     uint32_t arp_cache_ttl_s;       /* arp_cache_ttl */
+    uint32_t ipv4_prefix_len;       /* ipv4_prefix_len: 0 = subnet unknown */
 
     /* tcp.* : libdemi's TCP (inet libOSes) */
     uint32_t tcp_rcvbuf;            /* tcp.rcvbuf: receive buffer, bytes */
@@ -84,6 +85,8 @@ struct demi_config {
     uint32_t tcp_delayed_ack_us;    /* tcp.delayed_ack_us */
     uint32_t tcp_msl_ms;            /* tcp.msl_ms: TIME_WAIT lasts twice this */
     uint32_t tcp_syn_backlog;       /* tcp.syn_backlog */
+    bool tcp_syn_cookies;           /* tcp.syn_cookies */
+    uint32_t tcp_user_timeout_ms;   /* tcp.user_timeout_ms: 0 = none */
     char tcp_cc[16];                /* tcp.congestion_control */
     bool tcp_sack;                  /* tcp.sack */
     bool tcp_timestamps;            /* tcp.timestamps */

@@ -90,6 +90,9 @@ const struct config_key config_keys[] = {
             "seconds to wait for an ARP reply before retrying"),
     KEY_U32("inetstack_config.arp_cache_ttl", arp_cache_ttl_s, 1, 86400, "15",
             "seconds an ARP cache entry stays valid"),
+    KEY_U32("inetstack_config.ipv4_prefix_len", ipv4_prefix_len, 0, 32, "0",
+            "prefix length of our IPv4 subnet: packets from its broadcast address are dropped; "
+            "0: subnet unknown"),
     KEY_U32("tcp.rcvbuf", tcp_rcvbuf, 4096, 1u << 30, "262144",
             "TCP receive buffer per connection, bytes: the largest window offered"),
     KEY_U32("tcp.sndbuf", tcp_sndbuf, 4096, 1u << 30, "262144",
@@ -109,7 +112,12 @@ const struct config_key config_keys[] = {
     KEY_U32("tcp.msl_ms", tcp_msl_ms, 1, 600000, "30000",
             "maximum segment lifetime, milliseconds; TIME_WAIT lasts twice this"),
     KEY_U32("tcp.syn_backlog", tcp_syn_backlog, 1, 1048576, "1024",
-            "half-open connections per listener; the oldest is dropped beyond it"),
+            "half-open connections per listener; beyond it SYN cookies answer (or the oldest is dropped)"),
+    KEY_BOOL("tcp.syn_cookies", tcp_syn_cookies, "true",
+             "answer SYNs with SYN cookies (RFC 4987) while a listener's SYN queue is full"),
+    KEY_U32("tcp.user_timeout_ms", tcp_user_timeout_ms, 0, 86400000, "0",
+            "fail a connection with ETIMEDOUT when sent data stays unacknowledged, or the peer's window "
+            "stays closed, this long (RFC 5482's user timeout); 0: only tcp.max_retries bounds them"),
     KEY_STRING("tcp.congestion_control", tcp_cc, "cubic|newreno", "cubic",
                "congestion control module"),
     KEY_BOOL("tcp.sack", tcp_sack, "true", "offer selective acknowledgments (RFC 2018)"),

@@ -755,6 +755,9 @@ int dpdk_netdev_create(struct mem *m, const struct dpdk_port_params *p, struct n
     dd->dev.offloads = (dd->tx_ip_csum ? NETDEV_OFF_IPV4_CSUM : 0) | (dd->tx_tcp_csum ? NETDEV_OFF_TCP_CSUM : 0) |
                        (dd->tx_udp_csum ? NETDEV_OFF_UDP_CSUM : 0);
     ext_setup(dd, info.device, pname);
+    /* A net_ring vdev transmits into its own receive ring: the stack then
+     * hears itself, and its own address is a valid source. */
+    dd->dev.loopback = strcmp(info.driver_name, "net_ring") == 0;
 
     /* A port left started by an earlier demi_init of this process. */
     rte_eth_dev_stop(p->port);

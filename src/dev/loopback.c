@@ -103,5 +103,6 @@ struct netdev *loopback_create(struct mem *mem, const uint8_t mac[ETH_ALEN], uin
     strcpy(lo->dev.name, "loopback");
     memcpy(lo->dev.mac, mac, ETH_ALEN);
     lo->dev.mtu = mtu;
+    lo->dev.loopback = true;
     return &lo->dev;
 }

@@ -56,6 +56,7 @@ struct netdev {
     uint8_t mac[ETH_ALEN];
     uint32_t mtu;       /* IP MTU: largest IPv4 packet, without Ethernet header */
     uint32_t offloads;  /* NETDEV_OFF_* */
+    bool loopback;      /* frames come back to us: our own address is a valid source */
     struct netdev_stats stats;
 };
 

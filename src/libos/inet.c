@@ -663,6 +663,7 @@ static void inet_params_from(const struct demi_config *cfg, struct inet_params *
     p->arp_retries = cfg->arp_request_retries;
     p->arp_timeout_ns = (uint64_t)cfg->arp_request_timeout_s * 1000000000ull;
     p->arp_ttl_ns = (uint64_t)cfg->arp_cache_ttl_s * 1000000000ull;
+    p->prefix_len = cfg->ipv4_prefix_len;
     p->static_arp = cfg->arp_table;
     p->static_arp_len = cfg->arp_table_len;
     p->udp_csum_offload = cfg->udp_checksum_offload;
@@ -678,6 +679,8 @@ static void inet_params_from(const struct demi_config *cfg, struct inet_params *
     p->tcp.delack_off = cfg->tcp_delayed_ack_us == 0;
     p->tcp.msl_ns = (uint64_t)cfg->tcp_msl_ms * 1000000u;
     p->tcp.syn_backlog = cfg->tcp_syn_backlog;
+    p->tcp.syn_cookies = cfg->tcp_syn_cookies ? 1 : -1;
+    p->tcp.user_timeout_ns = (uint64_t)cfg->tcp_user_timeout_ms * 1000000u;
     p->tcp.cc = cfg->tcp_cc;
     p->tcp.sack = cfg->tcp_sack;
     p->tcp.timestamps = cfg->tcp_timestamps;

@@ -32,14 +32,22 @@ static struct arp_entry *arp_find(struct arp_table *t, uint32_t ip)
 
 static void arp_timer_fn(struct timer *tm, void *arg);
 
+static void arp_free(struct inet_stack *s, struct arp_entry *e);
+
 static struct arp_entry *arp_new(struct inet_stack *s, uint32_t ip, uint8_t state)
 {
     struct arp_table *t = &s->arp;
     struct arp_entry *e;
 
     if (t->nfree == 0) {
-        STAT_INC(s, arp_drop_table_full);
-        return NULL;
+        /* Full: the oldest unresolved entry makes room (a flood of new
+         * addresses must not starve the peers we do talk to). */
+        if (list_empty(&t->pending)) {
+            STAT_INC(s, arp_drop_table_full);
+            return NULL;
+        }
+        STAT_INC(s, arp_evict_pending);
+        arp_free(s, list_entry(list_first(&t->pending), struct arp_entry, pending_link));
     }
     e = t->free[--t->nfree];
     memset(e, 0, sizeof(*e));
@@ -47,7 +55,10 @@ static struct arp_entry *arp_new(struct inet_stack *s, uint32_t ip, uint8_t stat
     e->state = state;
     e->stack = s;
     timer_init(&e->timer, arp_timer_fn, e);
+    list_init(&e->pending_link);
     list_add_tail(&t->buckets[arp_hash(ip)], &e->hash_link);
+    if (state == ARP_PENDING)
+        list_add_tail(&t->pending, &e->pending_link);
     return e;
 }
 
@@ -65,6 +76,8 @@ static void arp_free(struct inet_stack *s, struct arp_entry *e)
     arp_drop_pending(s, e);
     timer_cancel(&s->timers, &e->timer);
     list_del(&e->hash_link);
+    if (list_linked(&e->pending_link))
+        list_del(&e->pending_link);
     e->state = ARP_FREE;
     s->arp.free[s->arp.nfree++] = e;
 }
@@ -127,8 +140,10 @@ static void arp_resolved(struct inet_stack *s, struct arp_entry *e, const uint8_
     if (e->state == ARP_STATIC)
         return; /* configuration wins over the wire */
     memcpy(e->mac, mac, ETH_ALEN);
-    if (e->state == ARP_PENDING)
+    if (e->state == ARP_PENDING) {
         STAT_INC(s, arp_resolved);
+        list_del(&e->pending_link);
+    }
     e->state = ARP_RESOLVED;
     timer_arm(&s->timers, &e->timer, clock_now_ns() + s->arp.ttl_ns);
     for (int i = 0; i < e->npending; i++)
@@ -184,16 +199,50 @@ void arp_input(struct inet_stack *s, struct dbuf *d)
         STAT_INC(s, arp_drop_op);
         goto out;
     }
-    /* A sender claiming a broadcast or multicast MAC or IP is not learned. */
-    if ((a->sha[0] & 1) || a->spa == 0 || a->spa == IPV4_BROADCAST || ipv4_is_multicast(a->spa))
+    if (a->spa == s->self_martian && a->spa) {
+        /* Another host claims our address (RFC 5227 2.4): never learned;
+         * said once per second at most, counted always. */
+        static uint64_t last_ns;
+        STAT_INC(s, arp_conflict);
+        if (clock_now_ns() - last_ns > 1000000000ull) {
+            last_ns = clock_now_ns();
+            log_warn("arp: %02x:%02x:%02x:%02x:%02x:%02x claims our address %s (address conflict)", a->sha[0],
+                     a->sha[1], a->sha[2], a->sha[3], a->sha[4], a->sha[5], inet_ntoa((struct in_addr){a->spa}));
+        }
+        goto out;
+    }
+    /* An RFC 5227 probe (sender 0.0.0.0) for our address is answered, so
+     * the prober sees the address is taken; nothing is learned from it. */
+    if (a->spa == 0 && op == ARP_OP_REQUEST && a->tpa == s->ip && !(a->sha[0] & 1)) {
+        arp_send(s, ARP_OP_REPLY, a->sha, a->sha, 0);
+        goto out;
+    }
+    /* A sender claiming a broadcast or multicast MAC, or a martian IP, is
+     * not learned. */
+    if ((a->sha[0] & 1) || ipv4_src_martian(s, a->spa))
         goto not_for_us;
-    /* RFC 826 "merge": refresh what we know of the sender... */
     e = arp_find(&s->arp, a->spa);
-    if (e)
+    if (e && e->state == ARP_PENDING) {
+        /* The answer to our question (or the peer asking us first). */
         arp_resolved(s, e, a->sha);
+    } else if (e && e->state == ARP_RESOLVED) {
+        /* RFC 826 "merge" refreshes a known sender, but only with the MAC
+         * we have: a new one, unasked for, may be a spoof (an unsolicited
+         * reply, a gratuitous ARP); the entry expires and is resolved again
+         * rather than be redirected by whoever speaks last. */
+        if (memcmp(e->mac, a->sha, ETH_ALEN) == 0)
+            arp_resolved(s, e, a->sha);
+        else
+            STAT_INC(s, arp_ignored_update);
+    }
     if (a->tpa != s->ip)
         goto not_for_us;
-    /* ...and learn it when the packet is for us (it will likely talk to us). */
+    if (op == ARP_OP_REPLY) {
+        if (!e)
+            STAT_INC(s, arp_ignored_unsolicited); /* a reply makes no entry */
+        goto out;
+    }
+    /* A request for us: learn the sender (it will likely talk to us). */
     if (!e && (e = arp_new(s, a->spa, ARP_PENDING)) != NULL)
         arp_resolved(s, e, a->sha);
     if (op == ARP_OP_REQUEST)
@@ -232,6 +281,7 @@ int arp_init(struct inet_stack *s, uint32_t retries, uint64_t timeout_ns, uint64
     memset(t, 0, sizeof(*t));
     for (int i = 0; i < ARP_BUCKETS; i++)
         list_init(&t->buckets[i]);
+    list_init(&t->pending);
     t->entries = calloc(ARP_MAX_ENTRIES, sizeof(*t->entries));
     t->free = calloc(ARP_MAX_ENTRIES, sizeof(*t->free));
     if (!t->entries || !t->free) {

@@ -2,7 +2,15 @@
 /*
  * arp.h: ARP for IPv4 over Ethernet (RFC 826): a cache with TTL, request
  * retries with a timeout, permanent entries from the configuration, and a
- * bounded queue of packets waiting for each resolution. Private header.
+ * bounded queue of packets waiting for each resolution.
+ *
+ * What the wire may change (docs/reliability.md): an entry is created only
+ * by a reply to our request or by a request addressed to us; a resolved
+ * entry's MAC is never overwritten by an unsolicited reply or a gratuitous
+ * ARP (a peer that moves is learned again when its entry expires); a
+ * packet claiming our own address is a conflict (RFC 5227 2.4), counted and
+ * logged, never learned. A full table evicts its oldest unresolved entry,
+ * never a resolved one. Private header.
  */
 #ifndef DEMI_NET_ARP_H
 #define DEMI_NET_ARP_H
@@ -23,6 +31,7 @@ struct inet_stack;
 
 struct arp_entry {
     struct list_node hash_link;
+    struct list_node pending_link; /* on arp_table.pending while ARP_PENDING */
     uint32_t ip;                /* network order */
     uint8_t mac[6];
     uint8_t state;              /* enum arp_state */
@@ -35,6 +44,7 @@ struct arp_entry {
 
 struct arp_table {
     struct list_node buckets[ARP_BUCKETS];
+    struct list_node pending;   /* unresolved entries, oldest first: evicted first when full */
     struct arp_entry *entries;  /* ARP_MAX_ENTRIES */
     struct arp_entry **free;    /* free stack */
     uint32_t nfree;

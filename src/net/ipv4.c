@@ -7,6 +7,19 @@
 #include <arpa/inet.h>
 #include <errno.h>
 
+bool ipv4_src_martian(const struct inet_stack *s, uint32_t src)
+{
+    uint8_t first = ((const uint8_t *)&src)[0];
+
+    /* RFC 1122 3.2.1.3: "this network" (0/8), loopback (127/8), multicast
+     * and broadcast are never sources on the wire; RFC 1812 5.3.7 adds
+     * 240/4. Our own address coming back is a spoof or a loop: answering
+     * it would talk to ourselves, or ARP for it (except on a loopback
+     * device, where everything is from us). */
+    return first == 0 || first == 127 || first >= 224 || (src == s->self_martian && src) ||
+           (s->subnet_bcast && src == s->subnet_bcast);
+}
+
 void ipv4_input(struct inet_stack *s, struct dbuf *d)
 {
     const struct ipv4_hdr *ip = (const struct ipv4_hdr *)d->data;
@@ -44,9 +57,8 @@ void ipv4_input(struct inet_stack *s, struct dbuf *d)
         STAT_INC(s, ipv4_drop_ttl);
         goto drop;
     }
-    /* RFC 1122 3.2.1.3: a broadcast or multicast source is invalid. */
-    if (ip->src == IPV4_BROADCAST || ipv4_is_multicast(ip->src)) {
-        STAT_INC(s, ipv4_drop_src);
+    if (ipv4_src_martian(s, ip->src)) {
+        STAT_INC(s, ipv4_drop_martian);
         goto drop;
     }
     if (ip->dst != s->ip && ip->dst != IPV4_BROADCAST) {

@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "net/proto.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
 
@@ -24,6 +25,9 @@ int inet_stack_init(struct inet_stack *s, struct netdev *dev, struct mem *mem, c
     s->mem = mem;
     memcpy(s->mac, dev->mac, ETH_ALEN);
     s->ip = p->ip;
+    s->self_martian = dev->loopback ? 0 : p->ip;
+    if (p->prefix_len > 0 && p->prefix_len < 31) /* /31, /32: no broadcast (RFC 3021) */
+        s->subnet_bcast = p->ip | htonl(0xffffffffu >> p->prefix_len);
     s->mtu = p->mtu && p->mtu < dev->mtu ? p->mtu : dev->mtu;
     if (s->mtu < 68) { /* RFC 791: every host must accept 68-byte datagrams */
         log_err("inetstack: MTU %u of %s is below 68", s->mtu, dev->name);

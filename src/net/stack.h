@@ -33,6 +33,7 @@ struct inet_params {
     uint32_t arp_retries;        /* requests after the first */
     uint64_t arp_timeout_ns;     /* between requests */
     uint64_t arp_ttl_ns;         /* cache lifetime of a learned entry */
+    uint32_t prefix_len;         /* our subnet's; 0 = unknown */
     const struct config_arp_entry *static_arp; /* permanent entries */
     int static_arp_len;
     int udp_csum_offload;        /* use the device's UDP checksum offload */
@@ -51,6 +52,8 @@ struct inet_stack {
     struct mem *mem;
     uint8_t mac[ETH_ALEN];
     uint32_t ip;                 /* network order */
+    uint32_t subnet_bcast;       /* directed broadcast of our subnet; 0 = unknown */
+    uint32_t self_martian;       /* our address, or 0 on a loopback device */
     uint32_t mtu;
     uint32_t offloads;           /* NETDEV_OFF_* the stack uses */
     uint16_t ip_id;              /* IPv4 identification counter */
@@ -98,6 +101,11 @@ void eth_output(struct inet_stack *s, struct dbuf *d, const uint8_t dst_mac[ETH_
 int ipv4_output(struct inet_stack *s, struct dbuf *d, uint32_t dst, uint8_t proto);
 
 void ipv4_input(struct inet_stack *s, struct dbuf *d);
+
+/* A source no packet may come from (RFC 1122 3.2.1.3, RFC 1812 5.3.7): ours,
+ * 0.0.0.0/8, 127.0.0.0/8, multicast, 240.0.0.0/4, the limited broadcast and
+ * our subnet's broadcast. */
+bool ipv4_src_martian(const struct inet_stack *s, uint32_t src);
 void icmp_input(struct inet_stack *s, struct dbuf *d, uint32_t src);
 
 /* The Ethernet broadcast address. */

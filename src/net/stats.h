@@ -30,6 +30,10 @@
     X(arp_drop_pending_full, "dropped: too many packets waiting for ARP")       \
     X(arp_drop_table_full, "dropped: ARP table full")                           \
     X(arp_expired, "cache entries expired")                                     \
+    X(arp_evict_pending, "unresolved entries evicted to make room (table full)") \
+    X(arp_ignored_update, "ignored: ARP claiming a new MAC for a resolved entry")\
+    X(arp_ignored_unsolicited, "ignored: ARP reply nobody asked for (no entry made)") \
+    X(arp_conflict, "ARP packets from another host claiming our address (RFC 5227)") \
     X(ipv4_rx, "IPv4 packets received")                                         \
     X(ipv4_tx, "IPv4 packets sent")                                             \
     X(ipv4_drop_runt, "dropped: shorter than an IPv4 header")                   \
@@ -41,7 +45,7 @@
     X(ipv4_drop_not_for_us, "dropped: destination is not our address")         \
     X(ipv4_drop_proto, "dropped: unknown protocol")                             \
     X(ipv4_drop_ttl, "dropped: TTL zero")                                       \
-    X(ipv4_drop_src, "dropped: source is broadcast or multicast")               \
+    X(ipv4_drop_martian, "dropped: martian source (ours, 0/8, 127/8, multicast, 240/4, broadcast)") \
     X(ipv4_drop_too_big, "not sent: packet larger than the MTU (no fragmentation)")\
     X(icmp_rx, "ICMP messages received")                                        \
     X(icmp_tx, "ICMP messages sent")                                            \
@@ -79,6 +83,7 @@
     X(tcp_conn_timeout, "connections timed out")                               \
     X(tcp_syn_drop_oldest, "half-open connections dropped: SYN queue full")    \
     X(tcp_accept_overflow, "handshake ACKs dropped: accept queue full")        \
+    X(tcp_time_wait_reused, "TIME_WAIT 4-tuples taken by a new connection (RFC 6191)") \
     X(tcp_rexmt, "segments retransmitted")                                     \
     X(tcp_rto, "retransmission timeouts")                                      \
     X(tcp_rto_spurious, "timeouts undone: the original was acknowledged (Eifel, D-SACK)") \

@@ -113,6 +113,8 @@ struct tcp_params {
     bool delack_off;          /* tcp.delayed_ack_us = 0: acknowledge every segment */
     uint64_t msl_ns;          /* TIME_WAIT lasts 2 * msl */
     uint32_t syn_backlog;     /* half-open connections per listener */
+    int syn_cookies;          /* > 0 on, < 0 off, 0 = default (on) */
+    uint64_t user_timeout_ns; /* 0: none (RFC 5482's spirit; tcp_timer.c) */
     uint32_t ooo_max;         /* out-of-order segments kept per connection */
     bool nodelay;             /* default of TCP_NODELAY */
     bool keepalive;
@@ -256,6 +258,7 @@ struct tcp_pcb {
     bool keepalive;
     bool linger_zero;             /* SO_LINGER {1, 0}: close sends RST */
     bool reuseaddr;
+    bool port_excl;               /* local port taken by bind()/listen() (tcp_ports.c) */
 
     /* Listener. */
     struct list_node syn_q;       /* SYN_RECEIVED children, oldest first */
@@ -273,14 +276,19 @@ struct tcp_pcb {
 
 /* The per-stack TCP state (in struct inet_stack). */
 #define TCP_HASH_BUCKETS 4096
+#define TCP_PORT_PERTURB 256 /* RFC 6056 algorithm 4's table (Linux: 256) */
 
 struct tcp_table {
     struct list_node conns[TCP_HASH_BUCKETS];   /* by 4-tuple */
     struct list_node listeners[256];            /* by local port */
     struct tcp_params params;
     uint8_t isn_key[16];          /* RFC 6528 secret */
-    uint16_t next_ephemeral;
     uint32_t npcbs;               /* allocated, for leak checks */
+    /* Local ports (tcp_ports.c): holders per port, and RFC 6056 state. */
+    uint32_t *port_users;         /* [65536], host-order port */
+    uint32_t *port_excl;          /* [65536] */
+    uint8_t port_key[16];
+    uint16_t port_perturb[TCP_PORT_PERTURB];
 };
 
 /* ---- tcp_subr.c: life cycle and the libOS-facing calls ---------------- */
@@ -294,8 +302,25 @@ bool tcp_owes_peers(const struct inet_stack *s);
 
 struct tcp_pcb *tcp_pcb_new(struct inet_stack *s, void *owner, tcp_upcall_fn upcall);
 
+/* ---- tcp_ports.c: local ports ---------------------------------------------- */
+
+int tcp_ports_init(struct tcp_table *t);
+void tcp_ports_fini(struct tcp_table *t);
+
 /* 0, EADDRINUSE, EADDRNOTAVAIL, EINVAL (already bound). Port 0: ephemeral. */
 int tcp_bind(struct tcp_pcb *pcb, uint32_t ip, uint16_t port);
+
+/* The local port of an active open to @rip:@rport: RFC 6056 algorithm 4
+ * when unbound, a check of the 4-tuple when bound; a TIME_WAIT holder of
+ * the tuple is taken over where RFC 6191 allows. 0, EADDRINUSE,
+ * EADDRNOTAVAIL (no port left for that destination). */
+int tcp_connect_tuple(struct tcp_pcb *pcb, uint32_t rip, uint16_t rport);
+
+/* A listener's child holds the listener's port too. */
+void tcp_port_share(struct tcp_pcb *child, uint16_t port);
+
+/* Give up @pcb's local port (when it is freed). */
+void tcp_port_release(struct tcp_pcb *pcb);
 int tcp_listen(struct tcp_pcb *pcb, uint32_t backlog);
 
 /* The oldest established connection of a listener, now owned by @owner;

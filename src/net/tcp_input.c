@@ -102,7 +102,7 @@ static void tcp_input_listen(struct inet_stack *s, struct tcp_pcb *l, const stru
     c->rcvbuf = l->rcvbuf;
     c->sndbuf = l->sndbuf;
     c->local_ip = sg->dst;
-    c->local_port = sg->th->dport;
+    tcp_port_share(c, sg->th->dport);
     c->remote_ip = sg->src;
     c->remote_port = sg->th->sport;
     c->irs = sg->seq;
@@ -762,6 +762,23 @@ ack:
 
 /* ---- entry --------------------------------------------------------------- */
 
+/*
+ * A SYN for a 4-tuple in TIME_WAIT: a new incarnation, or an old duplicate?
+ * RFC 6191 2: with timestamps on the old connection and on the SYN (and
+ * ours enabled), a TSval above the last one seen says new, an equal one
+ * asks the sequence number too; otherwise (RFC 9293 3.6.1) a sequence
+ * number above the old connection's says new.
+ */
+static bool tcp_time_wait_new_syn_ok(const struct tcp_pcb *tw, const struct tcp_seg *sg)
+{
+    if (tw->ts_ok && sg->o.ts_present && tw->stack->tcp.params.timestamps) {
+        if (TSTMP_GT(sg->o.tsval, tw->ts_recent))
+            return true;
+        return sg->o.tsval == tw->ts_recent && SEQ_GT(sg->seq, tw->rcv_nxt);
+    }
+    return SEQ_GT(sg->seq, tw->rcv_nxt);
+}
+
 void tcp_input(struct inet_stack *s, struct dbuf *d, uint32_t src, uint32_t dst)
 {
     struct tcp_seg sg;
@@ -805,7 +822,7 @@ void tcp_input(struct inet_stack *s, struct dbuf *d, uint32_t src, uint32_t dst)
 
     pcb = tcp_lookup(s, dst, sg.th->dport, src, sg.th->sport);
     if (pcb && pcb->state == TCPS_TIME_WAIT && (sg.flags & TH_SYN) && !(sg.flags & TH_ACK) &&
-        SEQ_GT(sg.seq, pcb->rcv_nxt) && tcp_lookup_listener(s, dst, sg.th->dport)) {
+        tcp_time_wait_new_syn_ok(pcb, &sg) && tcp_lookup_listener(s, dst, sg.th->dport)) {
         /* A new incarnation of a connection in TIME_WAIT (RFC 9293 3.6.1). */
         bool detached = pcb->owner == NULL;
         if (detached) {

@@ -20,6 +20,7 @@
 
 /* Timestamps compare the same way (RFC 7323 5.3: PAWS). */
 #define TSTMP_LT(a, b) SEQ_LT(a, b)
+#define TSTMP_GT(a, b) SEQ_GT(a, b)
 #define TSTMP_GEQ(a, b) SEQ_GEQ(a, b)
 
 #endif /* DEMI_NET_TCP_SEQ_H */

@@ -17,9 +17,6 @@
 #include <string.h>
 #include <sys/random.h>
 
-#define TCP_EPHEMERAL_FIRST 49152
-#define TCP_EPHEMERAL_LAST 65535
-
 static const char *const state_names[] = {
     "CLOSED",      "LISTEN",     "SYN_SENT",   "SYN_RECEIVED", "ESTABLISHED", "FIN_WAIT_1",
     "FIN_WAIT_2",  "CLOSE_WAIT", "CLOSING",    "LAST_ACK",     "TIME_WAIT",
@@ -80,8 +77,7 @@ int tcp_init(struct inet_stack *s, const struct tcp_params *p)
         memcpy(t->isn_key, &x, sizeof(x));
         log_warn("tcp: getrandom failed; ISN secret from the clock");
     }
-    t->next_ephemeral = TCP_EPHEMERAL_FIRST;
-    return 0;
+    return tcp_ports_init(t);
 }
 
 void tcp_fini(struct inet_stack *s)
@@ -99,6 +95,7 @@ void tcp_fini(struct inet_stack *s)
             tcp_pcb_free(list_entry(pos, struct tcp_pcb, link));
         }
     }
+    tcp_ports_fini(t);
 }
 
 static uint32_t tcp_hash(uint16_t lport, uint32_t rip, uint16_t rport)
@@ -185,64 +182,6 @@ struct tcp_pcb *tcp_pcb_new(struct inet_stack *s, void *owner, tcp_upcall_fn upc
     return pcb;
 }
 
-/* Is @port (network order) taken on @ip for a new bind? A socket in
- * TIME_WAIT blocks it unless SO_REUSEADDR. */
-static bool tcp_port_busy(struct inet_stack *s, uint32_t ip, uint16_t port, bool reuse)
-{
-    struct tcp_table *t = &s->tcp;
-    struct list_node *pos, *head;
-
-    head = tcp_listen_bucket(t, port);
-    for (pos = head->next; pos != head; pos = pos->next) {
-        struct tcp_pcb *p = list_entry(pos, struct tcp_pcb, link);
-        if (p->local_port == port && (p->local_ip == ip || !p->local_ip || !ip))
-            return true;
-    }
-    /* Connections are hashed by 4-tuple: a bound port means a scan. Binding
-     * is control path; connect picks ephemeral ports without it. */
-    for (int i = 0; i < TCP_HASH_BUCKETS; i++) {
-        head = &t->conns[i];
-        for (pos = head->next; pos != head; pos = pos->next) {
-            struct tcp_pcb *p = list_entry(pos, struct tcp_pcb, link);
-            if (p->local_port != port || (p->local_ip != ip && p->local_ip && ip))
-                continue;
-            if (reuse && p->state == TCPS_TIME_WAIT)
-                continue;
-            return true;
-        }
-    }
-    return false;
-}
-
-int tcp_bind(struct tcp_pcb *pcb, uint32_t ip, uint16_t port)
-{
-    struct inet_stack *s = pcb->stack;
-
-    if (pcb->local_port)
-        return EINVAL;
-    if (ip != 0 && ip != s->ip)
-        return EADDRNOTAVAIL;
-    if (port == 0) {
-        struct tcp_table *t = &s->tcp;
-        for (uint32_t n = TCP_EPHEMERAL_LAST - TCP_EPHEMERAL_FIRST + 1; n > 0; n--) {
-            uint16_t p = htons(t->next_ephemeral);
-            t->next_ephemeral =
-                t->next_ephemeral == TCP_EPHEMERAL_LAST ? TCP_EPHEMERAL_FIRST : (uint16_t)(t->next_ephemeral + 1);
-            if (!tcp_port_busy(s, ip, p, false)) {
-                port = p;
-                break;
-            }
-        }
-        if (port == 0)
-            return EADDRNOTAVAIL;
-    } else if (tcp_port_busy(s, ip, port, pcb->reuseaddr)) {
-        return EADDRINUSE;
-    }
-    pcb->local_ip = ip;
-    pcb->local_port = port;
-    return 0;
-}
-
 int tcp_listen(struct tcp_pcb *pcb, uint32_t backlog)
 {
     if (pcb->state == TCPS_LISTEN) {
@@ -288,10 +227,8 @@ int tcp_connect(struct tcp_pcb *pcb, uint32_t ip, uint16_t port)
         return pcb->state == TCPS_LISTEN ? EINVAL : EISCONN;
     if (pcb->err)
         return EINVAL; /* a failed connect leaves the socket unusable, as POSIX */
-    if (!pcb->local_port && (ret = tcp_bind(pcb, 0, 0)) != 0)
+    if ((ret = tcp_connect_tuple(pcb, ip, port)) != 0)
         return ret;
-    if (tcp_lookup(s, s->ip, pcb->local_port, ip, port))
-        return EADDRINUSE; /* that 4-tuple exists (e.g. in TIME_WAIT) */
     pcb->local_ip = s->ip;
     pcb->remote_ip = ip;
     pcb->remote_port = port;
@@ -419,6 +356,7 @@ void tcp_pcb_free(struct tcp_pcb *pcb)
     tcp_free_chain(&pcb->sndq_head, &pcb->sndq_tail);
     tcp_free_chain(&pcb->rcvq_head, &pcb->rcvq_tail);
     tcp_free_chain(&pcb->ooo_head, NULL);
+    tcp_port_release(pcb);
     pcb->stack->tcp.npcbs--;
     free(pcb);
 }

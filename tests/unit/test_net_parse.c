@@ -121,7 +121,7 @@ static int setup(void **state)
     if (!c)
         return -1;
     clock_set_virtual(1000000);
-    if (mem_init(&c->mem, 1024, 4, 0) != 0)
+    if (mem_init(&c->mem, 4096, 4, 0) != 0) /* room to fill the ARP table */
         return -1;
     c->sink.dev.ops = &sink_ops;
     snprintf(c->sink.dev.name, sizeof(c->sink.dev.name), "sink");
@@ -134,6 +134,7 @@ static int setup(void **state)
     p.arp_retries = ARP_RETRIES;
     p.arp_timeout_ns = ARP_TIMEOUT_NS;
     p.arp_ttl_ns = ARP_TTL_NS;
+    p.prefix_len = 24; /* 10.0.0.255 is our subnet's broadcast */
     if (inet_stack_init(&c->s, &c->sink.dev, &c->mem, &p) != 0)
         return -1;
     if (udp_sock_init(&c->u, 8) != 0 || udp_bind(&c->s, &c->u, 0, htons(MY_PORT)) != 0)
@@ -1118,17 +1119,38 @@ static void test_ipv4_ttl_zero(void **state)
     expect_drop(c, &p, "ipv4_drop_ttl");
 }
 
+/* Martian sources (RFC 1122 3.2.1.3, RFC 1812 5.3.7), for UDP, ICMP and a
+ * TCP SYN to a listener alike: dropped at IPv4, counted, nothing answered
+ * (no ARP request for 127.0.0.1, no SYN-ACK to ourselves). Issue 11 fault 2. */
 static void test_ipv4_bad_source(void **state)
 {
     struct ctx *c = *state;
+    static const uint8_t syn[20] = {0x30, 0x39, 0x1f, 0x90, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff};
+    const uint32_t martians[] = {
+        IPV4_BROADCAST,        ip4(224, 0, 0, 1), ip4(239, 255, 255, 250), MY_IP,
+        ip4(127, 0, 0, 1),     ip4(127, 1, 2, 3), ip4(0, 0, 0, 0),         ip4(0, 1, 2, 3),
+        ip4(10, 0, 0, 255),    ip4(240, 0, 0, 1), ip4(255, 255, 255, 254),
+    };
+    struct tcp_pcb *l = tcp_pcb_new(&c->s, NULL, NULL);
     struct pkt p;
 
-    mk_udp(&p, IPV4_BROADCAST, MY_IP, 4242, MY_PORT, "x", 1);
-    expect_drop(c, &p, "ipv4_drop_src");
-    mk_udp(&p, ip4(224, 0, 0, 1), MY_IP, 4242, MY_PORT, "x", 1);
-    expect_drop(c, &p, "ipv4_drop_src");
-    mk_udp(&p, ip4(239, 255, 255, 250), MY_IP, 4242, MY_PORT, "x", 1);
-    expect_drop(c, &p, "ipv4_drop_src");
+    assert_non_null(l);
+    assert_int_equal(tcp_bind(l, 0, htons(8080)), 0);
+    assert_int_equal(tcp_listen(l, 4), 0);
+    for (size_t i = 0; i < ARRAY_SIZE(martians); i++) {
+        mk_udp(&p, martians[i], MY_IP, 4242, MY_PORT, "x", 1);
+        expect_drop(c, &p, "ipv4_drop_martian");
+        mk_icmp(&p, martians[i], MY_IP, 8, 1, 1, "ping", 4);
+        expect_drop(c, &p, "ipv4_drop_martian");
+        mk_ipv4(&p, martians[i], MY_IP, IPV4_PROTO_TCP, syn, sizeof(syn));
+        expect_drop(c, &p, "ipv4_drop_martian");
+    }
+    assert_int_equal(l->syn_count, 0);
+    /* The host next to the broadcast address is no martian. */
+    mk_udp(&p, ip4(10, 0, 0, 254), MY_IP, 4242, MY_PORT, "x", 1);
+    feed(c, &p);
+    assert_int_equal(c->u.rxq_len, 1);
+    tcp_close(l);
 }
 
 static void test_ipv4_not_for_us(void **state)
@@ -1571,6 +1593,113 @@ static void test_arp_refresh_extends_ttl(void **state)
     assert_int_equal(c->s.stats.arp_expired, 1);
 }
 
+/* ---- what the wire may change in the ARP table (issue 11) ---------------- */
+
+/* An ARP reply nobody asked for creates no entry: otherwise any host could
+ * plant mappings (and fill the table) without being asked. */
+static void test_arp_unsolicited_reply_ignored(void **state)
+{
+    struct ctx *c = *state;
+    struct pkt p;
+
+    mk_arp(&p, my_mac, ARP_OP_REPLY, other_mac, OTHER_IP, my_mac, MY_IP);
+    expect_drop(c, &p, "arp_ignored_unsolicited");
+    assert_null(arp_lookup(&c->s, OTHER_IP));
+}
+
+/* A resolved entry keeps its MAC against unsolicited replies and
+ * gratuitous ARP with another MAC (both counted); the peer's own traffic
+ * with the same MAC refreshes it; once it expires, a new resolution may
+ * learn a new MAC. */
+static void test_arp_no_silent_overwrite(void **state)
+{
+    struct ctx *c = *state;
+    struct pkt p;
+    const uint8_t *mac;
+
+    mk_arp(&p, bcast_mac, ARP_OP_REQUEST, peer_mac, PEER_IP, zero_mac, MY_IP);
+    feed(c, &p);
+    sink_clear(c);
+    mk_arp(&p, my_mac, ARP_OP_REPLY, other_mac, PEER_IP, my_mac, MY_IP); /* unsolicited */
+    feed(c, &p);
+    mk_arp(&p, bcast_mac, ARP_OP_REQUEST, other_mac, PEER_IP, zero_mac, PEER_IP); /* gratuitous */
+    feed(c, &p);
+    mk_arp(&p, bcast_mac, ARP_OP_REPLY, other_mac, PEER_IP, bcast_mac, PEER_IP); /* gratuitous reply */
+    feed(c, &p);
+    assert_int_equal(c->s.stats.arp_ignored_update, 3);
+    mac = arp_lookup(&c->s, PEER_IP);
+    assert_non_null(mac);
+    assert_memory_equal(mac, peer_mac, ETH_ALEN);
+
+    clock_advance(ARP_TTL_NS);
+    inet_stack_poll(&c->s);
+    assert_null(arp_lookup(&c->s, PEER_IP));
+    send_udp(c, PEER_IP, 7, (const uint8_t *)"x", 1);
+    inet_stack_poll(&c->s);
+    sink_clear(c);
+    mk_arp(&p, my_mac, ARP_OP_REPLY, other_mac, PEER_IP, my_mac, MY_IP); /* the answer, now */
+    feed(c, &p);
+    mac = arp_lookup(&c->s, PEER_IP);
+    assert_non_null(mac);
+    assert_memory_equal(mac, other_mac, ETH_ALEN);
+    sink_clear(c);
+}
+
+/* Another host claiming our address (RFC 5227 2.4): counted, not learned,
+ * not answered. An RFC 5227 probe for our address (sender 0.0.0.0) is
+ * answered so the prober backs off. */
+static void test_arp_conflict_and_probe(void **state)
+{
+    struct ctx *c = *state;
+    struct pkt p;
+    uint8_t b[FRAME_MAX];
+    const struct arp_hdr *a = (const struct arp_hdr *)(b + ETH_HLEN);
+
+    mk_arp(&p, bcast_mac, ARP_OP_REQUEST, other_mac, MY_IP, zero_mac, PEER_IP);
+    expect_drop(c, &p, "arp_conflict");
+    mk_arp(&p, my_mac, ARP_OP_REPLY, other_mac, MY_IP, my_mac, MY_IP);
+    expect_drop(c, &p, "arp_conflict");
+    assert_null(arp_lookup(&c->s, MY_IP));
+
+    mk_arp(&p, bcast_mac, ARP_OP_REQUEST, other_mac, 0, zero_mac, MY_IP);
+    feed(c, &p);
+    assert_int_equal(c->sink.n, 1);
+    sink_frame(c, 0, b);
+    assert_int_equal(ntohs(a->op), ARP_OP_REPLY);
+    assert_int_equal(a->spa, MY_IP);
+    assert_memory_equal(a->tha, other_mac, ETH_ALEN);
+    assert_int_equal(a->tpa, 0);
+    assert_null(arp_lookup(&c->s, 0));
+    sink_clear(c);
+}
+
+/* A full table (a flood of new destinations) evicts its oldest unresolved
+ * entry, never a resolved one. */
+static void test_arp_full_evicts_pending(void **state)
+{
+    struct ctx *c = *state;
+    struct pkt p;
+
+    mk_arp(&p, bcast_mac, ARP_OP_REQUEST, peer_mac, PEER_IP, zero_mac, MY_IP);
+    feed(c, &p);
+    sink_clear(c);
+    for (uint32_t i = 0; i < ARP_MAX_ENTRIES + 10; i++) {
+        send_udp(c, ip4(10, 1, (uint8_t)(i >> 8), (uint8_t)i), 7, (const uint8_t *)"x", 1);
+        inet_stack_poll(&c->s);
+        sink_clear(c);
+    }
+    assert_int_equal(c->s.stats.arp_evict_pending, 11); /* PEER_IP holds one of the slots */
+    assert_int_equal(c->s.stats.arp_drop_table_full, 0);
+    assert_non_null(arp_lookup(&c->s, PEER_IP));
+    /* Drain: every resolution gives up, no buffer is left behind. */
+    for (int i = 0; i < (ARP_RETRIES + 2) * 100; i++) {
+        clock_advance(ARP_TIMEOUT_NS / 100);
+        inet_stack_poll(&c->s);
+        sink_clear(c);
+    }
+    assert_int_equal(mem_in_use(&c->mem), 0);
+}
+
 static void test_arp_static_permanent(void **state)
 {
     struct ctx *c = *state;
@@ -1732,6 +1861,10 @@ int main(void)
         T(test_ipv4_fragment),
         T(test_ipv4_ttl_zero),
         T(test_ipv4_bad_source),
+        T(test_arp_unsolicited_reply_ignored),
+        T(test_arp_no_silent_overwrite),
+        T(test_arp_conflict_and_probe),
+        T(test_arp_full_evicts_pending),
         T(test_ipv4_not_for_us),
         T(test_ipv4_unknown_proto),
         T(test_ipv4_ethernet_padding_trimmed),

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -322,8 +323,10 @@ static void test_1000_connections(void **state)
     while (done < n) {
         struct tcp_pcb *p;
         while ((p = tcp_accept(l, NULL, ep_upcall)) != NULL) {
-            int i = ntohs(p->remote_port) - 49152;
-            assert_true(i >= 0 && i < n);
+            int i = 0; /* the client with that port (RFC 6056: not in order) */
+            while (i < n && !(cs[i].c.pcb && cs[i].c.pcb->local_port == p->remote_port))
+                i++;
+            assert_true(i < n);
             cs[i].s = (struct ep){.pcb = p, .seed = 5000 + (uint64_t)i, .to_send = 2000,
                                   .peer_seed = 100 + (uint64_t)i, .to_recv = 1000};
             p->owner = &cs[i].s;
@@ -447,6 +450,163 @@ static void test_listener_children_under_loss(void **state)
     free(cl);
 }
 
+/*
+ * Local ports (issue 11, fault 3). Connects are O(1) each however many
+ * connections exist (the old search scanned every connection for every
+ * candidate port: after 16 k connections one connect took seconds); one
+ * local port serves many destinations (RFC 6056), so 40000 connections
+ * to 4 destinations fit in 16384 ephemeral ports; a full destination fails
+ * at once with EADDRNOTAVAIL; bind() conflicts are found without a scan.
+ */
+static void test_ports_many_connections(void **state)
+{
+    const int n = 40000, batch = 4000;
+    struct fault_params f = {.seed = test_seed(5), .loss_ppm = 1000000}; /* the wire eats every SYN */
+    struct sim s;
+    struct tcp_pcb **pcbs = calloc((size_t)n + 1, sizeof(*pcbs));
+    double first = 0, last = 0;
+    struct tcp_pcb *b1, *b2;
+    (void)state;
+
+    sim_start(&s, &f, NULL);
+    for (int i = 0; i < n; i++) {
+        struct timespec t0, t1;
+        if (i % batch == 0)
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+        pcbs[i] = tcp_pcb_new(&s.a, NULL, NULL);
+        assert_non_null(pcbs[i]);
+        pcbs[i]->owner = pcbs; /* attached: stays in SYN_SENT */
+        if (tcp_connect(pcbs[i], IP_B + ((uint32_t)(i % 4) << 24), htons(80)) != 0)
+            fail_msg("connect %d failed", i);
+        if (i % batch == batch - 1) {
+            double dt;
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            dt = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+            if (i < batch)
+                first = dt;
+            last = dt;
+        }
+    }
+    print_message("%d connects: first %d took %.1f ms, last %d took %.1f ms\n", n, batch, first * 1e3, batch,
+                  last * 1e3);
+    /* O(1) each: the last batch costs what the first did (10x is noise room,
+     * the scan it replaces cost 1000x). */
+    assert_true(last < 10 * first + 0.005);
+    /* A fifth destination still has every port; the four are full at 10000
+     * each (16384 would fit): one more to one of them still works. */
+    pcbs[n] = tcp_pcb_new(&s.a, NULL, NULL);
+    pcbs[n]->owner = pcbs;
+    assert_int_equal(tcp_connect(pcbs[n], IP_B, htons(80)), 0);
+    /* bind(): a port a connection holds is in use; a free one is not. */
+    b1 = tcp_pcb_new(&s.a, NULL, NULL);
+    assert_int_equal(tcp_bind(b1, 0, pcbs[0]->local_port), EADDRINUSE);
+    assert_int_equal(tcp_bind(b1, 0, htons(8080)), 0);
+    b2 = tcp_pcb_new(&s.a, NULL, NULL);
+    assert_int_equal(tcp_bind(b2, 0, htons(8080)), EADDRINUSE);
+    b2->reuseaddr = true; /* a bound port is no TIME_WAIT */
+    assert_int_equal(tcp_bind(b2, 0, htons(8080)), EADDRINUSE);
+    /* bind() to port 0 wants a port nobody holds: 40000 connections hold
+     * all 16384 (connect shares them; a bound port is not shared). */
+    assert_int_equal(tcp_bind(b2, 0, 0), EADDRNOTAVAIL);
+    tcp_close(b1);
+    tcp_close(b2);
+    for (int i = 0; i <= n; i++) {
+        pcbs[i]->owner = NULL;
+        tcp_close(pcbs[i]);
+    }
+    for (int i = 0; i < 65536; i++)
+        if (s.a.tcp.port_users[i] || s.a.tcp.port_excl[i])
+            fail_msg("port %d still held (%u, %u)", i, s.a.tcp.port_users[i], s.a.tcp.port_excl[i]);
+    sim_stop(&s);
+    free(pcbs);
+}
+
+/* One destination whose 16384 ephemeral ports are all taken: the next
+ * connect fails at once with EADDRNOTAVAIL, and works again once one is
+ * freed. */
+static void test_ports_exhausted(void **state)
+{
+    const int n = 16384;
+    struct fault_params f = {.seed = test_seed(6), .loss_ppm = 1000000};
+    struct sim s;
+    struct tcp_pcb **pcbs = calloc((size_t)n + 1, sizeof(*pcbs));
+    struct tcp_pcb *extra;
+    (void)state;
+
+    sim_start(&s, &f, NULL);
+    for (int i = 0; i < n; i++) {
+        pcbs[i] = tcp_pcb_new(&s.a, pcbs, NULL);
+        assert_int_equal(tcp_connect(pcbs[i], IP_B, htons(80)), 0);
+    }
+    extra = tcp_pcb_new(&s.a, pcbs, NULL);
+    assert_int_equal(tcp_connect(extra, IP_B, htons(80)), EADDRNOTAVAIL);
+    tcp_close(extra);
+    pcbs[7]->owner = NULL;
+    tcp_close(pcbs[7]);
+    extra = tcp_pcb_new(&s.a, pcbs, NULL);
+    assert_int_equal(tcp_connect(extra, IP_B, htons(80)), 0);
+    pcbs[7] = extra;
+    for (int i = 0; i < n; i++) {
+        pcbs[i]->owner = NULL;
+        tcp_close(pcbs[i]);
+    }
+    sim_stop(&s);
+    free(pcbs);
+}
+
+/*
+ * TIME_WAIT and its 4-tuple (RFC 6191). The client closes first and keeps
+ * the tuple in TIME_WAIT. A new connect from the same bound port to the same
+ * server is refused (EADDRINUSE) while the old one is younger than a second
+ * and taken over after (timestamps were on): the server, holding nothing,
+ * accepts it, and the bytes flow.
+ */
+static void test_time_wait_reuse(void **state)
+{
+    struct fault_params f = {.seed = test_seed(8), .delay_ns = 10 * US};
+    struct tcp_params tp = {.timestamps = true, .sack = true, .window_scaling = true};
+    struct sim s;
+    struct ep ca = {.seed = 1, .to_send = 0}, sb = {.seed = 2};
+    struct tcp_pcb *c2, *l, *a2;
+    uint16_t port;
+    (void)state;
+
+    sim_start(&s, &f, &tp);
+    connect_pair(&s, &ca, &sb, 80);
+    port = ca.pcb->local_port;
+    tcp_close(ca.pcb);
+    while (!sb.eof) {
+        sim_step(&s, clock_now_ns() + MS);
+        ep_drain(&sb, s.seed);
+    }
+    tcp_close(sb.pcb);
+    while (s.b.tcp.npcbs > 0)
+        sim_step(&s, clock_now_ns() + MS);
+    assert_int_equal(s.a.tcp.npcbs, 1); /* the client's TIME_WAIT */
+
+    l = tcp_pcb_new(&s.b, NULL, NULL);
+    assert_int_equal(tcp_bind(l, 0, htons(80)), 0);
+    assert_int_equal(tcp_listen(l, 4), 0);
+    c2 = tcp_pcb_new(&s.a, NULL, NULL);
+    c2->reuseaddr = true;
+    assert_int_equal(tcp_bind(c2, 0, port), 0); /* SO_REUSEADDR over TIME_WAIT */
+    assert_int_equal(tcp_connect(c2, IP_B, htons(80)), EADDRINUSE);
+    clock_advance(SEC);
+    assert_int_equal(tcp_connect(c2, IP_B, htons(80)), 0);
+    assert_int_equal(s.a.stats.tcp_time_wait_reused, 1);
+    while (!(a2 = tcp_accept(l, NULL, NULL))) {
+        sim_step(&s, clock_now_ns() + MS);
+        if (clock_now_ns() > 100 * SEC)
+            fail_msg("the new incarnation never connected");
+    }
+    tcp_abort(a2);
+    tcp_close(l);
+    tcp_abort(c2);
+    while (s.a.tcp.npcbs + s.b.tcp.npcbs > 0)
+        sim_step(&s, clock_now_ns() + SEC);
+    sim_stop(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -455,6 +615,9 @@ int main(void)
         cmocka_unit_test(test_bulk_5pct),
         cmocka_unit_test(test_1000_connections),
         cmocka_unit_test(test_listener_children_under_loss),
+        cmocka_unit_test(test_ports_many_connections),
+        cmocka_unit_test(test_ports_exhausted),
+        cmocka_unit_test(test_time_wait_reuse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

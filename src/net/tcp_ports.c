@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tcp_ports.c: local ports. Who holds a port is counted per port, so every
+ * question is O(1) whatever the number of connections:
+ *
+ *   users[p]  control blocks whose local port is p (bound, listening,
+ *             connected, a listener's children, TIME_WAIT);
+ *   excl[p]   those that took p by bind() or listen(): p is theirs alone,
+ *             and connect() never picks it.
+ *
+ * An explicit bind() to p is refused while anything holds p, but for
+ * SO_REUSEADDR over connections in TIME_WAIT (the one case that needs a
+ * look at the holders, on the control path of a restarting server).
+ *
+ * connect() on an unbound socket picks its port by RFC 6056 algorithm 4
+ * ("double-hash"): the search starts at an offset keyed by the destination,
+ * so an off-path attacker cannot guess the next port, and one local port
+ * serves any number of destinations: a port is suitable when no bind() or
+ * listen() holds it and the 4-tuple is free (one hash lookup), or held only
+ * by a TIME_WAIT connection that may be reused (RFC 6191, below).
+ */
+#include "net/tcp.h"
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "net/siphash.h"
+#include "net/stack.h"
+#include "net/tcp_seq.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#define TCP_EPHEMERAL_FIRST 49152u
+#define TCP_EPHEMERAL_LAST 65535u
+#define TCP_EPHEMERAL_NUM (TCP_EPHEMERAL_LAST - TCP_EPHEMERAL_FIRST + 1)
+
+int tcp_ports_init(struct tcp_table *t)
+{
+    t->port_users = calloc(65536, sizeof(*t->port_users));
+    t->port_excl = calloc(65536, sizeof(*t->port_excl));
+    if (!t->port_users || !t->port_excl) {
+        tcp_ports_fini(t);
+        return ENOMEM;
+    }
+    /* RFC 6056 4: the table of per-destination offsets starts random. */
+    if (getrandom(t->port_perturb, sizeof(t->port_perturb), 0) != (ssize_t)sizeof(t->port_perturb) ||
+        getrandom(t->port_key, sizeof(t->port_key), 0) != (ssize_t)sizeof(t->port_key)) {
+        uint64_t x = clock_real_ns();
+        memcpy(t->port_key, &x, sizeof(x));
+        log_warn("tcp: getrandom failed; port randomisation keyed from the clock");
+    }
+    if (t->params.isn_key_seed) { /* simulations: a function of the seed */
+        uint64_t k[2] = {t->params.isn_key_seed ^ 0x5bd1e995u, t->params.isn_key_seed * 31};
+        memcpy(t->port_key, k, sizeof(t->port_key));
+        memset(t->port_perturb, 0, sizeof(t->port_perturb));
+    }
+    return 0;
+}
+
+void tcp_ports_fini(struct tcp_table *t)
+{
+    free(t->port_users);
+    free(t->port_excl);
+    t->port_users = t->port_excl = NULL;
+}
+
+static void tcp_port_take(struct tcp_pcb *pcb, uint16_t port, bool excl)
+{
+    struct tcp_table *t = &pcb->stack->tcp;
+    uint16_t p = ntohs(port);
+
+    pcb->local_port = port;
+    t->port_users[p]++;
+    if (excl) {
+        t->port_excl[p]++;
+        pcb->port_excl = true;
+    }
+}
+
+void tcp_port_share(struct tcp_pcb *child, uint16_t port)
+{
+    tcp_port_take(child, port, false);
+}
+
+void tcp_port_release(struct tcp_pcb *pcb)
+{
+    struct tcp_table *t = &pcb->stack->tcp;
+    uint16_t p = ntohs(pcb->local_port);
+
+    if (!pcb->local_port)
+        return;
+    t->port_users[p]--;
+    if (pcb->port_excl) {
+        t->port_excl[p]--;
+        pcb->port_excl = false;
+    }
+    pcb->local_port = 0;
+}
+
+/* SO_REUSEADDR: is every holder of @port a connection in TIME_WAIT? A scan,
+ * only when a server binds a port still held (a restart). */
+static bool tcp_port_only_time_wait(struct inet_stack *s, uint16_t port)
+{
+    struct tcp_table *t = &s->tcp;
+
+    if (t->port_excl[ntohs(port)])
+        return false; /* bound or listening: never shared */
+    for (int i = 0; i < TCP_HASH_BUCKETS; i++) {
+        const struct list_node *head = &t->conns[i];
+        for (const struct list_node *n = head->next; n != head; n = n->next) {
+            const struct tcp_pcb *p = container_of(n, struct tcp_pcb, link);
+            if (p->local_port == port && p->state != TCPS_TIME_WAIT)
+                return false;
+        }
+    }
+    return true; /* and the children of a closed listener are connections too */
+}
+
+int tcp_bind(struct tcp_pcb *pcb, uint32_t ip, uint16_t port)
+{
+    struct inet_stack *s = pcb->stack;
+    struct tcp_table *t = &s->tcp;
+
+    if (pcb->local_port)
+        return EINVAL;
+    if (ip != 0 && ip != s->ip)
+        return EADDRNOTAVAIL;
+    if (port == 0) {
+        /* bind() to port 0: a port nobody holds, from a random start. */
+        uint32_t start;
+        if (getrandom(&start, sizeof(start), GRND_NONBLOCK) != (ssize_t)sizeof(start))
+            start = (uint32_t)clock_now_ns();
+        for (uint32_t i = 0; i < TCP_EPHEMERAL_NUM; i++) {
+            uint32_t p = TCP_EPHEMERAL_FIRST + (start + i) % TCP_EPHEMERAL_NUM;
+            if (t->port_users[p] == 0) {
+                port = htons((uint16_t)p);
+                break;
+            }
+        }
+        if (port == 0)
+            return EADDRNOTAVAIL;
+    } else if (t->port_users[ntohs(port)] && !(pcb->reuseaddr && tcp_port_only_time_wait(s, port))) {
+        return EADDRINUSE;
+    }
+    pcb->local_ip = ip;
+    tcp_port_take(pcb, port, true);
+    return 0;
+}
+
+/*
+ * May a new connection of ours take the 4-tuple of @tw, in TIME_WAIT?
+ * TIME_WAIT keeps old duplicates from the new incarnation; RFC 6191 lets
+ * the peer tell them apart by timestamps: it accepts our new SYN when its
+ * TSval is above the last one it saw from us. With timestamps on the old
+ * connection, one second since it last heard from us (as Linux's
+ * tcp_twsk_unique) puts our millisecond clock well past it; our ISN
+ * (RFC 6528, a 4 µs clock plus a per-tuple constant) has moved on too.
+ * Only a detached connection is taken over: an application that has not
+ * closed its socket still owns it.
+ */
+static bool tcp_time_wait_reusable(const struct tcp_pcb *tw)
+{
+    return tw->state == TCPS_TIME_WAIT && !tw->owner && tw->ts_ok &&
+           clock_now_ns() - tw->ts_recent_age_ns >= 1000000000ull;
+}
+
+int tcp_connect_tuple(struct tcp_pcb *pcb, uint32_t rip, uint16_t rport)
+{
+    struct inet_stack *s = pcb->stack;
+    struct tcp_table *t = &s->tcp;
+    uint8_t msg[10];
+    uint64_t h;
+    uint32_t offset, idx;
+    struct tcp_pcb *old;
+
+    if (pcb->local_port) {
+        /* Bound already: the 4-tuple must be free, or reusable. */
+        old = tcp_lookup(s, s->ip, pcb->local_port, rip, rport);
+        if (!old)
+            return 0;
+        if (!tcp_time_wait_reusable(old))
+            return EADDRINUSE;
+        STAT_INC(s, tcp_time_wait_reused);
+        tcp_set_state(old, TCPS_CLOSED); /* detached: freed */
+        return 0;
+    }
+    /* RFC 6056 3.3.4: offset = F(local, remote, secret), a perturbation
+     * table indexed by G(...) moves on with each use, so one destination
+     * gets successive ports while different ones start apart. */
+    memcpy(msg, &s->ip, 4);
+    memcpy(msg + 4, &rip, 4);
+    memcpy(msg + 8, &rport, 2);
+    h = siphash24(t->port_key, msg, sizeof(msg));
+    offset = (uint32_t)h;
+    idx = (uint32_t)(h >> 32) % TCP_PORT_PERTURB;
+    for (uint32_t i = 0; i < TCP_EPHEMERAL_NUM; i++) {
+        uint32_t p = TCP_EPHEMERAL_FIRST + (offset + t->port_perturb[idx] + i) % TCP_EPHEMERAL_NUM;
+        uint16_t port = htons((uint16_t)p);
+        if (t->port_excl[p])
+            continue;
+        old = t->port_users[p] ? tcp_lookup(s, s->ip, port, rip, rport) : NULL;
+        if (old && !tcp_time_wait_reusable(old))
+            continue;
+        if (old) {
+            STAT_INC(s, tcp_time_wait_reused);
+            tcp_set_state(old, TCPS_CLOSED);
+        }
+        /* Algorithm 4 step: the next connection to this destination starts
+         * past this one (the RFC adds 1 per port tried; a random step would
+         * be algorithm 5). */
+        t->port_perturb[idx] += (uint16_t)(i + 1);
+        tcp_port_take(pcb, port, false);
+        return 0;
+    }
+    return EADDRNOTAVAIL;
+}
