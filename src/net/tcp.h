@@ -247,6 +247,8 @@ struct tcp_pcb {
     struct timer t_keep;
     struct timer t_2msl;          /* TIME_WAIT, FIN_WAIT_2 idle */
     bool persist;                 /* t_rexmt is the zero-window probe */
+    uint32_t probes_unanswered;   /* zero-window probes since the peer's last ACK */
+    uint64_t stall_since_ns;      /* data unacknowledged or window shut since; 0 = not stalled */
     uint32_t keep_probes_sent;
     uint64_t last_rx_ns;
 
@@ -408,6 +410,7 @@ uint16_t tcp_rcv_window(struct tcp_pcb *pcb);
 void tcp_timers_init(struct tcp_pcb *pcb);
 void tcp_timers_cancel(struct tcp_pcb *pcb);
 void tcp_rexmt_arm(struct tcp_pcb *pcb);      /* (re)start the RTO timer */
+void tcp_stall_end(struct tcp_pcb *pcb);      /* new data acked or window opened */
 void tcp_rtt_sample(struct tcp_pcb *pcb, uint64_t rtt_ns);
 void tcp_delack_arm(struct tcp_pcb *pcb);
 void tcp_keep_reset(struct tcp_pcb *pcb);     /* activity: push keepalive out */

@@ -306,6 +306,7 @@ static int tcp_ack_process(struct tcp_pcb *pcb, const struct tcp_seg *sg, bool *
         tcp_challenge_ack(pcb);
         return -1;
     }
+    pcb->probes_unanswered = 0; /* the peer is there (its window may stay shut) */
     if (pcb->state == TCPS_SYN_RECEIVED) {
         struct tcp_pcb *l = pcb->listener;
         if (l && l->accept_count >= l->backlog) {
@@ -344,6 +345,7 @@ static int tcp_ack_process(struct tcp_pcb *pcb, const struct tcp_seg *sg, bool *
         if (SEQ_LT(pcb->snd_nxt, pcb->snd_una))
             pcb->snd_nxt = pcb->snd_una;
         pcb->rexmt_count = 0;
+        tcp_stall_end(pcb);
         if (pcb->sack_ok)
             tcp_sack_update(pcb, &sg->o);
         if (pcb->in_recovery) {
@@ -450,6 +452,7 @@ static int tcp_ack_process(struct tcp_pcb *pcb, const struct tcp_seg *sg, bool *
         if (old == 0 && pcb->snd_wnd > 0 && pcb->persist) {
             pcb->persist = false;
             pcb->rexmt_count = 0;
+            tcp_stall_end(pcb);
             pcb->snd_nxt = pcb->snd_una; /* resend from a probe byte not taken */
             timer_cancel(&s->timers, &pcb->t_rexmt);
             if (pcb->snd_una != pcb->snd_max)

@@ -45,10 +45,28 @@ static uint64_t tcp_rto_backoff(const struct tcp_pcb *pcb)
     return rto < p->rto_max_ns ? rto : p->rto_max_ns;
 }
 
+/* When t_rexmt fires next: after the backed-off RTO, but never past the
+ * user timeout (as Linux clamps its RTO to TCP_USER_TIMEOUT). */
+static uint64_t tcp_rexmt_due(const struct tcp_pcb *pcb, uint64_t now)
+{
+    uint64_t uto = pcb->stack->tcp.params.user_timeout_ns, due = now + tcp_rto_backoff(pcb);
+
+    if (uto && pcb->stall_since_ns && pcb->stall_since_ns + uto < due)
+        due = pcb->stall_since_ns + uto > now ? pcb->stall_since_ns + uto : now + 1;
+    return due;
+}
+
 void tcp_rexmt_arm(struct tcp_pcb *pcb)
 {
     pcb->persist = false;
-    timer_arm(&pcb->stack->timers, &pcb->t_rexmt, clock_now_ns() + tcp_rto_backoff(pcb));
+    timer_arm(&pcb->stack->timers, &pcb->t_rexmt, tcp_rexmt_due(pcb, clock_now_ns()));
+}
+
+/* The peer acknowledged new data, or opened its window: not stalled. */
+void tcp_stall_end(struct tcp_pcb *pcb)
+{
+    pcb->stall_since_ns = 0;
+    pcb->probes_unanswered = 0;
 }
 
 /* RFC 6298 2.2-2.3 with the usual alpha = 1/8, beta = 1/4, K = 4. */
@@ -85,14 +103,37 @@ static void tcp_fail(struct tcp_pcb *pcb, int err)
     tcp_set_state(pcb, TCPS_CLOSED);
 }
 
+/* Give up: RST to the peer (unless it never heard of us), ETIMEDOUT to the
+ * application. */
+static void tcp_give_up(struct tcp_pcb *pcb)
+{
+    STAT_INC(pcb->stack, tcp_conn_timeout);
+    if (pcb->state != TCPS_SYN_SENT)
+        tcp_send_ctl(pcb, TH_RST | TH_ACK, pcb->snd_max);
+    tcp_fail(pcb, ETIMEDOUT);
+}
+
 static void tcp_rexmt_fire(struct timer *t, void *arg)
 {
     struct tcp_pcb *pcb = arg;
     struct inet_stack *s = pcb->stack;
     const struct tcp_params *p = &s->tcp.params;
     uint32_t limit = pcb->state == TCPS_SYN_SENT || pcb->state == TCPS_SYN_RECEIVED ? p->syn_retries : p->max_retries;
+    uint64_t now = clock_now_ns();
 
     (void)t;
+    if (!pcb->stall_since_ns && (pcb->snd_una != pcb->snd_max || pcb->snd_wnd == 0))
+        /* The first timeout of this stall: the data it waits for went out
+         * one RTO ago (the window, if shut, was found shut then too). */
+        pcb->stall_since_ns = now > pcb->rto_ns ? now - pcb->rto_ns : 1;
+    /* RFC 5482's user timeout: data unacknowledged, or the window shut, for
+     * this long ends the connection, whatever the retry counts say (and
+     * even when the peer answers our probes: a window that never opens is
+     * as dead to the application as a peer that never answers). */
+    if (p->user_timeout_ns && pcb->stall_since_ns && now - pcb->stall_since_ns >= p->user_timeout_ns) {
+        tcp_give_up(pcb);
+        return;
+    }
     if (!pcb->persist && pcb->snd_wnd == 0 && pcb->snd_una != pcb->snd_max && pcb->state >= TCPS_ESTABLISHED) {
         /* The peer closed its window with data in flight: nothing may be
          * resent into it, so probe instead, starting over from SND.UNA. */
@@ -100,23 +141,28 @@ static void tcp_rexmt_fire(struct timer *t, void *arg)
         pcb->persist = true;
     }
     if (pcb->persist) {
-        /* Zero-window probe: one byte past the window (RFC 9293 3.8.6.1);
-         * probes never give up while the peer answers them, so the backoff
-         * grows but no retry limit applies. */
+        /* Zero-window probe: one byte past the window (RFC 9293 3.8.6.1).
+         * A peer that answers may keep its window shut as long as it likes
+         * (RFC 1122 4.2.2.17), so only probes left unanswered count against
+         * tcp.max_retries, as retransmissions do: a peer that vanished
+         * behind a zero window is given up like one that vanished with data
+         * in flight. */
+        if (pcb->probes_unanswered >= p->max_retries) {
+            tcp_give_up(pcb);
+            return;
+        }
+        pcb->probes_unanswered++;
         if (pcb->rexmt_count < 30)
             pcb->rexmt_count++;
         tcp_send_probe(pcb);
-        timer_arm(&s->timers, &pcb->t_rexmt, clock_now_ns() + tcp_rto_backoff(pcb));
+        timer_arm(&s->timers, &pcb->t_rexmt, tcp_rexmt_due(pcb, clock_now_ns()));
         pcb->persist = true;
         return;
     }
     if (pcb->snd_una == pcb->snd_max)
         return; /* everything was acknowledged meanwhile */
     if (++pcb->rexmt_count > limit) {
-        STAT_INC(s, tcp_conn_timeout);
-        if (pcb->state != TCPS_SYN_SENT)
-            tcp_send_ctl(pcb, TH_RST | TH_ACK, pcb->snd_max);
-        tcp_fail(pcb, ETIMEDOUT);
+        tcp_give_up(pcb);
         return;
     }
     STAT_INC(s, tcp_rto);
