@@ -2,10 +2,14 @@
 /*
  * demi-config: print every libdemi tunable with its value, where the value
  * came from (default, file or environment) and a line of help, exactly as
- * demi_init() would load them.
+ * demi_init() would load them. With --clean-shm, remove the shared memory
+ * pipes (/dev/shm/demi-pipe-*) that processes killed without closing left.
  */
 #include "core/config.h"
+#include "libos/catmem.h"
 
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +18,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: demi-config [--file PATH] [--help]\n"
+            "       demi-config --clean-shm [--dry-run] [--prefix NAME]\n"
             "\n"
             "Print every libdemi tunable, its value, its source and a line of help.\n"
             "\n"
@@ -24,15 +29,53 @@ static void usage(FILE *out)
             "\n"
             "Each key can be overridden by the environment variable DEMI_<KEY>, KEY\n"
             "upper-cased with '.' turned into '_' (inetstack_config.mtu is\n"
-            "DEMI_INETSTACK_CONFIG_MTU). Exits 1 when the configuration is invalid.\n");
+            "DEMI_INETSTACK_CONFIG_MTU). Exits 1 when the configuration is invalid.\n"
+            "\n"
+            "  --clean-shm  remove the stale pipes (<demi/pipe.h>) left in /dev/shm:\n"
+            "               objects /dev/shm/demi-pipe-NAME that no live process\n"
+            "               holds (their creator and their opener are dead: killed,\n"
+            "               crashed, exited without demi_close), and temporary\n"
+            "               demi-pipe-NAME~PID~N ones whose creator PID died while\n"
+            "               making them. Never touches a pipe a live process holds,\n"
+            "               nor anything that is not a libdemi pipe of this version.\n"
+            "               One line per object: \"removed\", \"would remove\", \"kept\"\n"
+            "               or \"FAILED\", its path and why; then a summary. Exits 0,\n"
+            "               or 1 when /dev/shm cannot be read or a stale object\n"
+            "               cannot be removed.\n"
+            "  --dry-run    with --clean-shm: list, remove nothing\n"
+            "  --prefix NAME  with --clean-shm: only pipes whose name starts with NAME\n");
+}
+
+static int clean_shm(const char *prefix, bool dry_run)
+{
+    struct catmem_clean res;
+    int ret = catmem_shm_clean(prefix, dry_run, stdout, &res);
+
+    if (ret) {
+        fprintf(stderr, "demi-config: cannot read %s: %s\n", CATMEM_SHM_DIR, strerror(ret));
+        return 1;
+    }
+    if (dry_run)
+        printf("demi-config --clean-shm --dry-run: %u stale (nothing removed), %u in use, %u not libdemi's\n",
+               res.stale, res.live, res.foreign);
+    else
+        printf("demi-config --clean-shm: %u removed, %u failed, %u in use, %u not libdemi's\n", res.removed,
+               res.failed, res.live, res.foreign);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        perror("demi-config: stdout");
+        return 1;
+    }
+    return res.failed ? 1 : 0;
 }
 
 int main(int argc, char **argv)
 {
     /* Same default as demi_init(), so the output is what an application sees. */
     const char *path = getenv("CONFIG_PATH");
+    const char *prefix = NULL;
     char err[CONFIG_ERR_MAX];
     struct demi_config cfg;
+    bool clean = false, dry_run = false;
     int ret;
 
     for (int i = 1; i < argc; i++) {
@@ -47,12 +90,31 @@ int main(int argc, char **argv)
             path = argv[++i];
         } else if (strncmp(argv[i], "--file=", 7) == 0) {
             path = argv[i] + 7;
+        } else if (strcmp(argv[i], "--clean-shm") == 0) {
+            clean = true;
+        } else if (strcmp(argv[i], "--dry-run") == 0) {
+            dry_run = true;
+        } else if (strcmp(argv[i], "--prefix") == 0) {
+            if (i + 1 == argc) {
+                fprintf(stderr, "demi-config: --prefix needs a NAME\n");
+                return 2;
+            }
+            prefix = argv[++i];
+        } else if (strncmp(argv[i], "--prefix=", 9) == 0) {
+            prefix = argv[i] + 9;
         } else {
             fprintf(stderr, "demi-config: unexpected argument \"%s\"\n", argv[i]);
             usage(stderr);
             return 2;
         }
     }
+
+    if ((dry_run || prefix) && !clean) {
+        fprintf(stderr, "demi-config: --dry-run and --prefix go with --clean-shm\n");
+        return 2;
+    }
+    if (clean)
+        return clean_shm(prefix, dry_run);
 
     ret = config_load(&cfg, path, err, sizeof(err));
     if (ret) {

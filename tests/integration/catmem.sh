@@ -7,7 +7,7 @@
 # popped in place); a writer and a reader killed mid-stream (the other
 # side must notice, not hang); many pipes at once; a stale pipe left by a
 # killed creator; bad names, missing and busy pipes; pipes in processes whose
-# network libOS is catnap, catloop or catmem itself.
+# network libOS is catnap, catloop or catmem itself; demi-config --clean-shm.
 # Prints "ok - NAME" / "not ok - NAME (reason)" per case, then "N passed, M failed".
 set -u
 
@@ -212,6 +212,45 @@ if [ $rc -eq 2 ] && grep -q "No such file" "$tmp/err.log"; then
 else
     not_ok "open of a missing pipe" "exit $rc" "$tmp/err.log"
 fi
+
+# -- demi-config --clean-shm: what killed processes left goes, the rest stays
+cfg=$build/tools/demi-config
+dead=$tag-clean-dead
+live=$tag-clean-live
+bg "$tmp/hd.log" "$dp" hold "$dead" create
+hd=$BG
+bg "$tmp/hl.log" "$dp" hold "$live" create
+hl=$BG
+if wait_for_text "$tmp/hd.log" holding 10 && wait_for_text "$tmp/hl.log" holding 10; then
+    kill -9 "$hd"
+    wait "$hd" 2>/dev/null
+    head -c 12288 /dev/zero >"/dev/shm/demi-pipe-$tag-clean-foreign"
+    "$cfg" --clean-shm --dry-run --prefix "$tag-clean" >"$tmp/clean.log" 2>&1
+    rc=$?
+    if [ $rc -eq 0 ] && [ -e "/dev/shm/demi-pipe-$dead" ] &&
+        grep -q "^would remove /dev/shm/demi-pipe-$dead: stale (creator pid $hd gone, never opened)" "$tmp/clean.log" &&
+        grep -q "^kept  */dev/shm/demi-pipe-$live: in use (creator pid $hl alive" "$tmp/clean.log" &&
+        grep -q "^kept  */dev/shm/demi-pipe-$tag-clean-foreign: not a libdemi pipe" "$tmp/clean.log" &&
+        grep -q "1 stale (nothing removed), 1 in use, 1 not libdemi's" "$tmp/clean.log"; then
+        ok "demi-config --clean-shm --dry-run lists the stale pipe, removes nothing"
+    else
+        not_ok "demi-config --clean-shm --dry-run" "exit $rc" "$tmp/clean.log"
+    fi
+    "$cfg" --clean-shm --prefix "$tag-clean" >"$tmp/clean.log" 2>&1
+    rc=$?
+    if [ $rc -eq 0 ] && [ ! -e "/dev/shm/demi-pipe-$dead" ] && [ -e "/dev/shm/demi-pipe-$live" ] &&
+        [ -e "/dev/shm/demi-pipe-$tag-clean-foreign" ] &&
+        grep -q "^removed  */dev/shm/demi-pipe-$dead: stale" "$tmp/clean.log" &&
+        grep -q "1 removed, 0 failed, 1 in use, 1 not libdemi's" "$tmp/clean.log"; then
+        ok "demi-config --clean-shm removes a killed creator's pipe, keeps a live one and a foreign file"
+    else
+        not_ok "demi-config --clean-shm" "exit $rc" "$tmp/clean.log"
+    fi
+else
+    not_ok "demi-config --clean-shm" "demi-pipe hold did not start" "$tmp/hd.log" "$tmp/hl.log"
+fi
+kill -9 "$hd" "$hl" 2>/dev/null
+wait "$hd" "$hl" 2>/dev/null
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

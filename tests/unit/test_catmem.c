@@ -3,8 +3,10 @@
  * test_catmem.c: shared-memory pipes (<demi/pipe.h>) end to end: both ends
  * in this process, and across two (this binary re-executes itself as the
  * peer with --peer MODE NAME): boundaries and bytes, EOF, a peer that dies
- * mid-stream on either side, stale objects, many pipes at once, bad
- * arguments, and pipes waited on together with catnap and catloop sockets.
+ * mid-stream on either side, stale objects (taken over by create and open,
+ * removed by catmem_shm_clean, never when not libdemi's or still held),
+ * many pipes at once, bad arguments, and pipes waited on together with
+ * catnap and catloop sockets.
  * Every wait is bounded and every child is killed at the end, so a bug fails
  * a test instead of hanging it.
  *
@@ -13,6 +15,7 @@
  */
 #include "core/runtime.h"
 #include "libos/catmem.h"
+#include "libos/catmem_int.h"
 #include "mem/shmring.h"
 
 #include <demi/libos.h>
@@ -72,7 +75,7 @@ static const char *uniq(const char *what)
 
 static bool shm_exists(const char *name)
 {
-    char path[256];
+    char path[1024];
     snprintf(path, sizeof(path), CATMEM_SHM_DIR CATMEM_SHM_PREFIX "%s", name);
     return access(path, F_OK) == 0;
 }
@@ -653,6 +656,170 @@ static void test_foreign_object(void **state)
     shm_unlink(path);
 }
 
+/* ---- objects left in /dev/shm -------------------------------------------- */
+
+/* A pid nobody has: a child's, reaped. */
+static pid_t dead_pid(void)
+{
+    pid_t pid = fork();
+
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(0);
+    assert_int_equal(waitpid(pid, NULL, 0), pid);
+    return pid;
+}
+
+/* The object /dev/shm/demi-pipe-@pipe, made by hand: 3 pages of zeros, and
+ * with @creator > 0 a pipe header naming these pids (no lock taken: nobody
+ * holds it unless the caller locks). Returns its fd. */
+static int make_obj(const char *pipe, int32_t creator, int32_t opener)
+{
+    char path[256];
+    struct cm_shm h;
+    int fd;
+
+    snprintf(path, sizeof(path), CATMEM_SHM_PREFIX "%s", pipe);
+    fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, CM_HDR_SIZE + 2 * 4096), 0);
+    if (creator > 0) {
+        memset(&h, 0, sizeof(h));
+        h.magic = CM_MAGIC;
+        h.version = CM_VERSION;
+        h.hdr_size = CM_HDR_SIZE;
+        h.ring_size = 4096;
+        h.pid[CM_CREATOR] = creator;
+        h.pid[CM_OPENER] = opener;
+        h.opened = opener > 0;
+        assert_int_equal(pwrite(fd, &h, sizeof(h), 0), (ssize_t)sizeof(h));
+    }
+    return fd;
+}
+
+static void unlink_obj(const char *pipe)
+{
+    char path[256];
+    snprintf(path, sizeof(path), CATMEM_SHM_PREFIX "%s", pipe);
+    shm_unlink(path);
+}
+
+/* demi_create_pipe of a name something else holds: a file that is not a
+ * libdemi pipe stays (EEXIST; create used to remove it and take the name),
+ * and the temporary objects a creator killed mid-create left under that
+ * name are removed (nothing removed them before). */
+static void test_create_foreign_and_tmp(void **state)
+{
+    char name[CATMEM_NAME_MAX + 1], tmp_dead[CATMEM_NAME_MAX + 32], tmp_live[CATMEM_NAME_MAX + 32];
+    static const char mark[] = "not a pipe, keep me";
+    char got[sizeof(mark)], path[256];
+    int fd, qd;
+
+    (void)state;
+    snprintf(name, sizeof(name), "%s", uniq("cforeign"));
+    fd = make_obj(name, 0, 0);
+    assert_int_equal(pwrite(fd, mark, sizeof(mark), 100), (ssize_t)sizeof(mark));
+    close(fd);
+    assert_int_equal(demi_create_pipe(&qd, name), EEXIST);
+    snprintf(path, sizeof(path), CATMEM_SHM_PREFIX "%s", name);
+    fd = shm_open(path, O_RDONLY | O_CLOEXEC, 0);
+    assert_true(fd >= 0); /* still there, still its bytes */
+    assert_int_equal(pread(fd, got, sizeof(got), 100), (ssize_t)sizeof(got));
+    assert_memory_equal(got, mark, sizeof(mark));
+    close(fd);
+    unlink_obj(name);
+
+    /* NAME~PID~N of a dead PID goes at the next create of NAME; one of a
+     * live PID (still making it) stays. */
+    snprintf(name, sizeof(name), "%s", uniq("ctmp"));
+    snprintf(tmp_dead, sizeof(tmp_dead), "%s~%d~0", name, (int)dead_pid());
+    snprintf(tmp_live, sizeof(tmp_live), "%s~%d~0", name, (int)getpid());
+    close(make_obj(tmp_dead, 0, 0));
+    close(make_obj(tmp_live, 0, 0));
+    assert_int_equal(demi_create_pipe(&qd, name), 0);
+    assert_false(shm_exists(tmp_dead));
+    assert_true(shm_exists(tmp_live));
+    assert_int_equal(demi_close(qd), 0);
+    unlink_obj(tmp_live);
+}
+
+/* catmem_shm_clean (demi-config --clean-shm): removes what no live process
+ * holds, keeps what one does and what is not a libdemi pipe; a dry run
+ * removes nothing; one line per object. */
+static void test_clean_shm(void **state)
+{
+    char pfx[64], n[8][96], *text = NULL;
+    struct catmem_clean res;
+    pid_t dead = dead_pid();
+    size_t tlen = 0;
+    FILE *out;
+    int fd_c, qd;
+
+    (void)state;
+    snprintf(pfx, sizeof(pfx), "test-%d-clean-", (int)getpid());
+    snprintf(n[0], sizeof(n[0]), "%sa", pfx);                 /* creator dead, never opened */
+    snprintf(n[1], sizeof(n[1]), "%sb", pfx);                 /* both dead */
+    snprintf(n[2], sizeof(n[2]), "%sc", pfx);                 /* creator dead, opener alive */
+    snprintf(n[3], sizeof(n[3]), "%sd", pfx);                 /* a live pipe of ours */
+    snprintf(n[4], sizeof(n[4]), "%se", pfx);                 /* not a pipe */
+    snprintf(n[5], sizeof(n[5]), "%sf~%d~3", pfx, (int)dead); /* temporary, creator dead */
+    snprintf(n[6], sizeof(n[6]), "%sg~%d~3", pfx, (int)getpid()); /* temporary, creator alive */
+    snprintf(n[7], sizeof(n[7]), "%sh~x~3", pfx);             /* not a libdemi name */
+    close(make_obj(n[0], dead, 0));
+    close(make_obj(n[1], dead, dead));
+    fd_c = make_obj(n[2], dead, getpid());
+    assert_int_equal(cm_lock(fd_c, CM_OPENER), 0); /* held while fd_c is open */
+    assert_int_equal(demi_create_pipe(&qd, n[3]), 0);
+    close(make_obj(n[4], 0, 0));
+    close(make_obj(n[5], 0, 0));
+    close(make_obj(n[6], 0, 0));
+    close(make_obj(n[7], 0, 0));
+
+    out = open_memstream(&text, &tlen);
+    assert_non_null(out);
+    assert_int_equal(catmem_shm_clean(pfx, true, out, &res), 0);
+    fclose(out);
+    assert_int_equal(res.stale, 3);
+    assert_int_equal(res.removed, 0);
+    assert_int_equal(res.live, 3);
+    assert_int_equal(res.foreign, 2);
+    for (int i = 0; i < 8; i++)
+        assert_true(shm_exists(n[i]));
+    {
+        char want[256];
+        snprintf(want, sizeof(want), "would remove " CATMEM_SHM_DIR CATMEM_SHM_PREFIX "%s: stale (creator pid %d gone, never opened)\n", n[0], (int)dead);
+        if (!strstr(text, want))
+            fail_msg("no line \"%s\" in:\n%s", want, text);
+        snprintf(want, sizeof(want), "kept         " CATMEM_SHM_DIR CATMEM_SHM_PREFIX "%s: in use (creator pid %d gone, opener pid %d alive)\n", n[2], (int)dead, (int)getpid());
+        if (!strstr(text, want))
+            fail_msg("no line \"%s\" in:\n%s", want, text);
+    }
+    free(text);
+
+    assert_int_equal(catmem_shm_clean(pfx, false, NULL, &res), 0);
+    assert_int_equal(res.stale, 3);
+    assert_int_equal(res.removed, 3);
+    assert_int_equal(res.failed, 0);
+    assert_int_equal(res.live, 3);
+    assert_int_equal(res.foreign, 2);
+    assert_false(shm_exists(n[0]));
+    assert_false(shm_exists(n[1]));
+    assert_false(shm_exists(n[5]));
+    for (int i = 2; i < 8; i++)
+        if (i != 5)
+            assert_true(shm_exists(n[i]));
+
+    /* Once the opener of c lets go, c is stale too. */
+    close(fd_c);
+    assert_int_equal(catmem_shm_clean(pfx, false, NULL, &res), 0);
+    assert_int_equal(res.removed, 1);
+    assert_false(shm_exists(n[2]));
+    assert_int_equal(demi_close(qd), 0);
+    unlink_obj(n[4]);
+    unlink_obj(n[6]);
+    unlink_obj(n[7]);
+}
+
 /* Many pipes at once, all waited on with demi_wait_next_n. */
 static void test_many_pipes(void **state)
 {
@@ -814,6 +981,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_peer_dies_mid_stream, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reader_dies_push_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_creator_dies_and_stale_cleanup, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_create_foreign_and_tmp, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_clean_shm, setup, teardown),
         cmocka_unit_test_setup_teardown(test_with_catnap_socket, setup, teardown),
         cmocka_unit_test_setup_teardown(test_with_catloop_socket, setup, teardown),
     };

@@ -189,13 +189,68 @@ static void test_corrupt_peer(void **state)
     rx.other = 0;
     assert_int_equal(shmring_peek(&rx, max, &p, &len), SHMRING_CORRUPT);
 
-    /* A consumer whose head runs ahead of tail: the producer sees a full
-     * ring and writes nothing. */
+    /* A consumer whose head runs ahead of tail: the producer writes
+     * nothing, and says the ring is broken rather than full. */
     memset(&m->ctl, 0, sizeof(m->ctl));
-    shmring_attach(&tx, &m->ctl, m->data, m->size, true);
+    assert_true(shmring_attach(&tx, &m->ctl, m->data, m->size, true));
     atomic_store(&m->ctl.head, 1u << 20);
     tx.other = 1u << 20;
     assert_false(shmring_push(&tx, b, sizeof(b)));
+    assert_true(shmring_broken(&tx));
+    atomic_store(&m->ctl.head, 0); /* sticky: a peer that broke it once is not trusted again */
+    assert_false(shmring_push(&tx, b, sizeof(b)));
+    /* ... or more than a ring behind. */
+    memset(&m->ctl, 0, sizeof(m->ctl));
+    atomic_store(&m->ctl.tail, 8192);
+    atomic_store(&m->ctl.head, 0);
+    assert_true(shmring_attach(&tx, &m->ctl, m->data, m->size, true));
+    assert_false(shmring_push(&tx, b, sizeof(b)));
+    assert_true(shmring_broken(&tx));
+    /* A full ring is not broken. */
+    memset(&m->ctl, 0, sizeof(m->ctl));
+    assert_true(shmring_attach(&tx, &m->ctl, m->data, m->size, true));
+    while (shmring_push(&tx, b, sizeof(b)))
+        ;
+    assert_false(shmring_broken(&tx));
+    ring_mem_free(m);
+}
+
+/* Counters the peer left off a record boundary before we attached: the
+ * first record header would straddle the ring's end (heap overflow under
+ * ASan before attach refused them). Nothing is read or written. */
+static void test_unaligned_counters(void **state)
+{
+    struct ring_mem *m = ring_mem_new(4096);
+    uint32_t max = shmring_max_msg(m->size);
+    struct shmring tx, rx;
+    const uint8_t *p = NULL;
+    uint32_t len = 0;
+    uint8_t b[16] = {0};
+
+    (void)state;
+    for (uint64_t off = 1; off < SHMRING_ALIGN; off++) {
+        uint64_t at = m->size - off; /* the last bytes of the ring */
+        memset(&m->ctl, 0, sizeof(m->ctl));
+        atomic_store(&m->ctl.tail, at);
+        atomic_store(&m->ctl.head, at);
+        assert_false(shmring_attach(&tx, &m->ctl, m->data, m->size, true));
+        assert_true(shmring_broken(&tx));
+        assert_null(shmring_reserve(&tx, 16));
+        assert_false(shmring_push(&tx, b, sizeof(b)));
+        atomic_store(&m->ctl.tail, at + 64);
+        assert_false(shmring_attach(&rx, &m->ctl, m->data, m->size, false));
+        assert_int_equal(shmring_peek(&rx, max, &p, &len), SHMRING_CORRUPT);
+        atomic_store(&m->ctl.tail, at); /* and when the peer says empty */
+        assert_int_equal(shmring_peek(&rx, max, &p, &len), SHMRING_CORRUPT);
+    }
+    /* On a boundary, anywhere: fine. */
+    atomic_store(&m->ctl.tail, 3 * 4096 + 64);
+    atomic_store(&m->ctl.head, 3 * 4096 + 64);
+    assert_true(shmring_attach(&tx, &m->ctl, m->data, m->size, true));
+    assert_true(shmring_attach(&rx, &m->ctl, m->data, m->size, false));
+    assert_true(shmring_push(&tx, b, sizeof(b)));
+    assert_int_equal(shmring_peek(&rx, max, &p, &len), SHMRING_MSG);
+    assert_int_equal(len, sizeof(b));
     ring_mem_free(m);
 }
 
@@ -310,6 +365,7 @@ int main(void)
         cmocka_unit_test(test_boundaries_and_wrap),
         cmocka_unit_test(test_max_message_fits_everywhere),
         cmocka_unit_test(test_corrupt_peer),
+        cmocka_unit_test(test_unaligned_counters),
         cmocka_unit_test(test_reserve_shorter_and_hold),
         cmocka_unit_test(test_two_threads),
     };
