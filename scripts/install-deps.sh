@@ -15,6 +15,7 @@ PKGS=(
   iproute2 procps                   # integration tests: ss, ip, pkill
   ethtool netcat-openbsd socat tcpdump iputils-ping  # Linux peers of catpowder/catnip tests
   iperf3 curl                       # real tools against libdemi's iperf3 and HTTP examples
+  hping3                            # SYN floods against libdemi (synflood.sh, soak.sh)
   gnuplot-nox                       # make bench: the latency plot
 )
 

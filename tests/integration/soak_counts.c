@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+/* soak_counts.c: see soak_counts.h. */
+#include "soak_counts.h"
+
+#include "core/runtime.h"
+#include "libos/inet.h"
+#include "net/stack.h"
+
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <string.h>
+
+struct inet_stack *soak_stack(void)
+{
+    return inet_libos_stack(rt.net);
+}
+
+static uint64_t pool_in_use(const struct dbuf_pool *p)
+{
+    return p->count - p->nfree;
+}
+
+static uint32_t list_len(const struct list_node *head)
+{
+    uint32_t n = 0;
+
+    for (const struct list_node *p = head->next; p != head; p = p->next)
+        n++;
+    return n;
+}
+
+void soak_counts_take(struct soak_counts *c)
+{
+    struct inet_stack *s = soak_stack();
+    uint64_t arp_timers = 0;
+
+    memset(c, 0, sizeof(*c));
+    c->pool_small = pool_in_use(&rt.mem.pools[MEM_SMALL]);
+    c->pool_large = pool_in_use(&rt.mem.pools[MEM_LARGE]);
+    c->pool_huge = pool_in_use(&rt.mem.pools[MEM_HUGE]);
+    c->pool_slice = pool_in_use(&rt.mem.pools[MEM_SLICE]);
+    for (int i = 0; i < rt.mem.nextra; i++)
+        c->pool_extra += pool_in_use(rt.mem.extra[i]);
+
+    c->tcp_pcbs = s->tcp.npcbs;
+    for (int b = 0; b < TCP_HASH_BUCKETS; b++) {
+        const struct list_node *head = &s->tcp.conns[b];
+        for (const struct list_node *n = head->next; n != head; n = n->next) {
+            const struct tcp_pcb *pcb = container_of(n, struct tcp_pcb, link);
+            c->tcp_pcbs_hashed++;
+            if (pcb->state < 11)
+                c->by_state[pcb->state]++;
+        }
+    }
+    for (size_t b = 0; b < ARRAY_SIZE(s->tcp.listeners); b++) {
+        const struct list_node *head = &s->tcp.listeners[b];
+        for (const struct list_node *n = head->next; n != head; n = n->next) {
+            const struct tcp_pcb *l = container_of(n, struct tcp_pcb, link);
+            c->tcp_pcbs_hashed++;
+            c->by_state[TCPS_LISTEN]++;
+            c->listen_syn += l->syn_count;
+            c->listen_accept += l->accept_count;
+            if (l->syn_count != list_len(&l->syn_q) || l->accept_count != list_len(&l->accept_q))
+                c->listen_bad++;
+        }
+    }
+
+    c->qds = rt.qds.nused;
+    c->ops = rt.ops.nops - rt.ops.nfree;
+    c->ops_done = rt.ops.ndone;
+
+    for (uint32_t i = 0; i < ARP_MAX_ENTRIES; i++) {
+        const struct arp_entry *e = &s->arp.entries[i];
+
+        if (e->state == ARP_FREE)
+            continue;
+        if (timer_armed(&e->timer))
+            arp_timers++;
+        if (e->state == ARP_PENDING) {
+            c->arp_pending++;
+            c->arp_pending_pkts += e->npending;
+        } else {
+            c->arp_cached++;
+        }
+    }
+    c->timers = s->timers.armed - arp_timers;
+    c->tx_queued = s->ntx;
+}
+
+bool soak_counts_equal(const struct soak_counts *a, const struct soak_counts *b)
+{
+#define SOAK_COUNTS_EQ(name, help)                                                                 \
+    if (a->name != b->name)                                                                        \
+        return false;
+    SOAK_COUNTS(SOAK_COUNTS_EQ)
+#undef SOAK_COUNTS_EQ
+    return true;
+}
+
+void soak_counts_diff(const struct soak_counts *a, const struct soak_counts *b, char *buf, size_t cap)
+{
+    size_t len = 0;
+
+    buf[0] = '\0';
+#define SOAK_COUNTS_DIFF(name, help)                                                               \
+    if (a->name != b->name && len < cap)                                                           \
+        len += (size_t)snprintf(buf + len, cap - len, "%s%s %" PRIu64 " -> %" PRIu64,              \
+                                len ? ", " : "", #name, a->name, b->name);
+    SOAK_COUNTS(SOAK_COUNTS_DIFF)
+#undef SOAK_COUNTS_DIFF
+}
+
+void soak_counts_print(FILE *out, const char *prefix, const struct soak_counts *a,
+                       const struct soak_counts *b, bool final)
+{
+#define SOAK_COUNTS_PRINT(name, help)                                                              \
+    fprintf(out, "%s%-18s %10" PRIu64 " -> %-10" PRIu64 " %s%s\n", prefix, #name, a->name,         \
+            b->name, final && a->name != b->name ? "LEAK: " : "", help);
+    SOAK_COUNTS(SOAK_COUNTS_PRINT)
+#undef SOAK_COUNTS_PRINT
+    fprintf(out, "%s%-18s %10" PRIu64 " -> %-10" PRIu64 " (not compared: the cache)\n", prefix,
+            "arp_cached", a->arp_cached, b->arp_cached);
+    if (!final || !soak_counts_equal(a, b)) {
+        fprintf(out, "%shashed pcbs by state:", prefix);
+        for (int st = 0; st < 11; st++)
+            if (b->by_state[st])
+                fprintf(out, " %s %u", tcp_state_name((enum tcp_state)st), b->by_state[st]);
+        fprintf(out, "\n");
+    }
+}
+
+int soak_listeners_print(FILE *out, const char *prefix)
+{
+    struct inet_stack *s = soak_stack();
+    int bad = 0;
+
+    for (size_t b = 0; b < ARRAY_SIZE(s->tcp.listeners); b++) {
+        const struct list_node *head = &s->tcp.listeners[b];
+        for (const struct list_node *n = head->next; n != head; n = n->next) {
+            const struct tcp_pcb *l = container_of(n, struct tcp_pcb, link);
+            uint32_t nsyn = list_len(&l->syn_q), nacc = list_len(&l->accept_q);
+            int ok = l->syn_count == nsyn && l->accept_count == nacc;
+
+            fprintf(out, "%slistener :%u syn_count %u (queue %u) accept_count %u (queue %u) backlog %u%s\n",
+                    prefix, ntohs(l->local_port), l->syn_count, nsyn, l->accept_count, nacc, l->backlog,
+                    ok ? "" : " MISMATCH");
+            bad += !ok;
+        }
+    }
+    return bad;
+}
+
+void soak_stats_print(FILE *out)
+{
+    inet_stats_print(out, &soak_stack()->stats, 1);
+}
