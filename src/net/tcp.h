@@ -193,6 +193,7 @@ struct tcp_pcb {
     /* Options agreed at the handshake. */
     bool ws_ok, ts_ok, sack_ok;
     uint32_t ts_recent;           /* RFC 7323 4.3 */
+    uint32_t syn_tsval;           /* non-zero: the TSval of our SYN-ACK (a SYN cookie's) */
     uint64_t ts_recent_age_ns;
 
     /* Send queue: slices in sequence order, from snd_una (head) on. */
@@ -266,6 +267,7 @@ struct tcp_pcb {
     struct list_node syn_q;       /* SYN_RECEIVED children, oldest first */
     struct list_node accept_q;    /* established, not accepted */
     uint32_t syn_count, accept_count, backlog;
+    uint64_t cookie_sent_ns;      /* last SYN cookie sent (0: never): ACKs are checked for one */
 };
 
 /* The highest a late ACK can raise a connection's RTO floor: the longest
@@ -379,6 +381,18 @@ uint32_t tcp_new_isn(struct inet_stack *s, uint32_t lip, uint16_t lport, uint32_
 
 /* Deliver upcall events if attached. */
 void tcp_notify(struct tcp_pcb *pcb, unsigned events);
+
+/* ---- tcp_syncookie.c: SYN cookies (RFC 4987 3.6) ------------------------- */
+
+/* Answer a SYN to listener @l with a cookie SYN-ACK; nothing is kept. */
+void tcp_syncookie_send(struct inet_stack *s, const struct tcp_pcb *l, uint32_t lip, uint16_t lport, uint32_t rip,
+                        uint16_t rport, uint32_t irs, const struct tcp_opts *o);
+
+/* An ACK to @l with no connection: if SEG.ACK - 1 is a valid cookie, the
+ * established child (on @l's accept queue); else NULL, counted. */
+struct tcp_pcb *tcp_syncookie_check(struct inet_stack *s, struct tcp_pcb *l, uint32_t lip, uint16_t lport,
+                                    uint32_t rip, uint16_t rport, uint32_t seq, uint32_t ack, uint32_t wnd,
+                                    const struct tcp_opts *o);
 
 /* ---- tcp_input.c -------------------------------------------------------- */
 

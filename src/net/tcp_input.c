@@ -88,9 +88,15 @@ static void tcp_input_listen(struct inet_stack *s, struct tcp_pcb *l, const stru
         STAT_INC(s, tcp_drop_listen);
         return;
     }
-    /* A bounded SYN queue: under a flood the oldest half-open connection
-     * makes room (its peer, if real, retries). */
+    /* A bounded SYN queue. Full (a flood): a SYN cookie answers and
+     * nothing is kept (RFC 4987 3.6); with tcp.syn_cookies off, the oldest
+     * half-open connection makes room (its peer, if real, retries). */
     if (l->syn_count >= s->tcp.params.syn_backlog) {
+        if (s->tcp.params.syn_cookies > 0) {
+            l->cookie_sent_ns = clock_now_ns() | 1;
+            tcp_syncookie_send(s, l, sg->dst, sg->th->dport, sg->src, sg->th->sport, sg->seq, &sg->o);
+            return;
+        }
         STAT_INC(s, tcp_syn_drop_oldest);
         tcp_pcb_free(list_entry(list_first(&l->syn_q), struct tcp_pcb, child_link));
     }
@@ -765,6 +771,15 @@ ack:
 
 /* ---- entry --------------------------------------------------------------- */
 
+/* Could this segment be the ACK of a SYN cookie? Only a bare ACK (no SYN,
+ * RST) to a listener that sent cookies in their lifetime (about 2 min); at
+ * other times an ACK to a listener gets its RST without a hash computed. */
+static bool tcp_cookie_ack(const struct tcp_pcb *l, const struct tcp_seg *sg)
+{
+    return l->cookie_sent_ns && (sg->flags & (TH_SYN | TH_RST | TH_ACK)) == TH_ACK &&
+           clock_now_ns() - l->cookie_sent_ns < 128ull * 1000000000ull;
+}
+
 /*
  * A SYN for a 4-tuple in TIME_WAIT: a new incarnation, or an old duplicate?
  * RFC 6191 2: with timestamps on the old connection and on the SYN (and
@@ -835,7 +850,21 @@ void tcp_input(struct inet_stack *s, struct dbuf *d, uint32_t src, uint32_t dst)
     }
     if (!pcb) {
         struct tcp_pcb *l = tcp_lookup_listener(s, dst, sg.th->dport);
-        if (l) {
+        if (l && tcp_cookie_ack(l, &sg)) {
+            /* A handshake completed from a SYN cookie. A full accept queue
+             * drops the ACK (the peer resends, or its data does). */
+            if (l->accept_count >= l->backlog) {
+                STAT_INC(s, tcp_accept_overflow);
+                goto drop;
+            }
+            pcb = tcp_syncookie_check(s, l, dst, sg.th->dport, src, sg.th->sport, sg.seq, sg.ack, sg.wnd, &sg.o);
+            if (pcb) {
+                if ((d->len > 0 || (sg.flags & TH_FIN)))
+                    tcp_input_synced(pcb, &sg, &d); /* data on the ACK */
+                goto drop;
+            }
+            tcp_respond_rst(s, src, dst, sg.th, sg.len);
+        } else if (l) {
             tcp_input_listen(s, l, &sg);
         } else {
             STAT_INC(s, tcp_drop_no_conn);

@@ -288,7 +288,7 @@ uint32_t tcp_opts_write(struct tcp_pcb *pcb, uint8_t *buf, uint8_t flags, uint64
                 *p++ = TCPOPT_NOP;
                 *p++ = TCPOPT_NOP;
             }
-            p = put_ts(p, tcp_ts_now(now_ns), tsecr);
+            p = put_ts(p, pcb->syn_tsval ? pcb->syn_tsval : tcp_ts_now(now_ns), tsecr);
         } else if (pcb->sack_ok) {
             *p++ = TCPOPT_NOP;
             *p++ = TCPOPT_NOP;

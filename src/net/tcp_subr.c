@@ -49,6 +49,7 @@ static void tcp_params_defaults(struct tcp_params *p)
     DEFAULT(keepalive_intvl_ns, 75000000000ull);
     DEFAULT(keepalive_probes, 9);
     DEFAULT(cc, "cubic");
+    DEFAULT(syn_cookies, 1);
 #undef DEFAULT
 }
 

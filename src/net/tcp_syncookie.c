@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tcp_syncookie.c: SYN cookies (RFC 4987 3.6). While a listener's SYN queue
+ * is full, a SYN is answered without keeping anything: what the handshake
+ * must remember rides in our initial sequence number, and the ACK that
+ * completes it brings it back (SEG.ACK - 1).
+ *
+ *   ISN = H1(4-tuple) + (t << 27 | mss_index << 24 | H2(4-tuple, peer ISN, t, mss_index) & 0xffffff)
+ *
+ * t counts 64-second periods (mod 32): a cookie is good for two of them.
+ * H1 and H2 are SipHash-2-4 under the stack's secret (the RFC 6528 key,
+ * with a domain byte of its own), so an off-path attacker can neither forge
+ * a cookie nor learn t. The peer's MSS is rounded down to one of eight
+ * values. With timestamps, the low 6 bits of our TSval carry the peer's
+ * window scale (4 bits, 15 = none; ours follows from tcp.rcvbuf) and
+ * SACK-permitted (1 bit), and the ACK's TSecr echoes them, as Linux does; without timestamps the connection goes on
+ * without window scaling and SACK, which the SYN-ACK does not offer.
+ */
+#include "net/tcp.h"
+
+#include "core/clock.h"
+#include "net/siphash.h"
+#include "net/stack.h"
+#include "net/tcp_seq.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+
+#define COOKIE_PERIOD_NS (64ull * 1000000000ull)
+#define COOKIE_MAX_AGE 1 /* periods: a cookie lives 64 to 128 s */
+#define COOKIE_TS_BITS 6
+#define COOKIE_TS_MASK ((1u << COOKIE_TS_BITS) - 1)
+#define COOKIE_NO_WSCALE 0xf
+
+static const uint16_t cookie_mss[8] = {536, 1200, 1300, 1400, 1440, 1452, 1460, 8960};
+
+static uint32_t cookie_hash(const struct inet_stack *s, char domain, uint32_t saddr, uint32_t daddr, uint16_t sport,
+                            uint16_t dport, uint32_t a, uint32_t b)
+{
+    uint8_t msg[21];
+
+    msg[0] = (uint8_t)domain;
+    memcpy(msg + 1, &saddr, 4);
+    memcpy(msg + 5, &daddr, 4);
+    memcpy(msg + 9, &sport, 2);
+    memcpy(msg + 11, &dport, 2);
+    memcpy(msg + 13, &a, 4);
+    memcpy(msg + 17, &b, 4);
+    return (uint32_t)siphash24(s->tcp.isn_key, msg, sizeof(msg));
+}
+
+static uint32_t cookie_period(void)
+{
+    return (uint32_t)(clock_now_ns() / COOKIE_PERIOD_NS) & 31;
+}
+
+/* The cookie for a SYN from @rip:@rport (peer ISN @irs) to @lip:@lport. */
+static uint32_t cookie_make(const struct inet_stack *s, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport,
+                            uint32_t irs, uint32_t t, uint32_t mss_idx)
+{
+    uint32_t h1 = cookie_hash(s, 'A', rip, lip, rport, lport, 0, 0);
+    uint32_t h2 = cookie_hash(s, 'B', rip, lip, rport, lport, irs, t << 3 | mss_idx);
+
+    return h1 + (t << 27 | mss_idx << 24 | (h2 & 0xffffff));
+}
+
+void tcp_syncookie_send(struct inet_stack *s, const struct tcp_pcb *l, uint32_t lip, uint16_t lport, uint32_t rip,
+                        uint16_t rport, uint32_t irs, const struct tcp_opts *o)
+{
+    const struct tcp_params *p = &s->tcp.params;
+    struct tcp_pcb tmp;
+    uint32_t mss_idx = 0, peer_mss = o->mss ? o->mss : 536;
+
+    for (uint32_t i = 0; i < 8; i++)
+        if (cookie_mss[i] <= peer_mss)
+            mss_idx = i;
+    /* A throw-away control block describes the SYN-ACK; nothing of it is
+     * kept, no timer is armed. */
+    memset(&tmp, 0, sizeof(tmp));
+    tmp.stack = s;
+    tmp.state = TCPS_SYN_RECEIVED;
+    tmp.local_ip = lip;
+    tmp.local_port = lport;
+    tmp.remote_ip = rip;
+    tmp.remote_port = rport;
+    tmp.rcvbuf = l->rcvbuf;
+    tmp.irs = irs;
+    tmp.rcv_nxt = irs + 1;
+    tmp.rcv_adv = tmp.rcv_nxt;
+    tmp.ts_ok = p->timestamps && o->ts_present;
+    /* Without timestamps nowhere to keep them: not offered. */
+    tmp.ws_ok = tmp.ts_ok && p->window_scaling && o->wscale >= 0;
+    tmp.sack_ok = tmp.ts_ok && p->sack && o->sack_ok;
+    while (tmp.ws_ok && tmp.rcv_wscale < 14 && (tmp.rcvbuf >> tmp.rcv_wscale) > 65535)
+        tmp.rcv_wscale++;
+    if (tmp.ts_ok) {
+        uint32_t now = tcp_ts_now(clock_now_ns());
+        uint32_t bits = (tmp.ws_ok ? (uint32_t)o->wscale : COOKIE_NO_WSCALE) | (tmp.sack_ok ? 0x10u : 0);
+        uint32_t ts = (now & ~COOKIE_TS_MASK) | bits;
+        if (TSTMP_GT(ts, now)) /* never ahead of the clock later TSvals come from */
+            ts -= COOKIE_TS_MASK + 1;
+        tmp.ts_recent = o->tsval;
+        tmp.syn_tsval = ts;
+    }
+    tmp.iss = cookie_make(s, lip, lport, rip, rport, irs, cookie_period(), mss_idx);
+    tmp.snd_una = tmp.snd_nxt = tmp.snd_max = tmp.iss;
+    STAT_INC(s, tcp_syncookies_sent);
+    tcp_send_ctl(&tmp, TH_SYN | TH_ACK, tmp.iss);
+}
+
+struct tcp_pcb *tcp_syncookie_check(struct inet_stack *s, struct tcp_pcb *l, uint32_t lip, uint16_t lport,
+                                    uint32_t rip, uint16_t rport, uint32_t seq, uint32_t ack, uint32_t wnd,
+                                    const struct tcp_opts *o)
+{
+    const struct tcp_params *p = &s->tcp.params;
+    uint32_t irs = seq - 1, iss = ack - 1, t, mss_idx, age;
+    uint32_t v = iss - cookie_hash(s, 'A', rip, lip, rport, lport, 0, 0);
+    struct tcp_pcb *c;
+
+    t = v >> 27;
+    mss_idx = (v >> 24) & 7;
+    age = (cookie_period() - t) & 31;
+    if (age > COOKIE_MAX_AGE || cookie_make(s, lip, lport, rip, rport, irs, t, mss_idx) != iss) {
+        STAT_INC(s, tcp_syncookies_failed);
+        return NULL;
+    }
+    c = tcp_pcb_new(s, NULL, NULL);
+    if (!c)
+        return NULL;
+    c->nodelay = l->nodelay;
+    c->keepalive = l->keepalive;
+    c->rcvbuf = l->rcvbuf;
+    c->sndbuf = l->sndbuf;
+    c->local_ip = lip;
+    tcp_port_share(c, lport);
+    c->remote_ip = rip;
+    c->remote_port = rport;
+    c->irs = irs;
+    c->rcv_nxt = seq;
+    c->rcv_adv = seq;
+    c->iss = iss;
+    c->snd_una = c->snd_nxt = c->snd_max = ack;
+    c->recover = c->sack_high = ack;
+    /* What the SYN-ACK offered comes back in the TSecr's low bits. */
+    c->ts_ok = p->timestamps && o->ts_present && o->tsecr != 0;
+    c->ws_ok = c->sack_ok = false;
+    c->snd_wscale = c->rcv_wscale = 0;
+    if (c->ts_ok) {
+        uint32_t ws = o->tsecr & 0xf;
+        c->ts_recent = o->tsval;
+        c->ts_recent_age_ns = clock_now_ns();
+        c->sack_ok = p->sack && (o->tsecr & 0x10);
+        if (ws != COOKIE_NO_WSCALE && ws <= 14 && p->window_scaling) {
+            c->ws_ok = true;
+            c->snd_wscale = (uint8_t)ws;
+            while (c->rcv_wscale < 14 && (c->rcvbuf >> c->rcv_wscale) > 65535)
+                c->rcv_wscale++; /* as the SYN-ACK computed it */
+        }
+    }
+    {
+        uint32_t mss = cookie_mss[mss_idx], max = s->mtu - 40;
+        c->peer_mss = (uint16_t)mss;
+        c->mss = (uint16_t)((mss < max ? mss : max) - (c->ts_ok ? 12 : 0));
+    }
+    c->snd_wnd = wnd << c->snd_wscale;
+    c->max_snd_wnd = c->snd_wnd;
+    c->snd_wl1 = seq;
+    c->snd_wl2 = ack;
+    c->cc->init(c);
+    c->state = TCPS_ESTABLISHED;
+    tcp_hash_insert(c);
+    tcp_keep_reset(c);
+    tcp_child_move(l, c, TCP_CHILDQ_ACCEPT);
+    STAT_INC(s, tcp_syncookies_ok);
+    STAT_INC(s, tcp_conn_passive);
+    tcp_notify(l, TCP_EV_ACCEPT);
+    return c;
+}
