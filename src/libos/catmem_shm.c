@@ -217,7 +217,7 @@ static void cm_clean_one(const char *fname, bool dry_run, FILE *out, struct catm
 
 int catmem_shm_clean(const char *prefix, bool dry_run, FILE *out, struct catmem_clean *res)
 {
-    const char *pfx = CATMEM_SHM_PREFIX + 1; /* "demi-pipe-" */
+    const char *pfx = &CATMEM_SHM_PREFIX[1]; /* "demi-pipe-" */
     size_t plen = strlen(pfx), xlen = prefix ? strlen(prefix) : 0;
     struct dirent *de;
     DIR *dir;
