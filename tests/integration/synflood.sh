@@ -24,7 +24,9 @@
 # Figures: SYNs sent and the rate, probes ok/failed, median and max connect
 # time, the server's counters.
 #
-# Needs root, iproute2, ethtool, hping3 and python3 (scripts/install-deps.sh);
+# When a case fails, the servers' logs (every counter) and a capture of the
+# client's packets during the flood are kept in BUILD_DIR/meson-logs.
+# Needs root, iproute2, ethtool, hping3, tcpdump and python3 (install-deps.sh);
 # fails (does not skip) when any is missing. Every process is bounded by
 # timeout(1); the namespaces go at exit. SYNFLOOD_SECONDS, SYNFLOOD_PROCS
 # (hping3 processes, default 2) and SYNFLOOD_INTERVAL (their -i, default u5;
@@ -56,7 +58,7 @@ export DEMI_TCP_SYN_RETRIES=2 DEMI_TCP_MSL_MS=500
 echo "# raw_socket.mode $mode, flood ${flood_s}s by $procs x hping3 -i $interval, tcp.syn_retries 2"
 
 [ -x "$srv" ] || netns_die "$srv is not built"
-netns_need hping3 python3 timeout awk
+netns_need hping3 python3 tcpdump timeout awk
 netns_setup
 tmp=$NETNS_TMP
 
@@ -133,6 +135,11 @@ name="flood: a Linux client connects every second of a ${flood_s} s random-sourc
 if start_server "$tmp/server2.log"; then
     # Linux learns libdemi's MAC before the flood (hping3 needs it too).
     in_linux timeout 20 python3 "$peer" probe "$NETNS_IP_DEMI" "$port" --seconds 1 >"$tmp/probe2a.log" 2>&1
+    # The client's packets (not the flood's), kept when a case fails.
+    linux_bg "$tmp/tcpdump.log" timeout $((flood_s + 60)) tcpdump -U -n -i "$IF_LINUX" -s 128 \
+        -w "$tmp/client.pcap" "host $NETNS_IP_LINUX and tcp port $port"
+    dump=$NETNS_PID
+    netns_wait_for "$tmp/tcpdump.log" "listening on" "$dump" 50
     tx0=$(in_linux cat "/sys/class/net/$IF_LINUX/statistics/tx_packets")
     t0=$(now_ns)
     if [ "$interval" = flood ]; then pace=(--flood); else pace=(-i "$interval"); fi
@@ -159,12 +166,13 @@ if start_server "$tmp/server2.log"; then
     echo "# flood: hping3 sent $sent SYNs in $secs s ($rate SYN/s; the Linux end sent $((tx1 - tx0)) frames)"
     echo "# ${summary:-probe: no summary}"
     stop_server
+    netns_stop "$dump"
     log=$tmp/server2.log
     echo "# server: $(grep '^demi-soak-server: served' "$log" | sed 's/^demi-soak-server: //')"
     figures=""
     for c in eth_rx tcp_rx tcp_syncookies_sent tcp_syncookies_ok tcp_syncookies_failed ipv4_drop_martian \
-        tcp_syn_drop_oldest tcp_accept_overflow tcp_conn_passive tcp_conn_timeout arp_tx_request \
-        arp_drop_table_full arp_drop_pending_full mem_drop_nobuf eth_drop_tx_full; do
+        tcp_syn_drop_oldest tcp_accept_overflow tcp_drop_listen tcp_tx_rst tcp_conn_passive tcp_conn_timeout \
+        arp_tx_request arp_drop_table_full arp_drop_pending_full mem_drop_nobuf eth_drop_tx_full; do
         figures+=" $c $(counter "$log" "$c"),"
     done
     echo "# server counters:${figures%,}"
@@ -216,5 +224,14 @@ else
     not_ok "$name" "demi-soak-server did not start" "$tmp/server2.log"
 fi
 
+# Evidence for a failure: the servers' logs (with every counter) and the
+# client's packets during the flood.
+if [ $failed -gt 0 ] && [ -d "$build/meson-logs" ]; then
+    tag=synflood-$mode
+    for f in server1.log server2.log probe2.log client.pcap; do
+        [ -s "$tmp/$f" ] && cp "$tmp/$f" "$build/meson-logs/$tag-$f"
+    done
+    echo "# logs and the client's capture: $build/meson-logs/$tag-*" >&2
+fi
 echo "$passed passed, $failed failed"
 [ $failed -eq 0 ]
