@@ -55,7 +55,8 @@ extern "C" {
  * @return 0;
  *   EINVAL  NULL argument, a bad name, or demi_init not called;
  *   EEXIST  a pipe of that name exists and its creator is alive (a pipe
- *           whose creator died is removed and created anew);
+ *           whose creator died is removed and created anew), or the name
+ *           holds something that is not a libdemi pipe (never removed);
  *   EMFILE  the qd table is full; ENOMEM, or the errno of shm_open, mmap,
  *           ftruncate when the shared memory cannot be set up.
  */
@@ -71,7 +72,9 @@ int demi_create_pipe(int *qd_out, const char *name);
  *   ENOENT  no such pipe (never created, closed by its creator, or its
  *           creator died);
  *   EBUSY   the pipe already has its opener, or had one (pipes connect once);
- *   EPROTO  the name holds something that is not a pipe of this libdemi;
+ *   EPROTO  the name holds something that is not a pipe of this libdemi,
+ *           or a pipe whose creator left its ring counters where none can
+ *           be;
  *   EMFILE  the qd table is full.
  */
 ATTR_NONNULL(1, 2)
@@ -111,10 +114,16 @@ int demi_open_pipe(int *qd_out, const char *name);
  *   EINVAL  NULL @p sga_out, @p size 0, or demi_init not called;
  *   EMSGSIZE @p size over the pipe's largest message;
  *   EBUSY   the pipe has a reservation not yet pushed or freed;
- *   EAGAIN  the ring has no room for it now (or pushes wait for room):
- *           retry after the reader pops and frees, or push a copy;
+ *   EAGAIN  the ring has no room for it now (or pushes wait for room)
+ *           and the reader may still make some: retry after the reader
+ *           pops and frees, or push a copy;
  *   ENOBUFS no zero-copy buffer header left (1024 per process);
- *   EPIPE, ECONNRESET  the peer closed or died.
+ *   EPIPE, ECONNRESET  the peer closed or died (sticky). A reader that
+ *           died is noticed by the call that finds no room, within
+ *           catmem.peer_check_us (1 ms) of the first such call: a writer
+ *           retrying on EAGAIN gets ECONNRESET, never EAGAIN forever;
+ *   EPROTO  the peer broke the ring (moved its read position where none
+ *           can be): the pipe is dead, pushes fail the same way.
  * On failure *@p sga_out is a null sga (sga_numsegs 0).
  */
 ATTR_NONNULL(1)
