@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Write the seed inputs of the binary-format fuzz targets into
+tests/fuzz/corpus/<target>/ (run from anywhere; rerun after changing a
+target's input format, described at the top of its .c file)."""
+import os
+import struct
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def write(target, seeds):
+    d = os.path.join(HERE, 'corpus', target)
+    os.makedirs(d, exist_ok=True)
+    for name, data in seeds.items():
+        with open(os.path.join(d, name), 'wb') as f:
+            f.write(data)
+
+
+# ---- fuzz_tcp -------------------------------------------------------------
+SYN, ACK, FIN, RST, PSH = 2, 16, 1, 4, 8
+T_A, T_B, T_L1, T_L2, T_C1, T_C2, T_CLOSED, T_FAR = range(8)
+
+
+def tcp_hdr(cfg, po, isn, cfg2=0):
+    return bytes([cfg, cfg2, po]) + struct.pack('>I', isn)
+
+
+def seg(t, flags, seqd=0, ackd=0, win=65535, o=0, plen=0, extra=b'', rel_max=False, nopoll=False):
+    op = (t << 3) | (0x40 if rel_max else 0) | (0x80 if nopoll else 0)
+    return bytes([op, flags]) + struct.pack('>hhH', seqd, ackd, win) + bytes([o, plen]) + extra
+
+
+def good(t, n23=0, fin=False, zero=False, psh=False):
+    return bytes([7 | (t << 3) | (0x40 if fin else 0), (n23 & 0x3f) | (0x40 if zero else 0) | (0x80 if psh else 0)])
+
+
+def app(a, b):
+    return bytes([5, a, b])
+
+
+def send(slot, size_idx, slice_=False):
+    return app(0, (size_idx << 5) | (0x10 if slice_ else 0) | slot)
+
+
+def tnext():
+    return bytes([4 | (14 << 3)])
+
+
+def tstep(i):
+    return bytes([4 | (i << 3)])
+
+
+def fuzz_tcp():
+    ts = 0x07 | (7 << 4)  # the peer offers timestamps, SACK, window scale 7
+    dup = seg(T_B, ACK, 0, 0, o=2, extra=bytes([0]) + struct.pack('>hH', 2920, 1460))
+    return {
+        # Data both ways on A and B, then graceful closes from both ends.
+        'transfer_close.bin': tcp_hdr(0x07, ts, 0x10000000) + send(0, 4) + good(T_A, 10, psh=True) + app(1, 0) +
+        send(1, 6, slice_=True) + good(T_B, 63) + good(T_B, 63) + app(1, 1) + app(2, 0) +
+        good(T_A, 0, fin=True) + app(2, 1) + good(T_B, 0, fin=True) + tnext() + tnext(),
+        # Half-open children time out, one completes and is accepted.
+        'syn_timeouts.bin': tcp_hdr(0x03, 0x03, 0x20000000, cfg2=1) + seg(T_L1, SYN) + seg(T_L2, SYN) +
+        seg(T_FAR, SYN, nopoll=True) + seg(T_L1, ACK, 0, 1) + tnext() + tnext() + tnext() + app(4, 0) +
+        tstep(10) + app(4, 0),
+        # A SYN flood beyond the SYN backlog: SYN cookies, then their ACKs.
+        'syn_cookies.bin': tcp_hdr(0x01, 0x01, 0x21000000) + seg(T_L1, SYN) + seg(T_L2, SYN) + seg(T_FAR, SYN) +
+        app(3, 0) + seg(T_A, SYN, o=5, extra=struct.pack('>hBHB', 0, 0, 1460, 7)) + tstep(1) +
+        seg(T_A, ACK, 1, 1, o=1, extra=struct.pack('>hB', 1, 0)) + seg(T_L1, ACK, 1, 1) + app(4, 0) + app(4, 0),
+        # Out-of-order data, SACKed, then the hole filled.
+        'ooo_fill.bin': tcp_hdr(0x03, 0x03, 0x30000000) + seg(T_A, ACK | PSH, 100, 0, plen=50) +
+        seg(T_A, ACK, 300, 0, plen=100) + seg(T_A, ACK | PSH, 0, 0, plen=100) + app(1, 0) +
+        seg(T_A, ACK, 0, 0, plen=127) + app(1, 0),
+        # Zero window with data queued: probes, then the window opens.
+        'zero_window.bin': tcp_hdr(0x00, 0x00, 0x40000000) + good(T_B, 0, zero=True) + send(1, 6) +
+        tnext() + tnext() + tnext() + good(T_B, 0) + tstep(6) + good(T_B, 0) + app(2, 1),
+        # Resets: in the window (challenge ACK), exact; a SYN on a synchronized
+        # connection; SYNs to a closed port and from a host without ARP entry.
+        'resets.bin': tcp_hdr(0x01, 0x01, 0x50000000) + seg(T_A, RST, 5, 0) + seg(T_A, SYN, 0, 0) +
+        seg(T_B, RST, 0, 0) + app(1, 1) + seg(T_CLOSED, SYN) + seg(T_FAR, SYN) + tnext() + tnext(),
+        # Sequence numbers wrapping during a transfer, with timestamps.
+        'seq_wrap.bin': tcp_hdr(0x07, ts, 0xffffff80) + good(T_A, 20) + good(T_A, 20) + app(1, 0) +
+        seg(T_A, ACK, 0, 0, o=1, plen=40, extra=struct.pack('>hB', 1, 0)) + app(1, 0) + app(3, 0) + tnext(),
+        # Duplicate ACKs with SACK blocks (fast retransmit), then timeouts.
+        'dupacks_rto.bin': tcp_hdr(0x06, 0x06 | (2 << 4), 0x60000000) + send(1, 6) + send(1, 6) +
+        dup + dup + dup + dup + tnext() + tnext() + good(T_B, 0) + app(2, 1),
+        # A later connect from the application, its handshake and a transfer.
+        'connect_more.bin': tcp_hdr(0x00, 0x00, 0x70000000) + app(5, 0) + seg(T_C1, SYN | ACK, 0, 1) +
+        send(2, 2) + good(T_C1, 4) + app(1, 2) + app(2, 2) + good(T_C1, 0, fin=True) + tnext(),
+    }
+
+
+TARGETS = {'fuzz_tcp': fuzz_tcp}
+
+if __name__ == '__main__':
+    for name in sys.argv[1:] or TARGETS:
+        write(name, TARGETS[name]())
