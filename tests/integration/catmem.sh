@@ -4,8 +4,8 @@
 # catmem.sh BUILD_DIR: shared-memory pipes (<demi/pipe.h>) between two
 # processes (tests/integration/demi-pipe.c): 1M messages of 1..4096 bytes
 # checked byte by byte, and 1M zero-copy ones both ways (demi_pipe_sgaalloc,
-# popped in place); a writer and a reader killed mid-stream (the other
-# side must notice, not hang); many pipes at once; a stale pipe left by a
+# popped in place); a writer and a reader killed mid-stream, copying and
+# zero-copy (the other side must notice, not hang); many pipes at once; a stale pipe left by a
 # killed creator; bad names, missing and busy pipes; pipes in processes whose
 # network libOS is catnap, catloop or catmem itself; demi-config --clean-shm.
 # Prints "ok - NAME" / "not ok - NAME (reason)" per case, then "N passed, M failed".
@@ -155,6 +155,37 @@ else
     not_ok "stale pipe replaced" "create failed" "$tmp/hold.log"
 fi
 kill -9 "$hold"
+
+# -- the same with zero-copy: demi_pipe_sgaalloc must fail, not say EAGAIN
+# for good (zc-source then gave up after 30 s with exit 1) ------------------
+name=$tag-zrdie
+bg "$tmp/zsink.log" "$dp" zc-sink "$name" 100000000
+sink=$BG
+bg "$tmp/zsource.log" "$dp" zc-source "$name" 100000000
+source=$BG
+sleep 1
+kill -9 "$sink"
+wait_rc "$source" 10
+rs=$?
+if [ $rs -eq 4 ] && grep -q "Connection reset" "$tmp/zsource.log"; then
+    ok "zero-copy reader killed mid-stream: writer sees ECONNRESET"
+else
+    not_ok "zero-copy reader killed mid-stream" "source exit $rs" "$tmp/zsource.log"
+fi
+name=$tag-zwdie
+bg "$tmp/zsink.log" "$dp" zc-sink "$name" 100000000
+sink=$BG
+bg "$tmp/zsource.log" "$dp" zc-source "$name" 100000000
+source=$BG
+sleep 1
+kill -9 "$source"
+wait_rc "$sink" 10
+rk=$?
+if [ $rk -eq 4 ] && grep -q "Connection reset" "$tmp/zsink.log"; then
+    ok "zero-copy writer killed mid-stream: reader (views held) sees ECONNRESET"
+else
+    not_ok "zero-copy writer killed mid-stream" "sink exit $rk" "$tmp/zsink.log"
+fi
 
 # -- many pipes at once ------------------------------------------------------
 for libos in catnap catloop; do
