@@ -859,7 +859,7 @@ void tcp_input(struct inet_stack *s, struct dbuf *d, uint32_t src, uint32_t dst)
             }
             pcb = tcp_syncookie_check(s, l, dst, sg.th->dport, src, sg.th->sport, sg.seq, sg.ack, sg.wnd, &sg.o);
             if (pcb) {
-                if ((d->len > 0 || (sg.flags & TH_FIN)))
+                if (d->len > 0 || (sg.flags & TH_FIN))
                     tcp_input_synced(pcb, &sg, &d); /* data on the ACK */
                 goto drop;
             }
