@@ -757,14 +757,14 @@ static void test_clean_shm(void **state)
 
     (void)state;
     snprintf(pfx, sizeof(pfx), "test-%d-clean-", (int)getpid());
-    snprintf(n[0], sizeof(n[0]), "%sa", pfx);                 /* creator dead, never opened */
-    snprintf(n[1], sizeof(n[1]), "%sb", pfx);                 /* both dead */
-    snprintf(n[2], sizeof(n[2]), "%sc", pfx);                 /* creator dead, opener alive */
-    snprintf(n[3], sizeof(n[3]), "%sd", pfx);                 /* a live pipe of ours */
-    snprintf(n[4], sizeof(n[4]), "%se", pfx);                 /* not a pipe */
-    snprintf(n[5], sizeof(n[5]), "%sf~%d~3", pfx, (int)dead); /* temporary, creator dead */
+    snprintf(n[0], sizeof(n[0]), "%sa", pfx);                     /* creator dead, never opened */
+    snprintf(n[1], sizeof(n[1]), "%sb", pfx);                     /* both dead */
+    snprintf(n[2], sizeof(n[2]), "%sc", pfx);                     /* creator dead, opener alive */
+    snprintf(n[3], sizeof(n[3]), "%sd", pfx);                     /* a live pipe of ours */
+    snprintf(n[4], sizeof(n[4]), "%se", pfx);                     /* not a pipe */
+    snprintf(n[5], sizeof(n[5]), "%sf~%d~3", pfx, (int)dead);     /* temporary, creator dead */
     snprintf(n[6], sizeof(n[6]), "%sg~%d~3", pfx, (int)getpid()); /* temporary, creator alive */
-    snprintf(n[7], sizeof(n[7]), "%sh~x~3", pfx);             /* not a libdemi name */
+    snprintf(n[7], sizeof(n[7]), "%sh~x~3", pfx);                 /* not a libdemi name */
     close(make_obj(n[0], dead, 0));
     close(make_obj(n[1], dead, dead));
     fd_c = make_obj(n[2], dead, getpid());
@@ -787,10 +787,15 @@ static void test_clean_shm(void **state)
         assert_true(shm_exists(n[i]));
     {
         char want[256];
-        snprintf(want, sizeof(want), "would remove " CATMEM_SHM_DIR CATMEM_SHM_PREFIX "%s: stale (creator pid %d gone, never opened)\n", n[0], (int)dead);
+        snprintf(want, sizeof(want),
+                 "would remove " CATMEM_SHM_DIR CATMEM_SHM_PREFIX "%s: stale (creator pid %d gone, never opened)\n",
+                 n[0], (int)dead);
         if (!strstr(text, want))
             fail_msg("no line \"%s\" in:\n%s", want, text);
-        snprintf(want, sizeof(want), "kept         " CATMEM_SHM_DIR CATMEM_SHM_PREFIX "%s: in use (creator pid %d gone, opener pid %d alive)\n", n[2], (int)dead, (int)getpid());
+        snprintf(want, sizeof(want),
+                 "kept         " CATMEM_SHM_DIR CATMEM_SHM_PREFIX
+                 "%s: in use (creator pid %d gone, opener pid %d alive)\n",
+                 n[2], (int)dead, (int)getpid());
         if (!strstr(text, want))
             fail_msg("no line \"%s\" in:\n%s", want, text);
     }
