@@ -72,6 +72,7 @@ run_target() {
     export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
     "$bin" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=25 -print_final_stats=1 \
       -artifact_prefix="$work/artifacts/" "${opts[@]}" "$work/corpus" "${extra[@]}"
+    exit $? # not exec'd: this subshell reports a signal, into the log
   ) > "$work/log" 2>&1
   status=$?
   elapsed=$(( $(date +%s) - start ))

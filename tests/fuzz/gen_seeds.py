@@ -91,7 +91,108 @@ def fuzz_tcp():
     }
 
 
-TARGETS = {'fuzz_tcp': fuzz_tcp}
+# ---- fuzz_api -------------------------------------------------------------
+def api_socket(udp=False, domain=0):
+    return bytes([0, domain | ((1 if udp else 0) << 2)])
+
+
+def api_addr(ip=0, port=0, fam=0, len_idx=0):
+    return bytes([ip | (port << 3), (fam << 4) | len_idx])
+
+
+def api_bind(q, **kw):
+    return bytes([1, q]) + api_addr(**kw)
+
+
+def api_listen(q):
+    return bytes([2, q, 1])
+
+
+def api_accept(q):
+    return bytes([3, 0, q])
+
+
+def api_connect(q, **kw):
+    return bytes([4, 0, q]) + api_addr(**kw)
+
+
+def api_close(q):
+    return bytes([5, q])
+
+
+def api_push(q, sga, free_after=False):
+    return bytes([6, 0x40 if free_after else 0, q, sga])
+
+
+def api_pushto(q, sga, **kw):
+    return bytes([7, 0, q, sga]) + api_addr(**kw)
+
+
+def api_pop(q):
+    return bytes([8, 0, q])
+
+
+def api_wait(qt, timeout=1):
+    return bytes([9, timeout, qt])
+
+
+def api_wait_any(qts, timeout=1):
+    return bytes([10, len(qts) | (timeout << 3)]) + bytes(qts)
+
+
+def api_wait_next_n(n=8):
+    return bytes([11, n & 7])
+
+
+def api_sgaalloc(size_idx):
+    return bytes([12, size_idx])
+
+
+def api_sgafree(b):
+    return bytes([13, b])
+
+
+def api_poll(n=8):
+    return bytes([18, n - 1])
+
+
+def api_time(step):
+    return bytes([17, step])
+
+
+def fuzz_api():
+    # qds[] fill in the order sockets and accepted connections appear, qts[]
+    # in the order tokens are issued, sgas[] in the order buffers arrive.
+    return {
+        # A listener, a connection to it, data both ways, then closes.
+        'tcp_echo.bin': api_socket() + api_bind(0, port=0) + api_listen(0) + api_accept(0) + api_socket() +
+        api_connect(1, port=0) + api_poll() + api_wait(1) + api_wait(0) + api_sgaalloc(1) + api_push(1, 0) +
+        api_pop(2) + api_poll() + api_wait_any([2, 3]) + api_wait(3) + api_push(2, 1, free_after=True) +
+        api_pop(1) + api_poll() + api_wait_next_n(4) + api_sgafree(0) + api_close(1) + api_pop(2) +
+        api_poll() + api_wait(5) + api_close(2) + api_close(0) + api_time(7),
+        # UDP: a datagram to a bound socket, popped.
+        'udp.bin': api_socket(udp=True) + api_bind(0, port=1) + api_socket(udp=True) + api_sgaalloc(2) +
+        api_pushto(1, 0, port=1) + api_pop(0) + api_poll() + api_wait(0) + api_wait(1) + api_sgafree(1) +
+        api_sgafree(0xc0),
+        # Bad arguments: NULL and short addresses, wrong families, forged and
+        # consumed tokens, stale and tampered sgas, bad qds.
+        'bad_args.bin': api_socket(domain=1) + api_socket() + api_bind(0, fam=3) + api_bind(0, fam=1) +
+        api_bind(0, len_idx=3) + api_bind(0xf0, port=0) + api_bind(0, ip=3) + api_wait(0xc1) + api_wait(0xff) +
+        api_sgaalloc(0) + api_sgaalloc(7) + api_sgaalloc(1) + api_push(0, 0xa0) + api_push(0, 0xc0) +
+        api_push(0, 0xe1) + api_sgafree(0) + api_sgafree(0x80) + api_sgafree(0xc1) + api_push(0, 0x60) +
+        bytes([16, 0x02, 0]) + bytes([16, 0x80, 0]) + bytes([14, 0x08, 0, 0, 0, 0, 1]) + bytes([15, 0, 0, 0, 0, 0, 0]),
+        # Connects that fail: refused (no listener), unreachable (no ARP
+        # answer), then a pop pending on a socket that closes.
+        'connect_fail.bin': api_socket() + api_connect(0, port=2) + api_poll() + api_wait(0) + api_socket() +
+        api_connect(1, ip=2, port=0) + api_time(5) + api_time(7) + api_time(7) + api_time(7) + api_wait(1) +
+        api_socket(udp=True) + api_pop(2) + api_close(2) + api_wait(2),
+        # Exhaustion: more sockets than queue descriptors, more ops than the table.
+        'exhaust.bin': api_socket(udp=True) + api_bind(0, port=1) + api_pop(0) * 70 + api_socket() * 20 +
+        api_sgaalloc(6) * 3,
+    }
+
+
+TARGETS = {'fuzz_tcp': fuzz_tcp, 'fuzz_api': fuzz_api}
 
 if __name__ == '__main__':
     for name in sys.argv[1:] or TARGETS:
