@@ -93,7 +93,7 @@ int cm_reap(const char *path, int fd, int bytes)
         return err;
     if (shm_unlink(path) != 0)
         return errno == ENOENT ? ESTALE : errno;
-    log_info("catmem: removed stale %s%s (nobody holds it)", CATMEM_SHM_DIR, path);
+    log_info("catmem: removed stale %s%s", CATMEM_SHM_DIR, path);
     return 0;
 }
 
