@@ -65,11 +65,11 @@ struct afpacket {
     int fd;
     uint8_t *map;
     size_t map_len;
-    bool ignore_outgoing;     /* PACKET_IGNORE_OUTGOING took: no own frames on rx */
 
     /* receive ring */
+    struct afpacket_rx rx;    /* what a slot's parsing needs */
     uint8_t *rx_ring;
-    uint32_t rx_frame_size, rx_frame_nr;
+    uint32_t rx_frame_nr;
     uint32_t rx_head;         /* next slot the kernel fills, in order */
 
     /* transmit ring */
@@ -79,10 +79,8 @@ struct afpacket {
     uint32_t tx_data_max;     /* largest frame a slot holds */
     bool kick_pending;        /* the last kick failed: slots wait for another */
 
-    /* Driver counters beyond struct netdev_stats (printed with DEMI_STATS). */
-    uint64_t rx_truncated;    /* frame longer than a slot keeps */
-    uint64_t rx_vlan;         /* tagged for a VLAN: not ours */
-    uint64_t rx_csum_completed; /* CHECKSUM_PARTIAL frame from a local sender */
+    /* Driver counters beyond struct netdev_stats (printed with DEMI_STATS);
+     * the receive side's are in rx. */
     uint64_t tx_oversize;     /* chain longer than a slot: dropped */
     uint64_t tx_wrong_format; /* slot the kernel refused */
     uint64_t kick_errors;
@@ -154,40 +152,48 @@ static bool afp_complete_csum(uint8_t *f, uint32_t len)
     return true;
 }
 
-/* Copy one received frame out of the ring; NULL if it is not for the stack. */
-static struct dbuf *afp_rx_frame(struct afpacket *p, const struct tpacket2_hdr *h, uint32_t status)
+struct dbuf *afpacket_rx_frame(struct afpacket_rx *rx, const uint8_t *slot, uint32_t status)
 {
-    const struct sockaddr_ll *sll =
-        (const struct sockaddr_ll *)((const uint8_t *)h + TPACKET_ALIGN(sizeof(*h)));
-    uint32_t len = h->tp_snaplen;
+    const struct tpacket2_hdr *h = (const struct tpacket2_hdr *)slot;
+    const struct sockaddr_ll *sll = (const struct sockaddr_ll *)(slot + TPACKET_ALIGN(sizeof(*h)));
+    uint32_t len = h->tp_snaplen, mac = h->tp_mac;
     struct dbuf *d;
 
+    /* The kernel's word, checked before it moves a byte: the frame lies in
+     * the slot after its header, and holds no more than the packet did. A
+     * sane kernel never fails this; a frame that does is dropped and
+     * counted, never read past the slot. */
+    if (unlikely(mac < TPACKET2_HDRLEN || mac > rx->frame_size || len > rx->frame_size - mac ||
+                 len > h->tp_len)) {
+        rx->rx_bad_slot++;
+        return NULL;
+    }
     if (h->tp_snaplen < h->tp_len) {
         /* Larger than the interface MTU: a GSO/GRO super-frame (veth with
          * offloads on), which the stack could not take anyway. */
-        if (p->rx_truncated++ == 0)
+        if (rx->rx_truncated++ == 0)
             log_warn("catpowder: %s: dropping a %u-byte frame, larger than the MTU: turn off "
                      "segmentation offloads on this interface and its peer (ethtool -K IF tso off "
                      "gso off gro off); further drops are only counted",
-                     p->dev.name, h->tp_len);
+                     rx->name, h->tp_len);
         return NULL;
     }
-    if (!p->ignore_outgoing && sll->sll_pkttype == PACKET_OUTGOING)
+    if (!rx->ignore_outgoing && sll->sll_pkttype == PACKET_OUTGOING)
         return NULL; /* our own transmission, looped back to the tap */
     if ((status & TP_STATUS_VLAN_VALID) && (h->tp_vlan_tci & 0x0fff) != 0) {
-        p->rx_vlan++;
+        rx->rx_vlan++;
         return NULL;
     }
-    d = mem_alloc(p->mem, len);
+    d = mem_alloc(rx->mem, len);
     if (!d) {
-        p->dev.stats.rx_nobuf++;
+        rx->stats->rx_nobuf++;
         return NULL;
     }
-    memcpy(d->data, (const uint8_t *)h + h->tp_mac, len);
+    memcpy(d->data, slot + mac, len);
     if ((status & TP_STATUS_CSUMNOTREADY) && afp_complete_csum(d->data, len))
-        p->rx_csum_completed++;
-    p->dev.stats.rx_frames++;
-    p->dev.stats.rx_bytes += len;
+        rx->rx_csum_completed++;
+    rx->stats->rx_frames++;
+    rx->stats->rx_bytes += len;
     return d;
 }
 
@@ -214,13 +220,13 @@ static uint16_t afp_rx_burst(struct netdev *dev, struct dbuf **frames, uint16_t 
         afp_kick(p);
     while (i < n) {
         struct tpacket2_hdr *h =
-            (struct tpacket2_hdr *)(p->rx_ring + (size_t)p->rx_head * p->rx_frame_size);
+            (struct tpacket2_hdr *)(p->rx_ring + (size_t)p->rx_head * p->rx.frame_size);
         uint32_t status = load_acquire(&h->tp_status);
         struct dbuf *d;
 
         if (!(status & TP_STATUS_USER))
             break;
-        d = afp_rx_frame(p, h, status);
+        d = afpacket_rx_frame(&p->rx, (const uint8_t *)h, status);
         store_release(&h->tp_status, TP_STATUS_KERNEL); /* the slot is the kernel's again */
         p->rx_head = p->rx_head + 1 == p->rx_frame_nr ? 0 : p->rx_head + 1;
         if (d)
@@ -286,14 +292,15 @@ static void afp_print_stats(struct afpacket *p)
     fprintf(stderr,
             "libdemi: afpacket counters (%s):\n"
             "  rx_frames %llu rx_bytes %llu rx_nobuf %llu rx_truncated %llu rx_vlan %llu "
-            "rx_csum_completed %llu\n"
+            "rx_csum_completed %llu rx_bad_slot %llu\n"
             "  kernel: packets %u drops %u\n"
             "  tx_frames %llu tx_bytes %llu tx_full %llu tx_oversize %llu tx_wrong_format %llu "
             "kick_errors %llu\n",
             p->dev.name, (unsigned long long)p->dev.stats.rx_frames,
             (unsigned long long)p->dev.stats.rx_bytes, (unsigned long long)p->dev.stats.rx_nobuf,
-            (unsigned long long)p->rx_truncated, (unsigned long long)p->rx_vlan,
-            (unsigned long long)p->rx_csum_completed, st.tp_packets, st.tp_drops,
+            (unsigned long long)p->rx.rx_truncated, (unsigned long long)p->rx.rx_vlan,
+            (unsigned long long)p->rx.rx_csum_completed, (unsigned long long)p->rx.rx_bad_slot, st.tp_packets,
+            st.tp_drops,
             (unsigned long long)p->dev.stats.tx_frames,
             (unsigned long long)p->dev.stats.tx_bytes, (unsigned long long)p->dev.stats.tx_full,
             (unsigned long long)p->tx_oversize, (unsigned long long)p->tx_wrong_format,
@@ -392,7 +399,7 @@ static int afp_rings(struct afpacket *p, uint32_t if_mtu)
         return err;
     }
     p->rx_ring = p->map;
-    p->rx_frame_size = rx.tp_frame_size;
+    p->rx.frame_size = rx.tp_frame_size;
     p->rx_frame_nr = rx.tp_frame_nr;
     p->tx_ring = p->map + (size_t)rx.tp_block_size * rx.tp_block_nr;
     p->tx_frame_size = tx.tp_frame_size;
@@ -425,6 +432,9 @@ int afpacket_create(const char *ifname, struct mem *mem, const uint8_t *mac_or_n
     p->mem = mem;
     p->dev.ops = &afpacket_ops;
     snprintf(p->dev.name, sizeof(p->dev.name), "afpacket:%s", ifname);
+    p->rx.mem = mem;
+    p->rx.stats = &p->dev.stats;
+    p->rx.name = p->dev.name;
 
     /* Protocol 0: nothing is queued before the rings exist and bind() picks
      * the interface; bind then asks for every EtherType. */
@@ -453,7 +463,7 @@ int afpacket_create(const char *ifname, struct mem *mem, const uint8_t *mac_or_n
                  p->dev.name, strerror(errno));
 #ifdef PACKET_IGNORE_OUTGOING
     if (setsockopt(p->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)) == 0)
-        p->ignore_outgoing = true;
+        p->rx.ignore_outgoing = true;
     else
         log_info("catpowder: %s: PACKET_IGNORE_OUTGOING: %s (own frames are filtered on receive)",
                  p->dev.name, strerror(errno));

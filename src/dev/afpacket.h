@@ -17,6 +17,9 @@
 
 #include "dev/netdev.h"
 
+#include <stdbool.h>
+#include <stdint.h>
+
 /*
  * Open interface @ifname (needs CAP_NET_RAW). The MAC is the interface's;
  * @mac_or_null, when given, must equal it (EADDRNOTAVAIL otherwise). The IP
@@ -28,5 +31,32 @@
  */
 int afpacket_create(const char *ifname, struct mem *mem, const uint8_t *mac_or_null, uint32_t mtu,
                     struct netdev **out);
+
+/*
+ * The receive side of one ring slot, apart from the socket: what rx_burst
+ * runs for every slot the kernel hands over (TP_STATUS_USER), and what
+ * tests/fuzz/fuzz_afpacket.c runs on slots it forges.
+ */
+struct afpacket_rx {
+    struct mem *mem;             /* buffers for received frames */
+    struct netdev_stats *stats;  /* rx_frames, rx_bytes, rx_nobuf */
+    const char *name;            /* for messages */
+    uint32_t frame_size;         /* bytes of a slot (header, sockaddr_ll, frame) */
+    bool ignore_outgoing;        /* PACKET_IGNORE_OUTGOING took: no own frames on rx */
+    uint64_t rx_truncated;       /* frame longer than a slot keeps */
+    uint64_t rx_vlan;            /* tagged for a VLAN: not ours */
+    uint64_t rx_csum_completed;  /* CHECKSUM_PARTIAL frame from a local sender */
+    uint64_t rx_bad_slot;        /* header out of the slot's bounds: never from a sane kernel */
+};
+
+/*
+ * Copy the frame of the TPACKET_V2 slot at @slot (@rx->frame_size bytes,
+ * tpacket2_hdr first; @status its tp_status, already read) into a buffer of
+ * @rx->mem. NULL when the frame is not for the stack (truncated, our own,
+ * another VLAN), when no buffer is free, or when the header puts the frame
+ * outside the slot (tp_mac, tp_snaplen), all counted. Reads nothing outside
+ * the slot.
+ */
+struct dbuf *afpacket_rx_frame(struct afpacket_rx *rx, const uint8_t *slot, uint32_t status);
 
 #endif /* DEMI_DEV_AFPACKET_H */
