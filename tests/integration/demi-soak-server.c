@@ -155,6 +155,7 @@ int main(int argc, char **argv)
                 return 1;
             }
         }
+        soak_server_retry();
     }
 
     /* Stop: every connection closed, the listeners kept while half-open
@@ -175,10 +176,12 @@ int main(int argc, char **argv)
     st = soak_server_stats();
     printf("demi-soak-server: served %" PRIu64 " echo and %" PRIu64 " source connections (at most %" PRIu64
            " at once); echoed %" PRIu64 " bytes, sourced %" PRIu64 " bytes; %" PRIu64 " resets, %" PRIu64
-           " timeouts, %" PRIu64 " other errors\n",
+           " timeouts, %" PRIu64 " other errors; the pools were empty %" PRIu64 " times\n",
            st->echo_conns, st->source_conns, st->active_max, st->echo_bytes, st->source_bytes, st->resets,
-           st->timeouts, st->errors);
+           st->timeouts, st->errors, st->pool_empty);
     printf("demi-soak-server: drained in %.1f s\n", t_drained - t_stop);
+    soak_pool_failures(diff, sizeof(diff));
+    printf("demi-soak-server: buffer allocations that failed: %s\n", diff);
     printf("demi-soak-server: counts with the listeners open, start -> after the drain:\n");
     soak_counts_print(stdout, "  ", &c1, &c2, true);
     printf("demi-soak-server: counts before the listeners, start -> after closing them:\n");
@@ -189,6 +192,7 @@ int main(int argc, char **argv)
     if (!back1) {
         soak_counts_diff(&c1, &c2, diff, sizeof(diff));
         printf("demi-soak-server: LEAK after a %u s drain, listeners open: %s\n", o.drain_s, diff);
+        soak_pcbs_describe(stdout, "demi-soak-server:   left: ", 10);
     } else if (!back0) {
         soak_counts_diff(&c0, &c3, diff, sizeof(diff));
         printf("demi-soak-server: LEAK after closing the listeners: %s\n", diff);

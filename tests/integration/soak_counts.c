@@ -215,3 +215,43 @@ bool soak_drain(const struct soak_counts *want, double timeout_s, bool (*handle)
         }
     }
 }
+
+void soak_pcb_describe(FILE *out, const char *prefix, const struct tcp_pcb *pcb)
+{
+    if (!pcb) {
+        fprintf(out, "%sno pcb\n", prefix);
+        return;
+    }
+    fprintf(out,
+            "%s:%u->:%u %s err %d snd una+%u nxt+%u max+%u wnd %u sndq %u%s rcv nxt+%u rcvq %u ooo %u adv+%u; "
+            "rto %" PRIu64 " ms x%u%s; timers rexmt %d delack %d 2msl %d; %s\n",
+            prefix, ntohs(pcb->local_port), ntohs(pcb->remote_port), tcp_state_name((enum tcp_state)pcb->state),
+            pcb->err, pcb->snd_una - pcb->iss, pcb->snd_nxt - pcb->iss, pcb->snd_max - pcb->iss, pcb->snd_wnd,
+            pcb->sndq_bytes, pcb->fin_queued ? " +FIN" : "", pcb->rcv_nxt - pcb->irs, pcb->rcvq_bytes,
+            pcb->ooo_count, pcb->rcv_adv - pcb->irs, pcb->rto_ns / 1000000, pcb->rexmt_count,
+            pcb->persist ? " persist" : "", timer_armed(&pcb->t_rexmt), timer_armed(&pcb->t_delack),
+            timer_armed(&pcb->t_2msl), pcb->owner ? "owned" : "detached");
+}
+
+void soak_pcbs_describe(FILE *out, const char *prefix, int max)
+{
+    struct inet_stack *s = soak_stack();
+    int n = 0;
+
+    for (int b = 0; b < TCP_HASH_BUCKETS && n < max; b++) {
+        const struct list_node *head = &s->tcp.conns[b];
+        for (const struct list_node *p = head->next; p != head && n < max; p = p->next, n++)
+            soak_pcb_describe(out, prefix, container_of(p, struct tcp_pcb, link));
+    }
+}
+
+void soak_pool_failures(char *buf, size_t cap)
+{
+    static const char *const names[MEM_NCLASSES] = {"small", "large", "huge", "slice"};
+    size_t len = 0;
+
+    buf[0] = '\0';
+    for (int c = 0; c < MEM_NCLASSES && len < cap; c++)
+        len += (size_t)snprintf(buf + len, cap - len, "%s%s %" PRIu64, c ? ", " : "", names[c],
+                                rt.mem.pools[c].alloc_failures);
+}

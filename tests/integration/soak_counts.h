@@ -92,6 +92,19 @@ bool soak_drain(const struct soak_counts *want, double timeout_s, bool (*handle)
 /* CLOCK_MONOTONIC, seconds. */
 double soak_now_s(void);
 
+struct tcp_pcb;
+
+/* One line about @pcb (state, sequence numbers relative to the ISNs,
+ * queues, RTO, timers): what a stalled connection was doing. */
+void soak_pcb_describe(FILE *out, const char *prefix, const struct tcp_pcb *pcb);
+
+/* soak_pcb_describe of every connection still in the stack (at most
+ * @max), listeners left out. */
+void soak_pcbs_describe(FILE *out, const char *prefix, int max);
+
+/* Allocation failures of each buffer pool ("small N, large N, ..."). */
+void soak_pool_failures(char *buf, size_t cap);
+
 /* Every counter of the stack ("  name value help" lines, inet_stats_print). */
 void soak_stats_print(FILE *out);
 

@@ -32,6 +32,7 @@ struct conn {
     uint8_t req[SOAK_REQ_LEN];
     unsigned reqlen;
     uint64_t want, sent, seed;
+    int starved; /* waits for a buffer */
 };
 
 static struct soak_server_stats st;
@@ -41,6 +42,7 @@ static uint64_t active;
 static int lqds[2] = {-1, -1};
 static demi_qtoken_t accept_qt[2];
 static bool stopped;
+static unsigned nstarved;
 
 static void check(int rc, const char *what)
 {
@@ -117,6 +119,8 @@ static void conn_maybe_close(int qd, struct conn *c)
 {
     if (!c->eof || c->pop_pending || c->npushes > 0)
         return;
+    if (c->starved)
+        nstarved--;
     check(demi_close(qd), "demi_close");
     memset(c, 0, sizeof(*c));
     active--;
@@ -139,6 +143,10 @@ static int conn_push(int qd, struct conn *c, demi_sgarray_t *sga)
 
 static void source_fill(int qd, struct conn *c)
 {
+    if (c->starved) {
+        c->starved = 0;
+        nstarved--;
+    }
     while (!c->eof && c->sent < c->want && c->npushes < SOURCE_MAX_PUSHES) {
         uint64_t left = c->want - c->sent;
         uint32_t n = left < SOURCE_CHUNK ? (uint32_t)left : SOURCE_CHUNK;
@@ -146,7 +154,12 @@ static void source_fill(int qd, struct conn *c)
         uint8_t *p;
 
         if (sga.sga_numsegs != 1) {
-            conn_error(qd, c, "demi_sgaalloc", ENOMEM);
+            /* The pools are empty for now (a flood, full queues): try
+             * again at the next completion, or from soak_server_retry. */
+            if (!c->starved)
+                nstarved++;
+            c->starved = 1;
+            st.pool_empty++;
             return;
         }
         p = sga.sga_segs[0].sgaseg_buf;
@@ -291,6 +304,18 @@ bool soak_server_handle(demi_qresult_t *qr)
     return true;
 }
 
+void soak_server_retry(void)
+{
+    for (size_t qd = 0; nstarved > 0 && qd < conns_cap; qd++) {
+        struct conn *c = &conns[qd];
+
+        if (c->open && c->starved && c->npushes == 0) {
+            source_fill((int)qd, c);
+            conn_maybe_close((int)qd, c);
+        }
+    }
+}
+
 void soak_server_stop(void)
 {
     stopped = true;
@@ -301,6 +326,7 @@ void soak_server_stop(void)
         }
     }
     active = 0;
+    nstarved = 0;
     free(conns);
     conns = NULL;
     conns_cap = 0;

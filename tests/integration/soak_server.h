@@ -25,6 +25,7 @@
 struct soak_server_stats {
     uint64_t echo_conns, source_conns, echo_bytes, source_bytes;
     uint64_t resets, timeouts, errors, active_max;
+    uint64_t pool_empty; /* demi_sgaalloc found the pools empty (retried later) */
 };
 
 /* Byte @off of stream @seed: the pattern of examples/common.h (ex_pattern). */
@@ -40,6 +41,10 @@ void soak_server_start(const struct sockaddr_in *addr);
 /* Handle @qr if it is one of the server's operations: true when it was
  * (a pop's buffer is freed or reused), false otherwise. */
 bool soak_server_handle(demi_qresult_t *qr);
+
+/* Retry the connections that found the pools empty and wait for nothing
+ * else; call it every round of the event loop. */
+void soak_server_retry(void);
 
 /* Stop serving: close every connection (gracefully; the stack resets those
  * whose data is unread). The listeners stay; a connection they complete
