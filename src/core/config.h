@@ -22,7 +22,7 @@
 #define CONFIG_EAL_ARGS_MAX 64
 #define CONFIG_ARP_TABLE_MAX 64
 #define CONFIG_ERR_MAX 512
-#define CONFIG_KEYS_MAX 64
+#define CONFIG_KEYS_MAX 96
 
 struct config_arp_entry {
     uint8_t mac[6];
@@ -112,6 +112,9 @@ struct demi_config {
     uint32_t spin_us;               /* libdemi.spin_us: busy-poll before sleeping */
     bool idle_yield;                /* libdemi.idle_yield: sched_yield when idle and unable to sleep */
     char log_level[16];             /* libdemi.log_level (DEMI_LOG wins) */
+    char pcap[256];                 /* libdemi.pcap: capture file, "" = off */
+    uint32_t pcap_snaplen;          /* libdemi.pcap_snaplen */
+    uint32_t pcap_max_mb;           /* libdemi.pcap_max_mb: 0 = no limit */
 
     uint8_t source[CONFIG_KEYS_MAX]; /* enum config_source, by config_keys[] index */
 

@@ -158,6 +158,11 @@ const struct config_key config_keys[] = {
              "yields the CPU each poll round; false on a core of its own"),
     KEY_STRING("libdemi.log_level", log_level, "error|warn|info|debug|trace", "warn",
                "log verbosity (the DEMI_LOG variable wins)"),
+    KEY_STRING("libdemi.pcap", pcap, NULL, NULL,
+               "write every frame the stack sends and receives to this pcap file (inet libOSes)"),
+    KEY_U32("libdemi.pcap_snaplen", pcap_snaplen, 64, 65535, "65535", "bytes of each frame libdemi.pcap keeps"),
+    KEY_U32("libdemi.pcap_max_mb", pcap_max_mb, 0, 1048576, "1024",
+            "libdemi.pcap stops when the file reaches this many MiB; 0: no limit"),
 };
 
 const size_t config_nkeys = ARRAY_SIZE(config_keys);

@@ -664,6 +664,9 @@ static void inet_params_from(const struct demi_config *cfg, struct inet_params *
     p->arp_timeout_ns = (uint64_t)cfg->arp_request_timeout_s * 1000000000ull;
     p->arp_ttl_ns = (uint64_t)cfg->arp_cache_ttl_s * 1000000000ull;
     p->prefix_len = cfg->ipv4_prefix_len;
+    p->pcap = cfg->pcap;
+    p->pcap_snaplen = cfg->pcap_snaplen;
+    p->pcap_max_bytes = (uint64_t)cfg->pcap_max_mb << 20;
     p->static_arp = cfg->arp_table;
     p->static_arp_len = cfg->arp_table_len;
     p->udp_csum_offload = cfg->udp_checksum_offload;

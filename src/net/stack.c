@@ -57,6 +57,16 @@ int inet_stack_init(struct inet_stack *s, struct netdev *dev, struct mem *mem, c
     }
     for (int i = 0; i < p->static_arp_len; i++)
         arp_add_static(s, p->static_arp[i].ip.s_addr, p->static_arp[i].mac);
+    if (p->pcap && p->pcap[0]) {
+        char err[512];
+        ret = capture_open(&s->capture, p->pcap, p->pcap_snaplen ? p->pcap_snaplen : 65535, p->pcap_max_bytes, err,
+                           sizeof(err));
+        if (ret) {
+            log_err("%s", err);
+            inet_stack_fini(s);
+            return ret;
+        }
+    }
     return 0;
 }
 
@@ -70,6 +80,8 @@ void inet_stack_fini(struct inet_stack *s)
     }
     arp_fini(s);
     timer_wheel_fini(&s->timers);
+    capture_close(s->capture);
+    s->capture = NULL;
 }
 
 struct dbuf *inet_alloc_hdr(struct inet_stack *s)
@@ -112,6 +124,8 @@ void inet_tx(struct inet_stack *s, struct dbuf *frame)
         dbuf_chain_put(frame);
         return;
     }
+    if (unlikely(s->capture))
+        capture_frame(s->capture, frame, clock_now_ns());
     s->txq[(s->tx_head + s->ntx++) & (INET_TXQ_LEN - 1)] = frame;
 }
 
@@ -121,6 +135,9 @@ int inet_stack_poll(struct inet_stack *s)
     uint16_t n = netdev_rx_burst(s->dev, rx, INET_RX_BURST);
     int fired;
 
+    if (unlikely(s->capture))
+        for (uint16_t i = 0; i < n; i++)
+            capture_frame(s->capture, rx[i], clock_now_ns());
     for (uint16_t i = 0; i < n; i++)
         eth_input(s, rx[i]);
     fired = timer_wheel_run(&s->timers, clock_now_ns());

@@ -12,6 +12,7 @@
 #include "core/timer.h"
 #include "dev/netdev.h"
 #include "net/arp.h"
+#include "net/capture.h"
 #include "net/stats.h"
 #include "net/tcp.h"
 #include "net/udp.h"
@@ -34,6 +35,9 @@ struct inet_params {
     uint64_t arp_timeout_ns;     /* between requests */
     uint64_t arp_ttl_ns;         /* cache lifetime of a learned entry */
     uint32_t prefix_len;         /* our subnet's; 0 = unknown */
+    const char *pcap;            /* capture file (capture.h); NULL or "" = none */
+    uint32_t pcap_snaplen;
+    uint64_t pcap_max_bytes;
     const struct config_arp_entry *static_arp; /* permanent entries */
     int static_arp_len;
     int udp_csum_offload;        /* use the device's UDP checksum offload */
@@ -67,6 +71,7 @@ struct inet_stack {
     uint32_t tx_head;
     uint32_t ntx;
     bool tx_stalled;             /* the device refused frames: wait for the next poll */
+    struct capture *capture;     /* libdemi.pcap; NULL = off */
     struct inet_stats stats;
 };
 
