@@ -54,19 +54,10 @@
 
 BUILD_BUG_ON(XDP_PACKET_HEADROOM < sizeof(struct dbuf) + DBUF_HEADROOM);
 
-/* The UMEM as libdemi's small buffer class: the pool's private state. */
-struct xf_umem {
-    uint8_t *area;
-    size_t len;
-    uint32_t nframes;
-    struct dbuf **free;      /* LIFO of free frames (their dbuf = their start) */
-    struct dbuf_pool *pool;
-};
-
 struct afxdp {
     struct netdev dev;
     struct mem *mem;
-    struct xf_umem *um;
+    struct afxdp_umem *um;
     struct xsk_umem *umem;
     struct xsk_socket *xsk;
     struct xsk_ring_prod fq, tx;
@@ -85,22 +76,23 @@ struct afxdp {
     uint64_t tx_nobuf;
     uint64_t kicks, kick_errors;
     uint64_t fill_wakeups;
-    uint64_t rx_bad_desc;
+    uint64_t rx_bad_desc;    /* rx descriptor outside the UMEM or its frame */
+    uint64_t tx_bad_comp;    /* completion naming no frame we sent */
 };
 
 /* ---- the UMEM buffer pool ------------------------------------------------ */
 
-static inline struct dbuf *xf_frame_dbuf(const struct xf_umem *um, uint64_t addr)
+static inline struct dbuf *xf_frame_dbuf(const struct afxdp_umem *um, uint64_t addr)
 {
     return (struct dbuf *)(um->area + (addr & ~(uint64_t)(XF_FRAME_SIZE - 1)));
 }
 
-static inline uint64_t xf_frame_addr(const struct xf_umem *um, const struct dbuf *d)
+static inline uint64_t xf_frame_addr(const struct afxdp_umem *um, const struct dbuf *d)
 {
     return (uint64_t)((const uint8_t *)d - um->area);
 }
 
-static inline bool xf_owns(const struct xf_umem *um, const void *ptr)
+static inline bool xf_owns(const struct afxdp_umem *um, const void *ptr)
 {
     const uint8_t *b = ptr;
     return b >= um->area && b < um->area + um->len;
@@ -123,7 +115,7 @@ static inline void xf_dbuf_reset(struct dbuf_pool *p, struct dbuf *d)
  * sga tag (app_gen) is left as it was: it must keep changing across reuse. */
 static inline struct dbuf *xf_take(struct dbuf_pool *p)
 {
-    struct xf_umem *um = p->priv;
+    struct afxdp_umem *um = p->priv;
     struct dbuf *d;
 
     if (unlikely(p->nfree == 0)) {
@@ -139,7 +131,7 @@ static inline struct dbuf *xf_take(struct dbuf_pool *p)
 
 static inline void xf_give(struct dbuf_pool *p, struct dbuf *d)
 {
-    struct xf_umem *um = p->priv;
+    struct afxdp_umem *um = p->priv;
 
     d->refcnt = 0;
     um->free[p->nfree++] = d;
@@ -157,7 +149,7 @@ static void xf_pool_release(struct dbuf_pool *p, struct dbuf *d)
 
 static struct dbuf *xf_pool_lookup(const struct dbuf_pool *p, const void *ptr)
 {
-    const struct xf_umem *um = p->priv;
+    const struct afxdp_umem *um = p->priv;
     struct dbuf *d;
 
     if (!xf_owns(um, ptr) || ((const uint8_t *)ptr - um->area) % XF_FRAME_SIZE != 0)
@@ -173,7 +165,7 @@ static bool xf_pool_owns(const struct dbuf_pool *p, const void *ptr)
 
 static void xf_pool_fini(struct dbuf_pool *p)
 {
-    struct xf_umem *um = p->priv;
+    struct afxdp_umem *um = p->priv;
 
     munmap(um->area, um->len);
     free(um->free);
@@ -209,13 +201,29 @@ static void xf_refill(struct afxdp *x)
     x->rx_posted += n;
 }
 
+bool afxdp_tx_done(struct afxdp_umem *um, uint64_t addr)
+{
+    struct dbuf *d;
+
+    /* The kernel's word: a frame of the UMEM that someone holds. Anything
+     * else names no frame we sent, and nothing is touched. */
+    if (unlikely(addr >= um->len))
+        return false;
+    d = xf_frame_dbuf(um, addr);
+    if (unlikely(d->refcnt == 0))
+        return false;
+    dbuf_put(d);
+    return true;
+}
+
 /* Frames the kernel has sent come back to the pool (or to their holders). */
 static void xf_reap(struct afxdp *x)
 {
     uint32_t idx, n = xsk_ring_cons__peek(&x->cq, XF_RING, &idx);
 
     for (uint32_t i = 0; i < n; i++)
-        dbuf_put(xf_frame_dbuf(x->um, *xsk_ring_cons__comp_addr(&x->cq, idx + i)));
+        if (unlikely(!afxdp_tx_done(x->um, *xsk_ring_cons__comp_addr(&x->cq, idx + i))))
+            x->tx_bad_comp++;
     if (n) {
         xsk_ring_cons__release(&x->cq, n);
         x->tx_outstanding -= n;
@@ -245,10 +253,40 @@ static void xf_kick(struct afxdp *x)
     }
 }
 
+struct dbuf *afxdp_rx_desc(struct afxdp_umem *um, uint64_t addr, uint32_t len, uint32_t options, uint64_t *bad)
+{
+    uint64_t off = addr & (XF_FRAME_SIZE - 1);
+    struct dbuf *d;
+
+    /* The kernel's word, checked before the frame is touched. An address
+     * outside the UMEM, or in a frame someone holds (never lent for
+     * receive), names no frame we may take: nothing is touched. A frame we
+     * lent whose packet would overlap its dbuf or pass its end, or that
+     * continues in another descriptor (multi-buffer, never asked for), goes
+     * back to the pool. A sane kernel does none of this. */
+    if (unlikely(addr >= um->len)) {
+        (*bad)++;
+        return NULL;
+    }
+    d = xf_frame_dbuf(um, addr);
+    if (unlikely(d->refcnt != 0)) {
+        (*bad)++;
+        return NULL;
+    }
+    xf_dbuf_reset(um->pool, d);
+    if (unlikely(off < sizeof(struct dbuf) || len > XF_FRAME_SIZE - off || options != 0)) {
+        (*bad)++;
+        xf_give(um->pool, d);
+        return NULL;
+    }
+    d->data = (uint8_t *)d + off;
+    d->len = len;
+    return d;
+}
+
 static uint16_t xf_rx_burst(struct netdev *dev, struct dbuf **frames, uint16_t n)
 {
     struct afxdp *x = container_of(dev, struct afxdp, dev);
-    struct dbuf_pool *p = x->um->pool;
     uint32_t idx, k, got = 0;
 
     if (x->tx_outstanding) {
@@ -258,21 +296,13 @@ static uint16_t xf_rx_burst(struct netdev *dev, struct dbuf **frames, uint16_t n
     k = xsk_ring_cons__peek(&x->rx, n, &idx);
     for (uint32_t i = 0; i < k; i++) {
         const struct xdp_desc *desc = xsk_ring_cons__rx_desc(&x->rx, idx + i);
-        uint64_t off = desc->addr & (XF_FRAME_SIZE - 1);
-        struct dbuf *d = xf_frame_dbuf(x->um, desc->addr);
+        struct dbuf *d = afxdp_rx_desc(x->um, desc->addr, desc->len, desc->options, &x->rx_bad_desc);
 
         x->rx_posted--;
-        xf_dbuf_reset(p, d);
-        if (unlikely(desc->addr + desc->len > x->um->len || off < sizeof(struct dbuf) ||
-                     off + desc->len > XF_FRAME_SIZE)) {
-            x->rx_bad_desc++; /* never from a sane kernel: the frame goes back */
-            xf_give(p, d);
+        if (unlikely(!d))
             continue;
-        }
-        d->data = (uint8_t *)d + off;
-        d->len = desc->len;
         dev->stats.rx_frames++;
-        dev->stats.rx_bytes += desc->len;
+        dev->stats.rx_bytes += d->len;
         frames[got++] = d;
     }
     if (k)
@@ -395,7 +425,7 @@ static void xf_print_stats(struct afxdp *x)
     (void)getsockopt(x->fd, SOL_XDP, XDP_STATISTICS, &st, &sl);
     fprintf(stderr,
             "libdemi: afxdp counters (%s, %s):\n"
-            "  rx_frames %llu rx_bytes %llu rx_bad_desc %llu fill_wakeups %llu\n"
+            "  rx_frames %llu rx_bytes %llu rx_bad_desc %llu fill_wakeups %llu tx_bad_comp %llu\n"
             "  kernel: rx_dropped %llu rx_invalid_descs %llu rx_ring_full %llu "
             "rx_fill_ring_empty %llu tx_invalid_descs %llu tx_ring_empty %llu\n"
             "  tx_frames %llu tx_bytes %llu tx_full %llu tx_in_place %llu tx_appended %llu "
@@ -403,6 +433,7 @@ static void xf_print_stats(struct afxdp *x)
             x->dev.name, x->zerocopy ? "zero-copy" : "copy",
             (unsigned long long)x->dev.stats.rx_frames, (unsigned long long)x->dev.stats.rx_bytes,
             (unsigned long long)x->rx_bad_desc, (unsigned long long)x->fill_wakeups,
+            (unsigned long long)x->tx_bad_comp,
             (unsigned long long)st.rx_dropped, (unsigned long long)st.rx_invalid_descs,
             (unsigned long long)st.rx_ring_full, (unsigned long long)st.rx_fill_ring_empty_descs,
             (unsigned long long)st.tx_invalid_descs, (unsigned long long)st.tx_ring_empty_descs,
@@ -491,10 +522,10 @@ enum afxdp_bind afxdp_bind_from(const char *s)
     return AFXDP_BIND_AUTO;
 }
 
-/* The UMEM area and its free stack: every frame free, dbufs stamped. */
-static struct xf_umem *xf_umem_new(uint32_t nframes)
+/* The UMEM area and its free stack (empty until xf_umem_pool). */
+static struct afxdp_umem *xf_umem_new(uint32_t nframes)
 {
-    struct xf_umem *um = calloc(1, sizeof(*um));
+    struct afxdp_umem *um = calloc(1, sizeof(*um));
 
     if (!um)
         return NULL;
@@ -510,6 +541,39 @@ static struct xf_umem *xf_umem_new(uint32_t nframes)
         return NULL;
     }
     return um;
+}
+
+/* From here every small buffer of @mem is a frame of @um, all free. */
+static int xf_umem_pool(struct mem *mem, struct afxdp_umem *um)
+{
+    int ret = mem_set_class_pool(mem, MEM_SMALL, &xf_pool_ops, um,
+                                 XF_FRAME_SIZE - (uint32_t)sizeof(struct dbuf) - DBUF_HEADROOM, um->nframes);
+
+    if (ret)
+        return ret;
+    um->pool = &mem->pools[MEM_SMALL];
+    for (uint32_t i = 0; i < um->nframes; i++)
+        um->free[i] = (struct dbuf *)(um->area + (size_t)i * XF_FRAME_SIZE);
+    um->pool->nfree = um->nframes;
+    return 0;
+}
+
+int afxdp_umem_attach(struct mem *mem, uint32_t nframes, struct afxdp_umem **out)
+{
+    struct afxdp_umem *um = xf_umem_new(nframes);
+    int ret;
+
+    if (!um)
+        return ENOMEM;
+    ret = xf_umem_pool(mem, um);
+    if (ret) {
+        munmap(um->area, um->len);
+        free(um->free);
+        free(um);
+        return ret;
+    }
+    *out = um;
+    return 0;
 }
 
 /* What xsk_socket__create's error means for a user. */
@@ -566,7 +630,7 @@ int afxdp_create(struct mem *mem, const struct afxdp_params *pp, struct netdev *
     socklen_t optlen = sizeof(opts);
     struct linux_if li;
     struct afxdp *x;
-    struct xf_umem *um;
+    struct afxdp_umem *um;
     uint32_t nframes;
     char a[18];
     int ret;
@@ -635,16 +699,11 @@ int afxdp_create(struct mem *mem, const struct afxdp_params *pp, struct netdev *
         x->zerocopy = (opts.flags & XDP_OPTIONS_ZEROCOPY) != 0;
 
     /* From here every small buffer is a UMEM frame. */
-    ret = mem_set_class_pool(mem, MEM_SMALL, &xf_pool_ops, um,
-                             XF_FRAME_SIZE - (uint32_t)sizeof(struct dbuf) - DBUF_HEADROOM, nframes);
+    ret = xf_umem_pool(mem, um);
     if (ret) {
         log_err("catpowder: cannot make the UMEM libdemi's small buffer class: %s", strerror(ret));
         goto fail;
     }
-    um->pool = &mem->pools[MEM_SMALL];
-    for (uint32_t i = 0; i < nframes; i++)
-        um->free[i] = (struct dbuf *)(um->area + (size_t)i * XF_FRAME_SIZE);
-    um->pool->nfree = nframes;
     xf_refill(x);
 
     log_info("catpowder: %s: AF_XDP %s mode, MAC %s, MTU %u, UMEM %u frames", x->dev.name,

@@ -23,6 +23,8 @@
 
 #include "dev/netdev.h"
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum afxdp_bind { AFXDP_BIND_AUTO, AFXDP_BIND_ZEROCOPY, AFXDP_BIND_COPY };
@@ -49,5 +51,38 @@ int afxdp_create(struct mem *mem, const struct afxdp_params *pp, struct netdev *
 
 /* Parse raw_socket.xdp_bind ("auto", "zero_copy", "copy"). */
 enum afxdp_bind afxdp_bind_from(const char *s);
+
+/*
+ * The UMEM as libdemi's small buffer class: the pool's private state. What
+ * follows works without a socket, for tests/fuzz/fuzz_afxdp.c: the driver's
+ * receive and completion paths run the same functions on the descriptors
+ * the kernel writes.
+ */
+struct afxdp_umem {
+    uint8_t *area;
+    size_t len;
+    uint32_t nframes;
+    struct dbuf **free;      /* LIFO of free frames (their dbuf = their start) */
+    struct dbuf_pool *pool;
+};
+
+/* A UMEM of @nframes frames made @mem's small buffer class (none of which
+ * may be out), every frame free, no socket. 0, ENOMEM, or what
+ * mem_set_class_pool says. Released with @mem (mem_fini). */
+int afxdp_umem_attach(struct mem *mem, uint32_t nframes, struct afxdp_umem **out);
+
+/*
+ * The frame of one rx descriptor (@addr, @len, @options as the kernel wrote
+ * them) ready for the stack, holding one reference. NULL, counted in *@bad,
+ * when the descriptor names no frame lent for receive (an address outside
+ * the UMEM, a frame someone holds: nothing is touched) or a packet that
+ * does not fit its frame or continues in another descriptor (the frame goes
+ * back to the pool).
+ */
+struct dbuf *afxdp_rx_desc(struct afxdp_umem *um, uint64_t addr, uint32_t len, uint32_t options, uint64_t *bad);
+
+/* A completion for @addr: the frame sent goes back to its holders (the
+ * pool). false, touching nothing, when @addr names no held frame. */
+bool afxdp_tx_done(struct afxdp_umem *um, uint64_t addr);
 
 #endif /* DEMI_DEV_AFXDP_H */

@@ -247,7 +247,48 @@ def fuzz_afpacket():
     }
 
 
-TARGETS = {'fuzz_tcp': fuzz_tcp, 'fuzz_api': fuzz_api, 'fuzz_afpacket': fuzz_afpacket}
+def xdp_lend(n):
+    return bytes([0 | ((n - 1) << 3)])
+
+
+def xdp_rx(sel, off, length, kernel=True, options=None):
+    op = 1 | (0x40 if kernel else 0) | (0x80 if options is not None else 0)
+    return bytes([op, sel]) + struct.pack('>HH', off, length) + (bytes([options]) if options is not None else b'')
+
+
+def xdp_forged(kind, arg, length=60, tx=False):
+    op = 2 | (kind << 3) | (0x40 if tx else 0)
+    if kind == 0:
+        a = struct.pack('>Q', arg)
+    elif kind in (1, 2):
+        a = struct.pack('>H', arg)
+    else:
+        a = bytes([arg])
+    return bytes([op]) + a + struct.pack('>H', length)
+
+
+def xdp_comp(kind, sel=0, arg=0):
+    op = 5 | (kind << 3)
+    if kind in (0, 1):
+        return bytes([op, sel]) + struct.pack('>H', arg)
+    if kind == 2:
+        return bytes([op]) + struct.pack('>Q', arg)
+    return bytes([op, sel])
+
+
+def fuzz_afxdp():
+    return {
+        'rx_tx.bin': xdp_lend(8) + xdp_rx(0, 0, 60) + xdp_rx(1, 0, 1514) + xdp_rx(2, 0, 3840) + bytes([3, 0]) +
+        bytes([3, 0]) + bytes([4]) * 3 + xdp_comp(0, 0, 0) + xdp_comp(0, 1, 100) + bytes([6, 0]),
+        'bad_desc.bin': xdp_lend(6) + xdp_rx(0, 10, 60, kernel=False) + xdp_rx(0, 4000, 200, kernel=False) +
+        xdp_rx(0, 256, 60, options=1) + xdp_rx(0, 64, 4032, kernel=False) + xdp_rx(0, 64, 4033, kernel=False) +
+        xdp_forged(0, 1 << 40) + xdp_forged(1, 0) + xdp_forged(1, 4000) + xdp_forged(2, 10) + xdp_forged(3, 0),
+        'bad_completion.bin': bytes([4, 4]) + xdp_comp(2, arg=12345) + xdp_comp(3, 5) + xdp_forged(3, 0, tx=True) +
+        xdp_comp(1, 0, 7),
+    }
+
+
+TARGETS = {'fuzz_tcp': fuzz_tcp, 'fuzz_api': fuzz_api, 'fuzz_afpacket': fuzz_afpacket, 'fuzz_afxdp': fuzz_afxdp}
 
 if __name__ == '__main__':
     for name in sys.argv[1:] or TARGETS:
