@@ -115,6 +115,7 @@ struct demi_config {
     char pcap[256];                 /* libdemi.pcap: capture file, "" = off */
     uint32_t pcap_snaplen;          /* libdemi.pcap_snaplen */
     uint32_t pcap_max_mb;           /* libdemi.pcap_max_mb: 0 = no limit */
+    bool live_stats;                /* libdemi.live_stats: /dev/shm/demi-stats-PID */
 
     uint8_t source[CONFIG_KEYS_MAX]; /* enum config_source, by config_keys[] index */
 

@@ -161,6 +161,8 @@ const struct config_key config_keys[] = {
     KEY_STRING("libdemi.pcap", pcap, NULL, NULL,
                "write every frame the stack sends and receives to this pcap file (inet libOSes)"),
     KEY_U32("libdemi.pcap_snaplen", pcap_snaplen, 64, 65535, "65535", "bytes of each frame libdemi.pcap keeps"),
+    KEY_BOOL("libdemi.live_stats", live_stats, "true",
+             "publish counters and connections in /dev/shm/demi-stats-PID for demi-stat (inet libOSes)"),
     KEY_U32("libdemi.pcap_max_mb", pcap_max_mb, 0, 1048576, "1024",
             "libdemi.pcap stops when the file reaches this many MiB; 0: no limit"),
 };

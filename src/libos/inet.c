@@ -18,6 +18,7 @@
 #include "core/clock.h"
 #include "dev/simlink.h"
 #include "libos/inet.h"
+#include "libos/stats_shm.h"
 #include "net/stack.h"
 
 #include <arpa/inet.h>
@@ -34,6 +35,7 @@ struct inet_libos {
     struct inet_stack stack;
     struct netdev *dev;
     bool harness;            /* LIBOS=cattest: dev is a scriptdev */
+    struct stats_publisher *pub; /* live statistics for demi-stat; NULL = none */
 };
 
 struct inet_sock {
@@ -611,7 +613,11 @@ struct netdev *inet_libos_harness_dev(struct libos *los)
 
 static int inet_poll(struct libos *los)
 {
-    return inet_stack_poll(&container_of(los, struct inet_libos, base)->stack);
+    struct inet_libos *il = container_of(los, struct inet_libos, base);
+    int n = inet_stack_poll(&il->stack);
+
+    stats_shm_poll(il->pub, clock_now_ns()); /* one compare when not due */
+    return n;
 }
 
 static void inet_destroy(struct libos *los)
@@ -629,6 +635,7 @@ static void inet_destroy(struct libos *los)
                     ", duplicated %" PRIu64 ", corrupted %" PRIu64 ", reordered %" PRIu64 "\n",
                     fs->offered, fs->dropped, fs->duplicated, fs->corrupted, fs->reordered);
     }
+    stats_shm_destroy(il->pub);
     inet_stack_fini(&il->stack);
     netdev_destroy(il->dev);
     free(il);
@@ -716,6 +723,9 @@ int inet_create(const struct demi_config *cfg, struct netdev *dev, bool harness,
     il->dev = dev;
     il->harness = harness;
     il->base.ops = &inet_ops;
+    /* Virtual-time test stacks publish nothing: their clock is not time. */
+    if (cfg->live_stats && !harness)
+        il->pub = stats_shm_create(&il->stack, getenv("LIBOS") ? getenv("LIBOS") : "inet", dev->name);
     *out = &il->base;
     return 0;
 }

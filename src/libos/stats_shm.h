@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * stats_shm.h: a running process's statistics in shared memory, for
+ * demi-stat (tools/demi-stat.c). One segment per process,
+ * /dev/shm/demi-stats-PID, written only by that process from its poll loop
+ * (no lock, no syscall on the datapath: the counters are copied every
+ * STATS_SHM_COUNTERS_NS, the connection table rebuilt every
+ * STATS_SHM_CONNS_NS) and read by anyone allowed to. A sequence number
+ * (odd while writing) lets a reader take a consistent copy. The layout is
+ * versioned: STATS_SHM_LAYOUT changes with the counter list, and demi-stat
+ * refuses a segment of another layout. Private header.
+ */
+#ifndef DEMI_LIBOS_STATS_SHM_H
+#define DEMI_LIBOS_STATS_SHM_H
+
+#include "net/stats.h"
+
+#include <stdint.h>
+
+#define STATS_SHM_MAGIC 0x54415453494d4544ull /* "DEMISTAT" */
+#define STATS_SHM_VERSION 1u
+#define STATS_SHM_PREFIX "demi-stats-"
+#define STATS_SHM_MAX_CONNS 4096u
+#define STATS_SHM_COUNTERS_NS 10000000ull /* 10 ms */
+#define STATS_SHM_CONNS_NS 100000000ull   /* 100 ms */
+
+/* One connection (or listener): what `ss -ti` would show. Addresses and
+ * ports in network order. */
+struct stats_conn {
+    uint8_t state; /* enum tcp_state */
+    uint8_t pad[3];
+    uint32_t local_ip, remote_ip;
+    uint16_t local_port, remote_port;
+    uint32_t sndq, rcvq;        /* bytes queued to send (unacked included), received unread */
+    uint32_t cwnd, ssthresh;    /* bytes */
+    uint32_t srtt_us, rttvar_us, rto_us;
+    uint32_t rexmt;             /* consecutive timeouts now */
+    uint32_t mss;
+    uint32_t backlog_syn, backlog_ready; /* listeners: half-open, to accept */
+};
+
+struct stats_pool {
+    uint32_t count, in_use;
+};
+
+struct stats_shm {
+    uint64_t magic;
+    uint32_t version;
+    uint32_t layout;            /* hash of the counter names: stats_shm_layout() */
+    int32_t pid;
+    uint32_t ip;                /* our IPv4 address, network order */
+    char libos[16];
+    char dev[32];
+    uint64_t start_real_ns;     /* CLOCK_REALTIME at creation */
+    uint64_t updated_real_ns;   /* at the last publication */
+    uint64_t mono_ns;           /* the stack's clock then: rates divide by its deltas */
+    volatile uint32_t seq;      /* odd while the process writes */
+    uint32_t ncounters;         /* INET_STATS entries */
+    struct inet_stats stats;
+    struct stats_pool pools[3]; /* small, large, huge */
+    uint32_t qds_used, ops_used, ops_done;
+    uint32_t nconns;            /* rows below */
+    uint32_t nconns_total;      /* connections that exist (more than rows: truncated) */
+    uint32_t pad;
+    struct stats_conn conns[STATS_SHM_MAX_CONNS];
+};
+
+/* FNV-1a of every counter name, in order: two builds agree on the layout
+ * exactly when they list the same counters. */
+uint32_t stats_shm_layout(void);
+
+struct inet_stack;
+struct stats_publisher;
+
+/* Create /dev/shm/demi-stats-PID for @s (NULL, logged, when it cannot be
+ * made: statistics are never worth failing demi_init for). */
+struct stats_publisher *stats_shm_create(struct inet_stack *s, const char *libos, const char *dev);
+
+/* From the poll loop: publish when due. Cheap when not due (one compare). */
+void stats_shm_poll(struct stats_publisher *p, uint64_t now_ns);
+
+/* Unmap and remove the segment. */
+void stats_shm_destroy(struct stats_publisher *p);
+
+#endif /* DEMI_LIBOS_STATS_SHM_H */
