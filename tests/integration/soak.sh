@@ -79,6 +79,14 @@ line() {
     grep "^$2" "$1" | tail -n 1 | sed "s/^$2//"
 }
 
+# counts LOG WHO: the counts WHO printed after its drain (listeners open),
+# "name start->end" on one line.
+counts() {
+    awk -v who="$2" '$0 ~ "^" who ": counts with the listeners open" { on = 1; next }
+        on && /^  [a-z_]+ +[0-9]+ -> [0-9]+/ { out = out (out ? ", " : "") $1 " " $2 "->" $4; next }
+        on { on = 0 } END { print out }' "$1"
+}
+
 # Why a run stalled, if libdemi says: segments it could not send.
 stall_hint() {
     local v
@@ -104,6 +112,7 @@ rc=$?
 summary=$(grep '^demi-soak: [0-9]* connections' "$log" | tail -n 1 | sed 's/^demi-soak: //')
 echo "# catloop: ${summary:-no summary}"
 echo "# catloop: $(line "$log" "demi-soak: SYN burst: ")"
+echo "# catloop counts, start->end: $(counts "$log" demi-soak)"
 name="catloop: ${loop_s} s of churn, bulk, source, resets and aborts in one process, under loss and a SYN burst: every byte exact"
 if [ $rc -eq 124 ]; then
     not_ok "$name" "demi-soak did not finish in $((loop_s + 120)) s" "$log"
@@ -198,6 +207,7 @@ if netns_wait_for "$slog" "listening on" "$server" 100; then
         figures+=" $c $(counter "$slog" "$c"),"
     done
     echo "# server counters:${figures%,}"
+    echo "# server counts, start->end: $(counts "$slog" demi-soak-server)"
     if [ $load_rc -eq 0 ]; then
         ok "$name ($(line "$tmp/load.log" "load: "))"
     else

@@ -68,6 +68,14 @@ counter() {
     awk -v n="$2" '$1 == n { v = $2; f = 1 } END { if (f) print v; else print "n/a" }' "$1"
 }
 
+# counts LOG: the counts the server printed after its drain (listeners
+# open), "name start->end" on one line.
+counts() {
+    awk '/^demi-soak-server: counts with the listeners open/ { on = 1; next }
+        on && /^  [a-z_]+ +[0-9]+ -> [0-9]+/ { out = out (out ? ", " : "") $1 " " $2 "->" $4; next }
+        on { on = 0 } END { print out }' "$1"
+}
+
 # Start demi-soak-server; 0 once it listens. Not under timeout(1), which
 # would die of the SIGUSR1 meant for the server: --duration bounds it.
 start_server() {
@@ -176,6 +184,7 @@ if start_server "$tmp/server2.log"; then
         figures+=" $c $(counter "$log" "$c"),"
     done
     echo "# server counters:${figures%,}"
+    echo "# server counts, start->end: $(counts "$log")"
 
     if [ "$rate" -lt 10000 ]; then
         not_ok "$name" "hping3 reached only $rate SYN/s (wanted about 50000): not a flood" "$tmp/hping2-1.log"
