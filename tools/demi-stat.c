@@ -41,11 +41,15 @@ static void usage(FILE *out)
             "usage: demi-stat                      list the libdemi processes on this machine\n"
             "       demi-stat [-a] [--json] PID    counters of the process's stack, pools, queues\n"
             "       demi-stat -n [--json] PID      its connections, as netstat/ss would show them\n"
+            "       demi-stat -l [--json] PID      latency of its operations (push, pop, accept, connect)\n"
             "       demi-stat -w SECS [-c N] [-n] PID   refresh every SECS seconds (N times), with rates\n"
             "\n"
             "  -a      every counter, the zero ones too\n"
             "  -n      the connection table: state, addresses, queues, cwnd, ssthresh, srtt,\n"
-            "          rttvar, rto, retransmissions (listeners: half-open and ready counts)\n"
+            "          rttvar, rto, retransmissions, each queue's push and pop latency\n"
+            "          (listeners: half-open and ready counts)\n"
+            "  -l      histograms of the time from each push, pop, accept and connect to its\n"
+            "          completion, every queue together (power-of-two buckets of ns)\n"
             "  -w SECS watch: clear the screen and print again every SECS seconds, each\n"
             "          counter with its rate per second since the last screen\n"
             "  -c N    with -w: stop after N screens (default: until interrupted)\n"
@@ -193,13 +197,25 @@ static void print_counters(const struct stats_shm *m, const struct stats_shm *pr
     }
 }
 
+/* A latency for a table: "-" for none, else the bucket bound in µs. */
+static const char *lat_str(uint32_t ns, char *b, size_t n)
+{
+    if (!ns)
+        snprintf(b, n, "-");
+    else if (ns < 10000)
+        snprintf(b, n, "%.1f", ns / 1e3);
+    else
+        snprintf(b, n, "%.0f", ns / 1e3);
+    return b;
+}
+
 static void print_conns(const struct stats_shm *m)
 {
-    printf("%-12s %-21s %-21s %8s %8s %8s %10s %8s %8s %8s %5s\n", "STATE", "LOCAL", "REMOTE", "SEND-Q", "RECV-Q",
-           "CWND", "SSTHRESH", "SRTT-US", "RTTVAR", "RTO-US", "REXMT");
+    printf("%-12s %-21s %-21s %8s %8s %8s %10s %8s %8s %8s %5s %15s %15s\n", "STATE", "LOCAL", "REMOTE", "SEND-Q",
+           "RECV-Q", "CWND", "SSTHRESH", "SRTT-US", "RTTVAR", "RTO-US", "REXMT", "PUSH-US p50/99", "POP-US p50/99");
     for (uint32_t i = 0; i < m->nconns; i++) {
         const struct stats_conn *c = &m->conns[i];
-        char l[32], r[32], a[INET_ADDRSTRLEN];
+        char l[32], r[32], a[INET_ADDRSTRLEN], pu[32], po[32], x[16], y[16];
         snprintf(l, sizeof(l), "%s:%u", ip_str(c->local_ip, a, sizeof(a)), ntohs(c->local_port));
         if (c->state == TCPS_LISTEN) {
             printf("%-12s %-21s %-21s %8u %8u   (half-open %u, ready to accept %u)\n", "LISTEN", l, "*:*",
@@ -207,11 +223,43 @@ static void print_conns(const struct stats_shm *m)
             continue;
         }
         snprintf(r, sizeof(r), "%s:%u", ip_str(c->remote_ip, a, sizeof(a)), ntohs(c->remote_port));
-        printf("%-12s %-21s %-21s %8u %8u %8u %10u %8u %8u %8u %5u\n", tcp_state_name(c->state), l, r, c->sndq,
-               c->rcvq, c->cwnd, c->ssthresh, c->srtt_us, c->rttvar_us, c->rto_us, c->rexmt);
+        snprintf(pu, sizeof(pu), "%s/%s", lat_str(c->push_p50_ns, x, sizeof(x)), lat_str(c->push_p99_ns, y, sizeof(y)));
+        snprintf(po, sizeof(po), "%s/%s", lat_str(c->pop_p50_ns, x, sizeof(x)), lat_str(c->pop_p99_ns, y, sizeof(y)));
+        printf("%-12s %-21s %-21s %8u %8u %8u %10u %8u %8u %8u %5u %15s %15s\n", tcp_state_name(c->state), l, r,
+               c->sndq, c->rcvq, c->cwnd, c->ssthresh, c->srtt_us, c->rttvar_us, c->rto_us, c->rexmt, pu, po);
     }
     if (m->nconns < m->nconns_total)
         printf("(%u more not shown: the table holds %u)\n", m->nconns_total - m->nconns, STATS_SHM_MAX_CONNS);
+}
+
+static const char *const lat_names[LAT_KINDS] = {"push", "pop", "accept", "connect"};
+
+static void print_latency(const struct stats_shm *m)
+{
+    for (int k = 0; k < LAT_KINDS; k++) {
+        const struct lat_hist *h = &m->lat[k];
+        uint64_t n = lat_count(h), max = 0;
+        if (!n)
+            continue;
+        printf("%s: %" PRIu64 " ops, p50 < %.1f us, p99 < %.1f us, p99.9 < %.1f us\n", lat_names[k], n,
+               (double)lat_quantile(h, 0.5) / 1e3, (double)lat_quantile(h, 0.99) / 1e3,
+               (double)lat_quantile(h, 0.999) / 1e3);
+        for (int i = 0; i < LAT_BUCKETS; i++)
+            max = h->n[i] > max ? h->n[i] : max;
+        for (int i = 0; i < LAT_BUCKETS; i++) {
+            char lo[16];
+            if (!h->n[i])
+                continue;
+            if (i < 10)
+                snprintf(lo, sizeof(lo), "%llu ns", 1ull << i);
+            else if (i < 20)
+                snprintf(lo, sizeof(lo), "%llu us", (1ull << i) / 1000);
+            else
+                snprintf(lo, sizeof(lo), "%llu ms", (1ull << i) / 1000000);
+            printf("  >= %-9s %12" PRIu64 " %5.1f%% %.*s\n", lo, h->n[i], 100.0 * (double)h->n[i] / (double)n,
+                   (int)(40 * h->n[i] / max), "########################################");
+        }
+    }
 }
 
 static void print_json(const struct stats_shm *m, bool conns)
@@ -226,6 +274,13 @@ static void print_json(const struct stats_shm *m, bool conns)
            m->pools[2].count);
     for (size_t i = 0; i < ARRAY_SIZE(counters); i++)
         printf("%s\"%s\": %" PRIu64, i ? ", " : "", counters[i].name, counter(m, i));
+    printf("},\n \"latency\": {");
+    for (int k = 0; k < LAT_KINDS; k++) {
+        printf("%s\"%s\": [", k ? ", " : "", lat_names[k]);
+        for (int i = 0; i < LAT_BUCKETS; i++)
+            printf("%s%" PRIu64, i ? ", " : "", m->lat[k].n[i]);
+        printf("]");
+    }
     printf("}");
     if (conns) {
         printf(",\n \"conns\": [");
@@ -234,10 +289,12 @@ static void print_json(const struct stats_shm *m, bool conns)
             char l[INET_ADDRSTRLEN], r[INET_ADDRSTRLEN];
             printf("%s\n  {\"state\": \"%s\", \"local\": \"%s:%u\", \"remote\": \"%s:%u\", \"sndq\": %u, \"rcvq\": %u, "
                    "\"cwnd\": %u, \"ssthresh\": %u, \"srtt_us\": %u, \"rttvar_us\": %u, \"rto_us\": %u, "
-                   "\"rexmt\": %u, \"half_open\": %u, \"ready\": %u}",
+                   "\"rexmt\": %u, \"half_open\": %u, \"ready\": %u, \"push_p50_ns\": %u, \"push_p99_ns\": %u, "
+                   "\"pop_p50_ns\": %u, \"pop_p99_ns\": %u}",
                    i ? "," : "", tcp_state_name(c->state), ip_str(c->local_ip, l, sizeof(l)), ntohs(c->local_port),
                    ip_str(c->remote_ip, r, sizeof(r)), ntohs(c->remote_port), c->sndq, c->rcvq, c->cwnd, c->ssthresh,
-                   c->srtt_us, c->rttvar_us, c->rto_us, c->rexmt, c->backlog_syn, c->backlog_ready);
+                   c->srtt_us, c->rttvar_us, c->rto_us, c->rexmt, c->backlog_syn, c->backlog_ready, c->push_p50_ns,
+                   c->push_p99_ns, c->pop_p50_ns, c->pop_p99_ns);
         }
         printf("]");
     }
@@ -246,7 +303,7 @@ static void print_json(const struct stats_shm *m, bool conns)
 
 int main(int argc, char **argv)
 {
-    bool all = false, conns = false, json = false;
+    bool all = false, conns = false, json = false, latency = false;
     double watch = 0;
     long count = -1;
     int pid = 0, ret = 0;
@@ -262,6 +319,8 @@ int main(int argc, char **argv)
             all = true;
         } else if (strcmp(a, "-n") == 0) {
             conns = true;
+        } else if (strcmp(a, "-l") == 0) {
+            latency = true;
         } else if (strcmp(a, "--json") == 0) {
             json = true;
         } else if (strcmp(a, "-w") == 0 && i + 1 < argc) {
@@ -300,6 +359,8 @@ int main(int argc, char **argv)
             print_json(snap, conns);
         else if (conns)
             print_conns(snap);
+        else if (latency)
+            print_latency(snap);
         else
             print_counters(snap, n > 0 ? prev : NULL, n > 0 ? (double)(snap->mono_ns - prev->mono_ns) / 1e9 : 0, all);
         fflush(stdout);

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #include "core/op.h"
 
+#include "core/clock.h"
+#include "core/qd.h"
+
 #include "core/common.h"
 
 #include <assert.h>
@@ -45,6 +48,7 @@ struct demi_op *op_alloc(struct op_table *t, struct queue *q, demi_opcode_t opc,
     op = &t->ops[t->free_stack[--t->nfree]];
     op->state = OP_PENDING;
     op->q = q;
+    op->start_ns = clock_now_ns();
     memset(&op->qr, 0, sizeof(op->qr));
     op->qr.qr_opcode = opc;
     op->qr.qr_qd = qd;
@@ -57,6 +61,19 @@ struct demi_op *op_alloc(struct op_table *t, struct queue *q, demi_opcode_t opc,
 void op_complete(struct op_table *t, struct demi_op *op, demi_opcode_t opc, int64_t ret)
 {
     assert(op->state == OP_PENDING);
+    {
+        /* push, pop, accept, connect: the kinds that wait (DEMI_OPC_*). */
+        static const int8_t kind_of[] = {[DEMI_OPC_PUSH] = LAT_PUSH + 1, [DEMI_OPC_POP] = LAT_POP + 1,
+                                         [DEMI_OPC_ACCEPT] = LAT_ACCEPT + 1, [DEMI_OPC_CONNECT] = LAT_CONNECT + 1};
+        unsigned o = (unsigned)op->qr.qr_opcode;
+        int k = o < sizeof(kind_of) ? kind_of[o] - 1 : -1;
+        if (k >= 0) {
+            uint64_t ns = clock_now_ns() - op->start_ns;
+            lat_add(&t->lat[k], ns);
+            if (op->q)
+                lat_add(&op->q->lat[k], ns);
+        }
+    }
     list_del(&op->link);
     op->state = OP_DONE;
     op->q = NULL;

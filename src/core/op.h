@@ -13,6 +13,7 @@
 #ifndef DEMI_CORE_OP_H
 #define DEMI_CORE_OP_H
 
+#include "core/latency.h"
 #include "core/list.h"
 
 #include <demi/types.h>
@@ -30,6 +31,7 @@ struct demi_op {
     uint32_t slot;         /* index in the table */
     uint8_t state;         /* enum op_state */
     struct queue *q;       /* queue the op is on while pending */
+    uint64_t start_ns;     /* clock_now_ns() at op_alloc: latency at completion */
     demi_qresult_t qr;     /* qr_qd and qr_qt are set at allocation */
     /* Scratch space for the libOS while the op is pending. */
     union {
@@ -45,6 +47,7 @@ struct demi_op {
 };
 
 struct op_table {
+    struct lat_hist lat[LAT_KINDS]; /* every queue's ops together */
     struct demi_op *ops;
     uint32_t nops;
     uint32_t *free_stack; /* LIFO: the most recently freed op is cache-hot */

@@ -7,6 +7,8 @@
 #ifndef DEMI_CORE_QD_H
 #define DEMI_CORE_QD_H
 
+#include "core/latency.h"
+
 #include <stdint.h>
 
 struct libos;
@@ -17,6 +19,7 @@ struct queue {
     int qd;
     uint8_t kind; /* enum queue_kind */
     struct libos *libos;
+    struct lat_hist lat[LAT_KINDS]; /* op latencies on this queue (latency.h) */
 };
 
 struct qd_table {

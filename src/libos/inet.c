@@ -601,6 +601,13 @@ struct tcp_pcb *inet_libos_tcp_pcb(struct queue *q)
     return isock(q)->pcb;
 }
 
+const struct queue *inet_pcb_queue(const struct tcp_pcb *pcb)
+{
+    /* The owner of an attached pcb is its inet_sock, whose first member is
+     * the queue; a child not yet accepted has none. */
+    return pcb->owner && pcb->upcall == inet_tcp_upcall ? &((const struct inet_sock *)pcb->owner)->q : NULL;
+}
+
 struct netdev *inet_libos_harness_dev(struct libos *los)
 {
     struct inet_libos *il;

@@ -28,6 +28,10 @@ struct inet_stack *inet_libos_stack(struct libos *los);
 struct queue;
 struct tcp_pcb *inet_libos_tcp_pcb(struct queue *q);
 
+/* The queue an application holds for @pcb, or NULL (detached, or a child
+ * not accepted yet). */
+const struct queue *inet_pcb_queue(const struct tcp_pcb *pcb);
+
 /* The scriptdev of a LIBOS=cattest instance, or NULL for any other libOS. */
 struct netdev *inet_libos_harness_dev(struct libos *los);
 

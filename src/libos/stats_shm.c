@@ -6,6 +6,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/runtime.h"
+#include "libos/inet.h"
 #include "net/stack.h"
 #include "net/tcp.h"
 
@@ -149,6 +150,17 @@ static void stats_conn_row(struct stats_conn *r, const struct tcp_pcb *pcb)
     r->mss = pcb->mss;
     r->backlog_syn = pcb->syn_count;
     r->backlog_ready = pcb->accept_count;
+    {
+        const struct queue *q = inet_pcb_queue(pcb);
+        if (q) {
+            r->push_n = lat_count(&q->lat[LAT_PUSH]);
+            r->pop_n = lat_count(&q->lat[LAT_POP]);
+            r->push_p50_ns = (uint32_t)MIN(lat_quantile(&q->lat[LAT_PUSH], 0.5), UINT32_MAX);
+            r->push_p99_ns = (uint32_t)MIN(lat_quantile(&q->lat[LAT_PUSH], 0.99), UINT32_MAX);
+            r->pop_p50_ns = (uint32_t)MIN(lat_quantile(&q->lat[LAT_POP], 0.5), UINT32_MAX);
+            r->pop_p99_ns = (uint32_t)MIN(lat_quantile(&q->lat[LAT_POP], 0.99), UINT32_MAX);
+        }
+    }
 }
 
 static void stats_conns(struct stats_publisher *p)
@@ -188,6 +200,7 @@ void stats_shm_poll(struct stats_publisher *p, uint64_t now_ns)
     m->qds_used = rt.qds.nused;
     m->ops_used = rt.ops.nops - rt.ops.nfree;
     m->ops_done = rt.ops.ndone;
+    memcpy(m->lat, rt.ops.lat, sizeof(m->lat));
     if (now_ns >= p->next_conns_ns) {
         stats_conns(p);
         p->next_conns_ns = now_ns + STATS_SHM_CONNS_NS;

@@ -13,6 +13,7 @@
 #ifndef DEMI_LIBOS_STATS_SHM_H
 #define DEMI_LIBOS_STATS_SHM_H
 
+#include "core/latency.h"
 #include "net/stats.h"
 
 #include <stdint.h>
@@ -37,6 +38,10 @@ struct stats_conn {
     uint32_t rexmt;             /* consecutive timeouts now */
     uint32_t mss;
     uint32_t backlog_syn, backlog_ready; /* listeners: half-open, to accept */
+    /* The queue's op latencies (latency.h): upper bounds of the buckets
+     * holding the median and the 99th percentile, ns; 0 = no op yet. */
+    uint64_t push_n, pop_n;
+    uint32_t push_p50_ns, push_p99_ns, pop_p50_ns, pop_p99_ns;
 };
 
 struct stats_pool {
@@ -59,6 +64,7 @@ struct stats_shm {
     struct inet_stats stats;
     struct stats_pool pools[3]; /* small, large, huge */
     uint32_t qds_used, ops_used, ops_done;
+    struct lat_hist lat[LAT_KINDS]; /* every queue's push, pop, accept, connect */
     uint32_t nconns;            /* rows below */
     uint32_t nconns_total;      /* connections that exist (more than rows: truncated) */
     uint32_t pad;
