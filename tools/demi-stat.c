@@ -184,6 +184,8 @@ static void print_counters(const struct stats_shm *m, const struct stats_shm *pr
            m->ops_done, m->nconns_total);
     for (int i = 0; i < 3; i++)
         printf("pool %-15s %8u of %8u in use\n", pool_names[i], m->pools[i].in_use, m->pools[i].count);
+    if (prev && dt <= 0)
+        printf("(nothing published since the last screen: the process has not polled its stack)\n");
     printf("\n");
     for (size_t i = 0; i < ARRAY_SIZE(counters); i++) {
         uint64_t v = counter(m, i);
@@ -192,6 +194,8 @@ static void print_counters(const struct stats_shm *m, const struct stats_shm *pr
         if (prev && dt > 0)
             printf("  %-28s %14" PRIu64 " %12.0f/s  %s\n", counters[i].name, v, (double)(v - counter(prev, i)) / dt,
                    counters[i].help);
+        else if (prev)
+            printf("  %-28s %14" PRIu64 " %12s/s  %s\n", counters[i].name, v, "?", counters[i].help);
         else
             printf("  %-28s %14" PRIu64 "  %s\n", counters[i].name, v, counters[i].help);
     }

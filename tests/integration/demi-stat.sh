@@ -99,8 +99,10 @@ else
     not_ok "counters move" "tcp_rx '$rx1' then '$rx2'" "$tmp/c1" "$tmp/c2" "$tmp/client.log"
 fi
 
-"$stat" -w 0.2 -c 2 "$server" >"$tmp/w" 2>&1
-rate=$(awk '$1 == "tcp_rx" && $3 ~ /\/s$/ {sub("/s", "", $3); print $3}' "$tmp/w" | tail -n 1)
+# Three screens: on a loaded machine one interval may see no new
+# publication (the server not scheduled); the best rate is taken.
+"$stat" -w 0.3 -c 3 "$server" >"$tmp/w" 2>&1
+rate=$(awk '$1 == "tcp_rx" && $3 ~ /^[0-9]+\/s$/ {sub("/s", "", $3); print $3}' "$tmp/w" | sort -n | tail -n 1)
 if [ -n "$rate" ] && awk -v r="$rate" 'BEGIN { exit !(r > 0) }'; then
     ok "-w shows rates ($rate segments/s received)"
 else
