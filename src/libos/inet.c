@@ -594,6 +594,11 @@ struct inet_stack *inet_libos_stack(struct libos *los)
     return &container_of(los, struct inet_libos, base)->stack;
 }
 
+struct inet_stack *inet_libos_stack_of(struct libos *los)
+{
+    return los && los->ops == &inet_ops ? inet_libos_stack(los) : NULL;
+}
+
 struct tcp_pcb *inet_libos_tcp_pcb(struct queue *q)
 {
     if (!q || !q->libos || q->libos->ops != &inet_ops || q->kind != QUEUE_TCP)

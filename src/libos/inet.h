@@ -23,6 +23,9 @@ int inet_libos_create(const struct demi_config *cfg, struct netdev *dev, struct 
 /* The stack behind an inet libOS (catloop, catnip, catpowder). */
 struct inet_stack *inet_libos_stack(struct libos *los);
 
+/* The same, or NULL when @los is no inet libOS (catnap, catmem) or NULL. */
+struct inet_stack *inet_libos_stack_of(struct libos *los);
+
 /* The TCP pcb behind queue @q of an inet libOS, or NULL (not TCP, not
  * inet). For the harness and tests. */
 struct queue;

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/* api_stats.c: <demi/stats.h>, the process's statistics. */
+#include "api/api.h"
+#include "core/common.h"
+#include "core/latency.h"
+#include "libos/inet.h"
+#include "net/stack.h"
+
+#include <demi/stats.h>
+
+static const char *const stat_names[] = {
+#define STAT_NAME(n, help) #n,
+    INET_STATS(STAT_NAME)
+#undef STAT_NAME
+};
+
+BUILD_BUG_ON(DEMI_STATS_LAT_BUCKETS != LAT_BUCKETS);
+
+DEMI_EXPORT int demi_stats_counter(const char *name, uint64_t *value)
+{
+    struct inet_stack *s;
+
+    if (!name || !value)
+        return EINVAL;
+    if (!rt.initialised)
+        return EPERM;
+    if (!(s = inet_libos_stack_of(rt.net)))
+        return ENOTSUP;
+    return inet_stats_get(&s->stats, name, value);
+}
+
+DEMI_EXPORT int demi_stats_names(const char **names, size_t cap, size_t *count)
+{
+    if (!count || (!names && cap > 0))
+        return EINVAL;
+    for (size_t i = 0; i < cap && i < ARRAY_SIZE(stat_names); i++)
+        names[i] = stat_names[i];
+    *count = ARRAY_SIZE(stat_names);
+    return 0;
+}
+
+DEMI_EXPORT int demi_stats_latency(int qd, demi_opcode_t opcode, uint64_t *buckets)
+{
+    const struct lat_hist *h;
+    int k;
+
+    if (!buckets)
+        return EINVAL;
+    switch (opcode) {
+    case DEMI_OPC_PUSH: k = LAT_PUSH; break;
+    case DEMI_OPC_POP: k = LAT_POP; break;
+    case DEMI_OPC_ACCEPT: k = LAT_ACCEPT; break;
+    case DEMI_OPC_CONNECT: k = LAT_CONNECT; break;
+    default: return EINVAL;
+    }
+    if (!rt.initialised)
+        return EPERM;
+    if (qd == -1) {
+        h = &rt.ops.lat[k];
+    } else {
+        struct queue *q = api_queue(qd);
+        if (!q)
+            return EBADF;
+        h = &q->lat[k];
+    }
+    memcpy(buckets, h->n, sizeof(h->n));
+    return 0;
+}
