@@ -190,7 +190,7 @@ if netns_wait_for "$slog" "listening on" "$server" 100; then
     # The flood after the loss: a handshake completed by a SYN cookie whose
     # first data segments are lost is reset (see demi-soak.c).
     at $((6 * pow_s / 10))
-    linux_bg "$tmp/hping.log" timeout -s INT 5 hping3 -S -p "$port" --rand-source -i u10 "$NETNS_IP_DEMI"
+    linux_bg "$tmp/hping.log" timeout -s INT -k 5 5 hping3 -S -p "$port" --rand-source -i u10 "$NETNS_IP_DEMI"
     hping=$NETNS_PID
     wait "$hping"
     echo "# hping3: $(grep -m1 'packets transmitted' "$tmp/hping.log" | cut -d, -f1) SYNs from random sources in 5 s"

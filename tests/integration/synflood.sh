@@ -155,7 +155,7 @@ if start_server "$tmp/server2.log"; then
     # costs more than the packets): several make the flood.
     floods=()
     for i in $(seq "$procs"); do
-        linux_bg "$tmp/hping2-$i.log" timeout -s INT "$flood_s" hping3 -S -p "$port" --rand-source \
+        linux_bg "$tmp/hping2-$i.log" timeout -s INT -k 5 "$flood_s" hping3 -S -p "$port" --rand-source \
             "${pace[@]}" "$NETNS_IP_DEMI"
         floods+=("$NETNS_PID")
     done
@@ -166,8 +166,10 @@ if start_server "$tmp/server2.log"; then
     wait "${floods[@]}"
     t1=$(now_ns)
     tx1=$(in_linux cat "/sys/class/net/$IF_LINUX/statistics/tx_packets")
-    sent=$(cat "$tmp"/hping2-*.log | awk '/packets transmitted/ { n += $1; f++ } END { if (f) print n }')
-    [ -n "$sent" ] || sent=$((tx1 - tx0)) # hping3 printed no statistics: the interface's count
+    # hping3's own counts; the interface's when one of them printed none
+    # (killed: it ignored SIGINT).
+    sent=$(cat "$tmp"/hping2-*.log | awk -v p="$procs" '/packets transmitted/ { n += $1; f++ } END { if (f == p) print n }')
+    [ -n "$sent" ] || sent=$((tx1 - tx0))
     secs=$(awk -v ns=$((t1 - t0)) 'BEGIN { printf "%.1f", ns / 1e9 }')
     rate=$(awk -v n="$sent" -v ns=$((t1 - t0)) 'BEGIN { printf "%.0f", n / (ns / 1e9) }')
     summary=$(grep '^probe:' "$tmp/probe2.log")
