@@ -18,8 +18,7 @@
  *   - a success leaves every value as the table allows: integers in their
  *     bounds, strings terminated within their field and among their choices,
  *     at most CONFIG_EAL_ARGS_MAX EAL arguments (none past eal_argc), at most
- *     CONFIG_ARP_TABLE_MAX ARP entries, a source for every key, a bounded
- *     list of ignored keys;
+ *     CONFIG_ARP_TABLE_MAX ARP entries, a bounded list of ignored keys;
  *   - the same input loads to the same printed configuration twice (no
  *     uninitialised byte, no state kept between loads);
  *   - config_free leaves nothing behind (leak check) and is idempotent.
@@ -135,8 +134,6 @@ FUZZ_NOCOV static void check_loaded(const struct demi_config *cfg)
         const struct config_key *k = &config_keys[i];
         const char *f = (const char *)cfg + k->offset;
 
-        if (cfg->source[i] > CONFIG_SRC_ENV)
-            die("key %s: source %u", k->key, cfg->source[i]);
         switch (k->type) {
         case CONFIG_T_U32: {
             uint32_t v;
