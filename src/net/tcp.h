@@ -267,7 +267,8 @@ struct tcp_pcb {
     struct list_node syn_q;       /* SYN_RECEIVED children, oldest first */
     struct list_node accept_q;    /* established, not accepted */
     uint32_t syn_count, accept_count, backlog;
-    uint64_t cookie_sent_ns;      /* last SYN cookie sent (0: never): ACKs are checked for one */
+    uint64_t cookie_sent_ns;      /* last SYN cookie sent: ACKs are checked for one */
+    bool cookies_sent;
 };
 
 /* The highest a late ACK can raise a connection's RTO floor: the longest
@@ -452,6 +453,17 @@ bool tcp_opts_parse(const uint8_t *opt, uint32_t optlen, bool is_syn, struct tcp
  * a multiple of 4. SYN: MSS, window scale, SACK-permitted, timestamps as
  * enabled; others: timestamps and SACK blocks. */
 uint32_t tcp_opts_write(struct tcp_pcb *pcb, uint8_t *buf, uint8_t flags, uint64_t now_ns);
+
+/* Bytes the SACK option of our next segment takes (0 without one): a data
+ * segment carries that much less payload than pcb->mss, or it would pass
+ * the MTU. */
+uint32_t tcp_sack_optlen(const struct tcp_pcb *pcb);
+
+/* The payload of our next segment at most: the MSS less the SACK option. */
+static inline uint32_t tcp_seg_max(const struct tcp_pcb *pcb)
+{
+    return pcb->ooo_head ? pcb->mss - tcp_sack_optlen(pcb) : pcb->mss;
+}
 
 /* Our timestamp clock: 1 ms per tick (RFC 7323 5.4). */
 static inline uint32_t tcp_ts_now(uint64_t now_ns)

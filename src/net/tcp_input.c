@@ -93,7 +93,8 @@ static void tcp_input_listen(struct inet_stack *s, struct tcp_pcb *l, const stru
      * half-open connection makes room (its peer, if real, retries). */
     if (l->syn_count >= s->tcp.params.syn_backlog) {
         if (s->tcp.params.syn_cookies > 0) {
-            l->cookie_sent_ns = clock_now_ns() | 1;
+            l->cookie_sent_ns = clock_now_ns();
+            l->cookies_sent = true;
             tcp_syncookie_send(s, l, sg->dst, sg->th->dport, sg->src, sg->th->sport, sg->seq, &sg->o);
             return;
         }
@@ -642,7 +643,7 @@ static void tcp_input_synced(struct tcp_pcb *pcb, const struct tcp_seg *sg, stru
 {
     struct inet_stack *s = pcb->stack;
     unsigned ev = 0;
-    bool freed = false;
+    bool freed = false, ack_only = false;
     int r;
 
     /* RFC 7323 3.2: once timestamps are agreed, a segment without one
@@ -682,6 +683,22 @@ static void tcp_input_synced(struct tcp_pcb *pcb, const struct tcp_seg *sg, stru
             STAT_INC(s, tcp_dup_data);
             pcb->ack_now = true;
             dbuf_trim(*d, 0);
+            goto ack;
+        }
+        /* RFC 9293 3.10.7.4: with RCV.WND zero no segment is acceptable,
+         * "but special allowance should be made to accept valid ACKs": a
+         * zero-window probe at the window's edge, or a bare ACK one past it
+         * (a peer whose own probe byte we did not take sends SND.MAX), has
+         * its data and FIN dropped and its ACK processed (FreeBSD does the
+         * same at the edge). Else two peers whose windows are both shut
+         * never learn of each other's progress. */
+        if (!(sg->flags & (TH_RST | TH_SYN)) && (sg->flags & TH_ACK) && !SEQ_GT(pcb->rcv_adv, pcb->rcv_nxt) &&
+            SEQ_GEQ(sg->seq, pcb->rcv_nxt) && SEQ_LEQ(sg->seq, pcb->rcv_nxt + 1)) {
+            if ((*d)->len > 0)
+                STAT_INC(s, tcp_rcv_drop_nobuf);
+            pcb->ack_now = true;
+            dbuf_trim(*d, 0);
+            ack_only = true;
             goto ack;
         }
         if (!(sg->flags & TH_RST)) {
@@ -758,7 +775,7 @@ ack:
             pcb->ack_now = true; /* data after the peer's FIN: just ACK */
     }
     /* eighth: FIN, only in order (an early FIN is resent by the peer) */
-    if ((sg->flags & TH_FIN) && !pcb->rcv_fin && sg->seq + (sg->len - 1) == pcb->rcv_nxt &&
+    if ((sg->flags & TH_FIN) && !ack_only && !pcb->rcv_fin && sg->seq + (sg->len - 1) == pcb->rcv_nxt &&
         pcb->state != TCPS_TIME_WAIT)
         ev |= tcp_fin(pcb);
     else if ((sg->flags & TH_FIN) && pcb->state == TCPS_TIME_WAIT) {
@@ -776,8 +793,10 @@ ack:
  * other times an ACK to a listener gets its RST without a hash computed. */
 static bool tcp_cookie_ack(const struct tcp_pcb *l, const struct tcp_seg *sg)
 {
-    return l->cookie_sent_ns && (sg->flags & (TH_SYN | TH_RST | TH_ACK)) == TH_ACK &&
-           clock_now_ns() - l->cookie_sent_ns < 128ull * 1000000000ull;
+    /* Signed: the cached clock of this poll round may read a little behind
+     * the time the cookie was stamped with. */
+    return l->cookies_sent && (sg->flags & (TH_SYN | TH_RST | TH_ACK)) == TH_ACK &&
+           (int64_t)(clock_now_ns() - l->cookie_sent_ns) < (int64_t)(128ull * 1000000000ull);
 }
 
 /*

@@ -222,6 +222,19 @@ static unsigned tcp_sack_ranges(const struct tcp_pcb *pcb, uint32_t r[][2], unsi
     return n;
 }
 
+uint32_t tcp_sack_optlen(const struct tcp_pcb *pcb)
+{
+    uint32_t r[TCP_SACK_SCOREBOARD][2];
+    unsigned n;
+
+    if (!pcb->sack_ok || !pcb->ooo_head)
+        return 0;
+    n = tcp_sack_ranges(pcb, r, TCP_SACK_SCOREBOARD);
+    if (n > (pcb->ts_ok ? 3u : 4u))
+        n = pcb->ts_ok ? 3u : 4u;
+    return n ? 2u + TCPOLEN_SACK_BASE + n * TCPOLEN_SACK_BLOCK : 0; /* NOP NOP kind len blocks */
+}
+
 /* The ranges to report, at most @max, the most recent first. */
 static unsigned tcp_sack_blocks(struct tcp_pcb *pcb, uint32_t out[][2], unsigned max)
 {

@@ -150,8 +150,8 @@ void tcp_retransmit(struct tcp_pcb *pcb, uint32_t seq, uint32_t max_len)
     uint32_t len = SEQ_LT(seq, end) ? end - seq : 0;
     uint8_t flags = TH_ACK;
 
-    if (len > pcb->mss)
-        len = pcb->mss;
+    if (len > tcp_seg_max(pcb))
+        len = tcp_seg_max(pcb);
     if (len > max_len)
         len = max_len;
     /* The FIN rides along if this reaches the end and it was sent before. */
@@ -170,11 +170,17 @@ void tcp_send_probe(struct tcp_pcb *pcb)
     STAT_INC(pcb->stack, tcp_persist);
     if (tcp_unsent(pcb) > 0 || SEQ_LT(pcb->snd_una, tcp_fin_seq(pcb))) {
         /* The first unacknowledged byte: an earlier probe the peer did not
-         * take is offered again, never the byte after it. */
-        uint32_t seq = pcb->snd_una;
-        if (tcp_xmit(pcb, seq, 1, TH_ACK | TH_PSH) == 0) {
-            /* The byte is real data: its ACK must be believed (SND.MAX). */
-            pcb->snd_nxt = seq + 1;
+         * take is offered again, never the byte after it. A window open but
+         * too small to fill gets what it takes (RFC 9293 3.8.6.2.1's
+         * override: min(data, window)). */
+        uint32_t seq = pcb->snd_una, avail = tcp_fin_seq(pcb) - seq, len = 1;
+        if (pcb->snd_wnd > 0 && pcb->snd_nxt == pcb->snd_una)
+            len = MIN(MIN(pcb->snd_wnd, tcp_seg_max(pcb)), avail);
+        if (len == 0)
+            len = 1;
+        if (tcp_xmit(pcb, seq, len, TH_ACK | TH_PSH) == 0) {
+            /* The bytes are real data: their ACK must be believed (SND.MAX). */
+            pcb->snd_nxt = seq + len;
             if (SEQ_GT(pcb->snd_nxt, pcb->snd_max))
                 pcb->snd_max = pcb->snd_nxt;
         }
@@ -223,23 +229,28 @@ void tcp_output(struct tcp_pcb *pcb)
         uint32_t usable = wnd > flight ? wnd - flight : 0;
         uint32_t unsent = tcp_unsent(pcb);
         uint32_t len = unsent < usable ? unsent : usable;
+        uint32_t seg_max = tcp_seg_max(pcb);
         bool fin = false, send = false;
         uint8_t flags = TH_ACK;
 
-        if (len > pcb->mss)
-            len = pcb->mss;
+        if (len > seg_max)
+            len = seg_max;
         /* FIN once every byte is in this or an earlier segment. */
         if (pcb->fin_queued && !pcb->fin_acked && pcb->snd_nxt + len == tcp_fin_seq(pcb))
             fin = true;
-        if (len == pcb->mss)
+        if (len == seg_max)
             send = true;
         else if (len > 0 && len == unsent && (pcb->nodelay || flight == 0))
             send = true; /* Nagle (RFC 9293 3.7.4): small only when nothing is in flight */
         else if (fin && len == unsent)
             send = true;
         if (!send) {
-            if (unsent > 0 && pcb->snd_wnd == 0 && flight == 0 && !timer_armed(&pcb->t_rexmt)) {
-                /* Zero window: probe until it opens (RFC 9293 3.8.6.1). */
+            if (unsent > 0 && flight == 0 && !timer_armed(&pcb->t_rexmt)) {
+                /* Data waits and nothing is in flight, so no ACK will come
+                 * to move it: a zero window (RFC 9293 3.8.6.1), or one too
+                 * small to fill (sender SWS avoidance, RFC 9293 3.8.6.2.1:
+                 * the override timeout). The persist timer probes, or sends
+                 * what the window takes (tcp_send_probe). */
                 pcb->persist = true;
                 timer_arm(&s->timers, &pcb->t_rexmt, clock_now_ns() + pcb->rto_ns);
             }
@@ -253,8 +264,13 @@ void tcp_output(struct tcp_pcb *pcb)
             flags |= TH_FIN;
         if (SEQ_LT(pcb->snd_nxt, pcb->snd_max))
             STAT_INC(s, tcp_rexmt); /* resending after a timeout */
-        if (tcp_xmit(pcb, pcb->snd_nxt, len, flags) != 0)
-            return; /* out of buffers: the RTO timer retries */
+        if (tcp_xmit(pcb, pcb->snd_nxt, len, flags) != 0) {
+            /* Out of buffers: the timer retries, even with nothing in
+             * flight (it then calls tcp_output again). */
+            if (!timer_armed(&pcb->t_rexmt))
+                tcp_rexmt_arm(pcb);
+            return;
+        }
         /* Time one segment per RTT, never a retransmitted one (Karn). */
         if (pcb->rtt_start_ns == 0 && pcb->snd_nxt == pcb->snd_max && len > 0) {
             pcb->rtt_start_ns = clock_now_ns();

@@ -88,12 +88,12 @@ void tcp_recovery_rexmt(struct tcp_pcb *pcb)
         uint32_t from = SEQ_MAX(pcb->sack_high, pcb->snd_una);
         uint32_t len = tcp_sack_next_hole(pcb, &from);
         if (len > 0) {
-            uint32_t n = len < pcb->mss ? len : pcb->mss;
+            uint32_t n = len < tcp_seg_max(pcb) ? len : tcp_seg_max(pcb);
             tcp_retransmit(pcb, from, n);
             pcb->sack_high = from + n;
         }
         return;
     }
-    tcp_retransmit(pcb, pcb->snd_una, pcb->mss);
+    tcp_retransmit(pcb, pcb->snd_una, tcp_seg_max(pcb));
 }
 

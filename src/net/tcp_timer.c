@@ -159,8 +159,12 @@ static void tcp_rexmt_fire(struct timer *t, void *arg)
         pcb->persist = true;
         return;
     }
-    if (pcb->snd_una == pcb->snd_max)
-        return; /* everything was acknowledged meanwhile */
+    if (pcb->snd_una == pcb->snd_max) {
+        /* Everything sent was acknowledged meanwhile; what a failed send
+         * left queued (no buffer, tcp_output) goes now. */
+        tcp_output(pcb);
+        return;
+    }
     if (++pcb->rexmt_count > limit) {
         tcp_give_up(pcb);
         return;

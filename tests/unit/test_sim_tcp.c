@@ -194,6 +194,7 @@ static void connect_pair(struct sim *s, struct ep *ca, struct ep *sb, uint16_t p
 }
 
 /* @bytes each way at once over faults @f. Returns the virtual seconds. */
+
 static double bulk_both_ways(uint64_t seed, uint32_t loss_ppm, uint64_t bytes, uint64_t *rexmt)
 {
     struct fault_params f = {
@@ -262,6 +263,48 @@ static double bulk_both_ways(uint64_t seed, uint32_t loss_ppm, uint64_t bytes, u
     }
     sim_stop(&s);
     return secs;
+}
+
+/*
+ * A send that fails for want of a buffer, with nothing in flight: no ACK
+ * will come to call tcp_output again, so the retransmission timer must
+ * (the soak test found connections stalled for ever with their data
+ * queued once the pool had run dry). The data buffer is taken, then every
+ * other small buffer; the push builds no segment. The buffers come back,
+ * and within an RTO the bytes arrive, byte for byte.
+ */
+static void test_send_without_buffers_retried(void **state)
+{
+    struct fault_params f = {.seed = test_seed(41), .delay_ns = 10 * US};
+    struct sim s;
+    struct ep ca = {.seed = 3}, sb = {.seed = 4, .peer_seed = 3};
+    struct dbuf *hoard = NULL, *d, *data;
+    (void)state;
+
+    sim_start(&s, &f, NULL);
+    connect_pair(&s, &ca, &sb, 7000);
+    data = mem_alloc(&s.mem, 1000);
+    assert_non_null(data);
+    for (uint32_t i = 0; i < 1000; i++)
+        data->data[i] = pattern(3, i);
+    while ((d = mem_alloc(&s.mem, 1000)) != NULL) {
+        d->next = hoard;
+        hoard = d;
+    }
+    assert_int_equal(tcp_send(ca.pcb, data), 0);
+    assert_true(s.a.stats.mem_drop_nobuf > 0);
+    assert_int_equal(ca.pcb->snd_max, ca.pcb->snd_una); /* nothing went */
+    assert_true(timer_armed(&ca.pcb->t_rexmt));
+    dbuf_chain_put(hoard);
+    while (sb.got < 1000) {
+        sim_step(&s, clock_now_ns() + SEC);
+        ep_drain(&sb, s.seed);
+        if (clock_now_ns() > 100 * SEC)
+            fail_msg("the queued bytes never went (%" PRIu64 " arrived)", sb.got);
+    }
+    tcp_abort(ca.pcb);
+    tcp_abort(sb.pcb);
+    sim_stop(&s);
 }
 
 static void run_matrix_row(uint32_t loss_ppm, uint64_t dflt_seed)
@@ -614,6 +657,7 @@ int main(void)
         cmocka_unit_test(test_bulk_1pct),
         cmocka_unit_test(test_bulk_5pct),
         cmocka_unit_test(test_1000_connections),
+        cmocka_unit_test(test_send_without_buffers_retried),
         cmocka_unit_test(test_listener_children_under_loss),
         cmocka_unit_test(test_ports_many_connections),
         cmocka_unit_test(test_ports_exhausted),
