@@ -48,7 +48,7 @@ static void tsc_calibrate(void)
 {
     uint64_t t0, c0, t1, c1;
 
-    if (getenv("DEMI_CLOCK_NO_TSC") || !tsc_invariant())
+    if (!tsc_invariant())
         return;
     t0 = gettime_ns();
     c0 = __rdtsc();
@@ -73,14 +73,15 @@ static void tsc_calibrate(void) {}
 static inline uint64_t tsc_ns(void) { return 0; }
 #endif
 
-void clock_init(void)
+void clock_init(bool use_tsc)
 {
     static bool done;
 
     if (done)
         return;
     done = true;
-    tsc_calibrate();
+    if (use_tsc)
+        tsc_calibrate();
 }
 
 bool clock_uses_tsc(void)

@@ -18,9 +18,10 @@ extern uint64_t clock_cached_ns;
  * it, else clock_gettime(CLOCK_MONOTONIC). */
 uint64_t clock_real_ns(void);
 
-/* Calibrate the TSC against CLOCK_MONOTONIC (2 ms, once per process; the
- * runtime calls it at demi_init). DEMI_CLOCK_NO_TSC=1 keeps clock_gettime. */
-void clock_init(void);
+/* Calibrate the TSC against CLOCK_MONOTONIC (2 ms, once per process: the
+ * first call decides; the runtime calls it at demi_init). !@use_tsc
+ * (libdemi.clock_no_tsc) keeps clock_gettime. */
+void clock_init(bool use_tsc);
 bool clock_uses_tsc(void);
 
 /*

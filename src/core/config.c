@@ -8,6 +8,13 @@
  * goes through the same validators, so a default can never hold a value the
  * file could not. No global state: everything lives in the caller's struct
  * and in the loader context on the stack.
+ *
+ * A name that is not a key fails the load when it can only be a mistake: a
+ * key in one of our sections that neither we nor Demikernel define, or a
+ * DEMI_* variable that is neither DEMI_<KEY> nor an alias. The message
+ * suggests the closest key (edit distance, or the same leaf in another
+ * section). Anything else we do not use (Demikernel's own sections and keys,
+ * an application's sections) is listed in cfg->ignored.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* GNU strerror_r */
@@ -18,12 +25,14 @@
 #include "core/common.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h> /* environ */
 #include <yaml.h>
 
 /* Longest dotted name we ever build; longer YAML keys cannot be ours. */
@@ -44,6 +53,7 @@ struct loader {
 struct origin {
     const char *env;   /* variable name, or NULL for the file */
     size_t line;       /* 1-based line in the file */
+    const struct config_alias *alias; /* @env is this alias, or NULL */
 };
 
 __attribute__((format(printf, 3, 4))) static int fail(struct loader *ld, int ret, const char *fmt, ...)
@@ -262,6 +272,9 @@ static int value_error(struct loader *ld, const struct origin *o, const struct c
     char exp[160];
 
     expected_form(k, o->env != NULL, exp, sizeof(exp));
+    if (o->alias)
+        return fail(ld, EINVAL, "environment %s (alias of %s): expected %s%s, got %s", o->env, k->key,
+                    o->alias->presence ? "1, 0 or " : "", exp, got);
     if (o->env)
         return fail(ld, EINVAL, "environment %s: expected %s, got %s", o->env, exp, got);
     return fail(ld, EINVAL, "config %s: key %s: expected %s, got %s (line %zu)", ld->path, k->key,
@@ -272,7 +285,7 @@ static void mark_set(struct loader *ld, size_t i, const struct origin *o)
 {
     const char tcp[] = "tcp_socket_options.";
 
-    ld->cfg->source[i] = o->env ? CONFIG_SRC_ENV : CONFIG_SRC_FILE;
+    ld->cfg->source[i] = o->alias ? CONFIG_SRC_ALIAS : o->env ? CONFIG_SRC_ENV : CONFIG_SRC_FILE;
     /* The libOS applies these only when the user asked for any of them. */
     if (strncmp(config_keys[i].key, tcp, sizeof(tcp) - 1) == 0)
         ld->cfg->tcp_options_from_file = true;
@@ -339,6 +352,110 @@ static void set_arpmap(struct demi_config *cfg, const struct config_arp_entry *e
     cfg->arp_table_len = n;
 }
 
+static int find_key(const char *name)
+{
+    for (size_t i = 0; i < config_nkeys; i++)
+        if (strcmp(config_keys[i].key, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* True when @name is a proper prefix section of some key. */
+static bool is_section(const char *name)
+{
+    size_t len = strlen(name);
+
+    for (size_t i = 0; i < config_nkeys; i++)
+        if (strncmp(config_keys[i].key, name, len) == 0 && config_keys[i].key[len] == '.')
+            return true;
+    return false;
+}
+
+/* ---- the closest key, for "did you mean" ---- */
+
+/*
+ * Optimal string alignment distance (Levenshtein plus the swap of two
+ * neighbours, the commonest typo), ignoring case. SIZE_MAX when either
+ * string is longer than any name of ours.
+ */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    size_t rows[3][NAME_MAX_LEN + 1];
+    size_t *pp = rows[0], *p = rows[1], *c = rows[2];
+
+    if (la > NAME_MAX_LEN || lb > NAME_MAX_LEN)
+        return SIZE_MAX;
+    for (size_t j = 0; j <= lb; j++)
+        p[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        c[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            int ai = tolower((unsigned char)a[i - 1]), bj = tolower((unsigned char)b[j - 1]);
+            size_t cost = ai != bj;
+            size_t d = MIN(MIN(p[j] + 1, c[j - 1] + 1), p[j - 1] + cost);
+
+            if (i > 1 && j > 1 && ai == tolower((unsigned char)b[j - 2]) &&
+                tolower((unsigned char)a[i - 2]) == bj)
+                d = MIN(d, pp[j - 2] + 1);
+            c[j] = d;
+        }
+        size_t *t = pp;
+        pp = p;
+        p = c;
+        c = t;
+    }
+    return p[lb];
+}
+
+/* Edits allowed for a suggestion to a name of @len characters: about one
+ * in four, at least one, at most three; "foo" suggests nothing. */
+static size_t suggest_limit(size_t len)
+{
+    return MAX((size_t)1, MIN((size_t)3, (len + 2) / 4));
+}
+
+struct suggestion {
+    bool found;
+    size_t dist;
+    size_t key;                 /* its key (or alias) index */
+    bool alias;                 /* config_aliases[key] */
+    char name[NAME_MAX_LEN];    /* the closest candidate so far */
+};
+
+/* Keeps @cand when within @limit edits of @typed and closer than the best
+ * so far (the first of equals: table order). */
+static void consider(struct suggestion *s, const char *typed, const char *cand, size_t limit, size_t key,
+                     bool alias)
+{
+    size_t d = edit_distance(typed, cand);
+
+    if (d > limit || (s->found && d >= s->dist))
+        return;
+    s->found = true;
+    s->dist = d;
+    s->key = key;
+    s->alias = alias;
+    snprintf(s->name, sizeof(s->name), "%s", cand);
+}
+
+/* The one key whose name ends with @sep@tail, or -1 (none, or several). */
+static int unique_tail(const char *const *names, size_t n, char sep, const char *tail)
+{
+    size_t tl = strlen(tail);
+    int found = -1;
+
+    for (size_t i = 0; i < n; i++) {
+        size_t nl = strlen(names[i]);
+        if (nl > tl && names[i][nl - tl - 1] == sep && strcasecmp(names[i] + nl - tl, tail) == 0) {
+            if (found >= 0)
+                return -1;
+            found = (int)i;
+        }
+    }
+    return found;
+}
+
 /* ---- environment ---- */
 
 /* "inetstack_config.mtu" -> "DEMI_INETSTACK_CONFIG_MTU" */
@@ -349,6 +466,58 @@ static void env_name(const char *key, char *buf, size_t size)
     for (; *key && o + 1 < size; key++)
         buf[o++] = *key == '.' ? '_' : (char)(*key >= 'a' && *key <= 'z' ? *key - 'a' + 'A' : *key);
     buf[o] = '\0';
+}
+
+/* Every key's variable, built once per load: env[i] is config_keys[i]'s. */
+struct env_names {
+    char name[CONFIG_KEYS_MAX][NAME_MAX_LEN];
+    const char *ptr[CONFIG_KEYS_MAX];
+};
+
+static void env_names_build(struct env_names *en)
+{
+    for (size_t i = 0; i < config_nkeys; i++) {
+        env_name(config_keys[i].key, en->name[i], sizeof(en->name[i]));
+        en->ptr[i] = en->name[i];
+    }
+}
+
+/*
+ * @var (a DEMI_* variable) is neither a key's nor an alias: the error, with
+ * the closest variable: by edit distance, or the one key whose variable
+ * ends with what follows DEMI_ (DEMI_MTU: DEMI_INETSTACK_CONFIG_MTU).
+ */
+static int env_unknown(struct loader *ld, const struct env_names *en, const char *var)
+{
+    const char *tail = var + 5;
+    size_t limit = suggest_limit(strlen(tail));
+    struct suggestion s = {0};
+    char shown[64], aliases[128] = "", *end;
+    size_t o = 0;
+    int u;
+
+    for (size_t i = 0; i < config_nkeys; i++)
+        consider(&s, var, en->name[i], limit, i, false);
+    for (size_t i = 0; i < config_naliases; i++)
+        consider(&s, var, config_aliases[i].env, limit, i, true);
+    if (!s.found && *tail && (u = unique_tail(en->ptr, config_nkeys, '_', tail)) >= 0)
+        consider(&s, en->name[u], en->name[u], 0, (size_t)u, false);
+    /* The name unquoted: quote() without its first and last quote. */
+    quote(var, strlen(var), shown, sizeof(shown));
+    end = strrchr(shown, '"');
+    memmove(end, end + 1, strlen(end + 1) + 1);
+    if (s.found && s.alias)
+        return fail(ld, EINVAL, "environment %s: not a libdemi variable; did you mean %s (alias of %s)?",
+                    shown + 1, s.name, config_aliases[s.key].key);
+    if (s.found)
+        return fail(ld, EINVAL, "environment %s: not a libdemi variable; did you mean %s (key %s)?", shown + 1,
+                    s.name, config_keys[s.key].key);
+    for (size_t i = 0; i < config_naliases && o < sizeof(aliases); i++)
+        o += (size_t)snprintf(aliases + o, sizeof(aliases) - o, "%s%s", i ? ", " : "", config_aliases[i].env);
+    return fail(ld, EINVAL,
+                "environment %s: not a libdemi variable: a DEMI_* variable is DEMI_<KEY> for a key "
+                "demi-config lists, or one of %s",
+                shown + 1, aliases);
 }
 
 /* Space-separated, no quoting: enough for EAL flags, which hold no spaces. */
@@ -407,29 +576,80 @@ static int env_arpmap(struct loader *ld, size_t i, const struct origin *o, const
     return 0;
 }
 
+/* One variable's @text into key @i. */
+static int env_apply(struct loader *ld, size_t i, const struct origin *o, const char *text)
+{
+    const struct config_key *k = &config_keys[i];
+    char got[64];
+    int ret = 0;
+
+    if (k->type == CONFIG_T_STRLIST)
+        ret = env_strlist(ld, i, o, text);
+    else if (k->type == CONFIG_T_ARPMAP)
+        ret = env_arpmap(ld, i, o, text);
+    else if (!set_scalar(ld->cfg, k, text))
+        ret = value_error(ld, o, k, quote(text, strlen(text), got, sizeof(got)));
+    if (ret)
+        return ret;
+    mark_set(ld, i, o);
+    return 0;
+}
+
+/* A presence switch's old spellings: set alone or to 1 means on. */
+static const char *presence_text(const char *text)
+{
+    if (!*text || strcmp(text, "1") == 0)
+        return "true";
+    if (strcmp(text, "0") == 0)
+        return "false";
+    return text;
+}
+
 static int load_env(struct loader *ld)
 {
-    for (size_t i = 0; i < config_nkeys; i++) {
-        const struct config_key *k = &config_keys[i];
-        char name[NAME_MAX_LEN];
-        struct origin o = {.env = name};
-        const char *text;
-        char got[64];
-        int ret = 0;
+    struct env_names en;
 
-        env_name(k->key, name, sizeof(name));
-        text = getenv(name);
+    env_names_build(&en);
+    /* A DEMI_* name we do not know is a mistake: nothing else uses ours. */
+    for (char **e = environ; e && *e; e++) {
+        char var[NAME_MAX_LEN];
+        size_t n = strcspn(*e, "="), i;
+
+        if (strncmp(*e, "DEMI_", 5) != 0)
+            continue;
+        snprintf(var, sizeof(var), "%.*s", (int)MIN(n, sizeof(var) - 1), *e);
+        for (i = 0; n < sizeof(var) && i < config_nkeys && strcmp(var, en.name[i]) != 0; i++)
+            ;
+        if (n < sizeof(var) && i < config_nkeys)
+            continue;
+        for (i = 0; n < sizeof(var) && i < config_naliases && strcmp(var, config_aliases[i].env) != 0; i++)
+            ;
+        if (n < sizeof(var) && i < config_naliases)
+            continue;
+        return env_unknown(ld, &en, var);
+    }
+    for (size_t i = 0; i < config_nkeys; i++) {
+        struct origin o = {.env = en.name[i]};
+        const char *text = getenv(en.name[i]);
+        int ret;
+
+        if (text && (ret = env_apply(ld, i, &o, text)) != 0)
+            return ret;
+    }
+    /* Aliases last: they win, as DEMI_LOG always won over the key. */
+    for (size_t a = 0; a < config_naliases; a++) {
+        const struct config_alias *al = &config_aliases[a];
+        struct origin o = {.env = al->env, .alias = al};
+        const char *text = getenv(al->env);
+        int ret, i = find_key(al->key);
+
         if (!text)
             continue;
-        if (k->type == CONFIG_T_STRLIST)
-            ret = env_strlist(ld, i, &o, text);
-        else if (k->type == CONFIG_T_ARPMAP)
-            ret = env_arpmap(ld, i, &o, text);
-        else if (!set_scalar(ld->cfg, k, text))
-            ret = value_error(ld, &o, k, quote(text, strlen(text), got, sizeof(got)));
+        if (i < 0)
+            return fail(ld, EINVAL, "config: alias %s names no key (%s)", al->env, al->key);
+        ret = env_apply(ld, (size_t)i, &o, al->presence ? presence_text(text) : text);
         if (ret)
             return ret;
-        mark_set(ld, i, &o);
     }
     return 0;
 }
@@ -451,25 +671,6 @@ static void add_ignored(struct loader *ld, const char *name)
     p[ld->ignored_len + len + 1] = '\0';
     ld->ignored = p;
     ld->ignored_len += len + 1;
-}
-
-static int find_key(const char *name)
-{
-    for (size_t i = 0; i < config_nkeys; i++)
-        if (strcmp(config_keys[i].key, name) == 0)
-            return (int)i;
-    return -1;
-}
-
-/* True when @name is a proper prefix section of some key. */
-static bool is_section(const char *name)
-{
-    size_t len = strlen(name);
-
-    for (size_t i = 0; i < config_nkeys; i++)
-        if (strncmp(config_keys[i].key, name, len) == 0 && config_keys[i].key[len] == '.')
-            return true;
-    return false;
 }
 
 static int file_strlist(struct loader *ld, size_t i, const struct origin *o, yaml_document_t *doc,
@@ -575,10 +776,94 @@ static int file_value(struct loader *ld, size_t i, yaml_document_t *doc, yaml_no
     return 0;
 }
 
+/* Demikernel's, not ours: ignored with a warning rather than refused. */
+static bool is_foreign(const char *name)
+{
+    for (size_t i = 0; i < config_nforeign_keys; i++)
+        if (strcmp(config_foreign_keys[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* True when @name is inside one of our sections ("libdemi.x", "tcp.y.z"). */
+static bool in_our_section(const char *name)
+{
+    const char *dot = strchr(name, '.');
+    char first[NAME_MAX_LEN];
+
+    if (!dot || (size_t)(dot - name) >= sizeof(first))
+        return false;
+    memcpy(first, name, (size_t)(dot - name));
+    first[dot - name] = '\0';
+    return is_section(first);
+}
+
+/*
+ * The closest key or section to @name, a dotted name in one of our sections
+ * that is neither: by edit distance (allowed edits scaled to the last
+ * component, the part typed in that section), or else the one key with
+ * the same name in another section (libdemi.mtu: inetstack_config.mtu).
+ */
+static bool file_suggest(const char *name, struct suggestion *s)
+{
+    const char *tail = strchr(name, '.') + 1;
+    size_t limit = suggest_limit(strlen(strrchr(name, '.') + 1));
+    const char *keys[CONFIG_KEYS_MAX];
+    char sect[NAME_MAX_LEN];
+    int u;
+
+    for (size_t i = 0; i < config_nkeys; i++) {
+        const char *k = config_keys[i].key;
+
+        keys[i] = k;
+        consider(s, name, k, limit, i, false);
+        for (const char *d = strchr(k, '.'); d; d = strchr(d + 1, '.')) {
+            snprintf(sect, sizeof(sect), "%.*s", (int)(d - k), k);
+            consider(s, name, sect, limit, i, false);
+        }
+    }
+    if (!s->found && (u = unique_tail(keys, config_nkeys, '.', tail)) >= 0)
+        consider(s, keys[u], keys[u], 0, (size_t)u, false);
+    return s->found;
+}
+
+static int file_unknown(struct loader *ld, const char *name, size_t line)
+{
+    struct suggestion s = {0};
+
+    if (file_suggest(name, &s))
+        return fail(ld, EINVAL, "config %s: key %s: no such key (line %zu); did you mean %s?", ld->path, name,
+                    line, s.name);
+    return fail(ld, EINVAL, "config %s: key %s: no such key (line %zu); demi-config lists every key",
+                ld->path, name, line);
+}
+
+/* A top-level name not ours: listed, with our section it resembles. */
+static void ignore_top(struct loader *ld, const char *name)
+{
+    struct suggestion s = {0};
+    char sect[NAME_MAX_LEN], note[2 * NAME_MAX_LEN + 32];
+
+    for (size_t i = 0; i < config_nkeys; i++) {
+        const char *k = config_keys[i].key;
+
+        snprintf(sect, sizeof(sect), "%.*s", (int)strcspn(k, "."), k);
+        consider(&s, name, sect, suggest_limit(strlen(name)), i, false);
+    }
+    if (!s.found) {
+        add_ignored(ld, name);
+        return;
+    }
+    snprintf(note, sizeof(note), "%s (did you mean %s?)", name, s.name);
+    add_ignored(ld, note);
+}
+
 /*
  * Walks mapping @map whose dotted name is @prefix ("" at the top). Recursion
  * only follows sections of our keys, so depth is bounded by the table and
- * an alias cycle cannot loop: names grow at each level.
+ * an alias cycle cannot loop: names grow at each level. In our sections a
+ * name is a key, a section, one of Demikernel's keys (ignored) or an error;
+ * at the top, any other section is ignored.
  */
 static int walk(struct loader *ld, yaml_document_t *doc, yaml_node_t *map, const char *prefix)
 {
@@ -591,14 +876,20 @@ static int walk(struct loader *ld, yaml_document_t *doc, yaml_node_t *map, const
         if (!kn || !vn)
             continue;
         if (kn->type != YAML_SCALAR_NODE || !scalar_is_text(kn)) {
-            snprintf(name, sizeof(name), "%s%s(%s as key)", prefix, *prefix ? "." : "", node_kind(kn));
+            if (*prefix)
+                return fail(ld, EINVAL, "config %s: key %s: expected names inside, got %s as key (line %zu)",
+                            ld->path, prefix, node_kind(kn), kn->start_mark.line + 1);
+            snprintf(name, sizeof(name), "(%s as key)", node_kind(kn));
             add_ignored(ld, name);
             continue;
         }
         len = snprintf(name, sizeof(name), "%s%s%s", prefix, *prefix ? "." : "",
                        (const char *)kn->data.scalar.value);
         if (len < 0 || (size_t)len >= sizeof(name)) {
-            add_ignored(ld, name); /* too long to be ours; truncated */
+            /* Too long to be ours; shown truncated. */
+            if (in_our_section(name))
+                return file_unknown(ld, name, kn->start_mark.line + 1);
+            add_ignored(ld, name);
             continue;
         }
         idx = find_key(name);
@@ -615,8 +906,12 @@ static int walk(struct loader *ld, yaml_document_t *doc, yaml_node_t *map, const
             ret = walk(ld, doc, vn, name);
             if (ret)
                 return ret;
-        } else {
+        } else if (is_foreign(name)) {
             add_ignored(ld, name);
+        } else if (in_our_section(name)) {
+            return file_unknown(ld, name, kn->start_mark.line + 1);
+        } else {
+            ignore_top(ld, name); /* Demikernel's sections, the application's */
         }
     }
     return 0;
@@ -742,6 +1037,33 @@ int config_load(struct demi_config *cfg, const char *path, char *err, size_t err
     }
     cfg->ignored = ld.ignored;
     return 0;
+}
+
+bool config_ignored_warning(const struct demi_config *cfg, char *buf, size_t size)
+{
+    const char *line;
+    size_t o, left = 0;
+    int n;
+
+    if (!cfg || !cfg->ignored || !cfg->ignored[0] || !size)
+        return false;
+    for (line = cfg->ignored; *line; line++)
+        left += *line == '\n';
+    n = snprintf(buf, size, "libdemi ignores these keys of %s:", cfg->path);
+    o = n < 0 ? 0 : MIN((size_t)n, size - 1);
+    for (line = cfg->ignored; *line; left--) {
+        int len = (int)strcspn(line, "\n");
+        /* Room for this one and, should more follow, the count of those. */
+        size_t need = (size_t)len + 2 + (left > 1 ? 48 : 0);
+
+        if (o + need >= size) {
+            snprintf(buf + o, size - o, " ... and %zu more (demi-config lists them)", left);
+            return true;
+        }
+        o += (size_t)snprintf(buf + o, size - o, "%s %.*s", line == cfg->ignored ? "" : ",", len, line);
+        line += len + (line[len] == '\n');
+    }
+    return true;
 }
 
 void config_free(struct demi_config *cfg)

@@ -5,7 +5,15 @@
  * Sources, later ones winning: built-in defaults (config_keys[] in config.c),
  * the YAML file named by CONFIG_PATH (Demikernel's keys plus our own), then
  * environment variables DEMI_<KEY> where KEY is the dotted key upper-cased
- * with '.' replaced by '_' (inetstack_config.mtu -> DEMI_INETSTACK_CONFIG_MTU).
+ * with '.' replaced by '_' (inetstack_config.mtu -> DEMI_INETSTACK_CONFIG_MTU),
+ * or a few older names kept as aliases (config_aliases[]: DEMI_LOG,
+ * DEMI_STATS, DEMI_CLOCK_NO_TSC).
+ *
+ * Nothing is dropped silently: an unknown key in a section libdemi owns (the
+ * first component of any key: libdemi, tcp, inetstack_config, ...) or an
+ * unknown DEMI_* variable is an error naming the closest key; Demikernel's
+ * keys libdemi does not use (config_foreign_keys[], whole sections such as
+ * catnip or client) are collected in cfg->ignored for one warning at init.
  * Private header.
  */
 #ifndef DEMI_CORE_CONFIG_H
@@ -29,8 +37,9 @@ struct config_arp_entry {
     struct in_addr ip;
 };
 
-/* Where a value came from; printed by demi-config. */
-enum config_source { CONFIG_SRC_DEFAULT = 0, CONFIG_SRC_FILE, CONFIG_SRC_ENV };
+/* Where a value came from; printed by demi-config. ALIAS: an old variable
+ * name of the key (config_aliases[]). */
+enum config_source { CONFIG_SRC_DEFAULT = 0, CONFIG_SRC_FILE, CONFIG_SRC_ENV, CONFIG_SRC_ALIAS };
 
 struct demi_config {
     char path[CONFIG_PATH_MAX]; /* file read, "" if none */
@@ -111,7 +120,9 @@ struct demi_config {
     uint32_t pool_huge_count;       /* libdemi.pool_huge_count: 1 MiB buffers */
     uint32_t spin_us;               /* libdemi.spin_us: busy-poll before sleeping */
     bool idle_yield;                /* libdemi.idle_yield: sched_yield when idle and unable to sleep */
-    char log_level[16];             /* libdemi.log_level (DEMI_LOG wins) */
+    char log_level[16];             /* libdemi.log_level (alias DEMI_LOG, which wins) */
+    bool stats;                     /* libdemi.stats: counters on stderr at exit (alias DEMI_STATS) */
+    bool clock_no_tsc;              /* libdemi.clock_no_tsc (alias DEMI_CLOCK_NO_TSC) */
     char pcap[256];                 /* libdemi.pcap: capture file, "" = off */
     uint32_t pcap_snaplen;          /* libdemi.pcap_snaplen */
     uint32_t pcap_max_mb;           /* libdemi.pcap_max_mb: 0 = no limit */
@@ -119,8 +130,10 @@ struct demi_config {
 
     uint8_t source[CONFIG_KEYS_MAX]; /* enum config_source, by config_keys[] index */
 
-    /* Keys of the file that libdemi does not use, '\n'-separated, or NULL.
-     * Owned, freed by config_free(); listed by config_print(). */
+    /* Keys of the file that libdemi does not use, '\n'-separated, or NULL:
+     * whole sections not ours (client, catnip, ...) and Demikernel's keys in
+     * ours (config_foreign_keys[]). Owned, freed by config_free(); listed by
+     * config_print() and in the warning of config_ignored_warning(). */
     char *ignored;
 };
 
@@ -149,14 +162,43 @@ struct config_key {
 extern const struct config_key config_keys[];
 extern const size_t config_nkeys;
 
+/*
+ * An older environment variable still honoured for a key: its value goes
+ * through the key's validator and wins over DEMI_<KEY> (DEMI_LOG always
+ * did). @presence: the variable used to switch something on by merely being
+ * set, so an empty value and "1" mean true, "0" false (then the boolean
+ * spellings).
+ */
+struct config_alias {
+    const char *env;  /* "DEMI_STATS" */
+    const char *key;  /* "libdemi.stats", a CONFIG_T_BOOL key when @presence */
+    bool presence;
+};
+
+extern const struct config_alias config_aliases[];
+extern const size_t config_naliases;
+
+/* Demikernel's keys in sections libdemi owns that libdemi does not use
+ * ("raw_socket.xdp_cohost_mode", ...): ignored with a warning, where any
+ * other unknown key of those sections is an error. */
+extern const char *const config_foreign_keys[];
+extern const size_t config_nforeign_keys;
+
 /* Fill @cfg with defaults, then the file at @path (NULL or "" = no file),
  * then the environment. On error returns EINVAL (ENOENT for a missing file)
  * and writes a message naming the file, the key and the expected form into
- * @err (CONFIG_ERR_MAX bytes; @err may be NULL). Unknown keys and sections
- * are not errors (Demikernel files carry many we do not use): they are listed
- * in cfg->ignored. On error nothing stays allocated. @cfg is overwritten, so
+ * @err (CONFIG_ERR_MAX bytes; @err may be NULL). An unknown key in one of
+ * our sections, or an unknown DEMI_* variable, is EINVAL with the closest
+ * valid key suggested when one is close. Sections that are not ours and
+ * Demikernel's keys we do not use are not errors: they are listed in
+ * cfg->ignored. On error nothing stays allocated. @cfg is overwritten, so
  * config_free() a loaded one before loading into it again. */
 int config_load(struct demi_config *cfg, const char *path, char *err, size_t errlen);
+
+/* The one warning about cfg->ignored, "libdemi ignores these keys of FILE:
+ * a, b, c" (shortened to fit @size, with how many more), into @buf. Returns
+ * false, and writes nothing, when nothing was ignored. */
+bool config_ignored_warning(const struct demi_config *cfg, char *buf, size_t size);
 
 /* Release what config_load() allocated. Safe on a zeroed struct. */
 void config_free(struct demi_config *cfg);

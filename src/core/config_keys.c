@@ -157,7 +157,11 @@ const struct config_key config_keys[] = {
              "after libdemi.spin_us idle, a libOS that cannot sleep (catnip, catpowder, catmem) "
              "yields the CPU each poll round; false on a core of its own"),
     KEY_STRING("libdemi.log_level", log_level, "error|warn|info|debug|trace", "warn",
-               "log verbosity (the DEMI_LOG variable wins)"),
+               "log verbosity"),
+    KEY_BOOL("libdemi.stats", stats, "false",
+             "print the stack's and the device's counters on stderr when the libOS shuts down"),
+    KEY_BOOL("libdemi.clock_no_tsc", clock_no_tsc, "false",
+             "read clock_gettime instead of the calibrated invariant TSC"),
     KEY_STRING("libdemi.pcap", pcap, NULL, NULL,
                "write every frame the stack sends and receives to this pcap file (inet libOSes)"),
     KEY_U32("libdemi.pcap_snaplen", pcap_snaplen, 64, 65535, "65535", "bytes of each frame libdemi.pcap keeps"),
@@ -168,6 +172,48 @@ const struct config_key config_keys[] = {
 };
 
 const size_t config_nkeys = ARRAY_SIZE(config_keys);
+
+/* Switches that were read with getenv() before they were keys. */
+const struct config_alias config_aliases[] = {
+    {.env = "DEMI_LOG", .key = "libdemi.log_level"},
+    {.env = "DEMI_STATS", .key = "libdemi.stats", .presence = true},
+    {.env = "DEMI_CLOCK_NO_TSC", .key = "libdemi.clock_no_tsc", .presence = true},
+};
+
+const size_t config_naliases = ARRAY_SIZE(config_aliases);
+
+/*
+ * Demikernel's keys (its src/rust/demikernel/config.rs and sample files)
+ * in the sections libdemi shares with it, for drivers libdemi does not have
+ * (XDP on Windows, its buffer rings) or names it does not need: a
+ * Demikernel file loads with a warning listing them.
+ */
+const char *const config_foreign_keys[] = {
+    "raw_socket.xdp_interface_index",
+    "raw_socket.xdp_vf_interface_index",
+    "raw_socket.xdp_always_poke_tx",
+    "raw_socket.xdp_always_send_on_vf",
+    "raw_socket.xdp_cohost_mode",
+    "raw_socket.xdp_tcp_ports",
+    "raw_socket.xdp_udp_ports",
+    "raw_socket.xdp_reserved_port_count",
+    "raw_socket.xdp_reserved_port_protocol",
+    "raw_socket.xdp_rx_batch_size",
+    "raw_socket.xdp_tx_batch_size",
+    "raw_socket.xdp_buffer_provision_batch_size",
+    "raw_socket.xdp_adaptive_batching",
+    "raw_socket.xdp_buffer_overallocation_factor",
+    "raw_socket.rx_buffer_count",
+    "raw_socket.tx_buffer_count",
+    "raw_socket.rx_ring_size",
+    "raw_socket.tx_ring_size",
+    "raw_socket.rx_fill_ring_size",
+    "raw_socket.tx_fill_ring_size",
+    "raw_socket.tx_completion_ring_size",
+    "catmem.name_prefix",
+};
+
+const size_t config_nforeign_keys = ARRAY_SIZE(config_foreign_keys);
 
 /* source[] is indexed by key. */
 BUILD_BUG_ON(ARRAY_SIZE(config_keys) > CONFIG_KEYS_MAX);

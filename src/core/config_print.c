@@ -2,7 +2,8 @@
 /*
  * config_print.c: config_print, what demi-config shows: every key with its
  * value, where the value came from (default, file or environment) and its
- * help, then the keys of the file that libdemi does not use.
+ * help (and the older variable that also sets it), then the keys of the file
+ * that libdemi does not use.
  */
 #include "core/config.h"
 
@@ -79,7 +80,7 @@ static int print_value(FILE *out, const struct config_key *k, const struct demi_
 
 void config_print(FILE *out, const struct demi_config *cfg)
 {
-    static const char *const src[] = {"default", "file", "env"};
+    static const char *const src[] = {"default", "file", "env", "alias"};
     const int value_col = 20;
     int key_col = 0;
 
@@ -87,7 +88,8 @@ void config_print(FILE *out, const struct demi_config *cfg)
         key_col = MAX(key_col, (int)strlen(config_keys[i].key) + 1);
 
     fprintf(out, "# libdemi configuration, file: %s\n", cfg->path[0] ? cfg->path : "(none)");
-    fprintf(out, "# key: value  # source: default, file or env (DEMI_<KEY>); help\n");
+    fprintf(out, "# key: value  # source: default, file, env (DEMI_<KEY>) or alias (the older variable "
+                 "named in the help); help\n");
     for (size_t i = 0; i < config_nkeys; i++) {
         const struct config_key *k = &config_keys[i];
         unsigned s = cfg->source[i] < ARRAY_SIZE(src) ? cfg->source[i] : 0;
@@ -95,7 +97,11 @@ void config_print(FILE *out, const struct demi_config *cfg)
 
         fprintf(out, "%s:%*s", k->key, key_col - (int)strlen(k->key), "");
         n = print_value(out, k, cfg);
-        fprintf(out, "%*s  # %-7s  %s\n", n < value_col ? value_col - n : 0, "", src[s], k->help);
+        fprintf(out, "%*s  # %-7s  %s", n < value_col ? value_col - n : 0, "", src[s], k->help);
+        for (size_t a = 0; a < config_naliases; a++)
+            if (strcmp(config_aliases[a].key, k->key) == 0)
+                fprintf(out, " (alias %s, which wins)", config_aliases[a].env);
+        fputc('\n', out);
     }
     if (cfg->ignored && cfg->ignored[0]) {
         const char *line = cfg->ignored;

@@ -42,9 +42,8 @@ int rt_add_libos(struct libos *los)
 
 int rt_init(const char *libos_name, const char *cfg_path)
 {
-    char err[CONFIG_ERR_MAX] = "";
+    char err[CONFIG_ERR_MAX] = "", ignored[900];
     const struct libos_entry *entry = NULL;
-    const char *env_level;
     int ret;
 
     if (rt.initialised)
@@ -56,15 +55,10 @@ int rt_init(const char *libos_name, const char *cfg_path)
         log_err("%s", err[0] ? err : "cannot load the configuration");
         goto out_cfg;
     }
-    /* DEMI_LOG wins over the file so a user can raise verbosity per run. */
-    env_level = getenv("DEMI_LOG");
-    if (env_level && log_level_parse(env_level) < 0) {
-        log_err("environment DEMI_LOG: expected one of error|warn|info|debug|trace, got \"%s\"",
-                env_level);
-        ret = EINVAL;
-        goto out_cfg;
-    }
-    log_set_level((enum log_level)log_level_parse(env_level ? env_level : rt.cfg.log_level));
+    /* libdemi.log_level holds one of the names (its alias DEMI_LOG included). */
+    log_set_level((enum log_level)log_level_parse(rt.cfg.log_level));
+    if (config_ignored_warning(&rt.cfg, ignored, sizeof(ignored)))
+        log_warn("%s", ignored);
 
     if (!libos_name || !libos_name[0])
         libos_name = "catnap";
@@ -99,7 +93,7 @@ int rt_init(const char *libos_name, const char *cfg_path)
         goto out_mem;
     }
     rt_add_libos(rt.net);
-    clock_init();
+    clock_init(!rt.cfg.clock_no_tsc);
     rt.spin_ns = (uint64_t)rt.cfg.spin_us * 1000u;
     rt.idle_yield = rt.cfg.idle_yield;
     rt.initialised = true;

@@ -79,7 +79,7 @@ struct afpacket {
     uint32_t tx_data_max;     /* largest frame a slot holds */
     bool kick_pending;        /* the last kick failed: slots wait for another */
 
-    /* Driver counters beyond struct netdev_stats (printed with DEMI_STATS);
+    /* Driver counters beyond struct netdev_stats (printed with libdemi.stats);
      * the receive side's are in rx. */
     uint64_t tx_oversize;     /* chain longer than a slot: dropped */
     uint64_t tx_wrong_format; /* slot the kernel refused */
@@ -311,7 +311,7 @@ static void afp_destroy(struct netdev *dev)
 {
     struct afpacket *p = container_of(dev, struct afpacket, dev);
 
-    if (p->fd >= 0 && getenv("DEMI_STATS"))
+    if (p->fd >= 0 && dev->stats_at_exit)
         afp_print_stats(p);
     if (p->map)
         munmap(p->map, p->map_len);

@@ -68,7 +68,7 @@ struct afxdp {
     uint32_t tx_outstanding; /* frames in tx or completion, not yet reaped */
     uint32_t tx_frame_max;   /* largest frame we send (MTU + Ethernet + one VLAN tag) */
 
-    /* Driver counters beyond struct netdev_stats (DEMI_STATS prints them). */
+    /* Driver counters beyond struct netdev_stats (libdemi.stats prints them). */
     uint64_t tx_in_place;    /* head frame sent as it was */
     uint64_t tx_appended;    /* payload copied into the head frame's tailroom */
     uint64_t tx_copied;      /* whole chain copied into a fresh frame */
@@ -459,7 +459,7 @@ static void xf_destroy(struct netdev *dev)
 {
     struct afxdp *x = container_of(dev, struct afxdp, dev);
 
-    if (getenv("DEMI_STATS"))
+    if (dev->stats_at_exit)
         xf_print_stats(x);
     xf_close(x);
     free(x);

@@ -494,7 +494,7 @@ static void dpdk_destroy(struct netdev *dev)
     while (rounds++ < 1024 && (nb = rte_eth_rx_burst(dd->port, 0, pkts, DPDK_BURST)) > 0)
         rte_pktmbuf_free_bulk(pkts, nb);
     rte_eth_dev_stop(dd->port);
-    if (getenv("DEMI_STATS"))
+    if (dev->stats_at_exit)
         fprintf(stderr,
                 "libdemi: dpdk port %u (%s): rx %" PRIu64 " frames, tx %" PRIu64 " frames (%" PRIu64
                 " refused), tx segments in place %" PRIu64 " (mbufs) + %" PRIu64 " (external), copied %" PRIu64

@@ -57,6 +57,7 @@ struct netdev {
     uint32_t mtu;       /* IP MTU: largest IPv4 packet, without Ethernet header */
     uint32_t offloads;  /* NETDEV_OFF_* */
     bool loopback;      /* frames come back to us: our own address is a valid source */
+    bool stats_at_exit; /* libdemi.stats: destroy prints the driver's own counters */
     struct netdev_stats stats;
 };
 

@@ -94,6 +94,7 @@ int inet_libos_create(const struct demi_config *cfg, struct netdev *dev, struct 
     static bool registered;
     int ret;
 
+    dev->stats_at_exit = cfg->stats; /* the driver's, under the fault wrapper */
     dev = inet_maybe_fault(cfg, dev);
     if (!dev)
         return ENOMEM;
