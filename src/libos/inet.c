@@ -194,24 +194,28 @@ static void inet_tcp_serve_pushes(struct inet_sock *s)
     }
 }
 
-static int inet_sock_new_accepted(struct inet_sock *l, struct tcp_pcb *pcb, struct inet_sock **out);
+static int inet_sock_new_accepted(struct inet_sock *l, struct inet_sock **out);
 
 static void inet_tcp_serve_accepts(struct inet_sock *s)
 {
-    while (!list_empty(&s->accepts)) {
+    while (!list_empty(&s->accepts) && !list_empty(&s->pcb->accept_q)) {
         struct demi_op *op = list_entry(list_first(&s->accepts), struct demi_op, link);
         struct inet_sock *ns;
-        struct tcp_pcb *c = tcp_accept(s->pcb, NULL, NULL);
+        struct tcp_pcb *c;
         int ret;
 
-        if (!c)
-            return;
-        ret = inet_sock_new_accepted(s, c, &ns);
+        /* The queue descriptor first: when none is left (EMFILE) or no
+         * memory, this accept fails and the connection stays queued for a
+         * later one, as accept(2) does. It is never freed here: this runs
+         * inside the stack's processing of the handshake's last ACK, which
+         * goes on with the connection afterwards. */
+        ret = inet_sock_new_accepted(s, &ns);
         if (ret) {
-            tcp_abort(c);
             op_complete(&rt.ops, op, DEMI_OPC_FAILED, ret);
             continue;
         }
+        c = tcp_accept(s->pcb, ns, inet_tcp_upcall);
+        ns->pcb = c;
         op->qr.qr_value.ares.qd = ns->q.qd;
         op->qr.qr_value.ares.addr.sin_family = AF_INET;
         op->qr.qr_value.ares.addr.sin_addr.s_addr = c->remote_ip;
@@ -237,7 +241,9 @@ static void inet_tcp_upcall(struct tcp_pcb *pcb, unsigned ev)
         inet_tcp_serve_pushes(s);
 }
 
-static int inet_sock_new_accepted(struct inet_sock *l, struct tcp_pcb *pcb, struct inet_sock **out)
+/* A socket and its qd for a connection about to be accepted (the caller
+ * attaches its pcb). */
+static int inet_sock_new_accepted(struct inet_sock *l, struct inet_sock **out)
 {
     struct inet_sock *s = calloc(1, sizeof(*s));
     int ret;
@@ -255,9 +261,6 @@ static int inet_sock_new_accepted(struct inet_sock *l, struct tcp_pcb *pcb, stru
         free(s);
         return ret;
     }
-    s->pcb = pcb;
-    pcb->owner = s;
-    pcb->upcall = inet_tcp_upcall;
     *out = s;
     return 0;
 }
@@ -637,7 +640,7 @@ static void inet_destroy(struct libos *los)
     struct inet_libos *il = container_of(los, struct inet_libos, base);
     bool harness = il->harness;
 
-    if (getenv("DEMI_STATS")) {
+    if (rt.cfg.stats) {
         fprintf(stderr, "libdemi: inetstack counters (%s):\n", il->dev->name);
         inet_stats_print(stderr, &il->stack.stats, 1);
         const struct fault_stats *fs = fault_wrap_stats(il->dev);
@@ -737,7 +740,8 @@ int inet_create(const struct demi_config *cfg, struct netdev *dev, bool harness,
     il->base.ops = &inet_ops;
     /* Virtual-time test stacks publish nothing: their clock is not time. */
     if (cfg->live_stats && !harness)
-        il->pub = stats_shm_create(&il->stack, getenv("LIBOS") ? getenv("LIBOS") : "inet", dev->name);
+        il->pub = stats_shm_create(&il->stack, getenv("LIBOS") ? getenv("LIBOS") : "inet", dev->name,
+                                   cfg->pcap_snaplen, (uint64_t)cfg->pcap_max_mb << 20);
     *out = &il->base;
     return 0;
 }

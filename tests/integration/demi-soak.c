@@ -474,7 +474,7 @@ static void check_idle(double now)
 
 static void parse(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* OPTION VALUE pairs */
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 
@@ -499,7 +499,6 @@ static void parse(int argc, char **argv)
             fprintf(stderr, "demi-soak: unknown option '%s'\n", a);
             exit(1);
         }
-        i++;
     }
     if (o.nclients == 0 || o.nclients > MAX_CLIENTS || o.seconds == 0) {
         fprintf(stderr, "demi-soak: --clients 1..%d, --seconds > 0\n", MAX_CLIENTS);

@@ -18,7 +18,7 @@ set -u
 build=$(cd "${1:-build}" && pwd)
 stat=$build/tools/demi-stat
 echo_bin=$build/examples/tcp-echo
-msgs=${DEMI_STAT_MSGS:-300000}
+msgs=${STAT_MSGS:-300000}
 run_id=$$
 tmp=$(mktemp -d)
 pids=()
