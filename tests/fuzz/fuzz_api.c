@@ -8,8 +8,11 @@
  *
  * demi_init runs once per process (10.7.0.1, small tables and pools so that
  * exhausting them is reachable); the clock is then virtual, so a wait polls
- * once and time moves only when an input says so. Each input is a sequence
- * of calls, op:u8 then its arguments, and ends with everything closed:
+ * once and time moves only when an input says so. Inputs share that one
+ * runtime: each ends with everything closed and qds handed out from 0 again,
+ * but tokens' generations, ephemeral ports, ISNs and the clock go on from
+ * where the last input left them. Each input is a sequence of calls, op:u8
+ * then its arguments, and ends with everything closed:
  *
  *     op % 20: socket, bind, listen, accept, connect, close, push, pushto,
  *              pop, wait, wait_any, wait_next_n, sgaalloc, sgafree,
