@@ -85,6 +85,17 @@ def fuzz_tcp():
         # Duplicate ACKs with SACK blocks (fast retransmit), then timeouts.
         'dupacks_rto.bin': tcp_hdr(0x06, 0x06 | (2 << 4), 0x60000000) + send(1, 6) + send(1, 6) +
         dup + dup + dup + dup + tnext() + tnext() + good(T_B, 0) + app(2, 1),
+        # Regressions (docs/fuzzing.md, findings). Every data byte acknowledged
+        # with a window below one segment: the sender stalled (no timer).
+        'regress-small-window-stall.bin': tcp_hdr(0x00, 0x00, 0x10000000) + send(1, 6) + send(1, 6) +
+        seg(T_B, ACK, 0, 0, win=1000, rel_max=True),
+        # Out-of-order data received while sending full segments: they carried
+        # a SACK option past the MTU and were dropped, then the sender stalled.
+        'regress-sack-option-mtu.bin': tcp_hdr(0x02, 0x02, 0x10000000) + send(1, 6) +
+        seg(T_B, ACK, 2, 0, plen=100) + send(1, 6) + seg(T_B, ACK, 0, 0, rel_max=True),
+        # A SYN cookie's ACK at the same virtual instant as its SYN got a RST.
+        'regress-syncookie-same-instant.bin': tcp_hdr(0x01, 0x01, 0x21000000) + seg(T_L1, SYN) + seg(T_L2, SYN) +
+        seg(T_FAR, SYN) + app(3, 0) + seg(T_A, SYN) + seg(T_A, ACK, 1, 1) + app(4, 0),
         # A later connect from the application, its handshake and a transfer.
         'connect_more.bin': tcp_hdr(0x00, 0x00, 0x70000000) + app(5, 0) + seg(T_C1, SYN | ACK, 0, 1) +
         send(2, 2) + good(T_C1, 4) + app(1, 2) + app(2, 2) + good(T_C1, 0, fin=True) + tnext(),
@@ -186,6 +197,11 @@ def fuzz_api():
         'connect_fail.bin': api_socket() + api_connect(0, port=2) + api_poll() + api_wait(0) + api_socket() +
         api_connect(1, ip=2, port=0) + api_time(5) + api_time(7) + api_time(7) + api_time(7) + api_wait(1) +
         api_socket(udp=True) + api_pop(2) + api_close(2) + api_wait(2),
+        # Regression, as libFuzzer minimized it: a listener, an accept, a
+        # connect, every other qd taken by sockets, a poll: the handshake
+        # completing freed the connection under the stack (use after free).
+        'regress-accept-emfile-uaf.bin': bytes.fromhex('000001000000020001030010000004000100090000000000000000000000'
+                                                       '00000000000000000000000000000000001207'),
         # Exhaustion: more sockets than queue descriptors, more ops than the table.
         'exhaust.bin': api_socket(udp=True) + api_bind(0, port=1) + api_pop(0) * 70 + api_socket() * 20 +
         api_sgaalloc(6) * 3,
