@@ -2,12 +2,16 @@
 #include "core/runtime.h"
 
 #include "core/clock.h"
+#include "core/latency.h"
 #include "core/log.h"
+#include "core/sigbuf.h"
 
 #include <errno.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct runtime rt;
 
@@ -38,6 +42,99 @@ int rt_add_libos(struct libos *los)
         return ENOMEM;
     rt.libos[rt.nlibos++] = los;
     return 0;
+}
+
+static volatile sig_atomic_t rt_stats_printed;
+
+/* A bucket bound in the unit that reads best: ns, us or ms. */
+static void rt_stats_time(struct sigbuf *out, uint64_t ns)
+{
+    if (ns < 10000) {
+        sigbuf_u64(out, ns, 0);
+        sigbuf_str(out, " ns");
+    } else if (ns < 10000000) {
+        sigbuf_u64(out, ns / 1000, 0);
+        sigbuf_str(out, " us");
+    } else {
+        sigbuf_u64(out, ns / 1000000, 0);
+        sigbuf_str(out, " ms");
+    }
+}
+
+void rt_stats_print(const char *why)
+{
+    static const char *const kinds[LAT_KINDS] = {"push", "pop", "accept", "connect"};
+    struct sigbuf out = {.fd = 2};
+
+    if (!rt.initialised || !rt.cfg.stats || rt_stats_printed)
+        return;
+    rt_stats_printed = 1;
+    sigbuf_str(&out, "libdemi: statistics of process ");
+    sigbuf_u64(&out, (uint64_t)getpid(), 0);
+    sigbuf_str(&out, " (");
+    sigbuf_str(&out, why);
+    sigbuf_str(&out, "): ");
+    sigbuf_u64(&out, rt.qds.nused, 0);
+    sigbuf_str(&out, " queues open, ");
+    sigbuf_u64(&out, rt.ops.nops - rt.ops.nfree, 0);
+    sigbuf_str(&out, " ops in use\n");
+    for (int k = 0; k < LAT_KINDS; k++) {
+        uint64_t n = lat_count(&rt.ops.lat[k]);
+        if (!n)
+            continue;
+        sigbuf_str(&out, "  ");
+        sigbuf_pad(&out, kinds[k], 8);
+        sigbuf_u64(&out, n, 12);
+        sigbuf_str(&out, " ops  latency p50 < ");
+        rt_stats_time(&out, lat_quantile(&rt.ops.lat[k], 0.5));
+        sigbuf_str(&out, ", p99 < ");
+        rt_stats_time(&out, lat_quantile(&rt.ops.lat[k], 0.99));
+        sigbuf_str(&out, ", p99.9 < ");
+        rt_stats_time(&out, lat_quantile(&rt.ops.lat[k], 0.999));
+        sigbuf_str(&out, "\n");
+    }
+    for (int i = 0; i < rt.nlibos; i++)
+        if (rt.libos[i]->ops->stats)
+            rt.libos[i]->ops->stats(rt.libos[i], &out);
+    sigbuf_flush(&out);
+}
+
+static void rt_stats_at_exit(void)
+{
+    rt_stats_print("at exit");
+}
+
+/* SIGINT, SIGTERM: the statistics, then the signal's own default action
+ * (the process ends as it would have, with the same status). */
+static void rt_stats_on_signal(int sig)
+{
+    rt_stats_print(sig == SIGINT ? "SIGINT" : "SIGTERM");
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* With libdemi.stats: print at exit, and on SIGINT/SIGTERM when the program
+ * left them at their default (a program's own handlers are never replaced;
+ * one that exits through exit() prints at exit). */
+static void rt_stats_arm(void)
+{
+    static bool armed;
+    const int sigs[2] = {SIGINT, SIGTERM};
+
+    if (!rt.cfg.stats || armed)
+        return;
+    armed = true;
+    atexit(rt_stats_at_exit);
+    for (int i = 0; i < 2; i++) {
+        struct sigaction old;
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_DFL && !(old.sa_flags & SA_SIGINFO)) {
+            struct sigaction sa;
+            memset(&sa, 0, sizeof(sa));
+            sa.sa_handler = rt_stats_on_signal;
+            sigemptyset(&sa.sa_mask);
+            sigaction(sigs[i], &sa, NULL);
+        }
+    }
 }
 
 int rt_init(const char *libos_name, const char *cfg_path)
@@ -97,6 +194,8 @@ int rt_init(const char *libos_name, const char *cfg_path)
     rt.spin_ns = (uint64_t)rt.cfg.spin_us * 1000u;
     rt.idle_yield = rt.cfg.idle_yield;
     rt.initialised = true;
+    rt_stats_printed = 0;
+    rt_stats_arm();
     log_info("libdemi: LIBOS=%s, config %s", entry->name, rt.cfg.path[0] ? rt.cfg.path : "(defaults)");
     return 0;
 
@@ -116,6 +215,7 @@ void rt_shutdown(void)
 {
     if (!rt.initialised)
         return;
+    rt_stats_print("at shutdown");
     /* Close every open queue so libOSes release sockets and buffers. */
     for (uint32_t qd = 0; qd < rt.qds.nslots; qd++) {
         struct queue *q = rt.qds.slots[qd];

@@ -32,6 +32,8 @@ struct libos;
  * the op is freed by the caller and never seen by the application.
  * Arguments are already validated: non-NULL, sizes right, AF_INET.
  */
+struct sigbuf;
+
 struct libos_ops {
     const char *name;
     int (*socket)(struct libos *los, int domain, int type, int protocol, struct queue **q_out);
@@ -56,6 +58,9 @@ struct libos_ops {
     /* Optional, for a libOS without block(): whether ops wait that only its
      * poll() completes. While none do, another libOS may sleep in block(). */
     bool (*has_waiters)(struct libos *los);
+    /* Optional: write its counters (libdemi.stats), async-signal-safely:
+     * it may run from a SIGINT or SIGTERM handler. */
+    void (*stats)(struct libos *los, struct sigbuf *out);
     void (*destroy)(struct libos *los);
 };
 
@@ -86,6 +91,11 @@ int rt_init(const char *libos_name, const char *cfg_path);
 
 /* Tear everything down (tests, and the end of tools). */
 void rt_shutdown(void);
+
+/* libdemi.stats: every libOS's counters and the operation latencies, on
+ * fd 2, once per process (at rt_shutdown, at exit, or from SIGINT/SIGTERM,
+ * whichever comes first). Async-signal-safe. */
+void rt_stats_print(const char *why);
 
 /* Add a libOS beside the network one (pipes). ENOMEM when RT_MAX_LIBOS
  * are there already. */

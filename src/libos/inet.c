@@ -15,6 +15,7 @@
 #include "core/common.h"
 #include "core/log.h"
 #include "core/runtime.h"
+#include "core/sigbuf.h"
 #include "core/clock.h"
 #include "dev/simlink.h"
 #include "libos/inet.h"
@@ -635,21 +636,37 @@ static int inet_poll(struct libos *los)
     return n;
 }
 
+/* libdemi.stats: the stack's counters (rt_stats_print; maybe from a
+ * signal handler, so no stdio). */
+static void inet_stats(struct libos *los, struct sigbuf *out)
+{
+    struct inet_libos *il = container_of(los, struct inet_libos, base);
+    const struct fault_stats *fs = fault_wrap_stats(il->dev);
+
+    sigbuf_str(out, "libdemi: inetstack counters (");
+    sigbuf_str(out, il->dev->name);
+    sigbuf_str(out, "):\n");
+    inet_stats_write(out, &il->stack.stats);
+    if (fs) {
+        sigbuf_str(out, "libdemi: fault injection: offered ");
+        sigbuf_u64(out, fs->offered, 0);
+        sigbuf_str(out, ", dropped ");
+        sigbuf_u64(out, fs->dropped, 0);
+        sigbuf_str(out, ", duplicated ");
+        sigbuf_u64(out, fs->duplicated, 0);
+        sigbuf_str(out, ", corrupted ");
+        sigbuf_u64(out, fs->corrupted, 0);
+        sigbuf_str(out, ", reordered ");
+        sigbuf_u64(out, fs->reordered, 0);
+        sigbuf_str(out, "\n");
+    }
+}
+
 static void inet_destroy(struct libos *los)
 {
     struct inet_libos *il = container_of(los, struct inet_libos, base);
     bool harness = il->harness;
 
-    if (rt.cfg.stats) {
-        fprintf(stderr, "libdemi: inetstack counters (%s):\n", il->dev->name);
-        inet_stats_print(stderr, &il->stack.stats, 1);
-        const struct fault_stats *fs = fault_wrap_stats(il->dev);
-        if (fs)
-            fprintf(stderr,
-                    "libdemi: fault injection: offered %" PRIu64 ", dropped %" PRIu64
-                    ", duplicated %" PRIu64 ", corrupted %" PRIu64 ", reordered %" PRIu64 "\n",
-                    fs->offered, fs->dropped, fs->duplicated, fs->corrupted, fs->reordered);
-    }
     stats_shm_destroy(il->pub);
     inet_stack_fini(&il->stack);
     netdev_destroy(il->dev);
@@ -673,6 +690,7 @@ static const struct libos_ops inet_ops = {
     .getpeername = inet_getpeername,
     .poll = inet_poll,
     .block = NULL,
+    .stats = inet_stats,
     .destroy = inet_destroy,
 };
 

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "net/stats.h"
 
+#include "core/sigbuf.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
@@ -24,4 +26,18 @@ int inet_stats_get(const struct inet_stats *st, const char *name, uint64_t *valu
     INET_STATS(INET_STATS_GET)
 #undef INET_STATS_GET
     return ENOENT;
+}
+
+void inet_stats_write(struct sigbuf *out, const struct inet_stats *st)
+{
+#define INET_STATS_WRITE(name, help)        \
+    if (st->name) {                         \
+        sigbuf_str(out, "  ");              \
+        sigbuf_pad(out, #name, 26);         \
+        sigbuf_str(out, " ");               \
+        sigbuf_u64(out, st->name, 12);      \
+        sigbuf_str(out, "  " help "\n");    \
+    }
+    INET_STATS(INET_STATS_WRITE)
+#undef INET_STATS_WRITE
 }

@@ -110,6 +110,10 @@ struct inet_stats {
 /* Print every counter, or only the non-zero ones. */
 void inet_stats_print(FILE *out, const struct inet_stats *st, int nonzero_only);
 
+/* The non-zero counters, as inet_stats_print, async-signal-safely. */
+struct sigbuf;
+void inet_stats_write(struct sigbuf *out, const struct inet_stats *st);
+
 /* The counter called @name: 0, or ENOENT. */
 int inet_stats_get(const struct inet_stats *st, const char *name, uint64_t *value);
 
