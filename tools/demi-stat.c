@@ -43,6 +43,8 @@ static void usage(FILE *out)
             "       demi-stat -n [--json] PID      its connections, as netstat/ss would show them\n"
             "       demi-stat -l [--json] PID      latency of its operations (push, pop, accept, connect)\n"
             "       demi-stat -w SECS [-c N] [-n] PID   refresh every SECS seconds (N times), with rates\n"
+            "       demi-stat --pcap FILE PID      start capturing every frame of its stack to FILE\n"
+            "       demi-stat --pcap off PID       stop it\n"
             "\n"
             "  -a      every counter, the zero ones too\n"
             "  -n      the connection table: state, addresses, queues, cwnd, ssthresh, srtt,\n"
@@ -54,6 +56,10 @@ static void usage(FILE *out)
             "          counter with its rate per second since the last screen\n"
             "  -c N    with -w: stop after N screens (default: until interrupted)\n"
             "  --json  one JSON object instead of text\n"
+            "\n"
+            "--pcap needs write access to /dev/shm/demi-stats-PID (the process's user, or\n"
+            "root); the file is written by the process, with its rights, snap length and\n"
+            "size limit (libdemi.pcap_snaplen, libdemi.pcap_max_mb).\n"
             "\n"
             "A process publishes its statistics while libdemi.live_stats is true (the\n"
             "default) on an inet libOS (catnip, catpowder, catloop): counters every 10 ms,\n"
@@ -132,6 +138,64 @@ static const char *ip_str(uint32_t ip, char *b, size_t n)
     return inet_ntop(AF_INET, &ip, b, (socklen_t)n);
 }
 
+/* demi-stat --pcap FILE|off PID: ask the process to start or stop its
+ * capture, and wait for its answer. */
+static int pcap_control(int pid, const char *arg)
+{
+    char name[64], path[4096];
+    struct stats_shm *m;
+    uint32_t req;
+    int fd;
+
+    if (strcmp(arg, "off") == 0) {
+        path[0] = '\0';
+    } else if (arg[0] == '/') {
+        snprintf(path, sizeof(path), "%s", arg);
+    } else { /* the process has its own working directory: make it absolute */
+        char cwd[2048];
+        if (!getcwd(cwd, sizeof(cwd))) {
+            fprintf(stderr, "demi-stat: getcwd: %s\n", strerror(errno));
+            return 1;
+        }
+        snprintf(path, sizeof(path), "%s/%s", cwd, arg);
+    }
+    if (strlen(path) >= sizeof(m->pcap_path)) {
+        fprintf(stderr, "demi-stat: %s: path longer than %zu bytes\n", path, sizeof(m->pcap_path) - 1);
+        return 2;
+    }
+    if (!map_pid(pid, false))
+        return 1; /* says why; checks the layout */
+    snprintf(name, sizeof(name), "/" STATS_SHM_PREFIX "%d", pid);
+    fd = shm_open(name, O_RDWR | O_CLOEXEC, 0);
+    if (fd < 0) {
+        fprintf(stderr, "demi-stat: %s: %s (run as the process's user or root)\n", name, strerror(errno));
+        return 1;
+    }
+    m = mmap(NULL, sizeof(*m), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (m == MAP_FAILED)
+        return 1;
+    memcpy(m->pcap_path, path, strlen(path) + 1);
+    req = __atomic_add_fetch(&m->pcap_req, 1, __ATOMIC_RELEASE);
+    for (int i = 0; i < 300 && __atomic_load_n(&m->pcap_ack, __ATOMIC_ACQUIRE) != req; i++)
+        usleep(10000);
+    if (__atomic_load_n(&m->pcap_ack, __ATOMIC_ACQUIRE) != req) {
+        fprintf(stderr, "demi-stat: process %d did not answer in 3 s (is it polling its stack?)\n", pid);
+        return 1;
+    }
+    if (m->pcap_result) {
+        fprintf(stderr, "demi-stat: process %d cannot write %s: %s (see its log)\n", pid, path,
+                strerror(m->pcap_result));
+        return 1;
+    }
+    if (path[0])
+        printf("process %d captures every frame of its stack to %s\n", pid, path);
+    else
+        printf("process %d stopped capturing\n", pid);
+    munmap(m, sizeof(*m));
+    return 0;
+}
+
 static int list_processes(void)
 {
     DIR *dir = opendir("/dev/shm");
@@ -180,8 +244,11 @@ static void print_counters(const struct stats_shm *m, const struct stats_shm *pr
     static const char *const pool_names[3] = {"small (2 KiB)", "large (64 KiB)", "huge (1 MiB)"};
 
     printf("process %d  libOS %s  device %s  address %s\n", m->pid, m->libos, m->dev, ip_str(m->ip, ip, sizeof(ip)));
-    printf("queues %u  ops in use %u (%u completed, not yet taken)  connections %u\n", m->qds_used, m->ops_used,
-           m->ops_done, m->nconns_total);
+    printf("queues %u  ops in use %u (%u completed, not yet taken)  connections %u  capture %s", m->qds_used,
+           m->ops_used, m->ops_done, m->nconns_total, m->pcap_on ? "on" : "off");
+    if (m->pcap_on)
+        printf(" (%" PRIu64 " frames)", m->pcap_frames);
+    printf("\n");
     for (int i = 0; i < 3; i++)
         printf("pool %-15s %8u of %8u in use\n", pool_names[i], m->pools[i].in_use, m->pools[i].count);
     if (prev && dt <= 0)
@@ -311,6 +378,7 @@ int main(int argc, char **argv)
     double watch = 0;
     long count = -1;
     int pid = 0, ret = 0;
+    const char *pcap = NULL;
     const struct stats_shm *m;
     struct stats_shm *snap, *prev;
 
@@ -333,6 +401,8 @@ int main(int argc, char **argv)
                 fprintf(stderr, "demi-stat: -w takes a number of seconds above 0\n");
                 return 2;
             }
+        } else if (strcmp(a, "--pcap") == 0 && i + 1 < argc) {
+            pcap = argv[++i];
         } else if (strcmp(a, "-c") == 0 && i + 1 < argc) {
             count = atol(argv[++i]);
         } else if (a[0] >= '1' && a[0] <= '9' && !pid) {
@@ -343,6 +413,12 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    if (pcap && !pid) {
+        fprintf(stderr, "demi-stat: --pcap needs a PID\n");
+        return 2;
+    }
+    if (pcap)
+        return pcap_control(pid, pcap);
     if (!pid)
         return list_processes();
     if (!(m = map_pid(pid, false)))

@@ -27,6 +27,8 @@ struct stats_publisher {
     struct stats_shm *shm;
     char name[64];
     uint64_t next_counters_ns, next_conns_ns;
+    uint32_t pcap_snaplen;      /* for captures demi-stat starts */
+    uint64_t pcap_max_bytes;
 };
 
 uint32_t stats_shm_layout(void)
@@ -83,7 +85,8 @@ static void stats_shm_reap(void)
     closedir(dir);
 }
 
-struct stats_publisher *stats_shm_create(struct inet_stack *s, const char *libos, const char *dev)
+struct stats_publisher *stats_shm_create(struct inet_stack *s, const char *libos, const char *dev,
+                                         uint32_t pcap_snaplen, uint64_t pcap_max_bytes)
 {
     struct stats_publisher *p = calloc(1, sizeof(*p));
     struct stats_shm *m;
@@ -121,6 +124,8 @@ struct stats_publisher *stats_shm_create(struct inet_stack *s, const char *libos
     __atomic_store_n(&m->magic, STATS_SHM_MAGIC, __ATOMIC_RELEASE); /* last: the header is whole */
     p->stack = s;
     p->shm = m;
+    p->pcap_snaplen = pcap_snaplen ? pcap_snaplen : 65535;
+    p->pcap_max_bytes = pcap_max_bytes;
     {
         static bool registered;
         snprintf(stats_shm_exit_name, sizeof(stats_shm_exit_name), "%s", p->name);
@@ -181,6 +186,32 @@ static void stats_conns(struct stats_publisher *p)
     m->nconns_total = total;
 }
 
+/* demi-stat --pcap asked to start or stop the capture. */
+static void stats_pcap_control(struct stats_publisher *p)
+{
+    struct stats_shm *m = p->shm;
+    struct inet_stack *s = p->stack;
+    char path[sizeof(m->pcap_path)], err[512];
+    int ret = 0;
+
+    memcpy(path, m->pcap_path, sizeof(path));
+    path[sizeof(path) - 1] = '\0';
+    capture_close(s->capture);
+    s->capture = NULL;
+    if (path[0]) {
+        ret = capture_open(&s->capture, path, p->pcap_snaplen, p->pcap_max_bytes, err, sizeof(err));
+        if (ret)
+            log_warn("stats: demi-stat --pcap: %s", err);
+        else
+            log_info("stats: demi-stat started a capture to %s", path);
+    } else {
+        log_info("stats: demi-stat stopped the capture");
+    }
+    m->pcap_result = ret;
+    m->pcap_on = s->capture != NULL;
+    __atomic_store_n(&m->pcap_ack, m->pcap_req, __ATOMIC_RELEASE);
+}
+
 void stats_shm_poll(struct stats_publisher *p, uint64_t now_ns)
 {
     struct stats_shm *m;
@@ -205,6 +236,10 @@ void stats_shm_poll(struct stats_publisher *p, uint64_t now_ns)
         stats_conns(p);
         p->next_conns_ns = now_ns + STATS_SHM_CONNS_NS;
     }
+    if (__atomic_load_n(&m->pcap_req, __ATOMIC_ACQUIRE) != m->pcap_ack)
+        stats_pcap_control(p);
+    m->pcap_on = p->stack->capture != NULL;
+    m->pcap_frames = capture_frames(p->stack->capture);
     m->mono_ns = now_ns;
     m->updated_real_ns = real_now_ns();
     __atomic_thread_fence(__ATOMIC_RELEASE);

@@ -68,6 +68,15 @@ struct stats_shm {
     uint32_t nconns;            /* rows below */
     uint32_t nconns_total;      /* connections that exist (more than rows: truncated) */
     uint32_t pad;
+    /* Control: the one part demi-stat writes (demi-stat --pcap). It writes
+     * pcap_path ("" to stop), then bumps pcap_req; the process acts at its
+     * next publication and sets pcap_ack to pcap_req, pcap_result to 0 or
+     * an errno, pcap_on to whether it captures. */
+    char pcap_path[256];
+    volatile uint32_t pcap_req, pcap_ack;
+    int32_t pcap_result;
+    uint32_t pcap_on;
+    uint64_t pcap_frames;       /* written by the running capture */
     struct stats_conn conns[STATS_SHM_MAX_CONNS];
 };
 
@@ -80,7 +89,8 @@ struct stats_publisher;
 
 /* Create /dev/shm/demi-stats-PID for @s (NULL, logged, when it cannot be
  * made: statistics are never worth failing demi_init for). */
-struct stats_publisher *stats_shm_create(struct inet_stack *s, const char *libos, const char *dev);
+struct stats_publisher *stats_shm_create(struct inet_stack *s, const char *libos, const char *dev,
+                                         uint32_t pcap_snaplen, uint64_t pcap_max_bytes);
 
 /* From the poll loop: publish when due. Cheap when not due (one compare). */
 void stats_shm_poll(struct stats_publisher *p, uint64_t now_ns);

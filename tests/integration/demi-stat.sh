@@ -18,7 +18,7 @@ set -u
 build=$(cd "${1:-build}" && pwd)
 stat=$build/tools/demi-stat
 echo_bin=$build/examples/tcp-echo
-msgs=${STAT_MSGS:-300000}
+msgs=${STAT_MSGS:-2000000} # enough to outlast every look at the live server (several seconds)
 run_id=$$
 tmp=$(mktemp -d)
 pids=()
@@ -122,6 +122,39 @@ if "$stat" --json -n "$server" >"$tmp/j" 2>&1 &&
     ok "--json parses, with counters and connections"
 else
     not_ok "--json parses, with counters and connections" "bad JSON" "$tmp/j"
+fi
+
+# A capture started and stopped in the running server (demi-stat --pcap):
+# a pcap file of whole TCP/IPv4 frames from and to 10.99.0.1.
+if "$stat" --pcap "$tmp/live.pcap" "$server" >"$tmp/pcap-on" 2>&1 && sleep 0.3 &&
+    "$stat" "$server" >"$tmp/pcap-state" 2>&1 && "$stat" --pcap off "$server" >"$tmp/pcap-off" 2>&1 &&
+    grep -q "capture on" "$tmp/pcap-state" && python3 - "$tmp/live.pcap" >"$tmp/pcap-n" <<'EOF'; then
+import struct, sys
+data = open(sys.argv[1], "rb").read()
+magic, = struct.unpack("<I", data[:4])
+assert magic == 0xa1b23c4d, hex(magic)  # nanosecond pcap
+off, n = 24, 0
+while off + 16 <= len(data):
+    _, _, caplen, length = struct.unpack("<IIII", data[off:off + 16])
+    frame = data[off + 16:off + 16 + caplen]
+    assert caplen == length and frame[12:14] == b"\x08\x00", (caplen, length, frame[12:14])
+    assert frame[23] == 6 and b"\x0a\x63\x00\x01" in (frame[26:30], frame[30:34])  # TCP, 10.99.0.1
+    off += 16 + caplen
+    n += 1
+assert n > 100, n
+print(n)
+EOF
+    ok "--pcap starts and stops a capture in the running server ($(cat "$tmp/pcap-n") TCP frames of 10.99.0.1)"
+else
+    not_ok "--pcap starts and stops a capture in the running server" "no capture" "$tmp/pcap-on" "$tmp/pcap-state" \
+        "$tmp/pcap-off"
+fi
+if "$stat" --pcap /nonexistent-dir/x.pcap "$server" >"$tmp/pcap-bad" 2>&1; then
+    not_ok "--pcap to a file the server cannot write fails" "exit 0" "$tmp/pcap-bad"
+elif grep -q "cannot write /nonexistent-dir/x.pcap" "$tmp/pcap-bad"; then
+    ok "--pcap to a file the server cannot write fails, naming it"
+else
+    not_ok "--pcap to a file the server cannot write fails, naming it" "message" "$tmp/pcap-bad"
 fi
 
 # The client finishes; the server's counters account for it.
