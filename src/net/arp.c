@@ -127,7 +127,7 @@ static void arp_timer_fn(struct timer *tm, void *arg)
             return;
         }
         STAT_INC(s, arp_timeout);
-        log_debug("arp: no answer for %s", inet_ntoa((struct in_addr){e->ip}));
+        inet_hint(s, INET_HINT_ARP, e->ip, NULL, s->arp.retries + 1);
     } else {
         STAT_INC(s, arp_expired);
     }

@@ -21,6 +21,8 @@ void eth_input(struct inet_stack *s, struct dbuf *d)
     /* Ours, or broadcast. Other multicast groups are not joined. */
     if (memcmp(eh->dst, s->mac, ETH_ALEN) != 0 && memcmp(eh->dst, eth_broadcast, ETH_ALEN) != 0) {
         STAT_INC(s, eth_drop_not_for_us);
+        if (!(eh->dst[0] & 1)) /* multicast we did not join is no misconfiguration */
+            inet_hint(s, INET_HINT_MAC, 0, eh->dst, 0);
         goto drop;
     }
     switch (ntohs(eh->type)) {

@@ -19,6 +19,7 @@ void icmp_input(struct inet_stack *s, struct dbuf *d, uint32_t src)
     }
     if (inet_csum(d->data, d->len) != 0) {
         STAT_INC(s, icmp_drop_csum);
+        inet_hint(s, INET_HINT_CSUM, src, NULL, IPV4_PROTO_ICMP);
         goto drop;
     }
     if (h->type == ICMP_ECHO_REQUEST && h->code == 0) {

@@ -46,6 +46,7 @@ void ipv4_input(struct inet_stack *s, struct dbuf *d)
     }
     if (!(s->offloads & NETDEV_OFF_RX_CSUM) && inet_csum(ip, ihl) != 0) {
         STAT_INC(s, ipv4_drop_csum);
+        inet_hint(s, INET_HINT_CSUM, ip->src, NULL, 0);
         goto drop;
     }
     /* No reassembly: a fragment (MF set or an offset) is dropped, counted. */
@@ -63,6 +64,8 @@ void ipv4_input(struct inet_stack *s, struct dbuf *d)
     }
     if (ip->dst != s->ip && ip->dst != IPV4_BROADCAST) {
         STAT_INC(s, ipv4_drop_not_for_us);
+        if (!ipv4_is_multicast(ip->dst) && ip->dst != s->subnet_bcast)
+            inet_hint(s, INET_HINT_IP, ip->dst, NULL, 0);
         goto drop;
     }
     {

@@ -121,6 +121,7 @@ void inet_tx(struct inet_stack *s, struct dbuf *frame)
     if (unlikely(s->ntx == INET_TXQ_LEN)) {
         /* Past the queue: drop, as a full router queue would. TCP recovers. */
         STAT_INC(s, eth_drop_tx_full);
+        inet_hint(s, INET_HINT_TX_FULL, 0, NULL, INET_TXQ_LEN);
         dbuf_chain_put(frame);
         return;
     }

@@ -13,6 +13,7 @@
 #include "dev/netdev.h"
 #include "net/arp.h"
 #include "net/capture.h"
+#include "net/drop_hints.h"
 #include "net/stats.h"
 #include "net/tcp.h"
 #include "net/udp.h"
@@ -72,6 +73,7 @@ struct inet_stack {
     uint32_t ntx;
     bool tx_stalled;             /* the device refused frames: wait for the next poll */
     struct capture *capture;     /* libdemi.pcap; NULL = off */
+    struct inet_hint_state hints[INET_HINT_KINDS]; /* drop_hints.c */
     struct inet_stats stats;
 };
 

@@ -840,6 +840,7 @@ void tcp_input(struct inet_stack *s, struct dbuf *d, uint32_t src, uint32_t dst)
         csum_add(&c, d->data, d->len);
         if (csum_finish(&c) != 0) {
             STAT_INC(s, tcp_drop_csum);
+            inet_hint(s, INET_HINT_CSUM, src, NULL, IPV4_PROTO_TCP);
             goto drop;
         }
     }

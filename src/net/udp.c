@@ -183,6 +183,7 @@ void udp_input(struct inet_stack *s, struct dbuf *d, uint32_t src, uint32_t dst)
         csum_add(&c, d->data, d->len);
         if (csum_finish(&c) != 0) {
             STAT_INC(s, udp_drop_csum);
+            inet_hint(s, INET_HINT_CSUM, src, NULL, IPV4_PROTO_UDP);
             goto drop;
         }
     }
@@ -193,6 +194,7 @@ void udp_input(struct inet_stack *s, struct dbuf *d, uint32_t src, uint32_t dst)
     }
     if (u->rxq_len == u->rxq_cap) {
         STAT_INC(s, udp_drop_queue_full);
+        inet_hint(s, INET_HINT_UDP_QUEUE, 0, NULL, ntohs(uh->dport));
         u->rx_dropped++;
         goto drop;
     }
