@@ -210,9 +210,19 @@ dp_csv=$results/datapath.csv
 echo "proto,size_bytes,rtt_p50_ns,rtt_p99_ns,io_p50_ns,io_p99_ns" >"$dp_csv"
 dp_rows=() # "proto|size|rtt50|rtt99|io50|io99"
 if [ -x "$bin/bench_datapath" ]; then
-    for size in 64 1024; do
-        say "datapath: bench_datapath $size B ..."
-        if ! timeout "$limit" taskset -c "$core_c" "$bin/bench_datapath" "$size" 100000 >"$tmp/dp.log" 2>&1; then
+    # The 64 B run once more with libdemi.pcap on (to /dev/null): what the
+    # capture costs when on; off, it is the plain rows (one branch per burst).
+    for run in 64 1024 64+pcap; do
+        size=${run%+pcap}
+        tag=
+        pcap_env=()
+        if [ "$run" != "$size" ]; then
+            tag=+pcap
+            pcap_env=(DEMI_LIBDEMI_PCAP=/dev/null DEMI_LIBDEMI_PCAP_MAX_MB=0)
+        fi
+        say "datapath: bench_datapath $size B${tag:+ with libdemi.pcap} ..."
+        if ! timeout "$limit" env "${pcap_env[@]}" taskset -c "$core_c" "$bin/bench_datapath" "$size" 100000 \
+            >"$tmp/dp.log" 2>&1; then
             failures=$((failures + 1))
             say "  FAILED: $(last_error "$tmp/dp.log")"
             continue
@@ -221,7 +231,7 @@ if [ -x "$bin/bench_datapath" ]; then
         while read -r line; do
             dp_rows+=("$line")
             tr '|' ',' <<<"$line" >>"$dp_csv"
-        done < <(sed -n 's/^\(tcp\|udp\) *\([0-9]*\) B *round trip p50 *\([0-9]*\) ns *p99 *\([0-9]*\) ns *per I\/O p50 *\([0-9]*\) ns *p99 *\([0-9]*\) ns.*/\1|\2|\3|\4|\5|\6/p' "$tmp/dp.log")
+        done < <(sed -n 's/^\(tcp\|udp\) *\([0-9]*\) B *round trip p50 *\([0-9]*\) ns *p99 *\([0-9]*\) ns *per I\/O p50 *\([0-9]*\) ns *p99 *\([0-9]*\) ns.*/\1'"$tag"'|\2|\3|\4|\5|\6/p' "$tmp/dp.log")
     done
 fi
 
