@@ -136,7 +136,7 @@ struct stats_publisher *stats_shm_create(struct inet_stack *s, const char *libos
     return p;
 }
 
-static void stats_conn_row(struct stats_conn *r, const struct tcp_pcb *pcb)
+void stats_conn_row(struct stats_conn *r, const struct tcp_pcb *pcb)
 {
     memset(r, 0, sizeof(*r));
     r->state = pcb->state;

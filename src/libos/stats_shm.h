@@ -86,6 +86,10 @@ uint32_t stats_shm_layout(void);
 
 struct inet_stack;
 struct stats_publisher;
+struct tcp_pcb;
+
+/* The table row of @pcb (for the publisher, and tests). */
+void stats_conn_row(struct stats_conn *r, const struct tcp_pcb *pcb);
 
 /* Create /dev/shm/demi-stats-PID for @s (NULL, logged, when it cannot be
  * made: statistics are never worth failing demi_init for). */

@@ -10,6 +10,7 @@
  */
 #include "core/clock.h"
 #include "dev/simlink.h"
+#include "libos/stats_shm.h"
 #include "net/proto.h"
 #include "net/stack.h"
 #include "net/tcp.h"
@@ -89,6 +90,35 @@ static void sim_stop(struct sim *s)
     clock_set_real();
 }
 
+/* demi-stat's connection table (stats_conn_row) says what each pcb is, in
+ * every state the simulations reach; the states seen are gathered for
+ * test_conn_rows_every_state, which runs last. */
+static uint32_t sim_states_seen;
+
+static void sim_check_row(const struct tcp_pcb *p)
+{
+    struct stats_conn r;
+
+    stats_conn_row(&r, p);
+    if (r.state != p->state || r.local_ip != p->local_ip || r.remote_ip != p->remote_ip ||
+        r.local_port != p->local_port || r.remote_port != p->remote_port || r.sndq != p->sndq_bytes ||
+        r.rcvq != p->rcvq_bytes || r.cwnd != p->cwnd || r.ssthresh != p->ssthresh ||
+        r.srtt_us != (uint32_t)(p->srtt_ns / 1000) || r.rto_us != (uint32_t)(p->rto_ns / 1000) ||
+        r.rexmt != p->rexmt_count || r.backlog_syn != p->syn_count || r.backlog_ready != p->accept_count)
+        fail_msg("the connection row of a %s pcb differs from it", tcp_state_name(p->state));
+    sim_states_seen |= 1u << p->state;
+}
+
+static void sim_check_rows(const struct inet_stack *st)
+{
+    for (size_t b = 0; b < ARRAY_SIZE(st->tcp.listeners); b++)
+        for (const struct list_node *x = st->tcp.listeners[b].next; x != &st->tcp.listeners[b]; x = x->next)
+            sim_check_row(container_of(x, struct tcp_pcb, link));
+    for (size_t b = 0; b < TCP_HASH_BUCKETS; b++)
+        for (const struct list_node *x = st->tcp.conns[b].next; x != &st->tcp.conns[b]; x = x->next)
+            sim_check_row(container_of(x, struct tcp_pcb, link));
+}
+
 /* Poll both stacks; when idle, jump the clock to the next event. */
 static void sim_step(struct sim *s, uint64_t limit)
 {
@@ -100,6 +130,8 @@ static void sim_step(struct sim *s, uint64_t limit)
      * every step: a count that drifts fails the run where it drifted. */
     if (tcp_check(&s->a, why, sizeof(why)) || tcp_check(&s->b, why, sizeof(why)))
         fail_msg("seed %" PRIu64 ": %s", s->seed, why);
+    sim_check_rows(&s->a);
+    sim_check_rows(&s->b);
 
     if (n > 0)
         return;
@@ -650,6 +682,20 @@ static void test_time_wait_reuse(void **state)
     sim_stop(&s);
 }
 
+/* Every state but CLOSING (a simultaneous close, pinned by
+ * close_simultaneous.pkt) went through sim_check_row in the tests above. */
+static void test_conn_rows_every_state(void **state)
+{
+    const enum tcp_state want[] = {TCPS_LISTEN,     TCPS_SYN_SENT,   TCPS_SYN_RECEIVED, TCPS_ESTABLISHED,
+                                   TCPS_FIN_WAIT_1, TCPS_FIN_WAIT_2, TCPS_CLOSE_WAIT,   TCPS_LAST_ACK,
+                                   TCPS_TIME_WAIT};
+    (void)state;
+
+    for (size_t i = 0; i < ARRAY_SIZE(want); i++)
+        if (!(sim_states_seen & (1u << want[i])))
+            fail_msg("no connection row was checked in %s", tcp_state_name(want[i]));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -662,6 +708,7 @@ int main(void)
         cmocka_unit_test(test_ports_many_connections),
         cmocka_unit_test(test_ports_exhausted),
         cmocka_unit_test(test_time_wait_reuse),
+        cmocka_unit_test(test_conn_rows_every_state),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
