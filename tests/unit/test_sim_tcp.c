@@ -130,8 +130,13 @@ static void sim_step(struct sim *s, uint64_t limit)
      * every step: a count that drifts fails the run where it drifted. */
     if (tcp_check(&s->a, why, sizeof(why)) || tcp_check(&s->b, why, sizeof(why)))
         fail_msg("seed %" PRIu64 ": %s", s->seed, why);
-    sim_check_rows(&s->a);
-    sim_check_rows(&s->b);
+    {
+        static unsigned step; /* a table walk is 4096 buckets: every 16th step */
+        if ((step++ & 15) == 0) {
+            sim_check_rows(&s->a);
+            sim_check_rows(&s->b);
+        }
+    }
 
     if (n > 0)
         return;
