@@ -49,7 +49,12 @@ def recv_exact(s, n, deadline):
         if left <= 0:
             raise TimeoutError(f"got {len(buf)} of {n} bytes back in time")
         s.settimeout(left)
-        chunk = s.recv(min(n - len(buf), 1 << 20))
+        try:
+            chunk = s.recv(min(n - len(buf), 1 << 20))
+        except socket.timeout:
+            # Say where the stream stalled (local port: find it in a capture).
+            raise TimeoutError(f"nothing for {left:.1f} s after {len(buf)} of {n} bytes "
+                               f"(local port {s.getsockname()[1]})") from None
         if not chunk:
             raise ConnectionError(f"end of stream after {len(buf)} of {n} bytes")
         buf += chunk
@@ -160,14 +165,21 @@ def do_bulk(a, rng, t):
     data = rng.randbytes(n)
     err = []
     with connect(a.host, a.port, a.timeout) as s:
+        sent = [0]
+
         def sender():
             try:
-                s.sendall(data)
+                view = memoryview(data)
+                while sent[0] < n:
+                    sent[0] += s.send(view[sent[0]:])
             except Exception as e:
                 err.append(e)
         th = threading.Thread(target=sender, daemon=True)
         th.start()
-        got = recv_exact(s, n, time.monotonic() + a.timeout + n / 1e6)
+        try:
+            got = recv_exact(s, n, time.monotonic() + a.timeout + n / 1e6)
+        except TimeoutError as e:
+            raise TimeoutError(f"{e}; sent {sent[0]} of {n}") from None
         th.join(a.timeout)
         if err:
             raise err[0]
