@@ -137,7 +137,7 @@ struct tcp_pcb *tcp_syncookie_check(struct inet_stack *s, struct tcp_pcb *l, uin
     c->remote_port = rport;
     c->irs = irs;
     c->rcv_nxt = seq;
-    c->rcv_adv = seq;
+    c->rcv_adv = seq + MIN(c->rcvbuf, 65535u); /* what the SYN-ACK offered (unscaled) */
     c->iss = iss;
     c->snd_una = c->snd_nxt = c->snd_max = ack;
     c->recover = c->sack_high = ack;

@@ -165,7 +165,11 @@ tc_attach
 export DEMI_TCP_MSL_MS=200 DEMI_TCP_SYN_RETRIES=3 DEMI_FAULT_SEED="$seed" DEMI_FAULT_TX_DUP_PPM=5000 \
     DEMI_FAULT_TX_REORDER_PPM=10000
 slog=$tmp/server.log
+# SOAK_PCAP=FILE: the catpowder server captures its frames' first 128 bytes
+# there (libdemi.pcap), to find a stalled connection's last exchanges.
+[ -n "${SOAK_PCAP:-}" ] && export DEMI_LIBDEMI_PCAP=$SOAK_PCAP DEMI_LIBDEMI_PCAP_SNAPLEN=128 DEMI_LIBDEMI_PCAP_MAX_MB=4096
 demi_bg "$slog" "$srv" "$NETNS_IP_DEMI" "$port" --duration $((pow_s + 120)) --drain-s 30
+unset DEMI_LIBDEMI_PCAP
 server=$NETNS_PID
 name="catpowder: ${pow_s} s of Linux clients (churn, bulk, source, resets, kill -9) under loss, duplication, reordering and a SYN flood: every byte exact"
 if netns_wait_for "$slog" "listening on" "$server" 100; then
