@@ -150,6 +150,16 @@ void tcp_retransmit(struct tcp_pcb *pcb, uint32_t seq, uint32_t max_len)
     uint32_t len = SEQ_LT(seq, end) ? end - seq : 0;
     uint8_t flags = TH_ACK;
 
+    /* Only what was sent: a segment may have gone out shorter than a
+     * retransmission could now be (a SACK option took room then), and bytes
+     * past SND.MAX would reach the peer without SND.MAX knowing: its ACK of
+     * them would look like an ACK of unsent data (RFC 5961 5.2) and be
+     * dropped, with the data it carries, on both sides for ever (the soak
+     * test's stalled echo). */
+    if (!SEQ_LT(seq, pcb->snd_max))
+        len = 0;
+    else if (len > pcb->snd_max - seq)
+        len = pcb->snd_max - seq;
     if (len > tcp_seg_max(pcb))
         len = tcp_seg_max(pcb);
     if (len > max_len)
@@ -244,6 +254,8 @@ void tcp_output(struct tcp_pcb *pcb)
             send = true; /* Nagle (RFC 9293 3.7.4): small only when nothing is in flight */
         else if (fin && len == unsent)
             send = true;
+        else if (len > 0 && len >= pcb->max_snd_wnd / 2)
+            send = true; /* RFC 9293 3.8.6.2.1: half the largest window the peer offered (Fs = 1/2) */
         if (!send) {
             if (unsent > 0 && flight == 0 && !timer_armed(&pcb->t_rexmt)) {
                 /* Data waits and nothing is in flight, so no ACK will come
