@@ -163,7 +163,7 @@ const struct config_key config_keys[] = {
     KEY_BOOL("libdemi.clock_no_tsc", clock_no_tsc, "false",
              "read clock_gettime instead of the calibrated invariant TSC"),
     KEY_STRING("libdemi.pcap", pcap, NULL, NULL,
-               "write every frame the stack sends and receives to this pcap file (inet libOSes)"),
+               "write every frame the stack sends and receives to this pcap file (inet libOSes); %p: the PID"),
     KEY_U32("libdemi.pcap_snaplen", pcap_snaplen, 64, 65535, "65535", "bytes of each frame libdemi.pcap keeps"),
     KEY_BOOL("libdemi.live_stats", live_stats, "true",
              "publish counters and connections in /dev/shm/demi-stats-PID for demi-stat (inet libOSes)"),

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Written data reaches the file at least this often, so a process that
  * dies without closing (kill -9) leaves a capture that reads to within a
@@ -56,11 +57,32 @@ static void capture_track(struct capture *c, struct capture *replace)
         registered = true;
 }
 
-int capture_open(struct capture **out, const char *path, uint32_t snaplen, uint64_t max_bytes, char *err,
+/* @path with each "%p" replaced by our PID: one file per process when a
+ * client and a server share the setting. */
+static void capture_path(char *out, size_t n, const char *path)
+{
+    size_t k = 0;
+
+    for (const char *p = path; *p && k + 1 < n; p++) {
+        if (p[0] == '%' && p[1] == 'p') {
+            int w = snprintf(out + k, n - k, "%d", (int)getpid());
+            k = w > 0 && (size_t)w < n - k ? k + (size_t)w : n - 1;
+            p++;
+        } else {
+            out[k++] = *p;
+        }
+    }
+    out[k] = '\0';
+}
+
+int capture_open(struct capture **out, const char *path_pattern, uint32_t snaplen, uint64_t max_bytes, char *err,
                  size_t errlen)
 {
     struct capture *c = calloc(1, sizeof(*c));
     struct timespec ts;
+    char path[sizeof(c->path)];
+
+    capture_path(path, sizeof(path), path_pattern);
 
     if (!c || !(c->scratch = malloc(snaplen))) {
         free(c);

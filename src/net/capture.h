@@ -18,7 +18,7 @@
 
 struct capture;
 
-/* Open @path for writing. @snaplen: bytes kept per frame (64..65535);
+/* Open @path for writing ("%p" in it becomes our PID). @snaplen: bytes kept per frame (64..65535);
  * @max_bytes: the file stops growing there (a warning says so; 0 = no
  * limit). 0, or an errno with a message naming the file in @err. */
 int capture_open(struct capture **out, const char *path, uint32_t snaplen, uint64_t max_bytes, char *err,

@@ -115,6 +115,16 @@ static void test_capture_file(void **state)
     dbuf_put(a);
     dbuf_put(b);
     unlink(path);
+    /* "%p" is the PID: a client and a server sharing the setting write a
+     * file each. */
+    {
+        char want[256];
+        assert_int_equal(capture_open(&c, "/tmp/test_capture_pid_%p.pcap", 100, 0, err, sizeof(err)), 0);
+        capture_close(c);
+        snprintf(want, sizeof(want), "/tmp/test_capture_pid_%d.pcap", (int)getpid());
+        assert_int_equal(access(want, R_OK), 0);
+        unlink(want);
+    }
     /* A file that cannot be written is an error that names it. */
     assert_int_equal(capture_open(&c, "/nonexistent-dir/x.pcap", 100, 0, err, sizeof(err)), EINVAL);
     assert_non_null(strstr(err, "/nonexistent-dir/x.pcap"));
