@@ -10,7 +10,10 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 30
 FUZZ_TARGETS ?=
+# Warnings are errors in every build the Makefile makes (and so in CI), never
+# in the defaults a user or packager gets from meson setup.
 MESON_OPTS ?=
+WERROR := -Dwerror=true
 
 .PHONY: all deps build build-asan build-fuzz test test-unit fuzz demo bench install clean
 
@@ -20,18 +23,18 @@ deps:
 	@scripts/install-deps.sh
 
 build: deps
-	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) --buildtype=debugoptimized $(MESON_OPTS)
+	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) --buildtype=debugoptimized $(WERROR) $(MESON_OPTS)
 	@ninja -C $(BUILD)
 
 build-asan: deps
 	@[ -f $(ASAN_BUILD)/build.ninja ] || meson setup $(ASAN_BUILD) --buildtype=debug \
-		-Db_sanitize=address,undefined -Db_lundef=false $(MESON_OPTS)
+		-Db_sanitize=address,undefined -Db_lundef=false $(WERROR) $(MESON_OPTS)
 	@ninja -C $(ASAN_BUILD)
 
 # libFuzzer needs clang; the fuzz targets build only with -Dfuzzing=true.
 build-fuzz: deps
 	@[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang meson setup $(FUZZ_BUILD) --buildtype=debugoptimized \
-		-Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false $(MESON_OPTS)
+		-Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false $(WERROR) $(MESON_OPTS)
 	@ninja -C $(FUZZ_BUILD)
 
 test: build build-asan build-fuzz
