@@ -168,22 +168,19 @@ void stats_conn_row(struct stats_conn *r, const struct tcp_pcb *pcb)
     }
 }
 
+static void stats_conn_add(const struct tcp_pcb *pcb, void *arg)
+{
+    struct stats_shm *m = arg;
+
+    if (m->nconns < STATS_SHM_MAX_CONNS)
+        stats_conn_row(&m->conns[m->nconns++], pcb);
+    m->nconns_total++;
+}
+
 static void stats_conns(struct stats_publisher *p)
 {
-    const struct tcp_table *t = &p->stack->tcp;
-    struct stats_shm *m = p->shm;
-    uint32_t n = 0, total = 0;
-
-    for (size_t b = 0; b < ARRAY_SIZE(t->listeners); b++)
-        for (const struct list_node *x = t->listeners[b].next; x != &t->listeners[b]; x = x->next, total++)
-            if (n < STATS_SHM_MAX_CONNS)
-                stats_conn_row(&m->conns[n++], container_of(x, struct tcp_pcb, link));
-    for (size_t b = 0; b < TCP_HASH_BUCKETS; b++)
-        for (const struct list_node *x = t->conns[b].next; x != &t->conns[b]; x = x->next, total++)
-            if (n < STATS_SHM_MAX_CONNS)
-                stats_conn_row(&m->conns[n++], container_of(x, struct tcp_pcb, link));
-    m->nconns = n;
-    m->nconns_total = total;
+    p->shm->nconns = p->shm->nconns_total = 0; /* inside the writer's sequence: readers retry */
+    tcp_foreach(p->stack, stats_conn_add, p->shm);
 }
 
 /* demi-stat --pcap asked to start or stop the capture. */

@@ -367,6 +367,10 @@ void tcp_pcb_free(struct tcp_pcb *pcb);
  * code that changes syn_count and accept_count. */
 void tcp_child_move(struct tcp_pcb *l, struct tcp_pcb *c, enum tcp_child_queue q);
 
+/* Call @fn on every hashed pcb, listeners first, then connections (what
+ * demi-stat's table and the tests walk). @fn must not free a pcb. */
+void tcp_foreach(const struct inet_stack *s, void (*fn)(const struct tcp_pcb *pcb, void *arg), void *arg);
+
 /* Check the invariants the table keeps: each listener's counts equal the
  * lengths of its queues, and every child on them points back at it. 0, or
  * EIO with what is wrong written to @msg. For tests and fuzzers (O(pcbs)). */

@@ -397,6 +397,16 @@ void tcp_child_move(struct tcp_pcb *l, struct tcp_pcb *c, enum tcp_child_queue q
     }
 }
 
+void tcp_foreach(const struct inet_stack *s, void (*fn)(const struct tcp_pcb *pcb, void *arg), void *arg)
+{
+    for (size_t b = 0; b < ARRAY_SIZE(s->tcp.listeners); b++)
+        for (const struct list_node *x = s->tcp.listeners[b].next; x != &s->tcp.listeners[b]; x = x->next)
+            fn(container_of(x, struct tcp_pcb, link), arg);
+    for (size_t b = 0; b < TCP_HASH_BUCKETS; b++)
+        for (const struct list_node *x = s->tcp.conns[b].next; x != &s->tcp.conns[b]; x = x->next)
+            fn(container_of(x, struct tcp_pcb, link), arg);
+}
+
 static int tcp_check_listener(const struct tcp_pcb *l, char *msg, size_t cap)
 {
     const struct list_node *qs[2] = {&l->syn_q, &l->accept_q};

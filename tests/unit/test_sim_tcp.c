@@ -95,10 +95,11 @@ static void sim_stop(struct sim *s)
  * test_conn_rows_every_state, which runs last. */
 static uint32_t sim_states_seen;
 
-static void sim_check_row(const struct tcp_pcb *p)
+static void sim_check_row(const struct tcp_pcb *p, void *arg)
 {
     struct stats_conn r;
 
+    (void)arg;
     stats_conn_row(&r, p);
     if (r.state != p->state || r.local_ip != p->local_ip || r.remote_ip != p->remote_ip ||
         r.local_port != p->local_port || r.remote_port != p->remote_port || r.sndq != p->sndq_bytes ||
@@ -111,12 +112,7 @@ static void sim_check_row(const struct tcp_pcb *p)
 
 static void sim_check_rows(const struct inet_stack *st)
 {
-    for (size_t b = 0; b < ARRAY_SIZE(st->tcp.listeners); b++)
-        for (const struct list_node *x = st->tcp.listeners[b].next; x != &st->tcp.listeners[b]; x = x->next)
-            sim_check_row(container_of(x, struct tcp_pcb, link));
-    for (size_t b = 0; b < TCP_HASH_BUCKETS; b++)
-        for (const struct list_node *x = st->tcp.conns[b].next; x != &st->tcp.conns[b]; x = x->next)
-            sim_check_row(container_of(x, struct tcp_pcb, link));
+    tcp_foreach(st, sim_check_row, NULL);
 }
 
 /* Poll both stacks; when idle, jump the clock to the next event. */
