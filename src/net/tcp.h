@@ -403,6 +403,18 @@ struct tcp_pcb *tcp_syncookie_check(struct inet_stack *s, struct tcp_pcb *l, uin
 
 void tcp_input(struct inet_stack *s, struct dbuf *d, uint32_t src, uint32_t dst);
 
+/* ---- tcp_reass.c: receive and reassembly queues ---------------------------- */
+
+/* Append in-order payload @d (RCV.NXT moves past it); the reference moves. */
+void tcp_rcvq_append(struct tcp_pcb *pcb, struct dbuf *d);
+
+/* Move what became in order from the out-of-order queue. */
+void tcp_ooo_drain(struct tcp_pcb *pcb);
+
+/* Keep an out-of-order segment (its sequence number in meta32). Returns
+ * false when it was not kept (the caller frees it). */
+bool tcp_ooo_insert(struct tcp_pcb *pcb, struct dbuf *d);
+
 /* ---- tcp_output.c ------------------------------------------------------- */
 
 /* Send what the windows, Nagle and the flags allow. */

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tcp_reass.c: the receive side's queues: in-order payload for the
+ * application (small segments coalesced), and reassembly of what arrives
+ * out of order (sorted, without overlap, bounded by tcp.ooo_max), moved to
+ * the receive queue as the holes fill. FreeBSD keeps the same seam
+ * (tcp_reass.c); tcp_input.c decides what is acceptable, this file where it
+ * goes.
+ */
+#include "net/stack.h"
+#include "net/tcp.h"
+#include "net/tcp_seq.h"
+
+#include <string.h>
+
+/* Payloads up to this size are copied onto the tail of the receive queue
+ * when it has room: a stream of tiny segments then holds a few buffers, not
+ * one 2 KiB buffer per byte (Linux's tcp_try_coalesce). */
+#define TCP_COALESCE_MAX 512
+
+void tcp_rcvq_append(struct tcp_pcb *pcb, struct dbuf *d)
+{
+    struct dbuf *t = pcb->rcvq_tail;
+
+    if (t && d->len <= TCP_COALESCE_MAX && dbuf_tailroom(t) >= d->len) {
+        uint32_t n = d->len;
+        memcpy(dbuf_append(t, n), d->data, n);
+        pcb->rcvq_bytes += n;
+        pcb->rcv_nxt += n;
+        d->next = NULL;
+        dbuf_put(d);
+        return;
+    }
+    d->next = NULL;
+    if (pcb->rcvq_tail)
+        pcb->rcvq_tail->next = d;
+    else
+        pcb->rcvq_head = d;
+    pcb->rcvq_tail = d;
+    pcb->rcvq_bytes += d->len;
+    pcb->rcv_nxt += d->len;
+}
+
+/* Move what became in order from the out-of-order queue. */
+void tcp_ooo_drain(struct tcp_pcb *pcb)
+{
+    while (pcb->ooo_head && SEQ_LEQ(pcb->ooo_head->meta32, pcb->rcv_nxt)) {
+        struct dbuf *d = pcb->ooo_head;
+        uint32_t dup = pcb->rcv_nxt - d->meta32;
+
+        pcb->ooo_head = d->next;
+        pcb->ooo_count--;
+        pcb->ooo_bytes -= d->len;
+        if (dup >= d->len) {
+            d->next = NULL;
+            dbuf_put(d);
+            continue;
+        }
+        dbuf_adj(d, dup);
+        d->meta32 += dup;
+        tcp_rcvq_append(pcb, d);
+    }
+}
+
+/* Keep an out-of-order segment, sorted, without overlap. Returns false when
+ * it was not kept (caller frees). */
+bool tcp_ooo_insert(struct tcp_pcb *pcb, struct dbuf *d)
+{
+    struct dbuf **pp = &pcb->ooo_head;
+    uint32_t seq = d->meta32;
+
+    if (pcb->ooo_count >= pcb->stack->tcp.params.ooo_max) {
+        STAT_INC(pcb->stack, tcp_ooo_drop);
+        return false;
+    }
+    /* Find the first segment ending after our start. */
+    while (*pp && SEQ_LEQ((*pp)->meta32 + (*pp)->len, seq))
+        pp = &(*pp)->next;
+    if (*pp) {
+        struct dbuf *n = *pp;
+        if (SEQ_LEQ(n->meta32, seq)) {
+            /* Starts inside n: keep only what is beyond it. */
+            uint32_t covered = n->meta32 + n->len - seq;
+            if (covered >= d->len)
+                return false; /* nothing new */
+            dbuf_adj(d, covered);
+            d->meta32 += covered;
+            pp = &n->next;
+            n = *pp;
+        }
+        if (n && SEQ_GT(d->meta32 + d->len, n->meta32))
+            dbuf_trim(d, n->meta32 - d->meta32); /* stop where the next begins */
+        if (d->len == 0)
+            return false;
+    }
+    d->next = *pp;
+    *pp = d;
+    pcb->ooo_count++;
+    pcb->ooo_bytes += d->len;
+    STAT_INC(pcb->stack, tcp_ooo);
+    return true;
+}
