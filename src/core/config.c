@@ -21,6 +21,7 @@
 #endif
 
 #include "core/config.h"
+#include "core/config_suggest.h"
 
 #include "core/common.h"
 
@@ -35,8 +36,6 @@
 #include <unistd.h> /* environ */
 #include <yaml.h>
 
-/* Longest dotted name we ever build; longer YAML keys cannot be ours. */
-#define NAME_MAX_LEN 128
 /* Bound on cfg->ignored so a hostile file cannot make us hoard memory. */
 #define IGNORED_MAX 8192
 
@@ -371,91 +370,6 @@ static bool is_section(const char *name)
     return false;
 }
 
-/* ---- the closest key, for "did you mean" ---- */
-
-/*
- * Optimal string alignment distance (Levenshtein plus the swap of two
- * neighbours, the commonest typo), ignoring case. SIZE_MAX when either
- * string is longer than any name of ours.
- */
-static size_t edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    size_t rows[3][NAME_MAX_LEN + 1];
-    size_t *pp = rows[0], *p = rows[1], *c = rows[2];
-
-    if (la > NAME_MAX_LEN || lb > NAME_MAX_LEN)
-        return SIZE_MAX;
-    for (size_t j = 0; j <= lb; j++)
-        p[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        c[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            int ai = tolower((unsigned char)a[i - 1]), bj = tolower((unsigned char)b[j - 1]);
-            size_t cost = ai != bj;
-            size_t d = MIN(MIN(p[j] + 1, c[j - 1] + 1), p[j - 1] + cost);
-
-            if (i > 1 && j > 1 && ai == tolower((unsigned char)b[j - 2]) &&
-                tolower((unsigned char)a[i - 2]) == bj)
-                d = MIN(d, pp[j - 2] + 1);
-            c[j] = d;
-        }
-        size_t *t = pp;
-        pp = p;
-        p = c;
-        c = t;
-    }
-    return p[lb];
-}
-
-/* Edits allowed for a suggestion to a name of @len characters: about one
- * in four, at least one, at most three; "foo" suggests nothing. */
-static size_t suggest_limit(size_t len)
-{
-    return MAX((size_t)1, MIN((size_t)3, (len + 2) / 4));
-}
-
-struct suggestion {
-    bool found;
-    size_t dist;
-    size_t key;                 /* its key (or alias) index */
-    bool alias;                 /* config_aliases[key] */
-    char name[NAME_MAX_LEN];    /* the closest candidate so far */
-};
-
-/* Keeps @cand when within @limit edits of @typed and closer than the best
- * so far (the first of equals: table order). */
-static void consider(struct suggestion *s, const char *typed, const char *cand, size_t limit, size_t key,
-                     bool alias)
-{
-    size_t d = edit_distance(typed, cand);
-
-    if (d > limit || (s->found && d >= s->dist))
-        return;
-    s->found = true;
-    s->dist = d;
-    s->key = key;
-    s->alias = alias;
-    snprintf(s->name, sizeof(s->name), "%s", cand);
-}
-
-/* The one key whose name ends with @sep@tail, or -1 (none, or several). */
-static int unique_tail(const char *const *names, size_t n, char sep, const char *tail)
-{
-    size_t tl = strlen(tail);
-    int found = -1;
-
-    for (size_t i = 0; i < n; i++) {
-        size_t nl = strlen(names[i]);
-        if (nl > tl && names[i][nl - tl - 1] == sep && strcasecmp(names[i] + nl - tl, tail) == 0) {
-            if (found >= 0)
-                return -1;
-            found = (int)i;
-        }
-    }
-    return found;
-}
-
 /* ---- environment ---- */
 
 /* "inetstack_config.mtu" -> "DEMI_INETSTACK_CONFIG_MTU" */
@@ -490,18 +404,18 @@ static void env_names_build(struct env_names *en)
 static int env_unknown(struct loader *ld, const struct env_names *en, const char *var)
 {
     const char *tail = var + 5;
-    size_t limit = suggest_limit(strlen(tail));
+    size_t limit = config_suggest_limit(strlen(tail));
     struct suggestion s = {0};
     char shown[64], aliases[128] = "", *end;
     size_t o = 0;
     int u;
 
     for (size_t i = 0; i < config_nkeys; i++)
-        consider(&s, var, en->name[i], limit, i, false);
+        config_consider(&s, var, en->name[i], limit, i, false);
     for (size_t i = 0; i < config_naliases; i++)
-        consider(&s, var, config_aliases[i].env, limit, i, true);
-    if (!s.found && *tail && (u = unique_tail(en->ptr, config_nkeys, '_', tail)) >= 0)
-        consider(&s, en->name[u], en->name[u], 0, (size_t)u, false);
+        config_consider(&s, var, config_aliases[i].env, limit, i, true);
+    if (!s.found && *tail && (u = config_unique_tail(en->ptr, config_nkeys, '_', tail)) >= 0)
+        config_consider(&s, en->name[u], en->name[u], 0, (size_t)u, false);
     /* The name unquoted: quote() without its first and last quote. */
     quote(var, strlen(var), shown, sizeof(shown));
     end = strrchr(shown, '"');
@@ -807,7 +721,7 @@ static bool in_our_section(const char *name)
 static bool file_suggest(const char *name, struct suggestion *s)
 {
     const char *tail = strchr(name, '.') + 1;
-    size_t limit = suggest_limit(strlen(strrchr(name, '.') + 1));
+    size_t limit = config_suggest_limit(strlen(strrchr(name, '.') + 1));
     const char *keys[CONFIG_KEYS_MAX];
     char sect[NAME_MAX_LEN];
     int u;
@@ -816,14 +730,14 @@ static bool file_suggest(const char *name, struct suggestion *s)
         const char *k = config_keys[i].key;
 
         keys[i] = k;
-        consider(s, name, k, limit, i, false);
+        config_consider(s, name, k, limit, i, false);
         for (const char *d = strchr(k, '.'); d; d = strchr(d + 1, '.')) {
             snprintf(sect, sizeof(sect), "%.*s", (int)(d - k), k);
-            consider(s, name, sect, limit, i, false);
+            config_consider(s, name, sect, limit, i, false);
         }
     }
-    if (!s->found && (u = unique_tail(keys, config_nkeys, '.', tail)) >= 0)
-        consider(s, keys[u], keys[u], 0, (size_t)u, false);
+    if (!s->found && (u = config_unique_tail(keys, config_nkeys, '.', tail)) >= 0)
+        config_consider(s, keys[u], keys[u], 0, (size_t)u, false);
     return s->found;
 }
 
@@ -848,7 +762,7 @@ static void ignore_top(struct loader *ld, const char *name)
         const char *k = config_keys[i].key;
 
         snprintf(sect, sizeof(sect), "%.*s", (int)strcspn(k, "."), k);
-        consider(&s, name, sect, suggest_limit(strlen(name)), i, false);
+        config_consider(&s, name, sect, config_suggest_limit(strlen(name)), i, false);
     }
     if (!s.found) {
         add_ignored(ld, name);
