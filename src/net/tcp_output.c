@@ -250,6 +250,8 @@ void tcp_output(struct tcp_pcb *pcb)
             fin = true;
         if (len == seg_max)
             send = true;
+        else if (len > 0 && SEQ_LT(pcb->snd_nxt, pcb->snd_max))
+            send = true; /* resending after a timeout: SWS avoidance is for new data only (BSD's tcp_output too) */
         else if (len > 0 && len == unsent && (pcb->nodelay || flight == 0))
             send = true; /* Nagle (RFC 9293 3.7.4): small only when nothing is in flight */
         else if (fin && len == unsent)
