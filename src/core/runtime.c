@@ -101,14 +101,16 @@ void rt_stats_print(const char *why)
 
 static void rt_stats_at_exit(void)
 {
-    rt_stats_print("at exit");
+    if (rt_owner())
+        rt_stats_print("at exit");
 }
 
 /* SIGINT, SIGTERM: the statistics, then the signal's own default action
  * (the process ends as it would have, with the same status). */
 static void rt_stats_on_signal(int sig)
 {
-    rt_stats_print(sig == SIGINT ? "SIGINT" : "SIGTERM");
+    if (rt_owner())
+        rt_stats_print(sig == SIGINT ? "SIGINT" : "SIGTERM");
     signal(sig, SIG_DFL);
     raise(sig);
 }
@@ -146,6 +148,7 @@ int rt_init(const char *libos_name, const char *cfg_path)
     if (rt.initialised)
         return EEXIST;
     memset(&rt, 0, sizeof(rt));
+    rt.owner_pid = getpid();
 
     ret = config_load(&rt.cfg, cfg_path, err, sizeof(err));
     if (ret) {

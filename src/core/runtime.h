@@ -21,6 +21,7 @@
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <unistd.h>
 
 struct libos;
 
@@ -81,9 +82,19 @@ struct runtime {
     int nlibos;
     uint64_t spin_ns;               /* busy-poll this long before block() */
     bool idle_yield;                /* then sched_yield() each round if none can block() */
+    pid_t owner_pid;                /* the process that ran rt_init (see rt_owner) */
 };
 
 extern struct runtime rt;
+
+/* True in the process that initialised libdemi, false in a child it forked:
+ * a child shares the parent's devices and shared memory, so the exit work
+ * (stats, the device drain, removing the stats segment) is the parent's
+ * alone (the preload shim lets programs fork: docs/shim.md). */
+static inline bool rt_owner(void)
+{
+    return rt.owner_pid == 0 || getpid() == rt.owner_pid;
+}
 
 /* Set up the runtime with the libOS named @libos_name and config @cfg_path
  * (NULL = none). Returns 0 or a positive errno; messages are logged. */

@@ -68,7 +68,7 @@ static void inet_atexit(void)
     struct inet_stack *s;
     uint64_t now, deadline, quiet_since = 0;
 
-    if (!rt.initialised || !inet_exit_los || rt.net != inet_exit_los)
+    if (!rt.initialised || !rt_owner() || !inet_exit_los || rt.net != inet_exit_los)
         return;
     s = inet_libos_stack(inet_exit_los);
     now = clock_fresh_ns();

@@ -55,7 +55,7 @@ static char stats_shm_exit_name[64];
 
 static void stats_shm_atexit(void)
 {
-    if (stats_shm_exit_name[0])
+    if (stats_shm_exit_name[0] && rt_owner())
         shm_unlink(stats_shm_exit_name);
 }
 
