@@ -16,6 +16,7 @@ PKGS=(
   ethtool netcat-openbsd socat tcpdump iputils-ping  # Linux peers of catpowder/catnip tests
   iperf3 curl                       # real tools against libdemi's iperf3 and HTTP examples
   hping3                            # SYN floods against libdemi (synflood.sh, soak.sh)
+  redis-server redis-tools memcached libmemcached-tools nginx wrk sockperf  # unmodified apps under tools/demirun (tests/integration/apps-*.sh, bench/apps.sh)
   gnuplot-nox                       # make bench: the latency plot
 )
 
