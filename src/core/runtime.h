@@ -52,6 +52,12 @@ struct libos_ops {
     int (*setsockopt)(struct queue *q, int level, int optname, const void *optval, socklen_t optlen);
     int (*getsockopt)(struct queue *q, int level, int optname, void *optval, socklen_t *optlen);
     int (*getpeername)(struct queue *q, struct sockaddr_in *addr);
+    /* Optional (<demi/ext.h>; NULL: the api answers ENOTSUP). @how is
+     * SHUT_RD, SHUT_WR or SHUT_RDWR. */
+    int (*shutdown)(struct queue *q, int how);
+    /* Optional: fill what is known of the local address into @addr, which
+     * comes zeroed with sin_family AF_INET (a fresh socket is 0.0.0.0:0). */
+    int (*getsockname)(struct queue *q, struct sockaddr_in *addr);
     /* Make progress without blocking; returns how many events were handled. */
     int (*poll)(struct libos *los);
     /* Optional: sleep until an event or @timeout_ns passes (0 = just poll). */

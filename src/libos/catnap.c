@@ -41,6 +41,9 @@ struct cn_sock {
     struct list_node pushes; /* pending pushes, in stream order */
     struct list_node accepts;
     struct demi_op *connect_op;
+    bool shut_rd;            /* demi_shutdown(SHUT_RD): an empty queue is end of stream */
+    bool shut_wr;            /* demi_shutdown(SHUT_WR): pushes fail with EPIPE */
+    bool fin_pending;        /* shutdown(2) SHUT_WR waits for s->pushes */
 };
 
 struct catnap {
@@ -369,9 +372,16 @@ static int cn_progress_pushes(struct cn_sock *s)
         struct demi_op *op = list_entry(list_first(&s->pushes), struct demi_op, link);
         int ret = cn_send_op(s, op);
         if (ret == EAGAIN)
-            break;
+            return n;
         cn_push_done(op, ret);
         n++;
+    }
+    if (s->fin_pending) {
+        /* demi_shutdown(SHUT_WR) came while pushes waited: the kernel's FIN
+         * goes after their bytes. A connection gone meanwhile has nothing
+         * left to shut (ENOTCONN), which no one is waiting to hear. */
+        s->fin_pending = false;
+        (void)shutdown(s->fd, SHUT_WR);
     }
     return n;
 }
@@ -382,6 +392,8 @@ static int cn_push(struct queue *q, struct demi_op *op, const demi_sgarray_t *sg
     struct cn_sock *s = cn_sock(q);
     int ret;
 
+    if (s->shut_wr)
+        return EPIPE;
     if (q->kind == QUEUE_TCP && s->state != CN_CONNECTED)
         return ENOTCONN;
     if (q->kind == QUEUE_UDP && !dest && s->state != CN_CONNECTED)
@@ -446,7 +458,11 @@ static int cn_recv_op(struct cn_sock *s, struct demi_op *op)
     do
         n = recvfrom(s->fd, d->data, dbuf_tailroom(d), MSG_DONTWAIT, (struct sockaddr *)&from, &flen);
     while (n < 0 && errno == EINTR);
-    if (n < 0) {
+    if (n < 0 && (errno == EWOULDBLOCK || errno == EAGAIN) && s->shut_rd) {
+        /* After SHUT_RD an empty queue is end of stream. Linux's TCP says
+         * so itself (recv returns 0); its UDP says EAGAIN. */
+        n = 0;
+    } else if (n < 0) {
         int err = errno == EWOULDBLOCK ? EAGAIN : errno;
         dbuf_put(d);
         if (err == EAGAIN)
@@ -514,8 +530,14 @@ static socklen_t cn_opt_size(int level, int optname)
         case SO_SNDBUF:
             return sizeof(int);
         }
-    } else if (level == IPPROTO_TCP && optname == TCP_NODELAY) {
-        return sizeof(int);
+    } else if (level == IPPROTO_TCP) {
+        switch (optname) {
+        case TCP_NODELAY:
+        case TCP_KEEPIDLE:  /* the kernel checks Linux's ranges (EINVAL) */
+        case TCP_KEEPINTVL:
+        case TCP_KEEPCNT:
+            return sizeof(int);
+        }
     }
     return 0;
 }
@@ -556,6 +578,50 @@ static int cn_getpeername(struct queue *q, struct sockaddr_in *addr)
     socklen_t len = sizeof(*addr);
 
     if (getpeername(cn_sock(q)->fd, (struct sockaddr *)addr, &len) < 0)
+        return errno;
+    return 0;
+}
+
+/* demi_shutdown: shutdown(2), with libdemi's contract where Linux's
+ * differs: a listener or a connect in progress is ENOTCONN on every libOS
+ * (Linux stops a listener on SHUT_RD and aborts a connect), and the FIN of
+ * SHUT_WR goes after the pushes still waiting (Linux's shutdown would fail
+ * them with EPIPE). */
+static int cn_shutdown(struct queue *q, int how)
+{
+    struct cn_sock *s = cn_sock(q);
+    bool rd = how != SHUT_WR, wr = how != SHUT_RD;
+    bool defer = wr && !list_empty(&s->pushes);
+
+    if (s->state != CN_CONNECTED)
+        return ENOTCONN;
+    if (rd || !defer) {
+        int kernel_how = rd && wr && !defer ? SHUT_RDWR : rd ? SHUT_RD : SHUT_WR;
+        if (shutdown(s->fd, kernel_how) < 0)
+            return errno;
+    } else {
+        /* Nothing to call now: still ask whether there is a connection. */
+        struct sockaddr_in peer;
+        socklen_t plen = sizeof(peer);
+        if (getpeername(s->fd, (struct sockaddr *)&peer, &plen) < 0)
+            return errno;
+    }
+    if (wr) {
+        s->shut_wr = true;
+        s->fin_pending |= defer;
+    }
+    if (rd) {
+        s->shut_rd = true;
+        cn_progress_pops(s); /* a pop already waiting sees end of stream */
+    }
+    return 0;
+}
+
+static int cn_getsockname(struct queue *q, struct sockaddr_in *addr)
+{
+    socklen_t len = sizeof(*addr);
+
+    if (getsockname(cn_sock(q)->fd, (struct sockaddr *)addr, &len) < 0)
         return errno;
     return 0;
 }
@@ -627,6 +693,8 @@ static const struct libos_ops catnap_ops = {
     .setsockopt = cn_setsockopt,
     .getsockopt = cn_getsockopt,
     .getpeername = cn_getpeername,
+    .shutdown = cn_shutdown,
+    .getsockname = cn_getsockname,
     .poll = cn_poll,
     .block = cn_block,
     .destroy = cn_destroy,

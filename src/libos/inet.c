@@ -51,6 +51,9 @@ struct inet_sock {
     bool has_peer;           /* UDP connect() set a default destination */
     uint32_t peer_ip;
     uint16_t peer_port;
+    bool shut_rd;            /* UDP: demi_shutdown(SHUT_RD) (TCP: pcb->rcv_shut) */
+    bool shut_wr;            /* demi_shutdown(SHUT_WR): pushes fail with EPIPE */
+    bool fin_pending;        /* TCP: the FIN waits for the pushes on s->pushes */
 };
 
 static void inet_tcp_upcall(struct tcp_pcb *pcb, unsigned ev);
@@ -155,28 +158,41 @@ static void inet_complete_pop(struct demi_op *op, struct dbuf *d, const struct t
     }
 }
 
+/* Complete a pop with end of stream: a real, zero-length sga. */
+static void inet_pop_eof(struct demi_op *op, const struct tcp_pcb *pcb)
+{
+    struct dbuf *d = dbuf_alloc(&rt.mem.pools[MEM_SMALL]);
+
+    if (!d) {
+        op_complete(&rt.ops, op, DEMI_OPC_FAILED, ENOMEM);
+        return;
+    }
+    d->len = 0;
+    d->meta32 = 0;
+    d->meta64 = 0;
+    inet_complete_pop(op, d, pcb);
+}
+
 /* Serve waiting pops from the receive queue: data, then end of stream or the
- * error, which every later pop sees too. */
+ * error, which every later pop sees too. After shutdown(SHUT_RD), a pop that
+ * finds nothing queued is end of stream (the order of Linux's tcp_recvmsg:
+ * the peer's FIN, an error, then the shutdown). */
 static void inet_tcp_serve_pops(struct inet_sock *s)
 {
     while (!list_empty(&s->pops)) {
         struct demi_op *op = list_entry(list_first(&s->pops), struct demi_op, link);
         struct dbuf *d = tcp_recv(s->pcb);
 
-        if (d) {
+        if (d)
             inet_complete_pop(op, d, s->pcb);
-        } else if (tcp_at_eof(s->pcb)) {
-            d = dbuf_alloc(&rt.mem.pools[MEM_SMALL]);
-            if (!d) {
-                op_complete(&rt.ops, op, DEMI_OPC_FAILED, ENOMEM);
-                continue;
-            }
-            inet_complete_pop(op, d, s->pcb); /* zero length: end of stream */
-        } else if (s->pcb->err) {
+        else if (tcp_at_eof(s->pcb))
+            inet_pop_eof(op, s->pcb);
+        else if (s->pcb->err)
             op_complete(&rt.ops, op, DEMI_OPC_FAILED, s->pcb->err);
-        } else {
+        else if (s->pcb->rcv_shut)
+            inet_pop_eof(op, s->pcb);
+        else
             return;
-        }
     }
 }
 
@@ -192,6 +208,12 @@ static void inet_tcp_serve_pushes(struct inet_sock *s)
             dbuf_put(op->u.push.buf);
         op->u.push.buf = NULL;
         op_complete(&rt.ops, op, ret ? DEMI_OPC_FAILED : DEMI_OPC_PUSH, ret);
+    }
+    if (s->fin_pending) {
+        /* shutdown(SHUT_WR) came while these waited: its FIN goes after
+         * them. A connection that ended meanwhile has nothing to shut. */
+        s->fin_pending = false;
+        (void)tcp_shutdown(s->pcb, false, true);
     }
 }
 
@@ -293,7 +315,14 @@ static int inet_connect(struct queue *q, struct demi_op *op, const struct sockad
         s->connect_op = op;
         return 0;
     }
-    /* UDP: a default destination; nothing goes on the wire. */
+    /* UDP: a default destination; nothing goes on the wire. An unbound
+     * socket gets its ephemeral port now, as on Linux (getsockname shows
+     * it, and replies can come before the first push). */
+    if (!s->udp.local_port) {
+        int ret = udp_bind(&s->il->stack, &s->udp, 0, 0);
+        if (ret)
+            return ret;
+    }
     s->has_peer = true;
     s->peer_ip = addr->sin_addr.s_addr;
     s->peer_port = addr->sin_port;
@@ -358,12 +387,16 @@ static int inet_tcp_push(struct inet_sock *s, struct demi_op *op, const demi_sga
     struct dbuf *payload;
     int ret;
 
+    if (s->pcb->state == TCPS_CLOSED && s->pcb->err)
+        return s->pcb->err;
+    if (s->shut_wr)
+        return EPIPE; /* shutdown(SHUT_WR), even with the FIN still waiting */
     switch (s->pcb->state) {
     case TCPS_ESTABLISHED:
     case TCPS_CLOSE_WAIT:
         break;
     case TCPS_CLOSED:
-        return s->pcb->err ? s->pcb->err : ENOTCONN;
+        return ENOTCONN;
     case TCPS_LISTEN:
     case TCPS_SYN_SENT:
     case TCPS_SYN_RECEIVED:
@@ -429,6 +462,8 @@ static int inet_push(struct queue *q, struct demi_op *op, const demi_sgarray_t *
 
     if (s->pcb)
         return inet_tcp_push(s, op, sga, d);
+    if (s->shut_wr)
+        return EPIPE;
     if (dest) {
         ip = dest->sin_addr.s_addr;
         port = dest->sin_port;
@@ -461,7 +496,10 @@ static int inet_pop(struct queue *q, struct demi_op *op)
     struct dbuf *d;
 
     if (s->pcb) {
-        if (s->pcb->state == TCPS_LISTEN || (s->pcb->state == TCPS_CLOSED && !s->pcb->err))
+        /* CLOSED without an error: never connected, or (after a half-close)
+         * both FINs exchanged, which leaves end of stream to read. */
+        if (s->pcb->state == TCPS_LISTEN ||
+            (s->pcb->state == TCPS_CLOSED && !s->pcb->err && !s->pcb->rcv_fin))
             return ENOTCONN;
         list_add_tail(&s->pops, &op->link);
         if (s->pcb->state != TCPS_SYN_SENT && s->pcb->state != TCPS_SYN_RECEIVED)
@@ -473,7 +511,48 @@ static int inet_pop(struct queue *q, struct demi_op *op)
         inet_pop_complete(op, d);
         return 0;
     }
+    if (s->shut_rd) { /* nothing queued: end of stream, as Linux's recv */
+        inet_pop_eof(op, NULL);
+        return 0;
+    }
     list_add_tail(&s->pops, &op->link);
+    return 0;
+}
+
+static int inet_shutdown(struct queue *q, int how)
+{
+    struct inet_sock *s = isock(q);
+    bool rd = how != SHUT_WR, wr = how != SHUT_RD;
+    struct list_node *pos, *tmp;
+    int ret;
+
+    if (!s->pcb) {
+        /* UDP: only a socket with a default peer is "connected" (Linux). */
+        if (!s->has_peer)
+            return ENOTCONN;
+        s->shut_wr |= wr;
+        if (rd) {
+            s->shut_rd = true;
+            list_for_each_safe(pos, tmp, &s->pops) {
+                inet_pop_eof(list_entry(pos, struct demi_op, link), NULL);
+            }
+        }
+        return 0;
+    }
+    clock_fresh_ns(); /* segments may leave now: timers and timestamps from now */
+    /* The FIN goes after the pushes still waiting for send-queue room:
+     * inet_tcp_serve_pushes sends it when the last one is queued. */
+    ret = tcp_shutdown(s->pcb, rd, wr && list_empty(&s->pushes));
+    if (ret)
+        return ret;
+    if (wr) {
+        s->shut_wr = true;
+        if (!list_empty(&s->pushes) && !s->pcb->fin_queued)
+            s->fin_pending = true;
+        inet_tx_flush(&s->il->stack);
+    }
+    if (rd)
+        inet_tcp_serve_pops(s);
     return 0;
 }
 
@@ -490,10 +569,54 @@ static socklen_t inet_opt_size(int level, int optname)
         case SO_SNDBUF:
             return sizeof(int);
         }
-    } else if (level == IPPROTO_TCP && optname == TCP_NODELAY) {
-        return sizeof(int);
+    } else if (level == IPPROTO_TCP) {
+        switch (optname) {
+        case TCP_NODELAY:
+        case TCP_KEEPIDLE:
+        case TCP_KEEPINTVL:
+        case TCP_KEEPCNT:
+            return sizeof(int);
+        }
     }
     return 0;
+}
+
+/* Linux's limits: MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL (seconds) and
+ * MAX_TCP_KEEPCNT (include/net/tcp.h). */
+#define INET_KEEPIDLE_MAX 32767
+#define INET_KEEPINTVL_MAX 32767
+#define INET_KEEPCNT_MAX 127
+
+/* TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT: this connection's keepalive
+ * timing over the stack-wide tcp.keepalive_* (a listener's is inherited by
+ * its connections). */
+static int inet_set_keepalive_opt(struct tcp_pcb *pcb, int optname, int v)
+{
+    switch (optname) {
+    case TCP_KEEPIDLE:
+        if (v < 1 || v > INET_KEEPIDLE_MAX)
+            return EINVAL;
+        pcb->keep_idle_ns = (uint64_t)v * 1000000000ull;
+        tcp_keep_retime(pcb); /* the idle time already passed counts */
+        return 0;
+    case TCP_KEEPINTVL:
+        if (v < 1 || v > INET_KEEPINTVL_MAX)
+            return EINVAL;
+        pcb->keep_intvl_ns = (uint64_t)v * 1000000000ull;
+        return 0; /* from the next probe on */
+    default:
+        if (v < 1 || v > INET_KEEPCNT_MAX)
+            return EINVAL;
+        pcb->keep_cnt = (uint32_t)v;
+        return 0;
+    }
+}
+
+/* Whole seconds, rounded up: the stack-wide default may be set in ms. */
+static int inet_secs(uint64_t ns)
+{
+    uint64_t s = (ns + 999999999ull) / 1000000000ull;
+    return s > INT32_MAX ? INT32_MAX : (int)s;
 }
 
 static int inet_setsockopt(struct queue *q, int level, int optname, const void *optval, socklen_t optlen)
@@ -515,6 +638,8 @@ static int inet_setsockopt(struct queue *q, int level, int optname, const void *
     if (!pcb)
         return 0; /* SO_REUSEADDR on UDP: nothing to do, ports are exclusive */
     if (level == IPPROTO_TCP) {
+        if (optname != TCP_NODELAY)
+            return inet_set_keepalive_opt(pcb, optname, v);
         pcb->nodelay = v != 0;
         tcp_output(pcb); /* held-back small segments may go now */
         return 0;
@@ -558,7 +683,13 @@ static int inet_getsockopt(struct queue *q, int level, int optname, void *optval
         memcpy(optval, &l, sizeof(l));
         return 0;
     }
-    if (level == IPPROTO_TCP)
+    if (level == IPPROTO_TCP && optname == TCP_KEEPIDLE)
+        v = inet_secs(pcb->keep_idle_ns);
+    else if (level == IPPROTO_TCP && optname == TCP_KEEPINTVL)
+        v = inet_secs(pcb->keep_intvl_ns);
+    else if (level == IPPROTO_TCP && optname == TCP_KEEPCNT)
+        v = (int)pcb->keep_cnt;
+    else if (level == IPPROTO_TCP)
         v = pcb->nodelay;
     else if (optname == SO_KEEPALIVE)
         v = pcb->keepalive;
@@ -590,6 +721,25 @@ static int inet_getpeername(struct queue *q, struct sockaddr_in *addr)
     addr->sin_family = AF_INET;
     addr->sin_addr.s_addr = s->peer_ip;
     addr->sin_port = s->peer_port;
+    return 0;
+}
+
+/* Linux's answers: 0.0.0.0:0 before bind or connect (the api's zeroed
+ * address), the address and port bound, and once connected the local
+ * address in use (a UDP socket bound to 0.0.0.0 sends from ours). */
+static int inet_getsockname(struct queue *q, struct sockaddr_in *addr)
+{
+    struct inet_sock *s = isock(q);
+
+    if (s->pcb) {
+        addr->sin_addr.s_addr = s->pcb->local_ip;
+        addr->sin_port = s->pcb->local_port;
+        return 0;
+    }
+    addr->sin_addr.s_addr = s->udp.local_ip;
+    if (!addr->sin_addr.s_addr && s->has_peer)
+        addr->sin_addr.s_addr = s->il->stack.ip;
+    addr->sin_port = s->udp.local_port;
     return 0;
 }
 
@@ -688,6 +838,8 @@ static const struct libos_ops inet_ops = {
     .setsockopt = inet_setsockopt,
     .getsockopt = inet_getsockopt,
     .getpeername = inet_getpeername,
+    .shutdown = inet_shutdown,
+    .getsockname = inet_getsockname,
     .poll = inet_poll,
     .block = NULL,
     .stats = inet_stats,

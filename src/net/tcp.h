@@ -201,8 +201,9 @@ struct tcp_pcb {
     uint32_t sndq_bytes;          /* queued, acked bytes removed */
     uint32_t sndq_cost;           /* what the queue holds of the pools (truesize) */
     uint32_t sndbuf;
-    bool fin_queued;              /* the application closed: FIN after data */
+    bool fin_queued;              /* close or shutdown(SHUT_WR): FIN after data */
     bool fin_acked;               /* the peer acknowledged our FIN */
+    bool rcv_shut;                /* shutdown(SHUT_RD) by the application */
 
     /* Receive queue: in-order payload buffers not yet popped. */
     struct dbuf *rcvq_head, *rcvq_tail;
@@ -252,6 +253,11 @@ struct tcp_pcb {
     uint64_t stall_since_ns;      /* data unacknowledged or window shut since; 0 = not stalled */
     uint32_t keep_probes_sent;
     uint64_t last_rx_ns;
+    /* Keepalive timing of this connection: tcp.keepalive_* unless
+     * TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT set them (a listener's pass
+     * to its children, as Linux's do). */
+    uint64_t keep_idle_ns, keep_intvl_ns;
+    uint32_t keep_cnt;
 
     /* Flags. */
     bool ack_now;                 /* send an ACK at the next output */
@@ -347,6 +353,15 @@ uint32_t tcp_send_space(const struct tcp_pcb *pcb);
  * NULL. NULL with tcp_at_eof() true: end of stream; with pcb->err: error. */
 struct dbuf *tcp_recv(struct tcp_pcb *pcb);
 bool tcp_at_eof(const struct tcp_pcb *pcb);
+
+/* shutdown(2) from the application; the pcb stays attached. @rd: the
+ * receive side is shut (rcv_shut: the libOS answers pops with end of stream
+ * once the queue is empty; with our FIN queued too, new data resets the
+ * connection, RFC 1122 4.2.2.13). @wr: a half-close, the FIN queued after
+ * the data (ESTABLISHED -> FIN_WAIT_1, CLOSE_WAIT -> LAST_ACK); a second
+ * one does nothing. 0, or ENOTCONN outside ESTABLISHED..LAST_ACK (nothing
+ * done); both false only checks. */
+int tcp_shutdown(struct tcp_pcb *pcb, bool rd, bool wr);
 
 /* Close from the application: graceful (FIN after queued data), or a reset
  * with SO_LINGER {1, 0} or unread data. Detaches the pcb either way. */
@@ -445,6 +460,7 @@ void tcp_stall_end(struct tcp_pcb *pcb);      /* new data acked or window opened
 void tcp_rtt_sample(struct tcp_pcb *pcb, uint64_t rtt_ns);
 void tcp_delack_arm(struct tcp_pcb *pcb);
 void tcp_keep_reset(struct tcp_pcb *pcb);     /* activity: push keepalive out */
+void tcp_keep_retime(struct tcp_pcb *pcb);    /* keep_idle_ns/keep_intvl_ns changed */
 void tcp_2msl_arm(struct tcp_pcb *pcb);
 
 /* ---- tcp_sack.c --------------------------------------------------------- */

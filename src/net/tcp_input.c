@@ -106,6 +106,9 @@ static void tcp_input_listen(struct inet_stack *s, struct tcp_pcb *l, const stru
         return;
     c->nodelay = l->nodelay;
     c->keepalive = l->keepalive;
+    c->keep_idle_ns = l->keep_idle_ns;
+    c->keep_intvl_ns = l->keep_intvl_ns;
+    c->keep_cnt = l->keep_cnt;
     c->rcvbuf = l->rcvbuf;
     c->sndbuf = l->sndbuf;
     c->local_ip = sg->dst;
@@ -673,11 +676,19 @@ ack:
         pcb->ts_recent_age_ns = clock_now_ns();
     }
     /* seventh: data */
-    if ((*d)->len > 0 && !pcb->owner && pcb->fin_queued) {
+    if ((*d)->len > 0 && pcb->fin_queued && (!pcb->owner || pcb->rcv_shut)) {
         /* Nobody will ever read it: tell the peer at once instead of
-         * losing it quietly (RFC 1122 4.2.2.13, as Linux does). */
+         * losing it quietly (RFC 1122 4.2.2.13, as Linux does). Closed, or
+         * shut down both ways (the application learns of it: ECONNRESET). */
         STAT_INC(s, tcp_conn_reset);
-        tcp_abort(pcb);
+        if (!pcb->owner) {
+            tcp_abort(pcb);
+            return;
+        }
+        tcp_send_ctl(pcb, TH_RST | TH_ACK, pcb->snd_max);
+        pcb->err = ECONNRESET;
+        if (tcp_set_state(pcb, TCPS_CLOSED))
+            tcp_notify(pcb, ev | TCP_EV_ERROR | TCP_EV_READABLE | TCP_EV_WRITABLE);
         return;
     }
     if ((*d)->len > 0) {

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tcp_subr.c: TCP control blocks: creation, hashing, binding, the calls the
- * libOS makes (listen, accept, connect, send, recv, close) and freeing.
+ * libOS makes (listen, accept, connect, send, recv, shutdown, close) and
+ * freeing.
  */
 #include "core/clock.h"
 #include "core/log.h"
@@ -171,6 +172,9 @@ struct tcp_pcb *tcp_pcb_new(struct inet_stack *s, void *owner, tcp_upcall_fn upc
     pcb->sndbuf = p->sndbuf;
     pcb->nodelay = p->nodelay;
     pcb->keepalive = p->keepalive;
+    pcb->keep_idle_ns = p->keepalive_idle_ns;
+    pcb->keep_intvl_ns = p->keepalive_intvl_ns;
+    pcb->keep_cnt = p->keepalive_probes;
     pcb->rto_ns = p->rto_initial_ns;
     pcb->rto_floor_ns = p->rto_min_ns;
     pcb->cc = tcp_cc_find(p->cc);
@@ -474,6 +478,26 @@ void tcp_abort(struct tcp_pcb *pcb)
     tcp_set_state(pcb, TCPS_CLOSED);
 }
 
+/* Our FIN after the queued data (RFC 9293 3.10.4, CLOSE). */
+static void tcp_queue_fin(struct tcp_pcb *pcb)
+{
+    pcb->fin_queued = true;
+    switch (pcb->state) {
+    case TCPS_SYN_RECEIVED:
+        /* RFC 9293 3.10.4: the FIN waits for ESTABLISHED (tcp_input). */
+        return;
+    case TCPS_ESTABLISHED:
+        pcb->state = TCPS_FIN_WAIT_1;
+        break;
+    case TCPS_CLOSE_WAIT:
+        pcb->state = TCPS_LAST_ACK;
+        break;
+    default:
+        break;
+    }
+    tcp_output(pcb);
+}
+
 void tcp_close(struct tcp_pcb *pcb)
 {
     switch (pcb->state) {
@@ -496,23 +520,27 @@ void tcp_close(struct tcp_pcb *pcb)
         return;
     }
     pcb->owner = NULL;
-    if (pcb->state == TCPS_TIME_WAIT || pcb->fin_queued)
+    if (pcb->state == TCPS_TIME_WAIT)
         return;
-    pcb->fin_queued = true;
-    switch (pcb->state) {
-    case TCPS_SYN_RECEIVED:
-        /* RFC 9293 3.10.4: the FIN waits for ESTABLISHED (tcp_input). */
+    if (pcb->fin_queued) {
+        /* Half-closed before (tcp_shutdown). Waiting in FIN_WAIT_2 for a
+         * FIN no one will read is bounded now, as after a close. */
+        if (pcb->state == TCPS_FIN_WAIT_2)
+            tcp_2msl_arm(pcb);
         return;
-    case TCPS_ESTABLISHED:
-        pcb->state = TCPS_FIN_WAIT_1;
-        break;
-    case TCPS_CLOSE_WAIT:
-        pcb->state = TCPS_LAST_ACK;
-        break;
-    default:
-        break;
     }
-    tcp_output(pcb);
+    tcp_queue_fin(pcb);
+}
+
+int tcp_shutdown(struct tcp_pcb *pcb, bool rd, bool wr)
+{
+    if (pcb->state < TCPS_ESTABLISHED || pcb->state == TCPS_TIME_WAIT)
+        return ENOTCONN;
+    if (rd)
+        pcb->rcv_shut = true;
+    if (wr && !pcb->fin_queued)
+        tcp_queue_fin(pcb);
+    return 0;
 }
 
 bool tcp_owes_peers(const struct inet_stack *s)

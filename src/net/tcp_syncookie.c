@@ -129,6 +129,9 @@ struct tcp_pcb *tcp_syncookie_check(struct inet_stack *s, struct tcp_pcb *l, uin
         return NULL;
     c->nodelay = l->nodelay;
     c->keepalive = l->keepalive;
+    c->keep_idle_ns = l->keep_idle_ns;
+    c->keep_intvl_ns = l->keep_intvl_ns;
+    c->keep_cnt = l->keep_cnt;
     c->rcvbuf = l->rcvbuf;
     c->sndbuf = l->sndbuf;
     c->local_ip = lip;

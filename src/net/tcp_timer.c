@@ -216,24 +216,41 @@ void tcp_keep_reset(struct tcp_pcb *pcb)
     pcb->last_rx_ns = clock_now_ns();
     pcb->keep_probes_sent = 0;
     if (pcb->keepalive && !timer_armed(&pcb->t_keep))
-        timer_arm(&pcb->stack->timers, &pcb->t_keep, pcb->last_rx_ns + pcb->stack->tcp.params.keepalive_idle_ns);
+        timer_arm(&pcb->stack->timers, &pcb->t_keep, pcb->last_rx_ns + pcb->keep_idle_ns);
+}
+
+/* When the next keepalive probe (or the verdict on the last one) is due:
+ * the idle time after the last segment received, then one interval per
+ * probe sent since. */
+static uint64_t tcp_keep_due(const struct tcp_pcb *pcb)
+{
+    return pcb->last_rx_ns + pcb->keep_idle_ns + (uint64_t)pcb->keep_probes_sent * pcb->keep_intvl_ns;
+}
+
+/* TCP_KEEPIDLE or TCP_KEEPINTVL changed on a live connection: the timer
+ * moves to the new due time, earlier or later (Linux does the same for
+ * TCP_KEEPIDLE: the idle time already passed counts). */
+void tcp_keep_retime(struct tcp_pcb *pcb)
+{
+    if (!pcb->keepalive || pcb->state < TCPS_ESTABLISHED || pcb->state > TCPS_CLOSE_WAIT)
+        return;
+    timer_arm(&pcb->stack->timers, &pcb->t_keep, tcp_keep_due(pcb));
 }
 
 static void tcp_keep_fire(struct timer *t, void *arg)
 {
     struct tcp_pcb *pcb = arg;
-    const struct tcp_params *p = &pcb->stack->tcp.params;
     uint64_t now = clock_now_ns(), due;
 
     (void)t;
     if (!pcb->keepalive || pcb->state < TCPS_ESTABLISHED || pcb->state > TCPS_CLOSE_WAIT)
         return;
-    due = pcb->last_rx_ns + p->keepalive_idle_ns + (uint64_t)pcb->keep_probes_sent * p->keepalive_intvl_ns;
+    due = tcp_keep_due(pcb);
     if (now < due) { /* traffic since: wait for the remaining idle time */
         timer_arm(&pcb->stack->timers, &pcb->t_keep, due);
         return;
     }
-    if (pcb->keep_probes_sent >= p->keepalive_probes) {
+    if (pcb->keep_probes_sent >= pcb->keep_cnt) {
         STAT_INC(pcb->stack, tcp_conn_timeout);
         tcp_send_ctl(pcb, TH_RST | TH_ACK, pcb->snd_max);
         tcp_fail(pcb, ETIMEDOUT);
@@ -243,7 +260,7 @@ static void tcp_keep_fire(struct timer *t, void *arg)
     STAT_INC(pcb->stack, tcp_keepalive);
     pcb->keep_probes_sent++;
     tcp_send_ctl(pcb, TH_ACK, pcb->snd_max - 1);
-    timer_arm(&pcb->stack->timers, &pcb->t_keep, now + p->keepalive_intvl_ns);
+    timer_arm(&pcb->stack->timers, &pcb->t_keep, now + pcb->keep_intvl_ns);
 }
 
 void tcp_2msl_arm(struct tcp_pcb *pcb)

@@ -9,10 +9,11 @@
  * Scripts call the PDPIX API through a small syscall language. See
  * tests/pkt/README.md for the language.
  *
- * Only the public headers are used: <demi/...h> (the PDPIX calls and the
- * harness extension) and libc.
+ * Only the public headers are used: <demi/...h> (the PDPIX calls, the
+ * harness extension and libdemi's socket extensions) and libc.
  */
 #define _GNU_SOURCE
+#include <demi/ext.h>
 #include <demi/harness.h>
 #include <demi/libos.h>
 #include <demi/sga.h>
@@ -1574,6 +1575,12 @@ static void do_syscall(char *text)
             level = SOL_SOCKET, opt = SO_SNDBUF;
         else if (strcmp(args[1], "SO_LINGER") == 0)
             level = SOL_SOCKET, opt = SO_LINGER;
+        else if (strcmp(args[1], "TCP_KEEPIDLE") == 0)
+            level = IPPROTO_TCP, opt = TCP_KEEPIDLE;
+        else if (strcmp(args[1], "TCP_KEEPINTVL") == 0)
+            level = IPPROTO_TCP, opt = TCP_KEEPINTVL;
+        else if (strcmp(args[1], "TCP_KEEPCNT") == 0)
+            level = IPPROTO_TCP, opt = TCP_KEEPCNT;
         else
             fail("unknown option '%s'", args[1]);
         if (opt == SO_LINGER && level == SOL_SOCKET) {
@@ -1587,6 +1594,42 @@ static void do_syscall(char *text)
             v = (int)arg_u32(args[2], "value");
         }
         check_ret("setsockopt", demi_setsockopt(qd, level, opt, val, len), &e);
+    } else if (strcmp(name, "shutdown") == 0) {
+        int how;
+        need_args(name, nargs, 2, 2);
+        if (strcmp(args[1], "SHUT_RD") == 0)
+            how = SHUT_RD;
+        else if (strcmp(args[1], "SHUT_WR") == 0)
+            how = SHUT_WR;
+        else if (strcmp(args[1], "SHUT_RDWR") == 0)
+            how = SHUT_RDWR;
+        else
+            how = (int)arg_u32(args[1], "how (SHUT_RD, SHUT_WR, SHUT_RDWR or a number)");
+        check_ret("shutdown", demi_shutdown(arg_qd(args[0]), how), &e);
+    } else if (strcmp(name, "getsockname") == 0) {
+        struct sockaddr_in sa, want;
+        socklen_t len = sizeof(sa);
+        char got_ip[INET_ADDRSTRLEN];
+        uint16_t got_port;
+        need_args(name, nargs, 3, 3);
+        memset(&sa, 0xa5, sizeof(sa));
+        if (!check_ret("getsockname", demi_getsockname(arg_qd(args[0]), (struct sockaddr *)&sa, &len), &e))
+            return;
+        sockaddr_of(&want, args[1], 0);
+        inet_ntop(AF_INET, &sa.sin_addr, got_ip, sizeof(got_ip));
+        got_port = ntohs(sa.sin_port);
+        if (len != sizeof(sa) || sa.sin_family != AF_INET)
+            fail("getsockname(%s): length %u, family %u, expected %zu and AF_INET", args[0], (unsigned)len,
+                 (unsigned)sa.sin_family, sizeof(sa));
+        if (sa.sin_addr.s_addr != want.sin_addr.s_addr)
+            fail("getsockname(%s): address %s, expected %s", args[0], got_ip, args[1]);
+        if (strcmp(args[2], "*") == 0) {
+            /* Our ephemeral port: the one our segments carry, once seen. */
+            if (got_port == 0 || (g_cur->lport != 0 && got_port != g_cur->lport))
+                fail("getsockname(%s): port %u, expected %u", args[0], got_port, g_cur->lport);
+        } else if (got_port != arg_u32(args[2], "port")) {
+            fail("getsockname(%s): port %u, expected %s", args[0], got_port, args[2]);
+        }
     } else if (strcmp(name, "poll") == 0) {
         need_args(name, nargs, 0, 0);
         check_ret("poll", demi_harness_poll(), &e);
