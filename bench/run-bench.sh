@@ -823,6 +823,9 @@ if [ -n "$doc" ] && [ -f "$doc" ]; then
     fi
 fi
 
+# Unmodified applications under tools/demirun against Linux: its own table (bench/apps.sh).
+bash "$repo/bench/apps.sh" "$build" | tee -a "$results/bench.txt" || failures=$((failures + 1))
+
 say "done in $((SECONDS - start_s)) s"
 if [ "$failures" -ne 0 ]; then
     say "$failures measurement(s) failed"
