@@ -486,6 +486,12 @@ static void shim_dispatch(demi_qresult_t *qr)
                    (qr->qr_value.sga.sga_numsegs == 0 || qr->qr_value.sga.sga_segs[0].sgaseg_len == 0)) {
             s->eof = true;
             DEMI(demi_sgafree(&qr->qr_value.sga));
+        } else if (s->type == SOCK_DGRAM && s->connected &&
+                   (qr->qr_value.sga.sga_addr.sin_addr.s_addr != s->peer.sin_addr.s_addr ||
+                    qr->qr_value.sga.sga_addr.sin_port != s->peer.sin_port)) {
+            /* A connected UDP socket hears its peer only (as Linux). */
+            DEMI(demi_sgafree(&qr->qr_value.sga));
+            shim_post_pop(s);
         } else {
             shim_rx_append(s, &qr->qr_value.sga);
             shim_post_pop(s);

@@ -259,6 +259,8 @@ static ssize_t shim_send_dgram(struct shim_sock *s, const struct msghdr *msg, si
     if (total > 65507)
         return -EMSGSIZE;
     ret = shim_push(s, msg, 0, (uint32_t)total, dest);
+    if (ret == 0)
+        shim_post_pop(s); /* the first datagram bound a port: replies may come */
     return ret ? -ret : (ssize_t)total;
 }
 

@@ -112,6 +112,8 @@ SHIM_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
     if (ret == 0) {
         s->local = *sin;
         s->has_local = true;
+        if (s->type == SOCK_DGRAM)
+            shim_post_pop(s); /* datagrams may come now */
     }
     shim_unlock();
     return ret ? fail(ret) : 0;
@@ -139,6 +141,16 @@ SHIM_EXPORT int listen(int fd, int backlog)
     if (s->listening) { /* a second listen() changes the backlog only */
         shim_unlock();
         return 0;
+    }
+    if (!s->has_local) { /* Linux binds an unbound listener to an ephemeral port */
+        struct sockaddr_in any = {.sin_family = AF_INET};
+        ret = DEMI(demi_bind(s->qd, (const struct sockaddr *)&any, sizeof(any)));
+        if (ret) {
+            shim_unlock();
+            return fail(ret);
+        }
+        s->local = any;
+        s->has_local = true;
     }
     ret = DEMI(demi_listen(s->qd, backlog > 0 ? (backlog < 65535 ? backlog : 65535) : 1));
     if (ret == 0) {
@@ -465,7 +477,7 @@ SHIM_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen
 SHIM_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 {
     struct shim_sock *s = shim_lookup(fd);
-    int v, ret;
+    int v;
 
     if (!s || s->kind == SHIM_UNDECIDED || shim_forked())
         return shim_real.getsockopt(fd, level, name, val, len);
@@ -498,14 +510,9 @@ SHIM_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *le
             ((struct tcp_info *)val)->tcpi_state = s->connected ? 1 /* ESTABLISHED */ : s->listening ? 10 : 7;
         return 0;
     }
-    if (!shim_demi_opt(level, name))
-        return shim_real.getsockopt(fd, level, name, val, len);
-    shim_lock();
-    ret = DEMI(demi_getsockopt(s->qd, level, name, val, len));
-    shim_unlock();
-    if (ret == ENOPROTOOPT || ret == ENOTSUP)
-        return shim_real.getsockopt(fd, level, name, val, len);
-    return ret ? fail(ret) : 0;
+    /* Every other option reads back from the kernel placeholder, which
+     * holds what the program set, in Linux's own terms (SO_RCVBUF doubled). */
+    return shim_real.getsockopt(fd, level, name, val, len);
 }
 
 /* F_DUPFD, dup: @nfd names @s too. */
