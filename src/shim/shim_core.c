@@ -198,6 +198,21 @@ int shim_forked_error(int fd)
     return -1;
 }
 
+/* At exit, sockets the program closed may still hold pushes the stack has
+ * not taken (a full send queue): they go first, for at most 2 s, as the
+ * kernel would deliver them after the process ended. Registered after
+ * demi_init, so it runs before libdemi's own exit drain. */
+static void shim_atexit(void)
+{
+    uint64_t end = shim_now_ns() + 2000000000ull;
+
+    if (shim_forked() || shim.init_err || pthread_mutex_trylock(&shim.lock) != 0)
+        return;
+    while (!list_empty(&shim.orphans) && shim_now_ns() < end)
+        shim_pump();
+    shim_unlock();
+}
+
 /* demi_init at the first socket that libdemi takes: programs that never
  * open one (or only kernel ones) never start a device. */
 int shim_demi_ready(void)
@@ -215,6 +230,7 @@ int shim_demi_ready(void)
                  strerror(ret));
         return ret;
     }
+    atexit(shim_atexit);
     if (rt.cfg.has_local_ipv4 && strcmp(getenv("LIBOS") ? getenv("LIBOS") : "", "catnap") != 0)
         shim.local_ip = rt.cfg.local_ipv4.s_addr;
     if (rt.cfg.ipv4_prefix_len)
