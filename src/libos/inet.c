@@ -523,7 +523,6 @@ static int inet_shutdown(struct queue *q, int how)
 {
     struct inet_sock *s = isock(q);
     bool rd = how != SHUT_WR, wr = how != SHUT_RD;
-    struct list_node *pos, *tmp;
     int ret;
 
     if (!s->pcb) {
@@ -532,6 +531,7 @@ static int inet_shutdown(struct queue *q, int how)
             return ENOTCONN;
         s->shut_wr |= wr;
         if (rd) {
+            struct list_node *pos, *tmp;
             s->shut_rd = true;
             list_for_each_safe(pos, tmp, &s->pops) {
                 inet_pop_eof(list_entry(pos, struct demi_op, link), NULL);
