@@ -37,11 +37,13 @@
 # $APPS_TMP a temporary directory removed at exit with everything else
 # (processes, namespaces, DPDK runtime directories).
 #
-# Every process runs under timeout(1) (APPS_TIMEOUT seconds, 60 by default)
-# in its own process group; the server is pinned to core 0 and the clients
-# to core 1 (taskset; EAL's -l agrees).
+# Every process runs under timeout(1) (a client APPS_TIMEOUT seconds, 30 by
+# default; a server, which lives through the whole scenario,
+# APPS_SERVER_TIMEOUT, 400) in its own process group; the server is pinned
+# to core 0 and the clients to core 1 (taskset; EAL's -l agrees).
 
-APPS_TIMEOUT=${APPS_TIMEOUT:-60}
+APPS_TIMEOUT=${APPS_TIMEOUT:-30}
+APPS_SERVER_TIMEOUT=${APPS_SERVER_TIMEOUT:-400}
 APPS_CORE_S=0
 APPS_CORE_C=1
 [ "$(nproc)" -ge 2 ] || APPS_CORE_C=0
@@ -96,12 +98,17 @@ apps_stop() {
     fi
     wait "$pid" 2>/dev/null
     rc=$?
+    apps_forget "$pid"
+    return $rc
+}
+
+# Drop a reaped process from the list apps_cleanup stops.
+apps_forget() {
     local keep=() p
     for p in "${apps_pids[@]}"; do
-        [ "$p" != "$pid" ] && keep+=("$p")
+        [ "$p" != "$1" ] && keep+=("$p")
     done
     apps_pids=("${keep[@]}")
-    return $rc
 }
 
 apps_cleanup() {
@@ -163,14 +170,14 @@ apps_init() {
             APPS_IP=10.99.0.1
             apps_catnip_config server 10.99.0.1 10.99.0.2 "$APPS_CORE_S" "$APPS_TMP/server.yaml"
             apps_catnip_config client 10.99.0.2 10.99.0.1 "$APPS_CORE_C" "$APPS_TMP/client.yaml"
-            APPS_SERVER_PRE=(timeout -k 5 "$APPS_TIMEOUT" taskset -c "$APPS_CORE_S"
+            APPS_SERVER_PRE=(timeout -k 5 "$APPS_SERVER_TIMEOUT" taskset -c "$APPS_CORE_S"
                 "$APPS_DEMIRUN" --libos catnip --config "$APPS_TMP/server.yaml" --)
             APPS_CLIENT_PRE=(timeout -k 5 "$APPS_TIMEOUT" taskset -c "$APPS_CORE_C"
                 "$APPS_DEMIRUN" --libos catnip --config "$APPS_TMP/client.yaml" --)
             APPS_LABEL="both ends under demirun, catnip over DPDK net_memif (server 10.99.0.1 lcore $APPS_CORE_S, client 10.99.0.2 lcore $APPS_CORE_C)"
         else
             APPS_IP=127.0.0.1
-            APPS_SERVER_PRE=(timeout -k 5 "$APPS_TIMEOUT" taskset -c "$APPS_CORE_S")
+            APPS_SERVER_PRE=(timeout -k 5 "$APPS_SERVER_TIMEOUT" taskset -c "$APPS_CORE_S")
             APPS_CLIENT_PRE=(timeout -k 5 "$APPS_TIMEOUT" taskset -c "$APPS_CORE_C")
             APPS_LABEL="plain Linux over loopback 127.0.0.1 (DEMIRUN empty; server core $APPS_CORE_S, client core $APPS_CORE_C)"
         fi
@@ -196,12 +203,12 @@ raw_socket:
 inetstack_config:
   ipv4_prefix_len: $NETNS_PREFIX
 EOF
-            APPS_SERVER_PRE=(ip netns exec "$NS_DEMI" timeout -k 5 "$APPS_TIMEOUT" taskset -c "$APPS_CORE_S"
+            APPS_SERVER_PRE=(ip netns exec "$NS_DEMI" timeout -k 5 "$APPS_SERVER_TIMEOUT" taskset -c "$APPS_CORE_S"
                 "$APPS_DEMIRUN" --libos catpowder --config "$APPS_TMP/catpowder.yaml" --)
             APPS_LABEL="server under demirun, catpowder $mode on veth $IF_DEMI ($NETNS_IP_DEMI), clients on Linux in another namespace ($NETNS_IP_LINUX)"
         else
             netns_run ip -n "$NS_DEMI" addr add "$NETNS_IP_DEMI/$NETNS_PREFIX" dev "$IF_DEMI"
-            APPS_SERVER_PRE=(ip netns exec "$NS_DEMI" timeout -k 5 "$APPS_TIMEOUT" taskset -c "$APPS_CORE_S")
+            APPS_SERVER_PRE=(ip netns exec "$NS_DEMI" timeout -k 5 "$APPS_SERVER_TIMEOUT" taskset -c "$APPS_CORE_S")
             APPS_LABEL="plain Linux server in the namespace on $IF_DEMI ($NETNS_IP_DEMI; DEMIRUN empty), clients on Linux in another namespace ($NETNS_IP_LINUX)"
         fi
         APPS_CLIENT_PRE=(ip netns exec "$NS_LINUX" timeout -k 5 "$APPS_TIMEOUT" taskset -c "$APPS_CORE_C")
@@ -224,8 +231,18 @@ apps_server() {
     apps_pids+=("$APPS_SERVER_PID")
 }
 
+# In the background and waited for, so that a TERM to the test (meson's
+# timeout) runs apps_cleanup at once, which stops the client too. <&0: the
+# caller's input (a background command would otherwise read /dev/null).
 apps_client() {
-    "${APPS_CLIENT_PRE[@]}" "$@"
+    local pid rc
+    "${APPS_CLIENT_PRE[@]}" "$@" <&0 &
+    pid=$!
+    apps_pids+=("$pid")
+    wait "$pid"
+    rc=$?
+    apps_forget "$pid"
+    return $rc
 }
 
 # apps_wait_log LOG REGEX PID [TENTHS]: 0 once LOG matches REGEX (grep -E);

@@ -138,9 +138,13 @@ why=
 if [ $rc -ne 0 ] || ! grep -q "Background saving started" "$tmp/bgsave.out"; then
     why="BGSAVE: $(apps_why redis-cli $rc "$tmp/bgsave.out")"
 else
+    # Poll for at most 20 s, and stop at the first failed client.
     done_ok=0
-    for _ in $(seq 40); do
+    deadline=$((SECONDS + 20))
+    while [ $SECONDS -lt $deadline ]; do
         apps_client "${cli[@]}" INFO persistence </dev/null >"$tmp/info.out" 2>&1
+        rc=$?
+        [ $rc -ne 0 ] && break
         if grep -q '^rdb_bgsave_in_progress:0' "$tmp/info.out" &&
             grep -q '^rdb_last_bgsave_status:ok' "$tmp/info.out" &&
             ! grep -q '^rdb_last_bgsave_time_sec:-1' "$tmp/info.out"; then
@@ -149,7 +153,9 @@ else
         fi
         sleep 0.25
     done
-    if [ $done_ok -ne 1 ]; then
+    if [ $rc -ne 0 ]; then
+        why="INFO persistence: $(apps_why redis-cli $rc "$tmp/info.out")"
+    elif [ $done_ok -ne 1 ]; then
         why="INFO persistence never said done and ok: $(grep -E '^rdb_(bgsave_in_progress|last_bgsave_status)' "$tmp/info.out" | tr '\r\n' '  ')"
     elif ! timeout 30 redis-check-rdb "$tmp/rdb/dump.rdb" >"$tmp/check-rdb.out" 2>&1; then
         why="redis-check-rdb failed: $(tail -n 1 "$tmp/check-rdb.out")"
