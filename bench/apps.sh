@@ -17,7 +17,7 @@
 #     and p99 (redis-server --save '' --appendonly no)
 #   sockperf ping-pong --full-rtt, TCP and UDP, 64 B: p50 and p99 round trip
 #   nginx (one worker, master_process off) + wrk -t1 --latency, a small
-#     page, -c 1 and -c 50: requests/s and p99
+#     page, -c 1, -c 10 and -c 50: requests/s and p99
 #   the same path through the native API: bench/demi-rtt over catnip memif
 #     (the libdemi column) and bench/linux-rtt, blocking (Linux), TCP 64 B
 #     round trips: what the shim and the application add
@@ -159,7 +159,7 @@ row() { # key label unit high|low
 fail_keys() {
     local why=$1 k
     shift
-    for k in "$@"; do note["$path|$k"]=$why; done
+    for k in "$@"; do note["$path|$k"]="FAILED: $why"; done
     failures=$((failures + 1))
     say "  $path: FAILED: $why"
 }
@@ -291,7 +291,10 @@ bench_sockperf() {
 }
 
 # ------------------------------------------------------------ nginx + wrk
-for c in 1 50; do
+wrk_conns=(1 10 50)
+wrk_keys=()
+for c in "${wrk_conns[@]}"; do
+    wrk_keys+=("wrk-c$c-rps" "wrk-c$c-p99")
     row "wrk-c$c-rps" "nginx + wrk -t1 -c $c, small page" "req/s" high
     row "wrk-c$c-p99" "nginx + wrk -t1 -c $c, small page" "p99 us" low
 done
@@ -299,7 +302,7 @@ done
 bench_nginx() {
     local port log=$tmp/nginx-$path.log c out dir=$tmp/nginx-$path
     if over_budget; then
-        for k in wrk-c{1,50}-{rps,p99}; do note["$path|$k"]="time budget spent"; done
+        for k in "${wrk_keys[@]}"; do note["$path|$k"]="time budget spent"; done
         return
     fi
     port=$(free_port)
@@ -329,22 +332,23 @@ http {
 EOF
     say "$path: nginx ..."
     if ! start_server "$log" "getrlimit" nginx -c "$dir/nginx.conf" -e stderr; then
-        fail_keys "nginx did not start: $(last_error "$log")" wrk-c{1,50}-{rps,p99}
+        fail_keys "nginx did not start: $(last_error "$log")" "${wrk_keys[@]}"
         return
     fi
-    for c in 1 50; do
+    for c in "${wrk_conns[@]}"; do
         out=$tmp/wrk-$path-$c.log
         "${cpre[@]}" wrk -t1 -c "$c" -d "${secs}s" --timeout 5s --latency "http://$ip:$port/index.html" \
             </dev/null >"$out" 2>&1
         local rc=$? rps p99
         rps=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$out" | cut -d. -f1)
         p99=$(wrk_us "$(awk '$1 == "99%" { print $2 }' "$out")")
-        if [ $rc -ne 0 ] || [ -z "$rps" ] || [ "$rps" -eq 0 ] || [ -z "$p99" ]; then
-            fail_keys "wrk -c $c exit $rc: $(last_error "$out")" "wrk-c$c-rps" "wrk-c$c-p99"
+        if grep -Eq 'Socket errors|Non-2xx' "$out"; then
+            fail_keys "wrk -c $c: $(grep -E 'requests in|Socket errors|Non-2xx' "$out" | tr -s ' ' | tr '\n' ';')" \
+                "wrk-c$c-rps" "wrk-c$c-p99"
             continue
         fi
-        if grep -Eq 'Socket errors|Non-2xx' "$out"; then
-            fail_keys "wrk -c $c: $(grep -E 'Socket errors|Non-2xx' "$out" | head -n 1)" "wrk-c$c-rps" "wrk-c$c-p99"
+        if [ $rc -ne 0 ] || [ -z "$rps" ] || [ "$rps" -eq 0 ] || [ -z "$p99" ]; then
+            fail_keys "wrk -c $c exit $rc: $(last_error "$out")" "wrk-c$c-rps" "wrk-c$c-p99"
             continue
         fi
         val["$path|wrk-c$c-rps"]=$rps
@@ -422,7 +426,7 @@ for p in linux demi; do
         continue
     fi
     if [ "$p" = demi ] && [ ! -x "$demirun" ]; then
-        for k in "${keys[@]}"; do note["$p|$k"]="demirun missing ($demirun)"; done
+        for k in "${keys[@]}"; do note["$p|$k"]="FAILED: demirun missing ($demirun)"; done
         failures=$((failures + 1))
         say "demi: FAILED: demirun missing: $demirun"
         bench_native
@@ -449,6 +453,8 @@ speedup() { # key
 cell() { # path key
     if [ -n "${val["$1|$2"]:-}" ]; then
         echo "${val["$1|$2"]}"
+    elif [ "${note["$1|$2"]:0:7}" = FAILED: ]; then
+        echo "FAILED"
     elif [ -n "${note["$1|$2"]:-}" ]; then
         echo "n/a"
     else
@@ -473,7 +479,7 @@ elapsed=$((SECONDS - start_s))
     # The reasons behind n/a cells, once each.
     for p in demi linux; do
         for k in "${keys[@]}"; do
-            [ -n "${note["$p|$k"]:-}" ] && echo "n/a ($p): ${note["$p|$k"]}"
+            [ -n "${note["$p|$k"]:-}" ] && echo "$p, ${label[$k]}: ${note["$p|$k"]}"
         done
     done | awk '!seen[$0]++'
     echo "Run time: ${elapsed} s. CSV: bench/results/apps.csv"

@@ -10,7 +10,8 @@
 #   - PUT of a 1 MiB random file (WebDAV module), read back, sha256 checked
 #   - keep-alive: one curl fetches three URLs over one connection
 #   - a missing file is a 404
-#   - wrk -t1 -c10 for 3 s: requests done, no socket errors, no non-2xx
+#   - wrk -t1 -c10 for 3 s: requests done, no socket errors, no non-2xx;
+#     wrk -t1 -c1 for 2 s, the same
 #   - the server still serves the big file after the load; SIGTERM exits 0
 # Prints "ok - NAME" / "not ok - NAME (reason)" per case, then "N passed, M failed".
 set -u
@@ -146,6 +147,20 @@ if [ $rc -eq 0 ] && [ -n "$rps" ] && awk -v r="$rps" 'BEGIN { exit !(r > 0) }' &
 else
     not_ok "$name" "$(apps_why wrk $rc), $(grep -E 'Requests/sec|Socket errors|Non-2xx' "$tmp/wrk.out" | tr '\n' ' ')" \
         "$tmp/wrk.out" "$tmp/server.log"
+fi
+
+# One connection: wrk's event loop (ae) takes only fds below 10 + 3 x
+# connections, 13 here, as a process whose first sockets get fds 3, 4, ... has.
+name="nginx: wrk -t1 -c1 -d2s GET /index.html: requests done, no socket errors"
+apps_client wrk -t1 -c1 -d2s --timeout 5s --latency "$url/index.html" </dev/null >"$tmp/wrk1.out" 2>&1
+rc=$?
+rps=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$tmp/wrk1.out")
+if [ $rc -eq 0 ] && [ -n "$rps" ] && awk -v r="$rps" 'BEGIN { exit !(r > 0) }' &&
+    ! grep -Eq 'Socket errors|Non-2xx' "$tmp/wrk1.out"; then
+    ok "$name ($rps requests/s, p99 $(awk '$1 == "99%" { print $2 }' "$tmp/wrk1.out"))"
+else
+    not_ok "$name" "$(apps_why wrk $rc), $(grep -E 'requests in|Socket errors|Non-2xx' "$tmp/wrk1.out" | tr -s ' ' | tr '\n' ' ')" \
+        "$tmp/wrk1.out" "$tmp/server.log"
 fi
 
 fetch "nginx: after the load, the 1 MiB file still served intact" "$url/big.bin" "$tmp/big2.out" "$tmp/www/big.bin"
