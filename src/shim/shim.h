@@ -90,6 +90,11 @@ struct shim_real {
 
 extern struct shim_real shim_real;
 
+/* The C library's @name. Resolved by the shim's constructor, or here when
+ * another preloaded library (a sanitizer runtime) calls in before it ran. */
+void shim_resolve(void);
+#define SHIM_REAL(name) (__builtin_expect(shim_real.name != NULL, 1) ? shim_real.name : (shim_resolve(), shim_real.name))
+
 enum shim_kind {
     SHIM_UNDECIDED, /* a kernel socket so far: bind/connect/listen decide */
     SHIM_DEMI,      /* lives on libdemi; the kernel socket is a placeholder */

@@ -63,7 +63,7 @@ void shim_unlock(void)
 
 #define REAL(name) shim_real.name = (__typeof__(shim_real.name))dlsym(RTLD_NEXT, #name)
 
-static void shim_resolve(void)
+void shim_resolve(void)
 {
     REAL(socket);
     REAL(bind);

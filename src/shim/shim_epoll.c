@@ -64,7 +64,7 @@ void shim_epoll_to_kernel(struct shim_sock *s)
     list_for_each_safe(pos, tmp, &s->watchers) {
         struct shim_epitem *it = list_entry(pos, struct shim_epitem, in_sock);
         struct epoll_event ev = {.events = it->events, .data = it->data};
-        if (shim_real.epoll_ctl(it->ep->kfd, EPOLL_CTL_ADD, it->fd, &ev) == 0)
+        if (SHIM_REAL(epoll_ctl)(it->ep->kfd, EPOLL_CTL_ADD, it->fd, &ev) == 0)
             it->ep->nkernel++;
         shim_epitem_free(it);
     }
@@ -107,7 +107,7 @@ void shim_epoll_forget(int fd)
 
 SHIM_EXPORT int epoll_create1(int flags)
 {
-    int kfd = shim_real.epoll_create1(flags);
+    int kfd = SHIM_REAL(epoll_create1)(flags);
 
     if (kfd >= 0 && !shim_in_demi && shim.enabled)
         shim_epoll_new(kfd); /* no lock: see shim_epoll_forget */
@@ -141,7 +141,7 @@ SHIM_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
     int ret = 0;
 
     if (!ep || !s || s->kind == SHIM_UNDECIDED || shim_forked()) {
-        ret = shim_real.epoll_ctl(epfd, op, fd, ev);
+        ret = SHIM_REAL(epoll_ctl)(epfd, op, fd, ev);
         if (ep && ret == 0)
             ep->nkernel += op == EPOLL_CTL_ADD ? 1 : op == EPOLL_CTL_DEL ? -1 : 0;
         return ret;
@@ -250,8 +250,8 @@ static int shim_epoll_wait(struct shim_epoll *ep, struct epoll_event *evs, int m
         if (ep->nkernel > 0 && n < max) {
             uint64_t now = shim_now_ns();
             if (!kernel_seen || n > 0 || now - ep->last_kpoll_ns >= shim.kpoll_ns) {
-                k = sigmask ? shim_real.epoll_pwait(ep->kfd, evs + n, max - n, 0, sigmask)
-                            : shim_real.epoll_wait(ep->kfd, evs + n, max - n, 0);
+                k = sigmask ? SHIM_REAL(epoll_pwait)(ep->kfd, evs + n, max - n, 0, sigmask)
+                            : SHIM_REAL(epoll_wait)(ep->kfd, evs + n, max - n, 0);
                 ep->last_kpoll_ns = now;
                 kernel_seen = true;
                 if (k < 0 && n == 0)
@@ -274,7 +274,7 @@ SHIM_EXPORT int epoll_wait(int epfd, struct epoll_event *evs, int max, int timeo
     struct shim_epoll *ep = shim_in_demi ? NULL : shim_epoll_of(epfd);
 
     if (!ep || list_empty(&ep->items) || shim_forked())
-        return shim_real.epoll_wait(epfd, evs, max, timeout);
+        return SHIM_REAL(epoll_wait)(epfd, evs, max, timeout);
     return shim_epoll_wait(ep, evs, max, timeout, NULL);
 }
 
@@ -283,6 +283,6 @@ SHIM_EXPORT int epoll_pwait(int epfd, struct epoll_event *evs, int max, int time
     struct shim_epoll *ep = shim_in_demi ? NULL : shim_epoll_of(epfd);
 
     if (!ep || list_empty(&ep->items) || shim_forked())
-        return shim_real.epoll_pwait(epfd, evs, max, timeout, sigmask);
+        return SHIM_REAL(epoll_pwait)(epfd, evs, max, timeout, sigmask);
     return shim_epoll_wait(ep, evs, max, timeout, sigmask);
 }

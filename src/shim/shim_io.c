@@ -346,13 +346,13 @@ ssize_t shim_send(struct shim_sock *s, const struct msghdr *msg, int flags)
 
 SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
-    SHIM_IO_ENTRY(fd, s, shim_real.recvmsg(fd, msg, flags))
+    SHIM_IO_ENTRY(fd, s, SHIM_REAL(recvmsg)(fd, msg, flags))
     return shim_recv(s, msg, flags);
 }
 
 SHIM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *addr, socklen_t *alen)
 {
-    SHIM_IO_ENTRY(fd, s, shim_real.recvfrom(fd, buf, len, flags, addr, alen))
+    SHIM_IO_ENTRY(fd, s, SHIM_REAL(recvfrom)(fd, buf, len, flags, addr, alen))
     struct iovec iov = {buf, len};
     struct msghdr m = {.msg_name = addr, .msg_namelen = addr && alen ? *alen : 0, .msg_iov = &iov, .msg_iovlen = 1};
     ssize_t n = shim_recv(s, &m, flags);
@@ -363,7 +363,7 @@ SHIM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct so
 
 SHIM_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
 {
-    SHIM_IO_ENTRY(fd, s, shim_real.recv(fd, buf, len, flags))
+    SHIM_IO_ENTRY(fd, s, SHIM_REAL(recv)(fd, buf, len, flags))
     struct iovec iov = {buf, len};
     struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
     return shim_recv(s, &m, flags);
@@ -371,7 +371,7 @@ SHIM_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
 
 SHIM_EXPORT ssize_t read(int fd, void *buf, size_t len)
 {
-    SHIM_IO_ENTRY(fd, s, shim_real.read(fd, buf, len))
+    SHIM_IO_ENTRY(fd, s, SHIM_REAL(read)(fd, buf, len))
     struct iovec iov = {buf, len};
     struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
     return shim_recv(s, &m, 0);
@@ -379,7 +379,7 @@ SHIM_EXPORT ssize_t read(int fd, void *buf, size_t len)
 
 SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int n)
 {
-    SHIM_IO_ENTRY(fd, s, shim_real.readv(fd, iov, n))
+    SHIM_IO_ENTRY(fd, s, SHIM_REAL(readv)(fd, iov, n))
     if (n < 0 || n > IOV_MAX) {
         errno = EINVAL;
         return -1;
@@ -390,7 +390,7 @@ SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int n)
 
 SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-    SHIM_IO_ENTRY(fd, s, shim_real.sendmsg(fd, msg, flags))
+    SHIM_IO_ENTRY(fd, s, SHIM_REAL(sendmsg)(fd, msg, flags))
     return shim_send(s, msg, flags);
 }
 
@@ -407,7 +407,7 @@ SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags, const
         s = shim_lookup(fd);
     }
     if (!s || s->kind == SHIM_UNDECIDED)
-        return shim_real.sendto(fd, buf, len, flags, addr, alen);
+        return SHIM_REAL(sendto)(fd, buf, len, flags, addr, alen);
     if (shim_forked())
         return shim_forked_error(fd);
     struct iovec iov = {(void *)buf, len};
@@ -419,7 +419,7 @@ SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags, const
 
 SHIM_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
 {
-    SHIM_IO_ENTRY(fd, s, shim_real.send(fd, buf, len, flags))
+    SHIM_IO_ENTRY(fd, s, SHIM_REAL(send)(fd, buf, len, flags))
     struct iovec iov = {(void *)buf, len};
     struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
     return shim_send(s, &m, flags);
@@ -427,7 +427,7 @@ SHIM_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
 
 SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t len)
 {
-    SHIM_IO_ENTRY(fd, s, shim_real.write(fd, buf, len))
+    SHIM_IO_ENTRY(fd, s, SHIM_REAL(write)(fd, buf, len))
     struct iovec iov = {(void *)buf, len};
     struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
     return shim_send(s, &m, 0);
@@ -435,7 +435,7 @@ SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t len)
 
 SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int n)
 {
-    SHIM_IO_ENTRY(fd, s, shim_real.writev(fd, iov, n))
+    SHIM_IO_ENTRY(fd, s, SHIM_REAL(writev)(fd, iov, n))
     if (n < 0 || n > IOV_MAX) {
         errno = EINVAL;
         return -1;
@@ -523,7 +523,7 @@ static ssize_t shim_sendfile(struct shim_sock *s, int in_fd, off_t *offset, size
 
 SHIM_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
 {
-    SHIM_IO_ENTRY(out_fd, s, shim_real.sendfile(out_fd, in_fd, offset, count))
+    SHIM_IO_ENTRY(out_fd, s, SHIM_REAL(sendfile)(out_fd, in_fd, offset, count))
     if (shim_lookup(in_fd)) {
         errno = EINVAL; /* a socket is no file to send from, as in Linux */
         return -1;

@@ -49,7 +49,7 @@ static int shim_poll_once(struct pollfd *fds, nfds_t n, struct pollfd *kfds, nfd
     shim_unlock();
     if (kernel && nk > 0) {
         static const struct timespec zero = {0, 0};
-        int k = sigmask ? shim_real.ppoll(kfds, nk, &zero, sigmask) : shim_real.poll(kfds, nk, 0);
+        int k = sigmask ? SHIM_REAL(ppoll)(kfds, nk, &zero, sigmask) : SHIM_REAL(poll)(kfds, nk, 0);
         if (k < 0) {
             *err = errno;
             return -1;
@@ -120,7 +120,7 @@ static int shim_poll(struct pollfd *fds, nfds_t n, int timeout, const sigset_t *
 SHIM_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
 {
     if (!shim_any_demi(fds, n))
-        return shim_real.poll(fds, n, timeout);
+        return SHIM_REAL(poll)(fds, n, timeout);
     return shim_poll(fds, n, timeout, NULL);
 }
 
@@ -149,7 +149,7 @@ SHIM_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, c
     int ms;
 
     if (!shim_any_demi(fds, n))
-        return shim_real.ppoll(fds, n, ts, sigmask);
+        return SHIM_REAL(ppoll)(fds, n, ts, sigmask);
     ms = shim_timespec_ms(ts);
     if (ms == -2)
         return fail(EINVAL);
@@ -222,7 +222,7 @@ SHIM_EXPORT int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct time
     int ms;
 
     if (!shim_set_has_demi(nfds, rd, wr, ex))
-        return shim_real.select(nfds, rd, wr, ex, tv);
+        return SHIM_REAL(select)(nfds, rd, wr, ex, tv);
     if (tv && (tv->tv_sec < 0 || tv->tv_usec < 0))
         return fail(EINVAL);
     ms = tv ? (int)(tv->tv_sec * 1000 + (tv->tv_usec + 999) / 1000) : -1;
@@ -235,7 +235,7 @@ SHIM_EXPORT int pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const stru
     int ms;
 
     if (!shim_set_has_demi(nfds, rd, wr, ex))
-        return shim_real.pselect(nfds, rd, wr, ex, ts, sigmask);
+        return SHIM_REAL(pselect)(nfds, rd, wr, ex, ts, sigmask);
     ms = shim_timespec_ms(ts);
     if (ms == -2)
         return fail(EINVAL);
@@ -276,18 +276,18 @@ SHIM_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction
     int ret;
 
     if (shim_in_demi || !shim.enabled || sig <= 0 || sig >= NSIG)
-        return shim_real.sigaction(sig, act, old);
+        return SHIM_REAL(sigaction)(sig, act, old);
     prev_app = shim_app_sa[sig]; /* the program's, while the trampoline is installed */
     if (shim_sig_wrappable(act)) {
         shim_app_sa[sig] = *act; /* before the trampoline can run with it */
         mine = *act;
         mine.sa_flags |= SA_SIGINFO;
         mine.sa_sigaction = shim_sig_trampoline;
-        ret = shim_real.sigaction(sig, &mine, &prev);
+        ret = SHIM_REAL(sigaction)(sig, &mine, &prev);
         if (ret != 0)
             shim_app_sa[sig] = prev_app;
     } else {
-        ret = shim_real.sigaction(sig, act, &prev);
+        ret = SHIM_REAL(sigaction)(sig, act, &prev);
     }
     if (ret != 0)
         return ret;
@@ -304,7 +304,7 @@ SHIM_EXPORT sighandler_t signal(int sig, sighandler_t handler)
     struct sigaction sa, old;
 
     if (shim_in_demi || !shim.enabled)
-        return shim_real.signal(sig, handler);
+        return SHIM_REAL(signal)(sig, handler);
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = handler;
     sa.sa_flags = SA_RESTART;

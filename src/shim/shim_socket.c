@@ -35,7 +35,7 @@ static void shim_copy_addr(struct sockaddr *addr, socklen_t *alen, const struct 
 SHIM_EXPORT int socket(int domain, int type, int protocol)
 {
     int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
-    int fd = shim_real.socket(domain, type, protocol);
+    int fd = SHIM_REAL(socket)(domain, type, protocol);
     struct shim_sock *s;
 
     if (fd < 0 || shim_in_demi || !shim.enabled || shim_forked() || domain != AF_INET ||
@@ -97,7 +97,7 @@ SHIM_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
     int ret;
 
     if (!s || (s->kind == SHIM_UNDECIDED && (!addr || len < sizeof(*sin) || addr->sa_family != AF_INET)))
-        return shim_real.bind(fd, addr, len);
+        return SHIM_REAL(bind)(fd, addr, len);
     if (shim_forked())
         return shim_forked_error(fd);
     shim_lock();
@@ -105,7 +105,7 @@ SHIM_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
         ret = shim_decide(fd, s, sin->sin_addr.s_addr, false);
         if (ret <= 0) {
             shim_unlock();
-            return ret < 0 ? fail(-ret) : shim_real.bind(fd, addr, len);
+            return ret < 0 ? fail(-ret) : SHIM_REAL(bind)(fd, addr, len);
         }
     }
     ret = DEMI(demi_bind(s->qd, addr, len));
@@ -125,7 +125,7 @@ SHIM_EXPORT int listen(int fd, int backlog)
     int ret;
 
     if (!s)
-        return shim_real.listen(fd, backlog);
+        return SHIM_REAL(listen)(fd, backlog);
     if (shim_forked())
         return shim_forked_error(fd);
     if (s->type != SOCK_STREAM)
@@ -135,7 +135,7 @@ SHIM_EXPORT int listen(int fd, int backlog)
         ret = shim_decide(fd, s, htonl(INADDR_ANY), false);
         if (ret <= 0) {
             shim_unlock();
-            return ret < 0 ? fail(-ret) : shim_real.listen(fd, backlog);
+            return ret < 0 ? fail(-ret) : SHIM_REAL(listen)(fd, backlog);
         }
     }
     if (s->listening) { /* a second listen() changes the backlog only */
@@ -164,7 +164,7 @@ SHIM_EXPORT int listen(int fd, int backlog)
 /* A socket for connection @a: a kernel placeholder fd and a record. */
 static int shim_adopt(struct shim_sock *l, const struct shim_acc *a, int flags)
 {
-    int kfd = shim_real.socket(AF_INET, SOCK_STREAM | (flags & (SOCK_CLOEXEC | SOCK_NONBLOCK)), 0);
+    int kfd = SHIM_REAL(socket)(AF_INET, SOCK_STREAM | (flags & (SOCK_CLOEXEC | SOCK_NONBLOCK)), 0);
     struct shim_sock *ns;
 
     if (kfd < 0)
@@ -174,7 +174,7 @@ static int shim_adopt(struct shim_sock *l, const struct shim_acc *a, int flags)
         if (ns && a->qd < shim.byqd_cap && shim.byqd[a->qd] == ns)
             shim.byqd[a->qd] = NULL;
         free(ns);
-        shim_real.close(kfd);
+        SHIM_REAL(close)(kfd);
         return kfd >= SHIM_MAX_FDS ? -EMFILE : -ENOMEM;
     }
     ns->kind = SHIM_DEMI;
@@ -195,7 +195,7 @@ SHIM_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *alen, int flag
     int ret;
 
     if (!s || s->kind == SHIM_UNDECIDED)
-        return shim_real.accept4(fd, addr, alen, flags);
+        return SHIM_REAL(accept4)(fd, addr, alen, flags);
     if (shim_forked())
         return shim_forked_error(fd);
     if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
@@ -288,7 +288,7 @@ SHIM_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
     int ret;
 
     if (!s || (s->kind == SHIM_UNDECIDED && (!addr || len < sizeof(*sin) || addr->sa_family != AF_INET)))
-        return shim_real.connect(fd, addr, len);
+        return SHIM_REAL(connect)(fd, addr, len);
     if (shim_forked())
         return shim_forked_error(fd);
     if (!addr || len < sizeof(*sin) || addr->sa_family != AF_INET)
@@ -298,7 +298,7 @@ SHIM_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
         ret = shim_decide(fd, s, sin->sin_addr.s_addr, true);
         if (ret <= 0) {
             shim_unlock();
-            return ret < 0 ? fail(-ret) : shim_real.connect(fd, addr, len);
+            return ret < 0 ? fail(-ret) : SHIM_REAL(connect)(fd, addr, len);
         }
     }
     if (s->type == SOCK_STREAM) {
@@ -343,7 +343,7 @@ SHIM_EXPORT int close(int fd)
     struct shim_sock *s;
 
     if (shim_in_demi)
-        return shim_real.close(fd);
+        return SHIM_REAL(close)(fd);
     if (shim_epoll_of(fd))
         shim_epoll_forget(fd);
     s = shim_sock_of(fd);
@@ -355,7 +355,7 @@ SHIM_EXPORT int close(int fd)
         }
         shim_unlock();
     }
-    return shim_real.close(fd);
+    return SHIM_REAL(close)(fd);
 }
 
 SHIM_EXPORT int shutdown(int fd, int how)
@@ -364,13 +364,22 @@ SHIM_EXPORT int shutdown(int fd, int how)
     int ret = 0;
 
     if (!s || s->kind == SHIM_UNDECIDED)
-        return shim_real.shutdown(fd, how);
+        return SHIM_REAL(shutdown)(fd, how);
     if (shim_forked())
         return shim_forked_error(fd);
     if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
         return fail(EINVAL);
     shim_lock();
-    if (s->type == SOCK_STREAM && !s->connected && !s->listening)
+    if (s->listening) {
+        /* Linux: 0; SHUT_RD stops the listener (accept then fails with
+         * EINVAL). libdemi's listener stays until close. */
+        if (how != SHUT_WR)
+            s->listening = false;
+        shim_notify(s);
+        shim_unlock();
+        return 0;
+    }
+    if (s->type == SOCK_STREAM && !s->connected)
         ret = ENOTCONN;
     else
         ret = DEMI(demi_shutdown(s->qd, how));
@@ -393,7 +402,7 @@ SHIM_EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *alen)
     int ret;
 
     if (!s || s->kind == SHIM_UNDECIDED)
-        return shim_real.getsockname(fd, addr, alen);
+        return SHIM_REAL(getsockname)(fd, addr, alen);
     if (shim_forked())
         return shim_forked_error(fd);
     if (!addr || !alen)
@@ -412,7 +421,7 @@ SHIM_EXPORT int getpeername(int fd, struct sockaddr *addr, socklen_t *alen)
     struct shim_sock *s = shim_lookup(fd);
 
     if (!s || s->kind == SHIM_UNDECIDED)
-        return shim_real.getpeername(fd, addr, alen);
+        return SHIM_REAL(getpeername)(fd, addr, alen);
     if (shim_forked())
         return shim_forked_error(fd);
     if (!addr || !alen)
@@ -441,9 +450,9 @@ SHIM_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen
     int ret;
 
     if (!s || shim_forked())
-        return shim_real.setsockopt(fd, level, name, val, len);
+        return SHIM_REAL(setsockopt)(fd, level, name, val, len);
     /* The kernel first: Linux's validation, and the store for the rest. */
-    if (shim_real.setsockopt(fd, level, name, val, len) != 0)
+    if (SHIM_REAL(setsockopt)(fd, level, name, val, len) != 0)
         return -1;
     if (!shim_demi_opt(level, name))
         return 0;
@@ -480,7 +489,7 @@ SHIM_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *le
     int v;
 
     if (!s || s->kind == SHIM_UNDECIDED || shim_forked())
-        return shim_real.getsockopt(fd, level, name, val, len);
+        return SHIM_REAL(getsockopt)(fd, level, name, val, len);
     if (!val || !len)
         return fail(EFAULT);
     if (level == SOL_SOCKET && (name == SO_ERROR || name == SO_ACCEPTCONN)) {
@@ -504,7 +513,7 @@ SHIM_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *le
         return 0;
     }
     if (level == IPPROTO_TCP && name == TCP_INFO) {
-        if (shim_real.getsockopt(fd, level, name, val, len) != 0)
+        if (SHIM_REAL(getsockopt)(fd, level, name, val, len) != 0)
             return -1;
         if (*len >= 1) /* the state, at least, is ours */
             ((struct tcp_info *)val)->tcpi_state = s->connected ? 1 /* ESTABLISHED */ : s->listening ? 10 : 7;
@@ -512,7 +521,7 @@ SHIM_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *le
     }
     /* Every other option reads back from the kernel placeholder, which
      * holds what the program set, in Linux's own terms (SO_RCVBUF doubled). */
-    return shim_real.getsockopt(fd, level, name, val, len);
+    return SHIM_REAL(getsockopt)(fd, level, name, val, len);
 }
 
 /* F_DUPFD, dup: @nfd names @s too. */
@@ -523,7 +532,7 @@ static int shim_dup_attach(int nfd, struct shim_sock *s)
     shim_lock();
     if (shim_fd_attach(nfd, s) != 0) {
         shim_unlock();
-        shim_real.close(nfd);
+        SHIM_REAL(close)(nfd);
         return fail(EMFILE);
     }
     shim_unlock();
@@ -533,7 +542,7 @@ static int shim_dup_attach(int nfd, struct shim_sock *s)
 static int shim_fcntl(int fd, int cmd, void *arg)
 {
     struct shim_sock *s = shim_lookup(fd);
-    int ret = shim_real.fcntl(fd, cmd, arg);
+    int ret = SHIM_REAL(fcntl)(fd, cmd, arg);
 
     if (!s || ret < 0)
         return ret;
@@ -579,7 +588,7 @@ SHIM_EXPORT int ioctl(int fd, unsigned long req, ...)
     va_end(ap);
     s = shim_lookup(fd);
     if (!s || s->kind == SHIM_UNDECIDED || shim_forked()) {
-        int ret = shim_real.ioctl(fd, req, arg);
+        int ret = SHIM_REAL(ioctl)(fd, req, arg);
         if (s && ret == 0 && req == FIONBIO && arg)
             s->nonblock = *(int *)arg != 0;
         return ret;
@@ -587,7 +596,7 @@ SHIM_EXPORT int ioctl(int fd, unsigned long req, ...)
     if (req == FIONBIO) {
         if (!arg)
             return fail(EFAULT);
-        if (shim_real.ioctl(fd, req, arg) != 0)
+        if (SHIM_REAL(ioctl)(fd, req, arg) != 0)
             return -1;
         s->nonblock = *(int *)arg != 0;
         return 0;
@@ -612,12 +621,12 @@ SHIM_EXPORT int ioctl(int fd, unsigned long req, ...)
         *(int *)arg = v;
         return 0;
     }
-    return shim_real.ioctl(fd, req, arg);
+    return SHIM_REAL(ioctl)(fd, req, arg);
 }
 
 SHIM_EXPORT int dup(int fd)
 {
-    return shim_dup_attach(shim_real.dup(fd), shim_lookup(fd));
+    return shim_dup_attach(SHIM_REAL(dup)(fd), shim_lookup(fd));
 }
 
 /* dup2/dup3 onto @nfd: what @nfd named is closed first, as the kernel does. */
@@ -637,7 +646,7 @@ static int shim_dup_onto(int fd, int nfd, int ret)
     }
     if (s && shim_fd_attach(nfd, s) != 0) {
         shim_unlock();
-        shim_real.close(nfd);
+        SHIM_REAL(close)(nfd);
         return fail(EMFILE);
     }
     shim_unlock();
@@ -647,11 +656,11 @@ static int shim_dup_onto(int fd, int nfd, int ret)
 SHIM_EXPORT int dup2(int fd, int nfd)
 {
     if (fd == nfd)
-        return shim_real.dup2(fd, nfd);
-    return shim_dup_onto(fd, nfd, shim_real.dup2(fd, nfd));
+        return SHIM_REAL(dup2)(fd, nfd);
+    return shim_dup_onto(fd, nfd, SHIM_REAL(dup2)(fd, nfd));
 }
 
 SHIM_EXPORT int dup3(int fd, int nfd, int flags)
 {
-    return shim_dup_onto(fd, nfd, shim_real.dup3(fd, nfd, flags));
+    return shim_dup_onto(fd, nfd, SHIM_REAL(dup3)(fd, nfd, flags));
 }
