@@ -1,10 +1,13 @@
 # SPDX-License-Identifier: MIT
 # shellcheck shell=bash
+# APPS_* are set here and read by the scripts that source this file:
+# shellcheck disable=SC2034
 #
 # apps-lib.sh: the setup shared by the application tests (apps-redis.sh,
-# apps-memcached.sh, apps-nginx.sh, apps-sockperf.sh, apps-iperf3.sh) and
-# bench/apps.sh: unmodified Debian programs run under tools/demirun (the
-# LD_PRELOAD shim), a server and its clients, in one of three modes:
+# apps-memcached.sh, apps-nginx.sh, apps-sockperf.sh, apps-iperf3.sh;
+# bench/apps.sh measures the memif mode against Linux): unmodified Debian
+# programs run under tools/demirun (the LD_PRELOAD shim), a server and its
+# clients, in one of three modes:
 #
 #   memif      both ends under demirun, LIBOS=catnip over DPDK's net_memif:
 #              two processes over shared memory (the pair of scripts/demo.sh:
@@ -33,7 +36,8 @@
 #                                      caller redirects its input and output)
 #   apps_stop PID                      TERM, KILL after 5 s, reap; its status
 #   apps_finish                        "N passed, M failed" and the exit status
-# $APPS_IP is the address the server binds and the clients connect to;
+# $APPS_IP is the address the server binds and the clients connect to
+# ($APPS_MODE the mode, $APPS_LABEL what it means);
 # $APPS_TMP a temporary directory removed at exit with everything else
 # (processes, namespaces, DPDK runtime directories).
 #
@@ -83,10 +87,10 @@ apps_need() {
 # Stop one process we started (its process group: timeout(1) made one) and
 # reap it; returns its exit status.
 apps_stop() {
-    local pid=$1 rc i
+    local pid=$1 rc
     [ -n "$pid" ] || return 0
     kill -TERM "$pid" 2>/dev/null
-    for i in $(seq 50); do
+    for _ in $(seq 50); do
         kill -0 "$pid" 2>/dev/null || break
         # A reaped zombie still answers kill -0 until waited for: check state.
         [ "$(ps -o stat= -p "$pid" 2>/dev/null | cut -c1)" = Z ] && break

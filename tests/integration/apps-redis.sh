@@ -93,7 +93,7 @@ check_bin() {
     rc=$?
     # --raw ends the value with a newline.
     if [ $rc -ne 0 ]; then
-        echo "$(apps_why redis-cli $rc "$tmp/bin-$tag.err")"
+        apps_why redis-cli $rc "$tmp/bin-$tag.err"
     elif [ "$(stat -c %s "$tmp/bin-$tag.out")" -ne $((big_size + 1)) ]; then
         echo "got $(stat -c %s "$tmp/bin-$tag.out") bytes, want $((big_size + 1))"
     elif ! head -c "$big_size" "$tmp/bin-$tag.out" | cmp -s - "$tmp/big.bin"; then
