@@ -17,7 +17,9 @@
  * both ends in the process that polls it. The exceptions: a helper thread that
  * only sleeps and then writes an eventfd or a pipe (to wake a blocked wait),
  * a thread that only does file and pipe I/O, and one fork() test. Every wait
- * is bounded, so a bug gives `not ok`, never a hang.
+ * is bounded, so a bug gives `not ok`, never a hang: waits have timeouts, and
+ * each call that may block runs under a 3 s alarm() whose handler (installed
+ * without SA_RESTART) makes a stuck call fail with EINTR.
  *
  * SHIM_CONFORMANCE_LINUX=1 adds the checks only Linux passes by design (a
  * forked child using an inherited socket; the shim refuses that clearly).
@@ -53,6 +55,7 @@
 #include <unistd.h>
 
 #define WAIT_MS 2000 /* the bound on any single wait */
+#define GUARD_S 3     /* the watchdog on a call that may block */
 #define SA(p) ((struct sockaddr *)(p))
 
 /* ------------------------------------------------------------ reporting */
@@ -60,7 +63,18 @@
 static int g_num, g_pass, g_fail;
 static struct in_addr g_addr;
 static unsigned g_port;
-static volatile sig_atomic_t g_sigpipes;
+static volatile sig_atomic_t g_sigpipes, g_alarms;
+
+/* expr under the watchdog: a call blocked GUARD_S seconds fails with EINTR. */
+#define GUARDED(expr) \
+    __extension__({ \
+        alarm(GUARD_S); \
+        __typeof__(expr) g_r_ = (expr); \
+        int g_e_ = errno; \
+        alarm(0); \
+        errno = g_e_; \
+        g_r_; \
+    })
 
 static void pass(const char *what)
 {
@@ -102,13 +116,15 @@ static const char *en(int e)
         return #n;
         X(EAGAIN) X(EBADF) X(EINPROGRESS) X(ECONNREFUSED) X(ECONNRESET) X(EPIPE) X(ENOTCONN)
         X(EISCONN) X(EINVAL) X(EADDRINUSE) X(ENOTSOCK) X(EEXIST) X(ENOENT) X(EPERM)
-        X(EOPNOTSUPP) X(EALREADY) X(EINTR) X(ETIMEDOUT) X(EFAULT) X(ENOMEM) X(ENOBUFS)
+        X(EOPNOTSUPP) X(EALREADY) X(ETIMEDOUT) X(EFAULT) X(ENOMEM) X(ENOBUFS)
         X(EMFILE) X(ENOSYS) X(EADDRNOTAVAIL) X(ENOPROTOOPT) X(EAFNOSUPPORT) X(EPROTONOSUPPORT)
         X(EDESTADDRREQ) X(EMSGSIZE) X(ENETUNREACH) X(EHOSTUNREACH) X(ESPIPE) X(EIO) X(ENXIO)
         X(ENODEV) X(ESRCH) X(ECHILD) X(ENOTTY) X(EACCES) X(ECONNABORTED) X(EPROTO)
 #undef X
     case 0:
         return "0";
+    case EINTR:
+        return "EINTR (blocked until the watchdog's alarm)";
     }
     next = (next + 1) % 4;
     snprintf(buf[next], sizeof(buf[next]), "errno %d", e);
@@ -140,21 +156,21 @@ static void check_err2(const char *what, long rc, int err, int want1, int want2)
 #define CK_RC(what, expr, want) \
     do { \
         errno = 0; \
-        long r_ = (long)(expr); \
+        long r_ = (long)GUARDED(expr); \
         int e_ = errno; \
         check_rc(what, r_, e_, want); \
     } while (0)
 #define CK_ERR(what, expr, want) \
     do { \
         errno = 0; \
-        long r_ = (long)(expr); \
+        long r_ = (long)GUARDED(expr); \
         int e_ = errno; \
         check_err2(what, r_, e_, want, want); \
     } while (0)
 #define CK_ERR2(what, expr, w1, w2) \
     do { \
         errno = 0; \
-        long r_ = (long)(expr); \
+        long r_ = (long)GUARDED(expr); \
         int e_ = errno; \
         check_err2(what, r_, e_, w1, w2); \
     } while (0)
@@ -380,7 +396,7 @@ static int tcp_pair_on(const char *what, int L, const struct sockaddr_in *sa, in
         snprintf(why, sizeof(why), "no connection at the listener within 2 s");
         goto bad;
     }
-    sf = accept(L, NULL, NULL);
+    sf = GUARDED(accept(L, NULL, NULL));
     if (sf < 0) {
         snprintf(why, sizeof(why), "accept: %s", en(errno));
         goto bad;
@@ -446,6 +462,22 @@ static int tmp_file(void)
     if (fd >= 0)
         unlink(path);
     return fd;
+}
+
+/* Helper threads leave SIGALRM to the main thread's blocked call. */
+static void block_alarm(void)
+{
+    sigset_t ss;
+
+    sigemptyset(&ss);
+    sigaddset(&ss, SIGALRM);
+    pthread_sigmask(SIG_BLOCK, &ss, NULL);
+}
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    g_alarms++;
 }
 
 static void on_sigpipe(int sig)
@@ -514,7 +546,7 @@ static void t_connect(void)
     CK("listener: POLLIN with a pending connection", rev & POLLIN, "expected POLLIN, got revents 0x%x", rev);
     gl = sizeof(peer);
     memset(&peer, 0, sizeof(peer));
-    s = accept4(L, SA(&peer), &gl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    s = GUARDED(accept4(L, SA(&peer), &gl, SOCK_NONBLOCK | SOCK_CLOEXEC));
     CK("accept4(SOCK_NONBLOCK | SOCK_CLOEXEC) returns an fd", s >= 0, "expected an fd, got %d/%s", s,
        en(errno));
     CK("accept4: the peer address is the client's getsockname", s >= 0 && gl == sizeof(peer) && sa_eq(&peer, &cname),
@@ -542,7 +574,7 @@ static void t_connect(void)
     CK_RC("blocking connect to a listening socket returns 0", connect(c2, SA(&sa), sizeof(sa)), 0);
     set_nb(L, 1);
     wait_ev(L, POLLIN, WAIT_MS);
-    s2 = accept(L, NULL, NULL);
+    s2 = GUARDED(accept(L, NULL, NULL));
     CK("accept of a queued connection (non-blocking listener) returns an fd", s2 >= 0,
        "expected an fd, got %d/%s", s2, en(errno));
     if (s2 >= 0) {
@@ -948,7 +980,7 @@ static void t_udp(void)
     fl = sizeof(from);
     memset(&from, 0, sizeof(from));
     memset(buf, 0, sizeof(buf));
-    r = (int)recvfrom(u2, buf, sizeof(buf), 0, SA(&from), &fl);
+    r = (int)GUARDED(recvfrom(u2, buf, sizeof(buf), 0, SA(&from), &fl));
     CK("recvfrom returns the datagram", r == 9 && !memcmp(buf, "udp-hello", 9), "expected 9 B \"udp-hello\", got %d/%s \"%.9s\"",
        r, r < 0 ? en(errno) : "", buf);
     CK("recvfrom: the sender's address and port", fl == sizeof(from) && sa_eq(&from, &a1), "expected %s, got %s (len %u)",
@@ -1010,7 +1042,7 @@ static void t_udp(void)
     CK_RC("send on the connected peer", send(u2, "c2", 2, 0), 2);
     wait_ev(u1, POLLIN, WAIT_MS);
     memset(buf, 0, sizeof(buf));
-    r = (int)recv(u1, buf, sizeof(buf), 0);
+    r = (int)GUARDED(recv(u1, buf, sizeof(buf), 0));
     CK("recv on a connected UDP socket: the connected peer's datagram", r == 2 && !memcmp(buf, "c2", 2),
        "expected \"c2\", got %d \"%.5s\"", r, buf);
     sleep_ms(20);
@@ -1093,7 +1125,7 @@ static void t_close(void)
     int nsent = 0;
     for (;;) {
         errno = 0;
-        r = (int)send(a, "data", 4, MSG_NOSIGNAL);
+        r = (int)GUARDED(send(a, "data", 4, MSG_NOSIGNAL));
         e = errno;
         if (r < 0 || now_ms() > dl)
             break;
@@ -1300,7 +1332,7 @@ static void t_epoll(void)
         m = ep_tags(ep, WAIT_MS, evs);
         CK("EPOLLIN on a listener with a pending connection", m == 64 && (evs[6] & EPOLLIN),
            "expected tag 6 EPOLLIN, got mask 0x%x", m);
-        int s = accept(L, NULL, NULL);
+        int s = GUARDED(accept(L, NULL, NULL));
         m = ep_tags(ep, 0, evs);
         CK("a listener: no event once the connection is accepted", m == 0, "expected none, got mask 0x%x", m);
         close_pair(c, s);
@@ -1335,6 +1367,7 @@ static void *waker_main(void *arg)
     struct waker *w = arg;
     uint64_t one = 1;
 
+    block_alarm();
     sleep_ms(w->ms);
     if (w->is_eventfd) {
         if (write(w->fd, &one, sizeof(one)) < 0)
@@ -1701,7 +1734,7 @@ static void t_bad(void)
     CK_RC("connect (blocking) for the EISCONN check", connect(s, SA(&sa), sizeof(sa)), 0);
     CK_ERR("connect twice: -1/EISCONN", connect(s, SA(&sa), sizeof(sa)), EISCONN);
     wait_ev(L, POLLIN, WAIT_MS);
-    s2 = accept(L, NULL, NULL);
+    s2 = GUARDED(accept(L, NULL, NULL));
     close_pair(s, s2);
     close(L);
 
@@ -1808,6 +1841,7 @@ static void *file_worker_main(void *arg)
     int p[2];
     long dl = now_ms() + 10000;
 
+    block_alarm();
     snprintf(w->result, sizeof(w->result), "ok");
     if (!src || !back || pipe(p) < 0) {
         snprintf(w->result, sizeof(w->result), "setup: %s", en(errno));
@@ -1980,6 +2014,9 @@ int main(int argc, char **argv)
     sa.sa_handler = on_sigpipe;
     sa.sa_flags = SA_RESTART;
     sigaction(SIGPIPE, &sa, NULL);
+    sa.sa_handler = on_alarm;
+    sa.sa_flags = 0; /* no SA_RESTART: the watchdog interrupts a stuck call */
+    sigaction(SIGALRM, &sa, NULL);
     printf("# posix_conformance: %s, ports from %u, pid %d\n", addr, g_port, (int)getpid());
 
     t_connect();
