@@ -17,9 +17,9 @@ run() { # dir, label, meson test args...
 tally=$(mktemp)
 trap 'rm -f "$tally"' EXIT
 run "$build" "all suites" --num-processes 2
-# Sanitizers: leaks, overflows, UB in the unit suite (ASAN_OPTIONS keep CI logs readable).
+# Sanitizers: leaks, overflows, UB in the unit, packet-script and shim suites (ASAN_OPTIONS keep CI logs readable).
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-  run "$asan" "unit and packet-script suites under ASan+UBSan" --suite unit --suite pkt
+  run "$asan" "unit, packet-script and shim suites under ASan+UBSan" --suite unit --suite pkt --suite shim
 
 # Fuzzing: every fuzz_* target for a bounded time each (make fuzz runs
 # longer); one passed or failed count per target.

@@ -8,6 +8,8 @@
 #       address the shim routes to libdemi: $DEMI_SHIM_ADDR, else 10.0.0.1,
 #       which a config file written here makes catloop's local IPv4 address
 #       (demikernel.local_ipv4_addr). No demirun is a failure, never a skip.
+#       In a sanitizer build, the preload (built with ASan+UBSan too) is set
+#       by hand after the sanitizer runtimes, which must come first.
 #
 # Exit status 0 only if both runs pass every check.
 set -u
@@ -62,8 +64,19 @@ else
 demikernel:
   local_ipv4_addr: $addr
 EOF
-    run "shim (demirun --libos catloop, $addr)" "$tmp/shim.log" \
-        env -u SHIM_CONFORMANCE_LINUX "$demirun" --libos catloop --config "$tmp/catloop.yaml" "$prog" "$addr"
+    if ldd "$prog" | grep -q libasan; then
+        # A sanitizer build (make test runs one): the runtimes must come
+        # first in LD_PRELOAD, so the program runs with the preload set by
+        # hand (what demirun does), not through the demirun script.
+        preload=$build/src/shim/libdemi-preload.so
+        sanitizers=$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)
+        run "shim under ASan+UBSan (LD_PRELOAD, catloop, $addr)" "$tmp/shim.log" \
+            env -u SHIM_CONFORMANCE_LINUX LIBOS=catloop CONFIG_PATH="$tmp/catloop.yaml" \
+            LD_PRELOAD="$sanitizers:$preload" "$prog" "$addr"
+    else
+        run "shim (demirun --libos catloop, $addr)" "$tmp/shim.log" \
+            env -u SHIM_CONFORMANCE_LINUX "$demirun" --libos catloop --config "$tmp/catloop.yaml" "$prog" "$addr"
+    fi
 fi
 
 [ "$failed" -eq 0 ]
