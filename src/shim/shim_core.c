@@ -514,11 +514,15 @@ static void shim_dispatch(demi_qresult_t *qr)
         }
     } else if (s->acc_pending && qr->qr_qt == s->acc_qt) {
         s->acc_pending = false;
-        if (!failed)
+        if (!failed) {
             shim_acc_append(s, &qr->qr_value.ares);
-        else if (err != ECANCELED)
-            shim_log("accept on fd of qd %d failed: %s", s->qd, strerror(err));
-        if (!failed || (err != ECANCELED && err != EMFILE && err != ENOMEM))
+        } else if (err != ECANCELED) {
+            static bool told;
+            if (!told) /* EMFILE, ENOMEM: the connection stays queued; retried at each pump */
+                shim_log("a listener's accept failed: %s (retrying; logged once)", strerror(err));
+            told = true;
+        }
+        if (!failed || err != ECANCELED)
             shim_post_accept(s);
     } else if (s->connecting && qr->qr_qt == s->conn_qt) {
         s->connecting = false;
