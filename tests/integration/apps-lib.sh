@@ -34,6 +34,8 @@
 #   apps_wait_log LOG REGEX PID [N]    wait N tenths of a second for REGEX
 #   apps_client CMD...                 one client in the foreground (the
 #                                      caller redirects its input and output)
+#   apps_kclient CMD...                the same, a plain Linux client on the
+#                                      server's own host (its 127.0.0.1)
 #   apps_stop PID                      TERM, KILL after 5 s, reap; its status
 #   apps_finish                        "N passed, M failed" and the exit status
 # $APPS_IP is the address the server binds and the clients connect to
@@ -178,11 +180,13 @@ apps_init() {
                 "$APPS_DEMIRUN" --libos catnip --config "$APPS_TMP/server.yaml" --)
             APPS_CLIENT_PRE=(timeout -k 5 "$APPS_TIMEOUT" taskset -c "$APPS_CORE_C"
                 "$APPS_DEMIRUN" --libos catnip --config "$APPS_TMP/client.yaml" --)
+            APPS_KCLIENT_PRE=(timeout -k 5 "$APPS_TIMEOUT" taskset -c "$APPS_CORE_C")
             APPS_LABEL="both ends under demirun, catnip over DPDK net_memif (server 10.99.0.1 lcore $APPS_CORE_S, client 10.99.0.2 lcore $APPS_CORE_C)"
         else
             APPS_IP=127.0.0.1
             APPS_SERVER_PRE=(timeout -k 5 "$APPS_SERVER_TIMEOUT" taskset -c "$APPS_CORE_S")
             APPS_CLIENT_PRE=(timeout -k 5 "$APPS_TIMEOUT" taskset -c "$APPS_CORE_C")
+            APPS_KCLIENT_PRE=("${APPS_CLIENT_PRE[@]}")
             APPS_LABEL="plain Linux over loopback 127.0.0.1 (DEMIRUN empty; server core $APPS_CORE_S, client core $APPS_CORE_C)"
         fi
     else
@@ -216,6 +220,7 @@ EOF
             APPS_LABEL="plain Linux server in the namespace on $IF_DEMI ($NETNS_IP_DEMI; DEMIRUN empty), clients on Linux in another namespace ($NETNS_IP_LINUX)"
         fi
         APPS_CLIENT_PRE=(ip netns exec "$NS_LINUX" timeout -k 5 "$APPS_TIMEOUT" taskset -c "$APPS_CORE_C")
+        APPS_KCLIENT_PRE=(ip netns exec "$NS_DEMI" timeout -k 5 "$APPS_TIMEOUT" taskset -c "$APPS_CORE_C")
     fi
     echo "# $APPS_NAME, mode $mode: $APPS_LABEL"
 }
@@ -241,6 +246,17 @@ apps_server() {
 apps_client() {
     local pid rc
     "${APPS_CLIENT_PRE[@]}" "$@" <&0 &
+    pid=$!
+    apps_pids+=("$pid")
+    wait "$pid"
+    rc=$?
+    apps_forget "$pid"
+    return $rc
+}
+
+apps_kclient() {
+    local pid rc
+    "${APPS_KCLIENT_PRE[@]}" "$@" <&0 &
     pid=$!
     apps_pids+=("$pid")
     wait "$pid"

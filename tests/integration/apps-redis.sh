@@ -13,6 +13,8 @@
 #     rdb_bgsave_in_progress:0 and rdb_last_bgsave_status:ok, the dump checked
 #     by redis-check-rdb (as many keys as DBSIZE), and the server keeps
 #     serving the same values after the fork
+#   - the server also listens on 127.0.0.1, which stays on the kernel: a
+#     plain Linux redis-cli there reads the same value
 #   - SIGTERM: the server exits 0
 # Prints "ok - NAME" / "not ok - NAME (reason)" per case, then "N passed, M failed".
 set -u
@@ -56,7 +58,11 @@ head -c "$big_size" /dev/urandom >"$tmp/big.bin"
     echo $((nkeys + 1))
 } >"$tmp/session.expected"
 
-apps_server "$tmp/server.log" redis-server --port "$port" --bind "$APPS_IP" --save '' --dir "$tmp/rdb" \
+# Also on 127.0.0.1, which the shim leaves to the kernel: one event loop
+# over a libdemi listener and a kernel one.
+binds=("$APPS_IP")
+[ "$APPS_IP" != 127.0.0.1 ] && binds+=(127.0.0.1)
+apps_server "$tmp/server.log" redis-server --port "$port" --bind "${binds[@]}" --save '' --dir "$tmp/rdb" \
     --appendonly no --protected-mode no --daemonize no --logfile '' --databases 1
 server=$APPS_SERVER_PID
 if ! apps_wait_log "$tmp/server.log" "Ready to accept connections" "$server"; then
@@ -186,6 +192,17 @@ if [ -z "$why" ]; then
     ok "$name"
 else
     not_ok "$name" "$why" "$tmp/server.log"
+fi
+
+name="redis: the same server on 127.0.0.1 (the kernel's): a plain Linux redis-cli GETs the 100 KiB value intact"
+apps_kclient redis-cli -h 127.0.0.1 -p "$port" --raw GET bin </dev/null >"$tmp/bin-kernel.out" 2>"$tmp/bin-kernel.err"
+rc=$?
+if [ $rc -eq 0 ] && [ "$(stat -c %s "$tmp/bin-kernel.out")" -eq $((big_size + 1)) ] &&
+    head -c "$big_size" "$tmp/bin-kernel.out" | cmp -s - "$tmp/big.bin"; then
+    ok "$name"
+else
+    not_ok "$name" "$(apps_why redis-cli $rc "$tmp/bin-kernel.err"), $(stat -c %s "$tmp/bin-kernel.out") bytes" \
+        "$tmp/bin-kernel.err" "$tmp/server.log"
 fi
 
 name="redis: SIGTERM -> redis-server exits 0"
