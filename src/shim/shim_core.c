@@ -542,29 +542,40 @@ static void shim_dispatch(demi_qresult_t *qr)
     shim_notify(s);
 }
 
-/* Orphans whose last push the stack took: libdemi's close now. */
+/* Orphans whose last push the stack took: libdemi's close now. Freeing one
+ * pumps (shim_sock_free), which may change any orphan: look again from the
+ * start after each. */
 static void shim_reap_orphans(void)
 {
-    struct list_node *pos, *tmp;
+    for (;;) {
+        struct list_node *pos, *tmp;
+        struct shim_sock *done = NULL;
 
-    list_for_each_safe(pos, tmp, &shim.orphans) {
-        struct shim_sock *s = list_entry(pos, struct shim_sock, orphan_link);
-        if (s->tx_n == 0 || s->err) {
-            list_del(&s->orphan_link);
-            shim_sock_free(s);
+        list_for_each_safe(pos, tmp, &shim.orphans) {
+            struct shim_sock *s = list_entry(pos, struct shim_sock, orphan_link);
+            if (s->tx_n == 0 || s->err) {
+                done = s;
+                break;
+            }
         }
+        if (!done)
+            return;
+        list_del(&done->orphan_link);
+        shim_sock_free(done);
     }
 }
 
 /* Make progress: poll libdemi once and apply every completion. Called with
- * the lock held. */
+ * the lock held; re-entered from shim_sock_free, where it only drains. */
 void shim_pump(void)
 {
     static const struct timespec zero = {0, 0};
+    static int depth;
     demi_qresult_t qrs[32];
 
     if (!shim.tried_init || shim.init_err)
         return;
+    depth++;
     for (int round = 0; round < 8; round++) {
         int n = 0;
         if (DEMI(demi_wait_next_n(qrs, 32, &n, &zero)) != 0 || n == 0)
@@ -572,8 +583,9 @@ void shim_pump(void)
         for (int i = 0; i < n; i++)
             shim_dispatch(&qrs[i]);
     }
-    if (!list_empty(&shim.orphans))
+    if (depth == 1 && !list_empty(&shim.orphans))
         shim_reap_orphans();
+    depth--;
 }
 
 /* ---- readiness ----------------------------------------------------------- */
