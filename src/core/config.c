@@ -531,6 +531,8 @@ static int load_env(struct loader *ld)
 
         if (strncmp(*e, "DEMI_", 5) != 0)
             continue;
+        if (strncmp(*e, "DEMI_SHIM", 9) == 0 && ((*e)[9] == '=' || (*e)[9] == '_'))
+            continue; /* the preload shim's own (docs/shim.md), read by src/shim */
         snprintf(var, sizeof(var), "%.*s", (int)MIN(n, sizeof(var) - 1), *e);
         for (i = 0; n < sizeof(var) && i < config_nkeys && strcmp(var, en.name[i]) != 0; i++)
             ;

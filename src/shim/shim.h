@@ -199,6 +199,8 @@ struct shim_state {
     int byqd_cap;
     struct list_node orphans;
     _Atomic uint64_t signals; /* handler runs seen (EINTR for waits) */
+    _Atomic bool dead;        /* exit() began: only exit_tid may use libdemi */
+    pid_t exit_tid;
 };
 
 extern struct shim_state shim;

@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -52,6 +53,15 @@ uint64_t shim_now_ns(void)
 void shim_lock(void)
 {
     pthread_mutex_lock(&shim.lock);
+    if (__builtin_expect(atomic_load_explicit(&shim.dead, memory_order_relaxed), 0) &&
+        gettid() != shim.exit_tid) {
+        /* The process is exiting and libdemi going away under the thread
+         * that called exit(): no other thread may touch it again. It
+         * sleeps here until the process ends. */
+        pthread_mutex_unlock(&shim.lock);
+        for (;;)
+            pause();
+    }
 }
 
 void shim_unlock(void)
@@ -198,19 +208,56 @@ int shim_forked_error(int fd)
     return -1;
 }
 
-/* At exit, sockets the program closed may still hold pushes the stack has
- * not taken (a full send queue): they go first, for at most 2 s, as the
+/* At exit: libdemi's own exit work (the device drain, then its teardown)
+ * runs next, in this thread, while the program's other threads may still be
+ * inside their waits (memcached's workers): from here on they stop at the
+ * lock (shim_lock). Sockets the program closed may still hold pushes the
+ * stack has not taken (a full send queue): they get up to 2 s, as the
  * kernel would deliver them after the process ended. Registered after
- * demi_init, so it runs before libdemi's own exit drain. */
+ * demi_init, so it runs before libdemi's handlers. */
 static void shim_atexit(void)
 {
-    uint64_t end = shim_now_ns() + 2000000000ull;
+    uint64_t now = shim_now_ns(), end = now + 2000000000ull, give_up = now + 200000000ull;
+    bool locked;
 
-    if (shim_forked() || shim.init_err || pthread_mutex_trylock(&shim.lock) != 0)
+    if (shim_forked() || shim.init_err)
         return;
-    while (!list_empty(&shim.orphans) && shim_now_ns() < end)
+    /* Another thread releases the lock between two rounds of its wait; the
+     * lock may also be this thread's own, if exit() ran in a signal
+     * handler that interrupted the shim: then go on without it. */
+    while (!(locked = pthread_mutex_trylock(&shim.lock) == 0) && shim_now_ns() < give_up)
+        sched_yield();
+    shim.exit_tid = gettid();
+    atomic_store(&shim.dead, true);
+    while (locked && !list_empty(&shim.orphans) && shim_now_ns() < end)
         shim_pump();
-    shim_unlock();
+    if (locked)
+        pthread_mutex_unlock(&shim.lock);
+}
+
+/* While demi_init runs, the lowest fds are taken, so the device's and
+ * DPDK's descriptors land above them and the program's sockets get the low
+ * numbers it would have had (wrk, for one, sizes its event loop by them). */
+#define SHIM_LOW_FDS 64
+
+static int shim_demi_init_high(const struct demi_args *args)
+{
+    int fillers[SHIM_LOW_FDS], n = 0, ret;
+
+    while (n < SHIM_LOW_FDS) {
+        int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            break;
+        if (fd >= SHIM_LOW_FDS) {
+            SHIM_REAL(close)(fd);
+            break;
+        }
+        fillers[n++] = fd;
+    }
+    ret = DEMI(demi_init(args));
+    while (n > 0)
+        SHIM_REAL(close)(fillers[--n]);
+    return ret;
 }
 
 /* demi_init at the first socket that libdemi takes: programs that never
@@ -223,7 +270,7 @@ int shim_demi_ready(void)
     if (shim.tried_init)
         return shim.init_err;
     shim.tried_init = true;
-    ret = DEMI(demi_init(&args));
+    ret = shim_demi_init_high(&args);
     if (ret) {
         shim.init_err = ret;
         shim_log("demi_init failed (%s): sockets for libdemi fail with ENETDOWN; check LIBOS and CONFIG_PATH",
@@ -574,6 +621,8 @@ void shim_pump(void)
     demi_qresult_t qrs[32];
 
     if (!shim.tried_init || shim.init_err)
+        return;
+    if (atomic_load_explicit(&shim.dead, memory_order_relaxed) && depth == 0 && gettid() != shim.exit_tid)
         return;
     depth++;
     for (int round = 0; round < 8; round++) {

@@ -571,6 +571,28 @@ static const struct unknown_env env_far = {
 
 #define UNKNOWN_ENV(c) {"unknown_" #c, test_unknown_env, setup, teardown, (void *)&c}
 
+/* DEMI_SHIM and DEMI_SHIM_* belong to the preload shim (demirun): the
+ * loader leaves them alone, and only them. */
+static void test_shim_env(void **state)
+{
+    static const char *const shim_vars[] = {"DEMI_SHIM", "DEMI_SHIM_SPIN_US", "DEMI_SHIM_KERNEL",
+                                            "DEMI_SHIM_KERNEL_POLL_US"};
+    struct demi_config cfg;
+    char err[CONFIG_ERR_MAX];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(shim_vars) / sizeof(shim_vars[0]); i++)
+        setenv(shim_vars[i], "1", 1);
+    if (config_load(&cfg, FIXTURE, err, sizeof(err)) != 0)
+        fail_msg("with the shim's variables: %s", err);
+    config_free(&cfg);
+    setenv("DEMI_SHIMMY", "1", 1);
+    assert_int_equal(config_load(&cfg, FIXTURE, err, sizeof(err)), EINVAL);
+    unsetenv("DEMI_SHIMMY");
+    for (size_t i = 0; i < sizeof(shim_vars) / sizeof(shim_vars[0]); i++)
+        unsetenv(shim_vars[i]);
+}
+
 /* The variables read with getenv() before they were keys still work. */
 static void test_aliases(void **state)
 {
@@ -1236,6 +1258,7 @@ int main(void)
         UNKNOWN_ENV(env_no_section),
         UNKNOWN_ENV(env_alias_typo),
         UNKNOWN_ENV(env_far),
+        cmocka_unit_test(test_shim_env),
         T(test_aliases),
         T(test_ignored_warning),
         T(test_init_warns_and_fails),
