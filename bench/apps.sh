@@ -408,6 +408,57 @@ bench_native() {
     say "  p50 ${val["$path|native-p50"]} us, p99 ${val["$path|native-p99"]} us"
 }
 
+# ------------------------------------- the same POSIX program on both paths
+# bench/linux-rtt --busy-poll, a plain sockets program: under demirun on the
+# libdemi path, on the kernel's loopback on the Linux one. Beside demi-rtt
+# (the native API on the same memif path), its p50 is what the shim costs.
+row "posix-p50" "POSIX linux-rtt --busy-poll, TCP 64 B" "p50 us" low
+row "posix-p99" "POSIX linux-rtt --busy-poll, TCP 64 B" "p99 us" low
+
+bench_posix_rtt() {
+    local port log=$tmp/posix-$path.log out=$tmp/posix-$path-c.log msgs=20000 warm=1000
+    local bin=$build/bench/linux-rtt rc line
+    if over_budget; then
+        note["$path|posix-p50"]="time budget spent"
+        note["$path|posix-p99"]="time budget spent"
+        return
+    fi
+    if [ ! -x "$bin" ]; then
+        fail_keys "$bin not built" posix-p50 posix-p99
+        return
+    fi
+    port=$(free_port)
+    say "$path: linux-rtt --busy-poll tcp 64 B ..."
+    if ! start_server "$log" 'listening on|server ready' "$bin" --server "$ip" "$port" --proto tcp --busy-poll \
+        --msgs "$msgs" --warmup "$warm"; then
+        fail_keys "linux-rtt server did not start: $(last_error "$log")" posix-p50 posix-p99
+        return
+    fi
+    "${cpre[@]}" "$bin" --client "$ip" "$port" --proto tcp --size 64 --msgs "$msgs" --warmup "$warm" --busy-poll \
+        </dev/null >"$out" 2>&1
+    rc=$?
+    line=$(grep 'RESULT' "$out" | tail -n 1)
+    wait "$spid" 2>/dev/null
+    stop "$spid"
+    if [ $rc -ne 0 ] || [ -z "$line" ]; then
+        fail_keys "linux-rtt client exit $rc: $(last_error "$out")" posix-p50 posix-p99
+        return
+    fi
+    val["$path|posix-p50"]=$(awk -v v="$(sed -n 's/.* p50_ns=\([0-9]*\).*/\1/p' <<<"$line")" 'BEGIN { printf "%.2f", v / 1000 }')
+    val["$path|posix-p99"]=$(awk -v v="$(sed -n 's/.* p99_ns=\([0-9]*\).*/\1/p' <<<"$line")" 'BEGIN { printf "%.2f", v / 1000 }')
+    say "  p50 ${val["$path|posix-p50"]} us, p99 ${val["$path|posix-p99"]} us"
+}
+
+# The shim's ns per call (bench/shim-calls), under demirun over catloop.
+shim_calls() {
+    local bin=$build/bench/shim-calls
+    [ -x "$bin" ] && [ -x "$demirun" ] || return
+    printf 'demikernel:\n  local_ipv4_addr: 10.0.0.1\n' >"$tmp/loop.yaml"
+    timeout -k 5 "$limit" taskset -c "$core_s" "$demirun" --libos catloop --config "$tmp/loop.yaml" \
+        "$bin" 10.0.0.1 2>&1 | sed 's/^/  /'
+    timeout -k 5 "$limit" taskset -c "$core_s" "$bin" 127.0.0.1 2>&1 | sed 's/^/  /'
+}
+
 # --------------------------------------------------------------------- run
 missing=()
 for t in redis-server redis-benchmark sockperf nginx wrk taskset python3; do
@@ -436,6 +487,7 @@ for p in linux demi; do
     bench_sockperf
     bench_nginx
     bench_native
+    bench_posix_rtt
 done
 
 # ------------------------------------------------------------------ report
@@ -476,6 +528,11 @@ elapsed=$((SECONDS - start_s))
     done
     echo "speedup: libdemi/Linux for req/s, Linux/libdemi for latencies (above 1: libdemi better)."
     echo "native API row: bench/demi-rtt over catnip memif vs bench/linux-rtt (blocking) over loopback, 20000 round trips."
+    if [ -n "${val["demi|posix-p50"]:-}" ] && [ -n "${val["demi|native-p50"]:-}" ]; then
+        echo "shim cost on the memif path: linux-rtt under demirun p50 ${val["demi|posix-p50"]} us - demi-rtt p50 ${val["demi|native-p50"]} us = $(awk -v a="${val["demi|posix-p50"]}" -v b="${val["demi|native-p50"]}" 'BEGIN { printf "%+.2f", a - b }') us"
+    fi
+    echo "ns per call (bench/shim-calls): the shim over catloop, then Linux sockets"
+    shim_calls
     # The reasons behind n/a cells, once each.
     for p in demi linux; do
         for k in "${keys[@]}"; do
