@@ -262,6 +262,8 @@ bool shim_writable(const struct shim_sock *s);
 struct shim_wait {
     uint64_t start_ns, deadline_ns;
     uint64_t signals;
+    uint32_t rounds;
+    bool yielding; /* past the spin: yield (and read the clock) every round */
 };
 void shim_wait_init(struct shim_wait *w, int timeout_ms);
 bool shim_wait_round(struct shim_wait *w); /* false: deadline passed */

@@ -625,7 +625,11 @@ void shim_pump(void)
     if (atomic_load_explicit(&shim.dead, memory_order_relaxed) && depth == 0 && gettid() != shim.exit_tid)
         return;
     depth++;
-    for (int round = 0; round < 8; round++) {
+    /* One round of every libOS, then the completion queue drained (a
+     * wait on a non-empty queue does not poll again). rt_poll directly:
+     * demi_wait_next_n's deadline would cost a clock read per round. */
+    DEMI(rt_poll());
+    for (int round = 0; round < 8 && !list_empty(&rt.ops.cq); round++) {
         int n = 0;
         if (DEMI(demi_wait_next_n(qrs, 32, &n, &zero)) != 0 || n == 0)
             break;
@@ -689,6 +693,8 @@ void shim_wait_init(struct shim_wait *w, int timeout_ms)
     w->start_ns = shim_now_ns();
     w->deadline_ns = timeout_ms < 0 ? UINT64_MAX : w->start_ns + (uint64_t)timeout_ms * 1000000ull;
     w->signals = atomic_load(&shim.signals);
+    w->rounds = 0;
+    w->yielding = false;
 }
 
 /* Between two tries of a blocking call: spin for DEMI_SHIM_SPIN_US, then
@@ -696,12 +702,18 @@ void shim_wait_init(struct shim_wait *w, int timeout_ms)
  * on). False once the deadline passed. */
 bool shim_wait_round(struct shim_wait *w)
 {
-    uint64_t now = shim_now_ns();
+    uint64_t now;
 
+    /* A round is a fraction of a µs: the clock every 16th is enough. */
+    if ((++w->rounds & 15) != 0 && !w->yielding)
+        return true;
+    now = shim_now_ns();
     if (now >= w->deadline_ns)
         return false;
-    if (now - w->start_ns > shim.spin_ns)
+    if (now - w->start_ns > shim.spin_ns) {
+        w->yielding = true;
         sched_yield();
+    }
     return true;
 }
 
