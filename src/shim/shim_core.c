@@ -405,6 +405,10 @@ void shim_to_kernel(int fd, struct shim_sock *s)
     shim_epoll_to_kernel(s);
     if (fd >= 0)
         shim_fd_detach(fd);
+    if (s->refs > 1) /* dup'ed while undecided: every fd naming it */
+        for (int i = 0; i < SHIM_MAX_FDS; i++)
+            if (shim_sock_of(i) == s)
+                shim_fd_detach(i);
     free(s->rx);
     free(s->acc);
     free(s);
