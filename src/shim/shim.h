@@ -231,7 +231,7 @@ static inline struct shim_sock *shim_lookup(int fd)
     return shim_sock_of(fd);
 }
 
-/* shim_core.c */
+/* shim_core.c, shim_pump.c */
 void shim_lock(void);
 void shim_unlock(void);
 uint64_t shim_now_ns(void);
@@ -251,6 +251,8 @@ void shim_fd_detach(int fd);
 int shim_materialize(struct shim_sock *s);
 void shim_to_kernel(int fd, struct shim_sock *s);
 void shim_sock_release(struct shim_sock *s);
+void shim_sock_free(struct shim_sock *s);
+struct shim_sock *shim_byqd(int qd);
 void shim_pump(void);
 void shim_notify(struct shim_sock *s);
 uint32_t shim_sock_events(const struct shim_sock *s);
