@@ -326,6 +326,7 @@ static int inet_connect(struct queue *q, struct demi_op *op, const struct sockad
     s->has_peer = true;
     s->peer_ip = addr->sin_addr.s_addr;
     s->peer_port = addr->sin_port;
+    udp_connect(&s->udp, s->peer_ip, s->peer_port); /* its datagrams only, before the port's other sharers */
     op_complete(&rt.ops, op, DEMI_OPC_CONNECT, 0);
     return 0;
 }
@@ -635,8 +636,10 @@ static int inet_setsockopt(struct queue *q, int level, int optname, const void *
         return 0;
     }
     memcpy(&v, optval, sizeof(v));
-    if (!pcb)
-        return 0; /* SO_REUSEADDR on UDP: nothing to do, ports are exclusive */
+    if (!pcb) {
+        isock(q)->udp.reuseaddr = v != 0; /* SO_REUSEADDR: sharing a port (udp_bind) */
+        return 0;
+    }
     if (level == IPPROTO_TCP) {
         if (optname != TCP_NODELAY)
             return inet_set_keepalive_opt(pcb, optname, v);
@@ -673,11 +676,16 @@ static int inet_getsockopt(struct queue *q, int level, int optname, void *optval
     socklen_t want = inet_opt_size(level, optname);
     int v;
 
-    if (want == 0 || !pcb)
+    if (want == 0 || (!pcb && !(level == SOL_SOCKET && optname == SO_REUSEADDR)))
         return ENOPROTOOPT;
     if (*optlen < want)
         return EINVAL;
     *optlen = want;
+    if (!pcb) {
+        v = isock(q)->udp.reuseaddr;
+        memcpy(optval, &v, sizeof(v));
+        return 0;
+    }
     if (level == SOL_SOCKET && optname == SO_LINGER) {
         struct linger l = {pcb->linger_zero ? 1 : 0, 0};
         memcpy(optval, &l, sizeof(l));

@@ -266,8 +266,9 @@ struct tcp_pcb {
     bool nodelay;
     bool keepalive;
     bool linger_zero;             /* SO_LINGER {1, 0}: close sends RST */
-    bool reuseaddr;
+    bool reuseaddr;               /* SO_REUSEADDR; a child inherits its listener's (tcp_port_share) */
     bool port_excl;               /* local port taken by bind()/listen() (tcp_ports.c) */
+    struct list_node port_link;   /* tcp_table.port_owners while local_port is set */
 
     /* Listener. */
     struct list_node syn_q;       /* SYN_RECEIVED children, oldest first */
@@ -288,6 +289,7 @@ struct tcp_pcb {
 /* The per-stack TCP state (in struct inet_stack). */
 #define TCP_HASH_BUCKETS 4096
 #define TCP_PORT_PERTURB 256 /* RFC 6056 algorithm 4's table (Linux: 256) */
+#define TCP_PORT_BUCKETS 1024 /* holders by local port, walked only by bind() to a held port */
 
 struct tcp_table {
     struct list_node conns[TCP_HASH_BUCKETS];   /* by 4-tuple */
@@ -298,6 +300,7 @@ struct tcp_table {
     /* Local ports (tcp_ports.c): holders per port, and RFC 6056 state. */
     uint32_t *port_users;         /* [65536], host-order port */
     uint32_t *port_excl;          /* [65536] */
+    struct list_node port_owners[TCP_PORT_BUCKETS]; /* every holder, by port (Linux's bind bucket owners) */
     uint8_t port_key[16];
     uint16_t port_perturb[TCP_PORT_PERTURB];
 };
@@ -318,7 +321,9 @@ struct tcp_pcb *tcp_pcb_new(struct inet_stack *s, void *owner, tcp_upcall_fn upc
 int tcp_ports_init(struct tcp_table *t);
 void tcp_ports_fini(struct tcp_table *t);
 
-/* 0, EADDRINUSE, EADDRNOTAVAIL, EINVAL (already bound). Port 0: ephemeral. */
+/* 0, EADDRINUSE, EADDRNOTAVAIL, EINVAL (already bound). Port 0: ephemeral,
+ * a port nobody holds. A port others hold is shared as Linux does: when
+ * @pcb and every holder have reuseaddr and no holder listens. */
 int tcp_bind(struct tcp_pcb *pcb, uint32_t ip, uint16_t port);
 
 /* The local port of an active open to @rip:@rport: RFC 6056 algorithm 4
@@ -327,7 +332,8 @@ int tcp_bind(struct tcp_pcb *pcb, uint32_t ip, uint16_t port);
  * EADDRNOTAVAIL (no port left for that destination). */
 int tcp_connect_tuple(struct tcp_pcb *pcb, uint32_t rip, uint16_t rport);
 
-/* A listener's child holds the listener's port too. */
+/* A listener's child holds the listener's port too, and inherits its
+ * reuseaddr (Linux's clone does). @child->local_ip is set. */
 void tcp_port_share(struct tcp_pcb *child, uint16_t port);
 
 /* Give up @pcb's local port (when it is freed). */

@@ -1,16 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tcp_ports.c: local ports. Who holds a port is counted per port, so every
- * question is O(1) whatever the number of connections:
+ * tcp_ports.c: local ports. Who holds a port is counted per port, so the
+ * questions of the data path are O(1) whatever the number of connections:
  *
  *   users[p]  control blocks whose local port is p (bound, listening,
  *             connected, a listener's children, TIME_WAIT);
- *   excl[p]   those that took p by bind() or listen(): p is theirs alone,
- *             and connect() never picks it.
+ *   excl[p]   those that took p by bind() or listen(): connect() never
+ *             picks p.
  *
- * An explicit bind() to p is refused while anything holds p, but for
- * SO_REUSEADDR over connections in TIME_WAIT (the one case that needs a
- * look at the holders, on the control path of a restarting server).
+ * The holders themselves hang off port_owners[] by port (Linux's bind
+ * bucket owners), walked only by an explicit bind() to a held port: Linux's
+ * rule (inet_bind_conflict, no SO_REUSEPORT) needs a look at each. Such a
+ * bind succeeds iff the newcomer and every holder have SO_REUSEADDR and no
+ * holder listens; a server restarting on its port while the connections of
+ * its old listener close (in any state) or wait in TIME_WAIT, or a second
+ * socket bound beside an idle one. tcp_listen keeps one listener per port.
  *
  * connect() on an unbound socket picks its port by RFC 6056 algorithm 4
  * ("double-hash"): the search starts at an offset keyed by the destination,
@@ -45,6 +49,8 @@ int tcp_ports_init(struct tcp_table *t)
         tcp_ports_fini(t);
         return ENOMEM;
     }
+    for (int i = 0; i < TCP_PORT_BUCKETS; i++)
+        list_init(&t->port_owners[i]);
     /* RFC 6056 4: the table of per-destination offsets starts random. */
     if (getrandom(t->port_perturb, sizeof(t->port_perturb), 0) != (ssize_t)sizeof(t->port_perturb) ||
         getrandom(t->port_key, sizeof(t->port_key), 0) != (ssize_t)sizeof(t->port_key)) {
@@ -67,6 +73,11 @@ void tcp_ports_fini(struct tcp_table *t)
     t->port_users = t->port_excl = NULL;
 }
 
+static struct list_node *tcp_port_bucket(struct tcp_table *t, uint16_t port)
+{
+    return &t->port_owners[ntohs(port) & (TCP_PORT_BUCKETS - 1)];
+}
+
 static void tcp_port_take(struct tcp_pcb *pcb, uint16_t port, bool excl)
 {
     struct tcp_table *t = &pcb->stack->tcp;
@@ -74,6 +85,7 @@ static void tcp_port_take(struct tcp_pcb *pcb, uint16_t port, bool excl)
 
     pcb->local_port = port;
     t->port_users[p]++;
+    list_add_tail(tcp_port_bucket(t, port), &pcb->port_link);
     if (excl) {
         t->port_excl[p]++;
         pcb->port_excl = true;
@@ -82,6 +94,12 @@ static void tcp_port_take(struct tcp_pcb *pcb, uint16_t port, bool excl)
 
 void tcp_port_share(struct tcp_pcb *child, uint16_t port)
 {
+    /* The listener this SYN found (the same lookup as the caller's): its
+     * SO_REUSEADDR is the child's, as Linux's sk_clone copies sk_reuse, so
+     * the connections of a closed listener let it rebind (tcp_bind). */
+    const struct tcp_pcb *l = tcp_lookup_listener(child->stack, child->local_ip, port);
+
+    child->reuseaddr = l && l->reuseaddr;
     tcp_port_take(child, port, false);
 }
 
@@ -93,6 +111,7 @@ void tcp_port_release(struct tcp_pcb *pcb)
     if (!pcb->local_port)
         return;
     t->port_users[p]--;
+    list_del(&pcb->port_link);
     if (pcb->port_excl) {
         t->port_excl[p]--;
         pcb->port_excl = false;
@@ -100,23 +119,29 @@ void tcp_port_release(struct tcp_pcb *pcb)
     pcb->local_port = 0;
 }
 
-/* SO_REUSEADDR: is every holder of @port a connection in TIME_WAIT? A scan,
- * only when a server binds a port still held (a restart). */
-static bool tcp_port_only_time_wait(struct inet_stack *s, uint16_t port)
+/*
+ * Would @pcb taking @port conflict with its holders? Linux's
+ * inet_bind_conflict without SO_REUSEPORT or devices: a holder whose
+ * address overlaps conflicts unless both have SO_REUSEADDR and the holder
+ * is not listening. The addresses always overlap here (ours or the
+ * wildcard, which overlaps any), so every holder counts, in whatever state
+ * (CLOSED but bound, SYN_SENT to TIME_WAIT, a listener's child); its flag
+ * as it is now. A scan of the port's bucket, on the control path of a
+ * bind only.
+ */
+static bool tcp_port_conflict(struct tcp_pcb *pcb, uint16_t port)
 {
-    struct tcp_table *t = &s->tcp;
+    struct tcp_table *t = &pcb->stack->tcp;
+    const struct list_node *head = tcp_port_bucket(t, port);
 
-    if (t->port_excl[ntohs(port)])
-        return false; /* bound or listening: never shared */
-    for (int i = 0; i < TCP_HASH_BUCKETS; i++) {
-        const struct list_node *head = &t->conns[i];
-        for (const struct list_node *n = head->next; n != head; n = n->next) {
-            const struct tcp_pcb *p = container_of(n, struct tcp_pcb, link);
-            if (p->local_port == port && p->state != TCPS_TIME_WAIT)
-                return false;
-        }
+    if (!pcb->reuseaddr)
+        return true; /* the caller saw a holder */
+    for (const struct list_node *n = head->next; n != head; n = n->next) {
+        const struct tcp_pcb *h = container_of(n, struct tcp_pcb, port_link);
+        if (h != pcb && h->local_port == port && (!h->reuseaddr || h->state == TCPS_LISTEN))
+            return true;
     }
-    return true; /* and the children of a closed listener are connections too */
+    return false;
 }
 
 int tcp_bind(struct tcp_pcb *pcb, uint32_t ip, uint16_t port)
@@ -142,7 +167,7 @@ int tcp_bind(struct tcp_pcb *pcb, uint32_t ip, uint16_t port)
         }
         if (port == 0)
             return EADDRNOTAVAIL;
-    } else if (t->port_users[ntohs(port)] && !(pcb->reuseaddr && tcp_port_only_time_wait(s, port))) {
+    } else if (t->port_users[ntohs(port)] && tcp_port_conflict(pcb, port)) {
         return EADDRINUSE;
     }
     pcb->local_ip = ip;

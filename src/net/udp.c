@@ -7,6 +7,7 @@
 #include "net/stack.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,24 +28,51 @@ void udp_table_init(struct udp_table *t)
     t->next_ephemeral = UDP_EPHEMERAL_FIRST;
 }
 
-/* The socket for a datagram to @ip:@port: an exact address wins over "any". */
-static struct udp_sock *udp_find(struct udp_table *t, uint32_t ip, uint16_t port)
+/*
+ * The socket for a datagram from @src:@sport to @dst:@dport among those
+ * sharing the port, by Linux's score (udp4_lib_lookup2: compute_score over
+ * the sockets bound to @dst, then over the wildcard ones):
+ *   1. connected to @src:@sport (connect() fixes a wildcard socket's local
+ *      address to ours, so it takes unicast only);
+ *   2. bound to @dst;
+ *   3. bound to the wildcard.
+ * A socket connected to another peer never matches. Among equals the first
+ * in the bucket wins, and bind adds at the head: the most recently bound,
+ * as in Linux's hash chains (which also give one point to a socket last
+ * served on the receiving CPU; we have one).
+ */
+static struct udp_sock *udp_find(struct inet_stack *s, uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport)
 {
-    struct list_node *head = udp_bucket(t, port), *pos;
-    struct udp_sock *any = NULL;
+    struct list_node *head = udp_bucket(&s->udp, dport), *pos;
+    struct udp_sock *best = NULL;
+    int best_score = 0;
 
     for (pos = head->next; pos != head; pos = pos->next) {
         struct udp_sock *u = list_entry(pos, struct udp_sock, link);
-        if (u->local_port != port)
+        int score;
+
+        if (u->local_port != dport)
             continue;
-        if (u->local_ip == ip)
-            return u;
-        if (u->local_ip == 0)
-            any = u;
+        if (u->connected) {
+            if (u->peer_ip == src && u->peer_port == sport && dst == s->ip)
+                return u; /* no better match exists */
+            continue;
+        }
+        if (u->local_ip == dst)
+            score = 2;
+        else if (u->local_ip == 0)
+            score = 1;
+        else
+            continue;
+        if (score > best_score) {
+            best = u;
+            best_score = score;
+        }
     }
-    return any;
+    return best;
 }
 
+/* Is @port held by anyone (the ephemeral search wants a port of its own)? */
 static bool udp_port_used(struct udp_table *t, uint16_t port)
 {
     struct list_node *head = udp_bucket(t, port), *pos;
@@ -52,6 +80,26 @@ static bool udp_port_used(struct udp_table *t, uint16_t port)
     for (pos = head->next; pos != head; pos = pos->next)
         if (list_entry(pos, struct udp_sock, link)->local_port == port)
             return true;
+    return false;
+}
+
+/*
+ * May @u bind @port, which others may hold? Linux's udp_lib_lport_inuse
+ * without SO_REUSEPORT: a holder whose address overlaps @u's conflicts
+ * unless both have SO_REUSEADDR. The addresses always overlap here (a
+ * socket is bound to our one address or to the wildcard, and Linux counts
+ * the wildcard as overlapping any address), so every holder counts. The
+ * flags are read now: one cleared after its bind refuses newcomers.
+ */
+static bool udp_port_conflict(struct udp_table *t, const struct udp_sock *u, uint16_t port)
+{
+    struct list_node *head = udp_bucket(t, port), *pos;
+
+    for (pos = head->next; pos != head; pos = pos->next) {
+        const struct udp_sock *h = list_entry(pos, struct udp_sock, link);
+        if (h->local_port == port && (!u->reuseaddr || !h->reuseaddr))
+            return true;
+    }
     return false;
 }
 
@@ -101,13 +149,21 @@ int udp_bind(struct inet_stack *s, struct udp_sock *u, uint32_t ip, uint16_t por
         }
         if (port == 0)
             return EADDRNOTAVAIL;
-    } else if (udp_port_used(t, port)) {
+    } else if (udp_port_conflict(t, u, port)) {
         return EADDRINUSE;
     }
     u->local_ip = ip;
     u->local_port = port;
-    list_add_tail(udp_bucket(t, port), &u->link);
+    list_add_head(udp_bucket(t, port), &u->link); /* first among equals (udp_find) */
     return 0;
+}
+
+void udp_connect(struct udp_sock *u, uint32_t ip, uint16_t port)
+{
+    assert(u->local_port);
+    u->connected = true;
+    u->peer_ip = ip;
+    u->peer_port = port;
 }
 
 uint32_t udp_max_payload(const struct inet_stack *s)
@@ -187,7 +243,7 @@ void udp_input(struct inet_stack *s, struct dbuf *d, uint32_t src, uint32_t dst)
             goto drop;
         }
     }
-    u = udp_find(&s->udp, dst, uh->dport);
+    u = udp_find(s, src, uh->sport, dst, uh->dport);
     if (!u) {
         STAT_INC(s, udp_drop_no_port);
         goto drop;

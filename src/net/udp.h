@@ -4,7 +4,14 @@
  * ephemeral ports, and a bounded receive queue per socket (overflow dropped
  * and counted). Received datagrams keep their buffer (zero copy): data points
  * at the payload, meta32 holds the source address and meta64 the source port
- * (both network order). Private header.
+ * (both network order).
+ *
+ * Sharing a port (Linux's rules, no SO_REUSEPORT): a bind to a port already
+ * held succeeds iff the newcomer and every holder have SO_REUSEADDR. A
+ * datagram then goes to one of the sharers: a socket connected to its
+ * source, else one bound to the destination address, else one bound to the
+ * wildcard; among equals, the most recently bound. A connected socket never
+ * takes another source's datagrams. Private header.
  */
 #ifndef DEMI_NET_UDP_H
 #define DEMI_NET_UDP_H
@@ -12,6 +19,7 @@
 #include "core/list.h"
 #include "mem/dbuf.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define UDP_BUCKETS 256
@@ -32,6 +40,10 @@ struct udp_sock {
     udp_readable_fn on_readable;/* called when a datagram is queued */
     void *owner;
     uint64_t rx_dropped;        /* queue overflow on this socket */
+    bool reuseaddr;             /* SO_REUSEADDR: may share its port (udp_bind) */
+    bool connected;             /* udp_connect(): receives from peer_ip:peer_port only */
+    uint32_t peer_ip;           /* network order */
+    uint16_t peer_port;         /* network order */
 };
 
 struct udp_table {
@@ -45,9 +57,16 @@ int udp_sock_init(struct udp_sock *u, uint32_t rxq_cap);
 /* Unbinds and frees queued datagrams. */
 void udp_sock_fini(struct inet_stack *s, struct udp_sock *u);
 
-/* Bind to @ip:@port (network order; port 0 = an ephemeral port).
- * EADDRINUSE, EADDRNOTAVAIL (no ephemeral port free), EINVAL (bound). */
+/* Bind to @ip:@port (network order; port 0 = an ephemeral port, one nobody
+ * holds). A port others hold is shared when @u and all of them have
+ * reuseaddr set. EADDRINUSE, EADDRNOTAVAIL (no ephemeral port free),
+ * EINVAL (bound). */
 int udp_bind(struct inet_stack *s, struct udp_sock *u, uint32_t ip, uint16_t port);
+
+/* connect(): @ip:@port (network order) is the only source @u receives from
+ * from now on, and its datagrams go to @u before any other sharer of the
+ * port. A second call replaces the peer. @u must be bound. */
+void udp_connect(struct udp_sock *u, uint32_t ip, uint16_t port);
 
 /* Send @payload (a dbuf, or a chain) to @dst:@dport. Takes the reference.
  * Binds an ephemeral port first if unbound. 0, EMSGSIZE, ENOBUFS. */
