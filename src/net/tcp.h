@@ -332,6 +332,11 @@ int tcp_bind(struct tcp_pcb *pcb, uint32_t ip, uint16_t port);
  * EADDRNOTAVAIL (no port left for that destination). */
 int tcp_connect_tuple(struct tcp_pcb *pcb, uint32_t rip, uint16_t rport);
 
+/* Would @pcb holding @port (network order) conflict with its other holders
+ * (Linux's rule: unless both have reuseaddr and the other one does not
+ * listen)? Asked at bind and again at listen. */
+bool tcp_port_conflict(const struct tcp_pcb *pcb, uint16_t port);
+
 /* A listener's child holds the listener's port too, and inherits its
  * reuseaddr (Linux's clone does). @child->local_ip is set. */
 void tcp_port_share(struct tcp_pcb *child, uint16_t port);

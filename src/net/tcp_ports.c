@@ -14,7 +14,8 @@
  * bind succeeds iff the newcomer and every holder have SO_REUSEADDR and no
  * holder listens; a server restarting on its port while the connections of
  * its old listener close (in any state) or wait in TIME_WAIT, or a second
- * socket bound beside an idle one. tcp_listen keeps one listener per port.
+ * socket bound beside an idle one. tcp_listen asks again, as Linux's
+ * inet_csk_listen_start does: two sockets may share a port, one listening.
  *
  * connect() on an unbound socket picks its port by RFC 6056 algorithm 4
  * ("double-hash"): the search starts at an offset keyed by the destination,
@@ -120,25 +121,22 @@ void tcp_port_release(struct tcp_pcb *pcb)
 }
 
 /*
- * Would @pcb taking @port conflict with its holders? Linux's
- * inet_bind_conflict without SO_REUSEPORT or devices: a holder whose
- * address overlaps conflicts unless both have SO_REUSEADDR and the holder
- * is not listening. The addresses always overlap here (ours or the
+ * Linux's inet_bind_conflict without SO_REUSEPORT or devices: a holder
+ * whose address overlaps conflicts unless both have SO_REUSEADDR and the
+ * holder is not listening. The addresses always overlap here (ours or the
  * wildcard, which overlaps any), so every holder counts, in whatever state
- * (CLOSED but bound, SYN_SENT to TIME_WAIT, a listener's child); its flag
- * as it is now. A scan of the port's bucket, on the control path of a
- * bind only.
+ * (CLOSED but bound, SYN_SENT to TIME_WAIT, a listener's child), with its
+ * flag as it is now. A scan of the port's bucket, on the control path of a
+ * bind or a listen only.
  */
-static bool tcp_port_conflict(struct tcp_pcb *pcb, uint16_t port)
+bool tcp_port_conflict(const struct tcp_pcb *pcb, uint16_t port)
 {
     struct tcp_table *t = &pcb->stack->tcp;
     const struct list_node *head = tcp_port_bucket(t, port);
 
-    if (!pcb->reuseaddr)
-        return true; /* the caller saw a holder */
     for (const struct list_node *n = head->next; n != head; n = n->next) {
         const struct tcp_pcb *h = container_of(n, struct tcp_pcb, port_link);
-        if (h != pcb && h->local_port == port && (!h->reuseaddr || h->state == TCPS_LISTEN))
+        if (h != pcb && h->local_port == port && (!pcb->reuseaddr || !h->reuseaddr || h->state == TCPS_LISTEN))
             return true;
     }
     return false;

@@ -195,13 +195,10 @@ int tcp_listen(struct tcp_pcb *pcb, uint32_t backlog)
     }
     if (pcb->state != TCPS_CLOSED || !pcb->local_port)
         return EINVAL;
-    /* Two sockets may bind one port (binding does not reserve it); only one
-     * may listen on it. */
-    {
-        struct tcp_pcb *other = tcp_lookup_listener(pcb->stack, pcb->local_ip, pcb->local_port);
-        if (other && (other->local_ip == pcb->local_ip || !other->local_ip || !pcb->local_ip))
-            return EADDRINUSE;
-    }
+    /* Sockets with SO_REUSEADDR may share a port; only one may listen on
+     * it (the bind rule asked again, as Linux's inet_csk_listen_start). */
+    if (tcp_port_conflict(pcb, pcb->local_port))
+        return EADDRINUSE;
     pcb->backlog = backlog ? backlog : 1;
     pcb->state = TCPS_LISTEN;
     tcp_hash_insert(pcb);
