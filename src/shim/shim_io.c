@@ -168,19 +168,19 @@ ssize_t shim_recv(struct shim_sock *s, struct msghdr *msg, int flags)
         if (s->type == SOCK_DGRAM) {
             ret = shim_recv_dgram(s, msg, want, flags);
         } else {
+            /* MSG_WAITALL on a blocking socket: until all of it, the end
+             * of the stream, or an error. */
+            bool waitall = (flags & MSG_WAITALL) && !peek && !s->nonblock && !(flags & MSG_DONTWAIT);
+
             ret = shim_recv_stream(s, msg, got, want - got, peek);
-            if (s->type == SOCK_STREAM && msg->msg_name)
+            if (msg->msg_name)
                 shim_set_name(msg, NULL);
-            if (ret > 0) {
+            if (ret > 0)
                 got += (size_t)ret;
-                /* MSG_WAITALL: until all of it, the end, or an error. */
-                if ((flags & MSG_WAITALL) && !peek && got < want && !s->nonblock && !(flags & MSG_DONTWAIT))
-                    ret = -EAGAIN;
-                else
-                    ret = (ssize_t)got;
-            } else if (got > 0) {
-                ret = (ssize_t)got;
-            }
+            if (waitall && got < want && (ret > 0 || ret == -EAGAIN))
+                ret = -EAGAIN; /* wait for the rest */
+            else if (got > 0)
+                ret = (ssize_t)got; /* what came, before the end or an error */
         }
         if (ret != -EAGAIN || s->nonblock || (flags & MSG_DONTWAIT) || want == 0)
             break;

@@ -748,6 +748,27 @@ out:
     return ret;
 }
 
+
+/* Sends @n pieces of @size bytes ('A', 'B', ...) on @fd, @ms apart. */
+struct pieces {
+    int fd, n, size, ms;
+};
+
+static void *pieces_main(void *arg)
+{
+    const struct pieces *pc = arg;
+    char buf[4096];
+
+    block_alarm();
+    for (int i = 0; i < pc->n; i++) {
+        sleep_ms(pc->ms);
+        memset(buf, 'A' + i, (size_t)pc->size);
+        if (send(pc->fd, buf, (size_t)pc->size, MSG_NOSIGNAL) != pc->size)
+            perror("pieces send");
+    }
+    return NULL;
+}
+
 static void t_data(void)
 {
     static const struct {
@@ -816,6 +837,19 @@ static void t_data(void)
     CK("the data read after MSG_PEEK is \"hello\"", !memcmp(buf, "hello", 5), "expected \"hello\", got \"%.5s\"",
        buf);
     CK_ERR("then recv(MSG_DONTWAIT): -1/EAGAIN", recv(b, buf, sizeof(buf), MSG_DONTWAIT), EAGAIN);
+
+    /* MSG_WAITALL on a blocking socket: the whole request, though it comes
+     * in three pieces 30 ms apart (another thread sends them). */
+    {
+        static char big[3000];
+        struct pieces pc = {a, 3, 1000, 30};
+        pthread_t t;
+        pthread_create(&t, NULL, pieces_main, &pc);
+        r = (int)GUARDED(recv(b, big, sizeof(big), MSG_WAITALL));
+        pthread_join(t, NULL);
+        CK("recv(MSG_WAITALL) of 3000 B sent in three pieces returns all 3000",
+           r == 3000 && big[0] == 'A' && big[1000] == 'B' && big[2999] == 'C', "expected 3000 (A..B..C), got %d", r);
+    }
 
     /* FIONBIO. */
     int on = 1;
