@@ -114,8 +114,10 @@ static int shim_poll(struct pollfd *fds, nfds_t n, int timeout, const sigset_t *
 
 /* glibc declares poll's array write-only (access attribute), yet poll
  * reads it: GCC would take our reads for reads of uninitialised memory. */
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 SHIM_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
 {
@@ -156,7 +158,9 @@ SHIM_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, c
     return shim_poll(fds, n, ms, sigmask);
 }
 
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 
 /* select over poll: the sets become a pollfd array and back. */
 static int shim_select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, int ms, const sigset_t *sigmask)
