@@ -43,6 +43,7 @@
 #define SHIM_CHUNK (64u * 1024)    /* bytes per push */
 #define SHIM_RX_LIMIT (256u * 1024) /* received bytes held per socket before pops pause */
 #define SHIM_TX_LIMIT (256u * 1024) /* bytes in pushes not yet taken by the stack */
+#define SHIM_RX_BUFS 1024          /* received buffers held per socket before pops pause */
 #define SHIM_SAVED_OPTS 16
 
 /* The C library's own functions, found with dlsym(RTLD_NEXT). */

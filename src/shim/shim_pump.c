@@ -15,14 +15,15 @@
 #include <string.h>
 #include <unistd.h>
 
-/* ---- completions --------------------------------------------------------- */
-
 void shim_post_pop(struct shim_sock *s)
 {
     demi_qtoken_t qt;
     int ret;
 
-    if (s->pop_pending || s->eof || s->err || s->rx_bytes >= s->rx_limit || s->kind != SHIM_DEMI)
+    /* Bytes and buffers both bounded: a peer sending 1-byte segments or
+     * datagrams must not pin the buffer pools (each holds a whole buffer). */
+    if (s->pop_pending || s->eof || s->err || s->rx_bytes >= s->rx_limit || s->rx_n >= SHIM_RX_BUFS ||
+        s->kind != SHIM_DEMI)
         return;
     if (s->type == SOCK_STREAM && !s->connected)
         return;
