@@ -103,28 +103,12 @@ last_error() {
         grep . | tail -n 1 | tr ',' ';' | cut -c1-120
 }
 
-# The two ends of the memif pair (scripts/demo.sh, docs/catnip.md).
+# catnip_config ROLE IP PEER_IP LCORE FILE: one end of the memif pair, with
+# its subnet (the shim routes it; scripts/memif-config.sh).
+# shellcheck source=scripts/memif-config.sh
+. "$repo/scripts/memif-config.sh"
 catnip_config() {
-    local role=$1 ip=$2 peer=$3 lcore=$4 file=$5 mac peer_mac wait=5000
-    if [ "$role" = server ]; then
-        mac=02:00:00:00:01:01 peer_mac=02:00:00:00:01:02 wait=0
-    else
-        mac=02:00:00:00:01:02 peer_mac=02:00:00:00:01:01
-    fi
-    cat >"$file" <<EOF
-demikernel:
-  local_ipv4_addr: $ip
-  local_link_addr: "$mac"
-dpdk:
-  eal_init: ["", "-l", "$lcore", "--no-huge", "--no-pci", "--no-telemetry", "--log-level=warning",
-             "--file-prefix=$dpdk_prefix-$role",
-             "--vdev=net_memif0,role=$role,socket=$memif_sock,mac=$mac"]
-  link_wait_ms: $wait
-inetstack_config:
-  ipv4_prefix_len: 24
-  arp_table:
-    "$peer_mac": "$peer"
-EOF
+    memif_config "$@" "$dpdk_prefix" "$memif_sock" 24
 }
 catnip_config server 10.99.0.1 10.99.0.2 "$core_s" "$tmp/server.yaml"
 catnip_config client 10.99.0.2 10.99.0.1 "$core_c" "$tmp/client.yaml"

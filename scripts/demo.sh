@@ -151,28 +151,12 @@ row_failed() {
 
 catnap="LIBOS=catnap"
 
-# catnip_config ROLE IP PEER_IP LCORE FILE: the YAML of one end of the memif
-# pair (docs/catnip.md explains every line).
+# catnip_config ROLE IP PEER_IP LCORE FILE: one end of the memif pair
+# (scripts/memif-config.sh).
+# shellcheck source=scripts/memif-config.sh
+. "$(dirname "$0")/memif-config.sh"
 catnip_config() {
-    local role=$1 ip=$2 peer=$3 lcore=$4 file=$5 mac peer_mac wait=5000
-    if [ "$role" = server ]; then
-        mac=02:00:00:00:01:01 peer_mac=02:00:00:00:01:02 wait=0
-    else
-        mac=02:00:00:00:01:02 peer_mac=02:00:00:00:01:01
-    fi
-    cat >"$file" <<EOF
-demikernel:
-  local_ipv4_addr: $ip
-  local_link_addr: "$mac"
-dpdk:
-  eal_init: ["", "-l", "$lcore", "--no-huge", "--no-pci", "--no-telemetry", "--log-level=warning",
-             "--file-prefix=$dpdk_prefix-$role",
-             "--vdev=net_memif0,role=$role,socket=$memif_sock,mac=$mac"]
-  link_wait_ms: $wait
-inetstack_config:
-  arp_table:
-    "$peer_mac": "$peer"
-EOF
+    memif_config "$@" "$dpdk_prefix" "$memif_sock"
 }
 
 # Two pollers, one core each when there are two.

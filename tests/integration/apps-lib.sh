@@ -130,28 +130,12 @@ apps_cleanup() {
     return 0
 }
 
-# The YAML of one end of the memif pair (scripts/demo.sh, docs/catnip.md).
+# The YAML of one end of the memif pair, with its subnet (the shim routes
+# it; scripts/memif-config.sh).
+# shellcheck source=scripts/memif-config.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/memif-config.sh"
 apps_catnip_config() {
-    local role=$1 ip=$2 peer=$3 lcore=$4 file=$5 mac peer_mac wait=5000
-    if [ "$role" = server ]; then
-        mac=02:00:00:00:01:01 peer_mac=02:00:00:00:01:02 wait=0
-    else
-        mac=02:00:00:00:01:02 peer_mac=02:00:00:00:01:01
-    fi
-    cat >"$file" <<EOF
-demikernel:
-  local_ipv4_addr: $ip
-  local_link_addr: "$mac"
-dpdk:
-  eal_init: ["", "-l", "$lcore", "--no-huge", "--no-pci", "--no-telemetry", "--log-level=warning",
-             "--file-prefix=$apps_dpdk_prefix-$role",
-             "--vdev=net_memif0,role=$role,socket=$apps_memif_sock,mac=$mac"]
-  link_wait_ms: $wait
-inetstack_config:
-  ipv4_prefix_len: 24
-  arp_table:
-    "$peer_mac": "$peer"
-EOF
+    memif_config "$@" "$apps_dpdk_prefix" "$apps_memif_sock" 24
 }
 
 # apps_init BUILD_DIR MODE
