@@ -89,7 +89,7 @@ const struct config_key config_keys[] = {
     KEY_U32("inetstack_config.arp_request_timeout", arp_request_timeout_s, 1, 3600, "1",
             "seconds to wait for an ARP reply before retrying"),
     KEY_U32("inetstack_config.arp_cache_ttl", arp_cache_ttl_s, 1, 86400, "15",
-            "seconds an ARP cache entry stays valid"),
+            "seconds before a learned ARP entry is re-confirmed (in use) or dropped (idle)"),
     KEY_U32("inetstack_config.ipv4_prefix_len", ipv4_prefix_len, 0, 32, "0",
             "prefix length of our IPv4 subnet: packets from its broadcast address are dropped; "
             "0: subnet unknown"),

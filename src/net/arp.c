@@ -112,14 +112,47 @@ static void arp_request(struct inet_stack *s, struct arp_entry *e)
     arp_send(s, ARP_OP_REQUEST, eth_broadcast_addr(), zero, e->ip);
 }
 
-/* Retry a pending resolution, give it up, or expire a learned entry. */
+static void arp_probe(struct inet_stack *s, struct arp_entry *e)
+{
+    static const uint8_t zero[ETH_ALEN];
+    STAT_INC(s, arp_tx_probe);
+    arp_send(s, ARP_OP_REQUEST, e->mac, zero, e->ip);
+}
+
+/*
+ * The entry's timer: retry a pending resolution or a probe, give it up, or
+ * end a resolved entry's TTL. At the TTL an entry used since its last
+ * confirmation is probed by unicast while it stays in use (arp.h); an idle
+ * one goes.
+ */
 static void arp_timer_fn(struct timer *tm, void *arg)
 {
     struct arp_entry *e = arg;
     struct inet_stack *s = e->stack;
 
     (void)tm;
-    if (e->state == ARP_PENDING) {
+    switch (e->state) {
+    case ARP_RESOLVED:
+        if (!e->used) {
+            STAT_INC(s, arp_expired);
+            break;
+        }
+        e->state = ARP_PROBING;
+        e->tries_left = (uint8_t)MIN(s->arp.retries, 255u);
+        arp_probe(s, e);
+        timer_arm(&s->timers, &e->timer, clock_now_ns() + s->arp.timeout_ns);
+        return;
+    case ARP_PROBING:
+        if (e->tries_left > 0) {
+            e->tries_left--;
+            arp_probe(s, e);
+            timer_arm(&s->timers, &e->timer, clock_now_ns() + s->arp.timeout_ns);
+            return;
+        }
+        STAT_INC(s, arp_probe_failed);
+        inet_hint(s, INET_HINT_ARP, e->ip, NULL, s->arp.retries + 1);
+        break;
+    default: /* ARP_PENDING */
         if (e->tries_left > 0) {
             e->tries_left--;
             arp_request(s, e);
@@ -128,8 +161,7 @@ static void arp_timer_fn(struct timer *tm, void *arg)
         }
         STAT_INC(s, arp_timeout);
         inet_hint(s, INET_HINT_ARP, e->ip, NULL, s->arp.retries + 1);
-    } else {
-        STAT_INC(s, arp_expired);
+        break;
     }
     arp_free(s, e);
 }
@@ -143,8 +175,11 @@ static void arp_resolved(struct inet_stack *s, struct arp_entry *e, const uint8_
     if (e->state == ARP_PENDING) {
         STAT_INC(s, arp_resolved);
         list_del(&e->pending_link);
+    } else if (e->state == ARP_PROBING) {
+        STAT_INC(s, arp_probe_confirmed);
     }
     e->state = ARP_RESOLVED;
+    e->used = false;
     timer_arm(&s->timers, &e->timer, clock_now_ns() + s->arp.ttl_ns);
     for (int i = 0; i < e->npending; i++)
         eth_output(s, e->pending[i], e->mac, ETH_TYPE_IPV4);
@@ -161,6 +196,7 @@ void arp_output(struct inet_stack *s, struct dbuf *d, uint32_t ip)
     }
     e = arp_find(&s->arp, ip);
     if (likely(e && e->state >= ARP_RESOLVED)) {
+        e->used = true;
         eth_output(s, d, e->mac, ETH_TYPE_IPV4);
         return;
     }
@@ -225,7 +261,7 @@ void arp_input(struct inet_stack *s, struct dbuf *d)
     if (e && e->state == ARP_PENDING) {
         /* The answer to our question (or the peer asking us first). */
         arp_resolved(s, e, a->sha);
-    } else if (e && e->state == ARP_RESOLVED) {
+    } else if (e && (e->state == ARP_RESOLVED || e->state == ARP_PROBING)) {
         /* RFC 826 "merge" refreshes a known sender, but only with the MAC
          * we have: a new one, unasked for, may be a spoof (an unsolicited
          * reply, a gratuitous ARP); the entry expires and is resolved again

@@ -10,7 +10,16 @@
  * ARP (a peer that moves is learned again when its entry expires); a
  * packet claiming our own address is a conflict (RFC 5227 2.4), counted and
  * logged, never learned. A full table evicts its oldest unresolved entry,
- * never a resolved one. Private header.
+ * never a resolved one.
+ *
+ * An entry that reaches its TTL while in use is not dropped: it stays in
+ * use while a unicast request to its MAC re-confirms it (RFC 1122 2.3.2.1
+ * "unicast poll", Linux's STALE/PROBE), and is dropped only when no answer
+ * comes after all retries. Dropping it at once would stop all traffic to a
+ * busy peer for a resolution, and a flood of half-open connections to
+ * unresolvable addresses evicts pending resolutions: the peer would be cut
+ * off for as long as the flood lasts. An entry unused for a TTL goes.
+ * Private header.
  */
 #ifndef DEMI_NET_ARP_H
 #define DEMI_NET_ARP_H
@@ -19,13 +28,15 @@
 #include "core/timer.h"
 #include "mem/dbuf.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define ARP_MAX_ENTRIES 1024 /* bounded: a flood of senders cannot grow it */
 #define ARP_BUCKETS 256
 #define ARP_PENDING_MAX 16   /* packets queued per unresolved address */
 
-enum arp_state { ARP_FREE = 0, ARP_PENDING, ARP_RESOLVED, ARP_STATIC };
+/* Usable for output: ARP_RESOLVED and above. */
+enum arp_state { ARP_FREE = 0, ARP_PENDING, ARP_RESOLVED, ARP_PROBING, ARP_STATIC };
 
 struct inet_stack;
 
@@ -35,8 +46,9 @@ struct arp_entry {
     uint32_t ip;                /* network order */
     uint8_t mac[6];
     uint8_t state;              /* enum arp_state */
-    uint8_t tries_left;         /* requests still to send while pending */
-    struct timer timer;         /* retry while pending, expiry when resolved */
+    uint8_t tries_left;         /* requests still to send while pending or probing */
+    bool used;                  /* sent through since the last (re-)confirmation */
+    struct timer timer;         /* retry while pending or probing, TTL when resolved */
     struct dbuf *pending[ARP_PENDING_MAX]; /* IPv4 packets, no Ethernet header */
     uint8_t npending;
     struct inet_stack *stack;

@@ -29,7 +29,10 @@
     X(arp_drop_pending, "dropped: packets waiting for a resolution that failed")\
     X(arp_drop_pending_full, "dropped: too many packets waiting for ARP")       \
     X(arp_drop_table_full, "dropped: ARP table full")                           \
-    X(arp_expired, "cache entries expired")                                     \
+    X(arp_expired, "cache entries unused for a TTL, dropped")                  \
+    X(arp_tx_probe, "unicast requests re-confirming an entry in use past its TTL") \
+    X(arp_probe_confirmed, "entries in use re-confirmed by their peer")          \
+    X(arp_probe_failed, "entries in use dropped: no answer to the re-confirmation") \
     X(arp_evict_pending, "unresolved entries evicted to make room (table full)") \
     X(arp_ignored_update, "ignored: ARP claiming a new MAC for a resolved entry")\
     X(arp_ignored_unsolicited, "ignored: ARP reply nobody asked for (no entry made)") \

@@ -18,7 +18,10 @@
  * sources is fed to the stack (10 k/s for 2 s). Not both at once: a
  * handshake completed by a SYN cookie whose first data segments are lost
  * is reset (the later segments' sequence numbers do not carry the cookie;
- * Linux does the same), which would count as a failed transfer.
+ * Linux does the same), which would count as a failed transfer. The ARP
+ * TTL is 2 s (not 15): the entry every connection uses reaches it again and
+ * again, during the burst too, whose thousands of pending resolutions once
+ * evicted it and cut every connection off (arp.h).
  * Every byte that arrives is checked against the pattern it was sent with.
  *
  * At the end every client is done, the server closes its connections and
@@ -526,6 +529,7 @@ int main(int argc, char **argv)
     setenv("DEMI_TCP_MSL_MS", "100", 0);
     setenv("DEMI_TCP_SYN_RETRIES", "2", 0);
     setenv("DEMI_TCP_RTO_MIN_US", "10000", 0);
+    setenv("DEMI_INETSTACK_CONFIG_ARP_CACHE_TTL", "2", 0);
     rc = demi_init(&args);
     if (rc != 0) {
         fprintf(stderr, "demi-soak: demi_init: %s\n", strerror(rc));

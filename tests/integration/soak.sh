@@ -12,7 +12,8 @@
 #      TIME_WAIT), SO_LINGER 0 resets, transfers aborted mid-way with
 #      operations pending; for the second quarter every frame sent may be
 #      lost (1 %), duplicated (0.5 %) or held back (1 %); at 60 % a burst of
-#      SYNs from random and martian sources (10 k/s for 2 s).
+#      SYNs from random and martian sources (10 k/s for 2 s); ARP TTL 2 s,
+#      so the one entry every connection uses is re-confirmed during it.
 #   2. catpowder (AF_PACKET, or AF_XDP with DEMI_RAW_SOCKET_MODE=af_xdp) in
 #      a network namespace (netns-lib.sh): demi-soak-server against Linux
 #      clients (soak-peer.py load, 6 threads): the same mix, with resets by

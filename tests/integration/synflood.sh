@@ -193,9 +193,9 @@ if start_server "$tmp/server2.log"; then
     elif [ $probe_rc -ne 0 ] || [ -z "$summary" ]; then
         why="${summary:-the prober printed no summary}; failed seconds: $(sed -n 's/^probe \([0-9]*\) FAIL.*/\1/p' \
             "$tmp/probe2.log" | tr '\n' ' ')first failure: $(grep -m1 FAIL "$tmp/probe2.log")"
-        # A client whose SYN-ACKs never leave: libdemi's ARP entry for it
-        # expired (inetstack_config.arp_cache_ttl) while the flood's pending
-        # resolutions filled the table.
+        # A client whose SYN-ACKs never leave: its first resolution was
+        # evicted by the flood's pending ones (an entry in use is
+        # re-confirmed in place at its TTL, never resolved again).
         if grep -q 'FAIL.*TimeoutError' "$tmp/probe2.log" && [ "$(counter "$log" arp_drop_table_full)" != n/a ]; then
             why+="; libdemi's ARP table was full for $(counter "$log" arp_drop_table_full) resolutions"
         fi

@@ -553,8 +553,9 @@ static void parse_udp(const struct ctx *c, unsigned i, const uint8_t *dst_mac, u
         assert_memory_equal(ps.l4 + UDP_HLEN, payload, plen);
 }
 
-/* Frame @i must be an ARP request from us for @tpa. */
-static void parse_arp_request(const struct ctx *c, unsigned i, uint32_t tpa)
+/* Frame @i must be an ARP request from us for @tpa, sent to @eth_dst
+ * (broadcast to resolve, the peer's MAC to re-confirm). */
+static void parse_arp_request_to(const struct ctx *c, unsigned i, uint32_t tpa, const uint8_t *eth_dst)
 {
     uint8_t b[FRAME_MAX];
     size_t len = sink_frame(c, i, b);
@@ -562,7 +563,7 @@ static void parse_arp_request(const struct ctx *c, unsigned i, uint32_t tpa)
     const struct arp_hdr *a = (const struct arp_hdr *)(b + ETH_HLEN);
 
     assert_int_equal(len, ETH_HLEN + sizeof(*a));
-    assert_memory_equal(eh->dst, bcast_mac, ETH_ALEN);
+    assert_memory_equal(eh->dst, eth_dst, ETH_ALEN);
     assert_memory_equal(eh->src, my_mac, ETH_ALEN);
     assert_int_equal(ntohs(eh->type), ETH_TYPE_ARP);
     assert_int_equal(ntohs(a->htype), ARP_HTYPE_ETHER);
@@ -574,6 +575,11 @@ static void parse_arp_request(const struct ctx *c, unsigned i, uint32_t tpa)
     assert_int_equal(a->spa, MY_IP);
     assert_memory_equal(a->tha, zero_mac, ETH_ALEN);
     assert_int_equal(a->tpa, tpa);
+}
+
+static void parse_arp_request(const struct ctx *c, unsigned i, uint32_t tpa)
+{
+    parse_arp_request_to(c, i, tpa, bcast_mac);
 }
 
 static struct dbuf *payload_buf(struct ctx *c, const uint8_t *b, size_t len)
@@ -1594,6 +1600,125 @@ static void test_arp_refresh_extends_ttl(void **state)
     assert_int_equal(c->s.stats.arp_expired, 1);
 }
 
+/* An entry in use when its TTL ends stays in use while a unicast request
+ * to the peer's MAC re-confirms it (RFC 1122 2.3.2.1): traffic never waits
+ * for a new resolution. Confirmed, it lives another TTL; idle for that
+ * TTL, it goes. */
+static void test_arp_used_entry_reconfirmed(void **state)
+{
+    struct ctx *c = *state;
+    struct pkt p;
+
+    mk_arp(&p, bcast_mac, ARP_OP_REQUEST, peer_mac, PEER_IP, zero_mac, MY_IP);
+    feed(c, &p);
+    sink_clear(c);
+    send_udp(c, PEER_IP, 7, (const uint8_t *)"a", 1);
+    inet_stack_poll(&c->s);
+    sink_clear(c);
+    clock_advance(ARP_TTL_NS);
+    inet_stack_poll(&c->s);
+    assert_int_equal(c->s.stats.arp_expired, 0);
+    assert_int_equal(c->s.stats.arp_tx_probe, 1);
+    assert_int_equal(c->sink.n, 1);
+    parse_arp_request_to(c, 0, PEER_IP, peer_mac);
+    assert_non_null(arp_lookup(&c->s, PEER_IP));
+
+    /* Still sent at once, to the MAC we have. */
+    send_udp(c, PEER_IP, 7, (const uint8_t *)"b", 1);
+    inet_stack_poll(&c->s);
+    assert_int_equal(c->sink.n, 2);
+    parse_udp(c, 1, peer_mac, PEER_IP, MY_PORT, 7, (const uint8_t *)"b", 1);
+    sink_clear(c);
+
+    mk_arp(&p, my_mac, ARP_OP_REPLY, peer_mac, PEER_IP, my_mac, MY_IP);
+    feed(c, &p);
+    assert_int_equal(c->s.stats.arp_probe_confirmed, 1);
+    clock_advance(ARP_TIMEOUT_NS * (ARP_RETRIES + 2)); /* no further probe */
+    inet_stack_poll(&c->s);
+    assert_int_equal(c->sink.n, 0);
+    assert_int_equal(c->s.stats.arp_tx_probe, 1);
+    clock_advance(ARP_TTL_NS); /* a TTL unused since the confirmation */
+    inet_stack_poll(&c->s);
+    assert_int_equal(c->s.stats.arp_expired, 1);
+    assert_int_equal(c->s.stats.arp_tx_probe, 1);
+    assert_null(arp_lookup(&c->s, PEER_IP));
+}
+
+/* No answer to 1 + retries probes: the entry goes (the peer is down or its
+ * address moved to another MAC), and the next packet asks by broadcast. */
+static void test_arp_reconfirm_unanswered(void **state)
+{
+    struct ctx *c = *state;
+    struct pkt p;
+
+    mk_arp(&p, bcast_mac, ARP_OP_REQUEST, peer_mac, PEER_IP, zero_mac, MY_IP);
+    feed(c, &p);
+    send_udp(c, PEER_IP, 7, (const uint8_t *)"a", 1);
+    inet_stack_poll(&c->s);
+    sink_clear(c);
+    clock_advance(ARP_TTL_NS);
+    inet_stack_poll(&c->s);
+    for (int i = 0; i < ARP_RETRIES; i++) {
+        clock_advance(ARP_TIMEOUT_NS);
+        inet_stack_poll(&c->s);
+        assert_non_null(arp_lookup(&c->s, PEER_IP));
+    }
+    assert_int_equal(c->sink.n, 1 + ARP_RETRIES);
+    for (unsigned i = 0; i < 1 + ARP_RETRIES; i++)
+        parse_arp_request_to(c, i, PEER_IP, peer_mac);
+    sink_clear(c);
+    clock_advance(ARP_TIMEOUT_NS);
+    inet_stack_poll(&c->s);
+    assert_int_equal(c->s.stats.arp_probe_failed, 1);
+    assert_int_equal(c->s.stats.arp_expired, 0);
+    assert_null(arp_lookup(&c->s, PEER_IP));
+    send_udp(c, PEER_IP, 7, (const uint8_t *)"b", 1);
+    inet_stack_poll(&c->s);
+    assert_int_equal(c->sink.n, 1);
+    parse_arp_request(c, 0, PEER_IP);
+}
+
+/* The soak failure this guards against: a peer in use whose TTL ends while
+ * a flood of half-open connections to unresolvable addresses fills the
+ * table. Dropped and resolved again, its pending entry was the oldest and
+ * evicted at once, and the peer was cut off while the flood lasted. */
+static void test_arp_reconfirm_survives_flood(void **state)
+{
+    struct ctx *c = *state;
+    struct pkt p;
+
+    mk_arp(&p, bcast_mac, ARP_OP_REQUEST, peer_mac, PEER_IP, zero_mac, MY_IP);
+    feed(c, &p);
+    send_udp(c, PEER_IP, 7, (const uint8_t *)"a", 1);
+    inet_stack_poll(&c->s);
+    sink_clear(c);
+    clock_advance(ARP_TTL_NS);
+    inet_stack_poll(&c->s);
+    assert_int_equal(c->s.stats.arp_tx_probe, 1);
+    sink_clear(c);
+    for (uint32_t i = 0; i < 2 * ARP_MAX_ENTRIES; i++) {
+        send_udp(c, ip4(10, 1, (uint8_t)(i >> 8), (uint8_t)i), 7, (const uint8_t *)"x", 1);
+        if (i % 64 == 0) {
+            send_udp(c, PEER_IP, 7, (const uint8_t *)"p", 1);
+            inet_stack_poll(&c->s);
+            assert_int_equal(c->sink.n, 2); /* its ARP request, our datagram at once */
+            parse_udp(c, 1, peer_mac, PEER_IP, MY_PORT, 7, (const uint8_t *)"p", 1);
+        }
+        inet_stack_poll(&c->s);
+        sink_clear(c);
+    }
+    assert_int_equal(c->s.stats.arp_evict_pending, ARP_MAX_ENTRIES + 1);
+    assert_non_null(arp_lookup(&c->s, PEER_IP));
+    mk_arp(&p, my_mac, ARP_OP_REPLY, peer_mac, PEER_IP, my_mac, MY_IP);
+    feed(c, &p);
+    assert_int_equal(c->s.stats.arp_probe_confirmed, 1);
+    for (int i = 0; i < (ARP_RETRIES + 2) * 100; i++) { /* the flood's resolutions give up */
+        clock_advance(ARP_TIMEOUT_NS / 100);
+        inet_stack_poll(&c->s);
+        sink_clear(c);
+    }
+}
+
 /* ---- drops that speak (drop_hints.c) ------------------------------------ */
 
 /* Run @fn with stderr captured; the captured text in @out. */
@@ -1988,6 +2113,9 @@ int main(void)
         T(test_arp_pending_full),
         T(test_arp_learned_entry_expires),
         T(test_arp_refresh_extends_ttl),
+        T(test_arp_used_entry_reconfirmed),
+        T(test_arp_reconfirm_unanswered),
+        T(test_arp_reconfirm_survives_flood),
         T(test_arp_static_entry_has_mac),
         T(test_arp_static_permanent),
         T(test_arp_static_flushes_pending),

@@ -249,8 +249,23 @@ static void test_arp_cache_expires(void **state)
     assert_int_equal(udp_output(&s.a, &ua, datagram(&s.mem, 2, 64), ip_of("10.0.0.2"), htons(2000)), 0);
     sim_run(&s, clock_now_ns() + 10 * MS);
     assert_int_equal(s.a.stats.arp_tx_request, 2); /* asked again */
-    while ((d = udp_recv(&ub)) != NULL)
-        dbuf_put(d);
+    /* In use across its TTL: re-confirmed by unicast, never dropped, and
+     * every datagram through. */
+    for (int i = 0; i < 40; i++) {
+        int got = 0;
+        assert_int_equal(udp_output(&s.a, &ua, datagram(&s.mem, 3, 64), ip_of("10.0.0.2"), htons(2000)), 0);
+        sim_run(&s, clock_now_ns() + SEC);
+        assert_non_null(arp_lookup(&s.a, ip_of("10.0.0.2")));
+        while ((d = udp_recv(&ub)) != NULL) {
+            dbuf_put(d);
+            got++;
+        }
+        assert_int_equal(got, i == 0 ? 3 : 1);
+    }
+    assert_int_equal(s.a.stats.arp_expired, 1);
+    assert_true(s.a.stats.arp_probe_confirmed >= 2);
+    assert_int_equal(s.a.stats.arp_probe_failed, 0);
+    assert_int_equal(s.a.stats.arp_tx_request, 2 + s.a.stats.arp_tx_probe);
     udp_sock_fini(&s.a, &ua);
     udp_sock_fini(&s.b, &ub);
     sim_stop(&s);
