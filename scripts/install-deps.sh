@@ -9,6 +9,8 @@ PKGS=(
   libpcap-dev                       # pcap capture of simulated links
   libcmocka-dev                     # unit tests
   dpdk-dev libdpdk-dev              # LIBOS=catnip (DPDK 22.11: net_memif, net_tap, PMDs)
+  dpdk                              # dpdk-devbind.py, dpdk-hugepages.py (docs/catnip.md)
+  scdoc man-db                      # man pages from man/*.scd; man -l to check them
   libxdp-dev libbpf-dev             # LIBOS=catpowder raw_socket.mode af_xdp; tc BPF loss in tests
   python3                           # test and report scripts
   clang libclang-rt-14-dev          # libFuzzer targets (tests/fuzz)
