@@ -80,13 +80,14 @@ static void cn_complete(struct demi_op *op, demi_opcode_t opc, int err)
 
 /* ---- socket lifecycle -------------------------------------------------- */
 
-static int cn_sock_new(struct catnap *cn, int fd, uint8_t kind, struct cn_sock **out)
+/* A socket record for @fd, watched by the epoll set; NULL with errno set. */
+static struct cn_sock *cn_sock_new(struct catnap *cn, int fd, uint8_t kind)
 {
     struct cn_sock *s = calloc(1, sizeof(*s));
     struct epoll_event ev;
 
     if (!s)
-        return ENOMEM;
+        return NULL;
     s->fd = fd;
     s->q.kind = kind;
     s->q.libos = &cn->base;
@@ -99,10 +100,10 @@ static int cn_sock_new(struct catnap *cn, int fd, uint8_t kind, struct cn_sock *
     if (epoll_ctl(cn->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
         int err = errno;
         free(s);
-        return err;
+        errno = err;
+        return NULL;
     }
-    *out = s;
-    return 0;
+    return s;
 }
 
 static void cn_setopt_int(int fd, int level, int name, int value, const char *what)
@@ -143,8 +144,9 @@ static int cn_socket(struct libos *los, int domain, int type, int protocol, stru
         return errno;
     if (type == SOCK_STREAM)
         cn_apply_tcp_options(cn->cfg, fd);
-    ret = cn_sock_new(cn, fd, type == SOCK_STREAM ? QUEUE_TCP : QUEUE_UDP, &s);
-    if (ret) {
+    s = cn_sock_new(cn, fd, type == SOCK_STREAM ? QUEUE_TCP : QUEUE_UDP);
+    if (!s) {
+        ret = errno;
         close(fd);
         return ret;
     }
@@ -227,8 +229,9 @@ static int cn_accept_one(struct cn_sock *s, struct demi_op *op)
     if (fd < 0)
         return errno == EWOULDBLOCK ? EAGAIN : errno;
     cn_apply_tcp_options(cn->cfg, fd);
-    ret = cn_sock_new(cn, fd, QUEUE_TCP, &ns);
-    if (ret) {
+    ns = cn_sock_new(cn, fd, QUEUE_TCP);
+    if (!ns) {
+        ret = errno;
         close(fd);
         return ret;
     }

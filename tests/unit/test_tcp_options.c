@@ -14,6 +14,7 @@
 #include "net/stack.h"
 #include "net/tcp.h"
 
+#include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -54,10 +55,8 @@ static void assert_absent(const struct tcp_opts *o)
 
 static void put32(uint8_t *p, uint32_t v)
 {
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
+    uint32_t be = htonl(v);
+    memcpy(p, &be, sizeof(be));
 }
 
 /* ---- parsing ------------------------------------------------------------ */
@@ -162,7 +161,9 @@ static void test_parse_linux_syn(void **state)
 static void test_parse_sack_blocks(void **state)
 {
     struct tcp_opts o;
-    uint8_t b[40];
+    /* 36 bytes used; 8 more because GCC 12 at -O3 believes the fill loop
+     * may run a fifth time (a -Wstringop-overflow false positive). */
+    uint8_t b[44];
 
     (void)state;
     for (unsigned n = 1; n <= 4; n++) {
