@@ -5,6 +5,7 @@
 #include "core/latency.h"
 #include "core/log.h"
 #include "core/sigbuf.h"
+#include "libos/registry.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -14,27 +15,6 @@
 #include <unistd.h>
 
 struct runtime rt;
-
-struct libos_entry {
-    const char *name;
-    int (*create)(const struct demi_config *cfg, struct libos **out);
-    const char *what;
-};
-
-/* Every libOS name users may put in LIBOS. A NULL constructor is a libOS
- * that exists in Demikernel but is not built in this libdemi yet. */
-static const struct libos_entry libos_table[] = {
-    {"catnap", catnap_create, "Linux sockets + epoll"},
-#ifdef DEMI_HAVE_DPDK
-    {"catnip", catnip_create, "inet stack over DPDK"},
-#else
-    {"catnip", NULL, "inet stack over DPDK"},
-#endif
-    {"catpowder", catpowder_create, "inet stack over AF_PACKET / AF_XDP"},
-    {"catmem", catmem_create, "shared-memory pipes"},
-    {"catloop", catloop_create, "inet stack over an in-process loopback"},
-    {"cattest", cattest_create, "inet stack over a scripted device, in virtual time"},
-};
 
 int rt_add_libos(struct libos *los)
 {
@@ -162,13 +142,11 @@ int rt_init(const char *libos_name, const char *cfg_path)
 
     if (!libos_name || !libos_name[0])
         libos_name = "catnap";
-    for (size_t i = 0; i < ARRAY_SIZE(libos_table); i++)
-        if (strcmp(libos_table[i].name, libos_name) == 0)
-            entry = &libos_table[i];
+    entry = libos_registry_find(libos_name);
     if (!entry) {
-        log_err("environment LIBOS: unknown libOS \"%s\" (expected catnap, catnip, catpowder, "
-                "catmem, catloop or cattest)",
-                libos_name);
+        char names[160];
+        libos_registry_names(names, sizeof(names));
+        log_err("environment LIBOS: unknown libOS \"%s\" (expected %s)", libos_name, names);
         ret = EINVAL;
         goto out_cfg;
     }

@@ -1,26 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * inet_devices.c: the inet libOS (inet.c) put together over each kind of
- * device. catloop: the in-process loopback. cattest: the scripted device of
- * <demi/harness.h>, in virtual time. Real devices (catnip, catpowder:
- * inet_libos_create): the transmit fault injector when fault.* asks for it,
- * and the drain at exit that lets pushed data and FINs leave.
+ * inet_devices.c: the inet libOS (inet.c) put together over a real device
+ * (catnip, catpowder: inet_libos_create): the transmit fault injector when
+ * fault.* asks for it, and the drain at exit that lets pushed data and FINs
+ * leave. The in-process devices have their own files: catloop.c (the
+ * loopback) and cattest.c (the scripted device of <demi/harness.h>).
  */
 #include "core/clock.h"
 #include "core/common.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/runtime.h"
-#include "dev/loopback.h"
-#include "dev/scriptdev.h"
 #include "dev/simlink.h"
 #include "libos/inet.h"
 #include "net/stack.h"
 
 #include <errno.h>
 #include <stdlib.h>
-
-#define INET_LOOPBACK_RING 4096 /* frames the loopback device holds */
 
 /* fault.tx_*_ppm: the fault wrapper in front of the device, so tests can
  * make a real wire lossy from libdemi's side. NULL (and @dev destroyed) when
@@ -110,46 +106,4 @@ int inet_libos_create(const struct demi_config *cfg, struct netdev *dev, struct 
     }
     inet_exit_los = *out;
     return 0;
-}
-
-int cattest_create(const struct demi_config *cfg, struct libos **out)
-{
-    static const uint8_t default_mac[ETH_ALEN] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
-    struct netdev *dev;
-    int ret;
-
-    if (!cfg->has_local_ipv4) {
-        log_err("LIBOS=cattest needs demikernel.local_ipv4_addr (in CONFIG_PATH or "
-                "DEMI_DEMIKERNEL_LOCAL_IPV4_ADDR)");
-        return EINVAL;
-    }
-    /* Scripts run in virtual time from 0: timers fire only as they advance. */
-    clock_set_virtual(0);
-    dev = scriptdev_create(&rt.mem, cfg->has_local_mac ? cfg->local_mac : default_mac, cfg->mtu);
-    if (!dev) {
-        clock_set_real();
-        return ENOMEM;
-    }
-    ret = inet_create(cfg, dev, true, out);
-    if (ret)
-        clock_set_real();
-    return ret;
-}
-
-int catloop_create(const struct demi_config *cfg, struct libos **out)
-{
-    /* A locally administered unicast MAC when the configuration gives none. */
-    static const uint8_t default_mac[ETH_ALEN] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
-    struct netdev *dev;
-
-    if (!cfg->has_local_ipv4) {
-        log_err("LIBOS=catloop needs demikernel.local_ipv4_addr (in CONFIG_PATH or "
-                "DEMI_DEMIKERNEL_LOCAL_IPV4_ADDR)");
-        return EINVAL;
-    }
-    dev = loopback_create(&rt.mem, cfg->has_local_mac ? cfg->local_mac : default_mac, cfg->mtu,
-                          INET_LOOPBACK_RING);
-    if (!dev)
-        return ENOMEM;
-    return inet_create(cfg, dev, false, out);
 }

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * catloop.c: LIBOS=catloop, the inet libOS (inet.c) over the in-process
+ * loopback device (dev/loopback.c): one process talks to itself through
+ * the whole stack.
+ */
+#include "core/common.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/runtime.h"
+#include "dev/loopback.h"
+#include "libos/inet.h"
+
+#include <errno.h>
+
+#define CATLOOP_RING 4096 /* frames the loopback device holds */
+
+int catloop_create(const struct demi_config *cfg, struct libos **out)
+{
+    /* A locally administered unicast MAC when the configuration gives none. */
+    static const uint8_t default_mac[ETH_ALEN] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
+    struct netdev *dev;
+
+    if (!cfg->has_local_ipv4) {
+        log_err("LIBOS=catloop needs demikernel.local_ipv4_addr (in CONFIG_PATH or "
+                "DEMI_DEMIKERNEL_LOCAL_IPV4_ADDR)");
+        return EINVAL;
+    }
+    dev = loopback_create(&rt.mem, cfg->has_local_mac ? cfg->local_mac : default_mac, cfg->mtu, CATLOOP_RING);
+    if (!dev)
+        return ENOMEM;
+    return inet_create(cfg, dev, false, out);
+}
