@@ -21,6 +21,22 @@ run "$build" "all suites" --num-processes 2
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   run "$asan" "unit, packet-script and shim suites under ASan+UBSan" --suite unit --suite pkt --suite shim
 
+# Portable builds (make build-portable): the builds a packager gets,
+# warnings as errors, must pass the unit suite too.
+for b in ${PORTABLE_BUILDS:-}; do
+  [ -f "$b/build.ninja" ] || { echo "0 1 unit suite in $b (not built)" >> "$tally"; status=1; continue; }
+  run "$b" "unit suite in $b ($(scripts/build-describe.sh "$b"))" --suite unit --num-processes 2
+done
+
+# Installing: what a user of the installed library gets (scripts/check-install.sh).
+if [ -n "${PORTABLE_BUILDS:-}" ]; then
+  echo "== install check"
+  if out=$(scripts/check-install.sh "$(echo "$PORTABLE_BUILDS" | awk '{print $1}')" 2>&1); then :; else status=1; fi
+  echo "$out"
+  echo "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -1 | awk '{print $1, $3, "install check"}' >> "$tally"
+  grep -q "install check" "$tally" || echo "0 1 install check (no result line)" >> "$tally"
+fi
+
 # Fuzzing: every fuzz_* target for a bounded time each (make fuzz runs
 # longer); one passed or failed count per target.
 if [ -n "${FUZZ_BUILD:-}" ]; then

@@ -8,6 +8,8 @@
 #include "core/config.h"
 #include "libos/catmem.h"
 
+#include <demi/version.h>
+
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -17,7 +19,7 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: demi-config [--file PATH] [--help]\n"
+            "usage: demi-config [--file PATH] [--help] [--version]\n"
             "       demi-config --clean-shm [--dry-run] [--prefix NAME]\n"
             "\n"
             "Print every libdemi tunable, its value, its source and a line of help.\n"
@@ -26,6 +28,7 @@ static void usage(FILE *out)
             "               section); default: $CONFIG_PATH as demi_init() uses it,\n"
             "               or no file when unset. --file \"\" reads no file.\n"
             "  --help       show this text\n"
+            "  --version    print libdemi's version (the library this runs with)\n"
             "\n"
             "Each key can be overridden by the environment variable DEMI_<KEY>, KEY\n"
             "upper-cased with '.' turned into '_' (inetstack_config.mtu is\n"
@@ -81,6 +84,9 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0) {
+            printf("libdemi %s\n", demi_version());
             return 0;
         } else if (strcmp(argv[i], "--file") == 0) {
             if (i + 1 == argc) {
