@@ -8,6 +8,12 @@
  *  - EINVAL a NULL pointer, a wrong size or an out-of-range argument;
  *  - others as documented per call (ENOTSUP, EAGAIN, ENOMEM, ...).
  * Nothing aborts the process. See docs/api.md for the full contract.
+ *
+ * The prototypes, their nonnull attributes included, are Demikernel's own:
+ * a program that builds with -Werror against Demikernel's headers builds
+ * against these. Where Demikernel marks no pointer nonnull (demi_getsockopt's
+ * optlen, demi_getpeername's addrlen, demi_sgafree's sga) neither do we;
+ * NULL there is EINVAL at run time, as everywhere.
  */
 #ifndef DEMI_LIBOS_H_IS_INCLUDED
 #define DEMI_LIBOS_H_IS_INCLUDED
@@ -30,6 +36,31 @@ extern "C" {
  */
 ATTR_NONNULL(1)
 extern int demi_init(_In_ const struct demi_args *args);
+
+/**
+ * Create the shared-memory pipe @p name between processes on this host
+ * (Demikernel's Catmem) and give its creator's end a qd. Semantics, the
+ * zero-copy extension and the pipe's errors in detail: <demi/pipe.h>.
+ * @param memqd_out receives the queue descriptor.
+ * @param name      1..128 bytes, none of them '/', '~' or an ASCII control
+ *                  character (Demikernel's "NAME:rx" style is fine).
+ * @return 0; EINVAL (NULL, bad name, demi_init not called); EEXIST (a live
+ *         pipe of that name, or a non-pipe object under it); EMFILE; the
+ *         errno of the shared memory calls.
+ */
+ATTR_NONNULL(1, 2)
+extern int demi_create_pipe(_Out_ int *memqd_out, _In_z_ const char *name);
+
+/**
+ * Open the pipe @p name that another process (or this one) created.
+ * @param memqd_out receives the queue descriptor.
+ * @param name      the pipe's name, as given to demi_create_pipe().
+ * @return 0; EINVAL (NULL, bad name, demi_init not called); ENOENT (no such
+ *         pipe); EBUSY (it has, or had, its opener); EPROTO (not a pipe of
+ *         this libdemi); EMFILE.
+ */
+ATTR_NONNULL(1, 2)
+extern int demi_open_pipe(_Out_ int *memqd_out, _In_z_ const char *name);
 
 /**
  * Create a socket queue.
@@ -126,7 +157,7 @@ extern int demi_setsockopt(_In_ int qd, _In_ int level, _In_ int optname,
  * the size of @p optval; on return, the size written.
  * @return 0; EBADF; EINVAL (NULL, buffer too small); ENOPROTOOPT.
  */
-ATTR_NONNULL(4, 5)
+ATTR_NONNULL(4)
 extern int demi_getsockopt(_In_ int qd, _In_ int level, _In_ int optname,
                            _Out_writes_to_(*optlen, *optlen) void *optval, _Out_ socklen_t *optlen);
 
@@ -134,7 +165,7 @@ extern int demi_getsockopt(_In_ int qd, _In_ int level, _In_ int optname,
  * Address of a connected socket's peer.
  * @return 0; EBADF; EINVAL (NULL, *addrlen too small); ENOTCONN.
  */
-ATTR_NONNULL(2, 3)
+ATTR_NONNULL(2)
 extern int demi_getpeername(_In_ int qd, _Out_writes_to_(*addrlen, *addrlen) struct sockaddr *addr,
                             _Out_ socklen_t *addrlen);
 

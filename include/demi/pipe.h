@@ -2,7 +2,9 @@
 /**
  * @file demi/pipe.h
  * libdemi extension: shared-memory pipes between processes on one host
- * (Demikernel's Catmem, removed from Demikernel in 2024).
+ * (Demikernel's Catmem, removed from Demikernel in 2024). demi_create_pipe()
+ * and demi_open_pipe() are in <demi/libos.h> (included here), as in
+ * Demikernel; this header adds what Demikernel did not have.
  *
  * A pipe is a duplex, message-oriented queue between two processes: the one
  * that creates it by name and the one that opens it. Once made, its qd takes
@@ -31,7 +33,9 @@
  *   getpeername) return ENOTSUP on a pipe.
  *
  * A pipe connects its creator with one opener, once. Names are 1 to 128
- * characters of [A-Za-z0-9._-]; the shared memory object is
+ * bytes, none of them '/', '~' (libdemi's temporary names use it) or an
+ * ASCII control character: Demikernel's "NAME:rx" is fine, "" or "a/b" is
+ * EINVAL with a message saying why. The shared memory object is
  * /dev/shm/demi-pipe-NAME, readable by the creator's user only.
  *
  * Every call returns 0 or a positive errno.
@@ -40,6 +44,7 @@
 #define DEMI_PIPE_H_IS_INCLUDED
 
 #include <demi/cc.h>
+#include <demi/libos.h>
 #include <demi/types.h>
 
 #include <stddef.h>
@@ -48,26 +53,18 @@
 extern "C" {
 #endif
 
-/**
- * Create the pipe @p name and give its creator's end a qd.
- * @param qd_out  receives the queue descriptor.
- * @param name    the pipe's name, 1..128 characters of [A-Za-z0-9._-].
- * @return 0;
+/* demi_create_pipe() and demi_open_pipe() are declared in <demi/libos.h>,
+ * where Demikernel declares them; the details of their errors:
+ *
+ * demi_create_pipe(int *qd_out, const char *name): 0;
  *   EINVAL  NULL argument, a bad name, or demi_init not called;
  *   EEXIST  a pipe of that name exists and its creator is alive (a pipe
  *           whose creator died is removed and created anew), or the name
  *           holds something that is not a libdemi pipe (never removed);
  *   EMFILE  the qd table is full; ENOMEM, or the errno of shm_open, mmap,
  *           ftruncate when the shared memory cannot be set up.
- */
-ATTR_NONNULL(1, 2)
-int demi_create_pipe(int *qd_out, const char *name);
-
-/**
- * Open the pipe @p name that another process (or this one) created.
- * @param qd_out  receives the queue descriptor.
- * @param name    the pipe's name, as given to demi_create_pipe.
- * @return 0;
+ *
+ * demi_open_pipe(int *qd_out, const char *name): 0;
  *   EINVAL  NULL argument, a bad name, or demi_init not called;
  *   ENOENT  no such pipe (never created, closed by its creator, or its
  *           creator died);
@@ -77,8 +74,6 @@ int demi_create_pipe(int *qd_out, const char *name);
  *           be;
  *   EMFILE  the qd table is full.
  */
-ATTR_NONNULL(1, 2)
-int demi_open_pipe(int *qd_out, const char *name);
 
 /**
  * Zero-copy push: a buffer of @p size bytes reserved in place in the pipe's

@@ -28,7 +28,6 @@ extern demi_sgarray_t demi_sgaalloc(_In_ size_t size);
  * @return 0; EINVAL for NULL, a null sga, a foreign sga or a double free
  *         (the pool stays intact).
  */
-ATTR_NONNULL(1)
 extern int demi_sgafree(_In_ demi_sgarray_t *sga);
 
 #ifdef __cplusplus

@@ -18,6 +18,10 @@
 extern "C" {
 #endif
 
+/* Strict C99 without _POSIX_C_SOURCE gets no struct timespec from <time.h>:
+ * declared here at file scope, the prototypes below still name one type. */
+struct timespec;
+
 /**
  * Wait for the operation named by @p qt and consume its token.
  * @return 0 and *qr_out filled; EINVAL (NULL, unknown or consumed token, bad

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api_pipe.c: demi_create_pipe and demi_open_pipe of <demi/pipe.h>. The pipe
+ * api_pipe.c: demi_create_pipe and demi_open_pipe (declared in <demi/libos.h>,
+ * as Demikernel does) and demi_pipe_sgaalloc of <demi/pipe.h>. The pipe
  * libOS joins the runtime on first use, beside the network libOS; its qds
  * then take push, pop, close and the waits like any other. demi_pipe_sgaalloc
  * hands out a buffer reserved in a pipe's ring (zero-copy push).
@@ -14,6 +15,7 @@
 static int api_pipe(int *qd_out, const char *name, bool create)
 {
     const char *call = create ? "demi_create_pipe" : "demi_open_pipe";
+    const char *why;
     struct libos *los;
     struct queue *q;
     int ret;
@@ -24,8 +26,10 @@ static int api_pipe(int *qd_out, const char *name, bool create)
         log_err("%s: demi_init() has not been called", call);
         return EINVAL;
     }
-    if (!catmem_name_ok(name)) {
-        log_warn("%s: bad pipe name: expected 1..%d characters of [A-Za-z0-9._-]", call, CATMEM_NAME_MAX);
+    why = catmem_name_problem(name);
+    if (why) {
+        log_warn("%s: bad pipe name: %s (expected 1..%d bytes, no '/', '~' or control characters)", call, why,
+                 CATMEM_NAME_MAX);
         return EINVAL;
     }
     ret = catmem_instance(&los);

@@ -55,18 +55,33 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-bool catmem_name_ok(const char *name)
+/* Demikernel's programs name pipes freely ("%s:rx", from argv), and the name
+ * ends up as one file name under /dev/shm after CATMEM_SHM_PREFIX, so only
+ * what cannot be part of that name, or would make it ambiguous, is refused:
+ * '/' (a directory), '~' (our temporary names, catmem_shm.c), control
+ * characters (unprintable in messages and ls), and lengths that leave no room
+ * for the prefix and the temporary suffix within NAME_MAX. */
+const char *catmem_name_problem(const char *name)
 {
     size_t n = 0;
 
     for (; name[n]; n++) {
-        char c = name[n];
-        if (n == CATMEM_NAME_MAX ||
-            !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-              c == '_' || c == '-'))
-            return false;
+        unsigned char c = (unsigned char)name[n];
+        if (n == CATMEM_NAME_MAX)
+            return "longer than 128 bytes";
+        if (c == '/')
+            return "contains '/'";
+        if (c == '~')
+            return "contains '~' (reserved for libdemi's temporary names)";
+        if (c < 0x20 || c == 0x7f)
+            return "contains a control character";
     }
-    return n > 0;
+    return n > 0 ? NULL : "empty";
+}
+
+bool catmem_name_ok(const char *name)
+{
+    return catmem_name_problem(name) == NULL;
 }
 
 static const struct libos_ops catmem_ops;

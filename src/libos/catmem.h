@@ -19,7 +19,10 @@
 /* Prefix of a pipe's shared memory object: /dev/shm/demi-pipe-NAME. */
 #define CATMEM_SHM_PREFIX "/demi-pipe-"
 
-/* 1..CATMEM_NAME_MAX characters of [A-Za-z0-9._-]. */
+/* A pipe name is 1..CATMEM_NAME_MAX bytes of anything but '/', '~' and
+ * ASCII control characters. catmem_name_problem says what is wrong with
+ * @name ("empty", "contains '/'", ...) or NULL when it is a good name. */
+const char *catmem_name_problem(const char *name);
 bool catmem_name_ok(const char *name);
 
 /* The runtime's pipe libOS, created and added to the runtime on first use

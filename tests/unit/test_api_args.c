@@ -768,6 +768,9 @@ static void test_getsockopt_args(void **state)
     assert_int_equal(nn_getsockopt(t, SOL_SOCKET, SO_KEEPALIVE, nul_v, &len), EINVAL);
     assert_int_equal(nn_getsockopt(t, SOL_SOCKET, SO_KEEPALIVE, &v, nul_len), EINVAL);
     assert_int_equal(nn_getsockopt(t, SOL_SOCKET, SO_KEEPALIVE, nul_v, nul_len), EINVAL);
+    /* A literal NULL optlen compiles without -Wnonnull, as with Demikernel's
+     * header (which marks only optval nonnull), and is EINVAL. */
+    assert_int_equal(demi_getsockopt(t, SOL_SOCKET, SO_KEEPALIVE, &v, NULL), EINVAL);
     len = 0;
     assert_int_equal(demi_getsockopt(t, SOL_SOCKET, SO_KEEPALIVE, &v, &len), EINVAL);
     len = sizeof(v) - 1;
@@ -865,6 +868,8 @@ static void test_getpeername_args(void **state)
     assert_int_equal(nn_getpeername(t, nul_sa_out, &len), EINVAL);
     assert_int_equal(nn_getpeername(t, (struct sockaddr *)&a, nul_len), EINVAL);
     assert_int_equal(nn_getpeername(t, nul_sa_out, nul_len), EINVAL);
+    /* Demikernel marks only addr nonnull: a literal NULL addrlen compiles. */
+    assert_int_equal(demi_getpeername(t, (struct sockaddr *)&a, NULL), EINVAL);
     len = sizeof(a);
     assert_int_equal(demi_getpeername(t, (struct sockaddr *)&a, &len), ENOTCONN);
     len = 0;
@@ -940,6 +945,9 @@ static void test_sgafree_args(void **state)
     (void)state;
     memset(&null_sga, 0, sizeof(null_sga));
     assert_int_equal(nn_sgafree(nul_sga), EINVAL);
+    /* Demikernel's demi_sgafree has no nonnull attribute: a literal NULL
+     * compiles (-Werror) and is EINVAL. */
+    assert_int_equal(demi_sgafree(NULL), EINVAL);
     assert_int_equal(demi_sgafree(&null_sga), EINVAL);
 
     sga = demi_sgaalloc(100);

@@ -202,7 +202,7 @@ static int teardown(void **state)
 static void test_bad_arguments(void **state)
 {
     char longname[CATMEM_NAME_MAX + 2];
-    const char *bad[] = {"", "a/b", "/x", "has space", "tab\t", "caf\xc3\xa9", "a~b", "x*"};
+    const char *bad[] = {"", "a/b", "/x", "x/", "tab\t", "nl\n", "del\x7f", "a~b", "~"};
     const char *name = uniq("args");
     struct sockaddr_in sin;
     demi_sgarray_t sga;
@@ -262,6 +262,52 @@ static void test_bad_arguments(void **state)
     assert_int_equal(demi_pop(&qt, qd), EBADF);
     assert_false(shm_exists(name)); /* the creator's close removes the name */
     assert_int_equal(demi_open_pipe(&qd, name), ENOENT);
+}
+
+/* Demikernel's names ("%s:rx", from argv) are accepted; the refused ones
+ * are refused for a reason the message names. */
+static void test_names(void **state)
+{
+    static const char *const good_suffix[] = {":rx", ":tx", " with space", "*x?", "caf\xc3\xa9",
+                                              "..", "-", "#1", "a=b,c;d"};
+    static const struct {
+        const char *name, *why;
+    } bad[] = {
+        {"", "empty"},
+        {"a/b", "contains '/'"},
+        {"/", "contains '/'"},
+        {"a~b", "contains '~'"},
+        {"tab\t", "control character"},
+        {"\x1b[31m", "control character"},
+        {"del\x7f", "control character"},
+    };
+    char longname[CATMEM_NAME_MAX + 2], name[CATMEM_NAME_MAX + 1];
+    int qa, qb;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *why = catmem_name_problem(bad[i].name);
+        assert_non_null(why);
+        assert_non_null(strstr(why, bad[i].why));
+        assert_int_equal(demi_create_pipe(&qa, bad[i].name), EINVAL);
+        assert_int_equal(demi_open_pipe(&qa, bad[i].name), EINVAL);
+    }
+    memset(longname, 'n', sizeof(longname));
+    longname[CATMEM_NAME_MAX + 1] = '\0';
+    assert_non_null(strstr(catmem_name_problem(longname), "longer than 128"));
+    assert_int_equal(demi_create_pipe(&qa, longname), EINVAL);
+    assert_int_equal(demi_open_pipe(&qa, longname), EINVAL);
+
+    for (size_t i = 0; i < sizeof(good_suffix) / sizeof(good_suffix[0]); i++) {
+        snprintf(name, sizeof(name), "%s%s", uniq("name"), good_suffix[i]);
+        assert_null(catmem_name_problem(name));
+        assert_int_equal(demi_create_pipe(&qa, name), 0);
+        assert_true(shm_exists(name));
+        assert_int_equal(demi_open_pipe(&qb, name), 0);
+        assert_int_equal(demi_close(qb), 0);
+        assert_int_equal(demi_close(qa), 0);
+        assert_false(shm_exists(name));
+    }
 }
 
 static void test_one_process_both_ways(void **state)
@@ -978,6 +1024,7 @@ int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_one_process_both_ways, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_ring_and_cancel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_foreign_object, setup, teardown),
