@@ -19,6 +19,8 @@
 #ifndef DEMI_CORE_CONFIG_H
 #define DEMI_CORE_CONFIG_H
 
+#include "core/limits.h" /* CONFIG_ARP_TABLE_MAX */
+
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -28,7 +30,6 @@
 #define CONFIG_PATH_MAX 4096
 #define CONFIG_IFNAME_MAX 16 /* IFNAMSIZ */
 #define CONFIG_EAL_ARGS_MAX 64
-#define CONFIG_ARP_TABLE_MAX 64
 #define CONFIG_ERR_MAX 512
 #define CONFIG_KEYS_MAX 96
 

@@ -30,8 +30,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define INET_UDP_RXQ 1024     /* datagrams queued per socket before drops */
-
 static void inet_tcp_upcall(struct tcp_pcb *pcb, unsigned ev);
 static const struct libos_ops inet_ops;
 

@@ -17,14 +17,11 @@
 #define DEMI_MEM_DBUF_H
 
 #include "core/common.h"
+#include "core/limits.h" /* DBUF_HEADROOM, MEM_*_SIZE */
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-/* Ethernet (14) + IPv4 without options (20) + TCP with 40 B of options (60)
- * = 94; rounded up to two cache lines. */
-#define DBUF_HEADROOM 128
 
 /* The application holds a reference (from demi_sgaalloc or a pop). */
 #define DBUF_F_APP 0x1
@@ -212,10 +209,6 @@ static inline bool dbuf_contains(const struct dbuf *d, const void *ptr, uint32_t
 enum { MEM_SMALL = 0, MEM_LARGE, MEM_HUGE, MEM_SLICE, MEM_NCLASSES };
 
 /* MEM_SLICE holds header-only dbufs that point into another buffer. */
-
-#define MEM_SMALL_SIZE 2048u
-#define MEM_LARGE_SIZE 65536u
-#define MEM_HUGE_SIZE (1u << 20)
 
 /* Extra pools a libOS may register (catmem's views into its rings). */
 #define MEM_MAX_EXTRA 4

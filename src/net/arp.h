@@ -24,6 +24,7 @@
 #ifndef DEMI_NET_ARP_H
 #define DEMI_NET_ARP_H
 
+#include "core/limits.h" /* ARP_MAX_ENTRIES, ARP_BUCKETS, ARP_PENDING_MAX */
 #include "core/list.h"
 #include "core/timer.h"
 #include "mem/dbuf.h"
@@ -31,9 +32,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define ARP_MAX_ENTRIES 1024 /* bounded: a flood of senders cannot grow it */
-#define ARP_BUCKETS 256
-#define ARP_PENDING_MAX 16   /* packets queued per unresolved address */
 
 /* Usable for output: ARP_RESOLVED and above. */
 enum arp_state { ARP_FREE = 0, ARP_PENDING, ARP_RESOLVED, ARP_PROBING, ARP_STATIC };

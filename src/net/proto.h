@@ -7,6 +7,7 @@
 #define DEMI_NET_PROTO_H
 
 #include "core/common.h"
+#include "core/limits.h"
 
 #include <stdint.h>
 
@@ -21,6 +22,7 @@ struct eth_hdr {
     uint16_t type;
 } __attribute__((packed));
 BUILD_BUG_ON(sizeof(struct eth_hdr) != ETH_HLEN);
+BUILD_BUG_ON(ETH_HLEN != LIMIT_ETH_HLEN); /* core/limits.h sizes the headroom with it */
 
 /* ARP for IPv4 over Ethernet (RFC 826). */
 #define ARP_HTYPE_ETHER 1
@@ -63,6 +65,7 @@ struct ipv4_hdr {
     uint32_t dst;
 } __attribute__((packed));
 BUILD_BUG_ON(sizeof(struct ipv4_hdr) != IPV4_HLEN);
+BUILD_BUG_ON(IPV4_HLEN != LIMIT_IPV4_HLEN);
 
 /* ICMPv4 (RFC 792): echo only. */
 #define ICMP_ECHO_REPLY 0

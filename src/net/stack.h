@@ -9,6 +9,7 @@
 #define DEMI_NET_STACK_H
 
 #include "core/config.h"
+#include "core/limits.h" /* INET_RX_BURST, INET_TX_BATCH, INET_TXQ_LEN */
 #include "core/timer.h"
 #include "dev/netdev.h"
 #include "net/arp.h"
@@ -19,14 +20,6 @@
 #include "net/udp.h"
 
 #include <stdint.h>
-
-#define INET_RX_BURST 32
-#define INET_TX_BATCH 64      /* frames handed to the device per call */
-/* Frames waiting for the device, in order. A device whose queue is full
- * (a memif ring the peer has not drained, a NIC ring) keeps the rest here
- * for the next poll instead of losing them, which TCP would take for
- * congestion; only past this many are frames dropped. A power of two. */
-#define INET_TXQ_LEN 4096
 
 /* Everything the stack needs from the configuration (core/config.h). */
 struct inet_params {

@@ -20,6 +20,7 @@
 #ifndef DEMI_NET_TCP_H
 #define DEMI_NET_TCP_H
 
+#include "core/limits.h" /* TCP_HASH_BUCKETS, TCP_SACK_SCOREBOARD, ... */
 #include "core/list.h"
 #include "core/timer.h"
 #include "mem/dbuf.h"
@@ -79,6 +80,7 @@ struct tcp_hdr {
 
 #define TCP_HLEN 20
 #define TCP_MAX_OPTLEN 40
+BUILD_BUG_ON(TCP_HLEN + TCP_MAX_OPTLEN != LIMIT_TCP_HLEN_MAX);
 
 /* Events of the upcall. */
 #define TCP_EV_CONNECTED 0x01 /* active open finished: ESTABLISHED, or err set */
@@ -159,8 +161,6 @@ struct tcp_cc_cubic_state {
 struct tcp_sack_block {
     uint32_t start, end; /* [start, end) */
 };
-
-#define TCP_SACK_SCOREBOARD 16
 
 struct tcp_pcb {
     struct list_node link;        /* connection or listener hash */
@@ -284,16 +284,13 @@ struct tcp_pcb {
 
 /* What a queued buffer costs against SO_SNDBUF: at least a whole small pool
  * buffer, so many tiny pushes cannot drain the pools (Linux's truesize). */
-#define TCP_TRUESIZE(len) ((len) > 2048u ? (len) : 2048u)
+#define TCP_TRUESIZE(len) ((len) > MEM_SMALL_SIZE ? (len) : MEM_SMALL_SIZE)
 
-/* The per-stack TCP state (in struct inet_stack). */
-#define TCP_HASH_BUCKETS 4096
-#define TCP_PORT_PERTURB 256 /* RFC 6056 algorithm 4's table (Linux: 256) */
-#define TCP_PORT_BUCKETS 1024 /* holders by local port, walked only by bind() to a held port */
+/* The per-stack TCP state (in struct inet_stack). Table sizes: core/limits.h. */
 
 struct tcp_table {
     struct list_node conns[TCP_HASH_BUCKETS];   /* by 4-tuple */
-    struct list_node listeners[256];            /* by local port */
+    struct list_node listeners[TCP_LISTEN_BUCKETS]; /* by local port */
     struct tcp_params params;
     uint8_t isn_key[16];          /* RFC 6528 secret */
     uint32_t npcbs;               /* allocated, for leak checks */

@@ -63,7 +63,6 @@
 #define CUBIC_BETA 0.7
 #define CUBIC_ALPHA (3.0 * (1.0 - CUBIC_BETA) / (1.0 + CUBIC_BETA))
 
-#define TCP_CC_CWND_MAX (1u << 30) /* 1 GiB, as in tcp_cc_newreno.c */
 #define TCP_CC_DEFAULT_MSS 536u    /* RFC 9293 3.7.1 */
 #define CUBIC_RTT_DEFAULT_NS 1000000u
 

@@ -46,7 +46,6 @@
 
 #include <stdint.h>
 
-#define TCP_CC_CWND_MAX (1u << 30) /* 1 GiB: no overflow in any sum below */
 #define TCP_CC_DEFAULT_MSS 536u    /* RFC 9293 3.7.1 */
 
 static uint32_t nr_mss(const struct tcp_pcb *pcb)

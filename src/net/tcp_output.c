@@ -13,10 +13,6 @@
 #include <arpa/inet.h>
 #include <string.h>
 
-/* Payloads up to this size are copied behind the header: one segment is
- * cheaper for a device than a chain of small ones. */
-#define TCP_COPY_MAX 256
-
 uint16_t tcp_rcv_window(struct tcp_pcb *pcb)
 {
     uint32_t used = pcb->rcvq_bytes + pcb->ooo_bytes;

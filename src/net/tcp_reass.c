@@ -13,11 +13,6 @@
 
 #include <string.h>
 
-/* Payloads up to this size are copied onto the tail of the receive queue
- * when it has room: a stream of tiny segments then holds a few buffers, not
- * one 2 KiB buffer per byte (Linux's tcp_try_coalesce). */
-#define TCP_COALESCE_MAX 512
-
 void tcp_rcvq_append(struct tcp_pcb *pcb, struct dbuf *d)
 {
     struct dbuf *t = pcb->rcvq_tail;

@@ -16,13 +16,13 @@
 #ifndef DEMI_NET_UDP_H
 #define DEMI_NET_UDP_H
 
+#include "core/limits.h" /* UDP_BUCKETS */
 #include "core/list.h"
 #include "mem/dbuf.h"
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#define UDP_BUCKETS 256
 #define UDP_EPHEMERAL_FIRST 49152 /* RFC 6335 dynamic ports */
 #define UDP_EPHEMERAL_LAST 65535
 
