@@ -91,6 +91,58 @@ void ex_parse_args(int argc, char **argv, struct ex_args *a, uint32_t max_size, 
         a->msgs = (uint32_t)ex_parse_ulong(argv[5], "msgs", 1, UINT32_MAX);
 }
 
+void ex_parse_pipe_args(int argc, char **argv, struct ex_pipe_args *a, const char *usage)
+{
+    ex_set_prog(argc, argv);
+    if (argc < 3 || argc > 5)
+        ex_die("usage: %s", usage);
+    if (strcmp(argv[1], "--server") == 0)
+        a->mode = EX_SERVER;
+    else if (strcmp(argv[1], "--client") == 0)
+        a->mode = EX_CLIENT;
+    else
+        ex_die("usage: %s", usage);
+    a->name = argv[2];
+    a->size = 64;
+    a->msgs = 1024;
+    if (argc > 3)
+        a->size = (uint32_t)ex_parse_ulong(argv[3], "size", 1, EX_SGA_MAX);
+    if (argc > 4)
+        a->msgs = (uint32_t)ex_parse_ulong(argv[4], "msgs", 1, UINT32_MAX);
+}
+
+static const char *pipe_name(const char *base, const char *suffix)
+{
+    static char name[1024];
+
+    if ((size_t)snprintf(name, sizeof(name), "%s%s", base, suffix) >= sizeof(name))
+        ex_die("pipe name '%s%s' is too long", base, suffix);
+    return name;
+}
+
+int ex_pipe_create(const char *base, const char *suffix)
+{
+    const char *name = pipe_name(base, suffix);
+    int qd, rc = demi_create_pipe(&qd, name);
+
+    if (rc != 0)
+        ex_die("demi_create_pipe(\"%s\"): %s", name, strerror(rc));
+    return qd;
+}
+
+int ex_pipe_open(const char *base, const char *suffix)
+{
+    const char *name = pipe_name(base, suffix);
+    const int attempts = 100; /* 5 s at 50 ms */
+    int qd, rc;
+
+    for (int i = 0; (rc = demi_open_pipe(&qd, name)) == ENOENT && i + 1 < attempts; i++)
+        ex_sleep_ms(50);
+    if (rc != 0)
+        ex_die("demi_open_pipe(\"%s\"): %s", name, strerror(rc));
+    return qd;
+}
+
 static const char *opcode_name(demi_opcode_t opc)
 {
     switch (opc) {

@@ -82,6 +82,25 @@ int ex_tcp_connect(const struct sockaddr_in *addr);
 /* UDP socket bound to @addr. */
 int ex_udp_bind(const struct sockaddr_in *addr);
 
+/* Arguments of the pipe programs, Demikernel's command line:
+ * --server|--client NAME [size=64] [msgs=1024]. */
+struct ex_pipe_args {
+    enum ex_mode mode;
+    const char *name;
+    uint32_t size;
+    uint32_t msgs;
+};
+
+/* Parse the pipe programs' command line; @usage is printed on error. */
+void ex_parse_pipe_args(int argc, char **argv, struct ex_pipe_args *a, const char *usage);
+
+/* Create the pipe "@base@suffix" (Demikernel's "NAME:rx" style). */
+int ex_pipe_create(const char *base, const char *suffix);
+
+/* Open the pipe "@base@suffix". Retries for a few seconds while it does not
+ * exist yet, so scripts may start both sides at once. */
+int ex_pipe_open(const char *base, const char *suffix);
+
 /* An sga of @size bytes; exits if the pool cannot provide one. */
 demi_sgarray_t ex_sgaalloc(size_t size);
 
