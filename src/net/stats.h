@@ -63,7 +63,7 @@
     X(udp_drop_len, "dropped: UDP length inconsistent with IP length")          \
     X(udp_drop_csum, "dropped: bad UDP checksum")                               \
     X(udp_drop_no_port, "dropped: no socket bound to the port")                 \
-    X(udp_drop_queue_full, "dropped: socket receive queue full")                \
+    X(udp_drop_queue_full, "dropped: socket receive queue full (application behind)") \
     X(tcp_rx, "TCP segments received")                                         \
     X(tcp_tx, "TCP segments sent")                                             \
     X(tcp_drop_runt, "dropped: shorter than a TCP header")                     \

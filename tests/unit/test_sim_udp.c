@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_sim_udp.c: two inetstack instances joined by a simlink, in virtual
- * time: ARP (retries under loss, give-up, expiry), ICMP echo, and UDP
- * datagrams counted exactly against the faults the link injected.
+ * time: ARP (retries under loss, give-up, expiry), ICMP echo, UDP
+ * datagrams counted exactly against the faults the link injected, and a
+ * receiver that falls behind (its queue fills; each datagram dropped for it
+ * is counted in udp_drop_queue_full, the counter demi-stat shows).
  *
  * Deterministic: every run is a function of its seed. SIM_SEED=N reruns one
  * seed; a failing test prints the seed it used.
  */
 #include "core/clock.h"
+#include "core/limits.h"
 #include "dev/simlink.h"
 #include "net/proto.h"
 #include "net/stack.h"
@@ -440,6 +443,69 @@ static void test_udp_5pct_loss_exact_accounting(void **state)
     assert_int_not_equal(lossy_run(seed + 1, 100000), d1);
 }
 
+/* The application is behind: B's socket, with the queue size the inet
+ * libOSes give every UDP socket (INET_UDP_RXQ), is never popped while A
+ * sends INET_UDP_RXQ + 300 datagrams over a link that loses nothing. The
+ * first INET_UDP_RXQ wait in order; each of the 300 others is counted once
+ * in udp_drop_queue_full (and the socket's rx_dropped), nowhere else. Once
+ * the application catches up, datagrams queue again and the count stays. */
+static void test_udp_app_behind_counted(void **state)
+{
+    struct fault_params f = {.seed = test_seed(7), .delay_ns = 1000};
+    const uint64_t extra = 300, n = INET_UDP_RXQ + extra;
+    struct sim s;
+    struct udp_sock ua, ub;
+    const struct fault_stats *fs;
+    struct dbuf *d;
+    uint64_t v;
+    (void)state;
+
+    sim_start(&s, &f);
+    bind_udp(&s.a, &ua, 1000, 16);
+    bind_udp(&s.b, &ub, 9, INET_UDP_RXQ);
+    assert_int_equal(arp_add_static(&s.a, ip_of("10.0.0.2"), mac_b), 0);
+    for (uint64_t i = 0; i < n; i++) {
+        assert_int_equal(udp_output(&s.a, &ua, datagram(&s.mem, i, 64), ip_of("10.0.0.2"), htons(9)), 0);
+        if (i % 16 == 15)
+            sim_step(&s, clock_now_ns() + SEC);
+    }
+    sim_run(&s, clock_now_ns() + 10 * MS);
+
+    fs = simlink_fault_stats(s.link);
+    assert_int_equal(fs->dropped, 0);
+    assert_int_equal(s.b.stats.udp_rx, n);
+    assert_int_equal(ub.rxq_len, INET_UDP_RXQ);
+    assert_int_equal(s.b.stats.udp_drop_queue_full, extra);
+    assert_int_equal(ub.rx_dropped, extra);
+    assert_int_equal(inet_stats_get(&s.b.stats, "udp_drop_queue_full", &v), 0);
+    assert_int_equal(v, extra);
+    assert_int_equal(s.b.stats.udp_drop_no_port + s.b.stats.udp_drop_csum + s.b.stats.udp_drop_len, 0);
+
+    /* The oldest were kept, in order: arrivals past the limit were dropped. */
+    for (uint64_t i = 0; i < INET_UDP_RXQ; i++) {
+        d = udp_recv(&ub);
+        assert_non_null(d);
+        assert_int_equal(check_datagram(d), i);
+        dbuf_put(d);
+    }
+    assert_null(udp_recv(&ub));
+
+    /* Caught up: the next datagrams queue again, the count does not move. */
+    for (uint64_t i = 0; i < 10; i++)
+        assert_int_equal(udp_output(&s.a, &ua, datagram(&s.mem, n + i, 64), ip_of("10.0.0.2"), htons(9)), 0);
+    sim_run(&s, clock_now_ns() + 10 * MS);
+    for (uint64_t i = 0; i < 10; i++) {
+        d = udp_recv(&ub);
+        assert_non_null(d);
+        assert_int_equal(check_datagram(d), n + i);
+        dbuf_put(d);
+    }
+    assert_int_equal(s.b.stats.udp_drop_queue_full, extra);
+    udp_sock_fini(&s.a, &ua);
+    udp_sock_fini(&s.b, &ub);
+    sim_stop(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -450,6 +516,7 @@ int main(void)
         cmocka_unit_test(test_icmp_ping),
         cmocka_unit_test(test_udp_echo_100k),
         cmocka_unit_test(test_udp_5pct_loss_exact_accounting),
+        cmocka_unit_test(test_udp_app_behind_counted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
