@@ -55,6 +55,14 @@
  * ring index is masked). */
 #define INET_TXQ_LEN 4096
 
+/* The stack's timer wheel (core/timer.c): 8 µs ticks cover delayed ACKs and
+ * µs-scale RTOs finely; 4096 slots make one revolution 34 ms, so
+ * second-scale timers (ARP, TIME_WAIT) wait a few rounds in their slot,
+ * which costs one compare per round. Both powers of two: a tick is a shift,
+ * a slot a mask. */
+#define INET_TIMER_TICK_NS 8192u
+#define INET_TIMER_SLOTS 4096u
+
 /* ---- ARP (net/arp.h) -------------------------------------------------------- */
 
 /* Cache entries, preallocated: a flood of senders cannot grow the table
@@ -117,6 +125,7 @@ _Static_assert(MEM_SMALL_SIZE < MEM_LARGE_SIZE && MEM_LARGE_SIZE < MEM_HUGE_SIZE
 _Static_assert(LIMIT_POW2(INET_TXQ_LEN), "INET_TXQ_LEN is a power of two");
 _Static_assert(INET_TX_BATCH <= INET_TXQ_LEN, "a transmit batch fits the transmit queue");
 _Static_assert(INET_RX_BURST <= 65535 && INET_TX_BATCH <= 65535, "netdev bursts count in 16 bits");
+_Static_assert(LIMIT_POW2(INET_TIMER_TICK_NS) && LIMIT_POW2(INET_TIMER_SLOTS), "the timer wheel shifts and masks");
 _Static_assert(LIMIT_POW2(ARP_BUCKETS), "ARP_BUCKETS is a power of two");
 _Static_assert(ARP_PENDING_MAX >= 1 && ARP_PENDING_MAX <= 255, "arp_entry.npending is 8 bits");
 _Static_assert(CONFIG_ARP_TABLE_MAX < ARP_MAX_ENTRIES, "static ARP entries leave room to learn");

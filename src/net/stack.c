@@ -10,12 +10,6 @@
 #include <errno.h>
 #include <string.h>
 
-/* Timer wheel: 10 µs ticks cover delayed ACKs and µs-scale RTOs finely; 4096
- * slots make one revolution 41 ms, so second-scale timers (ARP, TIME_WAIT)
- * wait a few rounds in their slot, which costs one compare per round. */
-#define INET_TIMER_TICK_NS 8192u /* a power of two: ticks by shifting */
-#define INET_TIMER_SLOTS 4096u
-
 int inet_stack_init(struct inet_stack *s, struct netdev *dev, struct mem *mem, const struct inet_params *p)
 {
     int ret;
