@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fault.c: fault_wrap (simlink.h), the simlink's fault stage in front of
+ * fault.c: fault_wrap (fault.h), the simlink's fault stage in front of
  * any netdev's transmit. Sent frames are linearized (so corruption never
  * touches the sender's buffers, which a retransmission queue may still
  * hold), pass the fault stage into a delay line, and are handed to the inner
  * device once due, on any later call of the wrapper. Receive passes through.
  */
-#include "dev/simlink.h"
+#include "dev/fault.h"
 
 #include "core/clock.h"
 #include "dev/fault_stage.h"
@@ -108,11 +108,6 @@ static uint16_t fault_rx_burst(struct netdev *dev, struct dbuf **frames, uint16_
 }
 
 /* The inner device's buffers: the stack prepares frames for it. */
-static struct dbuf *fault_alloc(struct netdev *dev, uint32_t len)
-{
-    return netdev_alloc(fault_of(dev)->inner, len);
-}
-
 static void fault_destroy(struct netdev *dev)
 {
     struct fault_dev *fd = fault_of(dev);
@@ -125,7 +120,6 @@ static void fault_destroy(struct netdev *dev)
 static const struct netdev_ops fault_ops = {
     .rx_burst = fault_rx_burst,
     .tx_burst = fault_tx_burst,
-    .alloc = fault_alloc,
     .destroy = fault_destroy,
 };
 

@@ -13,7 +13,7 @@
 #ifndef DEMI_DEV_FAULT_STAGE_H
 #define DEMI_DEV_FAULT_STAGE_H
 
-#include "dev/simlink.h"
+#include "dev/fault.h"
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -16,31 +16,10 @@
 #ifndef DEMI_DEV_SIMLINK_H
 #define DEMI_DEV_SIMLINK_H
 
+#include "dev/fault.h"
 #include "dev/netdev.h"
 
 #include <stdint.h>
-
-/* Fault knobs: probabilities in parts per million. All zero = perfect wire. */
-struct fault_params {
-    uint64_t seed;
-    uint32_t loss_ppm;
-    uint32_t dup_ppm;
-    uint32_t corrupt_ppm;
-    uint32_t reorder_ppm;
-    uint64_t delay_ns;      /* fixed one-way delay */
-    uint64_t jitter_ns;     /* extra delay drawn uniformly in [0, jitter] */
-    uint64_t rate_bps;      /* bytes per second; 0 = unlimited */
-};
-
-/* What the faults did, so tests can account for every frame exactly. */
-struct fault_stats {
-    uint64_t offered;   /* frames given to the fault stage */
-    uint64_t dropped;
-    uint64_t duplicated;
-    uint64_t corrupted;
-    uint64_t reordered;
-    uint64_t delivered; /* frames handed on (duplicates included) */
-};
 
 struct simlink;
 
@@ -77,13 +56,5 @@ const struct simlink_stats *simlink_link_stats(const struct simlink *l);
 
 /* Earliest time a queued frame becomes deliverable, or UINT64_MAX. */
 uint64_t simlink_next_delivery(const struct simlink *l);
-
-/*
- * fault_wrap: the same faults around any netdev (real or simulated), applied
- * on transmit, for integration tests over real devices. The wrapper owns
- * @inner and destroys it with itself.
- */
-struct netdev *fault_wrap(struct netdev *inner, struct mem *mem, const struct fault_params *faults);
-const struct fault_stats *fault_wrap_stats(const struct netdev *wrapped);
 
 #endif /* DEMI_DEV_SIMLINK_H */
