@@ -56,19 +56,12 @@ static uint16_t sink_tx(struct netdev *dev, struct dbuf **f, uint16_t n)
     return n;
 }
 
-static struct dbuf *sink_alloc(struct netdev *dev, uint32_t len)
-{
-    (void)dev;
-    (void)len;
-    return NULL;
-}
-
 static void sink_destroy(struct netdev *dev)
 {
     (void)dev;
 }
 
-static const struct netdev_ops sink_ops = {sink_rx, sink_tx, sink_alloc, sink_destroy};
+static const struct netdev_ops sink_ops = {.rx_burst = sink_rx, .tx_burst = sink_tx, .destroy = sink_destroy};
 
 /* ---- setup ------------------------------------------------------------- */
 

@@ -110,48 +110,6 @@ static uint32_t round_up(uint32_t v, uint32_t unit)
     return (v + unit - 1) / unit * unit;
 }
 
-/*
- * A frame sent by the local kernel (e.g. from the other end of a veth pair)
- * may arrive with CHECKSUM_PARTIAL: its TCP/UDP checksum field holds only
- * the pseudo-header sum and the kernel expected a NIC to finish it. Finish
- * it here, as that NIC would: sum from the transport header to the end of
- * the IPv4 packet and store the complement.
- */
-static bool afp_complete_csum(uint8_t *f, uint32_t len)
-{
-    const uint32_t eth = 14;
-    uint8_t *ip = f + eth, *l4;
-    uint32_t ihl, tot, l4len, off;
-    uint16_t v;
-    struct csum c;
-
-    if (len < eth + 20 || f[12] != 0x08 || f[13] != 0x00 || (ip[0] >> 4) != 4)
-        return false;
-    ihl = (ip[0] & 0xfu) * 4;
-    tot = (uint32_t)ip[2] << 8 | ip[3];
-    if (ihl < 20 || tot < ihl || eth + tot > len)
-        return false;
-    if (((ip[6] << 8 | ip[7]) & 0x3fff) != 0) /* a fragment: no whole L4 here */
-        return false;
-    if (ip[9] == IPPROTO_TCP)
-        off = 16;
-    else if (ip[9] == IPPROTO_UDP)
-        off = 6;
-    else
-        return false;
-    l4 = ip + ihl;
-    l4len = tot - ihl;
-    if (l4len < off + 2)
-        return false;
-    csum_init(&c);
-    csum_add(&c, l4, l4len);
-    v = csum_finish(&c);
-    if (ip[9] == IPPROTO_UDP && v == 0)
-        v = 0xffff; /* RFC 768: 0 means no checksum */
-    memcpy(l4 + off, &v, sizeof(v));
-    return true;
-}
-
 struct dbuf *afpacket_rx_frame(struct afpacket_rx *rx, const uint8_t *slot, uint32_t status)
 {
     const struct tpacket2_hdr *h = (const struct tpacket2_hdr *)slot;
@@ -190,7 +148,8 @@ struct dbuf *afpacket_rx_frame(struct afpacket_rx *rx, const uint8_t *slot, uint
         return NULL;
     }
     memcpy(d->data, slot + mac, len);
-    if ((status & TP_STATUS_CSUMNOTREADY) && afp_complete_csum(d->data, len))
+    /* From the local kernel (a veth peer): CHECKSUM_PARTIAL, for a NIC to finish. */
+    if ((status & TP_STATUS_CSUMNOTREADY) && csum_complete_partial(d->data, len))
         rx->rx_csum_completed++;
     rx->stats->rx_frames++;
     rx->stats->rx_bytes += len;
@@ -277,11 +236,6 @@ static uint16_t afp_tx_burst(struct netdev *dev, struct dbuf **frames, uint16_t 
     return i;
 }
 
-static struct dbuf *afp_alloc(struct netdev *dev, uint32_t len)
-{
-    return mem_alloc(container_of(dev, struct afpacket, dev)->mem, len);
-}
-
 static void afp_print_stats(struct afpacket *p)
 {
     struct tpacket_stats st;
@@ -323,7 +277,6 @@ static void afp_destroy(struct netdev *dev)
 static const struct netdev_ops afpacket_ops = {
     .rx_burst = afp_rx_burst,
     .tx_burst = afp_tx_burst,
-    .alloc = afp_alloc,
     .destroy = afp_destroy,
 };
 

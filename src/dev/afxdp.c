@@ -403,19 +403,6 @@ static uint16_t xf_tx_burst(struct netdev *dev, struct dbuf **frames, uint16_t n
     return i;
 }
 
-static struct dbuf *xf_alloc(struct netdev *dev, uint32_t len)
-{
-    struct afxdp *x = container_of(dev, struct afxdp, dev);
-    struct dbuf *d;
-
-    if (len > XF_FRAME_SIZE - sizeof(struct dbuf) - DBUF_HEADROOM)
-        return NULL;
-    d = xf_take(x->um->pool);
-    if (d)
-        d->len = len;
-    return d;
-}
-
 static void xf_print_stats(struct afxdp *x)
 {
     struct xdp_statistics st;
@@ -468,7 +455,6 @@ static void xf_destroy(struct netdev *dev)
 static const struct netdev_ops afxdp_ops = {
     .rx_burst = xf_rx_burst,
     .tx_burst = xf_tx_burst,
-    .alloc = xf_alloc,
     .destroy = xf_destroy,
 };
 

@@ -469,19 +469,6 @@ static uint16_t dpdk_tx_burst(struct netdev *dev, struct dbuf **frames, uint16_t
     return (uint16_t)done;
 }
 
-static struct dbuf *dpdk_alloc(struct netdev *dev, uint32_t len)
-{
-    struct dpdk_dev *dd = container_of(dev, struct dpdk_dev, dev);
-    struct dbuf *d;
-
-    if (len > MEM_SMALL_SIZE)
-        return NULL;
-    d = dbuf_alloc(dd->pool);
-    if (d)
-        d->len = len;
-    return d;
-}
-
 static void dpdk_destroy(struct netdev *dev)
 {
     struct dpdk_dev *dd = container_of(dev, struct dpdk_dev, dev);
@@ -519,7 +506,6 @@ bool dpdk_netdev_link_up(struct netdev *dev)
 static const struct netdev_ops dpdk_ops = {
     .rx_burst = dpdk_rx_burst,
     .tx_burst = dpdk_tx_burst,
-    .alloc = dpdk_alloc,
     .destroy = dpdk_destroy,
     .link_up = dpdk_netdev_link_up,
 };

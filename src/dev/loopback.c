@@ -61,11 +61,6 @@ static uint16_t lo_tx_burst(struct netdev *dev, struct dbuf **frames, uint16_t n
     return i;
 }
 
-static struct dbuf *lo_alloc(struct netdev *dev, uint32_t len)
-{
-    return mem_alloc(container_of(dev, struct loopback, dev)->mem, len);
-}
-
 static void lo_destroy(struct netdev *dev)
 {
     struct loopback *lo = container_of(dev, struct loopback, dev);
@@ -82,7 +77,6 @@ static void lo_destroy(struct netdev *dev)
 static const struct netdev_ops loopback_ops = {
     .rx_burst = lo_rx_burst,
     .tx_burst = lo_tx_burst,
-    .alloc = lo_alloc,
     .destroy = lo_destroy,
 };
 

@@ -35,9 +35,6 @@ struct netdev_ops {
     uint16_t (*rx_burst)(struct netdev *dev, struct dbuf **frames, uint16_t n);
     /* Send up to @n frames; returns how many were taken. */
     uint16_t (*tx_burst)(struct netdev *dev, struct dbuf **frames, uint16_t n);
-    /* A buffer for an outgoing frame of up to @len bytes after the headroom;
-     * NULL when the pool is empty. */
-    struct dbuf *(*alloc)(struct netdev *dev, uint32_t len);
     void (*destroy)(struct netdev *dev);
     /* Optional: whether the link is up now (NULL: assumed up). */
     bool (*link_up)(struct netdev *dev);
@@ -69,11 +66,6 @@ static inline uint16_t netdev_rx_burst(struct netdev *dev, struct dbuf **frames,
 static inline uint16_t netdev_tx_burst(struct netdev *dev, struct dbuf **frames, uint16_t n)
 {
     return dev->ops->tx_burst(dev, frames, n);
-}
-
-static inline struct dbuf *netdev_alloc(struct netdev *dev, uint32_t len)
-{
-    return dev->ops->alloc(dev, len);
 }
 
 static inline bool netdev_link_up(struct netdev *dev)

@@ -118,11 +118,6 @@ static uint16_t sd_tx_burst(struct netdev *dev, struct dbuf **frames, uint16_t n
     return i;
 }
 
-static struct dbuf *sd_alloc(struct netdev *dev, uint32_t len)
-{
-    return mem_alloc(sd_of(dev)->mem, len);
-}
-
 static void sd_destroy(struct netdev *dev)
 {
     struct scriptdev *sd = sd_of(dev);
@@ -143,7 +138,6 @@ static void sd_destroy(struct netdev *dev)
 static const struct netdev_ops scriptdev_ops = {
     .rx_burst = sd_rx_burst,
     .tx_burst = sd_tx_burst,
-    .alloc = sd_alloc,
     .destroy = sd_destroy,
 };
 

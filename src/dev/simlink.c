@@ -145,11 +145,6 @@ static uint16_t port_rx_burst(struct netdev *dev, struct dbuf **frames, uint16_t
 }
 
 /* The returned dbuf has len = @len (0 allowed), data at the headroom. */
-static struct dbuf *port_alloc(struct netdev *dev, uint32_t len)
-{
-    return frame_alloc(port_of(dev)->link->mem, len);
-}
-
 /* Ports live as long as the link: simlink_destroy frees them. */
 static void port_destroy(struct netdev *dev)
 {
@@ -159,7 +154,6 @@ static void port_destroy(struct netdev *dev)
 static const struct netdev_ops simlink_port_ops = {
     .rx_burst = port_rx_burst,
     .tx_burst = port_tx_burst,
-    .alloc = port_alloc,
     .destroy = port_destroy,
 };
 

@@ -295,12 +295,6 @@ static uint16_t sink_tx_burst(struct netdev *d, struct dbuf **frames, uint16_t n
     return n;
 }
 
-static struct dbuf *sink_alloc(struct netdev *d, uint32_t len)
-{
-    (void)d;
-    return mem_alloc(&mem, len);
-}
-
 static void sink_destroy(struct netdev *d)
 {
     (void)d;
@@ -309,7 +303,6 @@ static void sink_destroy(struct netdev *d)
 static const struct netdev_ops sink_ops = {
     .rx_burst = sink_rx_burst,
     .tx_burst = sink_tx_burst,
-    .alloc = sink_alloc,
     .destroy = sink_destroy,
 };
 

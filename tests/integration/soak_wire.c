@@ -59,11 +59,11 @@ static uint16_t inner_tx1(struct dbuf *f)
     return netdev_tx_burst(lossdev.inner, &f, 1);
 }
 
-/* A copy of frame @f in one buffer of the inner device, or NULL. */
+/* A copy of frame @f in one buffer, or NULL. */
 static struct dbuf *frame_copy(const struct dbuf *f)
 {
     uint32_t len = dbuf_chain_len(f);
-    struct dbuf *c = netdev_alloc(lossdev.inner, len);
+    struct dbuf *c = mem_alloc(&rt.mem, len);
     uint8_t *p;
 
     if (c)
@@ -127,11 +127,6 @@ static uint16_t lossdev_rx(struct netdev *dev, struct dbuf **frames, uint16_t n)
     return netdev_rx_burst(l->inner, frames, n);
 }
 
-static struct dbuf *lossdev_alloc(struct netdev *dev, uint32_t len)
-{
-    return netdev_alloc(((struct lossdev *)dev)->inner, len);
-}
-
 static void lossdev_destroy(struct netdev *dev)
 {
     (void)dev; /* never installed as the libOS's device: nothing to free */
@@ -140,7 +135,6 @@ static void lossdev_destroy(struct netdev *dev)
 static const struct netdev_ops lossdev_ops = {
     .rx_burst = lossdev_rx,
     .tx_burst = lossdev_tx,
-    .alloc = lossdev_alloc,
     .destroy = lossdev_destroy,
 };
 

@@ -229,31 +229,6 @@ static void test_chain_linearized(void **state)
     simlink_destroy(l);
 }
 
-static void test_alloc(void **state)
-{
-    struct simlink *l = simlink_create(&mem, NULL, 16);
-    struct netdev *a = simlink_port(l, mac_a, MTU);
-    struct dbuf *d0, *d1, *d2;
-
-    (void)state;
-    d0 = netdev_alloc(a, 0);
-    d1 = netdev_alloc(a, 1514);
-    d2 = netdev_alloc(a, 9000);
-    assert_non_null(d0);
-    assert_non_null(d1);
-    assert_non_null(d2);
-    assert_int_equal(d0->len, 0);
-    assert_int_equal(d1->len, 1514);
-    assert_int_equal(d2->len, 9000);
-    assert_ptr_equal(d0->data, d0->buf + DBUF_HEADROOM);
-    assert_true(dbuf_tailroom(d0) >= MEM_SMALL_SIZE);
-    assert_ptr_equal(d2->pool, &mem.pools[MEM_LARGE]);
-    dbuf_put(d0);
-    dbuf_put(d1);
-    dbuf_put(d2);
-    simlink_destroy(l);
-}
-
 static void test_delay_and_jitter(void **state)
 {
     struct fault_params fp = {.seed = 1, .delay_ns = 5 * MS};
@@ -805,19 +780,13 @@ static uint16_t stingy_rx(struct netdev *dev, struct dbuf **frames, uint16_t n)
     return 0;
 }
 
-static struct dbuf *stingy_alloc(struct netdev *dev, uint32_t len)
-{
-    (void)dev;
-    return mem_alloc(&mem, len);
-}
-
 static void stingy_destroy(struct netdev *dev)
 {
     (void)dev;
 }
 
 static const struct netdev_ops stingy_ops = {
-    .rx_burst = stingy_rx, .tx_burst = stingy_tx, .alloc = stingy_alloc, .destroy = stingy_destroy,
+    .rx_burst = stingy_rx, .tx_burst = stingy_tx, .destroy = stingy_destroy,
 };
 
 static void test_fault_wrap_backpressure(void **state)
@@ -825,7 +794,7 @@ static void test_fault_wrap_backpressure(void **state)
     struct stingy s = {.dev = {.ops = &stingy_ops, .mtu = MTU, .offloads = NETDEV_OFF_TCP_CSUM}, .budget = 1};
     struct fault_params fp = {.seed = 1};
     struct netdev *w;
-    struct dbuf *burst[40], *f[MAXF], *d;
+    struct dbuf *burst[40], *f[MAXF];
     uint16_t taken;
 
     (void)state;
@@ -833,11 +802,6 @@ static void test_fault_wrap_backpressure(void **state)
     w = fault_wrap(&s.dev, &mem, &fp);
     assert_non_null(w);
     assert_int_equal(w->offloads, NETDEV_OFF_TCP_CSUM);
-    d = netdev_alloc(w, 100);
-    assert_non_null(d);
-    assert_int_equal(d->len, 100);
-    dbuf_put(d);
-
     /* One frame per call gets through; the rest waits, in order. */
     for (uint32_t i = 0; i < 10; i++)
         burst[i] = make_frame(mac_b, mac_a, 64, i);
@@ -874,7 +838,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_perfect_link, setup, teardown),
         cmocka_unit_test_setup_teardown(test_chain_linearized, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_alloc, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delay_and_jitter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rate_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_loss_accounting, setup, teardown),
