@@ -2,7 +2,11 @@
 #include "net/checksum.h"
 
 #include "mem/dbuf.h"
+#include "net/proto.h"
+#include "net/tcp.h"
 
+#include <arpa/inet.h>
+#include <stddef.h>
 #include <string.h>
 
 /* Value of a byte at the first / second memory position of a 16-bit load. */
@@ -107,4 +111,40 @@ uint16_t inet_csum(const void *p, size_t len)
     csum_init(&c);
     csum_add(&c, p, len);
     return csum_finish(&c);
+}
+
+bool csum_complete_partial(uint8_t *frame, uint32_t len)
+{
+    const struct eth_hdr *eh = (const struct eth_hdr *)frame;
+    const struct ipv4_hdr *ip = (const struct ipv4_hdr *)(frame + ETH_HLEN);
+    uint32_t ihl, total, l4len, off;
+    uint8_t *l4;
+    struct csum c;
+    uint16_t v;
+
+    if (len < ETH_HLEN + IPV4_HLEN || eh->type != htons(ETH_TYPE_IPV4) || (ip->ver_ihl >> 4) != 4)
+        return false;
+    ihl = (ip->ver_ihl & 0xfu) * 4;
+    total = ntohs(ip->total_len);
+    if (ihl < IPV4_HLEN || total < ihl || ETH_HLEN + total > len)
+        return false;
+    if (ntohs(ip->frag) & (IPV4_FLAG_MF | IPV4_FRAG_OFF_MASK)) /* no whole L4 here */
+        return false;
+    if (ip->proto == IPV4_PROTO_TCP)
+        off = offsetof(struct tcp_hdr, csum);
+    else if (ip->proto == IPV4_PROTO_UDP)
+        off = offsetof(struct udp_hdr, csum);
+    else
+        return false;
+    l4 = frame + ETH_HLEN + ihl;
+    l4len = total - ihl;
+    if (l4len < off + sizeof(v))
+        return false;
+    csum_init(&c);
+    csum_add(&c, l4, l4len);
+    v = csum_finish(&c);
+    if (ip->proto == IPV4_PROTO_UDP && v == 0)
+        v = 0xffff; /* RFC 768: 0 means no checksum */
+    memcpy(l4 + off, &v, sizeof(v));
+    return true;
 }

@@ -6,6 +6,7 @@
 #ifndef DEMI_NET_CHECKSUM_H
 #define DEMI_NET_CHECKSUM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,5 +38,16 @@ uint16_t csum_finish(const struct csum *c);
 
 /* Checksum of one buffer (IPv4 header): 0 when @p holds a valid checksum. */
 uint16_t inet_csum(const void *p, size_t len);
+
+/*
+ * Finish the TCP or UDP checksum of an Ethernet + IPv4 frame that left the
+ * local kernel with CHECKSUM_PARTIAL (its checksum field holds only the
+ * pseudo-header sum; a NIC was to sum the rest): sum from the transport
+ * header to the end of the IPv4 packet and store the complement, as that
+ * NIC would. For drivers that receive such frames (AF_PACKET from a veth).
+ * Returns true when it wrote a checksum; false (frame untouched) when the
+ * frame is not one: not IPv4, a fragment, another protocol, truncated.
+ */
+bool csum_complete_partial(uint8_t *frame, uint32_t len);
 
 #endif /* DEMI_NET_CHECKSUM_H */

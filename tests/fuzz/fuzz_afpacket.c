@@ -63,7 +63,7 @@ static void init_once(void)
         die("init: buffers");
 }
 
-/* Where afp_complete_csum would write in @f (IPv4, TCP or UDP, not a
+/* Where csum_complete_partial would write in @f (IPv4, TCP or UDP, not a
  * fragment, the whole packet in the frame), or -1. */
 FUZZ_NOCOV static long l4_csum_at(const uint8_t *f, uint32_t len)
 {
