@@ -113,6 +113,9 @@ struct demi_config {
     uint32_t catmem_ring_size;      /* catmem.ring_size: bytes per direction */
     uint32_t catmem_peer_check_us;  /* catmem.peer_check_us: liveness check period */
 
+    /* catloop.* : LIBOS=catloop */
+    char catloop_mode[16];          /* catloop.mode: process | host */
+
     /* libdemi.* : our own runtime tunables */
     uint32_t max_queues;            /* libdemi.max_queues: queue descriptors */
     uint32_t max_ops;               /* libdemi.max_ops: pending + unconsumed ops */

@@ -141,6 +141,10 @@ const struct config_key config_keys[] = {
     KEY_U32("catmem.peer_check_us", catmem_peer_check_us, 0, 10000000, "1000",
             "while a pipe op waits, how often the peer's liveness is checked (one syscall), "
             "microseconds"),
+    KEY_STRING("catloop.mode", catloop_mode, "process|host", "process",
+               "LIBOS=catloop: process (the inet stack over an in-process loopback: one process "
+               "talks to itself) or host (TCP over shared-memory pipes between processes of this "
+               "host, docs/architecture.md)"),
     KEY_U32("libdemi.max_queues", max_queues, 16, 1048576, "65536",
             "queue descriptors (sockets, pipes) open at once"),
     KEY_U32("libdemi.max_ops", max_ops, 16, 16777216, "65536",
