@@ -218,10 +218,7 @@ static uint16_t afp_tx_burst(struct netdev *dev, struct dbuf **frames, uint16_t 
             dev->stats.tx_full++;
             break;
         }
-        for (struct dbuf *seg = frames[i]; seg; seg = seg->next) {
-            memcpy(dst, seg->data, seg->len);
-            dst += seg->len;
-        }
+        dbuf_chain_copy(frames[i], dst);
         h->tp_len = len;
         h->tp_snaplen = len;
         store_release(&h->tp_status, TP_STATUS_SEND_REQUEST);

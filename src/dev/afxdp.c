@@ -322,7 +322,6 @@ static uint16_t xf_rx_burst(struct netdev *dev, struct dbuf **frames, uint16_t n
 static struct dbuf *xf_tx_frame(struct afxdp *x, struct dbuf *f, uint32_t len)
 {
     struct dbuf *d;
-    uint8_t *dst;
 
     if (xf_owns(x->um, f) && !f->parent) {
         if (!f->next) {
@@ -331,11 +330,7 @@ static struct dbuf *xf_tx_frame(struct afxdp *x, struct dbuf *f, uint32_t len)
         }
         /* Header in our frame, payload elsewhere: append it behind. */
         if (f->refcnt == 1 && dbuf_tailroom(f) >= len - f->len) {
-            dst = f->data + f->len;
-            for (struct dbuf *seg = f->next; seg; seg = seg->next) {
-                memcpy(dst, seg->data, seg->len);
-                dst += seg->len;
-            }
+            dbuf_chain_copy(f->next, f->data + f->len);
             dbuf_chain_put(f->next);
             f->next = NULL;
             f->len = len;
@@ -348,11 +343,7 @@ static struct dbuf *xf_tx_frame(struct afxdp *x, struct dbuf *f, uint32_t len)
         x->tx_nobuf++;
         return NULL;
     }
-    dst = d->data;
-    for (struct dbuf *seg = f; seg; seg = seg->next) {
-        memcpy(dst, seg->data, seg->len);
-        dst += seg->len;
-    }
+    dbuf_chain_copy(f, d->data);
     d->len = len;
     dbuf_chain_put(f);
     x->tx_copied++;

@@ -291,9 +291,6 @@ struct dbuf *frame_linearize(struct mem *mem, const struct dbuf *frame)
         dbuf_put(d);
         return NULL;
     }
-    for (; frame; frame = frame->next) {
-        memcpy(d->data + d->len, frame->data, frame->len);
-        d->len += frame->len;
-    }
+    d->len = dbuf_chain_copy(frame, d->data);
     return d;
 }

@@ -37,7 +37,6 @@ static uint16_t lo_tx_burst(struct netdev *dev, struct dbuf **frames, uint16_t n
     for (i = 0; i < n; i++) {
         uint32_t len = dbuf_chain_len(frames[i]);
         struct dbuf *copy;
-        uint8_t *p;
 
         if (lo->len == lo->cap) {
             dev->stats.tx_full++;
@@ -48,11 +47,7 @@ static uint16_t lo_tx_burst(struct netdev *dev, struct dbuf **frames, uint16_t n
             dev->stats.rx_nobuf++;
             break;
         }
-        p = copy->data;
-        for (struct dbuf *seg = frames[i]; seg; seg = seg->next) {
-            memcpy(p, seg->data, seg->len);
-            p += seg->len;
-        }
+        dbuf_chain_copy(frames[i], copy->data);
         dbuf_chain_put(frames[i]);
         lo->ring[(lo->head + lo->len++) % lo->cap] = copy;
         dev->stats.tx_frames++;

@@ -78,24 +78,4 @@ static inline void netdev_destroy(struct netdev *dev)
     dev->ops->destroy(dev);
 }
 
-/* Total bytes of a frame chain. */
-static inline uint32_t dbuf_chain_len(const struct dbuf *d)
-{
-    uint32_t n = 0;
-    for (; d; d = d->next)
-        n += d->len;
-    return n;
-}
-
-/* Drop the references of a whole chain. */
-static inline void dbuf_chain_put(struct dbuf *d)
-{
-    while (d) {
-        struct dbuf *next = d->next;
-        d->next = NULL;
-        dbuf_put(d);
-        d = next;
-    }
-}
-
 #endif /* DEMI_DEV_NETDEV_H */

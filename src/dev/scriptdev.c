@@ -91,7 +91,6 @@ static uint16_t sd_tx_burst(struct netdev *dev, struct dbuf **frames, uint16_t n
         uint32_t len = dbuf_chain_len(frames[i]);
         struct dbuf *copy = mem_alloc(sd->mem, len);
         const struct eth_hdr *eh;
-        uint8_t *p;
 
         if (!copy || sd->tx_len == SCRIPTDEV_RING) {
             if (copy)
@@ -99,11 +98,7 @@ static uint16_t sd_tx_burst(struct netdev *dev, struct dbuf **frames, uint16_t n
             dev->stats.tx_full++;
             break;
         }
-        p = copy->data;
-        for (struct dbuf *seg = frames[i]; seg; seg = seg->next) {
-            memcpy(p, seg->data, seg->len);
-            p += seg->len;
-        }
+        dbuf_chain_copy(frames[i], copy->data);
         dbuf_chain_put(frames[i]);
         dev->stats.tx_frames++;
         eh = (const struct eth_hdr *)copy->data;

@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* The application holds a reference (from demi_sgaalloc or a pop). */
 #define DBUF_F_APP 0x1
@@ -186,6 +187,39 @@ static inline void *dbuf_append(struct dbuf *d, uint32_t n)
     return end;
 }
 
+/* ---- chains: a frame or message in several buffers, linked by next ---- */
+
+/* Total bytes of a frame chain. */
+static inline uint32_t dbuf_chain_len(const struct dbuf *d)
+{
+    uint32_t n = 0;
+    for (; d; d = d->next)
+        n += d->len;
+    return n;
+}
+
+/* Drop the references of a whole chain. */
+static inline void dbuf_chain_put(struct dbuf *d)
+{
+    while (d) {
+        struct dbuf *next = d->next;
+        d->next = NULL;
+        dbuf_put(d);
+        d = next;
+    }
+}
+
+/* Copy the bytes of chain @d into @dst, which has room for
+ * dbuf_chain_len(@d); returns how many were copied. */
+static inline uint32_t dbuf_chain_copy(const struct dbuf *d, void *dst)
+{
+    uint8_t *p = dst;
+    for (; d; d = d->next) {
+        memcpy(p, d->data, d->len);
+        p += d->len;
+    }
+    return (uint32_t)(p - (uint8_t *)dst);
+}
 
 /* The dbuf whose slot starts at @p, if @p is exactly a slot of @pool and the
  * slot is in use; NULL otherwise. */
