@@ -80,9 +80,12 @@ static void setup(void)
 {
     static const uint8_t ma[6] = {2, 0, 0, 0, 0, 0xa}, mb[6] = {2, 0, 0, 0, 0, 0xb};
     struct fault_params f = {.seed = 1};
-    struct inet_params p = {0};
+    struct inet_params p;
     struct tcp_pcb *l;
 
+    inet_params_default(&p);
+    p.tcp.sack = p.tcp.timestamps = p.tcp.window_scaling = false; /* the bare segment path */
+    p.tcp.nodelay = false;
     clock_set_virtual(1000000000ull);
     mem_init(&mem, 262144, 64, 0);
     link_ = simlink_create(&mem, &f, 8192);

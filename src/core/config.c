@@ -926,6 +926,14 @@ static int load_defaults(struct loader *ld)
     return 0;
 }
 
+int config_defaults(struct demi_config *cfg)
+{
+    struct loader ld = {.cfg = cfg, .path = ""};
+
+    memset(cfg, 0, sizeof(*cfg));
+    return load_defaults(&ld);
+}
+
 int config_load(struct demi_config *cfg, const char *path, char *err, size_t errlen)
 {
     struct loader ld = {.cfg = cfg, .err = err, .errlen = err ? errlen : 0, .path = ""};

@@ -97,6 +97,10 @@ struct demi_config {
     uint32_t tcp_syn_backlog;       /* tcp.syn_backlog */
     bool tcp_syn_cookies;           /* tcp.syn_cookies */
     uint32_t tcp_user_timeout_ms;   /* tcp.user_timeout_ms: 0 = none */
+    uint32_t tcp_ooo_max;           /* tcp.ooo_max: out-of-order segments kept */
+    uint32_t tcp_keepalive_time_s;  /* tcp.keepalive_time_s */
+    uint32_t tcp_keepalive_intvl_s; /* tcp.keepalive_intvl_s */
+    uint32_t tcp_keepalive_probes;  /* tcp.keepalive_probes */
     char tcp_cc[16];                /* tcp.congestion_control */
     bool tcp_sack;                  /* tcp.sack */
     bool tcp_timestamps;            /* tcp.timestamps */
@@ -187,6 +191,11 @@ extern const size_t config_naliases;
  * other unknown key of those sections is an error. */
 extern const char *const config_foreign_keys[];
 extern const size_t config_nforeign_keys;
+
+/* Fill @cfg with the built-in defaults only (no file, no environment): what
+ * stacks built by hand start from (inet_params_default()). 0, or EINVAL
+ * when a default of the table is invalid (a bug: test_config checks). */
+int config_defaults(struct demi_config *cfg);
 
 /* Fill @cfg with defaults, then the file at @path (NULL or "" = no file),
  * then the environment. On error returns EINVAL (ENOENT for a missing file)

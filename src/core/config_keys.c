@@ -63,9 +63,9 @@ const struct config_key config_keys[] = {
     KEY_BOOL("tcp_socket_options.keepalive.enabled", keepalive_enabled, "false",
              "enable TCP keepalive on new sockets"),
     KEY_U32("tcp_socket_options.keepalive.time_millis", keepalive_time_ms, 0, UINT32_MAX, "0",
-            "idle time before the first keepalive probe, in milliseconds"),
+            "idle time before the first keepalive probe, in milliseconds; 0: tcp.keepalive_time_s"),
     KEY_U32("tcp_socket_options.keepalive.interval", keepalive_interval, 0, UINT32_MAX, "0",
-            "time between keepalive probes, in seconds"),
+            "time between keepalive probes, in seconds; 0: tcp.keepalive_intvl_s"),
     KEY_BOOL("tcp_socket_options.linger.enabled", linger_enabled, "false",
              "enable SO_LINGER on new sockets"),
     KEY_U32("tcp_socket_options.linger.time_seconds", linger_seconds, 0, UINT32_MAX, "0",
@@ -73,7 +73,11 @@ const struct config_key config_keys[] = {
     KEY_BOOL("tcp_socket_options.nodelay", nodelay, "true",
              "set TCP_NODELAY (no Nagle delay) on new sockets"),
     KEY_U32("inetstack_config.mtu", mtu, 68, 9216, "1500", "link MTU, in bytes"),
-    KEY_U32("inetstack_config.mss", mss, 536, 9176, "1460", "TCP maximum segment size, in bytes"),
+    /* Demikernel's advertised MSS (its TcpConfig::advertised_mss); here it
+     * also bounds what we send, as Linux's TCP_MAXSEG does. */
+    KEY_U32("inetstack_config.mss", mss, 536, 9176, "1460",
+            "TCP maximum segment size, bytes: the largest we advertise and send (the MTU less 40 "
+            "bounds it too; timestamps take 12 of it)"),
     KEY_BOOL("inetstack_config.enable_jumbo_frames", enable_jumbo_frames, "false",
              "allow frames larger than 1514 bytes"),
     KEY_BOOL("inetstack_config.udp_checksum_offload", udp_checksum_offload, "false",
@@ -118,6 +122,19 @@ const struct config_key config_keys[] = {
     KEY_U32("tcp.user_timeout_ms", tcp_user_timeout_ms, 0, 86400000, "0",
             "fail a connection with ETIMEDOUT when sent data stays unacknowledged, or the peer's window "
             "stays closed, this long (RFC 5482's user timeout); 0: only tcp.max_retries bounds them"),
+    KEY_U32("tcp.ooo_max", tcp_ooo_max, 1, 65536, "256",
+            "out-of-order segments kept per connection for reassembly; more are dropped (counted in "
+            "tcp_ooo_drop) and the peer resends them"),
+    /* Linux's net.ipv4.tcp_keepalive_{time,intvl,probes}, with its defaults. */
+    KEY_U32("tcp.keepalive_time_s", tcp_keepalive_time_s, 1, 32767, "7200",
+            "idle seconds before the first keepalive probe, when tcp_socket_options.keepalive.time_millis "
+            "is 0 (TCP_KEEPIDLE overrides it per socket)"),
+    KEY_U32("tcp.keepalive_intvl_s", tcp_keepalive_intvl_s, 1, 32767, "75",
+            "seconds between keepalive probes, when tcp_socket_options.keepalive.interval is 0 "
+            "(TCP_KEEPINTVL overrides it per socket)"),
+    KEY_U32("tcp.keepalive_probes", tcp_keepalive_probes, 1, 127, "9",
+            "unanswered keepalive probes before the connection fails with ETIMEDOUT (TCP_KEEPCNT "
+            "overrides it per socket)"),
     KEY_STRING("tcp.congestion_control", tcp_cc, "cubic|newreno", "cubic",
                "congestion control module"),
     KEY_BOOL("tcp.sack", tcp_sack, "true", "offer selective acknowledgments (RFC 2018)"),

@@ -630,48 +630,6 @@ static const struct libos_ops inet_ops = {
     .destroy = inet_destroy,
 };
 
-/* The stack's parameters from the configuration. */
-static void inet_params_from(const struct demi_config *cfg, struct inet_params *p)
-{
-    memset(p, 0, sizeof(*p));
-    p->ip = cfg->local_ipv4.s_addr;
-    p->mtu = cfg->mtu;
-    p->arp_retries = cfg->arp_request_retries;
-    p->arp_timeout_ns = (uint64_t)cfg->arp_request_timeout_s * 1000000000ull;
-    p->arp_ttl_ns = (uint64_t)cfg->arp_cache_ttl_s * 1000000000ull;
-    p->prefix_len = cfg->ipv4_prefix_len;
-    p->pcap = cfg->pcap;
-    p->pcap_snaplen = cfg->pcap_snaplen;
-    p->pcap_max_bytes = (uint64_t)cfg->pcap_max_mb << 20;
-    p->static_arp = cfg->arp_table;
-    p->static_arp_len = cfg->arp_table_len;
-    p->udp_csum_offload = cfg->udp_checksum_offload;
-    p->tcp_csum_offload = cfg->tcp_checksum_offload;
-    p->tcp.rcvbuf = cfg->tcp_rcvbuf;
-    p->tcp.sndbuf = cfg->tcp_sndbuf;
-    p->tcp.rto_initial_ns = (uint64_t)cfg->tcp_rto_initial_ms * 1000000u;
-    p->tcp.rto_min_ns = (uint64_t)cfg->tcp_rto_min_us * 1000u;
-    p->tcp.rto_max_ns = (uint64_t)cfg->tcp_rto_max_ms * 1000000u;
-    p->tcp.max_retries = cfg->tcp_max_retries;
-    p->tcp.syn_retries = cfg->tcp_syn_retries;
-    p->tcp.delack_ns = (uint64_t)cfg->tcp_delayed_ack_us * 1000u;
-    p->tcp.delack_off = cfg->tcp_delayed_ack_us == 0;
-    p->tcp.msl_ns = (uint64_t)cfg->tcp_msl_ms * 1000000u;
-    p->tcp.syn_backlog = cfg->tcp_syn_backlog;
-    p->tcp.syn_cookies = cfg->tcp_syn_cookies ? 1 : -1;
-    p->tcp.user_timeout_ns = (uint64_t)cfg->tcp_user_timeout_ms * 1000000u;
-    p->tcp.cc = cfg->tcp_cc;
-    p->tcp.sack = cfg->tcp_sack;
-    p->tcp.timestamps = cfg->tcp_timestamps;
-    p->tcp.window_scaling = cfg->tcp_window_scaling;
-    p->tcp.nodelay = cfg->nodelay;
-    p->tcp.keepalive = cfg->tcp_options_from_file && cfg->keepalive_enabled;
-    if (cfg->keepalive_time_ms)
-        p->tcp.keepalive_idle_ns = (uint64_t)cfg->keepalive_time_ms * 1000000u;
-    if (cfg->keepalive_interval)
-        p->tcp.keepalive_intvl_ns = (uint64_t)cfg->keepalive_interval * 1000000000u;
-}
-
 int inet_create(const struct demi_config *cfg, struct netdev *dev, bool harness, struct libos **out)
 {
     struct inet_libos *il = calloc(1, sizeof(*il));
@@ -682,7 +640,7 @@ int inet_create(const struct demi_config *cfg, struct netdev *dev, bool harness,
         netdev_destroy(dev);
         return ENOMEM;
     }
-    inet_params_from(cfg, &p);
+    inet_params_from_config(cfg, &p);
     ret = inet_stack_init(&il->stack, dev, &rt.mem, &p);
     if (ret) {
         netdev_destroy(dev);

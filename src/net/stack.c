@@ -8,7 +8,80 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+
+void inet_params_from_config(const struct demi_config *cfg, struct inet_params *p)
+{
+    const struct tcp_cc_ops *cc = tcp_cc_find(cfg->tcp_cc);
+
+    memset(p, 0, sizeof(*p));
+    p->ip = cfg->local_ipv4.s_addr;
+    p->mtu = cfg->mtu;
+    p->arp_retries = cfg->arp_request_retries;
+    p->arp_timeout_ns = (uint64_t)cfg->arp_request_timeout_s * 1000000000ull;
+    p->arp_ttl_ns = (uint64_t)cfg->arp_cache_ttl_s * 1000000000ull;
+    p->prefix_len = cfg->ipv4_prefix_len;
+    p->pcap = cfg->pcap;
+    p->pcap_snaplen = cfg->pcap_snaplen;
+    p->pcap_max_bytes = (uint64_t)cfg->pcap_max_mb << 20;
+    p->static_arp = cfg->arp_table;
+    p->static_arp_len = cfg->arp_table_len;
+    p->udp_csum_offload = cfg->udp_checksum_offload;
+    p->tcp_csum_offload = cfg->tcp_checksum_offload;
+    p->tcp.rcvbuf = cfg->tcp_rcvbuf;
+    p->tcp.sndbuf = cfg->tcp_sndbuf;
+    p->tcp.rto_initial_ns = (uint64_t)cfg->tcp_rto_initial_ms * 1000000u;
+    p->tcp.rto_min_ns = (uint64_t)cfg->tcp_rto_min_us * 1000u;
+    p->tcp.rto_max_ns = (uint64_t)cfg->tcp_rto_max_ms * 1000000u;
+    p->tcp.max_retries = cfg->tcp_max_retries;
+    p->tcp.syn_retries = cfg->tcp_syn_retries;
+    p->tcp.delack_ns = (uint64_t)cfg->tcp_delayed_ack_us * 1000u;
+    p->tcp.delack_off = cfg->tcp_delayed_ack_us == 0;
+    p->tcp.msl_ns = (uint64_t)cfg->tcp_msl_ms * 1000000u;
+    p->tcp.syn_backlog = cfg->tcp_syn_backlog;
+    p->tcp.syn_cookies = cfg->tcp_syn_cookies;
+    p->tcp.user_timeout_ns = (uint64_t)cfg->tcp_user_timeout_ms * 1000000u;
+    p->tcp.ooo_max = cfg->tcp_ooo_max;
+    p->tcp.mss = cfg->mss;
+    /* The module's own name: a string that outlives @cfg. An unknown name
+     * (the loader allows none) stays for tcp_init to refuse. */
+    p->tcp.cc = cc ? cc->name : cfg->tcp_cc;
+    p->tcp.sack = cfg->tcp_sack;
+    p->tcp.timestamps = cfg->tcp_timestamps;
+    p->tcp.window_scaling = cfg->tcp_window_scaling;
+    p->tcp.nodelay = cfg->nodelay;
+    p->tcp.keepalive = cfg->tcp_options_from_file && cfg->keepalive_enabled;
+    /* Demikernel's keys in its units when given (non-zero), else ours. */
+    p->tcp.keepalive_idle_ns = cfg->keepalive_time_ms ? (uint64_t)cfg->keepalive_time_ms * 1000000u
+                                                      : (uint64_t)cfg->tcp_keepalive_time_s * 1000000000u;
+    p->tcp.keepalive_intvl_ns = (uint64_t)(cfg->keepalive_interval ? cfg->keepalive_interval
+                                                                   : cfg->tcp_keepalive_intvl_s) *
+                                1000000000u;
+    p->tcp.keepalive_probes = cfg->tcp_keepalive_probes;
+}
+
+void inet_params_default(struct inet_params *p)
+{
+    struct demi_config cfg;
+
+    /* The table's defaults are checked by test_config: this cannot fail. */
+    if (config_defaults(&cfg) != 0)
+        abort();
+    inet_params_from_config(&cfg, p);
+    p->pcap = NULL;
+    p->static_arp = NULL;
+    p->static_arp_len = 0;
+    config_free(&cfg);
+}
+
+void tcp_params_default(struct tcp_params *tp)
+{
+    struct inet_params p;
+
+    inet_params_default(&p);
+    *tp = p.tcp;
+}
 
 int inet_stack_init(struct inet_stack *s, struct netdev *dev, struct mem *mem, const struct inet_params *p)
 {
@@ -34,6 +107,10 @@ int inet_stack_init(struct inet_stack *s, struct netdev *dev, struct mem *mem, c
         s->offloads |= dev->offloads & NETDEV_OFF_UDP_CSUM;
     if (p->tcp_csum_offload)
         s->offloads |= dev->offloads & NETDEV_OFF_TCP_CSUM;
+    if (s->mtu > IPV4_HLEN + TCP_HLEN + p->tcp.mss)
+        log_info("inetstack: TCP segments carry at most inetstack_config.mss = %u bytes, below the %u the MTU "
+                 "of %s allows",
+                 p->tcp.mss, s->mtu - IPV4_HLEN - TCP_HLEN, dev->name);
     ret = timer_wheel_init(&s->timers, INET_TIMER_SLOTS, INET_TIMER_TICK_NS, clock_now_ns());
     if (ret)
         return ret;

@@ -70,6 +70,17 @@ struct inet_stack {
     struct inet_stats stats;
 };
 
+/* The stack's parameters from a loaded configuration. @p points into @cfg
+ * (pcap, static_arp), which must outlive the stack's initialisation. */
+void inet_params_from_config(const struct demi_config *cfg, struct inet_params *p);
+
+/* The parameters of the configuration's defaults (config_keys.c), for
+ * stacks built by hand (tests, benchmarks, fuzzers): no address, no static
+ * ARP entries, no capture. The one list of default values stays the key
+ * table's. */
+void inet_params_default(struct inet_params *p);
+void tcp_params_default(struct tcp_params *tp);
+
 int inet_stack_init(struct inet_stack *s, struct netdev *dev, struct mem *mem, const struct inet_params *p);
 void inet_stack_fini(struct inet_stack *s);
 

@@ -81,6 +81,14 @@ struct tcp_hdr {
 #define TCP_HLEN 20
 #define TCP_MAX_OPTLEN 40
 BUILD_BUG_ON(TCP_HLEN + TCP_MAX_OPTLEN != LIMIT_TCP_HLEN_MAX);
+/* Timestamps as every segment of a connection that agreed them carries
+ * them: NOP, NOP, TS (10), RFC 7323 appendix A. */
+#define TCP_TS_OPTLEN 12
+/* The MSS of a peer that sent none (RFC 9293 3.7.1). */
+#define TCP_DEFAULT_MSS 536u
+/* The least MSS we send with, whatever the peer says: an MSS option of a
+ * few bytes would make us send absurdly small segments. */
+#define TCP_MIN_MSS 64u
 
 /* Events of the upcall. */
 #define TCP_EV_CONNECTED 0x01 /* active open finished: ESTABLISHED, or err set */
@@ -102,7 +110,11 @@ struct tcp_opts {
     uint32_t sack[4][2]; /* [left, right) edges, host order */
 };
 
-/* Tunables, from the configuration (core/config.h "tcp.*" keys). */
+/* Tunables, from the configuration (core/config.h "tcp.*" keys), complete:
+ * the stack fills in nothing. inet_params_from_config() (net/stack.h) makes
+ * them from a loaded configuration; a stack built by hand starts from
+ * tcp_params_default() or inet_params_default(), the key table's defaults,
+ * and changes what it needs. */
 struct tcp_params {
     uint32_t rcvbuf;          /* receive buffer: the window we can offer */
     uint32_t sndbuf;          /* send queue bytes before pushes wait */
@@ -115,15 +127,16 @@ struct tcp_params {
     bool delack_off;          /* tcp.delayed_ack_us = 0: acknowledge every segment */
     uint64_t msl_ns;          /* TIME_WAIT lasts 2 * msl */
     uint32_t syn_backlog;     /* half-open connections per listener */
-    int syn_cookies;          /* > 0 on, < 0 off, 0 = default (on) */
+    bool syn_cookies;         /* answer SYNs with cookies while the SYN queue is full */
     uint64_t user_timeout_ns; /* 0: none (RFC 5482's spirit; tcp_timer.c) */
     uint32_t ooo_max;         /* out-of-order segments kept per connection */
     bool nodelay;             /* default of TCP_NODELAY */
     bool keepalive;
     uint64_t keepalive_idle_ns, keepalive_intvl_ns;
     uint32_t keepalive_probes;
+    uint32_t mss;             /* inetstack_config.mss: the most we advertise and send */
     bool sack, timestamps, window_scaling;
-    const char *cc;           /* "cubic" or "newreno" */
+    const char *cc;           /* "cubic" or "newreno": a string that outlives the stack */
     uint32_t fixed_isn;       /* tests only: when use_fixed_isn */
     bool use_fixed_isn;
     uint64_t isn_key_seed;    /* tests only: non-zero = a reproducible ISN secret */
@@ -312,6 +325,15 @@ void tcp_fini(struct inet_stack *s);
 bool tcp_owes_peers(const struct inet_stack *s);
 
 struct tcp_pcb *tcp_pcb_new(struct inet_stack *s, void *owner, tcp_upcall_fn upcall);
+
+/* Our MSS: the IP MTU less the IPv4 and TCP headers, at most
+ * inetstack_config.mss (tcp_params.mss). What our SYN advertises and the
+ * most a segment of ours carries. */
+uint32_t tcp_mss_local(const struct inet_stack *s);
+
+/* The MSS we send with, once the peer's (0: none given) is known: the
+ * smaller of both, less the timestamps every segment then carries. */
+void tcp_mss_set(struct tcp_pcb *pcb, uint32_t peer_mss);
 
 /* ---- tcp_ports.c: local ports ---------------------------------------------- */
 

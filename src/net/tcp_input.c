@@ -34,22 +34,6 @@ struct tcp_seg {
 /* PAWS: timestamps older than 24 days are no evidence (RFC 7323 5.5). */
 #define TCP_PAWS_IDLE_NS (24ull * 24 * 3600 * 1000000000ull)
 
-/* The MSS we use to send: the peer's, bounded by our MTU, less the room
- * timestamps take in every segment. */
-static void tcp_set_mss(struct tcp_pcb *pcb, uint16_t peer_mss)
-{
-    uint32_t mss = pcb->stack->mtu - 40;
-
-    pcb->peer_mss = peer_mss ? peer_mss : 536; /* RFC 9293 3.7.1 default */
-    if (pcb->peer_mss < mss)
-        mss = pcb->peer_mss;
-    if (pcb->ts_ok)
-        mss -= 12;
-    if (mss < 64)
-        mss = 64; /* a peer cannot make us send absurdly small segments */
-    pcb->mss = (uint16_t)mss;
-}
-
 /* Agree the SYN options (RFC 7323 1.3, RFC 2018 2): each one only if both
  * sides offered it. */
 static void tcp_negotiate(struct tcp_pcb *pcb, const struct tcp_seg *sg)
@@ -68,7 +52,7 @@ static void tcp_negotiate(struct tcp_pcb *pcb, const struct tcp_seg *sg)
         pcb->ts_recent_age_ns = clock_now_ns();
     }
     pcb->sack_ok = pcb->sack_ok && sg->o.sack_ok;
-    tcp_set_mss(pcb, sg->o.mss);
+    tcp_mss_set(pcb, sg->o.mss);
 }
 
 /* ---- LISTEN ------------------------------------------------------------- */
@@ -92,7 +76,7 @@ static void tcp_input_listen(struct inet_stack *s, struct tcp_pcb *l, const stru
      * nothing is kept (RFC 4987 3.6); with tcp.syn_cookies off, the oldest
      * half-open connection makes room (its peer, if real, retries). */
     if (l->syn_count >= s->tcp.params.syn_backlog) {
-        if (s->tcp.params.syn_cookies > 0) {
+        if (s->tcp.params.syn_cookies) {
             l->cookie_sent_ns = clock_now_ns();
             l->cookies_sent = true;
             tcp_syncookie_send(s, l, sg->dst, sg->th->dport, sg->src, sg->th->sport, sg->seq, &sg->o);

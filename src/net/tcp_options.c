@@ -48,9 +48,6 @@
 /* RFC 7323 2.3: the largest shift. */
 #define TCP_MAX_WSCALE 14
 
-/* The MSS we advertise when the MTU is unset (RFC 9293 3.7.1's default). */
-#define TCP_DEFAULT_MSS 536
-
 static inline uint16_t get_be16(const uint8_t *p)
 {
     return (uint16_t)(p[0] << 8 | p[1]);
@@ -153,16 +150,6 @@ bool tcp_opts_parse(const uint8_t *opt, uint32_t optlen, bool is_syn, struct tcp
         i += len;
     }
     return true;
-}
-
-/* The MSS we advertise: what fits in our IP MTU without IP or TCP options. */
-static uint16_t tcp_our_mss(const struct tcp_pcb *pcb)
-{
-    uint32_t mtu = pcb->stack->mtu;
-
-    if (mtu <= 40)
-        return TCP_DEFAULT_MSS; /* unset */
-    return (uint16_t)MIN(mtu - 40, 65535u);
 }
 
 static uint8_t *put_ts(uint8_t *p, uint32_t tsval, uint32_t tsecr)
@@ -292,7 +279,7 @@ uint32_t tcp_opts_write(struct tcp_pcb *pcb, uint8_t *buf, uint8_t flags, uint64
     if (flags & TH_SYN) {
         *p++ = TCPOPT_MSS;
         *p++ = TCPOLEN_MSS;
-        p = put_be16(p, tcp_our_mss(pcb));
+        p = put_be16(p, (uint16_t)MIN(tcp_mss_local(pcb->stack), 65535u));
         if (pcb->ts_ok) {
             if (pcb->sack_ok) {
                 *p++ = TCPOPT_SACK_OK;

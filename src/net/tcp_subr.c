@@ -6,6 +6,7 @@
  */
 #include "core/clock.h"
 #include "core/log.h"
+#include "net/proto.h"
 #include "net/stack.h"
 #include "net/tcp.h"
 #include "net/tcp_seq.h"
@@ -28,30 +29,36 @@ const char *tcp_state_name(enum tcp_state s)
     return (unsigned)s < ARRAY_SIZE(state_names) ? state_names[s] : "?";
 }
 
-/* Defaults for every parameter left 0 (tests build stacks from zeroed
- * params; the libOS passes the configuration). */
-static void tcp_params_defaults(struct tcp_params *p)
+/* Parameters come complete (struct tcp_params); one left 0 that cannot be
+ * is a caller that did not start from the defaults: refuse it rather than
+ * run with a zero RTO or no room for out-of-order data. */
+static int tcp_params_check(const struct tcp_params *p)
 {
-#define DEFAULT(field, value) \
-    if (!p->field)            \
-        p->field = (value);
-    DEFAULT(rcvbuf, 256 * 1024);
-    DEFAULT(sndbuf, 256 * 1024);
-    DEFAULT(rto_initial_ns, 200000000ull); /* 200 ms: well under RFC 6298's 1 s, as Linux */
-    DEFAULT(rto_min_ns, 2000000ull);       /* 2 ms: datacenter RTTs are µs */
-    DEFAULT(rto_max_ns, 60000000000ull);
-    DEFAULT(max_retries, 15);
-    DEFAULT(syn_retries, 6);
-    DEFAULT(delack_ns, 100000ull);         /* 100 µs: a µs-scale reply piggybacks first */
-    DEFAULT(msl_ns, 30000000000ull);       /* TIME_WAIT = 2 MSL = 60 s */
-    DEFAULT(syn_backlog, 1024);
-    DEFAULT(ooo_max, 256);
-    DEFAULT(keepalive_idle_ns, 7200000000000ull);
-    DEFAULT(keepalive_intvl_ns, 75000000000ull);
-    DEFAULT(keepalive_probes, 9);
-    DEFAULT(cc, "cubic");
-    DEFAULT(syn_cookies, 1);
-#undef DEFAULT
+    const char *bad = !p->rcvbuf              ? "rcvbuf"
+                      : !p->sndbuf            ? "sndbuf"
+                      : !p->rto_initial_ns    ? "rto_initial_ns"
+                      : !p->rto_min_ns        ? "rto_min_ns"
+                      : !p->rto_max_ns        ? "rto_max_ns"
+                      : !p->max_retries       ? "max_retries"
+                      : !p->syn_retries       ? "syn_retries"
+                      : !p->msl_ns            ? "msl_ns"
+                      : !p->syn_backlog       ? "syn_backlog"
+                      : !p->ooo_max           ? "ooo_max"
+                      : !p->keepalive_idle_ns ? "keepalive_idle_ns"
+                      : !p->keepalive_intvl_ns ? "keepalive_intvl_ns"
+                      : !p->keepalive_probes  ? "keepalive_probes"
+                      : !p->mss               ? "mss"
+                                              : NULL;
+
+    if (bad) {
+        log_err("tcp: parameter %s is 0 (start from tcp_params_default())", bad);
+        return EINVAL;
+    }
+    if (!tcp_cc_find(p->cc)) {
+        log_err("tcp: unknown congestion control \"%s\" (expected cubic or newreno)", p->cc ? p->cc : "");
+        return EINVAL;
+    }
+    return 0;
 }
 
 int tcp_init(struct inet_stack *s, const struct tcp_params *p)
@@ -59,12 +66,9 @@ int tcp_init(struct inet_stack *s, const struct tcp_params *p)
     struct tcp_table *t = &s->tcp;
 
     memset(t, 0, sizeof(*t));
-    t->params = *p;
-    tcp_params_defaults(&t->params);
-    if (!tcp_cc_find(t->params.cc)) {
-        log_err("tcp: unknown congestion control \"%s\" (expected cubic or newreno)", t->params.cc);
+    if (tcp_params_check(p))
         return EINVAL;
-    }
+    t->params = *p;
     for (int i = 0; i < TCP_HASH_BUCKETS; i++)
         list_init(&t->conns[i]);
     for (int i = 0; i < (int)ARRAY_SIZE(t->listeners); i++)
@@ -187,6 +191,27 @@ struct tcp_pcb *tcp_pcb_new(struct inet_stack *s, void *owner, tcp_upcall_fn upc
     return pcb;
 }
 
+uint32_t tcp_mss_local(const struct inet_stack *s)
+{
+    uint32_t mss = s->mtu > IPV4_HLEN + TCP_HLEN ? s->mtu - IPV4_HLEN - TCP_HLEN : TCP_DEFAULT_MSS;
+
+    return MIN(mss, s->tcp.params.mss);
+}
+
+void tcp_mss_set(struct tcp_pcb *pcb, uint32_t peer_mss)
+{
+    uint32_t mss = tcp_mss_local(pcb->stack);
+
+    pcb->peer_mss = (uint16_t)(peer_mss ? peer_mss : TCP_DEFAULT_MSS);
+    if (pcb->peer_mss < mss)
+        mss = pcb->peer_mss;
+    /* A peer's MSS below the timestamps' room must not wrap (it did: an
+     * MSS option of 1 made us send 65525-byte segments). */
+    if (pcb->ts_ok)
+        mss = mss > TCP_TS_OPTLEN ? mss - TCP_TS_OPTLEN : 0;
+    pcb->mss = (uint16_t)MAX(mss, TCP_MIN_MSS);
+}
+
 int tcp_listen(struct tcp_pcb *pcb, uint32_t backlog)
 {
     if (pcb->state == TCPS_LISTEN) {
@@ -240,7 +265,7 @@ int tcp_connect(struct tcp_pcb *pcb, uint32_t ip, uint16_t port)
     /* Our window scale from the receive buffer (RFC 7323 2.2). */
     while (pcb->rcv_wscale < 14 && (pcb->rcvbuf >> pcb->rcv_wscale) > 65535)
         pcb->rcv_wscale++;
-    pcb->mss = (uint16_t)(s->mtu - 40);
+    pcb->mss = (uint16_t)tcp_mss_local(s); /* until the SYN-ACK says more (tcp_mss_set) */
     pcb->cc->init(pcb);
     pcb->state = TCPS_SYN_SENT;
     tcp_hash_insert(pcb);

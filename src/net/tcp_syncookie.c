@@ -69,7 +69,7 @@ void tcp_syncookie_send(struct inet_stack *s, const struct tcp_pcb *l, uint32_t 
 {
     const struct tcp_params *p = &s->tcp.params;
     struct tcp_pcb tmp;
-    uint32_t mss_idx = 0, peer_mss = o->mss ? o->mss : 536;
+    uint32_t mss_idx = 0, peer_mss = o->mss ? o->mss : TCP_DEFAULT_MSS;
 
     for (uint32_t i = 0; i < 8; i++)
         if (cookie_mss[i] <= peer_mss)
@@ -160,11 +160,7 @@ struct tcp_pcb *tcp_syncookie_check(struct inet_stack *s, struct tcp_pcb *l, uin
                 c->rcv_wscale++; /* as the SYN-ACK computed it */
         }
     }
-    {
-        uint32_t mss = cookie_mss[mss_idx], max = s->mtu - 40;
-        c->peer_mss = (uint16_t)mss;
-        c->mss = (uint16_t)((mss < max ? mss : max) - (c->ts_ok ? 12 : 0));
-    }
+    tcp_mss_set(c, cookie_mss[mss_idx]);
     c->snd_wnd = wnd << c->snd_wscale;
     c->max_snd_wnd = c->snd_wnd;
     c->snd_wl1 = seq;

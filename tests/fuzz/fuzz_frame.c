@@ -187,7 +187,7 @@ static void init_once(void)
     snprintf(dev.name, sizeof(dev.name), "fuzz-sink");
     memcpy(dev.mac, my_mac, ETH_ALEN);
     dev.mtu = 1500;
-    memset(&p, 0, sizeof(p));
+    inet_params_default(&p);
     p.ip = my_ip;
     p.arp_retries = 2;
     p.arp_timeout_ns = 1000 * MS;

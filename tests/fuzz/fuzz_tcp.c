@@ -929,7 +929,7 @@ FUZZ_NOCOV static void stack_start(uint8_t cfg, uint8_t cfg2)
     struct inet_params p;
 
     clock_set_virtual(FUZZ_T0);
-    memset(&p, 0, sizeof(p));
+    inet_params_default(&p);
     p.ip = my_ip;
     p.arp_retries = 1;
     p.arp_timeout_ns = 1 * SEC;
@@ -952,7 +952,7 @@ FUZZ_NOCOV static void stack_start(uint8_t cfg, uint8_t cfg2)
     p.tcp.keepalive_intvl_ns = 5 * SEC;
     p.tcp.keepalive_probes = 2;
     p.tcp.isn_key_seed = 0x5eed;
-    p.tcp.syn_cookies = (cfg2 & 1) ? -1 : 1;
+    p.tcp.syn_cookies = !(cfg2 & 1);
     p.tcp.user_timeout_ns = (cfg2 & 2) ? 30 * SEC : 0;
     if (inet_stack_init(&stack, &dev, &mem, &p) != 0)
         die("init: stack");

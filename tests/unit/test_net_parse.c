@@ -124,7 +124,7 @@ static int setup(void **state)
     c->sink.dev.mtu = 1500;
     c->sink.mem = &c->mem;
     c->sink.cap = SINK_MAX;
-    memset(&p, 0, sizeof(p));
+    inet_params_default(&p);
     p.ip = MY_IP;
     p.arp_retries = ARP_RETRIES;
     p.arp_timeout_ns = ARP_TIMEOUT_NS;
@@ -2004,7 +2004,7 @@ static void test_arp_static_entry_has_mac(void **state)
 
     memcpy(cfg[0].mac, other_mac, ETH_ALEN);
     cfg[0].ip.s_addr = OTHER_IP;
-    memset(&p, 0, sizeof(p));
+    inet_params_default(&p);
     p.ip = MY_IP;
     p.arp_retries = ARP_RETRIES;
     p.arp_timeout_ns = ARP_TIMEOUT_NS;

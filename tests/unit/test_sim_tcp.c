@@ -51,10 +51,25 @@ static uint64_t test_seed(uint64_t dflt)
     return e ? strtoull(e, NULL, 0) : dflt;
 }
 
+/* The TCP these simulations were written against: the configuration's
+ * defaults with the options (SACK, timestamps, window scaling) off and
+ * Nagle on; a test that wants them says so. */
+static struct tcp_params sim_tcp_params(void)
+{
+    struct tcp_params tp;
+
+    tcp_params_default(&tp);
+    tp.sack = tp.timestamps = tp.window_scaling = false;
+    tp.nodelay = false;
+    return tp;
+}
+
 static void sim_start(struct sim *s, const struct fault_params *f, const struct tcp_params *tp)
 {
-    struct inet_params p = {0};
+    struct inet_params p;
     struct netdev *pa, *pb;
+
+    inet_params_default(&p);
 
     memset(s, 0, sizeof(*s));
     s->seed = f->seed;
@@ -66,8 +81,7 @@ static void sim_start(struct sim *s, const struct fault_params *f, const struct 
     p.arp_retries = 5;
     p.arp_timeout_ns = 10 * MS;
     p.arp_ttl_ns = 3600 * SEC;
-    if (tp)
-        p.tcp = *tp;
+    p.tcp = tp ? *tp : sim_tcp_params();
     p.tcp.isn_key_seed = f->seed | 1; /* reproducible sequence numbers */
     p.ip = inet_addr("10.0.0.1");
     assert_int_equal(inet_stack_init(&s->a, pa, &s->mem, &p), 0);
@@ -463,12 +477,16 @@ static void test_listener_children_under_loss(void **state)
 {
     const int n = 300;
     struct fault_params f = {.seed = test_seed(33), .loss_ppm = 250000, .delay_ns = 10 * US};
-    struct tcp_params tp = {.syn_retries = 2, .max_retries = 3, .msl_ns = 100 * MS};
+    struct tcp_params tp = sim_tcp_params();
     struct sim s;
     struct ep *cl = calloc((size_t)n, sizeof(*cl));
     struct tcp_pcb *l, *p;
     int ended = 0, accepted = 0;
     (void)state;
+
+    tp.syn_retries = 2;
+    tp.max_retries = 3;
+    tp.msl_ns = 100 * MS;
 
     sim_start(&s, &f, &tp);
     l = tcp_pcb_new(&s.b, NULL, NULL);
@@ -640,13 +658,14 @@ static void test_ports_exhausted(void **state)
 static void test_time_wait_reuse(void **state)
 {
     struct fault_params f = {.seed = test_seed(8), .delay_ns = 10 * US};
-    struct tcp_params tp = {.timestamps = true, .sack = true, .window_scaling = true};
+    struct tcp_params tp = sim_tcp_params();
     struct sim s;
     struct ep ca = {.seed = 1, .to_send = 0}, sb = {.seed = 2};
     struct tcp_pcb *c2, *l, *a2;
     uint16_t port;
     (void)state;
 
+    tp.timestamps = tp.sack = tp.window_scaling = true;
     sim_start(&s, &f, &tp);
     connect_pair(&s, &ca, &sb, 80);
     port = ca.pcb->local_port;

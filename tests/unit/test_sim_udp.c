@@ -56,8 +56,10 @@ static uint64_t test_seed(uint64_t dflt)
 
 static void sim_start(struct sim *s, const struct fault_params *f)
 {
-    struct inet_params p = {0};
+    struct inet_params p;
     struct netdev *pa, *pb;
+
+    inet_params_default(&p);
 
     memset(s, 0, sizeof(*s));
     s->seed = f->seed;

@@ -471,6 +471,8 @@ static int wfix_setup(void **state)
     assert_non_null(f->s);
     assert_non_null(f->pcb);
     f->s->mtu = 1500;
+    tcp_params_default(&f->s->tcp.params);
+    f->s->tcp.params.mss = 65535; /* the MTU decides (test_write_mss_clamped: the key) */
     f->pcb->stack = f->s;
     f->pcb->rcv_wscale = 7;
     f->pcb->ts_recent = 0x11223344;
@@ -614,6 +616,32 @@ static void test_write_mss_from_mtu(void **state)
         assert_true(parse(b, 4, true, &o));
         assert_int_equal(o.mss, mss[i]);
     }
+}
+
+/* inetstack_config.mss bounds what we advertise below what the MTU allows
+ * (Demikernel's advertised MSS), and the MSS we send with (tcp_mss_set). */
+static void test_write_mss_clamped(void **state)
+{
+    struct wfix *f = *state;
+    uint8_t b[TCP_MAX_OPTLEN];
+    struct tcp_opts o;
+
+    f->s->mtu = 9000;
+    f->s->tcp.params.mss = 1460;
+    assert_int_equal(write_opts(f->pcb, b, TH_SYN), 4);
+    assert_true(parse(b, 4, true, &o));
+    assert_int_equal(o.mss, 1460);
+    tcp_mss_set(f->pcb, 8960);
+    assert_int_equal(f->pcb->mss, 1460);
+    assert_int_equal(f->pcb->peer_mss, 8960);
+    f->pcb->ts_ok = true;
+    tcp_mss_set(f->pcb, 1000);
+    assert_int_equal(f->pcb->mss, 1000 - TCP_TS_OPTLEN);
+    tcp_mss_set(f->pcb, 0); /* none given: RFC 9293 3.7.1's 536 */
+    assert_int_equal(f->pcb->peer_mss, TCP_DEFAULT_MSS);
+    tcp_mss_set(f->pcb, 1);
+    assert_int_equal(f->pcb->mss, TCP_MIN_MSS);
+    f->pcb->ts_ok = false;
 }
 
 static void test_write_wscale_clamped(void **state)
@@ -978,6 +1006,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_write_syn_combos, wfix_setup, wfix_teardown),
         cmocka_unit_test_setup_teardown(test_write_syn_no_sack_blocks, wfix_setup, wfix_teardown),
         cmocka_unit_test_setup_teardown(test_write_mss_from_mtu, wfix_setup, wfix_teardown),
+        cmocka_unit_test_setup_teardown(test_write_mss_clamped, wfix_setup, wfix_teardown),
         cmocka_unit_test_setup_teardown(test_write_wscale_clamped, wfix_setup, wfix_teardown),
         cmocka_unit_test_setup_teardown(test_write_data_none, wfix_setup, wfix_teardown),
         cmocka_unit_test_setup_teardown(test_write_data_timestamps, wfix_setup, wfix_teardown),
