@@ -40,12 +40,13 @@ fi
 
 # ---- what is installed
 (cd "$root" && find . -type f -o -type l | sed 's|^\./||' | sort) >"$tmp/files"
-extra=$(grep -v -E "^(include/demi/[a-z_]+\.h|$libdir_rel/(libdemi\.so(\.[0-9]+)*|libdemi\.a|libdemi-preload\.so|pkgconfig/libdemi\.pc)|bin/(demi-config|demi-stat|demirun)|share/man/man[137]/[a-z_0-9.-]+\.[137]|share/doc/libdemi/.+)$" "$tmp/files")
+extra=$(grep -v -E "^(include/demi/[a-z_]+\.h|$libdir_rel/(libdemi\.so(\.[0-9]+)*|libdemi\.a|libdemi-preload\.so|pkgconfig/libdemi\.pc)|bin/(demi-config|demi-stat|demirun)|share/man/man[137]/[A-Za-z_0-9.-]+\.[137]|share/doc/libdemi/.+)$" "$tmp/files")
 missing=
 for f in include/demi/libos.h include/demi/sga.h include/demi/wait.h include/demi/types.h include/demi/cc.h \
     include/demi/version.h include/demi/pipe.h include/demi/ext.h include/demi/stats.h \
     "$libdir_rel/libdemi.so" "$libdir_rel/libdemi.a" "$libdir_rel/libdemi-preload.so" "$libdir_rel/pkgconfig/libdemi.pc" \
-    bin/demi-config bin/demi-stat bin/demirun; do
+    bin/demi-config bin/demi-stat bin/demirun share/doc/libdemi/examples/Makefile \
+    share/doc/libdemi/examples/tcp-ping-pong.c; do
     grep -qxF "$f" "$tmp/files" || missing+=" $f"
 done
 if [ -f "$src/man/meson.build" ]; then
@@ -195,6 +196,21 @@ if cc "${strict[@]}" $cflags "$tmp/prog.c" -o "$tmp/prog-static" -L"$libdir" -Wl
     fi
 else
     not_ok "$name" "$(head -n 3 "$tmp/cc.log" | tr '\n' ' ')"
+fi
+
+# ---- the installed examples, built by their own Makefile
+name="the installed examples build with their Makefile and pkg-config (-Werror)"
+exdir=$root/share/doc/libdemi/examples
+if [ ! -f "$exdir/Makefile" ]; then
+    not_ok "$name" "no $exdir/Makefile"
+else
+    cp -r "$exdir" "$tmp/examples"
+    if make -C "$tmp/examples" CFLAGS="-O2 -Werror" PKG_CONFIG="pkg-config --define-variable=prefix=$root" \
+        >"$tmp/ex.log" 2>&1; then
+        ok "$name ($(find "$tmp/examples" -maxdepth 1 -type f -perm -u+x | wc -l) programs)"
+    else
+        not_ok "$name" "$(grep -m1 -E 'error|Error' "$tmp/ex.log")"
+    fi
 fi
 
 # ---- the installed tools
