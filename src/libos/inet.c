@@ -361,18 +361,17 @@ static int inet_tcp_push(struct inet_sock *s, struct demi_op *op, const demi_sga
         return s->pcb->err;
     if (s->shut_wr)
         return EPIPE; /* shutdown(SHUT_WR), even with the FIN still waiting */
-    switch (s->pcb->state) {
-    case TCPS_ESTABLISHED:
-    case TCPS_CLOSE_WAIT:
-        break;
-    case TCPS_CLOSED:
-        return ENOTCONN;
-    case TCPS_LISTEN:
-    case TCPS_SYN_SENT:
-    case TCPS_SYN_RECEIVED:
-        return ENOTCONN;
-    default:
-        return EPIPE;
+    if (!tcp_send_open(s->pcb)) {
+        /* Never connected (or not yet): ENOTCONN; past its FIN: EPIPE. */
+        switch (s->pcb->state) {
+        case TCPS_CLOSED:
+        case TCPS_LISTEN:
+        case TCPS_SYN_SENT:
+        case TCPS_SYN_RECEIVED:
+            return ENOTCONN;
+        default:
+            return EPIPE;
+        }
     }
     if (!d && sga->sga_segs[0].sgaseg_len > MEM_LARGE_SIZE) {
         /* Foreign memory beyond one pool buffer: copy it in pieces. */

@@ -89,6 +89,10 @@ BUILD_BUG_ON(TCP_HLEN + TCP_MAX_OPTLEN != LIMIT_TCP_HLEN_MAX);
 /* The least MSS we send with, whatever the peer says: an MSS option of a
  * few bytes would make us send absurdly small segments. */
 #define TCP_MIN_MSS 64u
+/* The largest window the header's 16 bits say, and the largest shift of
+ * it (RFC 7323 2.3). */
+#define TCP_MAXWIN 65535u
+#define TCP_MAX_WSCALE 14
 
 /* Events of the upcall. */
 #define TCP_EV_CONNECTED 0x01 /* active open finished: ESTABLISHED, or err set */
@@ -143,7 +147,10 @@ struct tcp_params {
 };
 
 /* Congestion control modules (tcp_cc_newreno.c, tcp_cc_cubic.c). All sizes
- * in bytes. The module owns cwnd and ssthresh in struct tcp_pcb. */
+ * in bytes. The module owns cwnd and ssthresh in struct tcp_pcb (the caller
+ * also inflates and deflates cwnd during fast recovery, RFC 5681 3.2 and
+ * RFC 6582 3.2, and restores both after a spurious timeout, RFC 4015) and
+ * its own member of pcb->cc_state, which nothing else touches. */
 struct tcp_cc_ops {
     const char *name;
     void (*init)(struct tcp_pcb *pcb);
@@ -161,7 +168,14 @@ const struct tcp_cc_ops *tcp_cc_find(const char *name);
 extern const struct tcp_cc_ops tcp_cc_newreno;
 extern const struct tcp_cc_ops tcp_cc_cubic;
 
-/* Cubic's state lives in the pcb so no module allocates (RFC 9438 4). */
+/* Each module's private state (FreeBSD's cc_data, kept in the pcb so no
+ * module allocates). NewReno: RFC 5681 3.1's byte counter of congestion
+ * avoidance. */
+struct tcp_cc_newreno_state {
+    uint64_t bytes_acked;
+};
+
+/* Cubic (RFC 9438 4). */
 struct tcp_cc_cubic_state {
     uint64_t epoch_start_ns; /* 0 = no congestion avoidance epoch yet */
     double w_max;            /* segments */
@@ -170,6 +184,15 @@ struct tcp_cc_cubic_state {
     double w_est;            /* Reno-friendly estimate, segments */
     double cwnd_cnt;         /* fractional growth accumulator */
 };
+
+union tcp_cc_state {
+    struct tcp_cc_newreno_state newreno;
+    struct tcp_cc_cubic_state cubic;
+};
+
+/* RFC 6928 2's initial window, min(10 * MSS, max(2 * MSS, 14600)): what
+ * both modules start from. */
+uint32_t tcp_cc_initial_window(uint32_t mss);
 
 struct tcp_sack_block {
     uint32_t start, end; /* [start, end) */
@@ -254,7 +277,7 @@ struct tcp_pcb {
     uint32_t sack_high;           /* highest retransmitted in recovery */
     struct tcp_sack_block scoreboard[TCP_SACK_SCOREBOARD];
     uint8_t nsacked;
-    struct tcp_cc_cubic_state cubic;
+    union tcp_cc_state cc_state;  /* the module's own (pcb->cc) */
 
     /* Timers. */
     struct timer t_rexmt;         /* retransmit, SYN retry, persist */
@@ -379,6 +402,28 @@ int tcp_send(struct tcp_pcb *pcb, struct dbuf *d);
 /* Room in the send queue, bytes. */
 uint32_t tcp_send_space(const struct tcp_pcb *pcb);
 
+/* The send-state gate (RFC 9293 3.10.2, SEND): the application may queue
+ * data in ESTABLISHED and CLOSE_WAIT, until its FIN is queued. Asked by
+ * tcp_send and by the libOS before it takes a push. */
+static inline bool tcp_send_open(const struct tcp_pcb *pcb)
+{
+    return (pcb->state == TCPS_ESTABLISHED || pcb->state == TCPS_CLOSE_WAIT) && !pcb->fin_queued;
+}
+
+/* Free receive buffer, bytes: rcvbuf less what the receive and reassembly
+ * queues hold. The window offered, the window update and the data accepted
+ * all start from it. */
+static inline uint32_t tcp_rcv_space(const struct tcp_pcb *pcb)
+{
+    uint32_t used = pcb->rcvq_bytes + pcb->ooo_bytes;
+
+    return pcb->rcvbuf > used ? pcb->rcvbuf - used : 0;
+}
+
+/* The window scale we ask for: the least shift that lets rcvbuf be
+ * offered (RFC 7323 2.2). */
+uint8_t tcp_rcv_wscale_for(uint32_t rcvbuf);
+
 /* The oldest received payload buffer (its reference moves to the caller), or
  * NULL. NULL with tcp_at_eof() true: end of stream; with pcb->err: error. */
 struct dbuf *tcp_recv(struct tcp_pcb *pcb);
@@ -450,15 +495,18 @@ void tcp_input(struct inet_stack *s, struct dbuf *d, uint32_t src, uint32_t dst)
 
 /* ---- tcp_reass.c: receive and reassembly queues ---------------------------- */
 
-/* Append in-order payload @d (RCV.NXT moves past it); the reference moves. */
-void tcp_rcvq_append(struct tcp_pcb *pcb, struct dbuf *d);
+/* Where tcp_reass put a segment. */
+enum tcp_reass_result {
+    TCP_REASS_OOO,     /* out of order: kept for later, or not (nothing new, queue full) */
+    TCP_REASS_INORDER, /* appended to the receive queue */
+    TCP_REASS_FILLED,  /* appended, and it filled a hole: more moved up */
+};
 
-/* Move what became in order from the out-of-order queue. */
-void tcp_ooo_drain(struct tcp_pcb *pcb);
-
-/* Keep an out-of-order segment (its sequence number in meta32). Returns
- * false when it was not kept (the caller frees it). */
-bool tcp_ooo_insert(struct tcp_pcb *pcb, struct dbuf *d);
+/* Queue in-window payload *@d starting at @seq (RCV.NXT or beyond): in
+ * order onto the receive queue, with what became in order behind it, or
+ * sorted into the reassembly queue (RFC 2018 4: its block is reported
+ * first). *@d is set to NULL when the buffer was kept. */
+enum tcp_reass_result tcp_reass(struct tcp_pcb *pcb, struct dbuf **d, uint32_t seq);
 
 /* ---- tcp_output.c ------------------------------------------------------- */
 
@@ -503,6 +551,11 @@ uint32_t tcp_sacked_bytes(const struct tcp_pcb *pcb);
 
 /* During fast recovery: resend the next hole (SACK) or the next segment. */
 void tcp_recovery_rexmt(struct tcp_pcb *pcb);
+
+/* Loss detected (three duplicate ACKs, RFC 5681 3.2, or enough SACKed,
+ * RFC 6675 5): the module's reduction, recovery until SND.MAX is acked
+ * (RFC 6582), the first retransmission. */
+void tcp_recovery_enter(struct tcp_pcb *pcb, uint64_t now_ns);
 
 /* ---- tcp_options.c ------------------------------------------------------ */
 

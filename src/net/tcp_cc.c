@@ -16,6 +16,11 @@ static const struct tcp_cc_ops *const tcp_cc_modules[] = {
     &tcp_cc_newreno,
 };
 
+uint32_t tcp_cc_initial_window(uint32_t mss)
+{
+    return MIN(10 * mss, MAX(2 * mss, 14600u)); /* RFC 6928 2 */
+}
+
 /* The module called @name exactly, or NULL (unknown name, or no name). */
 const struct tcp_cc_ops *tcp_cc_find(const char *name)
 {

@@ -17,7 +17,7 @@
  * the previous W_max, ssthresh = beta_cubic * FlightSize (4.6). Below
  * ssthresh: standard slow start (4.10), as in tcp_cc_newreno.c.
  *
- * State, in pcb->cubic (segments unless said):
+ * State, in pcb->cc_state.cubic, this module's own (segments unless said):
  *   epoch_start_ns  start of the current congestion avoidance epoch; 0: none
  *                   (the next ACK in congestion avoidance starts one)
  *   w_max           W_max of RFC 9438 (after fast convergence); 0 after a
@@ -63,12 +63,11 @@
 #define CUBIC_BETA 0.7
 #define CUBIC_ALPHA (3.0 * (1.0 - CUBIC_BETA) / (1.0 + CUBIC_BETA))
 
-#define TCP_CC_DEFAULT_MSS 536u    /* RFC 9293 3.7.1 */
 #define CUBIC_RTT_DEFAULT_NS 1000000u
 
 static uint32_t cubic_mss(const struct tcp_pcb *pcb)
 {
-    return pcb->mss ? pcb->mss : TCP_CC_DEFAULT_MSS;
+    return pcb->mss ? pcb->mss : TCP_DEFAULT_MSS;
 }
 
 static uint32_t cubic_flight(const struct tcp_pcb *pcb)
@@ -98,17 +97,15 @@ static double cubic_w(const struct tcp_cc_cubic_state *c, double t)
 
 static void cubic_init(struct tcp_pcb *pcb)
 {
-    uint32_t mss = cubic_mss(pcb);
-
-    pcb->cwnd = MIN(10 * mss, MAX(2 * mss, 14600u)); /* RFC 6928 */
+    pcb->cwnd = tcp_cc_initial_window(cubic_mss(pcb));
     pcb->ssthresh = UINT32_MAX;
-    pcb->cubic = (struct tcp_cc_cubic_state){0};
+    pcb->cc_state.cubic = (struct tcp_cc_cubic_state){0};
 }
 
 /* Start a congestion avoidance epoch at @now_ns with the current cwnd. */
 static void cubic_epoch_start(struct tcp_pcb *pcb, double cwnd_seg, uint64_t now_ns)
 {
-    struct tcp_cc_cubic_state *c = &pcb->cubic;
+    struct tcp_cc_cubic_state *c = &pcb->cc_state.cubic;
 
     c->epoch_start_ns = now_ns ? now_ns : 1;
     if (c->w_max <= 0) {
@@ -127,7 +124,7 @@ static void cubic_epoch_start(struct tcp_pcb *pcb, double cwnd_seg, uint64_t now
 
 static void cubic_ack(struct tcp_pcb *pcb, uint32_t acked, uint64_t now_ns)
 {
-    struct tcp_cc_cubic_state *c = &pcb->cubic;
+    struct tcp_cc_cubic_state *c = &pcb->cc_state.cubic;
     uint32_t mss = cubic_mss(pcb);
 
     if (acked == 0)
@@ -186,7 +183,7 @@ static void cubic_ack(struct tcp_pcb *pcb, uint32_t acked, uint64_t now_ns)
  * (4.7), cwnd_prior, ssthresh (4.6); the epoch ends. */
 static void cubic_reduce(struct tcp_pcb *pcb)
 {
-    struct tcp_cc_cubic_state *c = &pcb->cubic;
+    struct tcp_cc_cubic_state *c = &pcb->cc_state.cubic;
     uint32_t mss = cubic_mss(pcb);
     double cwnd_seg = (double)pcb->cwnd / mss;
     uint32_t base = MIN(pcb->cwnd, cubic_flight(pcb));
@@ -212,8 +209,8 @@ static void cubic_exit_recovery(struct tcp_pcb *pcb, uint64_t now_ns)
 {
     (void)now_ns;
     pcb->cwnd = MIN(pcb->ssthresh, TCP_CC_CWND_MAX);
-    pcb->cubic.epoch_start_ns = 0;
-    pcb->cubic.cwnd_cnt = 0;
+    pcb->cc_state.cubic.epoch_start_ns = 0;
+    pcb->cc_state.cubic.cwnd_cnt = 0;
 }
 
 static void cubic_timeout(struct tcp_pcb *pcb, uint64_t now_ns)
@@ -223,9 +220,9 @@ static void cubic_timeout(struct tcp_pcb *pcb, uint64_t now_ns)
     (void)now_ns;
     if (pcb->cwnd > mss) /* else: a repeated timeout, keep ssthresh */
         cubic_reduce(pcb);
-    pcb->cubic.w_max = 0; /* next epoch: K = 0, W_max = cwnd_epoch (4.8) */
-    pcb->cubic.epoch_start_ns = 0;
-    pcb->cubic.cwnd_cnt = 0;
+    pcb->cc_state.cubic.w_max = 0; /* next epoch: K = 0, W_max = cwnd_epoch (4.8) */
+    pcb->cc_state.cubic.epoch_start_ns = 0;
+    pcb->cc_state.cubic.cwnd_cnt = 0;
     pcb->cwnd = mss;
 }
 

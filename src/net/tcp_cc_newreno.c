@@ -16,10 +16,8 @@
  *    bytes acknowledged reach cwnd, cwnd grows by SMSS. That is exactly one
  *    SMSS per RTT whatever the ACK pattern, where the per-ACK formula
  *    SMSS*SMSS/cwnd loses up to a byte per ACK to truncation (half the growth
- *    at a 2 MB window) and halves with delayed ACKs. The counter lives in
- *    pcb->cubic.cwnd_cnt: the pcb keeps one block of module state and cubic's
- *    is unused while NewReno runs (a double holds integers below 2^53
- *    exactly).
+ *    at a 2 MB window) and halves with delayed ACKs. The counter is this
+ *    module's state, pcb->cc_state.newreno.bytes_acked.
  *  - Recovery (RFC 5681 3.2 step 3, RFC 6582 3.2 step 2): ssthresh =
  *    max(FlightSize/2, 2*SMSS), cwnd = ssthresh + 3*SMSS. Inflating cwnd by
  *    SMSS for each further duplicate ACK (RFC 5681 3.2 step 4) and the
@@ -46,11 +44,9 @@
 
 #include <stdint.h>
 
-#define TCP_CC_DEFAULT_MSS 536u    /* RFC 9293 3.7.1 */
-
 static uint32_t nr_mss(const struct tcp_pcb *pcb)
 {
-    return pcb->mss ? pcb->mss : TCP_CC_DEFAULT_MSS;
+    return pcb->mss ? pcb->mss : TCP_DEFAULT_MSS;
 }
 
 /* Bytes sent and not yet acknowledged (0 if the sequence state is odd). */
@@ -73,26 +69,23 @@ static uint32_t nr_half_flight(const struct tcp_pcb *pcb)
 }
 
 /* Byte counter of congestion avoidance (see above). */
-static double *nr_bytes_acked(struct tcp_pcb *pcb)
+static uint64_t *nr_bytes_acked(struct tcp_pcb *pcb)
 {
-    return &pcb->cubic.cwnd_cnt;
+    return &pcb->cc_state.newreno.bytes_acked;
 }
 
 static void newreno_init(struct tcp_pcb *pcb)
 {
-    uint32_t mss = nr_mss(pcb);
-
-    /* RFC 6928 2: min(10*MSS, max(2*MSS, 14600)). */
-    pcb->cwnd = MIN(10 * mss, MAX(2 * mss, 14600u));
+    pcb->cwnd = tcp_cc_initial_window(nr_mss(pcb));
     /* RFC 5681 3.1: "arbitrarily high". */
     pcb->ssthresh = UINT32_MAX;
-    *nr_bytes_acked(pcb) = 0;
+    pcb->cc_state.newreno = (struct tcp_cc_newreno_state){0};
 }
 
 static void newreno_ack(struct tcp_pcb *pcb, uint32_t acked, uint64_t now_ns)
 {
     uint32_t mss = nr_mss(pcb);
-    double *bytes_acked = nr_bytes_acked(pcb);
+    uint64_t *bytes_acked = nr_bytes_acked(pcb);
 
     (void)now_ns;
     if (acked == 0)

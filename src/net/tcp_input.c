@@ -40,8 +40,7 @@ static void tcp_negotiate(struct tcp_pcb *pcb, const struct tcp_seg *sg)
 {
     if (pcb->ws_ok && sg->o.wscale >= 0) {
         pcb->snd_wscale = (uint8_t)sg->o.wscale;
-        while (pcb->rcv_wscale < 14 && (pcb->rcvbuf >> pcb->rcv_wscale) > 65535)
-            pcb->rcv_wscale++;
+        pcb->rcv_wscale = MAX(pcb->rcv_wscale, tcp_rcv_wscale_for(pcb->rcvbuf));
     } else {
         pcb->ws_ok = false;
         pcb->snd_wscale = pcb->rcv_wscale = 0;
@@ -395,15 +394,7 @@ static int tcp_ack_process(struct tcp_pcb *pcb, const struct tcp_seg *sg, bool *
         pcb->dupacks++;
         if (!pcb->in_recovery && pcb->dupacks == 3 && SEQ_GT(sg->ack, pcb->recover - 1)) {
             /* Fast retransmit (RFC 5681 3.2, RFC 6582 guard on recover). */
-            STAT_INC(s, tcp_fast_rexmt);
-            pcb->cc->enter_recovery(pcb, now);
-            pcb->in_recovery = true;
-            pcb->recover = pcb->snd_max;
-            pcb->sack_high = pcb->snd_una;
-            pcb->rtt_start_ns = 0;
-            tcp_recovery_rexmt(pcb);
-            if (!pcb->sack_ok || pcb->nsacked == 0)
-                pcb->sack_high = pcb->snd_una + pcb->mss;
+            tcp_recovery_enter(pcb, now);
         } else if (!pcb->in_recovery && pcb->dupacks < 3) {
             tcp_output(pcb); /* limited transmit */
         } else if (pcb->in_recovery) {
@@ -425,15 +416,8 @@ static int tcp_ack_process(struct tcp_pcb *pcb, const struct tcp_seg *sg, bool *
      * not three pure duplicate ACKs came (with traffic both ways, ACKs ride
      * on data and never count as duplicates). */
     if (!pcb->in_recovery && pcb->sack_ok && pcb->nsacked > 0 && SEQ_GT(pcb->snd_una, pcb->recover - 1) &&
-        tcp_sacked_bytes(pcb) >= 3u * pcb->mss) {
-        STAT_INC(s, tcp_fast_rexmt);
-        pcb->cc->enter_recovery(pcb, now);
-        pcb->in_recovery = true;
-        pcb->recover = pcb->snd_max;
-        pcb->sack_high = pcb->snd_una;
-        pcb->rtt_start_ns = 0;
-        tcp_recovery_rexmt(pcb);
-    }
+        tcp_sacked_bytes(pcb) >= 3u * pcb->mss)
+        tcp_recovery_enter(pcb, now);
 
     /* Send window update (RFC 9293 3.10.7.4, SND.WL1/WL2 rule). */
     if (SEQ_LT(pcb->snd_wl1, sg->seq) || (pcb->snd_wl1 == sg->seq && SEQ_LEQ(pcb->snd_wl2, sg->ack))) {
@@ -463,8 +447,7 @@ static int tcp_ack_process(struct tcp_pcb *pcb, const struct tcp_seg *sg, bool *
 static unsigned tcp_data(struct tcp_pcb *pcb, struct dbuf **d_out, uint32_t seq)
 {
     struct dbuf *d = *d_out;
-    uint32_t used = pcb->rcvq_bytes + pcb->ooo_bytes;
-    uint32_t space = pcb->rcvbuf > used ? pcb->rcvbuf - used : 0;
+    uint32_t space = tcp_rcv_space(pcb);
     uint32_t edge;
 
     /* Trim what we already have, then what lies beyond the window we
@@ -487,24 +470,19 @@ static unsigned tcp_data(struct tcp_pcb *pcb, struct dbuf **d_out, uint32_t seq)
     }
     if (SEQ_GT(seq + d->len, edge))
         dbuf_trim(d, edge - seq);
-    d->meta32 = seq;
-    if (seq != pcb->rcv_nxt) {
-        pcb->sack_recent = seq; /* RFC 2018 4: report its block first */
-        pcb->sack_recent_valid = true;
-        if (tcp_ooo_insert(pcb, d))
-            *d_out = NULL;
+    switch (tcp_reass(pcb, d_out, seq)) {
+    case TCP_REASS_OOO:
         pcb->ack_now = true; /* a duplicate ACK at once (RFC 5681 4.2) */
         return 0;
-    }
-    *d_out = NULL;
-    tcp_rcvq_append(pcb, d);
-    if (pcb->ooo_head) {
-        tcp_ooo_drain(pcb);
+    case TCP_REASS_FILLED:
         pcb->ack_now = true; /* filling a hole is acknowledged at once */
-    } else if (++pcb->unacked_segs >= 2 || pcb->stack->tcp.params.delack_off) {
-        pcb->ack_now = true; /* at least every second full segment */
-    } else {
-        tcp_delack_arm(pcb);
+        break;
+    case TCP_REASS_INORDER:
+        if (++pcb->unacked_segs >= 2 || pcb->stack->tcp.params.delack_off)
+            pcb->ack_now = true; /* at least every second full segment */
+        else
+            tcp_delack_arm(pcb);
+        break;
     }
     return TCP_EV_READABLE;
 }

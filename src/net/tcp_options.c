@@ -45,9 +45,6 @@
 #define TCPOLEN_SACK_BLOCK 8
 #define TCPOLEN_TS 10
 
-/* RFC 7323 2.3: the largest shift. */
-#define TCP_MAX_WSCALE 14
-
 static inline uint16_t get_be16(const uint8_t *p)
 {
     return (uint16_t)(p[0] << 8 | p[1]);
@@ -279,7 +276,7 @@ uint32_t tcp_opts_write(struct tcp_pcb *pcb, uint8_t *buf, uint8_t flags, uint64
     if (flags & TH_SYN) {
         *p++ = TCPOPT_MSS;
         *p++ = TCPOLEN_MSS;
-        p = put_be16(p, (uint16_t)MIN(tcp_mss_local(pcb->stack), 65535u));
+        p = put_be16(p, (uint16_t)MIN(tcp_mss_local(pcb->stack), UINT16_MAX));
         if (pcb->ts_ok) {
             if (pcb->sack_ok) {
                 *p++ = TCPOPT_SACK_OK;

@@ -15,15 +15,14 @@
 
 uint16_t tcp_rcv_window(struct tcp_pcb *pcb)
 {
-    uint32_t used = pcb->rcvq_bytes + pcb->ooo_bytes;
-    uint32_t space = pcb->rcvbuf > used ? pcb->rcvbuf - used : 0;
+    uint32_t space = tcp_rcv_space(pcb);
     uint32_t win;
 
     /* Never shrink the window we offered (RFC 9293 3.8.6.2.2). */
     if (SEQ_LT(pcb->rcv_nxt + space, pcb->rcv_adv))
         space = pcb->rcv_adv - pcb->rcv_nxt;
     win = space >> pcb->rcv_wscale;
-    return win > 65535 ? 65535 : (uint16_t)win;
+    return (uint16_t)MIN(win, TCP_MAXWIN);
 }
 
 /* Append @len bytes of the send queue from sequence @seq to frame @head:
@@ -78,8 +77,7 @@ static int tcp_xmit(struct tcp_pcb *pcb, uint32_t seq, uint32_t len, uint8_t fla
     }
     if (flags & TH_SYN) {
         /* The window of a SYN is never scaled (RFC 7323 2.2). */
-        uint32_t space = pcb->rcvbuf;
-        win = space > 65535 ? 65535 : space;
+        win = MIN(pcb->rcvbuf, TCP_MAXWIN);
     } else {
         win = tcp_rcv_window(pcb);
     }

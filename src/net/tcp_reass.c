@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tcp_reass.c: the receive side's queues: in-order payload for the
+ * tcp_reass.c: the receive side's queues, entered only through tcp_reass():
+ * in-order payload for the
  * application (small segments coalesced), and reassembly of what arrives
  * out of order (sorted, without overlap, bounded by tcp.ooo_max), moved to
  * the receive queue as the holes fill. FreeBSD keeps the same seam
@@ -13,7 +14,7 @@
 
 #include <string.h>
 
-void tcp_rcvq_append(struct tcp_pcb *pcb, struct dbuf *d)
+static void tcp_rcvq_append(struct tcp_pcb *pcb, struct dbuf *d)
 {
     struct dbuf *t = pcb->rcvq_tail;
 
@@ -37,7 +38,7 @@ void tcp_rcvq_append(struct tcp_pcb *pcb, struct dbuf *d)
 }
 
 /* Move what became in order from the out-of-order queue. */
-void tcp_ooo_drain(struct tcp_pcb *pcb)
+static void tcp_ooo_drain(struct tcp_pcb *pcb)
 {
     while (pcb->ooo_head && SEQ_LEQ(pcb->ooo_head->meta32, pcb->rcv_nxt)) {
         struct dbuf *d = pcb->ooo_head;
@@ -59,7 +60,7 @@ void tcp_ooo_drain(struct tcp_pcb *pcb)
 
 /* Keep an out-of-order segment, sorted, without overlap. Returns false when
  * it was not kept (caller frees). */
-bool tcp_ooo_insert(struct tcp_pcb *pcb, struct dbuf *d)
+static bool tcp_ooo_insert(struct tcp_pcb *pcb, struct dbuf *d)
 {
     struct dbuf **pp = &pcb->ooo_head;
     uint32_t seq = d->meta32;
@@ -94,4 +95,24 @@ bool tcp_ooo_insert(struct tcp_pcb *pcb, struct dbuf *d)
     pcb->ooo_bytes += d->len;
     STAT_INC(pcb->stack, tcp_ooo);
     return true;
+}
+
+enum tcp_reass_result tcp_reass(struct tcp_pcb *pcb, struct dbuf **d_io, uint32_t seq)
+{
+    struct dbuf *d = *d_io;
+
+    d->meta32 = seq;
+    if (seq != pcb->rcv_nxt) {
+        pcb->sack_recent = seq; /* RFC 2018 4: report its block first */
+        pcb->sack_recent_valid = true;
+        if (tcp_ooo_insert(pcb, d))
+            *d_io = NULL;
+        return TCP_REASS_OOO;
+    }
+    *d_io = NULL;
+    tcp_rcvq_append(pcb, d);
+    if (!pcb->ooo_head)
+        return TCP_REASS_INORDER;
+    tcp_ooo_drain(pcb);
+    return TCP_REASS_FILLED;
 }

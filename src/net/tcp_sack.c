@@ -97,3 +97,17 @@ void tcp_recovery_rexmt(struct tcp_pcb *pcb)
     tcp_retransmit(pcb, pcb->snd_una, tcp_seg_max(pcb));
 }
 
+
+void tcp_recovery_enter(struct tcp_pcb *pcb, uint64_t now_ns)
+{
+    STAT_INC(pcb->stack, tcp_fast_rexmt);
+    pcb->cc->enter_recovery(pcb, now_ns);
+    pcb->in_recovery = true;
+    pcb->recover = pcb->snd_max;
+    pcb->sack_high = pcb->snd_una;
+    pcb->rtt_start_ns = 0; /* Karn: nothing sent before is timed */
+    tcp_recovery_rexmt(pcb);
+    /* Without a scoreboard the retransmission was the first segment. */
+    if (!pcb->sack_ok || pcb->nsacked == 0)
+        pcb->sack_high = pcb->snd_una + pcb->mss;
+}

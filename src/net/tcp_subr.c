@@ -191,6 +191,15 @@ struct tcp_pcb *tcp_pcb_new(struct inet_stack *s, void *owner, tcp_upcall_fn upc
     return pcb;
 }
 
+uint8_t tcp_rcv_wscale_for(uint32_t rcvbuf)
+{
+    uint8_t ws = 0;
+
+    while (ws < TCP_MAX_WSCALE && (rcvbuf >> ws) > TCP_MAXWIN)
+        ws++;
+    return ws;
+}
+
 uint32_t tcp_mss_local(const struct inet_stack *s)
 {
     uint32_t mss = s->mtu > IPV4_HLEN + TCP_HLEN ? s->mtu - IPV4_HLEN - TCP_HLEN : TCP_DEFAULT_MSS;
@@ -263,8 +272,7 @@ int tcp_connect(struct tcp_pcb *pcb, uint32_t ip, uint16_t port)
     pcb->snd_una = pcb->snd_nxt = pcb->snd_max = pcb->iss;
     pcb->recover = pcb->sack_high = pcb->iss; /* RFC 6582 3.2 step 1 */
     /* Our window scale from the receive buffer (RFC 7323 2.2). */
-    while (pcb->rcv_wscale < 14 && (pcb->rcvbuf >> pcb->rcv_wscale) > 65535)
-        pcb->rcv_wscale++;
+    pcb->rcv_wscale = MAX(pcb->rcv_wscale, tcp_rcv_wscale_for(pcb->rcvbuf));
     pcb->mss = (uint16_t)tcp_mss_local(s); /* until the SYN-ACK says more (tcp_mss_set) */
     pcb->cc->init(pcb);
     pcb->state = TCPS_SYN_SENT;
@@ -281,18 +289,13 @@ uint32_t tcp_send_space(const struct tcp_pcb *pcb)
 
 int tcp_send(struct tcp_pcb *pcb, struct dbuf *d)
 {
-    switch (pcb->state) {
-    case TCPS_ESTABLISHED:
-    case TCPS_CLOSE_WAIT:
-        break;
-    case TCPS_SYN_SENT:
-    case TCPS_SYN_RECEIVED:
-        return ENOTCONN;
-    default:
+    if (!tcp_send_open(pcb)) {
+        if (pcb->state == TCPS_SYN_SENT || pcb->state == TCPS_SYN_RECEIVED)
+            return ENOTCONN;
+        if (pcb->fin_queued && (pcb->state == TCPS_ESTABLISHED || pcb->state == TCPS_CLOSE_WAIT))
+            return EPIPE;
         return pcb->err ? pcb->err : EPIPE;
     }
-    if (pcb->fin_queued)
-        return EPIPE;
     if (tcp_send_space(pcb) == 0)
         return EAGAIN;
     /* The bytes take the next sequence numbers after what is queued. */
@@ -324,11 +327,10 @@ struct dbuf *tcp_recv(struct tcp_pcb *pcb)
      * avoidance): tell the peer once the window we could offer exceeds the
      * one we last advertised by two segments or half the buffer. */
     if (pcb->state >= TCPS_ESTABLISHED && !pcb->rcv_fin) {
-        uint32_t used = pcb->rcvq_bytes + pcb->ooo_bytes;
-        uint32_t space = pcb->rcvbuf > used ? pcb->rcvbuf - used : 0;
+        uint32_t space = tcp_rcv_space(pcb);
         uint32_t offered = SEQ_GT(pcb->rcv_adv, pcb->rcv_nxt) ? pcb->rcv_adv - pcb->rcv_nxt : 0;
         uint32_t step = MIN(2u * pcb->mss, pcb->rcvbuf / 2);
-        uint32_t max_win = 65535u << pcb->rcv_wscale; /* what the header can say */
+        uint32_t max_win = TCP_MAXWIN << pcb->rcv_wscale; /* what the header can say */
         if (space > max_win)
             space = max_win;
         if (space > offered && space - offered >= step) {

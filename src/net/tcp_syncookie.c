@@ -91,8 +91,8 @@ void tcp_syncookie_send(struct inet_stack *s, const struct tcp_pcb *l, uint32_t 
     /* Without timestamps nowhere to keep them: not offered. */
     tmp.ws_ok = tmp.ts_ok && p->window_scaling && o->wscale >= 0;
     tmp.sack_ok = tmp.ts_ok && p->sack && o->sack_ok;
-    while (tmp.ws_ok && tmp.rcv_wscale < 14 && (tmp.rcvbuf >> tmp.rcv_wscale) > 65535)
-        tmp.rcv_wscale++;
+    if (tmp.ws_ok)
+        tmp.rcv_wscale = MAX(tmp.rcv_wscale, tcp_rcv_wscale_for(tmp.rcvbuf));
     if (tmp.ts_ok) {
         uint32_t now = tcp_ts_now(clock_now_ns());
         uint32_t bits = (tmp.ws_ok ? (uint32_t)o->wscale : COOKIE_NO_WSCALE) | (tmp.sack_ok ? 0x10u : 0);
@@ -140,7 +140,7 @@ struct tcp_pcb *tcp_syncookie_check(struct inet_stack *s, struct tcp_pcb *l, uin
     c->remote_port = rport;
     c->irs = irs;
     c->rcv_nxt = seq;
-    c->rcv_adv = seq + MIN(c->rcvbuf, 65535u); /* what the SYN-ACK offered (unscaled) */
+    c->rcv_adv = seq + MIN(c->rcvbuf, TCP_MAXWIN); /* what the SYN-ACK offered (unscaled) */
     c->iss = iss;
     c->snd_una = c->snd_nxt = c->snd_max = ack;
     c->recover = c->sack_high = ack;
@@ -156,8 +156,7 @@ struct tcp_pcb *tcp_syncookie_check(struct inet_stack *s, struct tcp_pcb *l, uin
         if (ws != COOKIE_NO_WSCALE && ws <= 14 && p->window_scaling) {
             c->ws_ok = true;
             c->snd_wscale = (uint8_t)ws;
-            while (c->rcv_wscale < 14 && (c->rcvbuf >> c->rcv_wscale) > 65535)
-                c->rcv_wscale++; /* as the SYN-ACK computed it */
+            c->rcv_wscale = MAX(c->rcv_wscale, tcp_rcv_wscale_for(c->rcvbuf)); /* as the SYN-ACK computed it */
         }
     }
     tcp_mss_set(c, cookie_mss[mss_idx]);

@@ -413,18 +413,18 @@ static void test_cubic_loss(void **state)
     /* Multiplicative decrease by beta_cubic = 0.7. */
     assert_int_equal(p.ssthresh, 70 * MSS);
     assert_int_equal(p.cwnd, 70 * MSS);
-    assert_true(fabs(p.cubic.w_max - 100) < 1e-9);
-    assert_true(fabs(p.cubic.w_last_max - 100) < 1e-9);
-    assert_int_equal(p.cubic.epoch_start_ns, 0);
+    assert_true(fabs(p.cc_state.cubic.w_max - 100) < 1e-9);
+    assert_true(fabs(p.cc_state.cubic.w_last_max - 100) < 1e-9);
+    assert_int_equal(p.cc_state.cubic.epoch_start_ns, 0);
 
     /* The first ACK starts the epoch: K = cbrt(100 * 0.3 / 0.4) = 4.217 s. */
     uint64_t epoch = now;
     now = round_trip(&p, now, p.srtt_ns, MSS);
-    assert_true(p.cubic.epoch_start_ns > epoch && p.cubic.epoch_start_ns <= epoch + p.srtt_ns);
-    epoch = p.cubic.epoch_start_ns;
-    assert_true(fabs(p.cubic.k - cbrt(75.0)) < 1e-9);
-    assert_true(fabs(p.cubic.k - 4.2172) < 1e-4);
-    double k = p.cubic.k;
+    assert_true(p.cc_state.cubic.epoch_start_ns > epoch && p.cc_state.cubic.epoch_start_ns <= epoch + p.srtt_ns);
+    epoch = p.cc_state.cubic.epoch_start_ns;
+    assert_true(fabs(p.cc_state.cubic.k - cbrt(75.0)) < 1e-9);
+    assert_true(fabs(p.cc_state.cubic.k - 4.2172) < 1e-4);
+    double k = p.cc_state.cubic.k;
 
     /* Concave: cwnd tracks W_cubic and flattens out below W_max. */
     double prev = segs(&p), first_rtt_growth = -1, last_growth = 0;
@@ -443,7 +443,7 @@ static void test_cubic_loss(void **state)
     assert_true(fabs(segs(&p) - 100) < 1.0);
     assert_true(last_growth < first_rtt_growth / 10);
     /* Not the Reno-friendly estimate: that is still well below. */
-    assert_true(p.cubic.w_est < 95);
+    assert_true(p.cc_state.cubic.w_est < 95);
 
     /* Convex: past K growth accelerates beyond W_max. */
     while (now < epoch + (uint64_t)((k + 4) * SEC))
@@ -475,23 +475,23 @@ static void test_cubic_fast_convergence(void **state)
     pcb_setup(&p, &tcp_cc_cubic, MSS);
     p.srtt_ns = 50 * MS;
     now = cubic_loss(&p, 100, now, p.srtt_ns);
-    assert_true(fabs(p.cubic.w_max - 100) < 1e-9);
+    assert_true(fabs(p.cc_state.cubic.w_max - 100) < 1e-9);
 
     /* The next loss comes at 90 segments, below W_max: bandwidth is being
      * shared, so W_max drops further, to 90 * (1 + 0.7) / 2 = 76.5. */
     now = round_trip(&p, now, p.srtt_ns, MSS);
     now = cubic_loss(&p, 90, now, p.srtt_ns);
-    assert_true(fabs(p.cubic.w_max - 76.5) < 1e-9);
-    assert_true(fabs(p.cubic.w_last_max - 90) < 1e-9);
+    assert_true(fabs(p.cc_state.cubic.w_max - 76.5) < 1e-9);
+    assert_true(fabs(p.cc_state.cubic.w_last_max - 90) < 1e-9);
     assert_int_equal(p.ssthresh, 63 * MSS);
     assert_int_equal(p.cwnd, 63 * MSS);
     /* The epoch after it plateaus at 76.5: K = cbrt((76.5 - 63) / 0.4). */
     now = round_trip(&p, now, p.srtt_ns, MSS);
-    assert_true(fabs(p.cubic.k - cbrt(13.5 / 0.4)) < 1e-9);
+    assert_true(fabs(p.cc_state.cubic.k - cbrt(13.5 / 0.4)) < 1e-9);
 
     /* A loss above the previous W_max: no extra reduction. */
     now = cubic_loss(&p, 110, now, p.srtt_ns);
-    assert_true(fabs(p.cubic.w_max - 110) < 1e-9);
+    assert_true(fabs(p.cc_state.cubic.w_max - 110) < 1e-9);
     assert_int_equal(p.ssthresh, 77 * MSS);
 
     /* ssthresh follows FlightSize when the sender was application-limited. */
@@ -500,7 +500,7 @@ static void test_cubic_fast_convergence(void **state)
     send_bytes(&p, 40 * MSS);
     tcp_cc_cubic.enter_recovery(&p, now);
     assert_int_equal(p.ssthresh, 28 * MSS);
-    assert_true(fabs(p.cubic.w_max - 85) < 1e-9); /* 100 < 110: reduced */
+    assert_true(fabs(p.cc_state.cubic.w_max - 85) < 1e-9); /* 100 < 110: reduced */
 }
 
 static void test_cubic_reno_friendly(void **state)
@@ -517,8 +517,8 @@ static void test_cubic_reno_friendly(void **state)
     now = cubic_loss(&p, 100, now, p.srtt_ns);
     for (unsigned r = 1; r <= 40; r++) {
         now = round_trip(&p, now, p.srtt_ns, MSS);
-        double t = (double)(now - p.cubic.epoch_start_ns) / SEC;
-        assert_true(segs(&p) >= w_cubic(100, p.cubic.k, t));
+        double t = (double)(now - p.cc_state.cubic.epoch_start_ns) / SEC;
+        assert_true(segs(&p) >= w_cubic(100, p.cc_state.cubic.k, t));
         assert_true(fabs(segs(&p) - (70 + alpha * r)) < 1.0);
     }
     /* At least what standard Reno (halve, then 1 per RTT) would have after
@@ -531,8 +531,8 @@ static void test_cubic_reno_friendly(void **state)
     double crossing = 30 / alpha;              /* RTTs to reach 100 */
     double expect = 100 + (100 - crossing);    /* 143.3 */
     assert_true(fabs(segs(&p) - expect) < 2.0);
-    double t = (double)(now - p.cubic.epoch_start_ns) / SEC;
-    assert_true(segs(&p) > w_cubic(100, p.cubic.k, t) + 30);
+    double t = (double)(now - p.cc_state.cubic.epoch_start_ns) / SEC;
+    assert_true(segs(&p) > w_cubic(100, p.cc_state.cubic.k, t) + 30);
 
     /* On a long RTT the cubic curve leads instead: after 20 RTTs of 200 ms
      * (4 s, near K) cwnd is close to W_max while W_est is about 80. */
@@ -542,7 +542,7 @@ static void test_cubic_reno_friendly(void **state)
     for (unsigned r = 1; r <= 20; r++)
         now = round_trip(&p, now, p.srtt_ns, MSS);
     assert_true(segs(&p) > 95);
-    assert_true(p.cubic.w_est < 82);
+    assert_true(p.cc_state.cubic.w_est < 82);
 }
 
 static void test_cubic_timeout_epoch(void **state)
@@ -555,7 +555,7 @@ static void test_cubic_timeout_epoch(void **state)
     p.srtt_ns = 100 * MS;
     now = cubic_loss(&p, 100, now, p.srtt_ns);
     now = round_trip(&p, now, p.srtt_ns, MSS);
-    assert_true(p.cubic.epoch_start_ns != 0);
+    assert_true(p.cc_state.cubic.epoch_start_ns != 0);
 
     /* Timeout at 80 segments: ssthresh = 56 segments, and the next epoch
      * starts on its plateau (RFC 9438 4.8): K = 0, W_max = cwnd_epoch. */
@@ -565,7 +565,7 @@ static void test_cubic_timeout_epoch(void **state)
     tcp_cc_cubic.timeout(&p, now);
     assert_int_equal(p.cwnd, MSS);
     assert_int_equal(p.ssthresh, 56 * MSS);
-    assert_int_equal(p.cubic.epoch_start_ns, 0);
+    assert_int_equal(p.cc_state.cubic.epoch_start_ns, 0);
     p.snd_nxt = p.snd_una;
     p.snd_max = p.snd_una; /* go-back-N: resend from snd_una */
     while (p.cwnd < p.ssthresh) {
@@ -575,11 +575,11 @@ static void test_cubic_timeout_epoch(void **state)
         tcp_cc_cubic.ack(&p, MSS, now);
     }
     assert_int_equal(p.cwnd, 56 * MSS);
-    assert_int_equal(p.cubic.epoch_start_ns, 0);
+    assert_int_equal(p.cc_state.cubic.epoch_start_ns, 0);
     now = round_trip(&p, now, p.srtt_ns, MSS);
-    assert_true(p.cubic.epoch_start_ns != 0);
-    assert_true(p.cubic.k == 0);
-    assert_true(fabs(p.cubic.w_max - 56) < 1e-9);
+    assert_true(p.cc_state.cubic.epoch_start_ns != 0);
+    assert_true(p.cc_state.cubic.k == 0);
+    assert_true(fabs(p.cc_state.cubic.w_max - 56) < 1e-9);
     /* Then convex growth from there: slow at first, faster later. */
     double early = segs(&p);
     for (unsigned r = 0; r < 10; r++)
@@ -592,9 +592,9 @@ static void test_cubic_timeout_epoch(void **state)
 
     /* Recovery ends any epoch: the next ACK starts a fresh one. */
     now = cubic_loss(&p, segs(&p), now, p.srtt_ns);
-    assert_int_equal(p.cubic.epoch_start_ns, 0);
+    assert_int_equal(p.cc_state.cubic.epoch_start_ns, 0);
     now = round_trip(&p, now, p.srtt_ns, MSS);
-    assert_true(p.cubic.epoch_start_ns > now - p.srtt_ns);
+    assert_true(p.cc_state.cubic.epoch_start_ns > now - p.srtt_ns);
 }
 
 int main(void)
