@@ -3,12 +3,13 @@
 #
 # c99_consumer.sh BUILD_DIR: build c99_consumer.c the way an outside user
 # would (strict C99, the oldest _POSIX_C_SOURCE the API supports, flags from
-# the uninstalled pkg-config file of the build tree), then run it on catnap.
+# the build tree's pkg-config file, BUILD_DIR/src/libdemi-uninstalled.pc),
+# then run it on catnap.
 set -euo pipefail
 
 build=$(cd "${1:-build}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
-pcdir=$build/meson-uninstalled
+pcdir=$build/src
 cc=${CC:-cc}
 
 if [ ! -f "$pcdir/libdemi-uninstalled.pc" ]; then
