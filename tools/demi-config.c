@@ -6,6 +6,7 @@
  * pipes (/dev/shm/demi-pipe-*) that processes killed without closing left.
  */
 #include "core/config.h"
+#include "libos/catloop.h"
 #include "libos/catmem.h"
 
 #include <demi/version.h>
@@ -45,15 +46,27 @@ static void usage(FILE *out)
             "               or \"FAILED\", its path and why; then a summary. Exits 0,\n"
             "               or 1 when /dev/shm cannot be read or a stale object\n"
             "               cannot be removed.\n"
+            "               Also the objects /dev/shm/demi-catloop-IP-PORT of\n"
+            "               catloop listeners (catloop.mode host) whose process died.\n"
             "  --dry-run    with --clean-shm: list, remove nothing\n"
-            "  --prefix NAME  with --clean-shm: only pipes whose name starts with NAME\n");
+            "  --prefix NAME  with --clean-shm: only pipes whose name starts with NAME\n"
+            "               (catloop listeners are left alone)\n");
 }
 
+/* Stale pipes, then (without --prefix) stale catloop listeners
+ * (/dev/shm/demi-catloop-IP-PORT of a dead process); one summary. */
 static int clean_shm(const char *prefix, bool dry_run)
 {
-    struct catmem_clean res;
+    struct catmem_clean res, lres;
     int ret = catmem_shm_clean(prefix, dry_run, stdout, &res);
 
+    if (!ret && !prefix && (ret = catloop_shm_clean(dry_run, stdout, &lres)) == 0) {
+        res.stale += lres.stale;
+        res.removed += lres.removed;
+        res.failed += lres.failed;
+        res.live += lres.live;
+        res.foreign += lres.foreign;
+    }
     if (ret) {
         fprintf(stderr, "demi-config: cannot read %s: %s\n", CATMEM_SHM_DIR, strerror(ret));
         return 1;
