@@ -97,6 +97,7 @@ struct demi_config {
     uint32_t tcp_syn_backlog;       /* tcp.syn_backlog */
     bool tcp_syn_cookies;           /* tcp.syn_cookies */
     uint32_t tcp_user_timeout_ms;   /* tcp.user_timeout_ms: 0 = none */
+    uint32_t tcp_max_connections;   /* tcp.max_connections: the pcb pool */
     uint32_t tcp_ooo_max;           /* tcp.ooo_max: out-of-order segments kept */
     uint32_t tcp_keepalive_time_s;  /* tcp.keepalive_time_s */
     uint32_t tcp_keepalive_intvl_s; /* tcp.keepalive_intvl_s */

@@ -122,6 +122,9 @@ const struct config_key config_keys[] = {
     KEY_U32("tcp.user_timeout_ms", tcp_user_timeout_ms, 0, 86400000, "0",
             "fail a connection with ETIMEDOUT when sent data stays unacknowledged, or the peer's window "
             "stays closed, this long (RFC 5482's user timeout); 0: only tcp.max_retries bounds them"),
+    KEY_U32("tcp.max_connections", tcp_max_connections, 1, 1048576, "65536",
+            "TCP control blocks per stack (listeners, connections, TIME_WAIT), preallocated; when all "
+            "are in use a SYN is dropped and a new socket fails with ENOBUFS (tcp_pcb_exhausted)"),
     KEY_U32("tcp.ooo_max", tcp_ooo_max, 1, 65536, "256",
             "out-of-order segments kept per connection for reassembly; more are dropped (counted in "
             "tcp_ooo_drop) and the peer resends them"),

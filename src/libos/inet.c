@@ -69,9 +69,9 @@ static int inet_socket(struct libos *los, int domain, int type, int protocol, st
 
     (void)domain;
     (void)protocol;
-    s = calloc(1, sizeof(*s));
+    s = objpool_get(&il->socks);
     if (!s)
-        return ENOMEM;
+        return ENOBUFS;
     s->il = il;
     s->q.libos = los;
     list_init(&s->pops);
@@ -79,15 +79,17 @@ static int inet_socket(struct libos *los, int domain, int type, int protocol, st
     list_init(&s->accepts);
     if (type == SOCK_STREAM) {
         s->q.kind = QUEUE_TCP;
+        /* Every pcb in use (tcp.max_connections): ENOBUFS, Linux's
+         * answer when a socket cannot get its memory (socket(2)). */
         s->pcb = tcp_pcb_new(&il->stack, s, inet_tcp_upcall);
         if (!s->pcb) {
-            free(s);
-            return ENOMEM;
+            objpool_put(&il->socks, s);
+            return ENOBUFS;
         }
     } else {
         s->q.kind = QUEUE_UDP;
         if (udp_sock_init(&s->udp, INET_UDP_RXQ)) {
-            free(s);
+            objpool_put(&il->socks, s);
             return ENOMEM;
         }
         s->udp.on_readable = inet_udp_readable;
@@ -237,11 +239,11 @@ static void inet_tcp_upcall(struct tcp_pcb *pcb, unsigned ev)
  * attaches its pcb). */
 static int inet_sock_new_accepted(struct inet_sock *l, struct inet_sock **out)
 {
-    struct inet_sock *s = calloc(1, sizeof(*s));
+    struct inet_sock *s = objpool_get(&l->il->socks);
     int ret;
 
     if (!s)
-        return ENOMEM;
+        return ENOBUFS;
     s->il = l->il;
     s->q.libos = l->q.libos;
     s->q.kind = QUEUE_TCP;
@@ -250,7 +252,7 @@ static int inet_sock_new_accepted(struct inet_sock *l, struct inet_sock **out)
     list_init(&s->accepts);
     ret = qd_alloc(&rt.qds, &s->q);
     if (ret) {
-        free(s);
+        objpool_put(&l->il->socks, s);
         return ret;
     }
     *out = s;
@@ -325,7 +327,7 @@ static int inet_close(struct queue *q)
         tcp_close(s->pcb); /* graceful: queued data, then FIN; the pcb lives on detached */
     else
         udp_sock_fini(&s->il->stack, &s->udp);
-    free(s);
+    objpool_put(&s->il->socks, s);
     return 0;
 }
 
@@ -602,6 +604,7 @@ static void inet_destroy(struct libos *los)
 
     stats_shm_destroy(il->pub);
     inet_stack_fini(&il->stack);
+    objpool_fini(&il->socks);
     netdev_destroy(il->dev);
     free(il);
     if (harness)
@@ -640,8 +643,15 @@ int inet_create(const struct demi_config *cfg, struct netdev *dev, bool harness,
         return ENOMEM;
     }
     inet_params_from_config(cfg, &p);
-    ret = inet_stack_init(&il->stack, dev, &rt.mem, &p);
+    /* A socket record per queue descriptor at most, and one more: the qd
+     * table, not this pool, refuses first (EMFILE, as socket(2) and
+     * accept(2) with a full descriptor table). Preallocated, so accept and
+     * socket take no malloc. */
+    ret = objpool_init(&il->socks, cfg->max_queues + 1, sizeof(struct inet_sock));
+    if (!ret)
+        ret = inet_stack_init(&il->stack, dev, &rt.mem, &p);
     if (ret) {
+        objpool_fini(&il->socks);
         netdev_destroy(dev);
         free(il);
         return ret;

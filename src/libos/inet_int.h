@@ -20,6 +20,7 @@ struct inet_libos {
     struct netdev *dev;
     bool harness;            /* LIBOS=cattest: dev is a scriptdev */
     struct stats_publisher *pub; /* live statistics for demi-stat; NULL = none */
+    struct objpool socks;    /* struct inet_sock records, libdemi.max_queues of them */
 };
 
 struct inet_sock {

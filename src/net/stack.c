@@ -43,6 +43,7 @@ void inet_params_from_config(const struct demi_config *cfg, struct inet_params *
     p->tcp.syn_cookies = cfg->tcp_syn_cookies;
     p->tcp.user_timeout_ns = (uint64_t)cfg->tcp_user_timeout_ms * 1000000u;
     p->tcp.ooo_max = cfg->tcp_ooo_max;
+    p->tcp.max_connections = cfg->tcp_max_connections;
     p->tcp.mss = cfg->mss;
     /* The module's own name: a string that outlives @cfg. An unknown name
      * (the loader allows none) stays for tcp_init to refuse. */

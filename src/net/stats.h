@@ -86,6 +86,7 @@
     X(tcp_conn_timeout, "connections timed out")                               \
     X(tcp_syn_drop_oldest, "half-open connections dropped: SYN queue full")    \
     X(tcp_accept_overflow, "handshake ACKs dropped: accept queue full")        \
+    X(tcp_pcb_exhausted, "SYNs dropped, sockets refused: tcp.max_connections") \
     X(tcp_syncookies_sent, "SYN-ACKs sent with a SYN cookie (SYN queue full)") \
     X(tcp_syncookies_ok, "handshakes completed from a SYN cookie")             \
     X(tcp_syncookies_failed, "ACKs whose SYN cookie did not check (RST sent)")  \

@@ -24,6 +24,7 @@
 #include "core/list.h"
 #include "core/timer.h"
 #include "mem/dbuf.h"
+#include "mem/objpool.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -131,6 +132,7 @@ struct tcp_params {
     bool delack_off;          /* tcp.delayed_ack_us = 0: acknowledge every segment */
     uint64_t msl_ns;          /* TIME_WAIT lasts 2 * msl */
     uint32_t syn_backlog;     /* half-open connections per listener */
+    uint32_t max_connections; /* pcbs of the stack, preallocated (tcp.max_connections) */
     bool syn_cookies;         /* answer SYNs with cookies while the SYN queue is full */
     uint64_t user_timeout_ns; /* 0: none (RFC 5482's spirit; tcp_timer.c) */
     uint32_t ooo_max;         /* out-of-order segments kept per connection */
@@ -329,7 +331,8 @@ struct tcp_table {
     struct list_node listeners[TCP_LISTEN_BUCKETS]; /* by local port */
     struct tcp_params params;
     uint8_t isn_key[16];          /* RFC 6528 secret */
-    uint32_t npcbs;               /* allocated, for leak checks */
+    uint32_t npcbs;               /* in use, for leak checks (== pcbs.in_use) */
+    struct objpool pcbs;          /* every pcb comes from here: no malloc on SYN or socket */
     /* Local ports (tcp_ports.c): holders per port, and RFC 6056 state. */
     uint32_t *port_users;         /* [65536], host-order port */
     uint32_t *port_excl;          /* [65536] */
@@ -347,6 +350,8 @@ void tcp_fini(struct inet_stack *s);
  * acknowledged, or a FIN not sent or not acknowledged (the exit drain). */
 bool tcp_owes_peers(const struct inet_stack *s);
 
+/* A pcb from the stack's pool (tcp.max_connections), or NULL with
+ * tcp_pcb_exhausted counted when every one is in use. */
 struct tcp_pcb *tcp_pcb_new(struct inet_stack *s, void *owner, tcp_upcall_fn upcall);
 
 /* Our MSS: the IP MTU less the IPv4 and TCP headers, at most

@@ -84,6 +84,9 @@ static void tcp_input_listen(struct inet_stack *s, struct tcp_pcb *l, const stru
         STAT_INC(s, tcp_syn_drop_oldest);
         tcp_pcb_free(list_entry(list_first(&l->syn_q), struct tcp_pcb, child_link));
     }
+    /* Every pcb in use (tcp.max_connections): the SYN is dropped, counted
+     * (tcp_pcb_exhausted), as a full SYN queue would without cookies; the
+     * peer retries. No cookie: its ACK would need a pcb too. */
     c = tcp_pcb_new(s, NULL, NULL);
     if (!c)
         return;
@@ -760,6 +763,12 @@ void tcp_input(struct inet_stack *s, struct dbuf *d, uint32_t src, uint32_t dst)
              * drops the ACK (the peer resends, or its data does). */
             if (l->accept_count >= l->backlog) {
                 STAT_INC(s, tcp_accept_overflow);
+                goto drop;
+            }
+            /* No pcb left for the connection: dropped like the full queue
+             * above (a valid cookie stays valid for the peer's resend). */
+            if (s->tcp.pcbs.in_use >= s->tcp.pcbs.cap) {
+                STAT_INC(s, tcp_pcb_exhausted);
                 goto drop;
             }
             pcb = tcp_syncookie_check(s, l, dst, sg.th->dport, src, sg.th->sport, sg.seq, sg.ack, sg.wnd, &sg.o);

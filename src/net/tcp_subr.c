@@ -43,6 +43,7 @@ static int tcp_params_check(const struct tcp_params *p)
                       : !p->syn_retries       ? "syn_retries"
                       : !p->msl_ns            ? "msl_ns"
                       : !p->syn_backlog       ? "syn_backlog"
+                      : !p->max_connections   ? "max_connections"
                       : !p->ooo_max           ? "ooo_max"
                       : !p->keepalive_idle_ns ? "keepalive_idle_ns"
                       : !p->keepalive_intvl_ns ? "keepalive_intvl_ns"
@@ -69,6 +70,8 @@ int tcp_init(struct inet_stack *s, const struct tcp_params *p)
     if (tcp_params_check(p))
         return EINVAL;
     t->params = *p;
+    if (objpool_init(&t->pcbs, p->max_connections, sizeof(struct tcp_pcb)) != 0)
+        return ENOMEM;
     for (int i = 0; i < TCP_HASH_BUCKETS; i++)
         list_init(&t->conns[i]);
     for (int i = 0; i < (int)ARRAY_SIZE(t->listeners); i++)
@@ -83,7 +86,11 @@ int tcp_init(struct inet_stack *s, const struct tcp_params *p)
         memcpy(t->isn_key, &x, sizeof(x));
         log_warn("tcp: getrandom failed; ISN secret from the clock");
     }
-    return tcp_ports_init(t);
+    if (tcp_ports_init(t) != 0) {
+        objpool_fini(&t->pcbs);
+        return ENOMEM;
+    }
+    return 0;
 }
 
 void tcp_fini(struct inet_stack *s)
@@ -102,6 +109,7 @@ void tcp_fini(struct inet_stack *s)
         }
     }
     tcp_ports_fini(t);
+    objpool_fini(&t->pcbs); /* pcbs never hashed (sockets never bound) go with it */
 }
 
 static uint32_t tcp_hash(uint16_t lport, uint32_t rip, uint16_t rport)
@@ -161,10 +169,12 @@ struct tcp_pcb *tcp_lookup_listener(struct inet_stack *s, uint32_t lip, uint16_t
 struct tcp_pcb *tcp_pcb_new(struct inet_stack *s, void *owner, tcp_upcall_fn upcall)
 {
     const struct tcp_params *p = &s->tcp.params;
-    struct tcp_pcb *pcb = calloc(1, sizeof(*pcb));
+    struct tcp_pcb *pcb = objpool_get(&s->tcp.pcbs);
 
-    if (!pcb)
+    if (!pcb) {
+        STAT_INC(s, tcp_pcb_exhausted);
         return NULL;
+    }
     pcb->stack = s;
     pcb->owner = owner;
     pcb->upcall = upcall;
@@ -387,7 +397,7 @@ void tcp_pcb_free(struct tcp_pcb *pcb)
     tcp_free_chain(&pcb->ooo_head, NULL);
     tcp_port_release(pcb);
     pcb->stack->tcp.npcbs--;
-    free(pcb);
+    objpool_put(&pcb->stack->tcp.pcbs, pcb);
 }
 
 void tcp_child_move(struct tcp_pcb *l, struct tcp_pcb *c, enum tcp_child_queue q)

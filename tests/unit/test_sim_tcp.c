@@ -705,6 +705,105 @@ static void test_time_wait_reuse(void **state)
     sim_stop(&s);
 }
 
+static int pool_owner; /* a non-NULL owner: a failed connect stays for us to see */
+
+static void pool_upcall(struct tcp_pcb *pcb, unsigned ev)
+{
+    (void)pcb;
+    (void)ev;
+}
+
+/*
+ * The pcb pool, tcp.max_connections = 4 on both stacks. A's fifth socket is
+ * refused at once; on B the listener and three children fill the pool, so
+ * the fourth client's SYN and both its retries are dropped and counted
+ * (tcp_pcb_exhausted), no half-open child kept, until it fails with
+ * ETIMEDOUT. When everything has ended both pools hold every pcb again, and
+ * a new connection gets in.
+ */
+static void test_pcb_pool_exhausted(void **state)
+{
+    struct fault_params f = {.seed = test_seed(41), .delay_ns = 10 * US};
+    struct tcp_params tp = sim_tcp_params();
+    struct tcp_pcb *l, *c[4], *acc[3], *x;
+    struct sim s;
+    int n = 0;
+    (void)state;
+
+    tp.max_connections = 4;
+    tp.syn_retries = 2;
+    tp.msl_ns = 100 * MS;
+    sim_start(&s, &f, &tp);
+    l = tcp_pcb_new(&s.b, &pool_owner, pool_upcall);
+    assert_non_null(l);
+    assert_int_equal(tcp_bind(l, 0, htons(80)), 0);
+    assert_int_equal(tcp_listen(l, 8), 0);
+    for (int i = 0; i < 4; i++) {
+        c[i] = tcp_pcb_new(&s.a, &pool_owner, pool_upcall);
+        assert_non_null(c[i]);
+        assert_int_equal(tcp_connect(c[i], IP_B, htons(80)), 0);
+    }
+    assert_null(tcp_pcb_new(&s.a, NULL, NULL));
+    assert_int_equal(s.a.stats.tcp_pcb_exhausted, 1);
+    assert_int_equal(s.a.tcp.pcbs.in_use, 4);
+
+    while (n < 3) {
+        sim_step(&s, clock_now_ns() + MS);
+        while (n < 3 && (x = tcp_accept(l, &pool_owner, pool_upcall)))
+            acc[n++] = x;
+        if (clock_now_ns() > 10 * SEC)
+            fail_msg("%d of 3 connections accepted", n);
+    }
+    assert_int_equal(s.b.tcp.pcbs.in_use, 4);
+    assert_int_equal(c[3]->state, TCPS_SYN_SENT);
+    while (c[3]->state != TCPS_CLOSED) {
+        sim_step(&s, clock_now_ns() + 10 * MS);
+        if (clock_now_ns() > 60 * SEC)
+            fail_msg("the fourth connect never gave up");
+    }
+    assert_int_equal(c[3]->err, ETIMEDOUT);
+    assert_int_equal(s.b.stats.tcp_pcb_exhausted, 1 + tp.syn_retries);
+    assert_int_equal(l->syn_count, 0);
+    assert_int_equal(s.b.tcp.pcbs.in_use, 4);
+
+    for (int i = 0; i < 3; i++) {
+        tcp_close(c[i]);
+        tcp_close(acc[i]);
+    }
+    tcp_close(c[3]);
+    tcp_close(l);
+    while (s.a.tcp.npcbs + s.b.tcp.npcbs > 0) {
+        sim_step(&s, clock_now_ns() + 10 * MS);
+        if (clock_now_ns() > 120 * SEC)
+            fail_msg("%u + %u control blocks left", s.a.tcp.npcbs, s.b.tcp.npcbs);
+    }
+    /* Every pcb back: none in use, each one handed out is on the free stack. */
+    assert_int_equal(s.a.tcp.pcbs.in_use, 0);
+    assert_int_equal(s.b.tcp.pcbs.in_use, 0);
+    assert_int_equal(s.a.tcp.pcbs.nfree, s.a.tcp.pcbs.next);
+    assert_int_equal(s.b.tcp.pcbs.nfree, s.b.tcp.pcbs.next);
+
+    /* And they serve again. */
+    l = tcp_pcb_new(&s.b, &pool_owner, pool_upcall);
+    assert_int_equal(tcp_bind(l, 0, htons(81)), 0);
+    assert_int_equal(tcp_listen(l, 8), 0);
+    c[0] = tcp_pcb_new(&s.a, &pool_owner, pool_upcall);
+    assert_int_equal(tcp_connect(c[0], IP_B, htons(81)), 0);
+    while (!(x = tcp_accept(l, &pool_owner, pool_upcall))) {
+        sim_step(&s, clock_now_ns() + MS);
+        if (clock_now_ns() > 200 * SEC)
+            fail_msg("no connection after the pool was refilled");
+    }
+    assert_int_equal(c[0]->state, TCPS_ESTABLISHED);
+    tcp_abort(x);
+    tcp_abort(c[0]);
+    tcp_close(l);
+    while (s.a.tcp.npcbs + s.b.tcp.npcbs > 0)
+        sim_step(&s, clock_now_ns() + 10 * MS);
+    assert_int_equal(s.a.tcp.pcbs.in_use + s.b.tcp.pcbs.in_use, 0);
+    sim_stop(&s);
+}
+
 /* Every state but CLOSING (a simultaneous close, pinned by
  * close_simultaneous.pkt) went through sim_check_row in the tests above. */
 static void test_conn_rows_every_state(void **state)
@@ -731,6 +830,7 @@ int main(void)
         cmocka_unit_test(test_ports_many_connections),
         cmocka_unit_test(test_ports_exhausted),
         cmocka_unit_test(test_time_wait_reuse),
+        cmocka_unit_test(test_pcb_pool_exhausted),
         cmocka_unit_test(test_conn_rows_every_state),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
