@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tcp_reass.c: the receive side's queues, entered only through tcp_reass():
- * in-order payload for the
- * application (small segments coalesced), and reassembly of what arrives
- * out of order (sorted, without overlap, bounded by tcp.ooo_max), moved to
- * the receive queue as the holes fill. FreeBSD keeps the same seam
- * (tcp_reass.c); tcp_input.c decides what is acceptable, this file where it
- * goes.
+ * in-order payload for the application (small segments coalesced), and
+ * reassembly of what arrives out of order (sorted, without overlap, bounded
+ * by tcp.ooo_max), moved to the receive queue as the holes fill. FreeBSD
+ * keeps the same seam (tcp_reass.c); tcp_input.c decides what is acceptable
+ * and when to acknowledge, this file where it goes.
  */
 #include "net/stack.h"
 #include "net/tcp.h"
