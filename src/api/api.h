@@ -3,7 +3,7 @@
 #ifndef DEMI_API_API_H
 #define DEMI_API_API_H
 
-#include "core/runtime.h"
+#include "libos/runtime.h"
 
 #include <errno.h>
 #include <string.h>

@@ -18,7 +18,7 @@ DEMI_EXPORT int demi_shutdown(int qd, int how)
         return EBADF;
     if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
         return EINVAL;
-    if (q->kind == QUEUE_PIPE || !q->libos->ops->shutdown)
+    if (!q->libos->ops->shutdown)
         return ENOTSUP;
     return q->libos->ops->shutdown(q, how);
 }
@@ -33,7 +33,7 @@ DEMI_EXPORT int demi_getsockname(int qd, struct sockaddr *addr, socklen_t *addrl
         return EBADF;
     if (!addr || !addrlen || *addrlen < (socklen_t)sizeof(sin))
         return EINVAL;
-    if (q->kind == QUEUE_PIPE || !q->libos->ops->getsockname)
+    if (!q->libos->ops->getsockname)
         return ENOTSUP;
     /* A fresh socket is 0.0.0.0:0, as on Linux: the libOS fills only what
      * it knows. */

@@ -1,16 +1,17 @@
 /* SPDX-License-Identifier: MIT */
-/* api_harness.c: <demi/harness.h>, the scripted-test entry points. */
+/*
+ * api_harness.c: <demi/harness.h>, the scripted-test entry points, through
+ * the network libOS's harness operations (struct libos_harness: LIBOS=cattest
+ * has them, every other libOS answers ENOTSUP).
+ */
 #include "api/api.h"
 #include "core/clock.h"
-#include "dev/scriptdev.h"
-#include "libos/inet.h"
-#include "net/stack.h"
 
 #include <demi/harness.h>
 
-static struct netdev *harness_dev(void)
+static const struct libos_harness *harness(void)
 {
-    return rt.initialised ? inet_libos_harness_dev(rt.net) : NULL;
+    return rt.initialised ? rt.net->harness : NULL;
 }
 
 /* Poll until the stack is quiet: a packet may take several rounds (an ARP
@@ -24,12 +25,12 @@ static void harness_settle(void)
 
 DEMI_EXPORT int demi_harness_inject(const void *ipv4_packet, size_t len)
 {
-    struct netdev *dev = harness_dev();
+    const struct libos_harness *h = harness();
     int ret;
 
-    if (!dev)
+    if (!h)
         return ENOTSUP;
-    ret = scriptdev_inject(dev, ipv4_packet, len);
+    ret = h->inject(rt.net, ipv4_packet, len);
     if (ret == 0)
         harness_settle();
     return ret;
@@ -37,19 +38,19 @@ DEMI_EXPORT int demi_harness_inject(const void *ipv4_packet, size_t len)
 
 DEMI_EXPORT int demi_harness_take(void *buf, size_t cap, size_t *len_out, uint64_t *when_ns)
 {
-    struct netdev *dev = harness_dev();
+    const struct libos_harness *h = harness();
 
-    if (!dev)
+    if (!h)
         return ENOTSUP;
     if (!buf || !len_out)
         return EINVAL;
     harness_settle(); /* flush anything queued */
-    return scriptdev_take(dev, buf, cap, len_out, when_ns);
+    return h->take(rt.net, buf, cap, len_out, when_ns);
 }
 
 DEMI_EXPORT int demi_harness_advance(uint64_t ns)
 {
-    if (!harness_dev())
+    if (!harness())
         return ENOTSUP;
     clock_advance(ns);
     harness_settle();
@@ -58,12 +59,12 @@ DEMI_EXPORT int demi_harness_advance(uint64_t ns)
 
 DEMI_EXPORT uint64_t demi_harness_now(void)
 {
-    return harness_dev() ? clock_now_ns() : 0;
+    return harness() ? clock_now_ns() : 0;
 }
 
 DEMI_EXPORT int demi_harness_poll(void)
 {
-    if (!harness_dev())
+    if (!harness())
         return ENOTSUP;
     harness_settle();
     return 0;
@@ -71,41 +72,38 @@ DEMI_EXPORT int demi_harness_poll(void)
 
 DEMI_EXPORT int demi_harness_check(char *msg, size_t cap)
 {
+    const struct libos_harness *h = harness();
     char buf[256];
 
-    if (!harness_dev())
+    if (!h)
         return ENOTSUP;
     if (!msg || cap == 0) {
         msg = buf;
         cap = sizeof(buf);
     }
     msg[0] = '\0';
-    return tcp_check(inet_libos_stack(rt.net), msg, cap);
+    return h->check(rt.net, msg, cap);
 }
 
 DEMI_EXPORT int demi_harness_listener(int qd, uint32_t *half_open, uint32_t *ready)
 {
+    const struct libos_harness *h = harness();
     struct queue *q;
-    struct tcp_pcb *pcb;
 
-    if (!harness_dev())
+    if (!h)
         return ENOTSUP;
     if (!half_open || !ready)
         return EINVAL;
     if (!(q = api_queue(qd)))
         return EBADF;
-    if (!(pcb = inet_libos_tcp_pcb(q)))
-        return EINVAL;
-    *half_open = pcb->syn_count;
-    *ready = pcb->accept_count;
-    return 0;
+    return h->listener(q, half_open, ready);
 }
 
 DEMI_EXPORT int demi_harness_counter(const char *name, uint64_t *value)
 {
-    if (!harness_dev())
+    if (!harness())
         return ENOTSUP;
     if (!name || !value)
         return EINVAL;
-    return inet_stats_get(&inet_libos_stack(rt.net)->stats, name, value);
+    return rt.net->ops->counter ? rt.net->ops->counter(rt.net, name, value) : ENOTSUP;
 }

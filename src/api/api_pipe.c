@@ -8,14 +8,11 @@
  */
 #include "api/api.h"
 #include "core/log.h"
-#include "libos/catmem.h"
 
 #include <demi/pipe.h>
 
 static int api_pipe(int *qd_out, const char *name, bool create)
 {
-    const char *call = create ? "demi_create_pipe" : "demi_open_pipe";
-    const char *why;
     struct libos *los;
     struct queue *q;
     int ret;
@@ -23,19 +20,15 @@ static int api_pipe(int *qd_out, const char *name, bool create)
     if (!qd_out || !name)
         return EINVAL;
     if (!rt.initialised) {
-        log_err("%s: demi_init() has not been called", call);
+        log_err("%s: demi_init() has not been called", create ? "demi_create_pipe" : "demi_open_pipe");
         return EINVAL;
     }
-    why = catmem_name_problem(name);
-    if (why) {
-        log_warn("%s: bad pipe name: %s (expected 1..%d bytes, no '/', '~' or control characters)", call, why,
-                 CATMEM_NAME_MAX);
-        return EINVAL;
-    }
-    ret = catmem_instance(&los);
+    ret = rt_pipe_libos(&los);
     if (ret)
         return ret;
-    ret = create ? catmem_pipe_create(los, name, &q) : catmem_pipe_open(los, name, &q);
+    if (!los->ops->pipe)
+        return ENOTSUP;
+    ret = los->ops->pipe(los, name, create, &q);
     if (ret)
         return ret;
     ret = qd_alloc(&rt.qds, q);
@@ -69,7 +62,7 @@ DEMI_EXPORT int demi_pipe_sgaalloc(demi_sgarray_t *sga_out, int qd, size_t size)
     q = api_queue(qd);
     if (!q)
         return EBADF;
-    if (q->kind != QUEUE_PIPE)
+    if (!q->libos->ops->sgaalloc)
         return ENOTSUP;
-    return catmem_sgaalloc(q, size, sga_out);
+    return q->libos->ops->sgaalloc(q, size, sga_out);
 }

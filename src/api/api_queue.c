@@ -42,6 +42,11 @@ DEMI_EXPORT int demi_socket(int *sockqd_out, int domain, int type, int protocol)
     } else {
         return ENOTSUP;
     }
+    if (!rt.net->ops->socket) {
+        log_err("demi_socket: LIBOS=%s has no sockets (pipes only: <demi/pipe.h>); pick a network libOS",
+                rt.net->ops->name);
+        return ENOTSUP;
+    }
     ret = rt.net->ops->socket(rt.net, domain, type, protocol, &q);
     if (ret)
         return ret;
@@ -64,7 +69,7 @@ DEMI_EXPORT int demi_bind(int sockqd, const struct sockaddr *addr, socklen_t siz
         return EBADF;
     if ((ret = api_sockaddr_in(addr, size, &sin)))
         return ret;
-    if (q->kind == QUEUE_PIPE)
+    if (!q->libos->ops->bind)
         return ENOTSUP;
     return q->libos->ops->bind(q, &sin);
 }
@@ -77,7 +82,7 @@ DEMI_EXPORT int demi_listen(int sockqd, int backlog)
         return EBADF;
     if (backlog < 0)
         return EINVAL;
-    if (q->kind != QUEUE_TCP)
+    if (q->kind != QUEUE_TCP || !q->libos->ops->listen)
         return ENOTSUP;
     return q->libos->ops->listen(q, backlog);
 }
@@ -106,7 +111,7 @@ DEMI_EXPORT int demi_accept(demi_qtoken_t *qt_out, int sockqd)
         return EBADF;
     if (!qt_out)
         return EINVAL;
-    if (q->kind != QUEUE_TCP)
+    if (q->kind != QUEUE_TCP || !q->libos->ops->accept)
         return ENOTSUP;
     API_SUBMIT(q, qt_out, DEMI_OPC_ACCEPT, q->libos->ops->accept(q, op_));
 }
@@ -123,7 +128,7 @@ DEMI_EXPORT int demi_connect(demi_qtoken_t *qt_out, int sockqd, const struct soc
         return EINVAL;
     if ((ret = api_sockaddr_in(addr, size, &sin)))
         return ret;
-    if (q->kind == QUEUE_PIPE)
+    if (!q->libos->ops->connect)
         return ENOTSUP;
     API_SUBMIT(q, qt_out, DEMI_OPC_CONNECT, q->libos->ops->connect(q, op_, &sin));
 }
@@ -223,7 +228,7 @@ DEMI_EXPORT int demi_setsockopt(int qd, int level, int optname, const void *optv
         return EBADF;
     if (!optval)
         return EINVAL;
-    if (q->kind == QUEUE_PIPE)
+    if (!q->libos->ops->setsockopt)
         return ENOTSUP;
     return q->libos->ops->setsockopt(q, level, optname, optval, optlen);
 }
@@ -236,7 +241,7 @@ DEMI_EXPORT int demi_getsockopt(int qd, int level, int optname, void *optval, so
         return EBADF;
     if (!optval || !optlen)
         return EINVAL;
-    if (q->kind == QUEUE_PIPE)
+    if (!q->libos->ops->getsockopt)
         return ENOTSUP;
     return q->libos->ops->getsockopt(q, level, optname, optval, optlen);
 }
@@ -251,7 +256,7 @@ DEMI_EXPORT int demi_getpeername(int qd, struct sockaddr *addr, socklen_t *addrl
         return EBADF;
     if (!addr || !addrlen || *addrlen < (socklen_t)sizeof(sin))
         return EINVAL;
-    if (q->kind == QUEUE_PIPE)
+    if (!q->libos->ops->getpeername)
         return ENOTSUP;
     memset(&sin, 0, sizeof(sin));
     ret = q->libos->ops->getpeername(q, &sin);

@@ -3,8 +3,7 @@
 #include "api/api.h"
 #include "core/common.h"
 #include "core/latency.h"
-#include "libos/inet.h"
-#include "net/stack.h"
+#include "net/stats.h" /* the counters' names, for demi_stats_names */
 
 #include <demi/stats.h>
 
@@ -18,15 +17,13 @@ BUILD_BUG_ON(DEMI_STATS_LAT_BUCKETS != LAT_BUCKETS);
 
 DEMI_EXPORT int demi_stats_counter(const char *name, uint64_t *value)
 {
-    struct inet_stack *s;
-
     if (!name || !value)
         return EINVAL;
     if (!rt.initialised)
         return EPERM;
-    if (!(s = inet_libos_stack_of(rt.net)))
+    if (!rt.net->ops->counter)
         return ENOTSUP;
-    return inet_stats_get(&s->stats, name, value);
+    return rt.net->ops->counter(rt.net, name, value);
 }
 
 DEMI_EXPORT int demi_stats_names(const char **names, size_t cap, size_t *count)

@@ -15,7 +15,7 @@
 #ifndef DEMI_DEV_AFPACKET_H
 #define DEMI_DEV_AFPACKET_H
 
-#include "dev/netdev.h"
+#include "net/netdev.h"
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -21,7 +21,7 @@
 #ifndef DEMI_DEV_AFXDP_H
 #define DEMI_DEV_AFXDP_H
 
-#include "dev/netdev.h"
+#include "net/netdev.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -17,7 +17,7 @@
 #ifndef DEMI_DEV_DPDK_H
 #define DEMI_DEV_DPDK_H
 
-#include "dev/netdev.h"
+#include "net/netdev.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -10,7 +10,7 @@
 #ifndef DEMI_DEV_FAULT_H
 #define DEMI_DEV_FAULT_H
 
-#include "dev/netdev.h"
+#include "net/netdev.h"
 
 #include <stdint.h>
 

@@ -8,7 +8,7 @@
 #ifndef DEMI_DEV_LINUX_IF_H
 #define DEMI_DEV_LINUX_IF_H
 
-#include "dev/netdev.h"
+#include "net/netdev.h"
 
 #include <stdint.h>
 

@@ -7,7 +7,7 @@
 #ifndef DEMI_DEV_LOOPBACK_H
 #define DEMI_DEV_LOOPBACK_H
 
-#include "dev/netdev.h"
+#include "net/netdev.h"
 
 /* A loopback device with MAC @mac and IP MTU @mtu, buffers from @mem, room
  * for @ring_len frames in flight. NULL when out of memory. */

@@ -8,7 +8,7 @@
 #ifndef DEMI_DEV_SCRIPTDEV_H
 #define DEMI_DEV_SCRIPTDEV_H
 
-#include "dev/netdev.h"
+#include "net/netdev.h"
 
 #include <stddef.h>
 

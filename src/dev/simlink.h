@@ -17,7 +17,7 @@
 #define DEMI_DEV_SIMLINK_H
 
 #include "dev/fault.h"
-#include "dev/netdev.h"
+#include "net/netdev.h"
 
 #include <stdint.h>
 

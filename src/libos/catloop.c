@@ -16,7 +16,7 @@
 #include "core/common.h"
 #include "core/config.h"
 #include "core/log.h"
-#include "core/runtime.h"
+#include "libos/runtime.h"
 #include "dev/loopback.h"
 #include "libos/catloop_int.h"
 #include "libos/inet.h"

@@ -21,7 +21,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
-#include "core/runtime.h"
+#include "libos/runtime.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -603,60 +603,18 @@ static bool cm_has_waiters(struct libos *los)
     return !list_empty(&container_of(los, struct catmem, base)->active);
 }
 
-/* Pipes are not sockets: the api layer refuses the socket calls on a pipe
- * qd, and LIBOS=catmem has no sockets to create. */
-static int cm_socket(struct libos *los, int domain, int type, int protocol, struct queue **q_out)
+/* demi_create_pipe / demi_open_pipe: the name checked here, where the
+ * rule lives (catmem_name_problem), then the pipe. */
+static int cm_pipe_queue(struct libos *los, const char *name, bool create, struct queue **q_out)
 {
-    (void)los, (void)domain, (void)type, (void)protocol, (void)q_out;
-    log_err("demi_socket: LIBOS=catmem has pipes only (<demi/pipe.h>); pick a network libOS for sockets");
-    return ENOTSUP;
-}
+    const char *why = catmem_name_problem(name);
 
-static int cm_not_socket(void)
-{
-    return ENOTSUP;
-}
-
-static int cm_bind(struct queue *q, const struct sockaddr_in *a)
-{
-    (void)q, (void)a;
-    return cm_not_socket();
-}
-
-static int cm_listen(struct queue *q, int backlog)
-{
-    (void)q, (void)backlog;
-    return cm_not_socket();
-}
-
-static int cm_accept(struct queue *q, struct demi_op *op)
-{
-    (void)q, (void)op;
-    return cm_not_socket();
-}
-
-static int cm_connect(struct queue *q, struct demi_op *op, const struct sockaddr_in *a)
-{
-    (void)q, (void)op, (void)a;
-    return cm_not_socket();
-}
-
-static int cm_setsockopt(struct queue *q, int level, int optname, const void *optval, socklen_t optlen)
-{
-    (void)q, (void)level, (void)optname, (void)optval, (void)optlen;
-    return cm_not_socket();
-}
-
-static int cm_getsockopt(struct queue *q, int level, int optname, void *optval, socklen_t *optlen)
-{
-    (void)q, (void)level, (void)optname, (void)optval, (void)optlen;
-    return cm_not_socket();
-}
-
-static int cm_getpeername(struct queue *q, struct sockaddr_in *a)
-{
-    (void)q, (void)a;
-    return cm_not_socket();
+    if (why) {
+        log_warn("%s: bad pipe name: %s (expected 1..%d bytes, no '/', '~' or control characters)",
+                 create ? "demi_create_pipe" : "demi_open_pipe", why, CATMEM_NAME_MAX);
+        return EINVAL;
+    }
+    return create ? catmem_pipe_create(los, name, q_out) : catmem_pipe_open(los, name, q_out);
 }
 
 static void cm_destroy(struct libos *los)
@@ -670,17 +628,12 @@ static void cm_destroy(struct libos *los)
 
 static const struct libos_ops catmem_ops = {
     .name = "catmem",
-    .socket = cm_socket,
-    .bind = cm_bind,
-    .listen = cm_listen,
-    .accept = cm_accept,
-    .connect = cm_connect,
+    /* Pipes only: no socket calls (the api answers ENOTSUP). */
     .close = cm_close,
     .push = cm_push,
     .pop = cm_pop,
-    .setsockopt = cm_setsockopt,
-    .getsockopt = cm_getsockopt,
-    .getpeername = cm_getpeername,
+    .pipe = cm_pipe_queue,
+    .sgaalloc = catmem_sgaalloc,
     .poll = cm_poll,
     .block = NULL, /* nothing to sleep on: polled */
     .has_waiters = cm_has_waiters,

@@ -6,7 +6,7 @@
 #ifndef DEMI_LIBOS_CATMEM_H
 #define DEMI_LIBOS_CATMEM_H
 
-#include "core/runtime.h"
+#include "libos/runtime.h"
 
 #include <stdbool.h>
 #include <stdio.h>

@@ -11,7 +11,7 @@
 #include "libos/catmem_int.h"
 
 #include "core/clock.h"
-#include "core/runtime.h"
+#include "libos/runtime.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -12,7 +12,7 @@
  */
 #include "core/common.h"
 #include "core/log.h"
-#include "core/runtime.h"
+#include "libos/runtime.h"
 
 #include <errno.h>
 #include <netinet/in.h>

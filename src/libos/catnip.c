@@ -12,7 +12,7 @@
  */
 #include "core/config.h"
 #include "core/log.h"
-#include "core/runtime.h"
+#include "libos/runtime.h"
 #include "dev/dpdk.h"
 #include "libos/inet.h"
 

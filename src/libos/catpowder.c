@@ -13,7 +13,7 @@
  */
 #include "core/config.h"
 #include "core/log.h"
-#include "core/runtime.h"
+#include "libos/runtime.h"
 #include "dev/afpacket.h"
 #ifdef DEMI_HAVE_AFXDP
 #include "dev/afxdp.h"

@@ -8,11 +8,48 @@
 #include "core/common.h"
 #include "core/config.h"
 #include "core/log.h"
-#include "core/runtime.h"
+#include "libos/runtime.h"
 #include "dev/scriptdev.h"
 #include "libos/inet.h"
+#include "net/stack.h"
+#include "net/tcp.h"
 
 #include <errno.h>
+
+/* <demi/harness.h> over this libOS's scripted device and stack. */
+static int ct_inject(struct libos *los, const void *ipv4_packet, size_t len)
+{
+    return scriptdev_inject(inet_libos_harness_dev(los), ipv4_packet, len);
+}
+
+static int ct_take(struct libos *los, void *buf, size_t cap, size_t *len_out, uint64_t *when_ns)
+{
+    return scriptdev_take(inet_libos_harness_dev(los), buf, cap, len_out, when_ns);
+}
+
+static int ct_check(struct libos *los, char *msg, size_t cap)
+{
+    return tcp_check(inet_libos_stack(los), msg, cap);
+}
+
+/* A TCP listener's half-open and ready counts; EINVAL for another queue. */
+static int ct_listener(struct queue *q, uint32_t *half_open, uint32_t *ready)
+{
+    const struct tcp_pcb *pcb = inet_libos_tcp_pcb(q);
+
+    if (!pcb)
+        return EINVAL;
+    *half_open = pcb->syn_count;
+    *ready = pcb->accept_count;
+    return 0;
+}
+
+static const struct libos_harness cattest_harness = {
+    .inject = ct_inject,
+    .take = ct_take,
+    .check = ct_check,
+    .listener = ct_listener,
+};
 
 int cattest_create(const struct demi_config *cfg, struct libos **out)
 {
@@ -33,7 +70,10 @@ int cattest_create(const struct demi_config *cfg, struct libos **out)
         return ENOMEM;
     }
     ret = inet_create(cfg, dev, true, out);
-    if (ret)
+    if (ret) {
         clock_set_real();
-    return ret;
+        return ret;
+    }
+    (*out)->harness = &cattest_harness;
+    return 0;
 }

@@ -14,7 +14,7 @@
  */
 #include "core/common.h"
 #include "core/log.h"
-#include "core/runtime.h"
+#include "libos/runtime.h"
 #include "core/sigbuf.h"
 #include "core/clock.h"
 #include "dev/simlink.h"
@@ -597,6 +597,11 @@ static void inet_stats(struct libos *los, struct sigbuf *out)
     }
 }
 
+static int inet_counter(struct libos *los, const char *name, uint64_t *value)
+{
+    return inet_stats_get(&inet_libos_stack(los)->stats, name, value);
+}
+
 static void inet_destroy(struct libos *los)
 {
     struct inet_libos *il = container_of(los, struct inet_libos, base);
@@ -629,6 +634,7 @@ static const struct libos_ops inet_ops = {
     .poll = inet_poll,
     .block = NULL,
     .stats = inet_stats,
+    .counter = inet_counter,
     .destroy = inet_destroy,
 };
 

@@ -10,7 +10,7 @@
 #include "core/common.h"
 #include "core/config.h"
 #include "core/log.h"
-#include "core/runtime.h"
+#include "libos/runtime.h"
 #include "dev/simlink.h"
 #include "libos/inet.h"
 #include "net/stack.h"

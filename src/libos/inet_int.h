@@ -7,7 +7,7 @@
 #ifndef DEMI_LIBOS_INET_INT_H
 #define DEMI_LIBOS_INET_INT_H
 
-#include "core/runtime.h"
+#include "libos/runtime.h"
 #include "net/stack.h"
 
 #include <sys/socket.h>

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * registry.c: the table of libOSes (registry.h). A new libOS is one line
- * here and its constructor's prototype in core/runtime.h.
+ * here and its constructor's prototype in libos/runtime.h.
  */
 #include "libos/registry.h"
 
 #include "core/common.h"
-#include "core/runtime.h"
+#include "libos/runtime.h"
 
 #include <stdio.h>
 #include <string.h>

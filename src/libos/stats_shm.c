@@ -5,7 +5,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
-#include "core/runtime.h"
+#include "libos/runtime.h"
 #include "libos/inet.h"
 #include "net/stack.h"
 #include "net/tcp.h"

@@ -11,7 +11,7 @@
 #include "core/config.h"
 #include "core/limits.h" /* INET_RX_BURST, INET_TX_BATCH, INET_TXQ_LEN */
 #include "core/timer.h"
-#include "dev/netdev.h"
+#include "net/netdev.h"
 #include "net/arp.h"
 #include "net/capture.h"
 #include "net/drop_hints.h"

@@ -6,7 +6,7 @@
  */
 #include "shim/shim.h"
 
-#include "core/runtime.h"
+#include "libos/runtime.h"
 
 #include <arpa/inet.h>
 #include <dlfcn.h>

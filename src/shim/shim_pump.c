@@ -8,7 +8,7 @@
  */
 #include "shim/shim.h"
 
-#include "core/runtime.h"
+#include "libos/runtime.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -49,7 +49,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
-#include "core/runtime.h"
+#include "libos/runtime.h"
 #include "libos/inet.h"
 #include "net/stack.h"
 

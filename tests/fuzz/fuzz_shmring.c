@@ -49,7 +49,7 @@
  * the end of each input, once both ends are closed, every op is complete
  * (nothing waits forever) and every buffer and view header is back.
  */
-#include "core/runtime.h"
+#include "libos/runtime.h"
 #include "libos/catmem.h"
 #include "libos/catmem_int.h"
 #include "mem/shmring.h"

@@ -46,7 +46,7 @@
 #include "soak_server.h"
 #include "soak_wire.h"
 
-#include "core/runtime.h"
+#include "libos/runtime.h"
 #include "libos/inet.h"
 #include "net/stack.h"
 #include "net/tcp.h"

@@ -2,7 +2,7 @@
 /* soak_counts.c: see soak_counts.h. */
 #include "soak_counts.h"
 
-#include "core/runtime.h"
+#include "libos/runtime.h"
 #include "libos/inet.h"
 #include "net/stack.h"
 

@@ -2,7 +2,7 @@
 /* soak_wire.c: see soak_wire.h. */
 #include "soak_wire.h"
 
-#include "core/runtime.h"
+#include "libos/runtime.h"
 #include "net/checksum.h"
 #include "net/proto.h"
 #include "net/stack.h"

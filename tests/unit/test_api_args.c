@@ -13,7 +13,7 @@
  * arguments go through volatile variables so the compiler sees no literal
  * NULL (no -Wnonnull) and cannot assume anything about the value.
  */
-#include "core/runtime.h"
+#include "libos/runtime.h"
 
 #include <demi/libos.h>
 #include <demi/sga.h>

@@ -7,7 +7,7 @@
  * and received, read back with libpcap as tcpdump would.
  */
 #include "core/clock.h"
-#include "core/runtime.h"
+#include "libos/runtime.h"
 #include "mem/dbuf.h"
 #include "net/capture.h"
 #include "net/checksum.h"

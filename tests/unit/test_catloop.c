@@ -3,7 +3,7 @@
  * test_catloop.c: the PDPIX API over libdemi's own stack (LIBOS=catloop), one
  * process talking to itself through Ethernet, ARP, IPv4 and UDP.
  */
-#include "core/runtime.h"
+#include "libos/runtime.h"
 #include "libos/inet.h"
 #include "net/stack.h"
 

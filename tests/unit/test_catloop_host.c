@@ -11,7 +11,7 @@
  * demi_wait_next_n; catloop_shm_clean; and every buffer and shm object back.
  * Every wait is bounded and every child reaped, so a bug fails, not hangs.
  */
-#include "core/runtime.h"
+#include "libos/runtime.h"
 #include "libos/catloop.h"
 
 #include <demi/libos.h>

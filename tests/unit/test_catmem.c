@@ -13,7 +13,7 @@
  * Compiled with ATTR_NONNULL active, as an application is: NULL arguments go
  * through volatile pointers.
  */
-#include "core/runtime.h"
+#include "libos/runtime.h"
 #include "libos/catmem.h"
 #include "libos/catmem_int.h"
 #include "mem/shmring.h"

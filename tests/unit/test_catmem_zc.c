@@ -12,7 +12,7 @@
  * stream is in tests/integration/catmem.sh (demi-pipe --zero-copy). Every
  * wait is bounded and every child is killed at the end.
  */
-#include "core/runtime.h"
+#include "libos/runtime.h"
 #include "libos/catmem.h"
 #include "mem/shmring.h"
 

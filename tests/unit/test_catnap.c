@@ -4,7 +4,7 @@
  * two (this binary re-executes itself as the peer with --peer MODE PORT).
  * Every wait is bounded, so a bug fails a test instead of hanging it.
  */
-#include "core/runtime.h"
+#include "libos/runtime.h"
 
 #include <demi/libos.h>
 #include <demi/sga.h>

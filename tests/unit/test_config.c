@@ -6,7 +6,7 @@
  * config_free() and config_print().
  */
 #include "core/config.h"
-#include "core/runtime.h"
+#include "libos/runtime.h"
 
 #include <errno.h>
 #include <fcntl.h>

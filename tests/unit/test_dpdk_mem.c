@@ -10,7 +10,7 @@
  * references and DPDK's are independent: a payload sent in place stays
  * alive in the device after we drop ours.
  */
-#include "core/runtime.h"
+#include "libos/runtime.h"
 #include "dev/dpdk.h"
 #include "libos/inet.h"
 #include "mem/dbuf.h"

@@ -7,7 +7,7 @@
  */
 #include <demi/ext.h>
 
-#include "core/runtime.h"
+#include "libos/runtime.h"
 
 #include <demi/libos.h>
 #include <demi/sga.h>

@@ -7,7 +7,7 @@
  */
 #include <demi/ext.h>
 
-#include "core/runtime.h"
+#include "libos/runtime.h"
 #include "libos/inet.h"
 #include "net/stack.h"
 

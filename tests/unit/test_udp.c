@@ -15,7 +15,7 @@
  */
 #include <demi/ext.h>
 
-#include "core/runtime.h"
+#include "libos/runtime.h"
 #include "libos/inet.h"
 #include "net/stack.h"
 

@@ -8,7 +8,7 @@
  * Every wait is bounded (a timeout, or an alarm around a NULL timeout) so a
  * bug fails the test instead of hanging it.
  */
-#include "core/runtime.h"
+#include "libos/runtime.h"
 
 #include <demi/libos.h>
 #include <demi/sga.h>

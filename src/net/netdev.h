@@ -9,10 +9,14 @@
  * linked by dbuf->next (header buffer, then payload buffers), so a payload
  * held by a retransmission queue is sent without copying. Drivers in the
  * Redis ae_* style: one file each, the same small set of operations.
- * Private header.
+ *
+ * It lives in net/, the layer that uses it, not in dev/, the layer that
+ * implements it: the stack depends on this interface only, and the drivers
+ * depend on the stack's layer (checksums, protocol headers), never the
+ * other way round (docs/architecture.md, "Layers"). Private header.
  */
-#ifndef DEMI_DEV_NETDEV_H
-#define DEMI_DEV_NETDEV_H
+#ifndef DEMI_NET_NETDEV_H
+#define DEMI_NET_NETDEV_H
 
 #include "mem/dbuf.h"
 
@@ -78,4 +82,4 @@ static inline void netdev_destroy(struct netdev *dev)
     dev->ops->destroy(dev);
 }
 
-#endif /* DEMI_DEV_NETDEV_H */
+#endif /* DEMI_NET_NETDEV_H */

@@ -9,8 +9,8 @@
  * Several libOS instances may live in one runtime (a network libOS and pipes);
  * the wait loop polls them all. Private header.
  */
-#ifndef DEMI_CORE_RUNTIME_H
-#define DEMI_CORE_RUNTIME_H
+#ifndef DEMI_LIBOS_RUNTIME_H
+#define DEMI_LIBOS_RUNTIME_H
 
 #include "core/config.h"
 #include "core/op.h"
@@ -37,6 +37,8 @@ struct sigbuf;
 
 struct libos_ops {
     const char *name;
+    /* The socket calls are optional: a libOS without sockets (catmem)
+     * leaves them NULL and the api answers ENOTSUP. */
     int (*socket)(struct libos *los, int domain, int type, int protocol, struct queue **q_out);
     int (*bind)(struct queue *q, const struct sockaddr_in *addr);
     int (*listen)(struct queue *q, int backlog);
@@ -68,11 +70,30 @@ struct libos_ops {
     /* Optional: write its counters (libdemi.stats), async-signal-safely:
      * it may run from a SIGINT or SIGTERM handler. */
     void (*stats)(struct libos *los, struct sigbuf *out);
+    /* Optional (<demi/stats.h>): the counter called @name; ENOENT when it
+     * has none by that name. NULL: the api answers ENOTSUP. */
+    int (*counter)(struct libos *los, const char *name, uint64_t *value);
+    /* Optional (pipes: demi_create_pipe, demi_open_pipe): a new queue on the
+     * pipe @name, created or opened; EINVAL (logged) for a bad name. */
+    int (*pipe)(struct libos *los, const char *name, bool create, struct queue **q_out);
+    /* Optional (demi_pipe_sgaalloc): a buffer of @size bytes reserved in
+     * @q's ring, pushed without a copy. NULL: ENOTSUP. */
+    int (*sgaalloc)(struct queue *q, size_t size, demi_sgarray_t *sga_out);
     void (*destroy)(struct libos *los);
+};
+
+/* <demi/harness.h>, the scripted-test entry points: a libOS instance over
+ * the scripted device (LIBOS=cattest) has them. */
+struct libos_harness {
+    int (*inject)(struct libos *los, const void *ipv4_packet, size_t len);
+    int (*take)(struct libos *los, void *buf, size_t cap, size_t *len_out, uint64_t *when_ns);
+    int (*check)(struct libos *los, char *msg, size_t cap);
+    int (*listener)(struct queue *q, uint32_t *half_open, uint32_t *ready);
 };
 
 struct libos {
     const struct libos_ops *ops;
+    const struct libos_harness *harness; /* NULL but for LIBOS=cattest */
 };
 
 #define RT_MAX_LIBOS 4
@@ -118,6 +139,9 @@ void rt_stats_print(const char *why);
  * are there already. */
 int rt_add_libos(struct libos *los);
 
+/* The pipe libOS (catmem), created and added on first use. */
+int rt_pipe_libos(struct libos **out);
+
 /* Poll every libOS once; returns events handled. */
 int rt_poll(void);
 
@@ -149,4 +173,4 @@ int catpowder_create(const struct demi_config *cfg, struct libos **out);
 int cattest_create(const struct demi_config *cfg, struct libos **out);
 int catmem_create(const struct demi_config *cfg, struct libos **out);
 
-#endif /* DEMI_CORE_RUNTIME_H */
+#endif /* DEMI_LIBOS_RUNTIME_H */

@@ -1,10 +1,17 @@
 /* SPDX-License-Identifier: MIT */
-#include "core/runtime.h"
+/*
+ * runtime.c: the process-wide runtime (runtime.h): rt_init builds the
+ * configuration, tables, pools and the libOS named by LIBOS (registry.c);
+ * the wait loop polls every libOS. It sits in libos/, above core/ and mem/,
+ * because it holds buffer pools and creates libOSes (docs/architecture.md).
+ */
+#include "libos/runtime.h"
 
 #include "core/clock.h"
 #include "core/latency.h"
 #include "core/log.h"
 #include "core/sigbuf.h"
+#include "libos/catmem.h"
 #include "libos/registry.h"
 
 #include <errno.h>
@@ -22,6 +29,11 @@ int rt_add_libos(struct libos *los)
         return ENOMEM;
     rt.libos[rt.nlibos++] = los;
     return 0;
+}
+
+int rt_pipe_libos(struct libos **out)
+{
+    return catmem_instance(out);
 }
 
 static volatile sig_atomic_t rt_stats_printed;
