@@ -3,15 +3,8 @@
 #include "api/api.h"
 #include "core/common.h"
 #include "core/latency.h"
-#include "net/stats.h" /* the counters' names, for demi_stats_names */
 
 #include <demi/stats.h>
-
-static const char *const stat_names[] = {
-#define STAT_NAME(n, help) #n,
-    INET_STATS(STAT_NAME)
-#undef STAT_NAME
-};
 
 BUILD_BUG_ON(DEMI_STATS_LAT_BUCKETS != LAT_BUCKETS);
 
@@ -30,9 +23,7 @@ DEMI_EXPORT int demi_stats_names(const char **names, size_t cap, size_t *count)
 {
     if (!count || (!names && cap > 0))
         return EINVAL;
-    for (size_t i = 0; i < cap && i < ARRAY_SIZE(stat_names); i++)
-        names[i] = stat_names[i];
-    *count = ARRAY_SIZE(stat_names);
+    *count = rt_counter_names(names, cap);
     return 0;
 }
 

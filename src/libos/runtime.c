@@ -13,6 +13,7 @@
 #include "core/sigbuf.h"
 #include "libos/catmem.h"
 #include "libos/registry.h"
+#include "net/stats.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -34,6 +35,19 @@ int rt_add_libos(struct libos *los)
 int rt_pipe_libos(struct libos **out)
 {
     return catmem_instance(out);
+}
+
+size_t rt_counter_names(const char **names, size_t cap)
+{
+    static const char *const stat_names[] = {
+#define STAT_NAME(n, help) #n,
+        INET_STATS(STAT_NAME)
+#undef STAT_NAME
+    };
+
+    for (size_t i = 0; i < cap && i < ARRAY_SIZE(stat_names); i++)
+        names[i] = stat_names[i];
+    return ARRAY_SIZE(stat_names);
 }
 
 static volatile sig_atomic_t rt_stats_printed;

@@ -142,6 +142,11 @@ int rt_add_libos(struct libos *los);
 /* The pipe libOS (catmem), created and added on first use. */
 int rt_pipe_libos(struct libos **out);
 
+/* The names of the network stack's counters (<demi/stats.h>), the first
+ * @cap of them into @names; returns how many there are. No demi_init
+ * needed. */
+size_t rt_counter_names(const char **names, size_t cap);
+
 /* Poll every libOS once; returns events handled. */
 int rt_poll(void);
 
