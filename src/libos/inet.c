@@ -1,23 +1,23 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * inet.c: the PDPIX API over libdemi's own TCP/IP stack, for any netdev.
- * catloop = inet + the in-process loopback device; catnip and catpowder
- * (later) = inet + DPDK / AF_PACKET / AF_XDP.
+ * catloop = inet + the in-process loopback device (catloop.c), cattest =
+ * inet + the scripted device (cattest.c), catnip = inet + DPDK (catnip.c),
+ * catpowder = inet + AF_PACKET or AF_XDP (catpowder.c).
  *
  * Received data is handed to the application in the buffer it arrived in
  * (zero copy), and a push of one of our buffers rides behind the headers as
  * a slice (zero copy). The stack reports progress through upcalls (UDP: a
  * datagram queued; TCP: event bits) and the libOS completes the waiting ops
- * right there. Everything runs inside the caller's poll loop. The libOSes
- * over each device (catloop, cattest, and the real devices' exit drain and
- * fault injection) are put together in inet_devices.c.
+ * right there. Everything runs inside the caller's poll loop. What the real
+ * devices share (the exit drain, fault injection) is in inet_devices.c.
  */
 #include "core/common.h"
 #include "core/log.h"
 #include "libos/runtime.h"
 #include "core/sigbuf.h"
 #include "core/clock.h"
-#include "dev/simlink.h"
+#include "dev/fault.h"
 #include "libos/inet.h"
 #include "libos/inet_int.h"
 #include "libos/stats_shm.h"

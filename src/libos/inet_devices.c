@@ -11,7 +11,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "libos/runtime.h"
-#include "dev/simlink.h"
+#include "dev/fault.h"
 #include "libos/inet.h"
 #include "net/stack.h"
 
