@@ -3,6 +3,7 @@
 #   make test   every suite; unit + packet scripts also under ASan+UBSan; every
 #               fuzz target for FUZZ_SECONDS (30) each; the unit suite of the
 #               portable builds (GCC -O3, GCC plain, clang -O3); install check
+#   make format the C sources to .clang-format (make test checks them)
 #   make install PREFIX=DIR   a release build of the library, headers, tools,
 #               examples and man pages only, installed under DIR (/usr/local)
 #   make bench  latency/throughput/scale tables, bench/results/, docs/performance.md
@@ -23,7 +24,7 @@ FUZZ_TARGETS ?=
 MESON_OPTS ?=
 WERROR := -Dwerror=true
 
-.PHONY: all deps build build-asan build-fuzz build-portable test test-unit fuzz demo bench install clean
+.PHONY: all deps build build-asan build-fuzz build-portable test test-unit fuzz demo bench install format clean
 
 all: build
 
@@ -61,6 +62,10 @@ test: build build-asan build-fuzz build-portable
 # A longer session: make fuzz FUZZ_SECONDS=3600 [FUZZ_TARGETS="fuzz_tcp fuzz_api"]
 fuzz: build-fuzz
 	@scripts/run-fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# Rewrite the C sources to .clang-format (make test checks they follow it).
+format: deps
+	@scripts/check-format.sh --fix
 
 test-unit: build
 	@meson test -C $(BUILD) --suite unit --print-errorlogs

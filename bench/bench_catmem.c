@@ -73,8 +73,8 @@ static int cmp_u64(const void *a, const void *b)
 
 struct end {
     enum transport t;
-    int qd;         /* catmem */
-    int rfd, wfd;   /* unix socket (same fd), pipe(2) */
+    int qd;       /* catmem */
+    int rfd, wfd; /* unix socket (same fd), pipe(2) */
 };
 
 static void fd_write(int fd, const void *buf, size_t n)
@@ -163,8 +163,7 @@ static uint64_t recv_msg(struct end *e, size_t size)
         check(demi_pop(&qt, e->qd), "pop");
         qr = demi_wait_ok(qt, "pop");
         if (qr.qr_value.sga.sga_segs[0].sgaseg_len != size) {
-            fprintf(stderr, "bench_catmem: got %u bytes, want %zu\n", qr.qr_value.sga.sga_segs[0].sgaseg_len,
-                    size);
+            fprintf(stderr, "bench_catmem: got %u bytes, want %zu\n", qr.qr_value.sga.sga_segs[0].sgaseg_len, size);
             exit(1);
         }
         memcpy(&stamp, qr.qr_value.sga.sga_segs[0].sgaseg_buf, sizeof(stamp));

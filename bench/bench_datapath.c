@@ -103,8 +103,8 @@ static void udp_pair(int *a, int *b)
 
 /* One round trip: @a pushes @size bytes, @b pops them and pushes them back,
  * @a pops them. UDP pushes go with pushto when @to is set. */
-static void round_trip(int a, int b, uint32_t size, const struct sockaddr_in *to_b,
-                       const struct sockaddr_in *to_a, uint8_t tag)
+static void round_trip(int a, int b, uint32_t size, const struct sockaddr_in *to_b, const struct sockaddr_in *to_a,
+                       uint8_t tag)
 {
     demi_sgarray_t sga = demi_sgaalloc(size);
     demi_qtoken_t qt;
@@ -142,8 +142,8 @@ static void round_trip(int a, int b, uint32_t size, const struct sockaddr_in *to
     check(demi_sgafree(&sga), "sgafree");
 }
 
-static void run(const char *name, int a, int b, uint32_t size, uint32_t rounds,
-                const struct sockaddr_in *to_b, const struct sockaddr_in *to_a)
+static void run(const char *name, int a, int b, uint32_t size, uint32_t rounds, const struct sockaddr_in *to_b,
+                const struct sockaddr_in *to_a)
 {
     uint32_t nb = rounds / BATCH;
     uint64_t *per = calloc(nb, sizeof(*per));
@@ -161,9 +161,8 @@ static void run(const char *name, int a, int b, uint32_t size, uint32_t rounds,
         per[k] = (now_ns() - t0) / BATCH;
     }
     qsort(per, nb, sizeof(*per), cmp_u64);
-    printf("%-4s %6u B  round trip p50 %6.0f ns  p99 %6.0f ns   per I/O p50 %5.0f ns  p99 %5.0f ns\n",
-           name, size, (double)per[nb / 2], (double)per[nb * 99 / 100], per[nb / 2] / 4.0,
-           per[nb * 99 / 100] / 4.0);
+    printf("%-4s %6u B  round trip p50 %6.0f ns  p99 %6.0f ns   per I/O p50 %5.0f ns  p99 %5.0f ns\n", name, size,
+           (double)per[nb / 2], (double)per[nb * 99 / 100], per[nb / 2] / 4.0, per[nb * 99 / 100] / 4.0);
     free(per);
 }
 

@@ -44,8 +44,8 @@
 
 #include "rtt_common.h"
 
-#define USAGE                                                                                      \
-    "usage: demi-rtt --server|--client IP PORT --proto tcp|udp [--size N] [--msgs N]\n"          \
+#define USAGE                                                                           \
+    "usage: demi-rtt --server|--client IP PORT --proto tcp|udp [--size N] [--msgs N]\n" \
     "                [--warmup N] [--bulk BYTES]"
 
 #define IO_TIMEOUT_S 10
@@ -102,8 +102,7 @@ static void set_nodelay(int qd)
 {
     int one = 1;
 
-    check(demi_setsockopt(qd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)),
-          "demi_setsockopt(TCP_NODELAY)");
+    check(demi_setsockopt(qd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)), "demi_setsockopt(TCP_NODELAY)");
 }
 
 /* ------------------------------------------------------------------ server */
@@ -178,8 +177,7 @@ static void udp_server(const struct rtt_opts *o)
         check(demi_pop(&qt, qd), "demi_pop");
         qr = wait_for(qt, i == 0 ? FIRST_TIMEOUT_S : IO_TIMEOUT_S, "pop");
         from = qr.qr_value.sga.sga_addr;
-        check(demi_pushto(&qt, qd, &qr.qr_value.sga, (const struct sockaddr *)&from, sizeof(from)),
-              "demi_pushto");
+        check(demi_pushto(&qt, qd, &qr.qr_value.sga, (const struct sockaddr *)&from, sizeof(from)), "demi_pushto");
         (void)wait_for(qt, IO_TIMEOUT_S, "pushto");
         free_sga(&qr.qr_value.sga);
     }
@@ -192,8 +190,8 @@ static void report(const struct rtt_opts *o, uint64_t *v)
 {
     const char *libos = getenv("LIBOS");
 
-    printf("demi-rtt: RESULT libos=%s proto=%s size=%u msgs=%u ",
-           libos != NULL && libos[0] != '\0' ? libos : "catnap", o->udp ? "udp" : "tcp", o->size, o->msgs);
+    printf("demi-rtt: RESULT libos=%s proto=%s size=%u msgs=%u ", libos != NULL && libos[0] != '\0' ? libos : "catnap",
+           o->udp ? "udp" : "tcp", o->size, o->msgs);
     rtt_print_stats(v, o->msgs);
 }
 
@@ -216,8 +214,7 @@ static int tcp_connect(const struct rtt_opts *o)
         int qd, rc;
 
         check(demi_socket(&qd, AF_INET, SOCK_STREAM, 0), "demi_socket");
-        check(demi_connect(&qt, qd, (const struct sockaddr *)&o->addr, sizeof(o->addr)),
-              "demi_connect");
+        check(demi_connect(&qt, qd, (const struct sockaddr *)&o->addr, sizeof(o->addr)), "demi_connect");
         rc = demi_wait(&qr, qt, &ts);
         if (rc == ETIMEDOUT)
             rtt_die("connect: no answer within %d s", IO_TIMEOUT_S);
@@ -306,8 +303,7 @@ static void udp_client(const struct rtt_opts *o)
         for (uint32_t i = 0; i < o->size; i++)
             b[i] = rtt_pattern(r, i);
         t0 = rtt_now_ns();
-        check(demi_pushto(&push_qt, qd, &tx, (const struct sockaddr *)&o->addr, sizeof(o->addr)),
-              "demi_pushto");
+        check(demi_pushto(&push_qt, qd, &tx, (const struct sockaddr *)&o->addr, sizeof(o->addr)), "demi_pushto");
         check(demi_pop(&pop_qt, qd), "demi_pop");
         qr = wait_for(pop_qt, r == 0 ? FIRST_TIMEOUT_S : IO_TIMEOUT_S, "pop");
         t1 = rtt_now_ns();
@@ -365,8 +361,8 @@ static void bulk_client(const struct rtt_opts *o)
     check(demi_close(qd), "demi_close");
     secs = (double)(t1 - t0) / 1e9;
     printf("demi-rtt: RESULT libos=%s proto=tcp size=%u bytes=%llu secs=%.3f gbps=%.2f\n",
-           libos != NULL && libos[0] != '\0' ? libos : "catnap", o->size,
-           (unsigned long long)o->bulk, secs, (double)o->bulk * 8 / secs / 1e9);
+           libos != NULL && libos[0] != '\0' ? libos : "catnap", o->size, (unsigned long long)o->bulk, secs,
+           (double)o->bulk * 8 / secs / 1e9);
 }
 
 int main(int argc, char **argv)

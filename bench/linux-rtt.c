@@ -40,8 +40,8 @@
 #include "rtt_common.h"
 #include <unistd.h>
 
-#define USAGE                                                                                      \
-    "usage: linux-rtt --server|--client IP PORT --proto tcp|udp [--size N] [--msgs N]\n"         \
+#define USAGE                                                                            \
+    "usage: linux-rtt --server|--client IP PORT --proto tcp|udp [--size N] [--msgs N]\n" \
     "                 [--warmup N] [--busy-poll]"
 
 #define IO_TIMEOUT_S 10
@@ -77,15 +77,14 @@ static void wait_readable(int fd, int timeout_s, const char *what)
  * checking the clock every 4096 tries; blocking mode blocks in recv, bounded
  * by SO_RCVTIMEO (set_rcvtimeo). Returns the byte count (0: end of stream).
  */
-static ssize_t recv_one(const struct rtt_opts *o, int fd, void *buf, size_t cap,
-                        struct sockaddr_in *from, int timeout_s)
+static ssize_t recv_one(const struct rtt_opts *o, int fd, void *buf, size_t cap, struct sockaddr_in *from,
+                        int timeout_s)
 {
     socklen_t flen = sizeof(*from);
     uint64_t deadline = 0;
 
     for (unsigned spins = 0;; spins++) {
-        ssize_t n = from != NULL ? recvfrom(fd, buf, cap, 0, (struct sockaddr *)from, &flen)
-                                 : recv(fd, buf, cap, 0);
+        ssize_t n = from != NULL ? recvfrom(fd, buf, cap, 0, (struct sockaddr *)from, &flen) : recv(fd, buf, cap, 0);
 
         if (n >= 0)
             return n;
@@ -167,8 +166,7 @@ static void server(const struct rtt_opts *o)
         fflush(stdout);
         for (uint64_t i = 0; i < total; i++) {
             struct sockaddr_in from;
-            ssize_t n = recv_one(o, fd, buf, RTT_MAX_SIZE, &from,
-                                 i == 0 ? FIRST_TIMEOUT_S : IO_TIMEOUT_S);
+            ssize_t n = recv_one(o, fd, buf, RTT_MAX_SIZE, &from, i == 0 ? FIRST_TIMEOUT_S : IO_TIMEOUT_S);
 
             while (sendto(fd, buf, (size_t)n, 0, (const struct sockaddr *)&from, sizeof(from)) < 0)
                 if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)

@@ -62,8 +62,7 @@ static void die(const char *fmt, ...)
     exit(1);
 }
 
-static unsigned long parse_num(const char *s, const char *what, unsigned long min,
-                               unsigned long max)
+static unsigned long parse_num(const char *s, const char *what, unsigned long min, unsigned long max)
 {
     char *end;
     unsigned long v;
@@ -107,8 +106,7 @@ static void port_up(uint16_t port, struct rte_mempool *mp)
         die("rte_eth_dev_start: %s (a memif client needs its server running)", strerror(-rc));
 }
 
-static struct rte_mbuf *make_frame(struct rte_mempool *mp, uint16_t size, uint32_t magic,
-                                   uint64_t seq)
+static struct rte_mbuf *make_frame(struct rte_mempool *mp, uint16_t size, uint32_t magic, uint64_t seq)
 {
     struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
     char *p;
@@ -138,8 +136,7 @@ static struct payload frame_payload(const struct rte_mbuf *m)
 
     memset(&pl, 0, sizeof(pl));
     if (rte_pktmbuf_data_len(m) >= sizeof(struct rte_ether_hdr) + sizeof(pl))
-        memcpy(&pl, rte_pktmbuf_mtod_offset(m, const char *, sizeof(struct rte_ether_hdr)),
-               sizeof(pl));
+        memcpy(&pl, rte_pktmbuf_mtod_offset(m, const char *, sizeof(struct rte_ether_hdr)), sizeof(pl));
     return pl;
 }
 
@@ -187,8 +184,7 @@ static void server(uint16_t port)
     printf("memif-pingpong: server bounced %llu frames\n", (unsigned long long)bounced);
 }
 
-static void client(uint16_t port, struct rte_mempool *mp, uint16_t size, uint32_t rounds,
-                   uint32_t warmup)
+static void client(uint16_t port, struct rte_mempool *mp, uint16_t size, uint32_t rounds, uint32_t warmup)
 {
     uint64_t hz = rte_get_tsc_hz(), total = (uint64_t)rounds + warmup, retries = 0;
     uint64_t *samples = calloc(rounds, sizeof(*samples));
@@ -245,8 +241,7 @@ static void client(uint16_t port, struct rte_mempool *mp, uint16_t size, uint32_
     printf("memif-pingpong: RESULT size=%u rounds=%u retries=%llu p50_ns=%llu p99_ns=%llu "
            "p999_ns=%llu mean_ns=%.0f min_ns=%llu max_ns=%llu\n",
            size, rounds, (unsigned long long)retries, (unsigned long long)pct(samples, rounds, 500),
-           (unsigned long long)pct(samples, rounds, 990),
-           (unsigned long long)pct(samples, rounds, 999), sum / rounds,
+           (unsigned long long)pct(samples, rounds, 990), (unsigned long long)pct(samples, rounds, 999), sum / rounds,
            (unsigned long long)samples[0], (unsigned long long)samples[rounds - 1]);
     free(samples);
 }
@@ -288,11 +283,9 @@ int main(int argc, char **argv)
     if (is_server < 0)
         die("give --server or --client after EAL's arguments and --");
     if (rte_eth_dev_count_avail() != 1)
-        die("need exactly one DPDK port (a --vdev=net_memif0,...), found %u",
-            (unsigned)rte_eth_dev_count_avail());
+        die("need exactly one DPDK port (a --vdev=net_memif0,...), found %u", (unsigned)rte_eth_dev_count_avail());
     port = (uint16_t)rte_eth_find_next(0);
-    mp = rte_pktmbuf_pool_create("pingpong", 4095, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-                                 (int)rte_socket_id());
+    mp = rte_pktmbuf_pool_create("pingpong", 4095, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
     if (mp == NULL)
         die("rte_pktmbuf_pool_create: %s", rte_strerror(rte_errno));
     port_up(port, mp);

@@ -44,8 +44,7 @@ static uint64_t parse_num(const char *s, const char *what, uint64_t min, uint64_
     errno = 0;
     v = strtoull(s, &end, 10);
     if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < min || v > max)
-        rtt_die("bad %s '%s' (expected %llu..%llu)", what, s, (unsigned long long)min,
-                (unsigned long long)max);
+        rtt_die("bad %s '%s' (expected %llu..%llu)", what, s, (unsigned long long)min, (unsigned long long)max);
     return v;
 }
 
@@ -123,7 +122,6 @@ void rtt_print_stats(uint64_t *v, size_t n)
     for (size_t i = 0; i < n; i++)
         sum += (double)v[i];
     printf("p50_ns=%llu p99_ns=%llu p999_ns=%llu mean_ns=%.0f min_ns=%llu max_ns=%llu\n",
-           (unsigned long long)pct(v, n, 500), (unsigned long long)pct(v, n, 990),
-           (unsigned long long)pct(v, n, 999), sum / (double)n, (unsigned long long)v[0],
-           (unsigned long long)v[n - 1]);
+           (unsigned long long)pct(v, n, 500), (unsigned long long)pct(v, n, 990), (unsigned long long)pct(v, n, 999),
+           sum / (double)n, (unsigned long long)v[0], (unsigned long long)v[n - 1]);
 }

@@ -16,10 +16,10 @@
 struct rtt_opts {
     int server;
     int udp;
-    int busy;           /* linux-rtt --busy-poll */
+    int busy; /* linux-rtt --busy-poll */
     struct sockaddr_in addr;
     uint32_t size, msgs, warmup;
-    uint64_t bulk;      /* demi-rtt --bulk BYTES */
+    uint64_t bulk; /* demi-rtt --bulk BYTES */
 };
 
 /* Extra options a tool accepts besides --proto --size --msgs --warmup. */

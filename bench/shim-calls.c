@@ -65,8 +65,7 @@ static void tcp_pair(const char *addr, int *a, int *b)
     if (l < 0 || inet_pton(AF_INET, addr, &sin.sin_addr) != 1)
         die("socket");
     setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(l, (struct sockaddr *)&sin, sizeof(sin)) || listen(l, 4) ||
-        getsockname(l, (struct sockaddr *)&sin, &len))
+    if (bind(l, (struct sockaddr *)&sin, sizeof(sin)) || listen(l, 4) || getsockname(l, (struct sockaddr *)&sin, &len))
         die("listen");
     *a = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     if (connect(*a, (struct sockaddr *)&sin, sizeof(sin)) && errno != EINPROGRESS)
@@ -167,11 +166,9 @@ int main(int argc, char **argv)
     }
     printf("# shim-calls %s (%s), ns per call, median of %d batches of %d\n", addr,
            pre && strstr(pre, "demi-preload") ? "demirun: libdemi sockets" : "Linux sockets", ROUNDS, BATCH);
-    printf("passthrough  %8.1f  (read of an empty pipe %.1f, the syscall itself %.1f)\n", pass - direct, pass,
-           direct);
+    printf("passthrough  %8.1f  (read of an empty pipe %.1f, the syscall itself %.1f)\n", pass - direct, pass, direct);
     printf("recv EAGAIN  %8.1f\n", median_ns(RECV_EAGAIN, pipefd[0], a, b, ep));
     printf("epoll_wait   %8.1f\n", median_ns(EPOLL0, pipefd[0], a, b, ep));
-    printf("send+recv    %8.1f  (64 B through the TCP stack, one process)\n",
-           median_ns(PINGPONG, pipefd[0], a, b, ep));
+    printf("send+recv    %8.1f  (64 B through the TCP stack, one process)\n", median_ns(PINGPONG, pipefd[0], a, b, ep));
     return 0;
 }

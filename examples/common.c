@@ -57,8 +57,7 @@ void ex_parse_addr(const char *ip, const char *port, struct sockaddr_in *out)
     out->sin_port = htons((uint16_t)ex_parse_ulong(port, "port", 0, 65535));
 }
 
-unsigned long ex_parse_ulong(const char *s, const char *what, unsigned long min,
-                             unsigned long max)
+unsigned long ex_parse_ulong(const char *s, const char *what, unsigned long min, unsigned long max)
 {
     char *end;
     unsigned long v;
@@ -146,13 +145,20 @@ int ex_pipe_open(const char *base, const char *suffix)
 static const char *opcode_name(demi_opcode_t opc)
 {
     switch (opc) {
-    case DEMI_OPC_PUSH: return "push";
-    case DEMI_OPC_POP: return "pop";
-    case DEMI_OPC_ACCEPT: return "accept";
-    case DEMI_OPC_CONNECT: return "connect";
-    case DEMI_OPC_CLOSE: return "close";
-    case DEMI_OPC_FAILED: return "failed";
-    case DEMI_OPC_INVALID: break;
+    case DEMI_OPC_PUSH:
+        return "push";
+    case DEMI_OPC_POP:
+        return "pop";
+    case DEMI_OPC_ACCEPT:
+        return "accept";
+    case DEMI_OPC_CONNECT:
+        return "connect";
+    case DEMI_OPC_CLOSE:
+        return "close";
+    case DEMI_OPC_FAILED:
+        return "failed";
+    case DEMI_OPC_INVALID:
+        break;
     }
     return "invalid";
 }
@@ -171,8 +177,7 @@ demi_qresult_t ex_wait(demi_qtoken_t qt, int timeout_s, demi_opcode_t expect, co
     if (qr.qr_opcode == DEMI_OPC_FAILED)
         ex_die("%s: %s", what, strerror((int)qr.qr_ret));
     if (qr.qr_opcode != expect)
-        ex_die("%s: completed as %s, expected %s", what, opcode_name(qr.qr_opcode),
-               opcode_name(expect));
+        ex_die("%s: completed as %s, expected %s", what, opcode_name(qr.qr_opcode), opcode_name(expect));
     return qr;
 }
 
@@ -207,8 +212,7 @@ int ex_tcp_connect(const struct sockaddr_in *addr)
         int qd, rc;
 
         ex_check(demi_socket(&qd, AF_INET, SOCK_STREAM, 0), "demi_socket");
-        ex_check(demi_connect(&qt, qd, (const struct sockaddr *)addr, sizeof(*addr)),
-                 "demi_connect");
+        ex_check(demi_connect(&qt, qd, (const struct sockaddr *)addr, sizeof(*addr)), "demi_connect");
         rc = demi_wait(&qr, qt, &ts);
         if (rc == ETIMEDOUT)
             ex_die("connect to %s: no answer within %d s", ex_addr_str(addr), EX_IO_TIMEOUT_S);

@@ -37,15 +37,14 @@
 
 #define USAGE "http-server --server IP PORT [--once | --requests N]"
 
-#define HDR_MAX 8192u                  /* request line + headers */
-#define CHUNK (64u * 1024u)            /* body bytes per push */
-#define BYTES_MAX (1ull << 30)         /* largest /bytes/N */
-#define BODY_DISCARD_MAX (1ull << 20)  /* request bodies we skip over */
-#define PUSH_DEPTH 8                   /* body pushes in flight */
+#define HDR_MAX 8192u                 /* request line + headers */
+#define CHUNK (64u * 1024u)           /* body bytes per push */
+#define BYTES_MAX (1ull << 30)        /* largest /bytes/N */
+#define BODY_DISCARD_MAX (1ull << 20) /* request bodies we skip over */
+#define PUSH_DEPTH 8                  /* body pushes in flight */
 
-static const char index_page[] =
-    "libdemi http-server\n"
-    "GET /bytes/N for N bytes of the test pattern (N <= 1073741824)\n";
+static const char index_page[] = "libdemi http-server\n"
+                                 "GET /bytes/N for N bytes of the test pattern (N <= 1073741824)\n";
 
 struct opts {
     struct sockaddr_in addr;
@@ -173,8 +172,7 @@ static int has_token(const char *v, const char *tok)
     while (*v) {
         while (*v == ' ' || *v == '\t' || *v == ',')
             v++;
-        if (strncasecmp(v, tok, n) == 0 && (v[n] == '\0' || v[n] == ',' || v[n] == ' ' ||
-                                             v[n] == '\t'))
+        if (strncasecmp(v, tok, n) == 0 && (v[n] == '\0' || v[n] == ',' || v[n] == ' ' || v[n] == '\t'))
             return 1;
         while (*v && *v != ',')
             v++;
@@ -276,12 +274,18 @@ static int parse_request(char *h, struct request *r)
 static const char *reason(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 413: return "Content Too Large";
-    case 431: return "Request Header Fields Too Large";
+    case 200:
+        return "OK";
+    case 400:
+        return "Bad Request";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 413:
+        return "Content Too Large";
+    case 431:
+        return "Request Header Fields Too Large";
     }
     return "Error";
 }
@@ -362,8 +366,7 @@ static int push_body(int qd, const char *head, size_t head_len, const char *data
 }
 
 /* Answer one request. Returns 0 to keep the connection, -1 to close it. */
-static int respond(int qd, int status, const struct request *r, int keep, const char *text,
-                   uint64_t pattern_len)
+static int respond(int qd, int status, const struct request *r, int keep, const char *text, uint64_t pattern_len)
 {
     char head[512];
     uint64_t len = text != NULL ? strlen(text) : pattern_len;
@@ -373,14 +376,12 @@ static int respond(int qd, int status, const struct request *r, int keep, const 
     n = snprintf(head, sizeof(head),
                  "HTTP/1.1 %d %s\r\nServer: libdemi-http-server\r\nContent-Type: %s\r\n"
                  "Content-Length: %llu\r\n%sConnection: %s\r\n\r\n",
-                 status, reason(status),
-                 text != NULL ? "text/plain; charset=utf-8" : "application/octet-stream",
-                 (unsigned long long)len, status == 405 ? "Allow: GET, HEAD\r\n" : "",
-                 keep ? "keep-alive" : "close");
+                 status, reason(status), text != NULL ? "text/plain; charset=utf-8" : "application/octet-stream",
+                 (unsigned long long)len, status == 405 ? "Allow: GET, HEAD\r\n" : "", keep ? "keep-alive" : "close");
     if (n < 0 || (size_t)n >= sizeof(head))
         ex_die("response header too long");
-    fprintf(stderr, "%s: %s %s -> %d (%llu bytes)\n", ex_prog, r ? r->method : "-",
-            r ? r->path : "-", status, (unsigned long long)len);
+    fprintf(stderr, "%s: %s %s -> %d (%llu bytes)\n", ex_prog, r ? r->method : "-", r ? r->path : "-", status,
+            (unsigned long long)len);
     if (push_body(qd, head, (size_t)n, text, is_head ? 0 : len) != 0)
         return -1;
     return keep ? 0 : -1;

@@ -49,8 +49,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#define USAGE                                                                                      \
-    "iperf3-demi --server IP PORT [--once]\n"                                                      \
+#define USAGE                                 \
+    "iperf3-demi --server IP PORT [--once]\n" \
     "       iperf3-demi --client IP PORT --bytes N [--reverse] [--len L]"
 
 /* iperf3's control states (iperf.h). */
@@ -416,11 +416,10 @@ static int64_t results_bytes(const char *text, size_t len)
     struct jval obj, streams, first, bytes_v;
     uint64_t bytes;
 
-    if (j_parse_object(text, len, &obj) != 0 || j_get(&obj, "streams", &streams) != 0 ||
-        streams.type != J_ARR || j_first(&streams, &first) != 0 || first.type != J_OBJ)
+    if (j_parse_object(text, len, &obj) != 0 || j_get(&obj, "streams", &streams) != 0 || streams.type != J_ARR ||
+        j_first(&streams, &first) != 0 || first.type != J_OBJ)
         return -1;
-    if (j_get(&first, "bytes", &bytes_v) != 0 || j_get_u64(&first, "bytes", 0, &bytes) != 0 ||
-        bytes > INT64_MAX)
+    if (j_get(&first, "bytes", &bytes_v) != 0 || j_get_u64(&first, "bytes", 0, &bytes) != 0 || bytes > INT64_MAX)
         return -1;
     return (int64_t)bytes;
 }
@@ -652,8 +651,8 @@ static void summary(const char *role, int sender, uint64_t bytes, double secs, i
     if (secs <= 0)
         secs = 1e-9;
     printf("%s: %s: %s %llu bytes in %.3f s = %.3f Gbit/s (peer counted %lld)\n", ex_prog, role,
-           sender ? "sent" : "received", (unsigned long long)bytes, secs,
-           (double)bytes * 8 / secs / 1e9, (long long)peer);
+           sender ? "sent" : "received", (unsigned long long)bytes, secs, (double)bytes * 8 / secs / 1e9,
+           (long long)peer);
     fflush(stdout);
 }
 
@@ -666,8 +665,7 @@ static void summary(const char *role, int sender, uint64_t bytes, double secs, i
  * @last_sync: push the final block only once the rest is acknowledged (see
  * the header comment).
  */
-static uint64_t send_data(struct conn *ctrl, int data, uint64_t limit, uint32_t len, int until_ctrl,
-                          int last_sync)
+static uint64_t send_data(struct conn *ctrl, int data, uint64_t limit, uint32_t len, int until_ctrl, int last_sync)
 {
     static const char digits[] = "0123456789abcdef";
     uint8_t *tmpl = malloc(len);
@@ -853,8 +851,7 @@ static int serve_one(int lqd, int first_timeout)
     }
     if (p.parallel > 1) {
         char why[96];
-        snprintf(why, sizeof(why), "%ld parallel streams asked; iperf3-demi runs one (-P 1)",
-                 p.parallel);
+        snprintf(why, sizeof(why), "%ld parallel streams asked; iperf3-demi runs one (-P 1)", p.parallel);
         server_error(ctrl.qd, IE_NUMSTREAMS, why);
         conn_close(&ctrl);
         return 1;
@@ -938,8 +935,7 @@ static int run_client(const struct opts *o)
                      "{\"tcp\":true,\"omit\":0,\"time\":0,\"num\":%llu,\"blockcount\":0,"
                      "\"parallel\":1,%s\"len\":%u,\"pacing_timer\":1000,"
                      "\"client_version\":\"3.12\"}",
-                     (unsigned long long)o->bytes, o->reverse ? "\"reverse\":true," : "",
-                     (unsigned)o->len);
+                     (unsigned long long)o->bytes, o->reverse ? "\"reverse\":true," : "", (unsigned)o->len);
             send_json(ctrl.qd, json);
             break;
         case CREATE_STREAMS:
@@ -996,8 +992,8 @@ static int run_client(const struct opts *o)
             ex_die("the server is busy running a test (ACCESS_DENIED)");
         case SERVER_ERROR:
             conn_read(&ctrl, words, sizeof(words), NULL);
-            ex_die("the server refused the test: iperf3 error %u, errno %u",
-                   (unsigned)ntohl(words[0]), (unsigned)ntohl(words[1]));
+            ex_die("the server refused the test: iperf3 error %u, errno %u", (unsigned)ntohl(words[0]),
+                   (unsigned)ntohl(words[1]));
         case SERVER_TERMINATE:
             ex_die("the server ended the test (SERVER_TERMINATE)");
         default:

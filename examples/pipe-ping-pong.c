@@ -35,8 +35,7 @@ static void server(const struct ex_pipe_args *a)
         qr = ex_wait(qt, bytes == 0 ? EX_ACCEPT_TIMEOUT_S : EX_IO_TIMEOUT_S, DEMI_OPC_POP, "pop");
         len = ex_sga_len(&qr.qr_value.sga);
         if (len == 0)
-            ex_die("client closed after %llu of %llu bytes", (unsigned long long)bytes,
-                   (unsigned long long)total);
+            ex_die("client closed after %llu of %llu bytes", (unsigned long long)bytes, (unsigned long long)total);
         /* Echo the popped buffer itself; the pipe copies it into its ring. */
         ex_check(demi_push(&qt, tx, &qr.qr_value.sga), "demi_push");
         (void)ex_wait(qt, EX_IO_TIMEOUT_S, DEMI_OPC_PUSH, "push");

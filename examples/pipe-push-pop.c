@@ -38,8 +38,7 @@ static void server(const struct ex_pipe_args *a)
         qr = ex_wait(qt, i == 0 ? EX_ACCEPT_TIMEOUT_S : EX_IO_TIMEOUT_S, DEMI_OPC_POP, "pop");
         len = ex_sga_len(&qr.qr_value.sga);
         if (len == 0)
-            ex_die("client closed after %llu of %llu bytes", (unsigned long long)bytes,
-                   (unsigned long long)total);
+            ex_die("client closed after %llu of %llu bytes", (unsigned long long)bytes, (unsigned long long)total);
         if (len != a->size)
             ex_die("message %u: %u bytes, expected %u", i, len, a->size);
         bad = ex_verify(qr.qr_value.sga.sga_segs[0].sgaseg_buf, len, i, 0);

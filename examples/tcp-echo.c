@@ -25,8 +25,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#define USAGE                                                                                      \
-    "tcp-echo --server IP PORT [--max-conns N] [--once]\n"                                         \
+#define USAGE                                              \
+    "tcp-echo --server IP PORT [--max-conns N] [--once]\n" \
     "       tcp-echo --client IP PORT [--size B] [--msgs N] [--conns C] [--warmup W] [--csv FILE]"
 
 /* Completions handled per demi_wait_next_n() call. */
@@ -97,8 +97,7 @@ static void set_nodelay(int qd)
 {
     int one = 1;
 
-    ex_check(demi_setsockopt(qd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)),
-             "demi_setsockopt(TCP_NODELAY)");
+    ex_check(demi_setsockopt(qd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)), "demi_setsockopt(TCP_NODELAY)");
 }
 
 /* Wait for the next batch of completions; dies after @timeout_s idle seconds
@@ -144,7 +143,7 @@ struct pending_push {
 
 struct sconn {
     int open;
-    int eof;             /* end of stream or error seen: close once drained */
+    int eof; /* end of stream or error seen: close once drained */
     int pop_pending;
     demi_qtoken_t pop_qt;
     struct pending_push *pushes;
@@ -191,8 +190,8 @@ static void on_accept(const demi_qresult_t *qr, const struct opts *o)
     if (o->max_conns != 0 && active >= o->max_conns) {
         struct sockaddr_in peer = qr->qr_value.ares.addr; /* packed: copy, don't point */
 
-        fprintf(stderr, "%s: refusing connection from %s: --max-conns %lu reached\n", ex_prog,
-                ex_addr_str(&peer), o->max_conns);
+        fprintf(stderr, "%s: refusing connection from %s: --max-conns %lu reached\n", ex_prog, ex_addr_str(&peer),
+                o->max_conns);
         ex_check(demi_close(qd), "demi_close");
         return;
     }
@@ -303,12 +302,12 @@ static void server(const struct opts *o)
 
 struct cconn {
     int qd;
-    int busy;           /* a round is in progress */
+    int busy; /* a round is in progress */
     int push_pending, pop_pending;
     demi_qtoken_t push_qt, pop_qt;
-    demi_sgarray_t tx;  /* request being pushed, freed on push completion */
-    uint64_t round;     /* global number of the current round */
-    uint32_t got;       /* bytes of the response received */
+    demi_sgarray_t tx; /* request being pushed, freed on push completion */
+    uint64_t round;    /* global number of the current round */
+    uint32_t got;      /* bytes of the response received */
     uint64_t t_start, t_end;
 };
 
@@ -371,8 +370,8 @@ static void on_response(struct client_state *s, struct cconn *c, demi_qresult_t 
         ex_die("connection %d: %u bytes back, only %u outstanding", c->qd, len, size - c->got);
     bad = ex_verify(qr->qr_value.sga.sga_segs[0].sgaseg_buf, len, c->round, c->got);
     if (bad != len)
-        ex_die("connection %d, round %llu: echoed byte %lu is wrong", c->qd,
-               (unsigned long long)c->round, (unsigned long)(c->got + bad));
+        ex_die("connection %d, round %llu: echoed byte %lu is wrong", c->qd, (unsigned long long)c->round,
+               (unsigned long)(c->got + bad));
     ex_sgafree(&qr->qr_value.sga);
     c->got += len;
 
@@ -445,10 +444,9 @@ static void report(struct client_state *s)
 
     printf("%s: libos=%s size=%u conns=%u msgs=%u p50=%.2fus p99=%.2fus p999=%.2fus "
            "mean=%.2fus min=%.2fus max=%.2fus throughput=%.0f msg/s\n",
-           ex_prog, libos != NULL && libos[0] != '\0' ? libos : "catnap", o->size, o->conns,
-           o->msgs, percentile_us(v, n, 500), percentile_us(v, n, 990), percentile_us(v, n, 999),
-           sum / (double)n / 1000.0, (double)v[0] / 1000.0, (double)v[n - 1] / 1000.0,
-           secs > 0 ? (double)n / secs : 0.0);
+           ex_prog, libos != NULL && libos[0] != '\0' ? libos : "catnap", o->size, o->conns, o->msgs,
+           percentile_us(v, n, 500), percentile_us(v, n, 990), percentile_us(v, n, 999), sum / (double)n / 1000.0,
+           (double)v[0] / 1000.0, (double)v[n - 1] / 1000.0, secs > 0 ? (double)n / secs : 0.0);
 }
 
 static void client(const struct opts *o)

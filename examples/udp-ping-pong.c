@@ -36,9 +36,7 @@ static void server(const struct ex_args *a)
             ex_die("datagram %u: %u bytes, expected %u", i, ex_sga_len(&qr.qr_value.sga), a->size);
         from = qr.qr_value.sga.sga_addr;
         /* Zero-copy echo: send the popped buffer itself. */
-        ex_check(demi_pushto(&qt, qd, &qr.qr_value.sga, (const struct sockaddr *)&from,
-                             sizeof(from)),
-                 "demi_pushto");
+        ex_check(demi_pushto(&qt, qd, &qr.qr_value.sga, (const struct sockaddr *)&from, sizeof(from)), "demi_pushto");
         (void)ex_wait(qt, EX_IO_TIMEOUT_S, DEMI_OPC_PUSH, "pushto");
         ex_sgafree(&qr.qr_value.sga);
     }
@@ -62,16 +60,14 @@ static void client(const struct ex_args *a)
         size_t bad;
 
         ex_fill(sga.sga_segs[0].sgaseg_buf, a->size, i, 0);
-        ex_check(demi_pushto(&qt, qd, &sga, (const struct sockaddr *)&a->addr, sizeof(a->addr)),
-                 "demi_pushto");
+        ex_check(demi_pushto(&qt, qd, &sga, (const struct sockaddr *)&a->addr, sizeof(a->addr)), "demi_pushto");
         (void)ex_wait(qt, EX_IO_TIMEOUT_S, DEMI_OPC_PUSH, "pushto");
         ex_sgafree(&sga);
 
         ex_check(demi_pop(&qt, qd), "demi_pop");
         qr = ex_wait(qt, EX_IO_TIMEOUT_S, DEMI_OPC_POP, "pop");
         if (ex_sga_len(&qr.qr_value.sga) != a->size)
-            ex_die("datagram %u: %u bytes back, expected %u", i, ex_sga_len(&qr.qr_value.sga),
-                   a->size);
+            ex_die("datagram %u: %u bytes back, expected %u", i, ex_sga_len(&qr.qr_value.sga), a->size);
         bad = ex_verify(qr.qr_value.sga.sga_segs[0].sgaseg_buf, a->size, i, 0);
         if (bad != a->size)
             ex_die("datagram %u: byte %lu is wrong", i, (unsigned long)bad);

@@ -48,14 +48,12 @@ static void server(const struct ex_args *a)
             ex_die("datagram %u: %u bytes, expected %u", i, len, a->size);
         bad = ex_verify(qr.qr_value.sga.sga_segs[0].sgaseg_buf, len, i, 0);
         if (bad != len)
-            ex_die("datagram %u: byte %lu is wrong (lost or reordered datagram?)", i,
-                   (unsigned long)bad);
+            ex_die("datagram %u: byte %lu is wrong (lost or reordered datagram?)", i, (unsigned long)bad);
         bytes += len;
         ex_sgafree(&qr.qr_value.sga);
     }
     ex_check(demi_close(qd), "demi_close");
-    printf("%s: server received %u datagrams, %llu bytes\n", ex_prog, a->msgs,
-           (unsigned long long)bytes);
+    printf("%s: server received %u datagrams, %llu bytes\n", ex_prog, a->msgs, (unsigned long long)bytes);
 }
 
 static void client(const struct ex_args *a)
@@ -71,8 +69,7 @@ static void client(const struct ex_args *a)
         demi_qtoken_t qt;
 
         ex_fill(sga.sga_segs[0].sgaseg_buf, a->size, i, 0);
-        ex_check(demi_pushto(&qt, qd, &sga, (const struct sockaddr *)&a->addr, sizeof(a->addr)),
-                 "demi_pushto");
+        ex_check(demi_pushto(&qt, qd, &sga, (const struct sockaddr *)&a->addr, sizeof(a->addr)), "demi_pushto");
         (void)ex_wait(qt, EX_IO_TIMEOUT_S, DEMI_OPC_PUSH, "pushto");
         ex_sgafree(&sga);
     }

@@ -13,7 +13,8 @@ PKGS=(
   scdoc man-db                      # man pages from man/*.scd; man -l to check them
   libxdp-dev libbpf-dev             # LIBOS=catpowder raw_socket.mode af_xdp; tc BPF loss in tests
   python3                           # test and report scripts
-  clang libclang-rt-14-dev          # libFuzzer targets (tests/fuzz)
+  clang libclang-rt-14-dev          # libFuzzer targets (tests/fuzz); the clang build of make test
+  clang-format                      # .clang-format: make format, and make test's check
   iproute2 procps                   # integration tests: ss, ip, pkill
   ethtool netcat-openbsd socat tcpdump iputils-ping  # Linux peers of catpowder/catnip tests
   iperf3 curl                       # real tools against libdemi's iperf3 and HTTP examples

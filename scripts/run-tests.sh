@@ -21,6 +21,13 @@ run "$build" "all suites" --num-processes 2
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   run "$asan" "unit, packet-script and shim suites under ASan+UBSan" --suite unit --suite pkt --suite shim
 
+# Formatting: the C sources follow .clang-format (make format fixes them).
+echo "== format"
+if out=$(scripts/check-format.sh 2>&1); then :; else status=1; fi
+echo "$out"
+echo "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -1 | awk '{print $1, $3, "format"}' >> "$tally"
+grep -q " format$" "$tally" || echo "0 1 format (no result line)" >> "$tally"
+
 # Portable builds (make build-portable): the builds a packager gets,
 # warnings as errors, must pass the unit suite too.
 for b in ${PORTABLE_BUILDS:-}; do

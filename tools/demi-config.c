@@ -19,38 +19,37 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: demi-config [--file PATH] [--help] [--version]\n"
-            "       demi-config --clean-shm [--dry-run] [--prefix NAME]\n"
-            "\n"
-            "Print every libdemi tunable, its value, its source and a line of help.\n"
-            "\n"
-            "  --file PATH  YAML file to read (Demikernel's format plus a libdemi:\n"
-            "               section); default: $CONFIG_PATH as demi_init() uses it,\n"
-            "               or no file when unset. --file \"\" reads no file.\n"
-            "  --help       show this text\n"
-            "  --version    print libdemi's version (the library this runs with)\n"
-            "\n"
-            "Each key can be overridden by the environment variable DEMI_<KEY>, KEY\n"
-            "upper-cased with '.' turned into '_' (inetstack_config.mtu is\n"
-            "DEMI_INETSTACK_CONFIG_MTU). Exits 1 when the configuration is invalid.\n"
-            "\n"
-            "  --clean-shm  remove the stale pipes (<demi/pipe.h>) left in /dev/shm:\n"
-            "               objects /dev/shm/demi-pipe-NAME that no live process\n"
-            "               holds (their creator and their opener are dead: killed,\n"
-            "               crashed, exited without demi_close), and temporary\n"
-            "               demi-pipe-NAME~PID~N ones whose creator PID died while\n"
-            "               making them. Never touches a pipe a live process holds,\n"
-            "               nor anything that is not a libdemi pipe of this version.\n"
-            "               One line per object: \"removed\", \"would remove\", \"kept\"\n"
-            "               or \"FAILED\", its path and why; then a summary. Exits 0,\n"
-            "               or 1 when /dev/shm cannot be read or a stale object\n"
-            "               cannot be removed.\n"
-            "               Also the objects /dev/shm/demi-catloop-IP-PORT of\n"
-            "               catloop listeners (catloop.mode host) whose process died.\n"
-            "  --dry-run    with --clean-shm: list, remove nothing\n"
-            "  --prefix NAME  with --clean-shm: only pipes whose name starts with NAME\n"
-            "               (catloop listeners are left alone)\n");
+    fprintf(out, "usage: demi-config [--file PATH] [--help] [--version]\n"
+                 "       demi-config --clean-shm [--dry-run] [--prefix NAME]\n"
+                 "\n"
+                 "Print every libdemi tunable, its value, its source and a line of help.\n"
+                 "\n"
+                 "  --file PATH  YAML file to read (Demikernel's format plus a libdemi:\n"
+                 "               section); default: $CONFIG_PATH as demi_init() uses it,\n"
+                 "               or no file when unset. --file \"\" reads no file.\n"
+                 "  --help       show this text\n"
+                 "  --version    print libdemi's version (the library this runs with)\n"
+                 "\n"
+                 "Each key can be overridden by the environment variable DEMI_<KEY>, KEY\n"
+                 "upper-cased with '.' turned into '_' (inetstack_config.mtu is\n"
+                 "DEMI_INETSTACK_CONFIG_MTU). Exits 1 when the configuration is invalid.\n"
+                 "\n"
+                 "  --clean-shm  remove the stale pipes (<demi/pipe.h>) left in /dev/shm:\n"
+                 "               objects /dev/shm/demi-pipe-NAME that no live process\n"
+                 "               holds (their creator and their opener are dead: killed,\n"
+                 "               crashed, exited without demi_close), and temporary\n"
+                 "               demi-pipe-NAME~PID~N ones whose creator PID died while\n"
+                 "               making them. Never touches a pipe a live process holds,\n"
+                 "               nor anything that is not a libdemi pipe of this version.\n"
+                 "               One line per object: \"removed\", \"would remove\", \"kept\"\n"
+                 "               or \"FAILED\", its path and why; then a summary. Exits 0,\n"
+                 "               or 1 when /dev/shm cannot be read or a stale object\n"
+                 "               cannot be removed.\n"
+                 "               Also the objects /dev/shm/demi-catloop-IP-PORT of\n"
+                 "               catloop listeners (catloop.mode host) whose process died.\n"
+                 "  --dry-run    with --clean-shm: list, remove nothing\n"
+                 "  --prefix NAME  with --clean-shm: only pipes whose name starts with NAME\n"
+                 "               (catloop listeners are left alone)\n");
 }
 
 /* Stale pipes, then (without --prefix) stale catloop listeners
@@ -75,8 +74,8 @@ static int clean_shm(const char *prefix, bool dry_run)
         printf("demi-config --clean-shm --dry-run: %u stale (nothing removed), %u in use, %u not libdemi's\n",
                res.stale, res.live, res.foreign);
     else
-        printf("demi-config --clean-shm: %u removed, %u failed, %u in use, %u not libdemi's\n", res.removed,
-               res.failed, res.live, res.foreign);
+        printf("demi-config --clean-shm: %u removed, %u failed, %u in use, %u not libdemi's\n", res.removed, res.failed,
+               res.live, res.foreign);
     if (fflush(stdout) != 0 || ferror(stdout)) {
         perror("demi-config: stdout");
         return 1;

@@ -37,33 +37,32 @@ static const struct counter_info counters[] = {
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: demi-stat                      list the libdemi processes on this machine\n"
-            "       demi-stat [-a] [--json] PID    counters of the process's stack, pools, queues\n"
-            "       demi-stat -n [--json] PID      its connections, as netstat/ss would show them\n"
-            "       demi-stat -l [--json] PID      latency of its operations (push, pop, accept, connect)\n"
-            "       demi-stat -w SECS [-c N] [-n] PID   refresh every SECS seconds (N times), with rates\n"
-            "       demi-stat --pcap FILE PID      start capturing every frame of its stack to FILE\n"
-            "       demi-stat --pcap off PID       stop it\n"
-            "\n"
-            "  -a      every counter, the zero ones too\n"
-            "  -n      the connection table: state, addresses, queues, cwnd, ssthresh, srtt,\n"
-            "          rttvar, rto, retransmissions, each queue's push and pop latency\n"
-            "          (listeners: half-open and ready counts)\n"
-            "  -l      histograms of the time from each push, pop, accept and connect to its\n"
-            "          completion, every queue together (power-of-two buckets of ns)\n"
-            "  -w SECS watch: clear the screen and print again every SECS seconds, each\n"
-            "          counter with its rate per second since the last screen\n"
-            "  -c N    with -w: stop after N screens (default: until interrupted)\n"
-            "  --json  one JSON object instead of text\n"
-            "\n"
-            "--pcap needs write access to /dev/shm/demi-stats-PID (the process's user, or\n"
-            "root); the file is written by the process, with its rights, snap length and\n"
-            "size limit (libdemi.pcap_snaplen, libdemi.pcap_max_mb).\n"
-            "\n"
-            "A process publishes its statistics while libdemi.live_stats is true (the\n"
-            "default) on an inet libOS (catnip, catpowder, catloop): counters every 10 ms,\n"
-            "connections every 100 ms, from its own poll loop.\n");
+    fprintf(out, "usage: demi-stat                      list the libdemi processes on this machine\n"
+                 "       demi-stat [-a] [--json] PID    counters of the process's stack, pools, queues\n"
+                 "       demi-stat -n [--json] PID      its connections, as netstat/ss would show them\n"
+                 "       demi-stat -l [--json] PID      latency of its operations (push, pop, accept, connect)\n"
+                 "       demi-stat -w SECS [-c N] [-n] PID   refresh every SECS seconds (N times), with rates\n"
+                 "       demi-stat --pcap FILE PID      start capturing every frame of its stack to FILE\n"
+                 "       demi-stat --pcap off PID       stop it\n"
+                 "\n"
+                 "  -a      every counter, the zero ones too\n"
+                 "  -n      the connection table: state, addresses, queues, cwnd, ssthresh, srtt,\n"
+                 "          rttvar, rto, retransmissions, each queue's push and pop latency\n"
+                 "          (listeners: half-open and ready counts)\n"
+                 "  -l      histograms of the time from each push, pop, accept and connect to its\n"
+                 "          completion, every queue together (power-of-two buckets of ns)\n"
+                 "  -w SECS watch: clear the screen and print again every SECS seconds, each\n"
+                 "          counter with its rate per second since the last screen\n"
+                 "  -c N    with -w: stop after N screens (default: until interrupted)\n"
+                 "  --json  one JSON object instead of text\n"
+                 "\n"
+                 "--pcap needs write access to /dev/shm/demi-stats-PID (the process's user, or\n"
+                 "root); the file is written by the process, with its rights, snap length and\n"
+                 "size limit (libdemi.pcap_snaplen, libdemi.pcap_max_mb).\n"
+                 "\n"
+                 "A process publishes its statistics while libdemi.live_stats is true (the\n"
+                 "default) on an inet libOS (catnip, catpowder, catloop): counters every 10 ms,\n"
+                 "connections every 100 ms, from its own poll loop.\n");
 }
 
 static bool pid_alive(int pid)
@@ -83,8 +82,10 @@ static const struct stats_shm *map_pid(int pid, bool quiet)
     fd = shm_open(name, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0) {
         if (!quiet)
-            fprintf(stderr, "demi-stat: no statistics for process %d (/dev/shm%s: %s); is it a libdemi process "
-                    "on an inet libOS with libdemi.live_stats on?\n", pid, name, strerror(errno));
+            fprintf(stderr,
+                    "demi-stat: no statistics for process %d (/dev/shm%s: %s); is it a libdemi process "
+                    "on an inet libOS with libdemi.live_stats on?\n",
+                    pid, name, strerror(errno));
         return NULL;
     }
     if (fstat(fd, &st) != 0 || (size_t)st.st_size < sizeof(*m)) {
@@ -100,9 +101,10 @@ static const struct stats_shm *map_pid(int pid, bool quiet)
         return NULL;
     if (m->magic != STATS_SHM_MAGIC || m->version != STATS_SHM_VERSION || m->layout != stats_shm_layout()) {
         if (!quiet)
-            fprintf(stderr, "demi-stat: process %d publishes another layout (version %u, layout %08x; this "
-                    "demi-stat reads version %u, layout %08x): use the demi-stat of its libdemi\n", pid,
-                    m->version, m->layout, STATS_SHM_VERSION, stats_shm_layout());
+            fprintf(stderr,
+                    "demi-stat: process %d publishes another layout (version %u, layout %08x; this "
+                    "demi-stat reads version %u, layout %08x): use the demi-stat of its libdemi\n",
+                    pid, m->version, m->layout, STATS_SHM_VERSION, stats_shm_layout());
         munmap((void *)(uintptr_t)m, sizeof(*m));
         return NULL;
     }

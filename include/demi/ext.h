@@ -28,13 +28,13 @@ extern "C" {
  * POSIX), where <netinet/tcp.h> defines only TCP_NODELAY. Identical
  * redefinitions by a later <netinet/tcp.h> are harmless. */
 #ifndef TCP_KEEPIDLE
-#define TCP_KEEPIDLE 4  /**< int seconds idle before the first probe, 1..32767 */
+#define TCP_KEEPIDLE 4 /**< int seconds idle before the first probe, 1..32767 */
 #endif
 #ifndef TCP_KEEPINTVL
 #define TCP_KEEPINTVL 5 /**< int seconds between probes, 1..32767 */
 #endif
 #ifndef TCP_KEEPCNT
-#define TCP_KEEPCNT 6   /**< int unanswered probes before the connection fails, 1..127 */
+#define TCP_KEEPCNT 6 /**< int unanswered probes before the connection fails, 1..127 */
 #endif
 
 /**

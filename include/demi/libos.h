@@ -86,8 +86,7 @@ extern int demi_listen(_In_ int sockqd, _In_ int backlog);
  *         AF_INET, already bound); EADDRINUSE; EADDRNOTAVAIL.
  */
 ATTR_NONNULL(2)
-extern int demi_bind(_In_ int sockqd, _In_reads_bytes_(size) const struct sockaddr *addr,
-                     _In_ socklen_t size);
+extern int demi_bind(_In_ int sockqd, _In_reads_bytes_(size) const struct sockaddr *addr, _In_ socklen_t size);
 
 /**
  * Accept a connection on a listening socket, asynchronously.
@@ -149,8 +148,8 @@ extern int demi_pop(_Out_ demi_qtoken_t *qt_out, _In_ int qd);
  * @return 0; EBADF; EINVAL (NULL, wrong optlen); ENOPROTOOPT (other option).
  */
 ATTR_NONNULL(4)
-extern int demi_setsockopt(_In_ int qd, _In_ int level, _In_ int optname,
-                           _In_reads_bytes_(optlen) const void *optval, _In_ socklen_t optlen);
+extern int demi_setsockopt(_In_ int qd, _In_ int level, _In_ int optname, _In_reads_bytes_(optlen) const void *optval,
+                           _In_ socklen_t optlen);
 
 /**
  * Read a socket option (same set as demi_setsockopt()). On entry *optlen is

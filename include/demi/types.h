@@ -28,8 +28,8 @@ typedef uint64_t demi_qtoken_t;
 
 /** One segment of a scatter-gather array. */
 typedef struct __attribute__((__packed__)) demi_sgaseg {
-    void *sgaseg_buf;     /**< Start of the segment's bytes. */
-    uint32_t sgaseg_len;  /**< Number of bytes. */
+    void *sgaseg_buf;    /**< Start of the segment's bytes. */
+    uint32_t sgaseg_len; /**< Number of bytes. */
 } demi_sgaseg_t;
 
 /** Scatter-gather array: the unit of data exchanged with a queue. */

@@ -28,8 +28,7 @@ struct timespec;
  *         timeout) at once; ETIMEDOUT.
  */
 ATTR_NONNULL(1)
-extern int demi_wait(_Out_ demi_qresult_t *qr_out, _In_ demi_qtoken_t qt,
-                     _In_opt_ const struct timespec *timeout);
+extern int demi_wait(_Out_ demi_qresult_t *qr_out, _In_ demi_qtoken_t qt, _In_opt_ const struct timespec *timeout);
 
 /**
  * Wait for the first of @p num_qts operations; consume only that token.
@@ -48,9 +47,8 @@ extern int demi_wait_any(_Out_ demi_qresult_t *qr_out, _Out_ int *ready_offset,
  *         with *num_qrs_out = 0.
  */
 ATTR_NONNULL(1, 3)
-extern int demi_wait_next_n(_Out_writes_to_(num_qrs, *num_qrs_out) demi_qresult_t *qr_out,
-                            _In_ int num_qrs, _Out_ int *num_qrs_out,
-                            _In_opt_ const struct timespec *timeout);
+extern int demi_wait_next_n(_Out_writes_to_(num_qrs, *num_qrs_out) demi_qresult_t *qr_out, _In_ int num_qrs,
+                            _Out_ int *num_qrs_out, _In_opt_ const struct timespec *timeout);
 
 #ifdef __cplusplus
 }

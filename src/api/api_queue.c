@@ -88,19 +88,19 @@ DEMI_EXPORT int demi_listen(int sockqd, int backlog)
 }
 
 /* Take an op, hand it to the libOS, and give the token out only on success. */
-#define API_SUBMIT(q, qt_out, opc, call)                                   \
-    do {                                                                   \
-        struct demi_op *op_ = op_alloc(&rt.ops, (q), (opc), (q)->qd);      \
-        int ret_;                                                          \
-        if (!op_)                                                          \
-            return ENOMEM;                                                 \
-        ret_ = (call);                                                     \
-        if (ret_) {                                                        \
-            op_free(&rt.ops, op_);                                         \
-            return ret_;                                                   \
-        }                                                                  \
-        *(qt_out) = op_token(op_);                                         \
-        return 0;                                                          \
+#define API_SUBMIT(q, qt_out, opc, call)                              \
+    do {                                                              \
+        struct demi_op *op_ = op_alloc(&rt.ops, (q), (opc), (q)->qd); \
+        int ret_;                                                     \
+        if (!op_)                                                     \
+            return ENOMEM;                                            \
+        ret_ = (call);                                                \
+        if (ret_) {                                                   \
+            op_free(&rt.ops, op_);                                    \
+            return ret_;                                              \
+        }                                                             \
+        *(qt_out) = op_token(op_);                                    \
+        return 0;                                                     \
     } while (0)
 
 DEMI_EXPORT int demi_accept(demi_qtoken_t *qt_out, int sockqd)
@@ -186,8 +186,8 @@ DEMI_EXPORT int demi_push(demi_qtoken_t *qt_out, int qd, const demi_sgarray_t *s
     API_SUBMIT(q, qt_out, DEMI_OPC_PUSH, q->libos->ops->push(q, op_, sga, d, NULL));
 }
 
-DEMI_EXPORT int demi_pushto(demi_qtoken_t *qt_out, int qd, const demi_sgarray_t *sga,
-                            const struct sockaddr *dest, socklen_t size)
+DEMI_EXPORT int demi_pushto(demi_qtoken_t *qt_out, int qd, const demi_sgarray_t *sga, const struct sockaddr *dest,
+                            socklen_t size)
 {
     struct queue *q = api_queue(qd);
     struct sockaddr_in sin;

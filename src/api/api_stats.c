@@ -35,11 +35,20 @@ DEMI_EXPORT int demi_stats_latency(int qd, demi_opcode_t opcode, uint64_t *bucke
     if (!buckets)
         return EINVAL;
     switch (opcode) {
-    case DEMI_OPC_PUSH: k = LAT_PUSH; break;
-    case DEMI_OPC_POP: k = LAT_POP; break;
-    case DEMI_OPC_ACCEPT: k = LAT_ACCEPT; break;
-    case DEMI_OPC_CONNECT: k = LAT_CONNECT; break;
-    default: return EINVAL;
+    case DEMI_OPC_PUSH:
+        k = LAT_PUSH;
+        break;
+    case DEMI_OPC_POP:
+        k = LAT_POP;
+        break;
+    case DEMI_OPC_ACCEPT:
+        k = LAT_ACCEPT;
+        break;
+    case DEMI_OPC_CONNECT:
+        k = LAT_CONNECT;
+        break;
+    default:
+        return EINVAL;
     }
     if (!rt.initialised)
         return EPERM;

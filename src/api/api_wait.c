@@ -82,8 +82,7 @@ DEMI_EXPORT int demi_wait_any(demi_qresult_t *qr_out, int *ready_offset, const d
     return 0;
 }
 
-DEMI_EXPORT int demi_wait_next_n(demi_qresult_t *qr_out, int num_qrs, int *num_qrs_out,
-                                 const struct timespec *timeout)
+DEMI_EXPORT int demi_wait_next_n(demi_qresult_t *qr_out, int num_qrs, int *num_qrs_out, const struct timespec *timeout)
 {
     struct rt_deadline deadline;
     int n = 0;

@@ -69,8 +69,13 @@ static inline uint64_t tsc_ns(void)
     return tsc_ns_base + (uint64_t)(((unsigned __int128)(__rdtsc() - tsc_base) * tsc_mult) >> 32);
 }
 #else
-static void tsc_calibrate(void) {}
-static inline uint64_t tsc_ns(void) { return 0; }
+static void tsc_calibrate(void)
+{
+}
+static inline uint64_t tsc_ns(void)
+{
+    return 0;
+}
 #endif
 
 void clock_init(bool use_tsc)

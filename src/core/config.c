@@ -43,15 +43,15 @@ struct loader {
     struct demi_config *cfg;
     char *err;
     size_t errlen;
-    const char *path;  /* file being read, for messages */
-    char *ignored;     /* heap, '\n'-separated */
+    const char *path; /* file being read, for messages */
+    char *ignored;    /* heap, '\n'-separated */
     size_t ignored_len;
 };
 
 /* Where a value comes from, for error messages. */
 struct origin {
-    const char *env;   /* variable name, or NULL for the file */
-    size_t line;       /* 1-based line in the file */
+    const char *env;                  /* variable name, or NULL for the file */
+    size_t line;                      /* 1-based line in the file */
     const struct config_alias *alias; /* @env is this alias, or NULL */
 };
 
@@ -246,8 +246,7 @@ static void expected_form(const struct config_key *k, bool env, char *buf, size_
         if (env)
             snprintf(buf, size, "at most %d space-separated arguments", CONFIG_EAL_ARGS_MAX);
         else
-            snprintf(buf, size, "a sequence of at most %d strings like [\"\", \"--no-huge\"]",
-                     CONFIG_EAL_ARGS_MAX);
+            snprintf(buf, size, "a sequence of at most %d strings like [\"\", \"--no-huge\"]", CONFIG_EAL_ARGS_MAX);
         break;
     case CONFIG_T_ARPMAP:
         if (env)
@@ -265,8 +264,7 @@ static void expected_form(const struct config_key *k, bool env, char *buf, size_
 }
 
 /* @got is already formatted: a quoted value, or "a mapping", etc. */
-static int value_error(struct loader *ld, const struct origin *o, const struct config_key *k,
-                       const char *got)
+static int value_error(struct loader *ld, const struct origin *o, const struct config_key *k, const char *got)
 {
     char exp[160];
 
@@ -276,8 +274,7 @@ static int value_error(struct loader *ld, const struct origin *o, const struct c
                     o->alias->presence ? "1, 0 or " : "", exp, got);
     if (o->env)
         return fail(ld, EINVAL, "environment %s: expected %s, got %s", o->env, exp, got);
-    return fail(ld, EINVAL, "config %s: key %s: expected %s, got %s (line %zu)", ld->path, k->key,
-                exp, got, o->line);
+    return fail(ld, EINVAL, "config %s: key %s: expected %s, got %s (line %zu)", ld->path, k->key, exp, got, o->line);
 }
 
 static void mark_set(struct loader *ld, size_t i, const struct origin *o)
@@ -421,11 +418,11 @@ static int env_unknown(struct loader *ld, const struct env_names *en, const char
     end = strrchr(shown, '"');
     memmove(end, end + 1, strlen(end + 1) + 1);
     if (s.found && s.alias)
-        return fail(ld, EINVAL, "environment %s: not a libdemi variable; did you mean %s (alias of %s)?",
-                    shown + 1, s.name, config_aliases[s.key].key);
+        return fail(ld, EINVAL, "environment %s: not a libdemi variable; did you mean %s (alias of %s)?", shown + 1,
+                    s.name, config_aliases[s.key].key);
     if (s.found)
-        return fail(ld, EINVAL, "environment %s: not a libdemi variable; did you mean %s (key %s)?", shown + 1,
-                    s.name, config_keys[s.key].key);
+        return fail(ld, EINVAL, "environment %s: not a libdemi variable; did you mean %s (key %s)?", shown + 1, s.name,
+                    config_keys[s.key].key);
     for (size_t i = 0; i < config_naliases && o < sizeof(aliases); i++)
         o += (size_t)snprintf(aliases + o, sizeof(aliases) - o, "%s%s", i ? ", " : "", config_aliases[i].env);
     return fail(ld, EINVAL,
@@ -589,8 +586,7 @@ static void add_ignored(struct loader *ld, const char *name)
     ld->ignored_len += len + 1;
 }
 
-static int file_strlist(struct loader *ld, size_t i, const struct origin *o, yaml_document_t *doc,
-                        yaml_node_t *n)
+static int file_strlist(struct loader *ld, size_t i, const struct origin *o, yaml_document_t *doc, yaml_node_t *n)
 {
     const char *items[CONFIG_EAL_ARGS_MAX];
     char got[96];
@@ -612,8 +608,7 @@ static int file_strlist(struct loader *ld, size_t i, const struct origin *o, yam
         yaml_node_t *item = yaml_document_get_node(doc, *it);
 
         if (count == CONFIG_EAL_ARGS_MAX) {
-            snprintf(got, sizeof(got), "%td strings",
-                     n->data.sequence.items.top - n->data.sequence.items.start);
+            snprintf(got, sizeof(got), "%td strings", n->data.sequence.items.top - n->data.sequence.items.start);
             return value_error(ld, o, &config_keys[i], got);
         }
         if (!item || item->type != YAML_SCALAR_NODE || !scalar_is_text(item)) {
@@ -625,8 +620,7 @@ static int file_strlist(struct loader *ld, size_t i, const struct origin *o, yam
     return set_strlist(ld, items, count);
 }
 
-static int file_arpmap(struct loader *ld, size_t i, const struct origin *o, yaml_document_t *doc,
-                       yaml_node_t *n)
+static int file_arpmap(struct loader *ld, size_t i, const struct origin *o, yaml_document_t *doc, yaml_node_t *n)
 {
     struct config_arp_entry e[CONFIG_ARP_TABLE_MAX];
     char got[160];
@@ -645,8 +639,7 @@ static int file_arpmap(struct loader *ld, size_t i, const struct origin *o, yaml
         bool vs = vn && vn->type == YAML_SCALAR_NODE && scalar_is_text(vn);
 
         if (count == CONFIG_ARP_TABLE_MAX) {
-            snprintf(got, sizeof(got), "%td entries",
-                     n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+            snprintf(got, sizeof(got), "%td entries", n->data.mapping.pairs.top - n->data.mapping.pairs.start);
             return value_error(ld, o, &config_keys[i], got);
         }
         if (!ks || !vs || !parse_mac((const char *)kn->data.scalar.value, e[count].mac) ||
@@ -655,11 +648,9 @@ static int file_arpmap(struct loader *ld, size_t i, const struct origin *o, yaml
             struct origin at = {.line = (kn ? kn->start_mark.line : 0) + 1};
 
             snprintf(got, sizeof(got), "%s: %s",
-                     ks ? quote((const char *)kn->data.scalar.value, kn->data.scalar.length, qk,
-                                sizeof(qk))
+                     ks ? quote((const char *)kn->data.scalar.value, kn->data.scalar.length, qk, sizeof(qk))
                         : (kn ? node_kind(kn) : "nothing"),
-                     vs ? quote((const char *)vn->data.scalar.value, vn->data.scalar.length, qv,
-                                sizeof(qv))
+                     vs ? quote((const char *)vn->data.scalar.value, vn->data.scalar.length, qv, sizeof(qv))
                         : (vn ? node_kind(vn) : "nothing"));
             return value_error(ld, &at, &config_keys[i], got);
         }
@@ -683,9 +674,8 @@ static int file_value(struct loader *ld, size_t i, yaml_document_t *doc, yaml_no
     else if (n->type != YAML_SCALAR_NODE)
         ret = value_error(ld, &o, k, node_kind(n));
     else if (!scalar_is_text(n) || !set_scalar(ld->cfg, k, (const char *)n->data.scalar.value))
-        ret = value_error(ld, &o, k,
-                          quote((const char *)n->data.scalar.value, n->data.scalar.length, got,
-                                sizeof(got)));
+        ret =
+            value_error(ld, &o, k, quote((const char *)n->data.scalar.value, n->data.scalar.length, got, sizeof(got)));
     if (ret)
         return ret;
     mark_set(ld, i, &o);
@@ -748,10 +738,10 @@ static int file_unknown(struct loader *ld, const char *name, size_t line)
     struct suggestion s = {0};
 
     if (file_suggest(name, &s))
-        return fail(ld, EINVAL, "config %s: key %s: no such key (line %zu); did you mean %s?", ld->path, name,
-                    line, s.name);
-    return fail(ld, EINVAL, "config %s: key %s: no such key (line %zu); demi-config lists every key",
-                ld->path, name, line);
+        return fail(ld, EINVAL, "config %s: key %s: no such key (line %zu); did you mean %s?", ld->path, name, line,
+                    s.name);
+    return fail(ld, EINVAL, "config %s: key %s: no such key (line %zu); demi-config lists every key", ld->path, name,
+                line);
 }
 
 /* A top-level name not ours: listed, with our section it resembles. */
@@ -793,14 +783,13 @@ static int walk(struct loader *ld, yaml_document_t *doc, yaml_node_t *map, const
             continue;
         if (kn->type != YAML_SCALAR_NODE || !scalar_is_text(kn)) {
             if (*prefix)
-                return fail(ld, EINVAL, "config %s: key %s: expected names inside, got %s as key (line %zu)",
-                            ld->path, prefix, node_kind(kn), kn->start_mark.line + 1);
+                return fail(ld, EINVAL, "config %s: key %s: expected names inside, got %s as key (line %zu)", ld->path,
+                            prefix, node_kind(kn), kn->start_mark.line + 1);
             snprintf(name, sizeof(name), "(%s as key)", node_kind(kn));
             add_ignored(ld, name);
             continue;
         }
-        len = snprintf(name, sizeof(name), "%s%s%s", prefix, *prefix ? "." : "",
-                       (const char *)kn->data.scalar.value);
+        len = snprintf(name, sizeof(name), "%s%s%s", prefix, *prefix ? "." : "", (const char *)kn->data.scalar.value);
         if (len < 0 || (size_t)len >= sizeof(name)) {
             /* Too long to be ours; shown truncated. */
             if (in_our_section(name))
@@ -843,11 +832,9 @@ static int yaml_error(struct loader *ld, const yaml_parser_t *parser)
     if (parser->context)
         return fail(ld, EINVAL, "config %s:%zu:%zu: invalid YAML: %s (%s at line %zu)", ld->path,
                     parser->problem_mark.line + 1, parser->problem_mark.column + 1,
-                    parser->problem ? parser->problem : "syntax error", parser->context,
-                    parser->context_mark.line + 1);
-    return fail(ld, EINVAL, "config %s:%zu:%zu: invalid YAML: %s", ld->path,
-                parser->problem_mark.line + 1, parser->problem_mark.column + 1,
-                parser->problem ? parser->problem : "syntax error");
+                    parser->problem ? parser->problem : "syntax error", parser->context, parser->context_mark.line + 1);
+    return fail(ld, EINVAL, "config %s:%zu:%zu: invalid YAML: %s", ld->path, parser->problem_mark.line + 1,
+                parser->problem_mark.column + 1, parser->problem ? parser->problem : "syntax error");
 }
 
 static int load_file(struct loader *ld, const char *path)
@@ -889,8 +876,8 @@ static int load_file(struct loader *ld, const char *path)
     root = yaml_document_get_root_node(&doc);
     if (root && !node_is_null(root)) {
         if (root->type != YAML_MAPPING_NODE)
-            ret = fail(ld, EINVAL, "config %s: expected a mapping of sections at the top, got %s (line %zu)",
-                       path, node_kind(root), root->start_mark.line + 1);
+            ret = fail(ld, EINVAL, "config %s: expected a mapping of sections at the top, got %s (line %zu)", path,
+                       node_kind(root), root->start_mark.line + 1);
         else
             ret = walk(ld, &doc, root, "");
     }
@@ -905,8 +892,8 @@ static int load_file(struct loader *ld, const char *path)
     }
     root = yaml_document_get_root_node(&extra);
     if (root)
-        ret = fail(ld, EINVAL, "config %s: expected a single YAML document, found another at line %zu",
-                   path, root->start_mark.line + 1);
+        ret = fail(ld, EINVAL, "config %s: expected a single YAML document, found another at line %zu", path,
+                   root->start_mark.line + 1);
     yaml_document_delete(&extra);
 out:
     yaml_parser_delete(&parser);

@@ -46,30 +46,30 @@ struct demi_config {
     char path[CONFIG_PATH_MAX]; /* file read, "" if none */
 
     /* demikernel.* */
-    struct in_addr local_ipv4;  /* demikernel.local_ipv4_addr */
+    struct in_addr local_ipv4; /* demikernel.local_ipv4_addr */
     bool has_local_ipv4;
-    uint8_t local_mac[6];       /* demikernel.local_link_addr */
+    uint8_t local_mac[6]; /* demikernel.local_link_addr */
     bool has_local_mac;
 
     /* raw_socket.* */
     char linux_interface_name[CONFIG_IFNAME_MAX];
-    char raw_socket_mode[16];   /* raw_socket.mode: af_packet | af_xdp (catpowder) */
-    uint32_t xdp_queue;         /* raw_socket.xdp_queue */
-    char xdp_bind[16];          /* raw_socket.xdp_bind: auto | zero_copy | copy */
+    char raw_socket_mode[16]; /* raw_socket.mode: af_packet | af_xdp (catpowder) */
+    uint32_t xdp_queue;       /* raw_socket.xdp_queue */
+    char xdp_bind[16];        /* raw_socket.xdp_bind: auto | zero_copy | copy */
 
     /* dpdk.* : eal_init is argv for rte_eal_init(), argv[0] included */
     int eal_argc;
     char *eal_argv[CONFIG_EAL_ARGS_MAX]; /* owned, freed by config_free() */
-    uint32_t dpdk_link_wait_ms;     /* dpdk.link_wait_ms: 0 = do not wait for the link */
+    uint32_t dpdk_link_wait_ms;          /* dpdk.link_wait_ms: 0 = do not wait for the link */
 
     /* tcp_socket_options.* */
     bool keepalive_enabled;
-    uint32_t keepalive_time_ms;     /* keepalive.time_millis */
-    uint32_t keepalive_interval;    /* keepalive.interval (seconds) */
+    uint32_t keepalive_time_ms;  /* keepalive.time_millis */
+    uint32_t keepalive_interval; /* keepalive.interval (seconds) */
     bool linger_enabled;
-    uint32_t linger_seconds;        /* linger.time_seconds */
+    uint32_t linger_seconds; /* linger.time_seconds */
     bool nodelay;
-    bool tcp_options_from_file;     /* any tcp_socket_options.* key was given */
+    bool tcp_options_from_file; /* any tcp_socket_options.* key was given */
 
     /* inetstack_config.* */
     uint32_t mtu;
@@ -115,27 +115,27 @@ struct demi_config {
     uint32_t fault_reorder_ppm;
 
     /* catmem.* : shared-memory pipes (<demi/pipe.h>) */
-    uint32_t catmem_ring_size;      /* catmem.ring_size: bytes per direction */
-    uint32_t catmem_peer_check_us;  /* catmem.peer_check_us: liveness check period */
+    uint32_t catmem_ring_size;     /* catmem.ring_size: bytes per direction */
+    uint32_t catmem_peer_check_us; /* catmem.peer_check_us: liveness check period */
 
     /* catloop.* : LIBOS=catloop */
-    char catloop_mode[16];          /* catloop.mode: process | host */
+    char catloop_mode[16]; /* catloop.mode: process | host */
 
     /* libdemi.* : our own runtime tunables */
-    uint32_t max_queues;            /* libdemi.max_queues: queue descriptors */
-    uint32_t max_ops;               /* libdemi.max_ops: pending + unconsumed ops */
-    uint32_t pool_small_count;      /* libdemi.pool_small_count: 2 KiB buffers */
-    uint32_t pool_large_count;      /* libdemi.pool_large_count: 64 KiB buffers */
-    uint32_t pool_huge_count;       /* libdemi.pool_huge_count: 1 MiB buffers */
-    uint32_t spin_us;               /* libdemi.spin_us: busy-poll before sleeping */
-    bool idle_yield;                /* libdemi.idle_yield: sched_yield when idle and unable to sleep */
-    char log_level[16];             /* libdemi.log_level (alias DEMI_LOG, which wins) */
-    bool stats;                     /* libdemi.stats: counters on stderr at exit (alias DEMI_STATS) */
-    bool clock_no_tsc;              /* libdemi.clock_no_tsc (alias DEMI_CLOCK_NO_TSC) */
-    char pcap[256];                 /* libdemi.pcap: capture file, "" = off */
-    uint32_t pcap_snaplen;          /* libdemi.pcap_snaplen */
-    uint32_t pcap_max_mb;           /* libdemi.pcap_max_mb: 0 = no limit */
-    bool live_stats;                /* libdemi.live_stats: /dev/shm/demi-stats-PID */
+    uint32_t max_queues;       /* libdemi.max_queues: queue descriptors */
+    uint32_t max_ops;          /* libdemi.max_ops: pending + unconsumed ops */
+    uint32_t pool_small_count; /* libdemi.pool_small_count: 2 KiB buffers */
+    uint32_t pool_large_count; /* libdemi.pool_large_count: 64 KiB buffers */
+    uint32_t pool_huge_count;  /* libdemi.pool_huge_count: 1 MiB buffers */
+    uint32_t spin_us;          /* libdemi.spin_us: busy-poll before sleeping */
+    bool idle_yield;           /* libdemi.idle_yield: sched_yield when idle and unable to sleep */
+    char log_level[16];        /* libdemi.log_level (alias DEMI_LOG, which wins) */
+    bool stats;                /* libdemi.stats: counters on stderr at exit (alias DEMI_STATS) */
+    bool clock_no_tsc;         /* libdemi.clock_no_tsc (alias DEMI_CLOCK_NO_TSC) */
+    char pcap[256];            /* libdemi.pcap: capture file, "" = off */
+    uint32_t pcap_snaplen;     /* libdemi.pcap_snaplen */
+    uint32_t pcap_max_mb;      /* libdemi.pcap_max_mb: 0 = no limit */
+    bool live_stats;           /* libdemi.live_stats: /dev/shm/demi-stats-PID */
 
     uint8_t source[CONFIG_KEYS_MAX]; /* enum config_source, by config_keys[] index */
 
@@ -158,14 +158,14 @@ enum config_type {
 };
 
 struct config_key {
-    const char *key;        /* dotted path, e.g. "inetstack_config.mtu" */
+    const char *key; /* dotted path, e.g. "inetstack_config.mtu" */
     enum config_type type;
-    size_t offset;          /* of the value in struct demi_config */
-    size_t has_offset;      /* of a bool "given" flag, or SIZE_MAX */
-    uint32_t min, max;      /* CONFIG_T_U32 bounds; CONFIG_T_STRING: max = size */
-    const char *def;        /* default as text, NULL = unset */
-    const char *help;       /* one line */
-    const char *choices;    /* CONFIG_T_STRING: allowed values "a|b|c", or NULL */
+    size_t offset;       /* of the value in struct demi_config */
+    size_t has_offset;   /* of a bool "given" flag, or SIZE_MAX */
+    uint32_t min, max;   /* CONFIG_T_U32 bounds; CONFIG_T_STRING: max = size */
+    const char *def;     /* default as text, NULL = unset */
+    const char *help;    /* one line */
+    const char *choices; /* CONFIG_T_STRING: allowed values "a|b|c", or NULL */
 };
 
 extern const struct config_key config_keys[];
@@ -179,8 +179,8 @@ extern const size_t config_nkeys;
  * spellings).
  */
 struct config_alias {
-    const char *env;  /* "DEMI_STATS" */
-    const char *key;  /* "libdemi.stats", a CONFIG_T_BOOL key when @presence */
+    const char *env; /* "DEMI_STATS" */
+    const char *key; /* "libdemi.stats", a CONFIG_T_BOOL key when @presence */
     bool presence;
 };
 

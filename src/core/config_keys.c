@@ -16,29 +16,43 @@
  * Offset of field @f, checked at compile time to have type @T (after array
  * decay): a table entry pointing at the wrong kind of field does not build.
  */
-#define OFF(f, T) \
-    (offsetof(struct demi_config, f) + 0 * sizeof(_Generic(((struct demi_config *)0)->f, T : 1)))
+/* clang-format off: one initializer per macro, as the table reads */
+#define OFF(f, T) (offsetof(struct demi_config, f) + 0 * sizeof(_Generic(((struct demi_config *)0)->f, T : 1)))
 #define FIELD_SIZE(f) sizeof(((struct demi_config *)0)->f)
 
-#define KEY_BOOL(k, f, d, h) \
-    {.key = k, .type = CONFIG_T_BOOL, .offset = OFF(f, bool), .has_offset = SIZE_MAX, .def = d, .help = h}
-#define KEY_U32(k, f, lo, hi, d, h)                                                         \
-    {.key = k, .type = CONFIG_T_U32, .offset = OFF(f, uint32_t), .has_offset = SIZE_MAX, \
-     .min = lo, .max = hi, .def = d, .help = h}
-#define KEY_STRING(k, f, ch, d, h)                                                            \
-    {.key = k, .type = CONFIG_T_STRING, .offset = OFF(f, char *), .has_offset = SIZE_MAX, \
-     .max = FIELD_SIZE(f), .choices = ch, .def = d, .help = h}
-#define KEY_IPV4(k, f, has, h)                                                              \
-    {.key = k, .type = CONFIG_T_IPV4, .offset = OFF(f, struct in_addr),                   \
-     .has_offset = OFF(has, bool), .help = h}
-#define KEY_MAC(k, f, has, h) \
-    {.key = k, .type = CONFIG_T_MAC, .offset = OFF(f, uint8_t *), .has_offset = OFF(has, bool), .help = h}
+#define KEY_BOOL(k, f, d, h)                                                                                 \
+    {                                                                                                        \
+        .key = k, .type = CONFIG_T_BOOL, .offset = OFF(f, bool), .has_offset = SIZE_MAX, .def = d, .help = h \
+    }
+#define KEY_U32(k, f, lo, hi, d, h)                                                                               \
+    {                                                                                                             \
+        .key = k, .type = CONFIG_T_U32, .offset = OFF(f, uint32_t), .has_offset = SIZE_MAX, .min = lo, .max = hi, \
+        .def = d, .help = h                                                                                       \
+    }
+#define KEY_STRING(k, f, ch, d, h)                                                                                 \
+    {                                                                                                              \
+        .key = k, .type = CONFIG_T_STRING, .offset = OFF(f, char *), .has_offset = SIZE_MAX, .max = FIELD_SIZE(f), \
+        .choices = ch, .def = d, .help = h                                                                         \
+    }
+#define KEY_IPV4(k, f, has, h)                                                                                     \
+    {                                                                                                              \
+        .key = k, .type = CONFIG_T_IPV4, .offset = OFF(f, struct in_addr), .has_offset = OFF(has, bool), .help = h \
+    }
+#define KEY_MAC(k, f, has, h)                                                                                \
+    {                                                                                                        \
+        .key = k, .type = CONFIG_T_MAC, .offset = OFF(f, uint8_t *), .has_offset = OFF(has, bool), .help = h \
+    }
 /* The two collection types are bound to their fields (and counts) below. */
-#define KEY_STRLIST(k, h) \
-    {.key = k, .type = CONFIG_T_STRLIST, .offset = OFF(eal_argv, char **), .has_offset = SIZE_MAX, .help = h}
-#define KEY_ARPMAP(k, h)                                                                         \
-    {.key = k, .type = CONFIG_T_ARPMAP, .offset = OFF(arp_table, struct config_arp_entry *), \
-     .has_offset = SIZE_MAX, .help = h}
+#define KEY_STRLIST(k, h)                                                                                       \
+    {                                                                                                           \
+        .key = k, .type = CONFIG_T_STRLIST, .offset = OFF(eal_argv, char **), .has_offset = SIZE_MAX, .help = h \
+    }
+#define KEY_ARPMAP(k, h)                                                                        \
+    {                                                                                           \
+        .key = k, .type = CONFIG_T_ARPMAP, .offset = OFF(arp_table, struct config_arp_entry *), \
+        .has_offset = SIZE_MAX, .help = h                                                       \
+    }
+/* clang-format on */
 
 /* Table order is the order demi-config prints. Defaults live only here. */
 const struct config_key config_keys[] = {
@@ -55,23 +69,19 @@ const struct config_key config_keys[] = {
     KEY_STRING("raw_socket.xdp_bind", xdp_bind, "auto|zero_copy|copy", "auto",
                "raw_socket.mode af_xdp: zero_copy (driver support needed), copy, or auto "
                "(zero-copy when the driver offers it)"),
-    KEY_STRLIST("dpdk.eal_init",
-                "argv for rte_eal_init(), argv[0] included (environment: space-separated)"),
+    KEY_STRLIST("dpdk.eal_init", "argv for rte_eal_init(), argv[0] included (environment: space-separated)"),
     KEY_U32("dpdk.link_wait_ms", dpdk_link_wait_ms, 0, 600000, "5000",
             "LIBOS=catnip: milliseconds demi_init waits for the port's link, 0 = no wait "
             "(a memif server, whose link comes up when its client connects)"),
-    KEY_BOOL("tcp_socket_options.keepalive.enabled", keepalive_enabled, "false",
-             "enable TCP keepalive on new sockets"),
+    KEY_BOOL("tcp_socket_options.keepalive.enabled", keepalive_enabled, "false", "enable TCP keepalive on new sockets"),
     KEY_U32("tcp_socket_options.keepalive.time_millis", keepalive_time_ms, 0, UINT32_MAX, "0",
             "idle time before the first keepalive probe, in milliseconds; 0: tcp.keepalive_time_s"),
     KEY_U32("tcp_socket_options.keepalive.interval", keepalive_interval, 0, UINT32_MAX, "0",
             "time between keepalive probes, in seconds; 0: tcp.keepalive_intvl_s"),
-    KEY_BOOL("tcp_socket_options.linger.enabled", linger_enabled, "false",
-             "enable SO_LINGER on new sockets"),
+    KEY_BOOL("tcp_socket_options.linger.enabled", linger_enabled, "false", "enable SO_LINGER on new sockets"),
     KEY_U32("tcp_socket_options.linger.time_seconds", linger_seconds, 0, UINT32_MAX, "0",
             "SO_LINGER timeout, in seconds"),
-    KEY_BOOL("tcp_socket_options.nodelay", nodelay, "true",
-             "set TCP_NODELAY (no Nagle delay) on new sockets"),
+    KEY_BOOL("tcp_socket_options.nodelay", nodelay, "true", "set TCP_NODELAY (no Nagle delay) on new sockets"),
     KEY_U32("inetstack_config.mtu", mtu, 68, 9216, "1500", "link MTU, in bytes"),
     /* Demikernel's advertised MSS (its TcpConfig::advertised_mss); here it
      * also bounds what we send, as Linux's TCP_MAXSEG does. */
@@ -84,8 +94,7 @@ const struct config_key config_keys[] = {
              "let the NIC compute UDP checksums"),
     KEY_BOOL("inetstack_config.tcp_checksum_offload", tcp_checksum_offload, "false",
              "let the NIC compute TCP checksums"),
-    KEY_ARPMAP("inetstack_config.arp_table",
-               "static ARP entries \"MAC\": \"IPv4\" (environment: MAC=IPv4,MAC=IPv4)"),
+    KEY_ARPMAP("inetstack_config.arp_table", "static ARP entries \"MAC\": \"IPv4\" (environment: MAC=IPv4,MAC=IPv4)"),
     KEY_U32("inetstack_config.arp_request_retries", arp_request_retries, 0, 100, "5",
             "ARP requests sent before an address is declared unreachable"),
     /* Demikernel's sample file says 20 s; a 1 s retry (as Linux does) fails
@@ -138,8 +147,7 @@ const struct config_key config_keys[] = {
     KEY_U32("tcp.keepalive_probes", tcp_keepalive_probes, 1, 127, "9",
             "unanswered keepalive probes before the connection fails with ETIMEDOUT (TCP_KEEPCNT "
             "overrides it per socket)"),
-    KEY_STRING("tcp.congestion_control", tcp_cc, "cubic|newreno", "cubic",
-               "congestion control module"),
+    KEY_STRING("tcp.congestion_control", tcp_cc, "cubic|newreno", "cubic", "congestion control module"),
     KEY_BOOL("tcp.sack", tcp_sack, "true", "offer selective acknowledgments (RFC 2018)"),
     KEY_BOOL("tcp.timestamps", tcp_timestamps, "true", "offer timestamps (RFC 7323)"),
     KEY_BOOL("tcp.window_scaling", tcp_window_scaling, "true", "offer window scaling (RFC 7323)"),
@@ -165,23 +173,17 @@ const struct config_key config_keys[] = {
                "LIBOS=catloop: process (the inet stack over an in-process loopback: one process "
                "talks to itself) or host (TCP over shared-memory pipes between processes of this "
                "host, docs/architecture.md)"),
-    KEY_U32("libdemi.max_queues", max_queues, 16, 1048576, "65536",
-            "queue descriptors (sockets, pipes) open at once"),
+    KEY_U32("libdemi.max_queues", max_queues, 16, 1048576, "65536", "queue descriptors (sockets, pipes) open at once"),
     KEY_U32("libdemi.max_ops", max_ops, 16, 16777216, "65536",
             "operations pending or completed but not yet waited for"),
-    KEY_U32("libdemi.pool_small_count", pool_small_count, 0, 1048576, "8192",
-            "2 KiB buffers preallocated"),
-    KEY_U32("libdemi.pool_large_count", pool_large_count, 0, 65536, "1024",
-            "64 KiB buffers preallocated"),
-    KEY_U32("libdemi.pool_huge_count", pool_huge_count, 0, 4096, "16",
-            "1 MiB buffers preallocated"),
-    KEY_U32("libdemi.spin_us", spin_us, 0, 10000000, "100",
-            "microseconds demi_wait* busy-polls before sleeping"),
+    KEY_U32("libdemi.pool_small_count", pool_small_count, 0, 1048576, "8192", "2 KiB buffers preallocated"),
+    KEY_U32("libdemi.pool_large_count", pool_large_count, 0, 65536, "1024", "64 KiB buffers preallocated"),
+    KEY_U32("libdemi.pool_huge_count", pool_huge_count, 0, 4096, "16", "1 MiB buffers preallocated"),
+    KEY_U32("libdemi.spin_us", spin_us, 0, 10000000, "100", "microseconds demi_wait* busy-polls before sleeping"),
     KEY_BOOL("libdemi.idle_yield", idle_yield, "true",
              "after libdemi.spin_us idle, a libOS that cannot sleep (catnip, catpowder, catmem) "
              "yields the CPU each poll round; false on a core of its own"),
-    KEY_STRING("libdemi.log_level", log_level, "error|warn|info|debug|trace", "warn",
-               "log verbosity"),
+    KEY_STRING("libdemi.log_level", log_level, "error|warn|info|debug|trace", "warn", "log verbosity"),
     KEY_BOOL("libdemi.stats", stats, "false",
              "print the stack's and the device's counters on stderr when the libOS shuts down"),
     KEY_BOOL("libdemi.clock_no_tsc", clock_no_tsc, "false",

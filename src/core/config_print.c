@@ -69,9 +69,8 @@ static int print_value(FILE *out, const struct config_key *k, const struct demi_
         n += fprintf(out, "{");
         for (int i = 0; i < cfg->arp_table_len; i++) {
             const struct config_arp_entry *e = &cfg->arp_table[i];
-            n += fprintf(out, "%s\"%02x:%02x:%02x:%02x:%02x:%02x\": \"%s\"", i ? ", " : "", e->mac[0],
-                         e->mac[1], e->mac[2], e->mac[3], e->mac[4], e->mac[5],
-                         inet_ntop(AF_INET, &e->ip, ip, sizeof(ip)));
+            n += fprintf(out, "%s\"%02x:%02x:%02x:%02x:%02x:%02x\": \"%s\"", i ? ", " : "", e->mac[0], e->mac[1],
+                         e->mac[2], e->mac[3], e->mac[4], e->mac[5], inet_ntop(AF_INET, &e->ip, ip, sizeof(ip)));
         }
         return n + fprintf(out, "}");
     }

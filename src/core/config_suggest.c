@@ -33,8 +33,7 @@ size_t config_edit_distance(const char *a, const char *b)
             size_t cost = ai != bj;
             size_t d = MIN(MIN(p[j] + 1, c[j - 1] + 1), p[j - 1] + cost);
 
-            if (i > 1 && j > 1 && ai == tolower((unsigned char)b[j - 2]) &&
-                tolower((unsigned char)a[i - 2]) == bj)
+            if (i > 1 && j > 1 && ai == tolower((unsigned char)b[j - 2]) && tolower((unsigned char)a[i - 2]) == bj)
                 d = MIN(d, pp[j - 2] + 1);
             c[j] = d;
         }
@@ -53,11 +52,9 @@ size_t config_suggest_limit(size_t len)
     return MAX((size_t)1, MIN((size_t)3, (len + 2) / 4));
 }
 
-
 /* Keeps @cand when within @limit edits of @typed and closer than the best
  * so far (the first of equals: table order). */
-void config_consider(struct suggestion *s, const char *typed, const char *cand, size_t limit, size_t key,
-                     bool alias)
+void config_consider(struct suggestion *s, const char *typed, const char *cand, size_t limit, size_t key, bool alias)
 {
     size_t d = config_edit_distance(typed, cand);
 

@@ -17,9 +17,9 @@
 struct suggestion {
     bool found;
     size_t dist;
-    size_t key;                 /* its key (or alias) index */
-    bool alias;                 /* config_aliases[key] */
-    char name[NAME_MAX_LEN];    /* the closest candidate so far */
+    size_t key;              /* its key (or alias) index */
+    bool alias;              /* config_aliases[key] */
+    char name[NAME_MAX_LEN]; /* the closest candidate so far */
 };
 
 /* Optimal string alignment distance, ignoring case; SIZE_MAX when either

@@ -116,7 +116,7 @@
 
 /* ---- checks ------------------------------------------------------------------ */
 
-#define LIMIT_POW2(x) ((x) > 0 && ((x) & ((x) - 1)) == 0)
+#define LIMIT_POW2(x) ((x) > 0 && ((x) & ((x)-1)) == 0)
 
 _Static_assert(DBUF_HEADROOM >= LIMIT_HDR_MAX, "DBUF_HEADROOM must hold Ethernet + IPv4 + the largest TCP header");
 _Static_assert(DBUF_HEADROOM % 64 == 0, "DBUF_HEADROOM keeps the data cache-line aligned");

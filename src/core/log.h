@@ -18,10 +18,10 @@ void log_set_level(enum log_level level);
 
 void log_write(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-#define LOG(level, ...)                        \
-    do {                                       \
-        if ((level) <= log_threshold)          \
-            log_write((level), __VA_ARGS__);   \
+#define LOG(level, ...)                      \
+    do {                                     \
+        if ((level) <= log_threshold)        \
+            log_write((level), __VA_ARGS__); \
     } while (0)
 
 #define log_err(...) LOG(LOG_ERROR, __VA_ARGS__)

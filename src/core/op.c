@@ -63,8 +63,10 @@ void op_complete(struct op_table *t, struct demi_op *op, demi_opcode_t opc, int6
     assert(op->state == OP_PENDING);
     {
         /* push, pop, accept, connect: the kinds that wait (DEMI_OPC_*). */
-        static const int8_t kind_of[] = {[DEMI_OPC_PUSH] = LAT_PUSH + 1, [DEMI_OPC_POP] = LAT_POP + 1,
-                                         [DEMI_OPC_ACCEPT] = LAT_ACCEPT + 1, [DEMI_OPC_CONNECT] = LAT_CONNECT + 1};
+        static const int8_t kind_of[] = {[DEMI_OPC_PUSH] = LAT_PUSH + 1,
+                                         [DEMI_OPC_POP] = LAT_POP + 1,
+                                         [DEMI_OPC_ACCEPT] = LAT_ACCEPT + 1,
+                                         [DEMI_OPC_CONNECT] = LAT_CONNECT + 1};
         unsigned o = (unsigned)op->qr.qr_opcode;
         int k = o < sizeof(kind_of) ? kind_of[o] - 1 : -1;
         if (k >= 0) {

@@ -36,10 +36,10 @@ struct demi_op {
     /* Scratch space for the libOS while the op is pending. */
     union {
         struct {
-            struct dbuf *buf;     /* our buffer being pushed (referenced), or NULL */
-            const uint8_t *ptr;   /* first byte to push */
-            uint32_t len;         /* bytes to push */
-            uint32_t off;         /* bytes already sent */
+            struct dbuf *buf;   /* our buffer being pushed (referenced), or NULL */
+            const uint8_t *ptr; /* first byte to push */
+            uint32_t len;       /* bytes to push */
+            uint32_t off;       /* bytes already sent */
             struct sockaddr_in dest;
             bool has_dest;
         } push;
@@ -52,9 +52,9 @@ struct op_table {
     uint32_t nops;
     uint32_t *free_stack; /* LIFO: the most recently freed op is cache-hot */
     uint32_t nfree;
-    struct list_node cq;  /* completed, not yet consumed */
-    uint64_t cq_seq;      /* bumped on every completion: cheap "anything new?" */
-    uint32_t ndone;       /* length of cq */
+    struct list_node cq; /* completed, not yet consumed */
+    uint64_t cq_seq;     /* bumped on every completion: cheap "anything new?" */
+    uint32_t ndone;      /* length of cq */
 };
 
 int op_table_init(struct op_table *t, uint32_t nops);

@@ -120,7 +120,7 @@ int timer_wheel_run(struct timer_wheel *w, uint64_t now_ns)
     for (uint64_t i = 1; i <= nwalk; i++) {
         struct list_node *slot = &w->slots[(w->now_tick + i) & mask];
 
-        list_for_each_safe(pos, tmp, slot) {
+        list_for_each_safe (pos, tmp, slot) {
             if (list_entry(pos, struct timer, link)->expires_ns <= now_ns) {
                 list_del(pos);
                 list_add_tail(&due, pos);

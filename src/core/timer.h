@@ -35,11 +35,11 @@ struct timer {
 
 struct timer_wheel {
     struct list_node *slots;
-    uint32_t nslots;       /* power of two */
+    uint32_t nslots; /* power of two */
     uint64_t tick_ns;
-    int tick_shift;        /* log2(tick_ns) when a power of two (no division), else -1 */
-    uint64_t now_tick;     /* last tick processed */
-    uint32_t armed;        /* number of armed timers */
+    int tick_shift;    /* log2(tick_ns) when a power of two (no division), else -1 */
+    uint64_t now_tick; /* last tick processed */
+    uint32_t armed;    /* number of armed timers */
 };
 
 /* 0, EINVAL (nslots not a power of two, tick_ns 0) or ENOMEM. @now_ns is the

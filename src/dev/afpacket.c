@@ -50,8 +50,8 @@
 #define AFP_RX_RING_BYTES (4u * 1024 * 1024) /* receive ring: 2048 slots at MTU 1500 */
 #define AFP_TX_RING_BYTES (1u * 1024 * 1024) /* transmit ring: 512 slots at MTU 1500 */
 #define AFP_MIN_SLOTS 64u
-#define AFP_BLOCK_SIZE (64u * 1024)          /* ring allocation unit (slots never straddle) */
-#define AFP_VLAN_SLACK 4u                    /* room for one 802.1Q tag in a slot */
+#define AFP_BLOCK_SIZE (64u * 1024) /* ring allocation unit (slots never straddle) */
+#define AFP_VLAN_SLACK 4u           /* room for one 802.1Q tag in a slot */
 /* Where the kernel puts a received frame in its slot: after the header, the
  * sockaddr_ll and alignment; 128 bytes bound it for TPACKET_V2. */
 #define AFP_RX_MAC_OFF_MAX 128u
@@ -67,17 +67,17 @@ struct afpacket {
     size_t map_len;
 
     /* receive ring */
-    struct afpacket_rx rx;    /* what a slot's parsing needs */
+    struct afpacket_rx rx; /* what a slot's parsing needs */
     uint8_t *rx_ring;
     uint32_t rx_frame_nr;
-    uint32_t rx_head;         /* next slot the kernel fills, in order */
+    uint32_t rx_head; /* next slot the kernel fills, in order */
 
     /* transmit ring */
     uint8_t *tx_ring;
     uint32_t tx_frame_size, tx_frame_nr;
-    uint32_t tx_head;         /* next slot to fill; the kernel follows in order */
-    uint32_t tx_data_max;     /* largest frame a slot holds */
-    bool kick_pending;        /* the last kick failed: slots wait for another */
+    uint32_t tx_head;     /* next slot to fill; the kernel follows in order */
+    uint32_t tx_data_max; /* largest frame a slot holds */
+    bool kick_pending;    /* the last kick failed: slots wait for another */
 
     /* Driver counters beyond struct netdev_stats (printed with libdemi.stats);
      * the receive side's are in rx. */
@@ -121,8 +121,7 @@ struct dbuf *afpacket_rx_frame(struct afpacket_rx *rx, const uint8_t *slot, uint
      * the slot after its header, and holds no more than the packet did. A
      * sane kernel never fails this; a frame that does is dropped and
      * counted, never read past the slot. */
-    if (unlikely(mac < TPACKET2_HDRLEN || mac > rx->frame_size || len > rx->frame_size - mac ||
-                 len > h->tp_len)) {
+    if (unlikely(mac < TPACKET2_HDRLEN || mac > rx->frame_size || len > rx->frame_size - mac || len > h->tp_len)) {
         rx->rx_bad_slot++;
         return NULL;
     }
@@ -166,8 +165,8 @@ static void afp_kick(struct afpacket *p)
      * and sends it at the next kick; rx_burst kicks again meanwhile. */
     p->kick_pending = true;
     if (p->kick_errors++ == 0 && errno != EAGAIN && errno != ENOBUFS)
-        log_warn("catpowder: %s: sending: %s (will retry; further errors are only counted)",
-                 p->dev.name, strerror(errno));
+        log_warn("catpowder: %s: sending: %s (will retry; further errors are only counted)", p->dev.name,
+                 strerror(errno));
 }
 
 static uint16_t afp_rx_burst(struct netdev *dev, struct dbuf **frames, uint16_t n)
@@ -178,8 +177,7 @@ static uint16_t afp_rx_burst(struct netdev *dev, struct dbuf **frames, uint16_t 
     if (unlikely(p->kick_pending))
         afp_kick(p);
     while (i < n) {
-        struct tpacket2_hdr *h =
-            (struct tpacket2_hdr *)(p->rx_ring + (size_t)p->rx_head * p->rx.frame_size);
+        struct tpacket2_hdr *h = (struct tpacket2_hdr *)(p->rx_ring + (size_t)p->rx_head * p->rx.frame_size);
         uint32_t status = load_acquire(&h->tp_status);
         struct dbuf *d;
 
@@ -247,15 +245,13 @@ static void afp_print_stats(struct afpacket *p)
             "  kernel: packets %u drops %u\n"
             "  tx_frames %llu tx_bytes %llu tx_full %llu tx_oversize %llu tx_wrong_format %llu "
             "kick_errors %llu\n",
-            p->dev.name, (unsigned long long)p->dev.stats.rx_frames,
-            (unsigned long long)p->dev.stats.rx_bytes, (unsigned long long)p->dev.stats.rx_nobuf,
-            (unsigned long long)p->rx.rx_truncated, (unsigned long long)p->rx.rx_vlan,
-            (unsigned long long)p->rx.rx_csum_completed, (unsigned long long)p->rx.rx_bad_slot, st.tp_packets,
-            st.tp_drops,
-            (unsigned long long)p->dev.stats.tx_frames,
-            (unsigned long long)p->dev.stats.tx_bytes, (unsigned long long)p->dev.stats.tx_full,
-            (unsigned long long)p->tx_oversize, (unsigned long long)p->tx_wrong_format,
-            (unsigned long long)p->kick_errors);
+            p->dev.name, (unsigned long long)p->dev.stats.rx_frames, (unsigned long long)p->dev.stats.rx_bytes,
+            (unsigned long long)p->dev.stats.rx_nobuf, (unsigned long long)p->rx.rx_truncated,
+            (unsigned long long)p->rx.rx_vlan, (unsigned long long)p->rx.rx_csum_completed,
+            (unsigned long long)p->rx.rx_bad_slot, st.tp_packets, st.tp_drops,
+            (unsigned long long)p->dev.stats.tx_frames, (unsigned long long)p->dev.stats.tx_bytes,
+            (unsigned long long)p->dev.stats.tx_full, (unsigned long long)p->tx_oversize,
+            (unsigned long long)p->tx_wrong_format, (unsigned long long)p->kick_errors);
 }
 
 static void afp_destroy(struct netdev *dev)
@@ -296,8 +292,7 @@ static void afp_ring_req(struct tpacket_req *req, uint32_t frame_size, uint32_t 
     req->tp_frame_nr = bytes / frame_size;
     if (req->tp_frame_nr < AFP_MIN_SLOTS)
         req->tp_frame_nr = AFP_MIN_SLOTS;
-    req->tp_block_nr = (req->tp_frame_nr + req->tp_block_size / frame_size - 1) /
-                       (req->tp_block_size / frame_size);
+    req->tp_block_nr = (req->tp_frame_nr + req->tp_block_size / frame_size - 1) / (req->tp_block_size / frame_size);
     req->tp_frame_nr = req->tp_block_nr * (req->tp_block_size / frame_size);
 }
 
@@ -324,17 +319,16 @@ static int afp_rings(struct afpacket *p, uint32_t if_mtu)
     afp_ring_req(&rx, pow2_at_least(AFP_RX_MAC_OFF_MAX + frame_max), AFP_RX_RING_BYTES, (uint32_t)page);
     if (setsockopt(p->fd, SOL_PACKET, PACKET_RX_RING, &rx, sizeof(rx)) < 0) {
         int err = errno;
-        log_err("catpowder: %s: receive ring (%u slots of %u B): setsockopt(PACKET_RX_RING): %s%s",
-                p->dev.name, rx.tp_frame_nr, rx.tp_frame_size, strerror(err),
+        log_err("catpowder: %s: receive ring (%u slots of %u B): setsockopt(PACKET_RX_RING): %s%s", p->dev.name,
+                rx.tp_frame_nr, rx.tp_frame_size, strerror(err),
                 err == ENOMEM ? " (not enough kernel memory for the ring)" : "");
         return err;
     }
-    afp_ring_req(&tx, pow2_at_least((uint32_t)AFP_TX_DATA_OFF + frame_max), AFP_TX_RING_BYTES,
-                 (uint32_t)page);
+    afp_ring_req(&tx, pow2_at_least((uint32_t)AFP_TX_DATA_OFF + frame_max), AFP_TX_RING_BYTES, (uint32_t)page);
     if (setsockopt(p->fd, SOL_PACKET, PACKET_TX_RING, &tx, sizeof(tx)) < 0) {
         int err = errno;
-        log_err("catpowder: %s: transmit ring (%u slots of %u B): setsockopt(PACKET_TX_RING): %s%s",
-                p->dev.name, tx.tp_frame_nr, tx.tp_frame_size, strerror(err),
+        log_err("catpowder: %s: transmit ring (%u slots of %u B): setsockopt(PACKET_TX_RING): %s%s", p->dev.name,
+                tx.tp_frame_nr, tx.tp_frame_size, strerror(err),
                 err == ENOMEM ? " (not enough kernel memory for the ring)" : "");
         return err;
     }
@@ -344,8 +338,7 @@ static int afp_rings(struct afpacket *p, uint32_t if_mtu)
     if (p->map == MAP_FAILED) {
         int err = errno;
         p->map = NULL;
-        log_err("catpowder: %s: mmap of the rings (%zu B): %s", p->dev.name, p->map_len,
-                strerror(err));
+        log_err("catpowder: %s: mmap of the rings (%zu B): %s", p->dev.name, p->map_len, strerror(err));
         return err;
     }
     p->rx_ring = p->map;
@@ -355,13 +348,12 @@ static int afp_rings(struct afpacket *p, uint32_t if_mtu)
     p->tx_frame_size = tx.tp_frame_size;
     p->tx_frame_nr = tx.tp_frame_nr;
     p->tx_data_max = tx.tp_frame_size - (uint32_t)AFP_TX_DATA_OFF;
-    log_info("catpowder: %s: rx ring %u x %u B, tx ring %u x %u B", p->dev.name, rx.tp_frame_nr,
-             rx.tp_frame_size, tx.tp_frame_nr, tx.tp_frame_size);
+    log_info("catpowder: %s: rx ring %u x %u B, tx ring %u x %u B", p->dev.name, rx.tp_frame_nr, rx.tp_frame_size,
+             tx.tp_frame_nr, tx.tp_frame_size);
     return 0;
 }
 
-int afpacket_create(const char *ifname, struct mem *mem, const uint8_t *mac_or_null, uint32_t mtu,
-                    struct netdev **out)
+int afpacket_create(const char *ifname, struct mem *mem, const uint8_t *mac_or_null, uint32_t mtu, struct netdev **out)
 {
     struct afpacket *p;
     struct sockaddr_ll sll;
@@ -392,8 +384,7 @@ int afpacket_create(const char *ifname, struct mem *mem, const uint8_t *mac_or_n
     if (p->fd < 0) {
         ret = errno;
         if (ret == EPERM || ret == EACCES)
-            log_err("catpowder: AF_PACKET socket: %s: needs CAP_NET_RAW (run as root)",
-                    strerror(ret));
+            log_err("catpowder: AF_PACKET socket: %s: needs CAP_NET_RAW (run as root)", strerror(ret));
         else
             log_err("catpowder: AF_PACKET socket: %s", strerror(ret));
         goto fail;
@@ -409,14 +400,13 @@ int afpacket_create(const char *ifname, struct mem *mem, const uint8_t *mac_or_n
 
     /* Optional: each only makes it faster or quieter. */
     if (setsockopt(p->fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one)) < 0)
-        log_info("catpowder: %s: PACKET_QDISC_BYPASS: %s (frames go through the qdisc)",
-                 p->dev.name, strerror(errno));
+        log_info("catpowder: %s: PACKET_QDISC_BYPASS: %s (frames go through the qdisc)", p->dev.name, strerror(errno));
 #ifdef PACKET_IGNORE_OUTGOING
     if (setsockopt(p->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)) == 0)
         p->rx.ignore_outgoing = true;
     else
-        log_info("catpowder: %s: PACKET_IGNORE_OUTGOING: %s (own frames are filtered on receive)",
-                 p->dev.name, strerror(errno));
+        log_info("catpowder: %s: PACKET_IGNORE_OUTGOING: %s (own frames are filtered on receive)", p->dev.name,
+                 strerror(errno));
 #endif
     memset(&sll, 0, sizeof(sll));
     sll.sll_family = AF_PACKET;
@@ -427,8 +417,8 @@ int afpacket_create(const char *ifname, struct mem *mem, const uint8_t *mac_or_n
         log_err("catpowder: bind to interface %s: %s", ifname, strerror(ret));
         goto fail;
     }
-    log_info("catpowder: %s: MAC %s, MTU %u (interface %u)", p->dev.name,
-             linux_if_mac_str(p->dev.mac, a), p->dev.mtu, li.mtu);
+    log_info("catpowder: %s: MAC %s, MTU %u (interface %u)", p->dev.name, linux_if_mac_str(p->dev.mac, a), p->dev.mtu,
+             li.mtu);
     *out = &p->dev;
     return 0;
 

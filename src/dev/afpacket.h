@@ -29,8 +29,7 @@
  * EPERM (no privilege), ENETDOWN (interface down), EINVAL (not Ethernet),
  * or what socket, ring setup or mmap failed with.
  */
-int afpacket_create(const char *ifname, struct mem *mem, const uint8_t *mac_or_null, uint32_t mtu,
-                    struct netdev **out);
+int afpacket_create(const char *ifname, struct mem *mem, const uint8_t *mac_or_null, uint32_t mtu, struct netdev **out);
 
 /*
  * The receive side of one ring slot, apart from the socket: what rx_burst
@@ -38,15 +37,15 @@ int afpacket_create(const char *ifname, struct mem *mem, const uint8_t *mac_or_n
  * tests/fuzz/fuzz_afpacket.c runs on slots it forges.
  */
 struct afpacket_rx {
-    struct mem *mem;             /* buffers for received frames */
-    struct netdev_stats *stats;  /* rx_frames, rx_bytes, rx_nobuf */
-    const char *name;            /* for messages */
-    uint32_t frame_size;         /* bytes of a slot (header, sockaddr_ll, frame) */
-    bool ignore_outgoing;        /* PACKET_IGNORE_OUTGOING took: no own frames on rx */
-    uint64_t rx_truncated;       /* frame longer than a slot keeps */
-    uint64_t rx_vlan;            /* tagged for a VLAN: not ours */
-    uint64_t rx_csum_completed;  /* CHECKSUM_PARTIAL frame from a local sender */
-    uint64_t rx_bad_slot;        /* header out of the slot's bounds: never from a sane kernel */
+    struct mem *mem;            /* buffers for received frames */
+    struct netdev_stats *stats; /* rx_frames, rx_bytes, rx_nobuf */
+    const char *name;           /* for messages */
+    uint32_t frame_size;        /* bytes of a slot (header, sockaddr_ll, frame) */
+    bool ignore_outgoing;       /* PACKET_IGNORE_OUTGOING took: no own frames on rx */
+    uint64_t rx_truncated;      /* frame longer than a slot keeps */
+    uint64_t rx_vlan;           /* tagged for a VLAN: not ours */
+    uint64_t rx_csum_completed; /* CHECKSUM_PARTIAL frame from a local sender */
+    uint64_t rx_bad_slot;       /* header out of the slot's bounds: never from a sane kernel */
 };
 
 /*

@@ -41,14 +41,14 @@
 #include <xdp/libxdp.h>
 #include <xdp/xsk.h>
 
-#define XF_FRAME_SIZE 4096u      /* a page: aligned mode, one packet per frame */
-#define XF_RING 2048u            /* entries in rx, tx and completion rings */
+#define XF_FRAME_SIZE 4096u /* a page: aligned mode, one packet per frame */
+#define XF_RING 2048u       /* entries in rx, tx and completion rings */
 #define XF_FILL_RING (2 * XF_RING)
 #define XF_RX_POSTED_MAX XF_RING /* frames lent to the kernel for receive */
 #define XF_FREE_RESERVE 256u     /* frames never lent for receive: room to transmit */
 #define XF_KICK_TRIES 16         /* sendto() calls per burst while the kernel makes progress */
 #define XF_VLAN_SLACK 4u
-#define XF_CAPS                                                                                  \
+#define XF_CAPS                                                                                   \
     "AF_XDP needs CAP_NET_RAW, CAP_NET_ADMIN, CAP_BPF (or CAP_SYS_ADMIN) and CAP_IPC_LOCK (or a " \
     "large enough ulimit -l): run as root"
 
@@ -69,15 +69,15 @@ struct afxdp {
     uint32_t tx_frame_max;   /* largest frame we send (MTU + Ethernet + one VLAN tag) */
 
     /* Driver counters beyond struct netdev_stats (libdemi.stats prints them). */
-    uint64_t tx_in_place;    /* head frame sent as it was */
-    uint64_t tx_appended;    /* payload copied into the head frame's tailroom */
-    uint64_t tx_copied;      /* whole chain copied into a fresh frame */
+    uint64_t tx_in_place; /* head frame sent as it was */
+    uint64_t tx_appended; /* payload copied into the head frame's tailroom */
+    uint64_t tx_copied;   /* whole chain copied into a fresh frame */
     uint64_t tx_oversize;
     uint64_t tx_nobuf;
     uint64_t kicks, kick_errors;
     uint64_t fill_wakeups;
-    uint64_t rx_bad_desc;    /* rx descriptor outside the UMEM or its frame */
-    uint64_t tx_bad_comp;    /* completion naming no frame we sent */
+    uint64_t rx_bad_desc; /* rx descriptor outside the UMEM or its frame */
+    uint64_t tx_bad_comp; /* completion naming no frame we sent */
 };
 
 /* ---- the UMEM buffer pool ------------------------------------------------ */
@@ -240,11 +240,11 @@ static void xf_kick(struct afxdp *x)
         if (!xsk_ring_prod__needs_wakeup(&x->tx))
             break;
         x->kicks++;
-        if (sendto(x->fd, NULL, 0, MSG_DONTWAIT, NULL, 0) < 0 && errno != EAGAIN &&
-            errno != EBUSY && errno != ENOBUFS && errno != ENETDOWN) {
+        if (sendto(x->fd, NULL, 0, MSG_DONTWAIT, NULL, 0) < 0 && errno != EAGAIN && errno != EBUSY &&
+            errno != ENOBUFS && errno != ENETDOWN) {
             if (x->kick_errors++ == 0)
-                log_warn("catpowder: %s: sendto: %s (will retry; further errors are only counted)",
-                         x->dev.name, strerror(errno));
+                log_warn("catpowder: %s: sendto: %s (will retry; further errors are only counted)", x->dev.name,
+                         strerror(errno));
             break;
         }
         xf_reap(x);
@@ -408,18 +408,16 @@ static void xf_print_stats(struct afxdp *x)
             "rx_fill_ring_empty %llu tx_invalid_descs %llu tx_ring_empty %llu\n"
             "  tx_frames %llu tx_bytes %llu tx_full %llu tx_in_place %llu tx_appended %llu "
             "tx_copied %llu tx_oversize %llu tx_nobuf %llu kicks %llu kick_errors %llu\n",
-            x->dev.name, x->zerocopy ? "zero-copy" : "copy",
-            (unsigned long long)x->dev.stats.rx_frames, (unsigned long long)x->dev.stats.rx_bytes,
-            (unsigned long long)x->rx_bad_desc, (unsigned long long)x->fill_wakeups,
-            (unsigned long long)x->tx_bad_comp,
-            (unsigned long long)st.rx_dropped, (unsigned long long)st.rx_invalid_descs,
-            (unsigned long long)st.rx_ring_full, (unsigned long long)st.rx_fill_ring_empty_descs,
-            (unsigned long long)st.tx_invalid_descs, (unsigned long long)st.tx_ring_empty_descs,
-            (unsigned long long)x->dev.stats.tx_frames, (unsigned long long)x->dev.stats.tx_bytes,
-            (unsigned long long)x->dev.stats.tx_full, (unsigned long long)x->tx_in_place,
-            (unsigned long long)x->tx_appended, (unsigned long long)x->tx_copied,
-            (unsigned long long)x->tx_oversize, (unsigned long long)x->tx_nobuf,
-            (unsigned long long)x->kicks, (unsigned long long)x->kick_errors);
+            x->dev.name, x->zerocopy ? "zero-copy" : "copy", (unsigned long long)x->dev.stats.rx_frames,
+            (unsigned long long)x->dev.stats.rx_bytes, (unsigned long long)x->rx_bad_desc,
+            (unsigned long long)x->fill_wakeups, (unsigned long long)x->tx_bad_comp, (unsigned long long)st.rx_dropped,
+            (unsigned long long)st.rx_invalid_descs, (unsigned long long)st.rx_ring_full,
+            (unsigned long long)st.rx_fill_ring_empty_descs, (unsigned long long)st.tx_invalid_descs,
+            (unsigned long long)st.tx_ring_empty_descs, (unsigned long long)x->dev.stats.tx_frames,
+            (unsigned long long)x->dev.stats.tx_bytes, (unsigned long long)x->dev.stats.tx_full,
+            (unsigned long long)x->tx_in_place, (unsigned long long)x->tx_appended, (unsigned long long)x->tx_copied,
+            (unsigned long long)x->tx_oversize, (unsigned long long)x->tx_nobuf, (unsigned long long)x->kicks,
+            (unsigned long long)x->kick_errors);
 }
 
 /* Socket and UMEM registration go; the UMEM memory stays with the pool. */
@@ -623,8 +621,7 @@ int afxdp_create(struct mem *mem, const struct afxdp_params *pp, struct netdev *
     if (li.mtu + 14 + XF_VLAN_SLACK > XF_FRAME_SIZE - XDP_PACKET_HEADROOM) {
         log_err("catpowder: interface %s has MTU %u; AF_XDP frames here hold at most %u bytes "
                 "(4 KiB frames, one buffer per packet): lower the MTU (ip link set %s mtu 1500)",
-                pp->ifname, li.mtu, XF_FRAME_SIZE - XDP_PACKET_HEADROOM - 14 - XF_VLAN_SLACK,
-                pp->ifname);
+                pp->ifname, li.mtu, XF_FRAME_SIZE - XDP_PACKET_HEADROOM - 14 - XF_VLAN_SLACK, pp->ifname);
         return EMSGSIZE;
     }
     if (pp->bind == AFXDP_BIND_ZEROCOPY)
@@ -655,8 +652,7 @@ int afxdp_create(struct mem *mem, const struct afxdp_params *pp, struct netdev *
     if (ret) {
         ret = -ret;
         x->umem = NULL;
-        log_err("catpowder: AF_XDP UMEM registration (%u frames of %u B): %s%s", nframes,
-                XF_FRAME_SIZE, strerror(ret),
+        log_err("catpowder: AF_XDP UMEM registration (%u frames of %u B): %s%s", nframes, XF_FRAME_SIZE, strerror(ret),
                 ret == EPERM || ret == EACCES ? ": " XF_CAPS
                 : ret == ENOBUFS || ret == ENOMEM
                     ? ": cannot pin the UMEM: raise the locked-memory limit (ulimit -l) or lower "
@@ -684,8 +680,7 @@ int afxdp_create(struct mem *mem, const struct afxdp_params *pp, struct netdev *
     xf_refill(x);
 
     log_info("catpowder: %s: AF_XDP %s mode, MAC %s, MTU %u, UMEM %u frames", x->dev.name,
-             x->zerocopy ? "zero-copy" : "copy", linux_if_mac_str(x->dev.mac, a), x->dev.mtu,
-             nframes);
+             x->zerocopy ? "zero-copy" : "copy", linux_if_mac_str(x->dev.mac, a), x->dev.mtu, nframes);
     *out = &x->dev;
     return 0;
 

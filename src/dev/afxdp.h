@@ -31,11 +31,11 @@ enum afxdp_bind { AFXDP_BIND_AUTO, AFXDP_BIND_ZEROCOPY, AFXDP_BIND_COPY };
 
 struct afxdp_params {
     const char *ifname;
-    uint32_t queue;             /* receive queue to bind (raw_socket.xdp_queue) */
-    enum afxdp_bind bind;       /* raw_socket.xdp_bind */
-    const uint8_t *mac;         /* demikernel.local_link_addr or NULL */
-    uint32_t mtu;               /* inetstack_config.mtu; 0 = the interface's */
-    uint32_t buffers;           /* frames for the small buffer class (libdemi.pool_small_count) */
+    uint32_t queue;       /* receive queue to bind (raw_socket.xdp_queue) */
+    enum afxdp_bind bind; /* raw_socket.xdp_bind */
+    const uint8_t *mac;   /* demikernel.local_link_addr or NULL */
+    uint32_t mtu;         /* inetstack_config.mtu; 0 = the interface's */
+    uint32_t buffers;     /* frames for the small buffer class (libdemi.pool_small_count) */
 };
 
 /*
@@ -62,7 +62,7 @@ struct afxdp_umem {
     uint8_t *area;
     size_t len;
     uint32_t nframes;
-    struct dbuf **free;      /* LIFO of free frames (their dbuf = their start) */
+    struct dbuf **free; /* LIFO of free frames (their dbuf = their start) */
     struct dbuf_pool *pool;
 };
 

@@ -51,19 +51,19 @@
 struct dpdk_dev {
     struct netdev dev;
     uint16_t port;
-    bool multi_seg;           /* the port takes chained mbufs */
+    bool multi_seg;                            /* the port takes chained mbufs */
     bool tx_ip_csum, tx_tcp_csum, tx_udp_csum; /* the port fills these */
     struct dpdk_mem *mem;
-    struct dbuf_pool *pool;   /* our small class: the mbuf pool */
-    struct mem *m;            /* its other classes: external buffers */
-    bool ext_ok;              /* large-class payloads go as external buffers */
-    bool ext_iova_va;         /* ... with IOVA = virtual address (DMA-mapped) */
+    struct dbuf_pool *pool; /* our small class: the mbuf pool */
+    struct mem *m;          /* its other classes: external buffers */
+    bool ext_ok;            /* large-class payloads go as external buffers */
+    bool ext_iova_va;       /* ... with IOVA = virtual address (DMA-mapped) */
     struct {
-        uint64_t rx_linearized;  /* chained or foreign mbufs copied into one */
-        uint64_t rx_dropped;     /* ... that could not be (too long, no mbuf) */
-        uint64_t tx_indirect;    /* payload segments sent in place */
-        uint64_t tx_external;    /* large-class payload segments sent in place */
-        uint64_t tx_copied;      /* segments copied (not in an mbuf, or linearised) */
+        uint64_t rx_linearized; /* chained or foreign mbufs copied into one */
+        uint64_t rx_dropped;    /* ... that could not be (too long, no mbuf) */
+        uint64_t tx_indirect;   /* payload segments sent in place */
+        uint64_t tx_external;   /* large-class payload segments sent in place */
+        uint64_t tx_copied;     /* segments copied (not in an mbuf, or linearised) */
         uint64_t tx_copied_bytes;
         uint64_t tx_head_copied; /* head buffers shared or not ours */
         uint64_t tx_nombuf;      /* frames refused: no mbuf for a copy */
@@ -238,13 +238,13 @@ static void tx_offload(struct dpdk_dev *dd, struct rte_mbuf *m)
 
 struct ext_ref {
     struct rte_mbuf_ext_shared_info sh;
-    struct dbuf *root;          /* the buffer whose bytes the mbuf points into */
+    struct dbuf *root; /* the buffer whose bytes the mbuf points into */
     struct ext_ref *next_free;
 };
 
 static struct ext_ref *ext_refs;
 static struct ext_ref *ext_free_list;
-static uint32_t ext_out;        /* attachments the ports still hold */
+static uint32_t ext_out; /* attachments the ports still hold */
 
 static void ext_free(void *addr, void *opaque)
 {
@@ -310,8 +310,8 @@ static struct rte_mbuf *ext_attach(struct dpdk_dev *dd, const struct dbuf *s, st
 
 /* How a frame's head went into the mbuf chain. */
 struct tx_frame {
-    struct dbuf *rest;   /* the segments after the head, our references */
-    bool handed;         /* the head's own mbuf is the chain's first */
+    struct dbuf *rest; /* the segments after the head, our references */
+    bool handed;       /* the head's own mbuf is the chain's first */
 };
 
 /* Build the mbuf chain of frame @h, or NULL (nothing changed then). */
@@ -485,12 +485,11 @@ static void dpdk_destroy(struct netdev *dev)
         fprintf(stderr,
                 "libdemi: dpdk port %u (%s): rx %" PRIu64 " frames, tx %" PRIu64 " frames (%" PRIu64
                 " refused), tx segments in place %" PRIu64 " (mbufs) + %" PRIu64 " (external), copied %" PRIu64
-                " (%" PRIu64
-                " B), heads copied %" PRIu64 ", no mbuf %" PRIu64 ", rx linearised %" PRIu64
+                " (%" PRIu64 " B), heads copied %" PRIu64 ", no mbuf %" PRIu64 ", rx linearised %" PRIu64
                 ", rx dropped %" PRIu64 "\n",
-                dd->port, dev->name, dev->stats.rx_frames, dev->stats.tx_frames, dev->stats.tx_full,
-                dd->st.tx_indirect, dd->st.tx_external, dd->st.tx_copied, dd->st.tx_copied_bytes,
-                dd->st.tx_head_copied, dd->st.tx_nombuf, dd->st.rx_linearized, dd->st.rx_dropped);
+                dd->port, dev->name, dev->stats.rx_frames, dev->stats.tx_frames, dev->stats.tx_full, dd->st.tx_indirect,
+                dd->st.tx_external, dd->st.tx_copied, dd->st.tx_copied_bytes, dd->st.tx_head_copied, dd->st.tx_nombuf,
+                dd->st.rx_linearized, dd->st.rx_dropped);
     free(dd);
 }
 
@@ -537,14 +536,14 @@ static int port_mac(uint16_t port, const char *pname, const uint8_t *want, uint8
         mac_str(want, want_s, sizeof(want_s));
         if (ret) {
             dpdk_set_err(err, errlen,
-                    "DPDK port %u (%s) has MAC %s, demikernel.local_link_addr says %s and the port "
-                    "refuses to change (%s): set the key to %s or remove it (a virtual device takes "
-                    "its MAC in its --vdev arguments, e.g. net_memif0,...,mac=%s)",
-                    port, pname, have_s, want_s, rte_strerror(-ret), have_s, want_s);
+                         "DPDK port %u (%s) has MAC %s, demikernel.local_link_addr says %s and the port "
+                         "refuses to change (%s): set the key to %s or remove it (a virtual device takes "
+                         "its MAC in its --vdev arguments, e.g. net_memif0,...,mac=%s)",
+                         port, pname, have_s, want_s, rte_strerror(-ret), have_s, want_s);
             return EINVAL;
         }
-        log_info("dpdk: port %u (%s): MAC %s set from demikernel.local_link_addr (was %s)", port, pname,
-                 want_s, have_s);
+        log_info("dpdk: port %u (%s): MAC %s set from demikernel.local_link_addr (was %s)", port, pname, want_s,
+                 have_s);
         memcpy(ea.addr_bytes, want, ETH_ALEN);
     }
     memcpy(out, ea.addr_bytes, ETH_ALEN);
@@ -580,8 +579,7 @@ static void memif_log_restore(int level)
  * client starts again (a new connection) every half second until the wait
  * ends, so both ends of a memif pair may be started in any order.
  */
-static int start_port(uint16_t port, const char *pname, const char *driver, uint32_t wait_ms, char *err,
-                      size_t errlen)
+static int start_port(uint16_t port, const char *pname, const char *driver, uint32_t wait_ms, char *err, size_t errlen)
 {
     uint64_t now = clock_fresh_ns(), deadline = now + (uint64_t)wait_ms * 1000000u, restart = now;
     bool memif = strcmp(driver, "net_memif") == 0;
@@ -613,17 +611,17 @@ static int start_port(uint16_t port, const char *pname, const char *driver, uint
         memif_log_restore(quiet);
     if (ret != 0) {
         dpdk_set_err(err, errlen, "DPDK port %u (%s): cannot start: %s%s", port, pname, rte_strerror(-ret),
-                memif ? " (a memif client needs its server: start the server first, or give the client "
-                        "time with dpdk.link_wait_ms)"
-                      : "");
+                     memif ? " (a memif client needs its server: start the server first, or give the client "
+                             "time with dpdk.link_wait_ms)"
+                           : "");
         return -ret;
     }
     if (wait_ms > 0 && link.link_status != RTE_ETH_LINK_UP) {
         dpdk_set_err(err, errlen,
-                "DPDK port %u (%s): link still down after %u ms (dpdk.link_wait_ms): check the cable or "
-                "the peer (a memif client needs its server; a memif server, whose link comes up when "
-                "its client connects, should set dpdk.link_wait_ms: 0)",
-                port, pname, wait_ms);
+                     "DPDK port %u (%s): link still down after %u ms (dpdk.link_wait_ms): check the cable or "
+                     "the peer (a memif client needs its server; a memif server, whose link comes up when "
+                     "its client connects, should set dpdk.link_wait_ms: 0)",
+                     port, pname, wait_ms);
         rte_eth_dev_stop(port);
         return ENETDOWN;
     }
@@ -663,8 +661,8 @@ static void ext_setup(struct dpdk_dev *dd, struct rte_device *dev, const char *p
             return;
         }
         if (rte_dev_dma_map(dev, p->base, (uint64_t)(uintptr_t)p->base, len) != 0 && rte_errno != EEXIST) {
-            log_info("dpdk: %s: cannot map the %s buffers for DMA (%s): they are copied on transmit",
-                     pname, p->name, rte_strerror(rte_errno));
+            log_info("dpdk: %s: cannot map the %s buffers for DMA (%s): they are copied on transmit", pname, p->name,
+                     rte_strerror(rte_errno));
             return;
         }
     }
@@ -672,8 +670,7 @@ static void ext_setup(struct dpdk_dev *dd, struct rte_device *dev, const char *p
     dd->ext_iova_va = true;
 }
 
-int dpdk_netdev_create(struct mem *m, const struct dpdk_port_params *p, struct netdev **out, char *err,
-                       size_t errlen)
+int dpdk_netdev_create(struct mem *m, const struct dpdk_port_params *p, struct netdev **out, char *err, size_t errlen)
 {
     struct rte_eth_dev_info info;
     struct rte_eth_conf conf;
@@ -718,8 +715,8 @@ int dpdk_netdev_create(struct mem *m, const struct dpdk_port_params *p, struct n
     if (info.max_mtu)
         mtu = MIN(mtu, (uint32_t)info.max_mtu);
     if (mtu < info.min_mtu || mtu < RTE_ETHER_MIN_MTU) {
-        dpdk_set_err(err, errlen, "DPDK port %u (%s): MTU %u is below the port's minimum %u", p->port, pname,
-                mtu, info.min_mtu);
+        dpdk_set_err(err, errlen, "DPDK port %u (%s): MTU %u is below the port's minimum %u", p->port, pname, mtu,
+                     info.min_mtu);
         free(dd);
         return EINVAL;
     }
@@ -758,8 +755,8 @@ int dpdk_netdev_create(struct mem *m, const struct dpdk_port_params *p, struct n
     if (ret == 0)
         ret = rte_eth_tx_queue_setup(p->port, 0, nb_txd, (unsigned)socket, NULL);
     if (ret) {
-        dpdk_set_err(err, errlen, "DPDK port %u (%s, driver %s): cannot configure one queue pair: %s", p->port,
-                pname, info.driver_name, rte_strerror(-ret));
+        dpdk_set_err(err, errlen, "DPDK port %u (%s, driver %s): cannot configure one queue pair: %s", p->port, pname,
+                     info.driver_name, rte_strerror(-ret));
         free(dd);
         return -ret;
     }

@@ -48,16 +48,15 @@ int dpdk_mem_attach(struct mem *m, uint32_t count, uint32_t slack, char *err, si
 
 struct dpdk_port_params {
     uint16_t port;
-    uint32_t mtu;               /* IP MTU wanted; capped by the port and one mbuf */
-    const uint8_t *mac;         /* the MAC the configuration wants, or NULL */
-    uint32_t link_wait_ms;      /* 0: do not wait for the link */
+    uint32_t mtu;          /* IP MTU wanted; capped by the port and one mbuf */
+    const uint8_t *mac;    /* the MAC the configuration wants, or NULL */
+    uint32_t link_wait_ms; /* 0: do not wait for the link */
 };
 
 /* Configure and start port @p->port with one queue pair, its receive ring
  * filled from @m's mbuf class (dpdk_mem_attach first). On success *@out is
  * the netdev; else an errno with a message naming the port in @err. */
-int dpdk_netdev_create(struct mem *m, const struct dpdk_port_params *p, struct netdev **out, char *err,
-                       size_t errlen);
+int dpdk_netdev_create(struct mem *m, const struct dpdk_port_params *p, struct netdev **out, char *err, size_t errlen);
 
 /* Whether the link of a dpdk netdev is up now. */
 bool dpdk_netdev_link_up(struct netdev *dev);

@@ -39,20 +39,20 @@ BUILD_BUG_ON(sizeof(struct rte_mbuf) % 64 != 0); /* dbufs stay 64 B aligned: sga
  * lookup of a pointer is a binary search over a handful of runs (one per
  * memory chunk, more only where the pool skipped page boundaries). */
 struct obj_run {
-    uintptr_t first;  /* mbuf address of the first object */
-    uintptr_t last;   /* of the last one */
-    uintptr_t end;    /* one past the last object's data room */
-    size_t stride;    /* between objects (1 for a single object) */
+    uintptr_t first; /* mbuf address of the first object */
+    uintptr_t last;  /* of the last one */
+    uintptr_t end;   /* one past the last object's data room */
+    size_t stride;   /* between objects (1 for a single object) */
 };
 
 struct dpdk_mem {
-    struct rte_mempool *mp;    /* direct mbufs, a struct dbuf in each priv area */
-    struct rte_mempool *ind;   /* indirect mbufs (no data room): zero-copy tx */
-    uint32_t count;            /* mbufs in mp */
+    struct rte_mempool *mp;  /* direct mbufs, a struct dbuf in each priv area */
+    struct rte_mempool *ind; /* indirect mbufs (no data room): zero-copy tx */
+    uint32_t count;          /* mbufs in mp */
     struct obj_run *runs;
     uint32_t nruns;
-    struct dbuf_pool *pool;    /* the struct mem class backed by mp, NULL if none */
-    unsigned generation;       /* pools created so far (their names) */
+    struct dbuf_pool *pool; /* the struct mem class backed by mp, NULL if none */
+    unsigned generation;    /* pools created so far (their names) */
 };
 
 /* The mbuf pool backing @m's small class, or NULL. */

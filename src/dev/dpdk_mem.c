@@ -44,9 +44,9 @@ void dpdk_set_err(char *err, size_t errlen, const char *fmt, ...)
 
 /* ---- EAL --------------------------------------------------------------- */
 
-static int eal_result = -1;  /* -1: not tried; else 0 or the errno of the one attempt */
+static int eal_result = -1; /* -1: not tried; else 0 or the errno of the one attempt */
 static char eal_error[256];
-static char **eal_args;      /* what EAL was given, and the strings: kept */
+static char **eal_args; /* what EAL was given, and the strings: kept */
 static int eal_argc;
 
 /* rte_log levels from libdemi's, so EAL is as verbose as the rest. */
@@ -90,9 +90,9 @@ int dpdk_eal_init(int argc, char *const *argv, char *err, size_t errlen)
     }
     if (argc < 1) {
         dpdk_set_err(err, errlen,
-                "dpdk.eal_init is empty: give rte_eal_init()'s arguments, argv[0] first, e.g. "
-                "[\"\", \"-l\", \"0\", \"--no-huge\", \"--no-pci\", \"--vdev=net_memif0,role=server\"] "
-                "(docs/catnip.md)");
+                     "dpdk.eal_init is empty: give rte_eal_init()'s arguments, argv[0] first, e.g. "
+                     "[\"\", \"-l\", \"0\", \"--no-huge\", \"--no-pci\", \"--vdev=net_memif0,role=server\"] "
+                     "(docs/catnip.md)");
         return EINVAL; /* not an EAL attempt: a fixed configuration may still work */
     }
     /* EAL reorders and overwrites argv and may keep pointers into the
@@ -139,7 +139,8 @@ int dpdk_first_port(uint16_t *port)
 {
     uint16_t p;
 
-    RTE_ETH_FOREACH_DEV(p) {
+    RTE_ETH_FOREACH_DEV(p)
+    {
         *port = p;
         return 0;
     }
@@ -407,19 +408,19 @@ int dpdk_mem_attach(struct mem *m, uint32_t count, uint32_t slack, char *err, si
         mp = mbuf_mempool_create(name, n);
         if (!mp) {
             dpdk_set_err(err, errlen,
-                    "cannot create the mbuf pool (%u mbufs of %zu B, %zu MiB): %s; give EAL more "
-                    "memory (-m MB in dpdk.eal_init with --no-huge, else hugepages) or lower "
-                    "libdemi.pool_small_count",
-                    n, sizeof(struct rte_mbuf) + sizeof(struct dbuf) + MBUF_DATA_ROOM,
-                    (size_t)n * (sizeof(struct rte_mbuf) + sizeof(struct dbuf) + MBUF_DATA_ROOM) >> 20,
-                    rte_strerror(rte_errno));
+                         "cannot create the mbuf pool (%u mbufs of %zu B, %zu MiB): %s; give EAL more "
+                         "memory (-m MB in dpdk.eal_init with --no-huge, else hugepages) or lower "
+                         "libdemi.pool_small_count",
+                         n, sizeof(struct rte_mbuf) + sizeof(struct dbuf) + MBUF_DATA_ROOM,
+                         (size_t)n * (sizeof(struct rte_mbuf) + sizeof(struct dbuf) + MBUF_DATA_ROOM) >> 20,
+                         rte_strerror(rte_errno));
             return ENOMEM;
         }
         ind = rte_pktmbuf_pool_create(iname, nind, MBUF_CACHE, 0, 0, (int)rte_socket_id());
         ret = ind ? build_runs(mp, n, &runs, &nruns) : ENOMEM;
         if (ret) {
             dpdk_set_err(err, errlen, "cannot create the indirect mbuf pool (%u mbufs): %s", nind,
-                    ind ? strerror(ret) : rte_strerror(rte_errno));
+                         ind ? strerror(ret) : rte_strerror(rte_errno));
             rte_mempool_free(ind);
             rte_mempool_free(mp);
             return ENOMEM;

@@ -25,7 +25,7 @@ struct fault_dev {
     struct mem *mem;
     struct fault_stage stage;
     struct fault_queue txq;
-    uint64_t tx_free_ns;    /* rate limit: when the wrapper's wire is free */
+    uint64_t tx_free_ns; /* rate limit: when the wrapper's wire is free */
 };
 
 static const struct netdev_ops fault_ops;

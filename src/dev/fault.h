@@ -23,14 +23,14 @@ struct fault_params {
     uint32_t dup_ppm;
     uint32_t corrupt_ppm;
     uint32_t reorder_ppm;
-    uint64_t delay_ns;      /* fixed one-way delay */
-    uint64_t jitter_ns;     /* extra delay drawn uniformly in [0, jitter] */
-    uint64_t rate_bps;      /* bytes per second; 0 = unlimited */
+    uint64_t delay_ns;  /* fixed one-way delay */
+    uint64_t jitter_ns; /* extra delay drawn uniformly in [0, jitter] */
+    uint64_t rate_bps;  /* bytes per second; 0 = unlimited */
 };
 
 /* What the faults did, so tests can account for every frame exactly. */
 struct fault_stats {
-    uint64_t offered;   /* frames given to the fault stage */
+    uint64_t offered; /* frames given to the fault stage */
     uint64_t dropped;
     uint64_t duplicated;
     uint64_t corrupted;

@@ -179,8 +179,8 @@ static bool queue_hold(struct fault_queue *q, struct dbuf *frame, uint64_t t)
 {
     if (fault_queue_count(q) >= q->cap)
         return false;
-    q->held = (struct fault_qentry){.due_ns = sat_add(t, FAULT_REORDER_HOLD_NS),
-                                    .order = q->next_order++, .frame = frame};
+    q->held =
+        (struct fault_qentry){.due_ns = sat_add(t, FAULT_REORDER_HOLD_NS), .order = q->next_order++, .frame = frame};
     q->held_due_ns = t;
     q->has_held = true;
     return true;
@@ -205,8 +205,8 @@ static uint64_t copy_faults(struct fault_stage *s, struct dbuf *copy, uint64_t t
     return t;
 }
 
-void fault_stage_send(struct fault_stage *s, struct fault_queue *q, struct mem *mem,
-                      struct dbuf *frame, uint64_t t_ns, struct fault_losses *lost)
+void fault_stage_send(struct fault_stage *s, struct fault_queue *q, struct mem *mem, struct dbuf *frame, uint64_t t_ns,
+                      struct fault_losses *lost)
 {
     struct dbuf *dup = NULL;
     uint64_t t_frame, t_dup = 0;
@@ -254,8 +254,7 @@ void fault_stage_send(struct fault_stage *s, struct fault_queue *q, struct mem *
     }
 }
 
-uint64_t fault_serialise(const struct fault_params *p, uint64_t *next_free_ns, uint32_t len,
-                         uint64_t now_ns)
+uint64_t fault_serialise(const struct fault_params *p, uint64_t *next_free_ns, uint32_t len, uint64_t now_ns)
 {
     uint64_t start;
 

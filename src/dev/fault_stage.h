@@ -23,7 +23,7 @@
 
 struct fault_stage {
     struct fault_params p;
-    uint64_t rng;               /* splitmix64 state */
+    uint64_t rng; /* splitmix64 state */
     struct fault_stats stats;
 };
 
@@ -35,16 +35,16 @@ void fault_stage_set(struct fault_stage *s, const struct fault_params *p);
 
 struct fault_qentry {
     uint64_t due_ns;
-    uint64_t order;             /* queue-local arrival order: breaks ties */
-    struct dbuf *frame;         /* owns one reference */
+    uint64_t order;     /* queue-local arrival order: breaks ties */
+    struct dbuf *frame; /* owns one reference */
 };
 
 struct fault_queue {
     struct fault_qentry *heap;
-    uint32_t n, cap;            /* cap counts the held slot too */
+    uint32_t n, cap; /* cap counts the held slot too */
     bool has_held;
-    struct fault_qentry held;   /* due_ns = release deadline */
-    uint64_t held_due_ns;       /* when the held frame was due itself */
+    struct fault_qentry held; /* due_ns = release deadline */
+    uint64_t held_due_ns;     /* when the held frame was due itself */
     uint64_t next_order;
 };
 
@@ -63,8 +63,8 @@ void fault_queue_unpop(struct fault_queue *q, const struct fault_qentry *e);
 
 /* Frames one fault_stage_send could not queue, for the caller's counters. */
 struct fault_losses {
-    uint32_t overflow;          /* queue full */
-    uint32_t nobuf;             /* no buffer for a duplicate */
+    uint32_t overflow; /* queue full */
+    uint32_t nobuf;    /* no buffer for a duplicate */
 };
 
 /*
@@ -73,13 +73,12 @@ struct fault_losses {
  * corrupt one byte, hold back for reordering, add delay + jitter. Copies for
  * duplicates come from @mem. Losses other than faults are added to @lost.
  */
-void fault_stage_send(struct fault_stage *s, struct fault_queue *q, struct mem *mem,
-                      struct dbuf *frame, uint64_t t_ns, struct fault_losses *lost);
+void fault_stage_send(struct fault_stage *s, struct fault_queue *q, struct mem *mem, struct dbuf *frame, uint64_t t_ns,
+                      struct fault_losses *lost);
 
 /* Serialisation at the stage's rate: the time a @len-byte frame offered at
  * @now_ns has left the wire, advancing the sender's *next_free_ns. */
-uint64_t fault_serialise(const struct fault_params *p, uint64_t *next_free_ns, uint32_t len,
-                         uint64_t now_ns);
+uint64_t fault_serialise(const struct fault_params *p, uint64_t *next_free_ns, uint32_t len, uint64_t now_ns);
 
 /* A new single buffer with the bytes of the chain @frame, data at the
  * headroom (the receiver can still prepend); NULL if @mem has none. */

@@ -22,8 +22,8 @@ const char *linux_if_mac_str(const uint8_t *m, char buf[18])
     return buf;
 }
 
-static int ioctl_or_log(int fd, unsigned long req, struct ifreq *ifr, const char *who,
-                        const char *ifname, const char *what)
+static int ioctl_or_log(int fd, unsigned long req, struct ifreq *ifr, const char *who, const char *ifname,
+                        const char *what)
 {
     if (ioctl(fd, req, ifr) < 0) {
         int err = errno;
@@ -79,15 +79,14 @@ int linux_if_query(const char *who, const char *ifname, struct linux_if *out)
 
     memset(out, 0, sizeof(*out));
     if (!ifname || !ifname[0] || strlen(ifname) >= IFNAMSIZ) {
-        log_err("%s: raw_socket.linux_interface_name \"%s\" is not an interface name", who,
-                ifname ? ifname : "");
+        log_err("%s: raw_socket.linux_interface_name \"%s\" is not an interface name", who, ifname ? ifname : "");
         return EINVAL;
     }
     out->ifindex = if_nametoindex(ifname);
     if (out->ifindex == 0) {
         int err = errno == ENXIO ? ENODEV : errno;
-        log_err("%s: no interface named \"%s\" in this network namespace (%s; see `ip link`)", who,
-                ifname, strerror(err));
+        log_err("%s: no interface named \"%s\" in this network namespace (%s; see `ip link`)", who, ifname,
+                strerror(err));
         return err;
     }
     fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -101,8 +100,7 @@ int linux_if_query(const char *who, const char *ifname, struct linux_if *out)
     return ret;
 }
 
-int linux_if_check_mac(const char *who, const char *ifname, const struct linux_if *li,
-                       const uint8_t *mac_or_null)
+int linux_if_check_mac(const char *who, const char *ifname, const struct linux_if *li, const uint8_t *mac_or_null)
 {
     char a[18], b[18];
 

@@ -15,7 +15,7 @@
 struct linux_if {
     unsigned int ifindex;
     uint8_t mac[ETH_ALEN];
-    uint32_t mtu;           /* the interface's IP MTU */
+    uint32_t mtu; /* the interface's IP MTU */
 };
 
 /*
@@ -28,8 +28,7 @@ int linux_if_query(const char *who, const char *ifname, struct linux_if *out);
 
 /* Check @mac_or_null (demikernel.local_link_addr, if given) against the
  * interface's MAC: 0, or EADDRNOTAVAIL after logging both. */
-int linux_if_check_mac(const char *who, const char *ifname, const struct linux_if *li,
-                       const uint8_t *mac_or_null);
+int linux_if_check_mac(const char *who, const char *ifname, const struct linux_if *li, const uint8_t *mac_or_null);
 
 /* "aa:bb:cc:dd:ee:ff" into @buf. */
 const char *linux_if_mac_str(const uint8_t *m, char buf[18]);

@@ -23,8 +23,8 @@
 struct simlink_port {
     struct netdev dev;
     struct simlink *link;
-    struct fault_queue rxq;     /* frames on their way to this port */
-    uint64_t tx_free_ns;        /* when this port's wire is free (rate limit) */
+    struct fault_queue rxq; /* frames on their way to this port */
+    uint64_t tx_free_ns;    /* when this port's wire is free (rate limit) */
 };
 
 struct simlink {
@@ -33,7 +33,7 @@ struct simlink {
     struct simlink_port **ports; /* each port allocated alone: its netdev
                                     pointer stays valid as ports are added */
     uint32_t nports, ports_cap;
-    struct fault_stage stage;    /* one PRNG for the link: one draw order */
+    struct fault_stage stage; /* one PRNG for the link: one draw order */
     struct simlink_stats stats;
     pcap_t *pcap;
     pcap_dumper_t *dumper;
@@ -229,8 +229,7 @@ int simlink_capture(struct simlink *l, const char *path)
     int err;
 
     capture_close(l);
-    l->pcap = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, CAPTURE_SNAPLEN,
-                                                   PCAP_TSTAMP_PRECISION_NANO);
+    l->pcap = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, CAPTURE_SNAPLEN, PCAP_TSTAMP_PRECISION_NANO);
     if (!l->pcap)
         return ENOMEM;
     errno = 0;

@@ -44,11 +44,11 @@ const struct fault_stats *simlink_fault_stats(const struct simlink *l);
 
 /* What the link itself dropped, apart from injected faults. */
 struct simlink_stats {
-    uint64_t runts;     /* frames shorter than an Ethernet header (14 B) */
-    uint64_t oversize;  /* frames longer than the sender's MTU + 14 */
-    uint64_t no_dest;   /* unicast frames whose MAC matches no other port */
-    uint64_t nobuf;     /* frames or copies lost: the link's mem was empty */
-    uint64_t overflow;  /* copies lost to a full receive queue (also the
+    uint64_t runts;    /* frames shorter than an Ethernet header (14 B) */
+    uint64_t oversize; /* frames longer than the sender's MTU + 14 */
+    uint64_t no_dest;  /* unicast frames whose MAC matches no other port */
+    uint64_t nobuf;    /* frames or copies lost: the link's mem was empty */
+    uint64_t overflow; /* copies lost to a full receive queue (also the
                            sender's tx_full) */
 };
 

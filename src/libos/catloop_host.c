@@ -38,35 +38,35 @@
 
 struct catloop {
     struct libos base;
-    struct libos *pipes;      /* the runtime's catmem, from the first listen/connect */
-    uint32_t local_ip;        /* demikernel.local_ipv4_addr */
-    uint64_t check_ns;        /* catmem.peer_check_us: listener liveness */
-    uint32_t seq;             /* pipe names, ephemeral ports */
-    struct list_node active;  /* listeners and connecting sockets: what poll visits */
+    struct libos *pipes;     /* the runtime's catmem, from the first listen/connect */
+    uint32_t local_ip;       /* demikernel.local_ipv4_addr */
+    uint64_t check_ns;       /* catmem.peer_check_us: listener liveness */
+    uint32_t seq;            /* pipe names, ephemeral ports */
+    struct list_node active; /* listeners and connecting sockets: what poll visits */
 };
 
 enum cl_state { CLS_NEW, CLS_BOUND, CLS_LISTEN, CLS_CONNECTING, CLS_CONNECTED, CLS_DEAD };
 
 struct cl_sock {
-    struct queue q;            /* first: the runtime sees a struct queue */
+    struct queue q; /* first: the runtime sees a struct queue */
     struct catloop *cl;
-    uint8_t state;             /* enum cl_state */
+    uint8_t state; /* enum cl_state */
     struct sockaddr_in local, remote;
-    struct queue *pipe;        /* CONNECTED: the connection's catmem pipe */
-    struct cl_lmap lm;         /* LISTEN: our object; CONNECTING: the listener's */
-    struct list_node active;   /* on catloop.active */
+    struct queue *pipe;      /* CONNECTED: the connection's catmem pipe */
+    struct cl_lmap lm;       /* LISTEN: our object; CONNECTING: the listener's */
+    struct list_node active; /* on catloop.active */
     uint64_t next_check_ns;
     /* LISTEN */
-    struct list_node accepts;  /* pending accept ops, FIFO */
-    struct list_node ready;    /* connections accepted here, waiting for an accept */
+    struct list_node accepts; /* pending accept ops, FIFO */
+    struct list_node ready;   /* connections accepted here, waiting for an accept */
     uint32_t nready, backlog;
     /* CONNECTING */
     struct demi_op *connect_op;
-    uint32_t pipe_seq;         /* our pipe is catloop-PID-PIPE_SEQ */
-    int slot;                  /* the slot we claimed, -1: none yet */
-    uint32_t word;             /* our request's word in it */
+    uint32_t pipe_seq; /* our pipe is catloop-PID-PIPE_SEQ */
+    int slot;          /* the slot we claimed, -1: none yet */
+    uint32_t word;     /* our request's word in it */
     uint64_t deadline_ns;
-    struct list_node link;     /* on the listener's ready list */
+    struct list_node link; /* on the listener's ready list */
 };
 
 static const struct libos_ops catloop_host_ops;
@@ -471,7 +471,7 @@ static void cl_cancel(struct list_node *head)
 {
     struct list_node *pos, *tmp;
 
-    list_for_each_safe(pos, tmp, head) {
+    list_for_each_safe (pos, tmp, head) {
         op_complete(&rt.ops, list_entry(pos, struct demi_op, link), DEMI_OPC_FAILED, ECANCELED);
     }
 }
@@ -496,7 +496,7 @@ static void cl_sock_free(struct cl_sock *s)
     if (s->state == CLS_LISTEN) {
         cl_cancel(&s->accepts);
         /* Accepted here but never handed out: the connector sees EOF. */
-        list_for_each_safe(pos, tmp, &s->ready) {
+        list_for_each_safe (pos, tmp, &s->ready) {
             struct cl_sock *c = list_entry(pos, struct cl_sock, link);
             list_del(&c->link);
             cl_sock_free(c);
@@ -555,7 +555,7 @@ static int cl_poll(struct libos *los)
     uint64_t now = clock_now_ns(); /* the round's cached clock */
     int n = 0;
 
-    list_for_each_safe(pos, tmp, &cl->active) {
+    list_for_each_safe (pos, tmp, &cl->active) {
         struct cl_sock *s = list_entry(pos, struct cl_sock, active);
         bool probe = now >= s->next_check_ns;
         if (probe)
@@ -570,7 +570,7 @@ static bool cl_has_waiters(struct libos *los)
     struct catloop *cl = container_of(los, struct catloop, base);
     struct list_node *pos, *tmp;
 
-    list_for_each_safe(pos, tmp, &cl->active) {
+    list_for_each_safe (pos, tmp, &cl->active) {
         struct cl_sock *s = list_entry(pos, struct cl_sock, active);
         if (s->state == CLS_CONNECTING || !list_empty(&s->accepts))
             return true;

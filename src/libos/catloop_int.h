@@ -31,18 +31,18 @@
 /* A slot's word: a generation (bumped at every claim, so a stale compare-
  * and-swap never matches a newer request) and a state. */
 enum cl_slot_state { CL_FREE = 0, CL_CLAIM, CL_REQ, CL_ACK, CL_NAK };
-#define CL_ST(w) ((w) & 0xfu)
+#define CL_ST(w) ((w)&0xfu)
 #define CL_GEN(w) ((w) >> 4)
 #define CL_WORD(gen, st) ((uint32_t)((gen) << 4) | (uint32_t)(st))
 
 struct cl_slot {
     _Atomic uint32_t word;
-    int32_t pid;   /* the connector; 0 while it fills the slot in */
-    uint32_t seq;  /* its pipe is catloop-PID-SEQ */
-    uint32_t ip;   /* its address, network order (accept's result) */
+    int32_t pid;  /* the connector; 0 while it fills the slot in */
+    uint32_t seq; /* its pipe is catloop-PID-SEQ */
+    uint32_t ip;  /* its address, network order (accept's result) */
     uint16_t port;
     uint16_t pad_;
-    int32_t err;   /* NAK: the connect's error */
+    int32_t err; /* NAK: the connect's error */
     uint8_t pad2_[40];
 };
 BUILD_BUG_ON(sizeof(struct cl_slot) != 64);
@@ -54,9 +54,9 @@ struct cl_lshm {
     _Atomic uint64_t magic; /* CL_MAGIC once filled (before the link) */
     uint32_t version;
     uint32_t nslots;
-    int32_t pid;            /* the listener: for messages only */
+    int32_t pid;             /* the listener: for messages only */
     _Atomic uint32_t closed; /* the listener closed: refuse */
-    uint32_t ip;            /* what it listens on, network order */
+    uint32_t ip;             /* what it listens on, network order */
     uint16_t port;
     uint8_t pad_[34];
     struct cl_slot slot[CL_SLOTS];

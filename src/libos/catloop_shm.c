@@ -278,8 +278,7 @@ int catloop_shm_clean(bool dry_run, FILE *out, struct catmem_clean *res)
         if (!tmp && cl_hdr_read(fd, &hdr) != 0) {
             res->foreign++;
             if (out)
-                fprintf(out, "kept         %s%s: not a catloop listener of version %u\n", CL_SHM_DIR, path,
-                        CL_VERSION);
+                fprintf(out, "kept         %s%s: not a catloop listener of version %u\n", CL_SHM_DIR, path, CL_VERSION);
         } else if (cl_lock_held(fd)) {
             res->live++;
             if (out)

@@ -198,10 +198,9 @@ static int cm_map(struct cm_pipe *p, uint64_t ring_size, int side)
     p->side = (uint8_t)side;
     p->max_msg = MIN(shmring_max_msg(ring_size), MEM_HUGE_SIZE);
     /* Only the creator can have left counters off a record boundary. */
-    if (!shmring_attach(&p->tx, &s->ring[side], base + CM_HDR_SIZE + (uint64_t)side * ring_size, ring_size,
-                        true) ||
-        !shmring_attach(&p->rx, &s->ring[1 - side], base + CM_HDR_SIZE + (uint64_t)(1 - side) * ring_size,
-                        ring_size, false)) {
+    if (!shmring_attach(&p->tx, &s->ring[side], base + CM_HDR_SIZE + (uint64_t)side * ring_size, ring_size, true) ||
+        !shmring_attach(&p->rx, &s->ring[1 - side], base + CM_HDR_SIZE + (uint64_t)(1 - side) * ring_size, ring_size,
+                        false)) {
         log_err("catmem: pipe %s: the creator (pid %d) left impossible ring counters", p->name,
                 (int)s->pid[CM_CREATOR]);
         return EPROTO;
@@ -263,8 +262,8 @@ int catmem_pipe_create(struct libos *los, const char *name, struct queue **q_out
             continue; /* removed meanwhile: try again (ret stays EEXIST) */
         if (cm_hdr_read(fd, &old) != 0) {
             close(fd);
-            log_warn("demi_create_pipe %s: %s is not a libdemi pipe of this version (%u); not removing it",
-                     name, to, CM_VERSION);
+            log_warn("demi_create_pipe %s: %s is not a libdemi pipe of this version (%u); not removing it", name, to,
+                     CM_VERSION);
             break;
         }
         if (cm_lock_held(fd, CM_CREATOR)) {
@@ -320,8 +319,8 @@ int catmem_pipe_open(struct libos *los, const char *name, struct queue **q_out)
     /* Read the header with pread first: a foreign or truncated object must
      * not make us map (or trust) sizes it states. */
     if ((ret = cm_hdr_read(p->fd, &hdr)) != 0) {
-        log_err("demi_open_pipe %s: %s%s is not a libdemi pipe of this version (%u)", name, CATMEM_SHM_DIR,
-                path, CM_VERSION);
+        log_err("demi_open_pipe %s: %s%s is not a libdemi pipe of this version (%u)", name, CATMEM_SHM_DIR, path,
+                CM_VERSION);
         ret = EPROTO;
         goto fail;
     }
@@ -377,7 +376,7 @@ static void cm_cancel_list(struct list_node *head)
 {
     struct list_node *pos, *tmp;
 
-    list_for_each_safe(pos, tmp, head) {
+    list_for_each_safe (pos, tmp, head) {
         struct demi_op *op = list_entry(pos, struct demi_op, link);
         cm_complete(op, op->qr.qr_opcode, ECANCELED);
     }
@@ -587,7 +586,7 @@ static int cm_poll(struct libos *los)
     struct list_node *pos, *tmp;
     int n = 0;
 
-    list_for_each_safe(pos, tmp, &cm->active) {
+    list_for_each_safe (pos, tmp, &cm->active) {
         struct cm_pipe *p = list_entry(pos, struct cm_pipe, active);
         bool probe = cm_probe_due(p, clock_now_ns()); /* the round's cached clock */
         n += cm_progress_pushes(p, probe);
@@ -645,8 +644,8 @@ int catmem_create(const struct demi_config *cfg, struct libos **out)
     struct catmem *cm;
 
     if (!shmring_size_ok(cfg->catmem_ring_size)) {
-        log_err("catmem.ring_size: expected a power of two in %u..%u, got %u", SHMRING_MIN_SIZE,
-                SHMRING_MAX_SIZE, cfg->catmem_ring_size);
+        log_err("catmem.ring_size: expected a power of two in %u..%u, got %u", SHMRING_MIN_SIZE, SHMRING_MAX_SIZE,
+                cfg->catmem_ring_size);
         return EINVAL;
     }
     cm = calloc(1, sizeof(*cm));

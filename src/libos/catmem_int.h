@@ -34,9 +34,9 @@
 struct cm_shm {
     _Atomic uint64_t magic; /* CM_MAGIC once filled (before the link) */
     uint32_t version;
-    uint32_t hdr_size;      /* where ring 0's bytes start */
-    uint64_t ring_size;     /* bytes per direction, a power of two */
-    int32_t pid[2];         /* creator, opener: for messages only */
+    uint32_t hdr_size;          /* where ring 0's bytes start */
+    uint64_t ring_size;         /* bytes per direction, a power of two */
+    int32_t pid[2];             /* creator, opener: for messages only */
     _Atomic uint32_t opened;    /* an opener attached (pipes connect once) */
     _Atomic uint32_t closed[2]; /* side closed gracefully: EOF after the data */
     struct shmring_ctl ring[2];
@@ -55,20 +55,20 @@ BUILD_BUG_ON(offsetof(struct cm_shm, ring) % 128 != 0);
 /* One mapping of a pipe's object. The pipe holds one reference on the
  * anchor, every view one more: the memory goes when the last goes. */
 struct cm_map {
-    struct dbuf anchor;    /* first: 64-byte aligned like every dbuf */
+    struct dbuf anchor; /* first: 64-byte aligned like every dbuf */
     uint8_t *base;
     size_t len;
-    struct cm_pipe *pipe;  /* NULL once the pipe is closed */
+    struct cm_pipe *pipe; /* NULL once the pipe is closed */
 };
 
 enum { CM_VIEW_TX = 1, CM_VIEW_RX };
 
 /* A view: the dbuf an application's zero-copy sga names. */
 struct cm_view {
-    struct dbuf d;         /* first: sga_buf is its address, tagged */
+    struct dbuf d; /* first: sga_buf is its address, tagged */
     struct cm_map *map;
-    uint32_t seq;          /* rx: its place in the pipe's FIFO of pops */
-    uint8_t kind;          /* CM_VIEW_TX (a reservation) or CM_VIEW_RX */
+    uint32_t seq; /* rx: its place in the pipe's FIFO of pops */
+    uint8_t kind; /* CM_VIEW_TX (a reservation) or CM_VIEW_RX */
     uint8_t pad_[51];
 };
 BUILD_BUG_ON(sizeof(struct cm_view) != 128);
@@ -89,16 +89,16 @@ struct catmem {
 };
 
 struct cm_pipe {
-    struct queue q;          /* first: the runtime sees a struct queue */
-    struct shmring tx;       /* our messages to the peer */
-    struct shmring rx;       /* the peer's to us */
+    struct queue q;    /* first: the runtime sees a struct queue */
+    struct shmring tx; /* our messages to the peer */
+    struct shmring rx; /* the peer's to us */
     struct cm_shm *shm;
     struct cm_map *map;
     int fd;
-    uint8_t side;            /* CM_CREATOR or CM_OPENER */
-    bool eof;                /* peer closed and its data is drained */
-    int err;                 /* sticky pop error: ECONNRESET, EPROTO */
-    int push_err;            /* sticky push error: EPIPE, ECONNRESET */
+    uint8_t side; /* CM_CREATOR or CM_OPENER */
+    bool eof;     /* peer closed and its data is drained */
+    int err;      /* sticky pop error: ECONNRESET, EPROTO */
+    int push_err; /* sticky push error: EPIPE, ECONNRESET */
     uint32_t max_msg;
     uint64_t next_check_ns;  /* next peer liveness syscall */
     struct list_node pops;   /* pending pops, FIFO */

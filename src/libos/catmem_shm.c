@@ -163,8 +163,8 @@ static void cm_clean_one(const char *fname, bool dry_run, FILE *out, struct catm
     if (tmp) {
         /* Half-built: the header may be anything; the lock and the pid say. */
         stale = !cm_lock_held(fd, CM_CREATOR) && !pid_alive(pid);
-        snprintf(why, sizeof(why), "%s (temporary name; creator pid %d %s)", stale ? "stale" : "in use",
-                 (int)pid, stale ? "dead before it linked the pipe" : "alive");
+        snprintf(why, sizeof(why), "%s (temporary name; creator pid %d %s)", stale ? "stale" : "in use", (int)pid,
+                 stale ? "dead before it linked the pipe" : "alive");
     } else {
         bool c, o;
         err = cm_hdr_read(fd, &hdr);
@@ -172,8 +172,7 @@ static void cm_clean_one(const char *fname, bool dry_run, FILE *out, struct catm
             close(fd);
             res->foreign++;
             if (out)
-                fprintf(out, "kept         %s%s: not a libdemi pipe of version %u\n", CATMEM_SHM_DIR, path,
-                        CM_VERSION);
+                fprintf(out, "kept         %s%s: not a libdemi pipe of version %u\n", CATMEM_SHM_DIR, path, CM_VERSION);
             return;
         }
         c = cm_lock_held(fd, CM_CREATOR);
@@ -181,8 +180,7 @@ static void cm_clean_one(const char *fname, bool dry_run, FILE *out, struct catm
         stale = !c && !o;
         if (hdr.opened)
             snprintf(why, sizeof(why), "%s (creator pid %d %s, opener pid %d %s)", stale ? "stale" : "in use",
-                     (int)hdr.pid[CM_CREATOR], c ? "alive" : "gone", (int)hdr.pid[CM_OPENER],
-                     o ? "alive" : "gone");
+                     (int)hdr.pid[CM_CREATOR], c ? "alive" : "gone", (int)hdr.pid[CM_OPENER], o ? "alive" : "gone");
         else
             snprintf(why, sizeof(why), "%s (creator pid %d %s, never opened)", stale ? "stale" : "in use",
                      (int)hdr.pid[CM_CREATOR], c ? "alive" : "gone");
@@ -209,8 +207,7 @@ static void cm_clean_one(const char *fname, bool dry_run, FILE *out, struct catm
         res->stale++;
         res->failed++;
         if (out)
-            fprintf(out, "FAILED       %s%s: %s; cannot remove it: %s\n", CATMEM_SHM_DIR, path, why,
-                    strerror(err));
+            fprintf(out, "FAILED       %s%s: %s; cannot remove it: %s\n", CATMEM_SHM_DIR, path, why, strerror(err));
     }
     close(fd);
 }

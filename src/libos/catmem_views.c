@@ -45,8 +45,8 @@ void cm_rx_publish(struct cm_pipe *p)
         p->zc_freed[p->zc_first % CM_ZC_POPS] = false;
         p->zc_first++;
     }
-    shmring_publish_head(&p->rx, p->zc_first == p->zc_next ? shmring_read_pos(&p->rx)
-                                                         : p->zc_start[p->zc_first % CM_ZC_POPS]);
+    shmring_publish_head(&p->rx,
+                         p->zc_first == p->zc_next ? shmring_read_pos(&p->rx) : p->zc_start[p->zc_first % CM_ZC_POPS]);
 }
 
 /* A view of the record just peeked (@payload, @len), or NULL (too many out,
@@ -179,8 +179,7 @@ static struct dbuf *cm_view_lookup(const struct dbuf_pool *pool, const void *ptr
     const uint8_t *b = ptr, *lo = (const uint8_t *)cm->vslots;
     struct dbuf *d;
 
-    if (b < lo || b >= lo + (size_t)CM_VIEWS * sizeof(struct cm_view) ||
-        (size_t)(b - lo) % sizeof(struct cm_view) != 0)
+    if (b < lo || b >= lo + (size_t)CM_VIEWS * sizeof(struct cm_view) || (size_t)(b - lo) % sizeof(struct cm_view) != 0)
         return NULL;
     d = (struct dbuf *)(uintptr_t)b;
     return d->refcnt > 0 ? d : NULL;

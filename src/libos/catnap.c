@@ -24,16 +24,16 @@
 #include <unistd.h>
 
 enum cn_state {
-    CN_NEW = 0,     /* created */
-    CN_BOUND,       /* bind() done */
-    CN_LISTENING,   /* TCP listen() done */
-    CN_CONNECTING,  /* TCP connect() in progress */
-    CN_CONNECTED,   /* TCP established, or UDP with a default peer */
-    CN_FAILED,      /* a connect failed: POSIX leaves the socket unusable */
+    CN_NEW = 0,    /* created */
+    CN_BOUND,      /* bind() done */
+    CN_LISTENING,  /* TCP listen() done */
+    CN_CONNECTING, /* TCP connect() in progress */
+    CN_CONNECTED,  /* TCP established, or UDP with a default peer */
+    CN_FAILED,     /* a connect failed: POSIX leaves the socket unusable */
 };
 
 struct cn_sock {
-    struct queue q;          /* first: the runtime sees a struct queue */
+    struct queue q; /* first: the runtime sees a struct queue */
     int fd;
     uint8_t state;           /* enum cn_state */
     int err;                 /* sticky receive error (ECONNRESET) */
@@ -41,9 +41,9 @@ struct cn_sock {
     struct list_node pushes; /* pending pushes, in stream order */
     struct list_node accepts;
     struct demi_op *connect_op;
-    bool shut_rd;            /* demi_shutdown(SHUT_RD): an empty queue is end of stream */
-    bool shut_wr;            /* demi_shutdown(SHUT_WR): pushes fail with EPIPE */
-    bool fin_pending;        /* shutdown(2) SHUT_WR waits for s->pushes */
+    bool shut_rd;     /* demi_shutdown(SHUT_RD): an empty queue is end of stream */
+    bool shut_wr;     /* demi_shutdown(SHUT_WR): pushes fail with EPIPE */
+    bool fin_pending; /* shutdown(2) SHUT_WR waits for s->pushes */
 };
 
 struct catnap {
@@ -68,9 +68,8 @@ static struct catnap *cn_of(struct queue *q)
  * reported through a failed op. */
 static bool cn_is_call_error(int err)
 {
-    return err == EDESTADDRREQ || err == EMSGSIZE || err == ENOTCONN || err == EINVAL ||
-           err == EISCONN || err == EAFNOSUPPORT || err == EADDRNOTAVAIL || err == EALREADY ||
-           err == EACCES || err == EPERM;
+    return err == EDESTADDRREQ || err == EMSGSIZE || err == ENOTCONN || err == EINVAL || err == EISCONN ||
+           err == EAFNOSUPPORT || err == EADDRNOTAVAIL || err == EALREADY || err == EACCES || err == EPERM;
 }
 
 static void cn_complete(struct demi_op *op, demi_opcode_t opc, int err)
@@ -158,7 +157,7 @@ static void cn_cancel_list(struct list_node *head)
 {
     struct list_node *pos, *tmp;
 
-    list_for_each_safe(pos, tmp, head) {
+    list_for_each_safe (pos, tmp, head) {
         struct demi_op *op = list_entry(pos, struct demi_op, link);
         if (op->qr.qr_opcode == DEMI_OPC_PUSH && op->u.push.buf) {
             dbuf_put(op->u.push.buf);
@@ -536,7 +535,7 @@ static socklen_t cn_opt_size(int level, int optname)
     } else if (level == IPPROTO_TCP) {
         switch (optname) {
         case TCP_NODELAY:
-        case TCP_KEEPIDLE:  /* the kernel checks Linux's ranges (EINVAL) */
+        case TCP_KEEPIDLE: /* the kernel checks Linux's ranges (EINVAL) */
         case TCP_KEEPINTVL:
         case TCP_KEEPCNT:
             return sizeof(int);

@@ -87,8 +87,8 @@ int catpowder_create(const struct demi_config *cfg, struct libos **out)
         ret = afxdp_create(&rt.mem, &xp, &dev);
     } else
 #endif
-        ret = afpacket_create(cfg->linux_interface_name, &rt.mem,
-                              cfg->has_local_mac ? cfg->local_mac : NULL, cfg->mtu, &dev);
+        ret = afpacket_create(cfg->linux_interface_name, &rt.mem, cfg->has_local_mac ? cfg->local_mac : NULL, cfg->mtu,
+                              &dev);
     if (ret)
         return ret;
     catpowder_check_kernel_ip(cfg->linux_interface_name, cfg->local_ipv4);

@@ -309,13 +309,13 @@ static int inet_close(struct queue *q)
 
     clock_fresh_ns(); /* segments may leave now: timers and timestamps from now */
 
-    list_for_each_safe(pos, tmp, &s->pops) {
+    list_for_each_safe (pos, tmp, &s->pops) {
         op_complete(&rt.ops, list_entry(pos, struct demi_op, link), DEMI_OPC_FAILED, ECANCELED);
     }
-    list_for_each_safe(pos, tmp, &s->accepts) {
+    list_for_each_safe (pos, tmp, &s->accepts) {
         op_complete(&rt.ops, list_entry(pos, struct demi_op, link), DEMI_OPC_FAILED, ECANCELED);
     }
-    list_for_each_safe(pos, tmp, &s->pushes) {
+    list_for_each_safe (pos, tmp, &s->pushes) {
         struct demi_op *op = list_entry(pos, struct demi_op, link);
         dbuf_put(op->u.push.buf);
         op->u.push.buf = NULL;
@@ -469,8 +469,7 @@ static int inet_pop(struct queue *q, struct demi_op *op)
     if (s->pcb) {
         /* CLOSED without an error: never connected, or (after a half-close)
          * both FINs exchanged, which leaves end of stream to read. */
-        if (s->pcb->state == TCPS_LISTEN ||
-            (s->pcb->state == TCPS_CLOSED && !s->pcb->err && !s->pcb->rcv_fin))
+        if (s->pcb->state == TCPS_LISTEN || (s->pcb->state == TCPS_CLOSED && !s->pcb->err && !s->pcb->rcv_fin))
             return ENOTCONN;
         list_add_tail(&s->pops, &op->link);
         if (s->pcb->state != TCPS_SYN_SENT && s->pcb->state != TCPS_SYN_RECEIVED)
@@ -504,7 +503,7 @@ static int inet_shutdown(struct queue *q, int how)
         if (rd) {
             struct list_node *pos, *tmp;
             s->shut_rd = true;
-            list_for_each_safe(pos, tmp, &s->pops) {
+            list_for_each_safe (pos, tmp, &s->pops) {
                 inet_pop_eof(list_entry(pos, struct demi_op, link), NULL);
             }
         }
@@ -526,7 +525,6 @@ static int inet_shutdown(struct queue *q, int how)
         inet_tcp_serve_pops(s);
     return 0;
 }
-
 
 struct inet_stack *inet_libos_stack(struct libos *los)
 {
@@ -667,8 +665,8 @@ int inet_create(const struct demi_config *cfg, struct netdev *dev, bool harness,
     il->base.ops = &inet_ops;
     /* Virtual-time test stacks publish nothing: their clock is not time. */
     if (cfg->live_stats && !harness)
-        il->pub = stats_shm_create(&il->stack, getenv("LIBOS") ? getenv("LIBOS") : "inet", dev->name,
-                                   cfg->pcap_snaplen, (uint64_t)cfg->pcap_max_mb << 20);
+        il->pub = stats_shm_create(&il->stack, getenv("LIBOS") ? getenv("LIBOS") : "inet", dev->name, cfg->pcap_snaplen,
+                                   (uint64_t)cfg->pcap_max_mb << 20);
     *out = &il->base;
     return 0;
 }

@@ -39,8 +39,8 @@ static struct netdev *inet_maybe_fault(const struct demi_config *cfg, struct net
         netdev_destroy(dev);
         return NULL;
     }
-    log_warn("%s: transmit fault injection on (loss %u, dup %u, corrupt %u, reorder %u ppm; seed %u)",
-             dev->name, fp.loss_ppm, fp.dup_ppm, fp.corrupt_ppm, fp.reorder_ppm, cfg->fault_seed);
+    log_warn("%s: transmit fault injection on (loss %u, dup %u, corrupt %u, reorder %u ppm; seed %u)", dev->name,
+             fp.loss_ppm, fp.dup_ppm, fp.corrupt_ppm, fp.reorder_ppm, cfg->fault_seed);
     return wrapped;
 }
 

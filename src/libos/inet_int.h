@@ -18,13 +18,13 @@ struct inet_libos {
     struct libos base;
     struct inet_stack stack;
     struct netdev *dev;
-    bool harness;            /* LIBOS=cattest: dev is a scriptdev */
+    bool harness;                /* LIBOS=cattest: dev is a scriptdev */
     struct stats_publisher *pub; /* live statistics for demi-stat; NULL = none */
-    struct objpool socks;    /* struct inet_sock records, libdemi.max_queues of them */
+    struct objpool socks;        /* struct inet_sock records, libdemi.max_queues of them */
 };
 
 struct inet_sock {
-    struct queue q;          /* first: the runtime sees a struct queue */
+    struct queue q; /* first: the runtime sees a struct queue */
     struct inet_libos *il;
     struct udp_sock udp;     /* QUEUE_UDP */
     struct tcp_pcb *pcb;     /* QUEUE_TCP */
@@ -32,12 +32,12 @@ struct inet_sock {
     struct list_node pushes; /* TCP pushes waiting for send-queue room, FIFO */
     struct list_node accepts;
     struct demi_op *connect_op;
-    bool has_peer;           /* UDP connect() set a default destination */
+    bool has_peer; /* UDP connect() set a default destination */
     uint32_t peer_ip;
     uint16_t peer_port;
-    bool shut_rd;            /* UDP: demi_shutdown(SHUT_RD) (TCP: pcb->rcv_shut) */
-    bool shut_wr;            /* demi_shutdown(SHUT_WR): pushes fail with EPIPE */
-    bool fin_pending;        /* TCP: the FIN waits for the pushes on s->pushes */
+    bool shut_rd;     /* UDP: demi_shutdown(SHUT_RD) (TCP: pcb->rcv_shut) */
+    bool shut_wr;     /* demi_shutdown(SHUT_WR): pushes fail with EPIPE */
+    bool fin_pending; /* TCP: the FIN waits for the pushes on s->pushes */
 };
 
 static inline struct inet_sock *isock(struct queue *q)

@@ -40,8 +40,7 @@ void libos_registry_names(char *buf, size_t len)
         return;
     buf[0] = '\0';
     for (size_t i = 0; i < n && at < len; i++) {
-        int w = snprintf(buf + at, len - at, "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ",
-                         libos_table[i].name);
+        int w = snprintf(buf + at, len - at, "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ", libos_table[i].name);
         if (w < 0)
             break;
         at += (size_t)w;

@@ -104,12 +104,12 @@ struct runtime {
     struct op_table ops;
     struct qd_table qds;
     struct mem mem;
-    struct libos *net;              /* the network libOS chosen by LIBOS */
+    struct libos *net; /* the network libOS chosen by LIBOS */
     struct libos *libos[RT_MAX_LIBOS];
     int nlibos;
-    uint64_t spin_ns;               /* busy-poll this long before block() */
-    bool idle_yield;                /* then sched_yield() each round if none can block() */
-    pid_t owner_pid;                /* the process that ran rt_init (see rt_owner) */
+    uint64_t spin_ns; /* busy-poll this long before block() */
+    bool idle_yield;  /* then sched_yield() each round if none can block() */
+    pid_t owner_pid;  /* the process that ran rt_init (see rt_owner) */
 };
 
 extern struct runtime rt;
@@ -154,8 +154,8 @@ int rt_poll(void);
  * from the time that round read (a wait that finds its op done, or that
  * completes in its first round, then costs no clock read of its own). */
 struct rt_deadline {
-    uint64_t timeout_ns;   /* UINT64_MAX: forever */
-    uint64_t at;           /* absolute; 0 = not fixed yet */
+    uint64_t timeout_ns; /* UINT64_MAX: forever */
+    uint64_t at;         /* absolute; 0 = not fixed yet */
 };
 
 static inline void rt_deadline_init(struct rt_deadline *d, uint64_t timeout_ns)

@@ -27,15 +27,15 @@ struct stats_publisher {
     struct stats_shm *shm;
     char name[64];
     uint64_t next_counters_ns, next_conns_ns;
-    uint32_t pcap_snaplen;      /* for captures demi-stat starts */
+    uint32_t pcap_snaplen; /* for captures demi-stat starts */
     uint64_t pcap_max_bytes;
 };
 
 uint32_t stats_shm_layout(void)
 {
     uint32_t h = 2166136261u;
-#define STATS_LAYOUT_HASH(n, help)                            \
-    for (const char *c = #n "\n"; *c; c++)                    \
+#define STATS_LAYOUT_HASH(n, help)         \
+    for (const char *c = #n "\n"; *c; c++) \
         h = (h ^ (uint8_t)*c) * 16777619u;
     INET_STATS(STATS_LAYOUT_HASH)
 #undef STATS_LAYOUT_HASH

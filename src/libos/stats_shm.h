@@ -32,10 +32,10 @@ struct stats_conn {
     uint8_t pad[3];
     uint32_t local_ip, remote_ip;
     uint16_t local_port, remote_port;
-    uint32_t sndq, rcvq;        /* bytes queued to send (unacked included), received unread */
-    uint32_t cwnd, ssthresh;    /* bytes */
+    uint32_t sndq, rcvq;     /* bytes queued to send (unacked included), received unread */
+    uint32_t cwnd, ssthresh; /* bytes */
     uint32_t srtt_us, rttvar_us, rto_us;
-    uint32_t rexmt;             /* consecutive timeouts now */
+    uint32_t rexmt; /* consecutive timeouts now */
     uint32_t mss;
     uint32_t backlog_syn, backlog_ready; /* listeners: half-open, to accept */
     /* The queue's op latencies (latency.h): upper bounds of the buckets
@@ -51,22 +51,22 @@ struct stats_pool {
 struct stats_shm {
     uint64_t magic;
     uint32_t version;
-    uint32_t layout;            /* hash of the counter names: stats_shm_layout() */
+    uint32_t layout; /* hash of the counter names: stats_shm_layout() */
     int32_t pid;
-    uint32_t ip;                /* our IPv4 address, network order */
+    uint32_t ip; /* our IPv4 address, network order */
     char libos[16];
     char dev[32];
-    uint64_t start_real_ns;     /* CLOCK_REALTIME at creation */
-    uint64_t updated_real_ns;   /* at the last publication */
-    uint64_t mono_ns;           /* the stack's clock then: rates divide by its deltas */
-    volatile uint32_t seq;      /* odd while the process writes */
-    uint32_t ncounters;         /* INET_STATS entries */
+    uint64_t start_real_ns;   /* CLOCK_REALTIME at creation */
+    uint64_t updated_real_ns; /* at the last publication */
+    uint64_t mono_ns;         /* the stack's clock then: rates divide by its deltas */
+    volatile uint32_t seq;    /* odd while the process writes */
+    uint32_t ncounters;       /* INET_STATS entries */
     struct inet_stats stats;
     struct stats_pool pools[3]; /* small, large, huge */
     uint32_t qds_used, ops_used, ops_done;
     struct lat_hist lat[LAT_KINDS]; /* every queue's push, pop, accept, connect */
-    uint32_t nconns;            /* rows below */
-    uint32_t nconns_total;      /* connections that exist (more than rows: truncated) */
+    uint32_t nconns;                /* rows below */
+    uint32_t nconns_total;          /* connections that exist (more than rows: truncated) */
     uint32_t pad;
     /* Control: the one part demi-stat writes (demi-stat --pcap). It writes
      * pcap_path ("" to stop), then bumps pcap_req; the process acts at its
@@ -76,7 +76,7 @@ struct stats_shm {
     volatile uint32_t pcap_req, pcap_ack;
     int32_t pcap_result;
     uint32_t pcap_on;
-    uint64_t pcap_frames;       /* written by the running capture */
+    uint64_t pcap_frames; /* written by the running capture */
     struct stats_conn conns[STATS_SHM_MAX_CONNS];
 };
 

@@ -13,15 +13,14 @@ int dbuf_pool_init(struct dbuf_pool *p, const char *name, uint32_t data_size, ui
     p->data_size = data_size;
     /* Keep every slot cache-line aligned. A pool without data (slices) holds
      * bare headers. */
-    p->stride = data_size == 0 ? sizeof(struct dbuf)
-                               : (sizeof(struct dbuf) + DBUF_HEADROOM + data_size + 63) & ~(size_t)63;
+    p->stride =
+        data_size == 0 ? sizeof(struct dbuf) : (sizeof(struct dbuf) + DBUF_HEADROOM + data_size + 63) & ~(size_t)63;
     p->count = count;
     if (count == 0)
         return 0;
     p->map_len = p->stride * count;
     p->stride_magic = UINT64_MAX / p->stride + 1;
-    p->base = mmap(NULL, p->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
+    p->base = mmap(NULL, p->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p->base == MAP_FAILED) {
         p->base = NULL;
         return ENOMEM;
@@ -128,8 +127,8 @@ struct dbuf *mem_alloc(struct mem *m, uint32_t size)
     return d;
 }
 
-int mem_set_class_pool(struct mem *m, int cls, const struct dbuf_pool_ops *ops, void *priv,
-                       uint32_t data_size, uint32_t count)
+int mem_set_class_pool(struct mem *m, int cls, const struct dbuf_pool_ops *ops, void *priv, uint32_t data_size,
+                       uint32_t count)
 {
     static const uint32_t sizes[MEM_NCLASSES] = {MEM_SMALL_SIZE, MEM_LARGE_SIZE, MEM_HUGE_SIZE, 0};
     struct dbuf_pool *p;
@@ -175,8 +174,7 @@ bool mem_owns(const struct mem *m, const void *p)
 
     for (int c = 0; c < MEM_NCLASSES; c++) {
         const struct dbuf_pool *pool = &m->pools[c];
-        if (pool->ops ? pool->ops->owns(pool, p)
-                      : pool->base && b >= pool->base && b < pool->base + pool->map_len)
+        if (pool->ops ? pool->ops->owns(pool, p) : pool->base && b >= pool->base && b < pool->base + pool->map_len)
             return true;
     }
     for (int i = 0; i < m->nextra; i++)

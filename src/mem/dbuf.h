@@ -48,7 +48,7 @@ struct dbuf {
     uint64_t meta64;        /* per-layer scratch, e.g. source port, timestamps */
     uint8_t app_gen;        /* tag of the sga_buf last handed to the application */
     uint8_t pad_[7];
-    uint8_t buf[];          /* headroom, then data */
+    uint8_t buf[]; /* headroom, then data */
 };
 BUILD_BUG_ON(sizeof(struct dbuf) != 64);
 
@@ -70,17 +70,17 @@ struct dbuf_pool_ops {
 
 struct dbuf_pool {
     const char *name;
-    uint8_t *base;          /* first slot */
+    uint8_t *base; /* first slot */
     size_t map_len;
-    size_t stride;          /* bytes per slot */
-    uint64_t stride_magic;  /* UINT64_MAX / stride + 1: divisibility by one multiply */
-    uint32_t data_size;     /* usable payload after the headroom */
+    size_t stride;         /* bytes per slot */
+    uint64_t stride_magic; /* UINT64_MAX / stride + 1: divisibility by one multiply */
+    uint32_t data_size;    /* usable payload after the headroom */
     uint32_t count;
     uint32_t nfree;
-    struct dbuf **free_stack; /* LIFO keeps recently used slots cache-hot */
-    uint64_t alloc_failures;  /* counted, reported by stats */
+    struct dbuf **free_stack;        /* LIFO keeps recently used slots cache-hot */
+    uint64_t alloc_failures;         /* counted, reported by stats */
     const struct dbuf_pool_ops *ops; /* NULL: the slab above */
-    void *priv;             /* the backing's state (ops pools) */
+    void *priv;                      /* the backing's state (ops pools) */
 };
 
 int dbuf_pool_init(struct dbuf_pool *p, const char *name, uint32_t data_size, uint32_t count);
@@ -266,8 +266,8 @@ void mem_remove_pool(struct mem *m, struct dbuf_pool *pool);
  * MEM_SMALL, so application buffers and header buffers are device buffers).
  * The class must have no buffer out (EBUSY otherwise). @data_size must cover
  * the class size (EINVAL). The pool's fini hook runs at mem_fini. */
-int mem_set_class_pool(struct mem *m, int cls, const struct dbuf_pool_ops *ops, void *priv,
-                       uint32_t data_size, uint32_t count);
+int mem_set_class_pool(struct mem *m, int cls, const struct dbuf_pool_ops *ops, void *priv, uint32_t data_size,
+                       uint32_t count);
 
 int mem_init(struct mem *m, uint32_t small_count, uint32_t large_count, uint32_t huge_count);
 

@@ -19,12 +19,12 @@
 #include <string.h>
 
 struct objpool {
-    uint8_t *base;     /* cap objects of size bytes */
-    uint32_t *free;    /* indices returned, a stack */
+    uint8_t *base;  /* cap objects of size bytes */
+    uint32_t *free; /* indices returned, a stack */
     size_t size;
     uint32_t cap;
-    uint32_t nfree;    /* on the free stack */
-    uint32_t next;     /* objects [next, cap) never handed out */
+    uint32_t nfree; /* on the free stack */
+    uint32_t next;  /* objects [next, cap) never handed out */
     uint32_t in_use;
 };
 

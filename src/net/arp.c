@@ -340,7 +340,7 @@ void arp_fini(struct inet_stack *s)
 
     for (int b = 0; b < ARP_BUCKETS; b++) {
         struct list_node *pos, *tmp;
-        list_for_each_safe(pos, tmp, &t->buckets[b]) {
+        list_for_each_safe (pos, tmp, &t->buckets[b]) {
             arp_free(s, list_entry(pos, struct arp_entry, hash_link));
         }
     }

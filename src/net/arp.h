@@ -32,7 +32,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-
 /* Usable for output: ARP_RESOLVED and above. */
 enum arp_state { ARP_FREE = 0, ARP_PENDING, ARP_RESOLVED, ARP_PROBING, ARP_STATIC };
 
@@ -41,12 +40,12 @@ struct inet_stack;
 struct arp_entry {
     struct list_node hash_link;
     struct list_node pending_link; /* on arp_table.pending while ARP_PENDING */
-    uint32_t ip;                /* network order */
+    uint32_t ip;                   /* network order */
     uint8_t mac[6];
-    uint8_t state;              /* enum arp_state */
-    uint8_t tries_left;         /* requests still to send while pending or probing */
-    bool used;                  /* sent through since the last (re-)confirmation */
-    struct timer timer;         /* retry while pending or probing, TTL when resolved */
+    uint8_t state;                         /* enum arp_state */
+    uint8_t tries_left;                    /* requests still to send while pending or probing */
+    bool used;                             /* sent through since the last (re-)confirmation */
+    struct timer timer;                    /* retry while pending or probing, TTL when resolved */
     struct dbuf *pending[ARP_PENDING_MAX]; /* IPv4 packets, no Ethernet header */
     uint8_t npending;
     struct inet_stack *stack;
@@ -54,9 +53,9 @@ struct arp_entry {
 
 struct arp_table {
     struct list_node buckets[ARP_BUCKETS];
-    struct list_node pending;   /* unresolved entries, oldest first: evicted first when full */
-    struct arp_entry *entries;  /* ARP_MAX_ENTRIES */
-    struct arp_entry **free;    /* free stack */
+    struct list_node pending;  /* unresolved entries, oldest first: evicted first when full */
+    struct arp_entry *entries; /* ARP_MAX_ENTRIES */
+    struct arp_entry **free;   /* free stack */
     uint32_t nfree;
     uint32_t retries;
     uint64_t timeout_ns;

@@ -34,7 +34,7 @@ struct capture {
     uint64_t frames;
     uint64_t wall0_ns, mono0_ns; /* wall time = wall0 + (now - mono0) */
     uint64_t last_flush_ns;
-    uint8_t *scratch;            /* a chain's bytes, contiguous */
+    uint8_t *scratch; /* a chain's bytes, contiguous */
 };
 
 static void capture_flush_all(void)

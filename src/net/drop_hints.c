@@ -58,10 +58,15 @@ void inet_hint_slow(struct inet_stack *s, enum inet_hint h, uint32_t addr, const
     st->last_ns = now;
     switch (h) {
     case INET_HINT_CSUM:
-        log_warn("%s: %u packets with bad %s checksums, the last from %s: the peer may offload its transmit "
-                 "checksums (a veth or tap peer: ethtool -K <its interface> tx off), or frames are corrupted on the way",
-                 s->dev->name, count, n == IPV4_PROTO_TCP ? "TCP" : n == IPV4_PROTO_UDP ? "UDP" : n == 0 ? "IPv4 header" : "ICMP",
-                 ip_str(addr, a, sizeof(a)));
+        log_warn(
+            "%s: %u packets with bad %s checksums, the last from %s: the peer may offload its transmit "
+            "checksums (a veth or tap peer: ethtool -K <its interface> tx off), or frames are corrupted on the way",
+            s->dev->name, count,
+            n == IPV4_PROTO_TCP   ? "TCP"
+            : n == IPV4_PROTO_UDP ? "UDP"
+            : n == 0              ? "IPv4 header"
+                                  : "ICMP",
+            ip_str(addr, a, sizeof(a)));
         break;
     case INET_HINT_MAC:
         log_warn("%s: %u frames for MAC %s, not ours (%s): a peer's ARP cache may hold another MAC for our address, "

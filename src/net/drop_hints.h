@@ -18,8 +18,8 @@ enum inet_hint {
 };
 
 struct inet_hint_state {
-    uint32_t count;      /* drops in the current run */
-    uint64_t first_ns;   /* when the run began: a run is drops within HINT_RUN_NS */
+    uint32_t count;    /* drops in the current run */
+    uint64_t first_ns; /* when the run began: a run is drops within HINT_RUN_NS */
     bool warned;
     uint64_t last_ns;
 };

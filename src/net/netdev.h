@@ -47,8 +47,8 @@ struct netdev_ops {
 struct netdev_stats {
     uint64_t rx_frames, rx_bytes;
     uint64_t tx_frames, tx_bytes;
-    uint64_t tx_full;   /* frames refused because the device queue was full */
-    uint64_t rx_nobuf;  /* frames lost: no buffer to receive into */
+    uint64_t tx_full;  /* frames refused because the device queue was full */
+    uint64_t rx_nobuf; /* frames lost: no buffer to receive into */
 };
 
 struct netdev {

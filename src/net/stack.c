@@ -56,9 +56,8 @@ void inet_params_from_config(const struct demi_config *cfg, struct inet_params *
     /* Demikernel's keys in its units when given (non-zero), else ours. */
     p->tcp.keepalive_idle_ns = cfg->keepalive_time_ms ? (uint64_t)cfg->keepalive_time_ms * 1000000u
                                                       : (uint64_t)cfg->tcp_keepalive_time_s * 1000000000u;
-    p->tcp.keepalive_intvl_ns = (uint64_t)(cfg->keepalive_interval ? cfg->keepalive_interval
-                                                                   : cfg->tcp_keepalive_intvl_s) *
-                                1000000000u;
+    p->tcp.keepalive_intvl_ns =
+        (uint64_t)(cfg->keepalive_interval ? cfg->keepalive_interval : cfg->tcp_keepalive_intvl_s) * 1000000000u;
     p->tcp.keepalive_probes = cfg->tcp_keepalive_probes;
 }
 

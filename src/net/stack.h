@@ -23,38 +23,37 @@
 
 /* Everything the stack needs from the configuration (core/config.h). */
 struct inet_params {
-    uint32_t ip;                 /* our IPv4 address, network order */
-    uint32_t mtu;                /* IP MTU; 0 = the device's */
-    uint32_t arp_retries;        /* requests after the first */
-    uint64_t arp_timeout_ns;     /* between requests */
-    uint64_t arp_ttl_ns;         /* cache lifetime of a learned entry */
-    uint32_t prefix_len;         /* our subnet's; 0 = unknown */
-    const char *pcap;            /* capture file (capture.h); NULL or "" = none */
+    uint32_t ip;             /* our IPv4 address, network order */
+    uint32_t mtu;            /* IP MTU; 0 = the device's */
+    uint32_t arp_retries;    /* requests after the first */
+    uint64_t arp_timeout_ns; /* between requests */
+    uint64_t arp_ttl_ns;     /* cache lifetime of a learned entry */
+    uint32_t prefix_len;     /* our subnet's; 0 = unknown */
+    const char *pcap;        /* capture file (capture.h); NULL or "" = none */
     uint32_t pcap_snaplen;
     uint64_t pcap_max_bytes;
     const struct config_arp_entry *static_arp; /* permanent entries */
     int static_arp_len;
-    int udp_csum_offload;        /* use the device's UDP checksum offload */
-    int tcp_csum_offload;        /* use the device's TCP checksum offload */
+    int udp_csum_offload; /* use the device's UDP checksum offload */
+    int tcp_csum_offload; /* use the device's TCP checksum offload */
     struct tcp_params tcp;
 };
 
 struct inet_stack;
 
 /* ICMP echo replies for tools (ping): source, id, seq and payload length. */
-typedef void (*icmp_echo_fn)(struct inet_stack *s, uint32_t src, uint16_t id, uint16_t seq, uint32_t len,
-                             void *arg);
+typedef void (*icmp_echo_fn)(struct inet_stack *s, uint32_t src, uint16_t id, uint16_t seq, uint32_t len, void *arg);
 
 struct inet_stack {
     struct netdev *dev;
     struct mem *mem;
     uint8_t mac[ETH_ALEN];
-    uint32_t ip;                 /* network order */
-    uint32_t subnet_bcast;       /* directed broadcast of our subnet; 0 = unknown */
-    uint32_t self_martian;       /* our address, or 0 on a loopback device */
+    uint32_t ip;           /* network order */
+    uint32_t subnet_bcast; /* directed broadcast of our subnet; 0 = unknown */
+    uint32_t self_martian; /* our address, or 0 on a loopback device */
     uint32_t mtu;
-    uint32_t offloads;           /* NETDEV_OFF_* the stack uses */
-    uint16_t ip_id;              /* IPv4 identification counter */
+    uint32_t offloads; /* NETDEV_OFF_* the stack uses */
+    uint16_t ip_id;    /* IPv4 identification counter */
     struct timer_wheel timers;
     struct arp_table arp;
     struct udp_table udp;
@@ -64,8 +63,8 @@ struct inet_stack {
     struct dbuf *txq[INET_TXQ_LEN]; /* ring: ntx frames from tx_head */
     uint32_t tx_head;
     uint32_t ntx;
-    bool tx_stalled;             /* the device refused frames: wait for the next poll */
-    struct capture *capture;     /* libdemi.pcap; NULL = off */
+    bool tx_stalled;                               /* the device refused frames: wait for the next poll */
+    struct capture *capture;                       /* libdemi.pcap; NULL = off */
     struct inet_hint_state hints[INET_HINT_KINDS]; /* drop_hints.c */
     struct inet_stats stats;
 };

@@ -9,8 +9,8 @@
 
 void inet_stats_print(FILE *out, const struct inet_stats *st, int nonzero_only)
 {
-#define INET_STATS_PRINT(name, help)                                               \
-    if (!nonzero_only || st->name)                                                 \
+#define INET_STATS_PRINT(name, help) \
+    if (!nonzero_only || st->name)   \
         fprintf(out, "  %-26s %12" PRIu64 "  %s\n", #name, st->name, help);
     INET_STATS(INET_STATS_PRINT)
 #undef INET_STATS_PRINT
@@ -18,10 +18,10 @@ void inet_stats_print(FILE *out, const struct inet_stats *st, int nonzero_only)
 
 int inet_stats_get(const struct inet_stats *st, const char *name, uint64_t *value)
 {
-#define INET_STATS_GET(n, help)   \
+#define INET_STATS_GET(n, help)  \
     if (strcmp(name, #n) == 0) { \
-        *value = st->n;           \
-        return 0;                 \
+        *value = st->n;          \
+        return 0;                \
     }
     INET_STATS(INET_STATS_GET)
 #undef INET_STATS_GET
@@ -30,13 +30,13 @@ int inet_stats_get(const struct inet_stats *st, const char *name, uint64_t *valu
 
 void inet_stats_write(struct sigbuf *out, const struct inet_stats *st)
 {
-#define INET_STATS_WRITE(name, help)        \
-    if (st->name) {                         \
-        sigbuf_str(out, "  ");              \
-        sigbuf_pad(out, #name, 26);         \
-        sigbuf_str(out, " ");               \
-        sigbuf_u64(out, st->name, 12);      \
-        sigbuf_str(out, "  " help "\n");    \
+#define INET_STATS_WRITE(name, help)     \
+    if (st->name) {                      \
+        sigbuf_str(out, "  ");           \
+        sigbuf_pad(out, #name, 26);      \
+        sigbuf_str(out, " ");            \
+        sigbuf_u64(out, st->name, 12);   \
+        sigbuf_str(out, "  " help "\n"); \
     }
     INET_STATS(INET_STATS_WRITE)
 #undef INET_STATS_WRITE

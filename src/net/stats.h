@@ -10,99 +10,99 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define INET_STATS(X)                                                           \
-    X(eth_rx, "frames received")                                                \
-    X(eth_tx, "frames sent")                                                    \
-    X(eth_drop_runt, "dropped: shorter than an Ethernet header")                \
-    X(eth_drop_not_for_us, "dropped: destination MAC is not ours or broadcast") \
-    X(eth_drop_type, "dropped: unknown ethertype")                              \
-    X(eth_drop_tx_full, "dropped: device transmit queue and the stack's full")  \
-    X(eth_tx_stalled, "transmit bursts the device cut short (rest held for the next poll)") \
-    X(arp_rx, "ARP packets received")                                           \
-    X(arp_tx_request, "ARP requests sent")                                      \
-    X(arp_tx_reply, "ARP replies sent")                                         \
-    X(arp_drop_malformed, "dropped: ARP bad length or hardware/protocol type")  \
-    X(arp_drop_op, "dropped: ARP operation neither request nor reply")          \
-    X(arp_drop_not_for_us, "ignored: ARP for another address")                  \
-    X(arp_resolved, "addresses resolved, learned or configured")               \
-    X(arp_timeout, "resolutions given up after all retries")                    \
-    X(arp_drop_pending, "dropped: packets waiting for a resolution that failed")\
-    X(arp_drop_pending_full, "dropped: too many packets waiting for ARP")       \
-    X(arp_drop_table_full, "dropped: ARP table full")                           \
-    X(arp_expired, "cache entries unused for a TTL, dropped")                  \
-    X(arp_tx_probe, "unicast requests re-confirming an entry in use past its TTL") \
-    X(arp_probe_confirmed, "entries in use re-confirmed by their peer")          \
-    X(arp_probe_failed, "entries in use dropped: no answer to the re-confirmation") \
-    X(arp_evict_pending, "unresolved entries evicted to make room (table full)") \
-    X(arp_ignored_update, "ignored: ARP claiming a new MAC for a resolved entry")\
-    X(arp_ignored_unsolicited, "ignored: ARP reply nobody asked for (no entry made)") \
-    X(arp_conflict, "ARP packets from another host claiming our address (RFC 5227)") \
-    X(ipv4_rx, "IPv4 packets received")                                         \
-    X(ipv4_tx, "IPv4 packets sent")                                             \
-    X(ipv4_drop_runt, "dropped: shorter than an IPv4 header")                   \
-    X(ipv4_drop_version, "dropped: IP version not 4")                           \
-    X(ipv4_drop_ihl, "dropped: header length below 20 or beyond the packet")    \
-    X(ipv4_drop_len, "dropped: total length inconsistent with the frame")       \
-    X(ipv4_drop_csum, "dropped: bad header checksum")                           \
-    X(ipv4_drop_fragment, "dropped: fragments (reassembly not supported)")      \
-    X(ipv4_drop_not_for_us, "dropped: destination is not our address")         \
-    X(ipv4_drop_proto, "dropped: unknown protocol")                             \
-    X(ipv4_drop_ttl, "dropped: TTL zero")                                       \
+#define INET_STATS(X)                                                                               \
+    X(eth_rx, "frames received")                                                                    \
+    X(eth_tx, "frames sent")                                                                        \
+    X(eth_drop_runt, "dropped: shorter than an Ethernet header")                                    \
+    X(eth_drop_not_for_us, "dropped: destination MAC is not ours or broadcast")                     \
+    X(eth_drop_type, "dropped: unknown ethertype")                                                  \
+    X(eth_drop_tx_full, "dropped: device transmit queue and the stack's full")                      \
+    X(eth_tx_stalled, "transmit bursts the device cut short (rest held for the next poll)")         \
+    X(arp_rx, "ARP packets received")                                                               \
+    X(arp_tx_request, "ARP requests sent")                                                          \
+    X(arp_tx_reply, "ARP replies sent")                                                             \
+    X(arp_drop_malformed, "dropped: ARP bad length or hardware/protocol type")                      \
+    X(arp_drop_op, "dropped: ARP operation neither request nor reply")                              \
+    X(arp_drop_not_for_us, "ignored: ARP for another address")                                      \
+    X(arp_resolved, "addresses resolved, learned or configured")                                    \
+    X(arp_timeout, "resolutions given up after all retries")                                        \
+    X(arp_drop_pending, "dropped: packets waiting for a resolution that failed")                    \
+    X(arp_drop_pending_full, "dropped: too many packets waiting for ARP")                           \
+    X(arp_drop_table_full, "dropped: ARP table full")                                               \
+    X(arp_expired, "cache entries unused for a TTL, dropped")                                       \
+    X(arp_tx_probe, "unicast requests re-confirming an entry in use past its TTL")                  \
+    X(arp_probe_confirmed, "entries in use re-confirmed by their peer")                             \
+    X(arp_probe_failed, "entries in use dropped: no answer to the re-confirmation")                 \
+    X(arp_evict_pending, "unresolved entries evicted to make room (table full)")                    \
+    X(arp_ignored_update, "ignored: ARP claiming a new MAC for a resolved entry")                   \
+    X(arp_ignored_unsolicited, "ignored: ARP reply nobody asked for (no entry made)")               \
+    X(arp_conflict, "ARP packets from another host claiming our address (RFC 5227)")                \
+    X(ipv4_rx, "IPv4 packets received")                                                             \
+    X(ipv4_tx, "IPv4 packets sent")                                                                 \
+    X(ipv4_drop_runt, "dropped: shorter than an IPv4 header")                                       \
+    X(ipv4_drop_version, "dropped: IP version not 4")                                               \
+    X(ipv4_drop_ihl, "dropped: header length below 20 or beyond the packet")                        \
+    X(ipv4_drop_len, "dropped: total length inconsistent with the frame")                           \
+    X(ipv4_drop_csum, "dropped: bad header checksum")                                               \
+    X(ipv4_drop_fragment, "dropped: fragments (reassembly not supported)")                          \
+    X(ipv4_drop_not_for_us, "dropped: destination is not our address")                              \
+    X(ipv4_drop_proto, "dropped: unknown protocol")                                                 \
+    X(ipv4_drop_ttl, "dropped: TTL zero")                                                           \
     X(ipv4_drop_martian, "dropped: martian source (ours, 0/8, 127/8, multicast, 240/4, broadcast)") \
-    X(ipv4_drop_too_big, "not sent: packet larger than the MTU (no fragmentation)")\
-    X(icmp_rx, "ICMP messages received")                                        \
-    X(icmp_tx, "ICMP messages sent")                                            \
-    X(icmp_echo_request, "echo requests answered")                              \
-    X(icmp_echo_reply, "echo replies received")                                 \
-    X(icmp_drop_runt, "dropped: ICMP shorter than its header")                  \
-    X(icmp_drop_csum, "dropped: bad ICMP checksum")                             \
-    X(icmp_drop_type, "ignored: ICMP type not handled")                         \
-    X(udp_rx, "UDP datagrams received")                                         \
-    X(udp_tx, "UDP datagrams sent")                                             \
-    X(udp_drop_runt, "dropped: shorter than a UDP header")                      \
-    X(udp_drop_len, "dropped: UDP length inconsistent with IP length")          \
-    X(udp_drop_csum, "dropped: bad UDP checksum")                               \
-    X(udp_drop_no_port, "dropped: no socket bound to the port")                 \
-    X(udp_drop_queue_full, "dropped: socket receive queue full (application behind)") \
-    X(tcp_rx, "TCP segments received")                                         \
-    X(tcp_tx, "TCP segments sent")                                             \
-    X(tcp_drop_runt, "dropped: shorter than a TCP header")                     \
-    X(tcp_drop_off, "dropped: data offset below 5 or beyond the segment")      \
-    X(tcp_drop_csum, "dropped: bad TCP checksum")                              \
-    X(tcp_drop_opts, "dropped: options overrun the header")                    \
-    X(tcp_drop_no_conn, "no connection: answered with RST")                    \
-    X(tcp_drop_listen, "dropped: bad segment for a listener (RST or ACK)")     \
-    X(tcp_drop_oow, "not acceptable: outside the window, ACK sent")            \
-    X(tcp_drop_paws, "dropped: old timestamp (PAWS, RFC 7323)")                \
-    X(tcp_drop_no_ts, "dropped: no timestamp though agreed (RFC 7323 3.2)")     \
-    X(tcp_drop_ack, "dropped: ACK of unsent data or too old")                  \
-    X(tcp_challenge_ack, "challenge ACKs sent (RFC 5961)")                     \
-    X(tcp_rst_ignored, "RSTs ignored (not exactly in sequence)")               \
-    X(tcp_tx_rst, "RSTs sent")                                                 \
-    X(tcp_conn_active, "connections opened actively")                          \
-    X(tcp_conn_passive, "connections accepted")                                \
-    X(tcp_conn_reset, "connections reset by the peer")                         \
-    X(tcp_conn_refused, "connects refused")                                    \
-    X(tcp_conn_timeout, "connections timed out")                               \
-    X(tcp_syn_drop_oldest, "half-open connections dropped: SYN queue full")    \
-    X(tcp_accept_overflow, "handshake ACKs dropped: accept queue full")        \
-    X(tcp_pcb_exhausted, "SYNs dropped, sockets refused: tcp.max_connections") \
-    X(tcp_syncookies_sent, "SYN-ACKs sent with a SYN cookie (SYN queue full)") \
-    X(tcp_syncookies_ok, "handshakes completed from a SYN cookie")             \
-    X(tcp_syncookies_failed, "ACKs whose SYN cookie did not check (RST sent)")  \
-    X(tcp_time_wait_reused, "TIME_WAIT 4-tuples taken by a new connection (RFC 6191)") \
-    X(tcp_rexmt, "segments retransmitted")                                     \
-    X(tcp_rto, "retransmission timeouts")                                      \
-    X(tcp_rto_spurious, "timeouts undone: the original was acknowledged (Eifel, D-SACK)") \
-    X(tcp_fast_rexmt, "fast retransmits (3 duplicate ACKs or SACK)")           \
-    X(tcp_dupack, "duplicate ACKs received")                                   \
-    X(tcp_ooo, "segments queued out of order")                                 \
-    X(tcp_ooo_drop, "dropped: out-of-order queue full")                        \
-    X(tcp_dup_data, "segments carrying only data already received")            \
-    X(tcp_persist, "zero-window probes sent")                                  \
-    X(tcp_keepalive, "keepalive probes sent")                                  \
-    X(tcp_delack, "delayed ACKs sent by the timer")                            \
-    X(tcp_rcv_drop_nobuf, "dropped: receive buffer full")                      \
+    X(ipv4_drop_too_big, "not sent: packet larger than the MTU (no fragmentation)")                 \
+    X(icmp_rx, "ICMP messages received")                                                            \
+    X(icmp_tx, "ICMP messages sent")                                                                \
+    X(icmp_echo_request, "echo requests answered")                                                  \
+    X(icmp_echo_reply, "echo replies received")                                                     \
+    X(icmp_drop_runt, "dropped: ICMP shorter than its header")                                      \
+    X(icmp_drop_csum, "dropped: bad ICMP checksum")                                                 \
+    X(icmp_drop_type, "ignored: ICMP type not handled")                                             \
+    X(udp_rx, "UDP datagrams received")                                                             \
+    X(udp_tx, "UDP datagrams sent")                                                                 \
+    X(udp_drop_runt, "dropped: shorter than a UDP header")                                          \
+    X(udp_drop_len, "dropped: UDP length inconsistent with IP length")                              \
+    X(udp_drop_csum, "dropped: bad UDP checksum")                                                   \
+    X(udp_drop_no_port, "dropped: no socket bound to the port")                                     \
+    X(udp_drop_queue_full, "dropped: socket receive queue full (application behind)")               \
+    X(tcp_rx, "TCP segments received")                                                              \
+    X(tcp_tx, "TCP segments sent")                                                                  \
+    X(tcp_drop_runt, "dropped: shorter than a TCP header")                                          \
+    X(tcp_drop_off, "dropped: data offset below 5 or beyond the segment")                           \
+    X(tcp_drop_csum, "dropped: bad TCP checksum")                                                   \
+    X(tcp_drop_opts, "dropped: options overrun the header")                                         \
+    X(tcp_drop_no_conn, "no connection: answered with RST")                                         \
+    X(tcp_drop_listen, "dropped: bad segment for a listener (RST or ACK)")                          \
+    X(tcp_drop_oow, "not acceptable: outside the window, ACK sent")                                 \
+    X(tcp_drop_paws, "dropped: old timestamp (PAWS, RFC 7323)")                                     \
+    X(tcp_drop_no_ts, "dropped: no timestamp though agreed (RFC 7323 3.2)")                         \
+    X(tcp_drop_ack, "dropped: ACK of unsent data or too old")                                       \
+    X(tcp_challenge_ack, "challenge ACKs sent (RFC 5961)")                                          \
+    X(tcp_rst_ignored, "RSTs ignored (not exactly in sequence)")                                    \
+    X(tcp_tx_rst, "RSTs sent")                                                                      \
+    X(tcp_conn_active, "connections opened actively")                                               \
+    X(tcp_conn_passive, "connections accepted")                                                     \
+    X(tcp_conn_reset, "connections reset by the peer")                                              \
+    X(tcp_conn_refused, "connects refused")                                                         \
+    X(tcp_conn_timeout, "connections timed out")                                                    \
+    X(tcp_syn_drop_oldest, "half-open connections dropped: SYN queue full")                         \
+    X(tcp_accept_overflow, "handshake ACKs dropped: accept queue full")                             \
+    X(tcp_pcb_exhausted, "SYNs dropped, sockets refused: tcp.max_connections")                      \
+    X(tcp_syncookies_sent, "SYN-ACKs sent with a SYN cookie (SYN queue full)")                      \
+    X(tcp_syncookies_ok, "handshakes completed from a SYN cookie")                                  \
+    X(tcp_syncookies_failed, "ACKs whose SYN cookie did not check (RST sent)")                      \
+    X(tcp_time_wait_reused, "TIME_WAIT 4-tuples taken by a new connection (RFC 6191)")              \
+    X(tcp_rexmt, "segments retransmitted")                                                          \
+    X(tcp_rto, "retransmission timeouts")                                                           \
+    X(tcp_rto_spurious, "timeouts undone: the original was acknowledged (Eifel, D-SACK)")           \
+    X(tcp_fast_rexmt, "fast retransmits (3 duplicate ACKs or SACK)")                                \
+    X(tcp_dupack, "duplicate ACKs received")                                                        \
+    X(tcp_ooo, "segments queued out of order")                                                      \
+    X(tcp_ooo_drop, "dropped: out-of-order queue full")                                             \
+    X(tcp_dup_data, "segments carrying only data already received")                                 \
+    X(tcp_persist, "zero-window probes sent")                                                       \
+    X(tcp_keepalive, "keepalive probes sent")                                                       \
+    X(tcp_delack, "delayed ACKs sent by the timer")                                                 \
+    X(tcp_rcv_drop_nobuf, "dropped: receive buffer full")                                           \
     X(mem_drop_nobuf, "dropped: no buffer for an outgoing packet")
 
 struct inet_stats {

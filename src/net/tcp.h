@@ -72,7 +72,7 @@ struct tcp_hdr {
     uint16_t dport;
     uint32_t seq;
     uint32_t ack;
-    uint8_t off;   /* data offset in 32-bit words, high nibble */
+    uint8_t off; /* data offset in 32-bit words, high nibble */
     uint8_t flags;
     uint16_t win;
     uint16_t csum;
@@ -106,8 +106,8 @@ typedef void (*tcp_upcall_fn)(struct tcp_pcb *pcb, unsigned events);
 
 /* Options parsed from a segment (tcp_options.c). */
 struct tcp_opts {
-    uint16_t mss;        /* 0 = absent */
-    int8_t wscale;       /* -1 = absent; else 0..14 */
+    uint16_t mss;  /* 0 = absent */
+    int8_t wscale; /* -1 = absent; else 0..14 */
     bool sack_ok;
     bool ts_present;
     uint32_t tsval, tsecr;
@@ -121,12 +121,12 @@ struct tcp_opts {
  * tcp_params_default() or inet_params_default(), the key table's defaults,
  * and changes what it needs. */
 struct tcp_params {
-    uint32_t rcvbuf;          /* receive buffer: the window we can offer */
-    uint32_t sndbuf;          /* send queue bytes before pushes wait */
+    uint32_t rcvbuf; /* receive buffer: the window we can offer */
+    uint32_t sndbuf; /* send queue bytes before pushes wait */
     uint64_t rto_initial_ns;
     uint64_t rto_min_ns;
     uint64_t rto_max_ns;
-    uint32_t max_retries;     /* retransmissions of one segment before ETIMEDOUT */
+    uint32_t max_retries; /* retransmissions of one segment before ETIMEDOUT */
     uint32_t syn_retries;
     uint64_t delack_ns;       /* delayed ACK timeout */
     bool delack_off;          /* tcp.delayed_ack_us = 0: acknowledge every segment */
@@ -140,12 +140,12 @@ struct tcp_params {
     bool keepalive;
     uint64_t keepalive_idle_ns, keepalive_intvl_ns;
     uint32_t keepalive_probes;
-    uint32_t mss;             /* inetstack_config.mss: the most we advertise and send */
+    uint32_t mss; /* inetstack_config.mss: the most we advertise and send */
     bool sack, timestamps, window_scaling;
-    const char *cc;           /* "cubic" or "newreno": a string that outlives the stack */
-    uint32_t fixed_isn;       /* tests only: when use_fixed_isn */
+    const char *cc;     /* "cubic" or "newreno": a string that outlives the stack */
+    uint32_t fixed_isn; /* tests only: when use_fixed_isn */
     bool use_fixed_isn;
-    uint64_t isn_key_seed;    /* tests only: non-zero = a reproducible ISN secret */
+    uint64_t isn_key_seed; /* tests only: non-zero = a reproducible ISN secret */
 };
 
 /* Congestion control modules (tcp_cc_newreno.c, tcp_cc_cubic.c). All sizes
@@ -182,9 +182,9 @@ struct tcp_cc_cubic_state {
     uint64_t epoch_start_ns; /* 0 = no congestion avoidance epoch yet */
     double w_max;            /* segments */
     double w_last_max;
-    double k;                /* seconds */
-    double w_est;            /* Reno-friendly estimate, segments */
-    double cwnd_cnt;         /* fractional growth accumulator */
+    double k;        /* seconds */
+    double w_est;    /* Reno-friendly estimate, segments */
+    double cwnd_cnt; /* fractional growth accumulator */
 };
 
 union tcp_cc_state {
@@ -201,14 +201,14 @@ struct tcp_sack_block {
 };
 
 struct tcp_pcb {
-    struct list_node link;        /* connection or listener hash */
-    struct list_node child_link;  /* listener's syn or accept queue (child_q) */
+    struct list_node link;       /* connection or listener hash */
+    struct list_node child_link; /* listener's syn or accept queue (child_q) */
     struct inet_stack *stack;
-    struct tcp_pcb *listener;     /* while a child is not yet accepted */
-    uint8_t state;                /* enum tcp_state */
-    uint8_t child_q;              /* enum tcp_child_queue: which of listener's queues */
-    int err;                      /* ECONNRESET, ECONNREFUSED, ETIMEDOUT, ... */
-    void *owner;                  /* the libOS's socket; NULL = detached */
+    struct tcp_pcb *listener; /* while a child is not yet accepted */
+    uint8_t state;            /* enum tcp_state */
+    uint8_t child_q;          /* enum tcp_child_queue: which of listener's queues */
+    int err;                  /* ECONNRESET, ECONNREFUSED, ETIMEDOUT, ... */
+    void *owner;              /* the libOS's socket; NULL = detached */
     tcp_upcall_fn upcall;
 
     uint32_t local_ip, remote_ip;     /* network order */
@@ -216,58 +216,58 @@ struct tcp_pcb {
 
     /* Send sequence space (RFC 9293 3.3.1). */
     uint32_t iss, snd_una, snd_nxt, snd_max; /* snd_max: highest ever sent */
-    uint32_t snd_wnd;             /* peer's window, scaled, bytes */
-    uint32_t max_snd_wnd;         /* largest seen (RFC 5961 5.2) */
+    uint32_t snd_wnd;                        /* peer's window, scaled, bytes */
+    uint32_t max_snd_wnd;                    /* largest seen (RFC 5961 5.2) */
     uint32_t snd_wl1, snd_wl2;
-    uint8_t snd_wscale;           /* shift of the peer's windows */
-    uint16_t mss;                 /* payload bytes per segment we send */
+    uint8_t snd_wscale; /* shift of the peer's windows */
+    uint16_t mss;       /* payload bytes per segment we send */
     uint16_t peer_mss;
 
     /* Receive sequence space. */
     uint32_t irs, rcv_nxt;
-    uint32_t rcv_adv;             /* right edge of the window we advertised */
-    uint8_t rcv_wscale;           /* shift of the windows we send */
+    uint32_t rcv_adv;   /* right edge of the window we advertised */
+    uint8_t rcv_wscale; /* shift of the windows we send */
 
     /* Options agreed at the handshake. */
     bool ws_ok, ts_ok, sack_ok;
-    uint32_t ts_recent;           /* RFC 7323 4.3 */
-    uint32_t syn_tsval;           /* non-zero: the TSval of our SYN-ACK (a SYN cookie's) */
+    uint32_t ts_recent; /* RFC 7323 4.3 */
+    uint32_t syn_tsval; /* non-zero: the TSval of our SYN-ACK (a SYN cookie's) */
     uint64_t ts_recent_age_ns;
 
     /* Send queue: slices in sequence order, from snd_una (head) on. */
     struct dbuf *sndq_head, *sndq_tail;
-    uint32_t sndq_bytes;          /* queued, acked bytes removed */
-    uint32_t sndq_cost;           /* what the queue holds of the pools (truesize) */
+    uint32_t sndq_bytes; /* queued, acked bytes removed */
+    uint32_t sndq_cost;  /* what the queue holds of the pools (truesize) */
     uint32_t sndbuf;
-    bool fin_queued;              /* close or shutdown(SHUT_WR): FIN after data */
-    bool fin_acked;               /* the peer acknowledged our FIN */
-    bool rcv_shut;                /* shutdown(SHUT_RD) by the application */
+    bool fin_queued; /* close or shutdown(SHUT_WR): FIN after data */
+    bool fin_acked;  /* the peer acknowledged our FIN */
+    bool rcv_shut;   /* shutdown(SHUT_RD) by the application */
 
     /* Receive queue: in-order payload buffers not yet popped. */
     struct dbuf *rcvq_head, *rcvq_tail;
     uint32_t rcvq_bytes;
-    struct dbuf *ooo_head;        /* out of order, by sequence (meta32) */
+    struct dbuf *ooo_head; /* out of order, by sequence (meta32) */
     uint32_t ooo_count, ooo_bytes;
-    uint32_t sack_recent;         /* start of the latest out-of-order arrival */
+    uint32_t sack_recent; /* start of the latest out-of-order arrival */
     bool sack_recent_valid;
-    uint32_t sack_sent[4];        /* left edges of the blocks in our last SACK option */
+    uint32_t sack_sent[4]; /* left edges of the blocks in our last SACK option */
     uint8_t nsack_sent;
     uint32_t rcvbuf;
-    bool rcv_fin;                 /* the peer's FIN has been received */
+    bool rcv_fin; /* the peer's FIN has been received */
 
     /* Retransmission (RFC 6298) and RTT sampling (Karn). */
     uint64_t srtt_ns, rttvar_ns, rto_ns;
-    uint32_t rtt_seq;             /* segment being timed */
-    uint64_t rtt_start_ns;        /* 0 = none timed */
-    uint32_t rexmt_count;         /* consecutive timeouts */
-    uint64_t rto_floor_ns;        /* tcp.rto_min_us, raised by a spurious timeout */
+    uint32_t rtt_seq;      /* segment being timed */
+    uint64_t rtt_start_ns; /* 0 = none timed */
+    uint32_t rexmt_count;  /* consecutive timeouts */
+    uint64_t rto_floor_ns; /* tcp.rto_min_us, raised by a spurious timeout */
 
     /* Spurious timeout detection (Eifel, RFC 3522, or D-SACK, RFC 3708;
      * response after RFC 4015): the first timeout retransmission and the
      * window before it, restored if the next ACK shows the original arrived. */
     bool rto_undo_armed;
     uint32_t rto_tsval;
-    uint32_t rto_seq;             /* SND.UNA then: what the retransmission carried */
+    uint32_t rto_seq; /* SND.UNA then: what the retransmission carried */
     uint32_t rto_prior_cwnd, rto_prior_ssthresh;
 
     /* Congestion control (RFC 5681, 6582, 6675). */
@@ -275,20 +275,20 @@ struct tcp_pcb {
     uint32_t cwnd, ssthresh;
     uint32_t dupacks;
     bool in_recovery;
-    uint32_t recover;             /* snd_max when recovery began */
-    uint32_t sack_high;           /* highest retransmitted in recovery */
+    uint32_t recover;   /* snd_max when recovery began */
+    uint32_t sack_high; /* highest retransmitted in recovery */
     struct tcp_sack_block scoreboard[TCP_SACK_SCOREBOARD];
     uint8_t nsacked;
-    union tcp_cc_state cc_state;  /* the module's own (pcb->cc) */
+    union tcp_cc_state cc_state; /* the module's own (pcb->cc) */
 
     /* Timers. */
-    struct timer t_rexmt;         /* retransmit, SYN retry, persist */
+    struct timer t_rexmt; /* retransmit, SYN retry, persist */
     struct timer t_delack;
     struct timer t_keep;
-    struct timer t_2msl;          /* TIME_WAIT, FIN_WAIT_2 idle */
-    bool persist;                 /* t_rexmt is the zero-window probe */
-    uint32_t probes_unanswered;   /* zero-window probes since the peer's last ACK */
-    uint64_t stall_since_ns;      /* data unacknowledged or window shut since; 0 = not stalled */
+    struct timer t_2msl;        /* TIME_WAIT, FIN_WAIT_2 idle */
+    bool persist;               /* t_rexmt is the zero-window probe */
+    uint32_t probes_unanswered; /* zero-window probes since the peer's last ACK */
+    uint64_t stall_since_ns;    /* data unacknowledged or window shut since; 0 = not stalled */
     uint32_t keep_probes_sent;
     uint64_t last_rx_ns;
     /* Keepalive timing of this connection: tcp.keepalive_* unless
@@ -298,21 +298,21 @@ struct tcp_pcb {
     uint32_t keep_cnt;
 
     /* Flags. */
-    bool ack_now;                 /* send an ACK at the next output */
+    bool ack_now; /* send an ACK at the next output */
     bool delack_pending;
-    uint8_t unacked_segs;         /* full segments since our last ACK */
+    uint8_t unacked_segs; /* full segments since our last ACK */
     bool nodelay;
     bool keepalive;
-    bool linger_zero;             /* SO_LINGER {1, 0}: close sends RST */
-    bool reuseaddr;               /* SO_REUSEADDR; a child inherits its listener's (tcp_port_share) */
-    bool port_excl;               /* local port taken by bind()/listen() (tcp_ports.c) */
-    struct list_node port_link;   /* tcp_table.port_owners while local_port is set */
+    bool linger_zero;           /* SO_LINGER {1, 0}: close sends RST */
+    bool reuseaddr;             /* SO_REUSEADDR; a child inherits its listener's (tcp_port_share) */
+    bool port_excl;             /* local port taken by bind()/listen() (tcp_ports.c) */
+    struct list_node port_link; /* tcp_table.port_owners while local_port is set */
 
     /* Listener. */
-    struct list_node syn_q;       /* SYN_RECEIVED children, oldest first */
-    struct list_node accept_q;    /* established, not accepted */
+    struct list_node syn_q;    /* SYN_RECEIVED children, oldest first */
+    struct list_node accept_q; /* established, not accepted */
     uint32_t syn_count, accept_count, backlog;
-    uint64_t cookie_sent_ns;      /* last SYN cookie sent: ACKs are checked for one */
+    uint64_t cookie_sent_ns; /* last SYN cookie sent: ACKs are checked for one */
     bool cookies_sent;
 };
 
@@ -327,15 +327,15 @@ struct tcp_pcb {
 /* The per-stack TCP state (in struct inet_stack). Table sizes: core/limits.h. */
 
 struct tcp_table {
-    struct list_node conns[TCP_HASH_BUCKETS];   /* by 4-tuple */
+    struct list_node conns[TCP_HASH_BUCKETS];       /* by 4-tuple */
     struct list_node listeners[TCP_LISTEN_BUCKETS]; /* by local port */
     struct tcp_params params;
-    uint8_t isn_key[16];          /* RFC 6528 secret */
-    uint32_t npcbs;               /* in use, for leak checks (== pcbs.in_use) */
-    struct objpool pcbs;          /* every pcb comes from here: no malloc on SYN or socket */
+    uint8_t isn_key[16]; /* RFC 6528 secret */
+    uint32_t npcbs;      /* in use, for leak checks (== pcbs.in_use) */
+    struct objpool pcbs; /* every pcb comes from here: no malloc on SYN or socket */
     /* Local ports (tcp_ports.c): holders per port, and RFC 6056 state. */
-    uint32_t *port_users;         /* [65536], host-order port */
-    uint32_t *port_excl;          /* [65536] */
+    uint32_t *port_users;                           /* [65536], host-order port */
+    uint32_t *port_excl;                            /* [65536] */
     struct list_node port_owners[TCP_PORT_BUCKETS]; /* every holder, by port (Linux's bind bucket owners) */
     uint8_t port_key[16];
     uint16_t port_perturb[TCP_PORT_PERTURB];
@@ -490,9 +490,8 @@ void tcp_syncookie_send(struct inet_stack *s, const struct tcp_pcb *l, uint32_t 
 
 /* An ACK to @l with no connection: if SEG.ACK - 1 is a valid cookie, the
  * established child (on @l's accept queue); else NULL, counted. */
-struct tcp_pcb *tcp_syncookie_check(struct inet_stack *s, struct tcp_pcb *l, uint32_t lip, uint16_t lport,
-                                    uint32_t rip, uint16_t rport, uint32_t seq, uint32_t ack, uint32_t wnd,
-                                    const struct tcp_opts *o);
+struct tcp_pcb *tcp_syncookie_check(struct inet_stack *s, struct tcp_pcb *l, uint32_t lip, uint16_t lport, uint32_t rip,
+                                    uint16_t rport, uint32_t seq, uint32_t ack, uint32_t wnd, const struct tcp_opts *o);
 
 /* ---- tcp_input.c -------------------------------------------------------- */
 
@@ -538,12 +537,12 @@ uint16_t tcp_rcv_window(struct tcp_pcb *pcb);
 
 void tcp_timers_init(struct tcp_pcb *pcb);
 void tcp_timers_cancel(struct tcp_pcb *pcb);
-void tcp_rexmt_arm(struct tcp_pcb *pcb);      /* (re)start the RTO timer */
-void tcp_stall_end(struct tcp_pcb *pcb);      /* new data acked or window opened */
+void tcp_rexmt_arm(struct tcp_pcb *pcb); /* (re)start the RTO timer */
+void tcp_stall_end(struct tcp_pcb *pcb); /* new data acked or window opened */
 void tcp_rtt_sample(struct tcp_pcb *pcb, uint64_t rtt_ns);
 void tcp_delack_arm(struct tcp_pcb *pcb);
-void tcp_keep_reset(struct tcp_pcb *pcb);     /* activity: push keepalive out */
-void tcp_keep_retime(struct tcp_pcb *pcb);    /* keep_idle_ns/keep_intvl_ns changed */
+void tcp_keep_reset(struct tcp_pcb *pcb);  /* activity: push keepalive out */
+void tcp_keep_retime(struct tcp_pcb *pcb); /* keep_idle_ns/keep_intvl_ns changed */
 void tcp_2msl_arm(struct tcp_pcb *pcb);
 
 /* ---- tcp_sack.c --------------------------------------------------------- */

@@ -388,8 +388,7 @@ static int tcp_ack_process(struct tcp_pcb *pcb, const struct tcp_seg *sg, bool *
             }
         }
     } else if (sg->ack == pcb->snd_una && sg->len == 0 && pcb->snd_una != pcb->snd_max && pcb->snd_wnd > 0 &&
-               !pcb->persist &&
-               (sg->wnd << pcb->snd_wscale) == pcb->snd_wnd && !(sg->flags & (TH_SYN | TH_FIN))) {
+               !pcb->persist && (sg->wnd << pcb->snd_wscale) == pcb->snd_wnd && !(sg->flags & (TH_SYN | TH_FIN))) {
         /* A duplicate ACK (RFC 5681 2). */
         STAT_INC(s, tcp_dupack);
         if (pcb->sack_ok)
@@ -545,8 +544,8 @@ static void tcp_input_synced(struct tcp_pcb *pcb, const struct tcp_seg *sg, stru
         /* The peer's SYN again. In a simultaneous open it comes as a SYN-ACK
          * of our SYN (RFC 9293 3.5 figure 8): its ACK completes the
          * handshake. A bare SYN again means our SYN-ACK was lost. */
-        if ((sg->flags & TH_ACK) && SEQ_GT(sg->ack, pcb->snd_una) && SEQ_LEQ(sg->ack, pcb->snd_max) &&
-            !pcb->listener && !(sg->flags & TH_RST)) {
+        if ((sg->flags & TH_ACK) && SEQ_GT(sg->ack, pcb->snd_una) && SEQ_LEQ(sg->ack, pcb->snd_max) && !pcb->listener &&
+            !(sg->flags & TH_RST)) {
             pcb->ack_now = true;
             goto ack;
         }

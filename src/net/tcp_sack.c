@@ -97,7 +97,6 @@ void tcp_recovery_rexmt(struct tcp_pcb *pcb)
     tcp_retransmit(pcb, pcb->snd_una, tcp_seg_max(pcb));
 }
 
-
 void tcp_recovery_enter(struct tcp_pcb *pcb, uint64_t now_ns)
 {
     STAT_INC(pcb->stack, tcp_fast_rexmt);

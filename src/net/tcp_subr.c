@@ -20,8 +20,8 @@
 #include <sys/random.h>
 
 static const char *const state_names[] = {
-    "CLOSED",      "LISTEN",     "SYN_SENT",   "SYN_RECEIVED", "ESTABLISHED", "FIN_WAIT_1",
-    "FIN_WAIT_2",  "CLOSE_WAIT", "CLOSING",    "LAST_ACK",     "TIME_WAIT",
+    "CLOSED",     "LISTEN",     "SYN_SENT", "SYN_RECEIVED", "ESTABLISHED", "FIN_WAIT_1",
+    "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING",  "LAST_ACK",     "TIME_WAIT",
 };
 
 const char *tcp_state_name(enum tcp_state s)
@@ -34,22 +34,22 @@ const char *tcp_state_name(enum tcp_state s)
  * run with a zero RTO or no room for out-of-order data. */
 static int tcp_params_check(const struct tcp_params *p)
 {
-    const char *bad = !p->rcvbuf              ? "rcvbuf"
-                      : !p->sndbuf            ? "sndbuf"
-                      : !p->rto_initial_ns    ? "rto_initial_ns"
-                      : !p->rto_min_ns        ? "rto_min_ns"
-                      : !p->rto_max_ns        ? "rto_max_ns"
-                      : !p->max_retries       ? "max_retries"
-                      : !p->syn_retries       ? "syn_retries"
-                      : !p->msl_ns            ? "msl_ns"
-                      : !p->syn_backlog       ? "syn_backlog"
-                      : !p->max_connections   ? "max_connections"
-                      : !p->ooo_max           ? "ooo_max"
-                      : !p->keepalive_idle_ns ? "keepalive_idle_ns"
+    const char *bad = !p->rcvbuf               ? "rcvbuf"
+                      : !p->sndbuf             ? "sndbuf"
+                      : !p->rto_initial_ns     ? "rto_initial_ns"
+                      : !p->rto_min_ns         ? "rto_min_ns"
+                      : !p->rto_max_ns         ? "rto_max_ns"
+                      : !p->max_retries        ? "max_retries"
+                      : !p->syn_retries        ? "syn_retries"
+                      : !p->msl_ns             ? "msl_ns"
+                      : !p->syn_backlog        ? "syn_backlog"
+                      : !p->max_connections    ? "max_connections"
+                      : !p->ooo_max            ? "ooo_max"
+                      : !p->keepalive_idle_ns  ? "keepalive_idle_ns"
                       : !p->keepalive_intvl_ns ? "keepalive_intvl_ns"
-                      : !p->keepalive_probes  ? "keepalive_probes"
-                      : !p->mss               ? "mss"
-                                              : NULL;
+                      : !p->keepalive_probes   ? "keepalive_probes"
+                      : !p->mss                ? "mss"
+                                               : NULL;
 
     if (bad) {
         log_err("tcp: parameter %s is 0 (start from tcp_params_default())", bad);
@@ -99,12 +99,12 @@ void tcp_fini(struct inet_stack *s)
     struct list_node *pos, *tmp;
 
     for (int i = 0; i < TCP_HASH_BUCKETS; i++) {
-        list_for_each_safe(pos, tmp, &t->conns[i]) {
+        list_for_each_safe (pos, tmp, &t->conns[i]) {
             tcp_pcb_free(list_entry(pos, struct tcp_pcb, link));
         }
     }
     for (int i = 0; i < (int)ARRAY_SIZE(t->listeners); i++) {
-        list_for_each_safe(pos, tmp, &t->listeners[i]) {
+        list_for_each_safe (pos, tmp, &t->listeners[i]) {
             tcp_pcb_free(list_entry(pos, struct tcp_pcb, link));
         }
     }
@@ -386,10 +386,10 @@ void tcp_pcb_free(struct tcp_pcb *pcb)
         list_del(&pcb->link);
     if (pcb->listener) /* still queued on its listener */
         tcp_child_move(pcb->listener, pcb, TCP_CHILDQ_NONE);
-    list_for_each_safe(pos, tmp, &pcb->syn_q) {
+    list_for_each_safe (pos, tmp, &pcb->syn_q) {
         tcp_abort(list_entry(pos, struct tcp_pcb, child_link));
     }
-    list_for_each_safe(pos, tmp, &pcb->accept_q) {
+    list_for_each_safe (pos, tmp, &pcb->accept_q) {
         tcp_abort(list_entry(pos, struct tcp_pcb, child_link));
     }
     tcp_free_chain(&pcb->sndq_head, &pcb->sndq_tail);
@@ -468,8 +468,8 @@ static int tcp_check_listener(const struct tcp_pcb *l, char *msg, size_t cap)
             n++;
         }
         if (n != counts[i]) {
-            snprintf(msg, cap, "listener :%u: %s count %u, queue holds %u", ntohs(l->local_port), names[i],
-                     counts[i], n);
+            snprintf(msg, cap, "listener :%u: %s count %u, queue holds %u", ntohs(l->local_port), names[i], counts[i],
+                     n);
             return EIO;
         }
     }

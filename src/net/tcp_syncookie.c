@@ -108,9 +108,8 @@ void tcp_syncookie_send(struct inet_stack *s, const struct tcp_pcb *l, uint32_t 
     tcp_send_ctl(&tmp, TH_SYN | TH_ACK, tmp.iss);
 }
 
-struct tcp_pcb *tcp_syncookie_check(struct inet_stack *s, struct tcp_pcb *l, uint32_t lip, uint16_t lport,
-                                    uint32_t rip, uint16_t rport, uint32_t seq, uint32_t ack, uint32_t wnd,
-                                    const struct tcp_opts *o)
+struct tcp_pcb *tcp_syncookie_check(struct inet_stack *s, struct tcp_pcb *l, uint32_t lip, uint16_t lport, uint32_t rip,
+                                    uint16_t rport, uint32_t seq, uint32_t ack, uint32_t wnd, const struct tcp_opts *o)
 {
     const struct tcp_params *p = &s->tcp.params;
     uint32_t irs = seq - 1, iss = ack - 1, t, mss_idx, age;

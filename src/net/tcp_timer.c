@@ -98,8 +98,8 @@ void tcp_rtt_sample(struct tcp_pcb *pcb, uint64_t rtt_ns)
 static void tcp_fail(struct tcp_pcb *pcb, int err)
 {
     pcb->err = err;
-    tcp_notify(pcb, TCP_EV_ERROR | TCP_EV_READABLE | TCP_EV_WRITABLE |
-                        (pcb->state == TCPS_SYN_SENT ? TCP_EV_CONNECTED : 0));
+    tcp_notify(pcb,
+               TCP_EV_ERROR | TCP_EV_READABLE | TCP_EV_WRITABLE | (pcb->state == TCPS_SYN_SENT ? TCP_EV_CONNECTED : 0));
     tcp_set_state(pcb, TCPS_CLOSED);
 }
 
@@ -277,4 +277,3 @@ static void tcp_2msl_fire(struct timer *t, void *arg)
     if (pcb->state == TCPS_TIME_WAIT || (pcb->state == TCPS_FIN_WAIT_2 && !pcb->owner))
         tcp_set_state(pcb, TCPS_CLOSED);
 }
-

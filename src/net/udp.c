@@ -140,8 +140,8 @@ int udp_bind(struct inet_stack *s, struct udp_sock *u, uint32_t ip, uint16_t por
         uint32_t n = UDP_EPHEMERAL_LAST - UDP_EPHEMERAL_FIRST + 1;
         for (; n > 0; n--) {
             uint16_t p = htons(t->next_ephemeral);
-            t->next_ephemeral = t->next_ephemeral == UDP_EPHEMERAL_LAST ? UDP_EPHEMERAL_FIRST
-                                                                        : (uint16_t)(t->next_ephemeral + 1);
+            t->next_ephemeral =
+                t->next_ephemeral == UDP_EPHEMERAL_LAST ? UDP_EPHEMERAL_FIRST : (uint16_t)(t->next_ephemeral + 1);
             if (!udp_port_used(t, p)) {
                 port = p;
                 break;

@@ -32,23 +32,23 @@ struct udp_sock;
 typedef void (*udp_readable_fn)(struct udp_sock *u);
 
 struct udp_sock {
-    struct list_node link;      /* table bucket while bound */
-    uint32_t local_ip;          /* network order; 0 = any */
-    uint16_t local_port;        /* network order; 0 = unbound */
-    struct dbuf **rxq;          /* ring of received datagrams */
+    struct list_node link; /* table bucket while bound */
+    uint32_t local_ip;     /* network order; 0 = any */
+    uint16_t local_port;   /* network order; 0 = unbound */
+    struct dbuf **rxq;     /* ring of received datagrams */
     uint32_t rxq_cap, rxq_head, rxq_len;
-    udp_readable_fn on_readable;/* called when a datagram is queued */
+    udp_readable_fn on_readable; /* called when a datagram is queued */
     void *owner;
-    uint64_t rx_dropped;        /* queue overflow on this socket */
-    bool reuseaddr;             /* SO_REUSEADDR: may share its port (udp_bind) */
-    bool connected;             /* udp_connect(): receives from peer_ip:peer_port only */
-    uint32_t peer_ip;           /* network order */
-    uint16_t peer_port;         /* network order */
+    uint64_t rx_dropped; /* queue overflow on this socket */
+    bool reuseaddr;      /* SO_REUSEADDR: may share its port (udp_bind) */
+    bool connected;      /* udp_connect(): receives from peer_ip:peer_port only */
+    uint32_t peer_ip;    /* network order */
+    uint16_t peer_port;  /* network order */
 };
 
 struct udp_table {
     struct list_node buckets[UDP_BUCKETS];
-    uint16_t next_ephemeral;    /* host order */
+    uint16_t next_ephemeral; /* host order */
 };
 
 void udp_table_init(struct udp_table *t);

@@ -38,12 +38,12 @@
 
 #define SHIM_EXPORT __attribute__((visibility("default")))
 
-#define SHIM_MAX_FDS 65536         /* fds above this stay on the kernel (logged) */
-#define SHIM_PUSH_MAX 64           /* pushes in flight per socket */
-#define SHIM_CHUNK (64u * 1024)    /* bytes per push */
+#define SHIM_MAX_FDS 65536          /* fds above this stay on the kernel (logged) */
+#define SHIM_PUSH_MAX 64            /* pushes in flight per socket */
+#define SHIM_CHUNK (64u * 1024)     /* bytes per push */
 #define SHIM_RX_LIMIT (256u * 1024) /* received bytes held per socket before pops pause */
 #define SHIM_TX_LIMIT (256u * 1024) /* bytes in pushes not yet taken by the stack */
-#define SHIM_RX_BUFS 1024          /* received buffers held per socket before pops pause */
+#define SHIM_RX_BUFS 1024           /* received buffers held per socket before pops pause */
 #define SHIM_SAVED_OPTS 16
 
 /* The C library's own functions, found with dlsym(RTLD_NEXT). */
@@ -94,7 +94,8 @@ extern struct shim_real shim_real;
 /* The C library's @name. Resolved by the shim's constructor, or here when
  * another preloaded library (a sanitizer runtime) calls in before it ran. */
 void shim_resolve(void);
-#define SHIM_REAL(name) (__builtin_expect(shim_real.name != NULL, 1) ? shim_real.name : (shim_resolve(), shim_real.name))
+#define SHIM_REAL(name) \
+    (__builtin_expect(shim_real.name != NULL, 1) ? shim_real.name : (shim_resolve(), shim_real.name))
 
 enum shim_kind {
     SHIM_UNDECIDED, /* a kernel socket so far: bind/connect/listen decide */
@@ -123,7 +124,7 @@ struct shim_sock {
     int refs;      /* fds that name this socket (dup) */
     bool nonblock; /* O_NONBLOCK: one per open file, shared by dups as in Linux */
     bool listening, connecting, connected;
-    bool eof;      /* the peer's FIN (or SHUT_RD) reached the reader */
+    bool eof; /* the peer's FIN (or SHUT_RD) reached the reader */
     bool rd_shut, wr_shut;
     bool orphan;   /* closed by the program; waits for its pushes, then goes */
     bool err_told; /* read() has reported err once; later reads see EOF */
@@ -183,17 +184,17 @@ struct shim_epoll {
 
 struct shim_state {
     pthread_mutex_t lock;
-    bool enabled;     /* DEMI_SHIM != off */
-    bool tried_init;  /* demi_init ran (lazily, at the first libdemi socket) */
+    bool enabled;    /* DEMI_SHIM != off */
+    bool tried_init; /* demi_init ran (lazily, at the first libdemi socket) */
     int init_err;
-    pid_t pid;        /* the process that loaded the shim */
-    bool forked;      /* a child forked after libdemi started: its libdemi sockets are the parent's */
+    pid_t pid;         /* the process that loaded the shim */
+    bool forked;       /* a child forked after libdemi started: its libdemi sockets are the parent's */
     uint32_t local_ip; /* libdemi's address (network order); 0: the libOS takes any */
     uint32_t netmask;  /* network order; 0: subnet unknown, every destination is libdemi's */
     uint32_t kernel_net[16], kernel_mask[16]; /* DEMI_SHIM_KERNEL */
     int nkernel_nets;
-    uint64_t spin_ns;     /* busy-poll this long before yielding the CPU */
-    uint64_t kpoll_ns;    /* while spinning, look at kernel fds this often */
+    uint64_t spin_ns;  /* busy-poll this long before yielding the CPU */
+    uint64_t kpoll_ns; /* while spinning, look at kernel fds this often */
     _Atomic(struct shim_sock *) fds[SHIM_MAX_FDS];
     _Atomic(struct shim_epoll *) eps[SHIM_MAX_FDS];
     struct shim_sock **byqd; /* qd -> socket, for completions */
@@ -208,7 +209,13 @@ extern struct shim_state shim;
 extern __thread int shim_in_demi __attribute__((tls_model("initial-exec")));
 
 /* A call into libdemi: the shim's own interposers step aside inside it. */
-#define DEMI(call) ({ shim_in_demi++; __typeof__(call) r_ = (call); shim_in_demi--; r_; })
+#define DEMI(call)                    \
+    ({                                \
+        shim_in_demi++;               \
+        __typeof__(call) r_ = (call); \
+        shim_in_demi--;               \
+        r_;                           \
+    })
 
 static inline struct shim_sock *shim_sock_of(int fd)
 {

@@ -52,8 +52,7 @@ uint64_t shim_now_ns(void)
 void shim_lock(void)
 {
     pthread_mutex_lock(&shim.lock);
-    if (__builtin_expect(atomic_load_explicit(&shim.dead, memory_order_relaxed), 0) &&
-        gettid() != shim.exit_tid) {
+    if (__builtin_expect(atomic_load_explicit(&shim.dead, memory_order_relaxed), 0) && gettid() != shim.exit_tid) {
         /* The process is exiting and libdemi going away under the thread
          * that called exit(): no other thread may touch it again. It
          * sleeps here until the process ends. */
@@ -191,7 +190,6 @@ __attribute__((constructor)) static void shim_init(void)
     list_init(&shim.orphans);
     pthread_atfork(shim_atfork_prepare, shim_atfork_parent, shim_atfork_child);
 }
-
 
 int shim_forked_error(int fd)
 {
@@ -390,8 +388,8 @@ int shim_materialize(struct shim_sock *s)
     s->kind = SHIM_DEMI;
     for (int i = 0; i < s->nopts; i++) {
         const struct shim_opt *o = &s->opts[i];
-        const void *v = o->name == SO_LINGER && o->level == SOL_SOCKET ? (const void *)&o->linger
-                                                                          : (const void *)&o->val;
+        const void *v =
+            o->name == SO_LINGER && o->level == SOL_SOCKET ? (const void *)&o->linger : (const void *)&o->val;
         socklen_t len = o->name == SO_LINGER && o->level == SOL_SOCKET ? sizeof(o->linger) : sizeof(o->val);
         DEMI(demi_setsockopt(qd, o->level, o->name, v, len)); /* best effort: checked when first set */
     }

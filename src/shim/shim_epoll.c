@@ -30,7 +30,7 @@ void shim_notify(struct shim_sock *s)
 {
     struct list_node *pos, *tmp;
 
-    list_for_each_safe(pos, tmp, &s->watchers) {
+    list_for_each_safe (pos, tmp, &s->watchers) {
         struct shim_epitem *it = list_entry(pos, struct shim_epitem, in_sock);
         if (!list_linked(&it->in_ready) && !it->disabled)
             list_add_tail(&it->ep->ready, &it->in_ready);
@@ -52,7 +52,7 @@ void shim_epoll_drop_sock(struct shim_sock *s)
 {
     struct list_node *pos, *tmp;
 
-    list_for_each_safe(pos, tmp, &s->watchers)
+    list_for_each_safe (pos, tmp, &s->watchers)
         shim_epitem_free(list_entry(pos, struct shim_epitem, in_sock));
 }
 
@@ -61,7 +61,7 @@ void shim_epoll_to_kernel(struct shim_sock *s)
 {
     struct list_node *pos, *tmp;
 
-    list_for_each_safe(pos, tmp, &s->watchers) {
+    list_for_each_safe (pos, tmp, &s->watchers) {
         struct shim_epitem *it = list_entry(pos, struct shim_epitem, in_sock);
         struct epoll_event ev = {.events = it->events, .data = it->data};
         if (SHIM_REAL(epoll_ctl)(it->ep->kfd, EPOLL_CTL_ADD, it->fd, &ev) == 0)
@@ -98,7 +98,7 @@ void shim_epoll_forget(int fd)
         return;
     if (!list_empty(&ep->items)) {
         shim_lock();
-        list_for_each_safe(pos, tmp, &ep->items)
+        list_for_each_safe (pos, tmp, &ep->items)
             shim_epitem_free(list_entry(pos, struct shim_epitem, in_ep));
         shim_unlock();
     }
@@ -125,7 +125,7 @@ static struct shim_epitem *shim_epitem_find(struct shim_epoll *ep, struct shim_s
 {
     struct list_node *pos, *tmp;
 
-    list_for_each_safe(pos, tmp, &s->watchers) {
+    list_for_each_safe (pos, tmp, &s->watchers) {
         struct shim_epitem *it = list_entry(pos, struct shim_epitem, in_sock);
         if (it->ep == ep && it->fd == fd)
             return it;
@@ -205,7 +205,7 @@ static int shim_epoll_collect(struct shim_epoll *ep, struct epoll_event *evs, in
     int n = 0;
 
     list_init(&again);
-    list_for_each_safe(pos, tmp, &ep->ready) {
+    list_for_each_safe (pos, tmp, &ep->ready) {
         struct shim_epitem *it = list_entry(pos, struct shim_epitem, in_ready);
         uint32_t ev;
 

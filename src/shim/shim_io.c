@@ -337,11 +337,11 @@ ssize_t shim_send(struct shim_sock *s, const struct msghdr *msg, int flags)
 
 /* An fd of libdemi's in a forked child, or undecided: NULL and the caller
  * goes to the kernel (undecided) or fails (forked). */
-#define SHIM_IO_ENTRY(fd, s, kernel_call)                                                    \
-    struct shim_sock *s = shim_lookup(fd);                                                   \
-    if (!s || s->kind == SHIM_UNDECIDED)                                                     \
-        return kernel_call;                                                                  \
-    if (shim_forked())                                                                       \
+#define SHIM_IO_ENTRY(fd, s, kernel_call)  \
+    struct shim_sock *s = shim_lookup(fd); \
+    if (!s || s->kind == SHIM_UNDECIDED)   \
+        return kernel_call;                \
+    if (shim_forked())                     \
         return shim_forked_error(fd);
 
 SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
@@ -394,13 +394,12 @@ SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
     return shim_send(s, msg, flags);
 }
 
-SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *addr,
-                           socklen_t alen)
+SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *addr, socklen_t alen)
 {
     struct shim_sock *s = shim_lookup(fd);
 
-    if (s && s->kind == SHIM_UNDECIDED && addr && alen >= sizeof(struct sockaddr_in) &&
-        addr->sa_family == AF_INET && s->type == SOCK_DGRAM && !shim_forked()) {
+    if (s && s->kind == SHIM_UNDECIDED && addr && alen >= sizeof(struct sockaddr_in) && addr->sa_family == AF_INET &&
+        s->type == SOCK_DGRAM && !shim_forked()) {
         /* An unbound UDP socket's first datagram decides where it lives. */
         if (shim_decide_dest(fd, s, (const struct sockaddr_in *)addr) < 0)
             return -1;
@@ -447,8 +446,7 @@ SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int n)
 /* _FORTIFY_SOURCE builds (Debian's) call these instead. */
 ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen);
 ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags);
-ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags, struct sockaddr *addr,
-                       socklen_t *alen);
+ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags, struct sockaddr *addr, socklen_t *alen);
 ssize_t sendfile64(int out_fd, int in_fd, off_t *offset, size_t count);
 SHIM_EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
 {
@@ -464,8 +462,8 @@ SHIM_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int
     return recv(fd, buf, len, flags);
 }
 
-SHIM_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
-                                   struct sockaddr *addr, socklen_t *alen)
+SHIM_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags, struct sockaddr *addr,
+                                   socklen_t *alen)
 {
     if (len > buflen)
         abort();

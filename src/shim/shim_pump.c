@@ -170,7 +170,7 @@ static void shim_reap_orphans(void)
         struct list_node *pos, *tmp;
         struct shim_sock *done = NULL;
 
-        list_for_each_safe(pos, tmp, &shim.orphans) {
+        list_for_each_safe (pos, tmp, &shim.orphans) {
             struct shim_sock *s = list_entry(pos, struct shim_sock, orphan_link);
             if (s->tx_n == 0 || s->err) {
                 done = s;
@@ -212,4 +212,3 @@ void shim_pump(void)
         shim_reap_orphans();
     depth--;
 }
-

@@ -475,9 +475,9 @@ SHIM_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen
         if (ret == ENOPROTOOPT || ret == ENOTSUP)
             ret = 0; /* this libOS lacks it: the kernel socket keeps the value */
         if (ret == 0 && level == SOL_SOCKET && name == SO_RCVBUF && len >= sizeof(int) && *(const int *)val > 0)
-            s->rx_limit = (size_t)*(const int *)val;
+            s->rx_limit = (size_t) * (const int *)val;
         if (ret == 0 && level == SOL_SOCKET && name == SO_SNDBUF && len >= sizeof(int) && *(const int *)val > 0)
-            s->tx_limit = (size_t)*(const int *)val;
+            s->tx_limit = (size_t) * (const int *)val;
     }
     shim_unlock();
     return ret ? fail(ret) : 0;

@@ -116,8 +116,7 @@ FUZZ_NOCOV static bool full_csum_ok(const uint8_t *f)
     return csum_finish(&c) == 0;
 }
 
-FUZZ_NOCOV static void check_frame(const struct dbuf *d, const uint8_t *src, uint32_t len, bool completed,
-                                   bool partial)
+FUZZ_NOCOV static void check_frame(const struct dbuf *d, const uint8_t *src, uint32_t len, bool completed, bool partial)
 {
     long at = completed ? l4_csum_at(src, len) : -1;
 

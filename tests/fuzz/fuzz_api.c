@@ -167,7 +167,7 @@ static const struct sockaddr *arg_addr(struct fuzz_in *in, struct sockaddr_stora
     static const uint32_t ips[8] = {0x0a070001, 0x00000000, 0x0a070002, 0x7f000001,
                                     0xffffffff, 0xe0000001, 0x0a0700ff, 0x0a070001};
     static const uint16_t ports[8] = {7000, 7001, 7002, 0, 80, 65535, 7000, 7001};
-    static const socklen_t lens[8] = {sizeof(struct sockaddr_in), sizeof(struct sockaddr_in), 0, 8, 15, 17,
+    static const socklen_t lens[8] = {sizeof(struct sockaddr_in),      sizeof(struct sockaddr_in), 0, 8, 15, 17,
                                       sizeof(struct sockaddr_storage), sizeof(struct sockaddr_in6)};
     uint8_t a = fuzz_u8(in), b = fuzz_u8(in);
     struct sockaddr_in *sin = (struct sockaddr_in *)ss;
@@ -479,8 +479,8 @@ static void call_wait_any(struct fuzz_in *in)
         list[i] = arg_qt(in);
     if ((b & 0x18) == 0x18)
         n = -1;
-    ret = demi_wait_any((b & 0x80) ? NULL : &qr, (b & 0x40) ? NULL : &off, n ? list : NULL, n,
-                        arg_timeout(b >> 3, &ts));
+    ret =
+        demi_wait_any((b & 0x80) ? NULL : &qr, (b & 0x40) ? NULL : &off, n ? list : NULL, n, arg_timeout(b >> 3, &ts));
     check_ret("wait_any", ret);
     if (ret == 0) {
         if (off < 0 || off >= n)
@@ -563,9 +563,8 @@ static void call_sgafree(struct fuzz_in *in)
 static void call_sockopt(struct fuzz_in *in, bool set)
 {
     static const int opts[8][2] = {
-        {SOL_SOCKET, SO_LINGER},   {IPPROTO_TCP, TCP_NODELAY}, {SOL_SOCKET, SO_KEEPALIVE},
-        {SOL_SOCKET, SO_REUSEADDR}, {SOL_SOCKET, SO_RCVBUF},   {SOL_SOCKET, SO_SNDBUF},
-        {SOL_SOCKET, SO_ERROR},    {IPPROTO_IP, IP_TTL},
+        {SOL_SOCKET, SO_LINGER}, {IPPROTO_TCP, TCP_NODELAY}, {SOL_SOCKET, SO_KEEPALIVE}, {SOL_SOCKET, SO_REUSEADDR},
+        {SOL_SOCKET, SO_RCVBUF}, {SOL_SOCKET, SO_SNDBUF},    {SOL_SOCKET, SO_ERROR},     {IPPROTO_IP, IP_TTL},
     };
     static const socklen_t lens[4] = {sizeof(int), sizeof(struct linger), 0, 64};
     uint8_t b = fuzz_u8(in);
@@ -582,8 +581,7 @@ static void call_sockopt(struct fuzz_in *in, bool set)
     if (set) {
         check_ret("setsockopt", demi_setsockopt(qd, opts[b & 7][0], opts[b & 7][1], (b & 0x80) ? NULL : &v, len));
     } else {
-        int ret = demi_getsockopt(qd, opts[b & 7][0], opts[b & 7][1], (b & 0x80) ? NULL : &v,
-                                  (b & 0x40) ? NULL : &len);
+        int ret = demi_getsockopt(qd, opts[b & 7][0], opts[b & 7][1], (b & 0x80) ? NULL : &v, (b & 0x40) ? NULL : &len);
         check_ret("getsockopt", ret);
         if (ret == 0 && len > sizeof(v))
             die("getsockopt wrote %u bytes", (unsigned)len);

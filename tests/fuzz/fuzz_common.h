@@ -46,11 +46,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* An oracle failed: abort, so libFuzzer saves the input. @target prefixes
  * the message (run-fuzz.sh quotes lines starting with "fuzz_"). */
-#define FUZZ_DIE(target, ...)                   \
-    do {                                        \
+#define FUZZ_DIE(target, ...)                     \
+    do {                                          \
         fprintf(stderr, target ": " __VA_ARGS__); \
-        fputc('\n', stderr);                    \
-        abort();                                \
+        fputc('\n', stderr);                      \
+        abort();                                  \
     } while (0)
 
 struct fuzz_in {

@@ -93,8 +93,8 @@ static void check_tx_frame(const struct dbuf *d)
         if (len != ETH_HLEN + sizeof(*a))
             die("tx: ARP length");
         op = ntohs(a->op);
-        if (ntohs(a->htype) != ARP_HTYPE_ETHER || ntohs(a->ptype) != ETH_TYPE_IPV4 || a->hlen != 6 ||
-            a->plen != 4 || (op != ARP_OP_REQUEST && op != ARP_OP_REPLY))
+        if (ntohs(a->htype) != ARP_HTYPE_ETHER || ntohs(a->ptype) != ETH_TYPE_IPV4 || a->hlen != 6 || a->plen != 4 ||
+            (op != ARP_OP_REQUEST && op != ARP_OP_REPLY))
             die("tx: ARP header");
         if (memcmp(a->sha, my_mac, ETH_ALEN) != 0 || a->spa != my_ip)
             die("tx: ARP sender is not us");

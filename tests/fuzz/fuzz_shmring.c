@@ -72,16 +72,16 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
-#define RING 8192u           /* the pipe's rings (DEMI_CATMEM_RING_SIZE) */
-#define LONE_RING 4096u      /* the lone ring's */
+#define RING 8192u      /* the pipe's rings (DEMI_CATMEM_RING_SIZE) */
+#define LONE_RING 4096u /* the lone ring's */
 #define MAX_OPS 512
 #define MAX_QTS MAX_OPS /* one op per op at most: never full */
 #define MAX_HELD 16
-#define DIE(...)                                        \
-    do {                                                \
+#define DIE(...)                                            \
+    do {                                                    \
         fprintf(real_stderr, "fuzz_shmring: " __VA_ARGS__); \
-        fputc('\n', real_stderr);                       \
-        abort();                                        \
+        fputc('\n', real_stderr);                           \
+        abort();                                            \
     } while (0)
 
 static FILE *real_stderr;
@@ -154,10 +154,18 @@ static void fuzz_ring(struct in *in)
             _Atomic uint64_t *c = (op >> 3) & 1 ? &lone_ctl.head : &lone_ctl.tail;
             _Atomic uint64_t *o = (op >> 3) & 1 ? &lone_ctl.tail : &lone_ctl.head;
             switch ((op >> 4) & 3) {
-            case 0: atomic_store(c, in_u64(in)); break;
-            case 1: atomic_store(c, atomic_load(c) + (uint64_t)(int64_t)(int16_t)in_u16(in)); break;
-            case 2: atomic_store(c, atomic_load(c) + (uint64_t)in_u8(in) * SHMRING_ALIGN); break;
-            default: atomic_store(c, atomic_load(o) + in_u8(in)); break;
+            case 0:
+                atomic_store(c, in_u64(in));
+                break;
+            case 1:
+                atomic_store(c, atomic_load(c) + (uint64_t)(int64_t)(int16_t)in_u16(in));
+                break;
+            case 2:
+                atomic_store(c, atomic_load(c) + (uint64_t)in_u8(in) * SHMRING_ALIGN);
+                break;
+            default:
+                atomic_store(c, atomic_load(o) + in_u8(in));
+                break;
             }
             break;
         }
@@ -187,9 +195,16 @@ static void fuzz_ring(struct in *in)
             for (uint32_t i = 0; i < len; i++)
                 p[i] = pat(seq, i);
             switch ((op >> 3) & 3) {
-            case 0: shmring_commit(&tx, len); seq++; break;
-            case 1: shmring_commit_flags(&tx, len ? in_u16(in) % (len + 1) : 0, SHMRING_F_ZC); seq++; break;
-            default: break; /* dropped: nothing published */
+            case 0:
+                shmring_commit(&tx, len);
+                seq++;
+                break;
+            case 1:
+                shmring_commit_flags(&tx, len ? in_u16(in) % (len + 1) : 0, SHMRING_F_ZC);
+                seq++;
+                break;
+            default:
+                break; /* dropped: nothing published */
             }
             break;
         }
@@ -224,7 +239,8 @@ static void fuzz_ring(struct in *in)
                 holding = true;
                 shmring_consume(&rx, len);
                 break;
-            default: break;
+            default:
+                break;
             }
             break;
         }
@@ -253,24 +269,24 @@ static void fuzz_ring(struct in *in)
 /* ---- a real pipe ----------------------------------------------------------- */
 
 struct end {
-    int qd;                /* -1: not open (never, or closed) */
-    struct cm_pipe *p;     /* while open */
-    const uint8_t *rx_lo;  /* the ring it reads, in its mapping */
-    const uint8_t *tx_lo;  /* the ring it writes */
+    int qd;               /* -1: not open (never, or closed) */
+    struct cm_pipe *p;    /* while open */
+    const uint8_t *rx_lo; /* the ring it reads, in its mapping */
+    const uint8_t *tx_lo; /* the ring it writes */
     uint64_t ring;
     uint32_t max;
-    demi_sgarray_t resv;   /* kept reservation (sga_numsegs 0: none) */
+    demi_sgarray_t resv; /* kept reservation (sga_numsegs 0: none) */
 };
 
 static struct pipe_state {
-    struct end e[2];       /* creator, opener */
-    uint8_t *peer;         /* the hostile peer's own mapping */
+    struct end e[2]; /* creator, opener */
+    uint8_t *peer;   /* the hostile peer's own mapping */
     size_t peer_len;
     demi_qtoken_t qts[MAX_QTS];
     int nqts;
     demi_sgarray_t held[MAX_HELD];
     int nheld;
-    bool hostile;          /* the peer wrote something: bytes may differ */
+    bool hostile; /* the peer wrote something: bytes may differ */
 } ps;
 
 static unsigned pipe_seq;
@@ -310,8 +326,8 @@ static void check_result(const demi_qresult_t *qr, bool hold)
             DIE("pop of %u bytes from a pipe whose largest message is %u", len, e->max);
         /* In place: inside the ring it read. Anywhere else in the mapping
          * would be the header or our own ring. */
-        if ((uintptr_t)b >= (uintptr_t)e->p->map->base &&
-            (uintptr_t)b < (uintptr_t)e->p->map->base + e->p->map->len && !inside(b, len, e->rx_lo, e->ring))
+        if ((uintptr_t)b >= (uintptr_t)e->p->map->base && (uintptr_t)b < (uintptr_t)e->p->map->base + e->p->map->len &&
+            !inside(b, len, e->rx_lo, e->ring))
             DIE("zero-copy pop of %u bytes at %p, outside its ring [%p, +%llu)", len, (const void *)b,
                 (const void *)e->rx_lo, (unsigned long long)e->ring);
         /* Every message we push is pat(0, i): unless the peer scribbled,
@@ -452,18 +468,22 @@ static void fuzz_pipe(struct in *in)
                         DIE("demi_pipe_sgaalloc failed (%d) with a buffer", ret);
                     break;
                 }
-                if (sga.sga_segs[0].sgaseg_len != size ||
-                    !inside(sga.sga_segs[0].sgaseg_buf, size, e->tx_lo, e->ring))
+                if (sga.sga_segs[0].sgaseg_len != size || !inside(sga.sga_segs[0].sgaseg_buf, size, e->tx_lo, e->ring))
                     DIE("reservation of %u bytes outside its ring", size);
                 fill(&sga, size);
                 switch ((op >> 5) & 3) {
-                case 1: sga.sga_segs[0].sgaseg_len = 1 + in_u16(in) % size; /* fall through */
+                case 1:
+                    sga.sga_segs[0].sgaseg_len = 1 + in_u16(in) % size; /* fall through */
                 case 0:
                     if (demi_push(&qt, e->qd, &sga) == 0)
                         track(qt);
                     break;
-                case 2: demi_sgafree(&sga); break;
-                default: e->resv = sga; break;
+                case 2:
+                    demi_sgafree(&sga);
+                    break;
+                default:
+                    e->resv = sga;
+                    break;
                 }
             }
             break;

@@ -89,7 +89,7 @@
 #define PORT_A 40000 /* the peer's end of A */
 #define PORT_B 5000  /* the peer's end of B */
 #define PORT_NONE 49999
-#define NCONNS 8     /* application sockets: A, B and six more */
+#define NCONNS 8 /* application sockets: A, B and six more */
 #define NRECS 32
 
 static const uint8_t my_mac[ETH_ALEN] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
@@ -114,8 +114,8 @@ static struct app_conn conns[NCONNS];
 static struct app_conn lst; /* the listener */
 static uint16_t b_lport;    /* local ports (host order) of B and of the later connects */
 static uint16_t active_lport[2];
-static uint32_t isn_base;   /* the peer's sequence numbers start around here */
-static bool trace;          /* FUZZ_TRACE=1: print each step (reproducing a crash) */
+static uint32_t isn_base; /* the peer's sequence numbers start around here */
+static bool trace;        /* FUZZ_TRACE=1: print each step (reproducing a crash) */
 
 /* Where the application's bytes of a connection start, kept after close: a
  * detached pcb still sends them. */
@@ -123,7 +123,7 @@ struct tx_record {
     uint32_t rip;
     uint16_t lport, rport; /* network order */
     uint32_t iss;
-    uint32_t queued;       /* bytes the application queued */
+    uint32_t queued; /* bytes the application queued */
 };
 static struct tx_record recs[NRECS];
 static unsigned nrecs;
@@ -231,8 +231,7 @@ FUZZ_NOCOV static void check_tx_tcp(const struct ipv4_hdr *ip, const uint8_t *l4
         die("tx: bytes %u..%zu sent, only %u queued", off, off + plen, r->queued);
     for (size_t i = 0; i < plen; i++)
         if (l4[doff + i] != app_byte(off + (uint32_t)i))
-            die("tx: byte %zu of the stream (:%u) differs from what the application queued", off + i,
-                ntohs(th->sport));
+            die("tx: byte %zu of the stream (:%u) differs from what the application queued", off + i, ntohs(th->sport));
 }
 
 /* Transmitted frames: flatten, check, free. */
@@ -309,8 +308,8 @@ static const struct netdev_ops sink_ops = {
 /* ---- the peer's segments ------------------------------------------------ */
 
 struct seg {
-    uint32_t src;               /* network order */
-    uint16_t sport, dport;      /* host order */
+    uint32_t src;          /* network order */
+    uint16_t sport, dport; /* host order */
     uint32_t seq, ack;
     uint8_t flags;
     uint16_t win;
@@ -369,7 +368,7 @@ FUZZ_NOCOV static void seg_input(const struct seg *sg, bool room)
     struct csum c;
 
     if (!d)
-        return; /* every rx buffer waits in ARP or TCP queues: not a bug */
+        return;        /* every rx buffer waits in ARP or TCP queues: not a bug */
     d->size = rx_size; /* as the pool made it; a previous use may have cut it */
     UNPOISON(d->buf, d->size);
     eh = (struct eth_hdr *)d->data;
@@ -780,8 +779,8 @@ static void op_app(struct fuzz_in *in)
 static void op_time(uint8_t op)
 {
     static const uint64_t steps[16] = {
-        0,        10 * US,  100 * US, 1 * MS,    5 * MS,   50 * MS,         200 * MS, 1 * SEC,
-        3 * SEC,  10 * SEC, 61 * SEC, 130 * SEC, 600 * SEC, 25 * 86400 * SEC, 0,      0,
+        0,       10 * US,  100 * US, 1 * MS,    5 * MS,    50 * MS,          200 * MS, 1 * SEC,
+        3 * SEC, 10 * SEC, 61 * SEC, 130 * SEC, 600 * SEC, 25 * 86400 * SEC, 0,        0,
     };
     unsigned i = (op >> 3) & 15;
 
@@ -821,8 +820,8 @@ FUZZ_NOCOV static void check_listener(void)
             die("listener: accept queue loops");
     }
     if (nsyn != l->syn_count || nacc != l->accept_count)
-        die("listener: syn_count %u for %u on the SYN queue, accept_count %u for %u on the accept queue",
-            l->syn_count, nsyn, l->accept_count, nacc);
+        die("listener: syn_count %u for %u on the SYN queue, accept_count %u for %u on the accept queue", l->syn_count,
+            nsyn, l->accept_count, nacc);
     if (l->syn_count > FUZZ_SYN_BACKLOG)
         die("listener: %u half-open children, backlog %u", l->syn_count, FUZZ_SYN_BACKLOG);
 }
@@ -855,8 +854,8 @@ FUZZ_NOCOV static void check_conn(const struct tcp_pcb *p)
     sum = 0;
     for (d = p->ooo_head; d; d = d->next) {
         if (d->len == 0 || SEQ_LT(d->meta32, p->rcv_nxt) || (n > 0 && SEQ_LT(d->meta32, end)))
-            die("conn :%u: out-of-order segment [%u, +%u) after %u, RCV.NXT %u", ntohs(p->local_port),
-                d->meta32, d->len, end, p->rcv_nxt);
+            die("conn :%u: out-of-order segment [%u, +%u) after %u, RCV.NXT %u", ntohs(p->local_port), d->meta32,
+                d->len, end, p->rcv_nxt);
         end = d->meta32 + d->len;
         sum += d->len;
         n++;
@@ -890,9 +889,8 @@ FUZZ_NOCOV static void trace_step(uint8_t op)
                     p->dupacks ? " dupacks" : "", conns[i].rx_bytes, conns[i].tx_bytes, p->persist ? " persist" : "",
                     timer_armed(&p->t_rexmt) ? " rexmt" : "");
     }
-    fprintf(stderr, " pcbs %u tx %llu rto %llu nobuf %llu\n", stack.tcp.npcbs,
-            (unsigned long long)stack.stats.tcp_tx, (unsigned long long)stack.stats.tcp_rto,
-            (unsigned long long)stack.stats.mem_drop_nobuf);
+    fprintf(stderr, " pcbs %u tx %llu rto %llu nobuf %llu\n", stack.tcp.npcbs, (unsigned long long)stack.stats.tcp_tx,
+            (unsigned long long)stack.stats.tcp_rto, (unsigned long long)stack.stats.mem_drop_nobuf);
 }
 
 /* ---- one input ------------------------------------------------------------ */

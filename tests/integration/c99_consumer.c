@@ -29,11 +29,11 @@ static void fail(const char *what, int rc)
 }
 
 /* Every call is checked: a positive errno is a failure. */
-#define CHECK(call)                                                                                \
-    do {                                                                                           \
-        int rc_ = (call);                                                                          \
-        if (rc_ != 0)                                                                              \
-            fail(#call, rc_);                                                                      \
+#define CHECK(call)           \
+    do {                      \
+        int rc_ = (call);     \
+        if (rc_ != 0)         \
+            fail(#call, rc_); \
     } while (0)
 
 /* Wait at most 5 s for @qt and insist on opcode @expect. */
@@ -139,7 +139,6 @@ int main(int argc, char **argv)
 
     CHECK(demi_close(sqd));
     CHECK(demi_close(lqd));
-    printf("c99_consumer: TCP round trip of %lu bytes on 127.0.0.1:%ld ok\n",
-           (unsigned long)sizeof(message), port);
+    printf("c99_consumer: TCP round trip of %lu bytes on 127.0.0.1:%ld ok\n", (unsigned long)sizeof(message), port);
     return 0;
 }

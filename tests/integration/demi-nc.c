@@ -40,8 +40,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CHUNK 65536u        /* bytes read from stdin per push */
-#define MAX_PUSHES 64       /* pushes in flight before stdin waits */
+#define CHUNK 65536u  /* bytes read from stdin per push */
+#define MAX_PUSHES 64 /* pushes in flight before stdin waits */
 #define BATCH 64
 
 static struct {
@@ -266,8 +266,8 @@ static void tcp_stream(void)
         rc = demi_wait_next_n(qrs, BATCH, &n, &ts);
         if (rc == ETIMEDOUT) {
             if (now_s() - last > o.timeout_s)
-                die("no progress for %u s (sent %llu, received %llu bytes)", o.timeout_s,
-                    (unsigned long long)sent, (unsigned long long)received);
+                die("no progress for %u s (sent %llu, received %llu bytes)", o.timeout_s, (unsigned long long)sent,
+                    (unsigned long long)received);
             continue;
         }
         check(rc, "demi_wait_next_n");
@@ -280,8 +280,8 @@ static void tcp_stream(void)
 
                 pop_pending = 0;
                 if (qr->qr_opcode == DEMI_OPC_FAILED)
-                    die("pop: %s (sent %llu, received %llu bytes)", strerror((int)qr->qr_ret),
-                        (unsigned long long)sent, (unsigned long long)received);
+                    die("pop: %s (sent %llu, received %llu bytes)", strerror((int)qr->qr_ret), (unsigned long long)sent,
+                        (unsigned long long)received);
                 len = qr->qr_value.sga.sga_numsegs ? qr->qr_value.sga.sga_segs[0].sgaseg_len : 0;
                 if (len == 0)
                     peer_eof = 1;
@@ -300,8 +300,8 @@ static void tcp_stream(void)
     (void)fcntl(STDIN_FILENO, F_SETFL, in_flags); /* the descriptor may be shared */
     check(demi_close(qd), "demi_close");
     linger(o.linger_ms);
-    fprintf(stderr, "demi-nc: sent %llu bytes, received %llu bytes in %.3f s (%.1f MB/s)\n",
-            (unsigned long long)sent, (unsigned long long)received, elapsed,
+    fprintf(stderr, "demi-nc: sent %llu bytes, received %llu bytes in %.3f s (%.1f MB/s)\n", (unsigned long long)sent,
+            (unsigned long long)received, elapsed,
             (double)(sent > received ? sent : received) / 1e6 / (elapsed > 0 ? elapsed : 1));
 }
 
@@ -363,8 +363,7 @@ static void udp_echo(void)
         check(demi_pop(&qt, qd), "demi_pop");
         qr = wait_one(qt, "pop");
         from = qr.qr_value.sga.sga_addr;
-        check(demi_pushto(&qt, qd, &qr.qr_value.sga, (const struct sockaddr *)&from, sizeof(from)),
-              "demi_pushto");
+        check(demi_pushto(&qt, qd, &qr.qr_value.sga, (const struct sockaddr *)&from, sizeof(from)), "demi_pushto");
         (void)wait_one(qt, "pushto");
         demi_sgafree(&qr.qr_value.sga);
     }

@@ -99,8 +99,7 @@ static void check_msg(const demi_qresult_t *qr, uint64_t seq)
     uint32_t len = qr->qr_value.sga.sga_segs[0].sgaseg_len;
 
     if (len != len_of(seq)) {
-        fprintf(stderr, "demi-pipe: message %llu: %u bytes, want %u\n", (unsigned long long)seq, len,
-                len_of(seq));
+        fprintf(stderr, "demi-pipe: message %llu: %u bytes, want %u\n", (unsigned long long)seq, len, len_of(seq));
         exit(3);
     }
     for (uint32_t i = 0; i < len; i++) {
@@ -390,8 +389,7 @@ static int many(const char *prefix, int npipes, uint64_t count, int is_sink)
         for (int i = 0; i < npipes; i++)
             demi_close(qds[i]);
     }
-    printf("%s: %d pipes x %llu messages\n", is_sink ? "many-sink" : "many-source", npipes,
-           (unsigned long long)count);
+    printf("%s: %d pipes x %llu messages\n", is_sink ? "many-sink" : "many-source", npipes, (unsigned long long)count);
     return 0;
 }
 

@@ -150,8 +150,7 @@ int main(int argc, char **argv)
         }
         for (int i = 0; i < n; i++) {
             if (!soak_server_handle(&qrs[i])) {
-                fprintf(stderr, "demi-soak-server: a completion of no operation of ours (queue %d)\n",
-                        qrs[i].qr_qd);
+                fprintf(stderr, "demi-soak-server: a completion of no operation of ours (queue %d)\n", qrs[i].qr_qd);
                 return 1;
             }
         }
@@ -177,8 +176,8 @@ int main(int argc, char **argv)
     printf("demi-soak-server: served %" PRIu64 " echo and %" PRIu64 " source connections (at most %" PRIu64
            " at once); echoed %" PRIu64 " bytes, sourced %" PRIu64 " bytes; %" PRIu64 " resets, %" PRIu64
            " timeouts, %" PRIu64 " other errors; the pools were empty %" PRIu64 " times\n",
-           st->echo_conns, st->source_conns, st->active_max, st->echo_bytes, st->source_bytes, st->resets,
-           st->timeouts, st->errors, st->pool_empty);
+           st->echo_conns, st->source_conns, st->active_max, st->echo_bytes, st->source_bytes, st->resets, st->timeouts,
+           st->errors, st->pool_empty);
     printf("demi-soak-server: drained in %.1f s\n", t_drained - t_stop);
     soak_pool_failures(diff, sizeof(diff));
     printf("demi-soak-server: buffer allocations that failed: %s\n", diff);

@@ -67,9 +67,9 @@
 #define BATCH 64
 #define SERVER_IP "10.7.0.1"
 #define ECHO_PORT 7000
-#define CHUNK 65536u         /* bytes per push */
+#define CHUNK 65536u /* bytes per push */
 #define CLIENT_MAX_PUSHES 4
-#define CLIENT_IDLE_S 20.0   /* a client without progress this long has failed */
+#define CLIENT_IDLE_S 20.0 /* a client without progress this long has failed */
 #define MAX_CLIENTS 1024
 
 static struct {
@@ -87,7 +87,7 @@ struct client {
     bool used;
     int qd;
     int kind;
-    bool source;              /* talks to the source port */
+    bool source; /* talks to the source port */
     uint64_t seed;
     bool connecting, pop_pending;
     demi_qtoken_t conn_qt, pop_qt;
@@ -95,9 +95,9 @@ struct client {
     unsigned npushes;
     uint64_t tx_total, tx_pushed; /* the echoed stream, or the 16-byte request */
     uint64_t rx_total, rx_got;
-    uint64_t abort_at;           /* K_ABORT: cut once this many bytes moved */
+    uint64_t abort_at; /* K_ABORT: cut once this many bytes moved */
     bool eof_seen;
-    bool starved;                /* found the pools empty: fill again later */
+    bool starved; /* found the pools empty: fill again later */
     double t_progress;
 };
 
@@ -206,9 +206,9 @@ static void fail(struct client *c, const char *fmt, ...)
         if (cs.failures <= 5) {
             soak_pcb_describe(stderr, "demi-soak:   client ", pcb);
             if (pcb)
-                soak_pcb_describe(stderr, "demi-soak:   server ",
-                                  tcp_lookup(soak_stack(), pcb->remote_ip, pcb->remote_port, pcb->local_ip,
-                                             pcb->local_port));
+                soak_pcb_describe(
+                    stderr, "demi-soak:   server ",
+                    tcp_lookup(soak_stack(), pcb->remote_ip, pcb->remote_port, pcb->local_ip, pcb->local_port));
         }
     }
     client_end(c, true, false);
@@ -260,8 +260,8 @@ static void client_start(int slot)
     cs.started++;
     slot_set(c->qd, slot);
     c->t_progress = soak_now_s();
-    rc = demi_connect(&c->conn_qt, c->qd, (struct sockaddr *)(c->source ? &source_addr : &echo_addr),
-                      sizeof(echo_addr));
+    rc =
+        demi_connect(&c->conn_qt, c->qd, (struct sockaddr *)(c->source ? &source_addr : &echo_addr), sizeof(echo_addr));
     if (rc != 0) {
         fail(c, "demi_connect: %s", strerror(rc));
         return;
@@ -348,8 +348,7 @@ static void client_on_pop(struct client *c, demi_qresult_t *qr)
 
     c->pop_pending = false;
     if (qr->qr_opcode != DEMI_OPC_POP) {
-        fail(c, "pop after %" PRIu64 " of %" PRIu64 " bytes: %s", c->rx_got, c->rx_total,
-             strerror((int)qr->qr_ret));
+        fail(c, "pop after %" PRIu64 " of %" PRIu64 " bytes: %s", c->rx_got, c->rx_total, strerror((int)qr->qr_ret));
         return;
     }
     len = sga->sga_numsegs ? sga->sga_segs[0].sgaseg_len : 0;
@@ -467,8 +466,7 @@ static void check_idle(double now)
         struct client *c = &clients[i];
 
         if (c->used && now - c->t_progress > CLIENT_IDLE_S)
-            fail(c, "no progress for %.0f s (%" PRIu64 " of %" PRIu64 " bytes back, %" PRIu64 " of %" PRIu64
-                    " pushed)",
+            fail(c, "no progress for %.0f s (%" PRIu64 " of %" PRIu64 " bytes back, %" PRIu64 " of %" PRIu64 " pushed)",
                  CLIENT_IDLE_S, c->rx_got, c->rx_total, c->tx_pushed, c->tx_total);
     }
 }
@@ -607,8 +605,8 @@ int main(int argc, char **argv)
     back0 = soak_drain(&c0, 1.0, any_handle, &c3);
 
     st = soak_server_stats();
-    printf("demi-soak: %" PRIu64 " connections (echo %" PRIu64 ", bulk %" PRIu64 ", source %" PRIu64
-           ", reset %" PRIu64 ", aborted mid-transfer %" PRIu64 "), %.1f MB checked, %" PRIu64 " failures, %" PRIu64
+    printf("demi-soak: %" PRIu64 " connections (echo %" PRIu64 ", bulk %" PRIu64 ", source %" PRIu64 ", reset %" PRIu64
+           ", aborted mid-transfer %" PRIu64 "), %.1f MB checked, %" PRIu64 " failures, %" PRIu64
            " stray completions; the pools were empty %" PRIu64 " times for a client, %" PRIu64 " for the server\n",
            cs.started, cs.done[K_ECHO], cs.done[K_BULK], cs.done[K_SOURCE], cs.done[K_RESET], cs.done[K_ABORT],
            (double)cs.bytes / 1e6, cs.failures, strangers, cs.pool_empty, soak_server_stats()->pool_empty);

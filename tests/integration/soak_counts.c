@@ -107,15 +107,14 @@ void soak_counts_take(struct soak_counts *c)
 }
 
 /* Whether count @name differs between @a and @b beyond what is allowed. */
-#define SOAK_DIFFERS(a, b, name)                                                                   \
-    ((a)->name != (b)->name &&                                                                     \
-     !(&(a)->name == &(a)->pool_small && (b)->name < (a)->name &&                                  \
-       (a)->name - (b)->name <= soak_pool_small_allow_below))
+#define SOAK_DIFFERS(a, b, name)                                                            \
+    ((a)->name != (b)->name && !(&(a)->name == &(a)->pool_small && (b)->name < (a)->name && \
+                                 (a)->name - (b)->name <= soak_pool_small_allow_below))
 
 bool soak_counts_equal(const struct soak_counts *a, const struct soak_counts *b)
 {
-#define SOAK_COUNTS_EQ(name, help)                                                                 \
-    if (SOAK_DIFFERS(a, b, name))                                                                  \
+#define SOAK_COUNTS_EQ(name, help) \
+    if (SOAK_DIFFERS(a, b, name))  \
         return false;
     SOAK_COUNTS(SOAK_COUNTS_EQ)
 #undef SOAK_COUNTS_EQ
@@ -127,27 +126,28 @@ void soak_counts_diff(const struct soak_counts *a, const struct soak_counts *b, 
     size_t len = 0;
 
     buf[0] = '\0';
-#define SOAK_COUNTS_DIFF(name, help)                                                               \
-    if (SOAK_DIFFERS(a, b, name) && len < cap)                                                           \
-        len += (size_t)snprintf(buf + len, cap - len, "%s%s %" PRIu64 " -> %" PRIu64,              \
-                                len ? ", " : "", #name, a->name, b->name);
+#define SOAK_COUNTS_DIFF(name, help)                                                                                   \
+    if (SOAK_DIFFERS(a, b, name) && len < cap)                                                                         \
+        len += (size_t)snprintf(buf + len, cap - len, "%s%s %" PRIu64 " -> %" PRIu64, len ? ", " : "", #name, a->name, \
+                                b->name);
     SOAK_COUNTS(SOAK_COUNTS_DIFF)
 #undef SOAK_COUNTS_DIFF
 }
 
-void soak_counts_print(FILE *out, const char *prefix, const struct soak_counts *a,
-                       const struct soak_counts *b, bool final)
+void soak_counts_print(FILE *out, const char *prefix, const struct soak_counts *a, const struct soak_counts *b,
+                       bool final)
 {
-#define SOAK_COUNTS_PRINT(name, help)                                                              \
-    fprintf(out, "%s%-18s %10" PRIu64 " -> %-10" PRIu64 " %s%s\n", prefix, #name, a->name,         \
-            b->name, final && SOAK_DIFFERS(a, b, name) ? "LEAK: " : "", help);
+#define SOAK_COUNTS_PRINT(name, help)                                                               \
+    fprintf(out, "%s%-18s %10" PRIu64 " -> %-10" PRIu64 " %s%s\n", prefix, #name, a->name, b->name, \
+            final &&SOAK_DIFFERS(a, b, name) ? "LEAK: " : "", help);
     SOAK_COUNTS(SOAK_COUNTS_PRINT)
 #undef SOAK_COUNTS_PRINT
     if (soak_pool_small_allow_below)
-        fprintf(out, "%s(pool_small may end up to %" PRIu64 " lower: AF_XDP tops its fill ring up %d frames at a time)\n",
+        fprintf(out,
+                "%s(pool_small may end up to %" PRIu64 " lower: AF_XDP tops its fill ring up %d frames at a time)\n",
                 prefix, soak_pool_small_allow_below, AFXDP_REFILL_BATCH);
-    fprintf(out, "%s%-18s %10" PRIu64 " -> %-10" PRIu64 " (not compared: the cache)\n", prefix,
-            "arp_cached", a->arp_cached, b->arp_cached);
+    fprintf(out, "%s%-18s %10" PRIu64 " -> %-10" PRIu64 " (not compared: the cache)\n", prefix, "arp_cached",
+            a->arp_cached, b->arp_cached);
     if (!final || !soak_counts_equal(a, b)) {
         fprintf(out, "%shashed pcbs by state:", prefix);
         for (int st = 0; st < 11; st++)
@@ -169,9 +169,8 @@ int soak_listeners_print(FILE *out, const char *prefix)
             uint32_t nsyn = list_len(&l->syn_q), nacc = list_len(&l->accept_q);
             int ok = l->syn_count == nsyn && l->accept_count == nacc;
 
-            fprintf(out, "%slistener :%u syn_count %u (queue %u) accept_count %u (queue %u) backlog %u%s\n",
-                    prefix, ntohs(l->local_port), l->syn_count, nsyn, l->accept_count, nacc, l->backlog,
-                    ok ? "" : " MISMATCH");
+            fprintf(out, "%slistener :%u syn_count %u (queue %u) accept_count %u (queue %u) backlog %u%s\n", prefix,
+                    ntohs(l->local_port), l->syn_count, nsyn, l->accept_count, nacc, l->backlog, ok ? "" : " MISMATCH");
             bad += !ok;
         }
     }
@@ -227,10 +226,10 @@ void soak_pcb_describe(FILE *out, const char *prefix, const struct tcp_pcb *pcb)
             "rto %" PRIu64 " ms x%u%s; timers rexmt %d delack %d 2msl %d; %s\n",
             prefix, ntohs(pcb->local_port), ntohs(pcb->remote_port), tcp_state_name((enum tcp_state)pcb->state),
             pcb->err, pcb->snd_una - pcb->iss, pcb->snd_nxt - pcb->iss, pcb->snd_max - pcb->iss, pcb->snd_wnd,
-            pcb->sndq_bytes, pcb->fin_queued ? " +FIN" : "", pcb->rcv_nxt - pcb->irs, pcb->rcvq_bytes,
-            pcb->ooo_count, pcb->rcv_adv - pcb->irs, pcb->rto_ns / 1000000, pcb->rexmt_count,
-            pcb->persist ? " persist" : "", timer_armed(&pcb->t_rexmt), timer_armed(&pcb->t_delack),
-            timer_armed(&pcb->t_2msl), pcb->owner ? "owned" : "detached");
+            pcb->sndq_bytes, pcb->fin_queued ? " +FIN" : "", pcb->rcv_nxt - pcb->irs, pcb->rcvq_bytes, pcb->ooo_count,
+            pcb->rcv_adv - pcb->irs, pcb->rto_ns / 1000000, pcb->rexmt_count, pcb->persist ? " persist" : "",
+            timer_armed(&pcb->t_rexmt), timer_armed(&pcb->t_delack), timer_armed(&pcb->t_2msl),
+            pcb->owner ? "owned" : "detached");
 }
 
 void soak_pcbs_describe(FILE *out, const char *prefix, int max)

@@ -22,23 +22,23 @@
 struct inet_stack;
 
 /* One entry per count, in the order they are printed. */
-#define SOAK_COUNTS(X)                                                              \
-    X(pool_small, "2 KiB buffers in use")                                           \
-    X(pool_large, "64 KiB buffers in use")                                          \
-    X(pool_huge, "1 MiB buffers in use")                                            \
-    X(pool_slice, "slice headers in use")                                           \
-    X(pool_extra, "buffers in use in extra pools")                                  \
-    X(tcp_pcbs, "TCP pcbs allocated (s->tcp.npcbs)")                                \
-    X(tcp_pcbs_hashed, "TCP pcbs in the connection and listener hashes")            \
-    X(listen_syn, "listeners' SYN counts, summed")                                  \
-    X(listen_accept, "listeners' accept counts, summed")                            \
-    X(listen_bad, "listeners whose counts differ from their queues' lengths")       \
-    X(qds, "queue descriptors open")                                                \
-    X(ops, "ops allocated (pending or completed, not yet waited for)")              \
-    X(ops_done, "ops completed, not yet waited for")                                \
-    X(timers, "armed timers other than ARP cache expiry")                           \
-    X(arp_pending, "ARP resolutions pending")                                       \
-    X(arp_pending_pkts, "packets waiting for an ARP resolution")                    \
+#define SOAK_COUNTS(X)                                                        \
+    X(pool_small, "2 KiB buffers in use")                                     \
+    X(pool_large, "64 KiB buffers in use")                                    \
+    X(pool_huge, "1 MiB buffers in use")                                      \
+    X(pool_slice, "slice headers in use")                                     \
+    X(pool_extra, "buffers in use in extra pools")                            \
+    X(tcp_pcbs, "TCP pcbs allocated (s->tcp.npcbs)")                          \
+    X(tcp_pcbs_hashed, "TCP pcbs in the connection and listener hashes")      \
+    X(listen_syn, "listeners' SYN counts, summed")                            \
+    X(listen_accept, "listeners' accept counts, summed")                      \
+    X(listen_bad, "listeners whose counts differ from their queues' lengths") \
+    X(qds, "queue descriptors open")                                          \
+    X(ops, "ops allocated (pending or completed, not yet waited for)")        \
+    X(ops_done, "ops completed, not yet waited for")                          \
+    X(timers, "armed timers other than ARP cache expiry")                     \
+    X(arp_pending, "ARP resolutions pending")                                 \
+    X(arp_pending_pkts, "packets waiting for an ARP resolution")              \
     X(tx_queued, "frames waiting for the device")
 
 struct soak_counts {
@@ -71,12 +71,11 @@ bool soak_counts_equal(const struct soak_counts *start, const struct soak_counts
 /* "name start -> end" for every count, one per line prefixed by @prefix;
  * when @final, those that differ are marked "LEAK" and the pcbs per state
  * follow. */
-void soak_counts_print(FILE *out, const char *prefix, const struct soak_counts *start,
-                       const struct soak_counts *end, bool final);
+void soak_counts_print(FILE *out, const char *prefix, const struct soak_counts *start, const struct soak_counts *end,
+                       bool final);
 
 /* The names of the counts that differ, comma-separated, into @buf. */
-void soak_counts_diff(const struct soak_counts *start, const struct soak_counts *end, char *buf,
-                      size_t cap);
+void soak_counts_diff(const struct soak_counts *start, const struct soak_counts *end, char *buf, size_t cap);
 
 /* One line about each listener: port, SYN and accept counts against the
  * lengths of their queues. Returns how many disagree. */

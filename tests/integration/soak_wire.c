@@ -171,8 +171,7 @@ static uint32_t syn_source(uint32_t ours)
 {
     /* Martians (RFC 1122 3.2.1.3): loopback, unspecified, broadcast,
      * multicast, reserved, and our own address (the last, NULL). */
-    static const char *const martians[] = {"127.0.0.1", "0.0.0.0", "255.255.255.255", "224.0.0.1",
-                                           "240.0.0.1", NULL};
+    static const char *const martians[] = {"127.0.0.1", "0.0.0.0", "255.255.255.255", "224.0.0.1", "240.0.0.1", NULL};
     struct in_addr a;
 
     if (soak_rnd() % 32 == 0) {

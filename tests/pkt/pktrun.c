@@ -43,7 +43,7 @@
 #define DEFAULT_LOCAL_PORT 8080
 #define DEFAULT_PEER_ISN 1000000u
 #define DEFAULT_TOLERANCE_NS 2000000ull /* 2 ms */
-#define STEP_NS 10000ull                 /* clock step: about the stack's timer tick (8.192 us) */
+#define STEP_NS 10000ull                /* clock step: about the stack's timer tick (8.192 us) */
 #define MAX_PENDING 1024
 #define MAX_OPTS 16
 #define MAX_VARS 64
@@ -163,14 +163,30 @@ static const struct {
     const char *name;
     int value;
 } errnames[] = {
-    {"EBADF", EBADF},           {"EINVAL", EINVAL},         {"EAGAIN", EAGAIN},
-    {"ENOMEM", ENOMEM},         {"ETIMEDOUT", ETIMEDOUT},   {"EEXIST", EEXIST},
-    {"ENOTSUP", ENOTSUP},       {"ECONNREFUSED", ECONNREFUSED}, {"ECONNRESET", ECONNRESET},
-    {"ECANCELED", ECANCELED},   {"ENOTCONN", ENOTCONN},     {"EPIPE", EPIPE},
-    {"EISCONN", EISCONN},       {"EALREADY", EALREADY},     {"EADDRINUSE", EADDRINUSE},
-    {"EADDRNOTAVAIL", EADDRNOTAVAIL}, {"ENOPROTOOPT", ENOPROTOOPT}, {"ENOBUFS", ENOBUFS},
-    {"EMSGSIZE", EMSGSIZE},     {"EDESTADDRREQ", EDESTADDRREQ}, {"ENETUNREACH", ENETUNREACH},
-    {"EHOSTUNREACH", EHOSTUNREACH}, {"EMFILE", EMFILE},     {"EPERM", EPERM},
+    {"EBADF", EBADF},
+    {"EINVAL", EINVAL},
+    {"EAGAIN", EAGAIN},
+    {"ENOMEM", ENOMEM},
+    {"ETIMEDOUT", ETIMEDOUT},
+    {"EEXIST", EEXIST},
+    {"ENOTSUP", ENOTSUP},
+    {"ECONNREFUSED", ECONNREFUSED},
+    {"ECONNRESET", ECONNRESET},
+    {"ECANCELED", ECANCELED},
+    {"ENOTCONN", ENOTCONN},
+    {"EPIPE", EPIPE},
+    {"EISCONN", EISCONN},
+    {"EALREADY", EALREADY},
+    {"EADDRINUSE", EADDRINUSE},
+    {"EADDRNOTAVAIL", EADDRNOTAVAIL},
+    {"ENOPROTOOPT", ENOPROTOOPT},
+    {"ENOBUFS", ENOBUFS},
+    {"EMSGSIZE", EMSGSIZE},
+    {"EDESTADDRREQ", EDESTADDRREQ},
+    {"ENETUNREACH", ENETUNREACH},
+    {"EHOSTUNREACH", EHOSTUNREACH},
+    {"EMFILE", EMFILE},
+    {"EPERM", EPERM},
 };
 
 static const char *errname(int e)
@@ -430,19 +446,26 @@ badlen:
 static const char *opt_name(int kind)
 {
     switch (kind) {
-    case OPT_EOL: return "eol";
-    case OPT_NOP: return "nop";
-    case OPT_MSS: return "mss";
-    case OPT_WS: return "wscale";
-    case OPT_SACKOK: return "sackOK";
-    case OPT_SACK: return "sack";
-    case OPT_TS: return "TS";
-    default: return "unknown option";
+    case OPT_EOL:
+        return "eol";
+    case OPT_NOP:
+        return "nop";
+    case OPT_MSS:
+        return "mss";
+    case OPT_WS:
+        return "wscale";
+    case OPT_SACKOK:
+        return "sackOK";
+    case OPT_SACK:
+        return "sack";
+    case OPT_TS:
+        return "TS";
+    default:
+        return "unknown option";
     }
 }
 
-static size_t fmt_opts(const struct opt *opts, int n, bool our_side, const struct conn *c, char *buf,
-                       size_t cap)
+static size_t fmt_opts(const struct opt *opts, int n, bool our_side, const struct conn *c, char *buf, size_t cap)
 {
     size_t o = 0;
 
@@ -746,8 +769,7 @@ static void parse_opts(char *s, struct pktspec *p)
                 op->n += 2;
             }
         } else {
-            fail("unknown option '%s' (want nop, eol, mss N, wscale N, sackOK, TS val N ecr N, sack L:R...)",
-                 words[0]);
+            fail("unknown option '%s' (want nop, eol, mss N, wscale N, sackOK, TS val N ecr N, sack L:R...)", words[0]);
         }
     }
 }
@@ -787,20 +809,33 @@ static void parse_packet(char *s, bool out, struct pktspec *p)
         fail("packet needs flags and seq:end(len)");
     for (const char *f = words[0]; *f; f++) {
         switch (*f) {
-        case 'S': p->flags |= F_SYN; break;
-        case 'F': p->flags |= F_FIN; break;
-        case 'R': p->flags |= F_RST; break;
-        case 'P': p->flags |= F_PSH; break;
-        case 'U': p->flags |= F_URG; break;
-        case '.': p->flags |= F_ACK; break;
-        default: fail("unknown flag '%c' in '%s' (flags: S F R P U .)", *f, words[0]);
+        case 'S':
+            p->flags |= F_SYN;
+            break;
+        case 'F':
+            p->flags |= F_FIN;
+            break;
+        case 'R':
+            p->flags |= F_RST;
+            break;
+        case 'P':
+            p->flags |= F_PSH;
+            break;
+        case 'U':
+            p->flags |= F_URG;
+            break;
+        case '.':
+            p->flags |= F_ACK;
+            break;
+        default:
+            fail("unknown flag '%c' in '%s' (flags: S F R P U .)", *f, words[0]);
         }
     }
     {
         char a[32], b[32], c[32];
         char extra;
-        if (sscanf(words[1], "%31[0-9]:%31[0-9](%31[0-9])%c", a, b, c, &extra) != 3 ||
-            !parse_u32(a, &p->seq) || !parse_u32(b, &p->end) || !parse_u32(c, &p->len))
+        if (sscanf(words[1], "%31[0-9]:%31[0-9](%31[0-9])%c", a, b, c, &extra) != 3 || !parse_u32(a, &p->seq) ||
+            !parse_u32(b, &p->end) || !parse_u32(c, &p->len))
             fail("bad seq:end(len) '%s'", words[1]);
         if (p->end - p->seq != p->len)
             fail("seq:end(len) '%s': end - seq != len", words[1]);
@@ -915,8 +950,8 @@ static void inject(const struct pktspec *p)
 }
 
 /* Compare a sent packet with a ">" line; NULL when it matches, else why. */
-static const char *match(const struct pktspec *p, const struct wire *w, struct conn *c, uint64_t t,
-                         char *why, size_t cap)
+static const char *match(const struct pktspec *p, const struct wire *w, struct conn *c, uint64_t t, char *why,
+                         size_t cap)
 {
     char a[8], b[8], tb[32];
     uint32_t base, pbase;
@@ -925,14 +960,12 @@ static const char *match(const struct pktspec *p, const struct wire *w, struct c
         char sa[INET_ADDRSTRLEN], da[INET_ADDRSTRLEN];
         inet_ntop(AF_INET, &w->src, sa, sizeof(sa));
         inet_ntop(AF_INET, &w->dst, da, sizeof(da));
-        return snprintf(why, cap, "addresses %s > %s, expected %s > %s", sa, da, DEFAULT_LOCAL_ADDR, PEER_ADDR),
-               why;
+        return snprintf(why, cap, "addresses %s > %s, expected %s > %s", sa, da, DEFAULT_LOCAL_ADDR, PEER_ADDR), why;
     }
     if (c->lport == 0 && !(w->flags & F_RST))
         c->lport = w->sport; /* an active open: our ephemeral port */
     if (w->sport != c->lport || w->dport != c->pport)
-        return snprintf(why, cap, "ports %u > %u, expected %u > %u", w->sport, w->dport, c->lport, c->pport),
-               why;
+        return snprintf(why, cap, "ports %u > %u, expected %u > %u", w->sport, w->dport, c->lport, c->pport), why;
     if ((w->flags & F_SYN) && !c->isn_known) {
         c->our_isn = w->seq;
         c->isn_known = true;
@@ -942,8 +975,8 @@ static const char *match(const struct pktspec *p, const struct wire *w, struct c
     if (w->when + g_tolerance_ns < t || w->when > t + g_tolerance_ns) {
         char tw[32];
         return snprintf(why, cap, "sent at %s, expected at %s (too %s; tolerance %" PRIu64 " us)",
-                        fmt_time(w->when, tb, sizeof(tb)), fmt_time(t, tw, sizeof(tw)),
-                        w->when < t ? "early" : "late", g_tolerance_ns / 1000),
+                        fmt_time(w->when, tb, sizeof(tb)), fmt_time(t, tw, sizeof(tw)), w->when < t ? "early" : "late",
+                        g_tolerance_ns / 1000),
                why;
     }
     if (w->flags != p->flags)
@@ -979,7 +1012,9 @@ static const char *match(const struct pktspec *p, const struct wire *w, struct c
     for (uint32_t i = 0; i < w->len; i++) {
         uint32_t rel = w->seq - base + ((w->flags & F_SYN) ? 1 : 0) + i;
         if (w->payload[i] != our_pat((uint32_t)(rel - 1)))
-            return snprintf(why, cap, "payload byte at seq %" PRIu32 " is 0x%02x, expected 0x%02x (our stream offset %" PRIu32 ")",
+            return snprintf(why, cap,
+                            "payload byte at seq %" PRIu32 " is 0x%02x, expected 0x%02x (our stream offset %" PRIu32
+                            ")",
                             rel, w->payload[i], our_pat((uint32_t)(rel - 1)), rel - 1),
                    why;
     }
@@ -1191,8 +1226,7 @@ static void pop_result(struct qstate *q, demi_qresult_t *qr, const struct expect
         if (len == 0) {
             if (e->kind == EXP_EOF && *total == 0)
                 return;
-            fail("pop returned end of stream after %" PRIu64 " bytes, expected %s", *total,
-                 exp_str(e, b, sizeof(b)));
+            fail("pop returned end of stream after %" PRIu64 " bytes, expected %s", *total, exp_str(e, b, sizeof(b)));
         }
         if (e->kind != EXP_INT)
             fail("pop returned %" PRIu32 " bytes, expected %s", len, exp_str(e, b, sizeof(b)));
@@ -1257,8 +1291,7 @@ static void do_wait(struct var *v, const char *bind, const struct expect *e)
         fail("wait(%s): not complete, expected %s", v->name, exp_str(e, b, sizeof(b)));
     }
     if (e->kind == EXP_PENDING)
-        fail("wait(%s): completed (opcode %d, %s), expected pending", v->name, qr.qr_opcode,
-             errname((int)qr.qr_ret));
+        fail("wait(%s): completed (opcode %d, %s), expected pending", v->name, qr.qr_opcode, errname((int)qr.qr_ret));
     switch (v->kind) {
     case TOK_POP: {
         uint64_t total = 0;
@@ -1529,8 +1562,7 @@ static void do_syscall(char *text)
             if (!wait_once(qt, &qr)) {
                 if (e.kind == EXP_PENDING && total == 0)
                     return; /* stays pending: the next pop(q) waits for it */
-                fail("pop(%s): %" PRIu64 " bytes available, expected %s", args[0], total,
-                     exp_str(&e, b, sizeof(b)));
+                fail("pop(%s): %" PRIu64 " bytes available, expected %s", args[0], total, exp_str(&e, b, sizeof(b)));
             }
             memmove(q->pops, q->pops + 1, (size_t)(--q->npops) * sizeof(q->pops[0]));
             if (e.kind == EXP_PENDING)

@@ -55,7 +55,7 @@
 #include <unistd.h>
 
 #define WAIT_MS 2000 /* the bound on any single wait */
-#define GUARD_S 3     /* the watchdog on a call that may block */
+#define GUARD_S 3    /* the watchdog on a call that may block */
 #define SA(p) ((struct sockaddr *)(p))
 
 /* ------------------------------------------------------------ reporting */
@@ -66,14 +66,14 @@ static unsigned g_port;
 static volatile sig_atomic_t g_sigpipes, g_alarms;
 
 /* expr under the watchdog: a call blocked GUARD_S seconds fails with EINTR. */
-#define GUARDED(expr) \
-    __extension__({ \
-        alarm(GUARD_S); \
+#define GUARDED(expr)                   \
+    __extension__({                     \
+        alarm(GUARD_S);                 \
         __typeof__(expr) g_r_ = (expr); \
-        int g_e_ = errno; \
-        alarm(0); \
-        errno = g_e_; \
-        g_r_; \
+        int g_e_ = errno;               \
+        alarm(0);                       \
+        errno = g_e_;                   \
+        g_r_;                           \
     })
 
 static void pass(const char *what)
@@ -111,6 +111,11 @@ static const char *en(int e)
     static _Thread_local int next;
 
     switch (e) {
+    case 0:
+        return "0";
+    case EINTR:
+        return "EINTR (blocked until the watchdog's alarm)";
+        /* clang-format off */
 #define X(n) \
     case n: \
         return #n;
@@ -121,10 +126,7 @@ static const char *en(int e)
         X(EDESTADDRREQ) X(EMSGSIZE) X(ENETUNREACH) X(EHOSTUNREACH) X(ESPIPE) X(EIO) X(ENXIO)
         X(ENODEV) X(ESRCH) X(ECHILD) X(ENOTTY) X(EACCES) X(ECONNABORTED) X(EPROTO)
 #undef X
-    case 0:
-        return "0";
-    case EINTR:
-        return "EINTR (blocked until the watchdog's alarm)";
+        /* clang-format on */
     }
     next = (next + 1) % 4;
     snprintf(buf[next], sizeof(buf[next]), "errno %d", e);
@@ -148,37 +150,36 @@ static void check_err2(const char *what, long rc, int err, int want1, int want2)
     else if (want1 == want2)
         fail(what, "expected -1/%s, got %ld/%s", en(want1), rc, rc == -1 ? en(err) : "-");
     else
-        fail(what, "expected -1/%s or -1/%s, got %ld/%s", en(want1), en(want2), rc,
-             rc == -1 ? en(err) : "-");
+        fail(what, "expected -1/%s or -1/%s, got %ld/%s", en(want1), en(want2), rc, rc == -1 ? en(err) : "-");
 }
 
 /* The call's result and errno, taken right after the call. */
-#define CK_RC(what, expr, want) \
-    do { \
-        errno = 0; \
+#define CK_RC(what, expr, want)        \
+    do {                               \
+        errno = 0;                     \
         long r_ = (long)GUARDED(expr); \
-        int e_ = errno; \
-        check_rc(what, r_, e_, want); \
+        int e_ = errno;                \
+        check_rc(what, r_, e_, want);  \
     } while (0)
-#define CK_ERR(what, expr, want) \
-    do { \
-        errno = 0; \
-        long r_ = (long)GUARDED(expr); \
-        int e_ = errno; \
+#define CK_ERR(what, expr, want)              \
+    do {                                      \
+        errno = 0;                            \
+        long r_ = (long)GUARDED(expr);        \
+        int e_ = errno;                       \
         check_err2(what, r_, e_, want, want); \
     } while (0)
-#define CK_ERR2(what, expr, w1, w2) \
-    do { \
-        errno = 0; \
-        long r_ = (long)GUARDED(expr); \
-        int e_ = errno; \
+#define CK_ERR2(what, expr, w1, w2)       \
+    do {                                  \
+        errno = 0;                        \
+        long r_ = (long)GUARDED(expr);    \
+        int e_ = errno;                   \
         check_err2(what, r_, e_, w1, w2); \
     } while (0)
-#define CK(what, cond, ...) \
-    do { \
-        if (cond) \
-            pass(what); \
-        else \
+#define CK(what, cond, ...)          \
+    do {                             \
+        if (cond)                    \
+            pass(what);              \
+        else                         \
             fail(what, __VA_ARGS__); \
     } while (0)
 
@@ -194,7 +195,7 @@ static long now_ms(void)
 
 static void sleep_ms(int ms)
 {
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
         ;
@@ -213,8 +214,7 @@ static struct sockaddr_in sa_of(struct in_addr a, unsigned port)
 
 static int sa_eq(const struct sockaddr_in *x, const struct sockaddr_in *y)
 {
-    return x->sin_family == y->sin_family && x->sin_port == y->sin_port &&
-           x->sin_addr.s_addr == y->sin_addr.s_addr;
+    return x->sin_family == y->sin_family && x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
 }
 
 static const char *sa_str(const struct sockaddr_in *s)
@@ -225,8 +225,7 @@ static const char *sa_str(const struct sockaddr_in *s)
 
     next = (next + 1) % 4;
     inet_ntop(AF_INET, &s->sin_addr, a, sizeof(a));
-    snprintf(buf[next], sizeof(buf[next]), "%s:%u (family %u)", a, ntohs(s->sin_port),
-             s->sin_family);
+    snprintf(buf[next], sizeof(buf[next]), "%s:%u (family %u)", a, ntohs(s->sin_port), s->sin_family);
     return buf[next];
 }
 
@@ -248,7 +247,7 @@ static int set_nb(int fd, int on)
 
 static short wait_ev(int fd, short ev, int ms)
 {
-    struct pollfd p = { fd, ev, 0 };
+    struct pollfd p = {fd, ev, 0};
     long deadline = now_ms() + ms;
     int n;
 
@@ -312,8 +311,8 @@ static void expect_bytes(const char *what, int fd, const char *want, size_t n)
     else if (got == n)
         fail(what, "expected \"%.*s\", got \"%.*s\"", (int)n, want, (int)n, buf);
     else
-        fail(what, "expected %zu bytes \"%.*s\", got %zu bytes%s%s%s", n, (int)n, want, got,
-             eof ? " then EOF" : "", err ? " then " : "", err ? en(err) : "");
+        fail(what, "expected %zu bytes \"%.*s\", got %zu bytes%s%s%s", n, (int)n, want, got, eof ? " then EOF" : "",
+             err ? " then " : "", err ? en(err) : "");
 }
 
 static void fill(char *p, size_t n, uint32_t seed)
@@ -497,12 +496,10 @@ static void t_connect(void)
 
     comment("socket, bind, listen, connect, accept, accept4, names");
     L = socket(AF_INET, SOCK_STREAM, 0);
-    CK("socket(AF_INET, SOCK_STREAM, 0) returns an fd", L >= 0, "expected an fd, got %d/%s",
-       L, en(errno));
+    CK("socket(AF_INET, SOCK_STREAM, 0) returns an fd", L >= 0, "expected an fd, got %d/%s", L, en(errno));
     if (L < 0)
         return;
-    CK_RC("setsockopt(SO_REUSEADDR, 1) on a new socket",
-          setsockopt(L, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), 0);
+    CK_RC("setsockopt(SO_REUSEADDR, 1) on a new socket", setsockopt(L, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), 0);
     do {
         sa = sa_of(g_addr, next_port());
         r = bind(L, SA(&sa), sizeof(sa));
@@ -512,43 +509,38 @@ static void t_connect(void)
     gl = sizeof(got);
     memset(&got, 0, sizeof(got));
     r = getsockname(L, SA(&got), &gl);
-    CK("getsockname after bind: the bound address and port",
-       r == 0 && gl == sizeof(got) && sa_eq(&got, &sa), "expected %s, got %s (rc %d, len %u)",
-       sa_str(&sa), sa_str(&got), r, gl);
+    CK("getsockname after bind: the bound address and port", r == 0 && gl == sizeof(got) && sa_eq(&got, &sa),
+       "expected %s, got %s (rc %d, len %u)", sa_str(&sa), sa_str(&got), r, gl);
     CK_RC("listen(fd, 16)", listen(L, 16), 0);
 
     /* Non-blocking connect. */
     c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     CK("socket(SOCK_STREAM | SOCK_NONBLOCK): O_NONBLOCK set", c >= 0 && (fcntl(c, F_GETFL) & O_NONBLOCK),
        "expected an fd with O_NONBLOCK, got fd %d, flags 0x%x", c, c >= 0 ? fcntl(c, F_GETFL) : 0);
-    CK_ERR("non-blocking connect to a listener: -1/EINPROGRESS", connect(c, SA(&sa), sizeof(sa)),
-           EINPROGRESS);
+    CK_ERR("non-blocking connect to a listener: -1/EINPROGRESS", connect(c, SA(&sa), sizeof(sa)), EINPROGRESS);
     rev = wait_ev(c, POLLOUT, WAIT_MS);
     CK("non-blocking connect: POLLOUT within 2 s, without POLLERR/POLLHUP",
        (rev & POLLOUT) && !(rev & (POLLERR | POLLHUP)), "expected POLLOUT, got revents 0x%x", rev);
     r = so_error(c);
-    CK("non-blocking connect: getsockopt(SO_ERROR) == 0", r == 0, "expected 0, got %s",
-       r < 0 ? en(-r) : en(r));
+    CK("non-blocking connect: getsockopt(SO_ERROR) == 0", r == 0, "expected 0, got %s", r < 0 ? en(-r) : en(r));
     gl = sizeof(cname);
     memset(&cname, 0, sizeof(cname));
     r = getsockname(c, SA(&cname), &gl);
     CK("getsockname after connect: our address and a non-zero ephemeral port",
-       r == 0 && cname.sin_family == AF_INET && cname.sin_addr.s_addr == g_addr.s_addr &&
-           cname.sin_port != 0,
+       r == 0 && cname.sin_family == AF_INET && cname.sin_addr.s_addr == g_addr.s_addr && cname.sin_port != 0,
        "expected %s with a port, got %s (rc %d)", inet_ntoa(g_addr), sa_str(&cname), r);
     gl = sizeof(got);
     memset(&got, 0, sizeof(got));
     r = getpeername(c, SA(&got), &gl);
-    CK("getpeername after connect: the listener's address", r == 0 && sa_eq(&got, &sa),
-       "expected %s, got %s (rc %d)", sa_str(&sa), sa_str(&got), r);
+    CK("getpeername after connect: the listener's address", r == 0 && sa_eq(&got, &sa), "expected %s, got %s (rc %d)",
+       sa_str(&sa), sa_str(&got), r);
 
     rev = wait_ev(L, POLLIN, WAIT_MS);
     CK("listener: POLLIN with a pending connection", rev & POLLIN, "expected POLLIN, got revents 0x%x", rev);
     gl = sizeof(peer);
     memset(&peer, 0, sizeof(peer));
     s = GUARDED(accept4(L, SA(&peer), &gl, SOCK_NONBLOCK | SOCK_CLOEXEC));
-    CK("accept4(SOCK_NONBLOCK | SOCK_CLOEXEC) returns an fd", s >= 0, "expected an fd, got %d/%s", s,
-       en(errno));
+    CK("accept4(SOCK_NONBLOCK | SOCK_CLOEXEC) returns an fd", s >= 0, "expected an fd, got %d/%s", s, en(errno));
     CK("accept4: the peer address is the client's getsockname", s >= 0 && gl == sizeof(peer) && sa_eq(&peer, &cname),
        "expected %s, got %s (len %u)", sa_str(&cname), sa_str(&peer), gl);
     if (s >= 0) {
@@ -575,16 +567,15 @@ static void t_connect(void)
     set_nb(L, 1);
     wait_ev(L, POLLIN, WAIT_MS);
     s2 = GUARDED(accept(L, NULL, NULL));
-    CK("accept of a queued connection (non-blocking listener) returns an fd", s2 >= 0,
-       "expected an fd, got %d/%s", s2, en(errno));
+    CK("accept of a queued connection (non-blocking listener) returns an fd", s2 >= 0, "expected an fd, got %d/%s", s2,
+       en(errno));
     if (s2 >= 0) {
         int fl = fcntl(s2, F_GETFL), fd = fcntl(s2, F_GETFD);
         CK("accept(): no O_NONBLOCK inherited from a non-blocking listener", fl >= 0 && !(fl & O_NONBLOCK),
            "expected flags without O_NONBLOCK, got 0x%x", fl);
         CK("accept(): no FD_CLOEXEC", fd == 0, "expected 0, got 0x%x", fd);
     }
-    CK_ERR("accept on a non-blocking listener with nothing pending: -1/EAGAIN", accept(L, NULL, NULL),
-           EAGAIN);
+    CK_ERR("accept on a non-blocking listener with nothing pending: -1/EAGAIN", accept(L, NULL, NULL), EAGAIN);
     if (c2 >= 0 && s2 >= 0) {
         char buf[1000], in[1000];
         fill(buf, sizeof(buf), 1);
@@ -610,12 +601,10 @@ static void t_connect(void)
     unsigned closed = next_port();
     struct sockaddr_in dead = sa_of(g_addr, closed);
     c = socket(AF_INET, SOCK_STREAM, 0);
-    CK_ERR("blocking connect to a closed port: -1/ECONNREFUSED", connect(c, SA(&dead), sizeof(dead)),
-           ECONNREFUSED);
+    CK_ERR("blocking connect to a closed port: -1/ECONNREFUSED", connect(c, SA(&dead), sizeof(dead)), ECONNREFUSED);
     close(c);
     c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    CK_ERR("non-blocking connect to a closed port: -1/EINPROGRESS", connect(c, SA(&dead), sizeof(dead)),
-           EINPROGRESS);
+    CK_ERR("non-blocking connect to a closed port: -1/EINPROGRESS", connect(c, SA(&dead), sizeof(dead)), EINPROGRESS);
     rev = wait_ev(c, POLLOUT, WAIT_MS);
     CK("non-blocking connect to a closed port: POLLOUT|POLLERR", (rev & POLLOUT) && (rev & POLLERR),
        "expected POLLOUT|POLLERR, got revents 0x%x", rev);
@@ -632,15 +621,21 @@ static void t_connect(void)
 typedef ssize_t (*send_fn)(int fd, const char *buf, size_t n);
 typedef ssize_t (*recv_fn)(int fd, char *buf, size_t n);
 
-static ssize_t s_write(int fd, const char *b, size_t n) { return write(fd, b, n); }
-static ssize_t s_send(int fd, const char *b, size_t n) { return send(fd, b, n, MSG_NOSIGNAL); }
+static ssize_t s_write(int fd, const char *b, size_t n)
+{
+    return write(fd, b, n);
+}
+static ssize_t s_send(int fd, const char *b, size_t n)
+{
+    return send(fd, b, n, MSG_NOSIGNAL);
+}
 static ssize_t s_sendto(int fd, const char *b, size_t n)
 {
     return sendto(fd, b, n, MSG_NOSIGNAL, NULL, 0);
 }
 static ssize_t s_sendmsg(int fd, const char *b, size_t n)
 {
-    struct iovec iov[2] = { { (void *)b, n / 2 }, { (void *)(b + n / 2), n - n / 2 } };
+    struct iovec iov[2] = {{(void *)b, n / 2}, {(void *)(b + n / 2), n - n / 2}};
     struct msghdr m;
 
     memset(&m, 0, sizeof(m));
@@ -651,12 +646,18 @@ static ssize_t s_sendmsg(int fd, const char *b, size_t n)
 static ssize_t s_writev(int fd, const char *b, size_t n)
 {
     size_t t = n / 3;
-    struct iovec iov[3] = { { (void *)b, t }, { (void *)(b + t), t }, { (void *)(b + 2 * t), n - 2 * t } };
+    struct iovec iov[3] = {{(void *)b, t}, {(void *)(b + t), t}, {(void *)(b + 2 * t), n - 2 * t}};
 
     return writev(fd, iov, 3);
 }
-static ssize_t r_read(int fd, char *b, size_t n) { return read(fd, b, n); }
-static ssize_t r_recv(int fd, char *b, size_t n) { return recv(fd, b, n, 0); }
+static ssize_t r_read(int fd, char *b, size_t n)
+{
+    return read(fd, b, n);
+}
+static ssize_t r_recv(int fd, char *b, size_t n)
+{
+    return recv(fd, b, n, 0);
+}
 static ssize_t r_recvfrom(int fd, char *b, size_t n)
 {
     struct sockaddr_in from;
@@ -666,7 +667,7 @@ static ssize_t r_recvfrom(int fd, char *b, size_t n)
 }
 static ssize_t r_recvmsg(int fd, char *b, size_t n)
 {
-    struct iovec iov[2] = { { b, n / 2 }, { b + n / 2, n - n / 2 } };
+    struct iovec iov[2] = {{b, n / 2}, {b + n / 2, n - n / 2}};
     struct msghdr m;
 
     memset(&m, 0, sizeof(m));
@@ -677,7 +678,7 @@ static ssize_t r_recvmsg(int fd, char *b, size_t n)
 static ssize_t r_readv(int fd, char *b, size_t n)
 {
     size_t t = n / 3;
-    struct iovec iov[3] = { { b, t }, { b + t, t }, { b + 2 * t, n - 2 * t } };
+    struct iovec iov[3] = {{b, t}, {b + t, t}, {b + 2 * t, n - 2 * t}};
 
     return readv(fd, iov, 3);
 }
@@ -697,7 +698,7 @@ static int transfer(int s, int r, size_t n, send_fn sf, recv_fn rf, uint32_t see
     set_nb(s, 1);
     set_nb(r, 1);
     while (got < n) {
-        struct pollfd pf[2] = { { s, sent < n ? POLLOUT : 0, 0 }, { r, POLLIN, 0 } };
+        struct pollfd pf[2] = {{s, sent < n ? POLLOUT : 0, 0}, {r, POLLIN, 0}};
         int k = poll(pf, 2, WAIT_MS);
         if (k < 0 && errno == EINTR)
             continue;
@@ -748,7 +749,6 @@ out:
     return ret;
 }
 
-
 /* Sends @n pieces of @size bytes ('A', 'B', ...) on @fd, @ms apart. */
 struct pieces {
     int fd, n, size, ms;
@@ -776,13 +776,13 @@ static void t_data(void)
         send_fn sf;
         recv_fn rf;
     } ways[] = {
-        { "write/read", s_write, r_read },
-        { "send/recv", s_send, r_recv },
-        { "sendto/recvfrom", s_sendto, r_recvfrom },
-        { "sendmsg/recvmsg (2 iovecs)", s_sendmsg, r_recvmsg },
-        { "writev/readv (3 iovecs)", s_writev, r_readv },
+        {"write/read", s_write, r_read},
+        {"send/recv", s_send, r_recv},
+        {"sendto/recvfrom", s_sendto, r_recvfrom},
+        {"sendmsg/recvmsg (2 iovecs)", s_sendmsg, r_recvmsg},
+        {"writev/readv (3 iovecs)", s_writev, r_readv},
     };
-    static const size_t sizes[] = { 1, 1000, 65536, 1 << 20 };
+    static const size_t sizes[] = {1, 1000, 65536, 1 << 20};
     char what[128], why[160], buf[64];
     int a = -1, b = -1, avail, r;
 
@@ -816,8 +816,8 @@ static void t_data(void)
     set_nb(b, 0);
     avail = -1;
     r = ioctl(b, FIONREAD, &avail);
-    CK("ioctl(FIONREAD) on an empty socket: 0", r == 0 && avail == 0, "expected 0, got %d (rc %d/%s)", avail,
-       r, en(errno));
+    CK("ioctl(FIONREAD) on an empty socket: 0", r == 0 && avail == 0, "expected 0, got %d (rc %d/%s)", avail, r,
+       en(errno));
     CK_RC("send(\"hello\", MSG_NOSIGNAL) on a healthy connection", send(a, "hello", 5, MSG_NOSIGNAL), 5);
     long dl = now_ms() + WAIT_MS;
     avail = -1;
@@ -834,8 +834,7 @@ static void t_data(void)
     CK("ioctl(FIONREAD) after MSG_PEEK: still 5", avail == 5, "expected 5, got %d", avail);
     memset(buf, 0, sizeof(buf));
     CK_RC("recv(MSG_DONTWAIT) after MSG_PEEK returns the same 5 B", recv(b, buf, sizeof(buf), MSG_DONTWAIT), 5);
-    CK("the data read after MSG_PEEK is \"hello\"", !memcmp(buf, "hello", 5), "expected \"hello\", got \"%.5s\"",
-       buf);
+    CK("the data read after MSG_PEEK is \"hello\"", !memcmp(buf, "hello", 5), "expected \"hello\", got \"%.5s\"", buf);
     CK_ERR("then recv(MSG_DONTWAIT): -1/EAGAIN", recv(b, buf, sizeof(buf), MSG_DONTWAIT), EAGAIN);
 
     /* MSG_WAITALL on a blocking socket: the whole request, though it comes
@@ -871,8 +870,7 @@ static void t_data(void)
     CK_ERR("fcntl O_NONBLOCK: recv on empty -> -1/EAGAIN", recv(b, buf, sizeof(buf), 0), EAGAIN);
     CK_RC("fcntl(F_SETFL, flags & ~O_NONBLOCK) returns 0", fcntl(b, F_SETFL, r & ~O_NONBLOCK), 0);
     r = fcntl(b, F_GETFL);
-    CK("fcntl: F_GETFL shows O_NONBLOCK cleared", r >= 0 && !(r & O_NONBLOCK), "expected no O_NONBLOCK, got 0x%x",
-       r);
+    CK("fcntl: F_GETFL shows O_NONBLOCK cleared", r >= 0 && !(r & O_NONBLOCK), "expected no O_NONBLOCK, got 0x%x", r);
     CK("fcntl: F_GETFL shows O_RDWR", r >= 0 && (r & O_ACCMODE) == O_RDWR, "expected O_RDWR, got 0x%x", r);
 
     /* FD_CLOEXEC. */
@@ -892,7 +890,8 @@ static void t_data(void)
     CK("ioctl(FIONREAD) after 1000 B arrived: 1000", r == 0 && avail == 1000, "expected 1000, got %d", avail);
     char in[1000];
     CK_RC("recv(MSG_DONTWAIT) with 1000 B queued returns 1000", recv(b, in, sizeof(in), MSG_DONTWAIT), 1000);
-    CK("recv(MSG_DONTWAIT) of 1000 B queued: byte-exact", !memcmp(in, big, sizeof(big)), "expected the bytes sent, got different ones");
+    CK("recv(MSG_DONTWAIT) of 1000 B queued: byte-exact", !memcmp(in, big, sizeof(big)),
+       "expected the bytes sent, got different ones");
     close_pair(a, b);
 }
 
@@ -944,7 +943,7 @@ static void t_options(void)
     check_opt("TCP_KEEPINTVL set 5, get 5", a, IPPROTO_TCP, TCP_KEEPINTVL, 5, 5);
     check_opt("TCP_KEEPCNT set 4, get 4", a, IPPROTO_TCP, TCP_KEEPCNT, 4, 4);
 
-    struct linger lg = { 1, 5 }, lgot = { -1, -1 };
+    struct linger lg = {1, 5}, lgot = {-1, -1};
     socklen_t ll = sizeof(lgot);
     CK_RC("setsockopt(SO_LINGER {1, 5}) returns 0", setsockopt(a, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
     r = getsockopt(a, SOL_SOCKET, SO_LINGER, &lgot, &ll);
@@ -969,22 +968,23 @@ static void t_options(void)
         r = getint(L, SOL_SOCKET, SO_ACCEPTCONN, &v);
         CK("SO_ACCEPTCONN on a listener: 1", r == 0 && v == 1, "expected 1, got %d (rc %d)", v, r);
         r = getint(L, SOL_SOCKET, SO_REUSEADDR, &v);
-        CK("SO_REUSEADDR set before bind reads back 1 on the listener", r == 0 && v == 1,
-           "expected 1, got %d (rc %d)", v, r);
+        CK("SO_REUSEADDR set before bind reads back 1 on the listener", r == 0 && v == 1, "expected 1, got %d (rc %d)",
+           v, r);
         close(L);
     }
     u = socket(AF_INET, SOCK_DGRAM, 0);
     r = getint(u, SOL_SOCKET, SO_TYPE, &v);
-    CK("SO_TYPE of a UDP socket: SOCK_DGRAM", r == 0 && v == SOCK_DGRAM, "expected %d, got %d (rc %d)", SOCK_DGRAM,
-       v, r);
+    CK("SO_TYPE of a UDP socket: SOCK_DGRAM", r == 0 && v == SOCK_DGRAM, "expected %d, got %d (rc %d)", SOCK_DGRAM, v,
+       r);
     close(u);
 
     a = socket(AF_INET, SOCK_STREAM, 0);
     gl = sizeof(got);
     memset(&got, 0xff, sizeof(got));
     r = getsockname(a, SA(&got), &gl);
-    CK("getsockname of a new socket: 0.0.0.0:0", r == 0 && got.sin_family == AF_INET && got.sin_port == 0 &&
-       got.sin_addr.s_addr == htonl(INADDR_ANY), "expected 0.0.0.0:0, got %s (rc %d)", sa_str(&got), r);
+    CK("getsockname of a new socket: 0.0.0.0:0",
+       r == 0 && got.sin_family == AF_INET && got.sin_port == 0 && got.sin_addr.s_addr == htonl(INADDR_ANY),
+       "expected 0.0.0.0:0, got %s (rc %d)", sa_str(&got), r);
     gl = sizeof(got);
     CK_ERR("getpeername of an unconnected socket: -1/ENOTCONN", getpeername(a, SA(&got), &gl), ENOTCONN);
     close(a);
@@ -1015,10 +1015,10 @@ static void t_udp(void)
     memset(&from, 0, sizeof(from));
     memset(buf, 0, sizeof(buf));
     r = (int)GUARDED(recvfrom(u2, buf, sizeof(buf), 0, SA(&from), &fl));
-    CK("recvfrom returns the datagram", r == 9 && !memcmp(buf, "udp-hello", 9), "expected 9 B \"udp-hello\", got %d/%s \"%.9s\"",
-       r, r < 0 ? en(errno) : "", buf);
-    CK("recvfrom: the sender's address and port", fl == sizeof(from) && sa_eq(&from, &a1), "expected %s, got %s (len %u)",
-       sa_str(&a1), sa_str(&from), fl);
+    CK("recvfrom returns the datagram", r == 9 && !memcmp(buf, "udp-hello", 9),
+       "expected 9 B \"udp-hello\", got %d/%s \"%.9s\"", r, r < 0 ? en(errno) : "", buf);
+    CK("recvfrom: the sender's address and port", fl == sizeof(from) && sa_eq(&from, &a1),
+       "expected %s, got %s (len %u)", sa_str(&a1), sa_str(&from), fl);
     set_nb(u2, 1);
     fl = sizeof(from);
     CK_ERR("recvfrom on an empty non-blocking UDP socket: -1/EAGAIN", recvfrom(u2, buf, sizeof(buf), 0, SA(&from), &fl),
@@ -1034,12 +1034,13 @@ static void t_udp(void)
     wait_ev(u2, POLLIN, WAIT_MS);
     r = (int)recv(u2, buf, sizeof(buf), 0);
     int r2 = wait_ev(u2, POLLIN, WAIT_MS) ? (int)recv(u2, buf + 100, sizeof(buf) - 100, 0) : -2;
-    CK("UDP keeps datagram boundaries: 100 B then 200 B", r == 100 && r2 == 200 && !memcmp(buf, big, 100) &&
-       !memcmp(buf + 100, big, 200), "expected 100 then 200, got %d then %d", r, r2);
+    CK("UDP keeps datagram boundaries: 100 B then 200 B",
+       r == 100 && r2 == 200 && !memcmp(buf, big, 100) && !memcmp(buf + 100, big, 200),
+       "expected 100 then 200, got %d then %d", r, r2);
     sendto(u1, big, 200, 0, SA(&a2), sizeof(a2));
     wait_ev(u2, POLLIN, WAIT_MS);
     {
-        struct iovec iov = { buf, 50 };
+        struct iovec iov = {buf, 50};
         struct msghdr m;
         memset(&m, 0, sizeof(m));
         m.msg_iov = &iov;
@@ -1062,8 +1063,9 @@ static void t_udp(void)
     fl = sizeof(from);
     memset(buf, 0, sizeof(buf));
     r = (int)recvfrom(u2, buf, sizeof(buf), 0, SA(&from), &fl);
-    CK("connected UDP: the peer receives it from the connected socket's address", r == 2 && !memcmp(buf, "c1", 2) && sa_eq(&from, &a1),
-       "expected \"c1\" from %s, got %d \"%.2s\" from %s", sa_str(&a1), r, buf, sa_str(&from));
+    CK("connected UDP: the peer receives it from the connected socket's address",
+       r == 2 && !memcmp(buf, "c1", 2) && sa_eq(&from, &a1), "expected \"c1\" from %s, got %d \"%.2s\" from %s",
+       sa_str(&a1), r, buf, sa_str(&from));
     CK_RC("connect() the peer UDP socket back", connect(u2, SA(&a1), sizeof(a1)), 0);
     /* A datagram from a third socket must not reach connected u1. */
     u3 = socket(AF_INET, SOCK_DGRAM, 0);
@@ -1071,8 +1073,8 @@ static void t_udp(void)
     fl = sizeof(got);
     memset(&got, 0, sizeof(got));
     r = getsockname(u3, SA(&got), &fl);
-    CK("sendto auto-binds: getsockname has a non-zero port", r == 0 && got.sin_port != 0, "expected a port, got %s (rc %d)",
-       sa_str(&got), r);
+    CK("sendto auto-binds: getsockname has a non-zero port", r == 0 && got.sin_port != 0,
+       "expected a port, got %s (rc %d)", sa_str(&got), r);
     CK_RC("send on the connected peer", send(u2, "c2", 2, 0), 2);
     wait_ev(u1, POLLIN, WAIT_MS);
     memset(buf, 0, sizeof(buf));
@@ -1080,7 +1082,8 @@ static void t_udp(void)
     CK("recv on a connected UDP socket: the connected peer's datagram", r == 2 && !memcmp(buf, "c2", 2),
        "expected \"c2\", got %d \"%.5s\"", r, buf);
     sleep_ms(20);
-    CK_ERR("a connected UDP socket drops datagrams from other addresses", recv(u1, buf, sizeof(buf), MSG_DONTWAIT), EAGAIN);
+    CK_ERR("a connected UDP socket drops datagrams from other addresses", recv(u1, buf, sizeof(buf), MSG_DONTWAIT),
+           EAGAIN);
     close(u3);
     close(u1);
     close(u2);
@@ -1111,11 +1114,12 @@ static void t_shutdown(void)
 
     int before = g_sigpipes;
     CK_ERR("send(MSG_NOSIGNAL) after SHUT_WR: -1/EPIPE", send(a, "x", 1, MSG_NOSIGNAL), EPIPE);
-    CK("send(MSG_NOSIGNAL) after SHUT_WR raises no SIGPIPE", g_sigpipes == before, "expected no SIGPIPE, got %d", (int)(g_sigpipes - before));
+    CK("send(MSG_NOSIGNAL) after SHUT_WR raises no SIGPIPE", g_sigpipes == before, "expected no SIGPIPE, got %d",
+       (int)(g_sigpipes - before));
     before = g_sigpipes;
     CK_ERR("write after SHUT_WR: -1/EPIPE", write(a, "x", 1), EPIPE);
-    CK("write after SHUT_WR raises SIGPIPE (caught by a handler)", g_sigpipes == before + 1, "expected 1 SIGPIPE, got %d",
-       (int)(g_sigpipes - before));
+    CK("write after SHUT_WR raises SIGPIPE (caught by a handler)", g_sigpipes == before + 1,
+       "expected 1 SIGPIPE, got %d", (int)(g_sigpipes - before));
     memset(&ign, 0, sizeof(ign));
     ign.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &ign, &old);
@@ -1172,7 +1176,7 @@ static void t_close(void)
 
     if (tcp_pair("SO_LINGER {1, 0}", &a, &b) < 0)
         return;
-    struct linger lg = { 1, 0 };
+    struct linger lg = {1, 0};
     CK_RC("setsockopt(SO_LINGER {1, 0})", setsockopt(a, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
     CK_RC("close() with SO_LINGER {1, 0} returns 0", close(a), 0);
     rev = wait_ev(b, POLLIN, WAIT_MS);
@@ -1271,10 +1275,10 @@ static void t_epoll(void)
     send(a, "x", 1, MSG_NOSIGNAL);
     memset(out, 0, sizeof(out));
     r = epoll_wait(ep, out, 4, WAIT_MS);
-    CK("level-triggered EPOLLIN when data arrives", r == 1 && (out[0].events & EPOLLIN), "expected 1 EPOLLIN, got %d events 0x%x",
-       r, out[0].events);
-    CK("epoll data.u64 preserved", r == 1 && out[0].data.u64 == 0x1122334455667788ull, "expected 0x1122334455667788, got 0x%llx",
-       (unsigned long long)out[0].data.u64);
+    CK("level-triggered EPOLLIN when data arrives", r == 1 && (out[0].events & EPOLLIN),
+       "expected 1 EPOLLIN, got %d events 0x%x", r, out[0].events);
+    CK("epoll data.u64 preserved", r == 1 && out[0].data.u64 == 0x1122334455667788ull,
+       "expected 0x1122334455667788, got 0x%llx", (unsigned long long)out[0].data.u64);
     r = epoll_wait(ep, out, 4, 100);
     CK("level-triggered: EPOLLIN reported again while the data is unread", r == 1 && (out[0].events & EPOLLIN),
        "expected 1 EPOLLIN, got %d", r);
@@ -1289,12 +1293,12 @@ static void t_epoll(void)
     m = ep_tags(ep, WAIT_MS, evs);
     CK("edge-triggered: EPOLLIN on arrival", m == 2 && (evs[1] & EPOLLIN), "expected tag 1 EPOLLIN, got mask 0x%x", m);
     m = ep_tags(ep, 100, evs);
-    CK("edge-triggered: not reported again while nothing new arrives (data unread)", m == 0, "expected no event, got mask 0x%x",
-       m);
+    CK("edge-triggered: not reported again while nothing new arrives (data unread)", m == 0,
+       "expected no event, got mask 0x%x", m);
     send(a, "z", 1, MSG_NOSIGNAL);
     m = ep_tags(ep, WAIT_MS, evs);
-    CK("edge-triggered: reported again on a new arrival", m == 2 && (evs[1] & EPOLLIN), "expected tag 1 EPOLLIN, got mask 0x%x",
-       m);
+    CK("edge-triggered: reported again on a new arrival", m == 2 && (evs[1] & EPOLLIN),
+       "expected tag 1 EPOLLIN, got mask 0x%x", m);
     m = ep_tags(ep, 100, evs);
     CK("edge-triggered: once per arrival", m == 0, "expected no event, got mask 0x%x", m);
     drain(b);
@@ -1327,7 +1331,8 @@ static void t_epoll(void)
     CK("epoll_pwait with a signal mask reports EPOLLIN", r == 1 && out[0].data.u64 == 3 && (out[0].events & EPOLLIN),
        "expected 1 event tag 3, got %d", r);
     r = epoll_pwait(ep, out, 4, WAIT_MS, NULL);
-    CK("epoll_pwait with a NULL mask reports EPOLLIN", r == 1 && out[0].data.u64 == 3, "expected 1 event tag 3, got %d", r);
+    CK("epoll_pwait with a NULL mask reports EPOLLIN", r == 1 && out[0].data.u64 == 3, "expected 1 event tag 3, got %d",
+       r);
     drain(b);
 
     /* EPOLLOUT, DEL. */
@@ -1335,8 +1340,8 @@ static void t_epoll(void)
     ev.data.u64 = 4;
     CK_RC("epoll_ctl ADD for EPOLLOUT", epoll_ctl(ep, EPOLL_CTL_ADD, a, &ev), 0);
     m = ep_tags(ep, WAIT_MS, evs);
-    CK("EPOLLOUT on a connected socket", m == 16 && evs[4] == EPOLLOUT, "expected tag 4 EPOLLOUT, got mask 0x%x events 0x%x",
-       m, evs[4]);
+    CK("EPOLLOUT on a connected socket", m == 16 && evs[4] == EPOLLOUT,
+       "expected tag 4 EPOLLOUT, got mask 0x%x events 0x%x", m, evs[4]);
     CK_RC("epoll_ctl DEL returns 0", epoll_ctl(ep, EPOLL_CTL_DEL, a, NULL), 0);
     m = ep_tags(ep, 100, evs);
     CK("after DEL: no more events for that fd", m == 0, "expected no event, got mask 0x%x", m);
@@ -1347,7 +1352,8 @@ static void t_epoll(void)
     epoll_ctl(ep, EPOLL_CTL_MOD, b, &ev);
     shutdown(a, SHUT_WR);
     m = ep_tags(ep, WAIT_MS, evs);
-    CK("EPOLLRDHUP (and EPOLLIN) on the peer's shutdown(SHUT_WR)", m == 32 && (evs[5] & EPOLLRDHUP) && (evs[5] & EPOLLIN),
+    CK("EPOLLRDHUP (and EPOLLIN) on the peer's shutdown(SHUT_WR)",
+       m == 32 && (evs[5] & EPOLLRDHUP) && (evs[5] & EPOLLIN),
        "expected tag 5 EPOLLIN|EPOLLRDHUP, got mask 0x%x events 0x%x", m, evs[5]);
     epoll_ctl(ep, EPOLL_CTL_DEL, b, NULL);
     close_pair(a, b);
@@ -1434,7 +1440,7 @@ static int mixed_wait(int kind, int ep, int sock, int pr, int efd, int ms)
     if (kind == K_EPOLL)
         return ep_tags(ep, ms, evs);
     if (kind == K_POLL) {
-        struct pollfd p[3] = { { sock, POLLIN, 0 }, { pr, POLLIN, 0 }, { efd, POLLIN, 0 } };
+        struct pollfd p[3] = {{sock, POLLIN, 0}, {pr, POLLIN, 0}, {efd, POLLIN, 0}};
         int n = poll(p, 3, ms);
         if (n < 0)
             return -1;
@@ -1446,7 +1452,7 @@ static int mixed_wait(int kind, int ep, int sock, int pr, int efd, int ms)
         return mask;
     }
     fd_set rs;
-    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
     int mx = sock > pr ? sock : pr;
     mx = mx > efd ? mx : efd;
     FD_ZERO(&rs);
@@ -1462,7 +1468,7 @@ static int mixed_wait(int kind, int ep, int sock, int pr, int efd, int ms)
 
 static void t_mixed(void)
 {
-    static const char *kinds[] = { "epoll", "poll", "select" };
+    static const char *kinds[] = {"epoll", "poll", "select"};
     int a, b, p[2], efd, ep, m;
     struct epoll_event ev;
     uint64_t one = 1;
@@ -1520,15 +1526,15 @@ static void t_mixed(void)
         drain_all(b, p[0], efd);
 
         /* A blocked wait woken by a kernel fd written from another thread. */
-        struct waker w = { k == K_POLL ? p[1] : efd, 100, k != K_POLL };
+        struct waker w = {k == K_POLL ? p[1] : efd, 100, k != K_POLL};
         pthread_t t;
         long t0 = now_ms();
         pthread_create(&t, NULL, waker_main, &w);
         m = mixed_wait(k, ep, b, p[0], efd, WAIT_MS);
         long dt = now_ms() - t0;
         pthread_join(t, NULL);
-        snprintf(what, sizeof(what), "%s blocked on socket+pipe+eventfd wakes when another thread writes the %s", kinds[k],
-                 k == K_POLL ? "pipe" : "eventfd");
+        snprintf(what, sizeof(what), "%s blocked on socket+pipe+eventfd wakes when another thread writes the %s",
+                 kinds[k], k == K_POLL ? "pipe" : "eventfd");
         int want = k == K_POLL ? 4 : 8;
         CK(what, m == want && dt >= 50 && dt < 1500, "expected 0x%x after ~100 ms, got 0x%x after %ld ms", want, m, dt);
         drain_all(b, p[0], efd);
@@ -1564,7 +1570,8 @@ static void t_poll(void)
     if (tcp_pair("poll", &a, &b) < 0)
         return;
     short rev = wait_ev(a, POLLOUT, WAIT_MS);
-    CK("poll POLLOUT on a connected socket: revents == POLLOUT", rev == POLLOUT, "expected 0x%x, got 0x%x", POLLOUT, rev);
+    CK("poll POLLOUT on a connected socket: revents == POLLOUT", rev == POLLOUT, "expected 0x%x, got 0x%x", POLLOUT,
+       rev);
     rev = wait_ev(b, POLLIN, 0);
     CK("poll POLLIN with no data, timeout 0: nothing", rev == 0, "expected 0, got 0x%x", rev);
     t0 = now_ms();
@@ -1576,18 +1583,19 @@ static void t_poll(void)
     rev = wait_ev(b, POLLIN, WAIT_MS);
     CK("poll POLLIN with data: revents == POLLIN", rev == POLLIN, "expected 0x%x, got 0x%x", POLLIN, rev);
     rev = wait_ev(b, POLLIN | POLLOUT, WAIT_MS);
-    CK("poll POLLIN|POLLOUT with data: both", rev == (POLLIN | POLLOUT), "expected 0x%x, got 0x%x", POLLIN | POLLOUT, rev);
+    CK("poll POLLIN|POLLOUT with data: both", rev == (POLLIN | POLLOUT), "expected 0x%x, got 0x%x", POLLIN | POLLOUT,
+       rev);
 
     bad = closed_fd();
-    pf[0] = (struct pollfd){ bad, POLLIN, 0 };
-    pf[1] = (struct pollfd){ -1, POLLIN, 0x7 };
+    pf[0] = (struct pollfd){bad, POLLIN, 0};
+    pf[1] = (struct pollfd){-1, POLLIN, 0x7};
     r = poll(pf, 2, 0);
-    CK("poll on a closed fd: POLLNVAL, counted", r == 1 && pf[0].revents == POLLNVAL, "expected 1 and POLLNVAL, got %d and 0x%x",
-       r, pf[0].revents);
+    CK("poll on a closed fd: POLLNVAL, counted", r == 1 && pf[0].revents == POLLNVAL,
+       "expected 1 and POLLNVAL, got %d and 0x%x", r, pf[0].revents);
     CK("poll ignores fd -1 (revents 0)", pf[1].revents == 0, "expected 0, got 0x%x", pf[1].revents);
 
-    struct timespec ts = { 2, 0 };
-    pf[0] = (struct pollfd){ b, POLLIN, 0 };
+    struct timespec ts = {2, 0};
+    pf[0] = (struct pollfd){b, POLLIN, 0};
     r = ppoll(pf, 1, &ts, NULL);
     CK("ppoll POLLIN with data", r == 1 && pf[0].revents == POLLIN, "expected 1 POLLIN, got %d 0x%x", r, pf[0].revents);
 
@@ -1595,7 +1603,7 @@ static void t_poll(void)
     FD_ZERO(&ws);
     FD_SET(b, &rs);
     FD_SET(a, &ws);
-    tv = (struct timeval){ 2, 0 };
+    tv = (struct timeval){2, 0};
     r = select((a > b ? a : b) + 1, &rs, &ws, NULL, &tv);
     CK("select: the read set has the socket with data, the write set the connected socket",
        r == 2 && FD_ISSET(b, &rs) && FD_ISSET(a, &ws), "expected 2 with both set, got %d (r %d, w %d)", r,
@@ -1603,22 +1611,22 @@ static void t_poll(void)
     drain(b);
     FD_ZERO(&rs);
     FD_SET(b, &rs);
-    tv = (struct timeval){ 0, 100000 };
+    tv = (struct timeval){0, 100000};
     t0 = now_ms();
     r = select(b + 1, &rs, NULL, NULL, &tv);
     dt = now_ms() - t0;
-    CK("select with nothing readable, 100 ms: returns 0 after ~100 ms, set cleared", r == 0 && !FD_ISSET(b, &rs) && dt >= 95 &&
-       dt < 1500, "expected 0 after 100 ms, got %d after %ld ms", r, dt);
+    CK("select with nothing readable, 100 ms: returns 0 after ~100 ms, set cleared",
+       r == 0 && !FD_ISSET(b, &rs) && dt >= 95 && dt < 1500, "expected 0 after 100 ms, got %d after %ld ms", r, dt);
     send(a, "q", 1, MSG_NOSIGNAL);
     FD_ZERO(&rs);
     FD_SET(b, &rs);
-    ts = (struct timespec){ 2, 0 };
+    ts = (struct timespec){2, 0};
     r = pselect(b + 1, &rs, NULL, NULL, &ts, NULL);
     CK("pselect: the socket with data", r == 1 && FD_ISSET(b, &rs), "expected 1, got %d", r);
     drain(b);
     FD_ZERO(&rs);
     FD_SET(bad, &rs);
-    tv = (struct timeval){ 0, 0 };
+    tv = (struct timeval){0, 0};
     CK_ERR("select on a closed fd: -1/EBADF", select(bad + 1, &rs, NULL, NULL, &tv), EBADF);
     close_pair(a, b);
 }
@@ -1654,8 +1662,8 @@ static void t_dup(void)
     expect_bytes("dup: after closing the original, the peer receives what the dup sends", b, "d3", 2);
     send(b, "r2", 2, MSG_NOSIGNAL);
     expect_bytes("the dup still reads", a2, "r2", 2);
-    CK_ERR("closing one of two dups does not close the connection (peer: no EOF)", recv(b, buf, sizeof(buf), MSG_DONTWAIT),
-           EAGAIN);
+    CK_ERR("closing one of two dups does not close the connection (peer: no EOF)",
+           recv(b, buf, sizeof(buf), MSG_DONTWAIT), EAGAIN);
 
     /* dup2 onto an open fd. */
     if (pipe(p) == 0) {
@@ -1724,7 +1732,8 @@ static void t_bad(void)
     CK_ERR("connect on a regular file: -1/ENOTSOCK", connect(f, SA(&any), sizeof(any)), ENOTSOCK);
     CK_ERR("getsockname on a regular file: -1/ENOTSOCK", getsockname(f, SA(&got), &gl), ENOTSOCK);
     v = 1;
-    CK_ERR("setsockopt on a regular file: -1/ENOTSOCK", setsockopt(f, SOL_SOCKET, SO_REUSEADDR, &v, sizeof(v)), ENOTSOCK);
+    CK_ERR("setsockopt on a regular file: -1/ENOTSOCK", setsockopt(f, SOL_SOCKET, SO_REUSEADDR, &v, sizeof(v)),
+           ENOTSOCK);
     CK_ERR("recv on a regular file: -1/ENOTSOCK", recv(f, buf, sizeof(buf), 0), ENOTSOCK);
     close(f);
     if (pipe(p) == 0) {
@@ -1741,7 +1750,8 @@ static void t_bad(void)
     gl = sizeof(got);
     memset(&got, 0, sizeof(got));
     r = getsockname(s, SA(&got), &gl);
-    CK("listen on an unbound socket: getsockname is 0.0.0.0 and a non-zero port", r == 0 && got.sin_addr.s_addr == htonl(INADDR_ANY) && got.sin_port != 0,
+    CK("listen on an unbound socket: getsockname is 0.0.0.0 and a non-zero port",
+       r == 0 && got.sin_addr.s_addr == htonl(INADDR_ANY) && got.sin_port != 0,
        "expected 0.0.0.0:<port>, got %s (rc %d)", sa_str(&got), r);
     close(s);
 
@@ -1762,7 +1772,8 @@ static void t_bad(void)
     s = socket(AF_INET, SOCK_STREAM, 0);
     v = 1;
     setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &v, sizeof(v));
-    CK_ERR("bind to the address of a listener (both SO_REUSEADDR): -1/EADDRINUSE", bind(s, SA(&sa), sizeof(sa)), EADDRINUSE);
+    CK_ERR("bind to the address of a listener (both SO_REUSEADDR): -1/EADDRINUSE", bind(s, SA(&sa), sizeof(sa)),
+           EADDRINUSE);
     close(s);
     s = socket(AF_INET, SOCK_STREAM, 0);
     CK_RC("connect (blocking) for the EISCONN check", connect(s, SA(&sa), sizeof(sa)), 0);
@@ -1776,7 +1787,8 @@ static void t_bad(void)
     int before = g_sigpipes;
     CK_ERR("send(MSG_NOSIGNAL) on an unconnected TCP socket: -1/EPIPE", send(s, "x", 1, MSG_NOSIGNAL), EPIPE);
     CK_ERR("write on an unconnected TCP socket: -1/EPIPE", write(s, "x", 1), EPIPE);
-    CK("write on an unconnected TCP socket raises SIGPIPE", g_sigpipes == before + 1, "expected 1 SIGPIPE, got %d", (int)(g_sigpipes - before));
+    CK("write on an unconnected TCP socket raises SIGPIPE", g_sigpipes == before + 1, "expected 1 SIGPIPE, got %d",
+       (int)(g_sigpipes - before));
     CK_ERR("recv on an unconnected TCP socket: -1/ENOTCONN", recv(s, buf, sizeof(buf), 0), ENOTCONN);
     CK_ERR("read on an unconnected TCP socket: -1/ENOTCONN", read(s, buf, sizeof(buf)), ENOTCONN);
     close(s);
@@ -1817,7 +1829,7 @@ static void t_sendfile(void)
     set_nb(a, 1);
     set_nb(b, 1);
     while (got < n) {
-        struct pollfd pf[2] = { { a, (size_t)off < n ? POLLOUT : 0, 0 }, { b, POLLIN, 0 } };
+        struct pollfd pf[2] = {{a, (size_t)off < n ? POLLOUT : 0, 0}, {b, POLLIN, 0}};
         int k = poll(pf, 2, WAIT_MS);
         if (k <= 0) {
             snprintf(why, sizeof(why), "stalled: sent %lld, received %zu", (long long)off, got);
@@ -1840,19 +1852,20 @@ static void t_sendfile(void)
             }
         }
     }
-    CK("sendfile of a 300 KiB regular file to a TCP socket: byte-exact at the peer", got == n && !memcmp(src, dst, n) && !why[0],
-       "expected %zu exact bytes, got %zu%s%s", n, got, why[0] ? ": " : "", why);
+    CK("sendfile of a 300 KiB regular file to a TCP socket: byte-exact at the peer",
+       got == n && !memcmp(src, dst, n) && !why[0], "expected %zu exact bytes, got %zu%s%s", n, got, why[0] ? ": " : "",
+       why);
     CK("sendfile advances *offset", (size_t)off == n, "expected %zu, got %lld", n, (long long)off);
     CK("sendfile with an offset leaves the file position alone", lseek(f, 0, SEEK_CUR) == (off_t)n,
        "expected %zu (after the write), got %lld", n, (long long)lseek(f, 0, SEEK_CUR));
     lseek(f, 0, SEEK_SET);
     CK_RC("sendfile with a NULL offset, 1000 B", sendfile(a, f, NULL, 1000), 1000);
-    CK("sendfile with a NULL offset advances the file position", lseek(f, 0, SEEK_CUR) == 1000, "expected 1000, got %lld",
-       (long long)lseek(f, 0, SEEK_CUR));
+    CK("sendfile with a NULL offset advances the file position", lseek(f, 0, SEEK_CUR) == 1000,
+       "expected 1000, got %lld", (long long)lseek(f, 0, SEEK_CUR));
     int eof, err;
     size_t k = read_upto(b, dst, 1000, WAIT_MS, &eof, &err);
-    CK("sendfile with a NULL offset: the peer gets the file's first 1000 B", k == 1000 && !memcmp(dst, src, 1000), "expected 1000 exact bytes, got %zu",
-       k);
+    CK("sendfile with a NULL offset: the peer gets the file's first 1000 B", k == 1000 && !memcmp(dst, src, 1000),
+       "expected 1000 exact bytes, got %zu", k);
     close_pair(a, b);
     close(f);
     free(src);
@@ -1974,7 +1987,8 @@ static void t_fork(void)
         int ca = close(a), ea = errno;
         int cb = close(b), eb = errno;
         int cl = close(L), el = errno;
-        int n = snprintf(msg, sizeof(msg), "child close %d %d %d errnos %d %d %d sent %ld", ca, cb, cl, ea, eb, el, sent);
+        int n =
+            snprintf(msg, sizeof(msg), "child close %d %d %d errnos %d %d %d sent %ld", ca, cb, cl, ea, eb, el, sent);
         ssize_t w = write(p[1], msg, (size_t)n);
         _exit(w == n ? 0 : 3);
     }
@@ -1997,8 +2011,8 @@ static void t_fork(void)
         kill(pid, SIGKILL);
         waitpid(pid, &st, 0);
     }
-    CK("fork: the child writes to a pipe the parent reads", !strncmp(msg, "child close", 11), "expected \"child close ...\", got \"%s\"",
-       msg);
+    CK("fork: the child writes to a pipe the parent reads", !strncmp(msg, "child close", 11),
+       "expected \"child close ...\", got \"%s\"", msg);
     int ca = -9, cb = -9, cl = -9, ea = 0, eb = 0, el = 0;
     long sent = -9;
     sscanf(msg, "child close %d %d %d errnos %d %d %d sent %ld", &ca, &cb, &cl, &ea, &eb, &el, &sent);
@@ -2007,12 +2021,13 @@ static void t_fork(void)
     CK("fork: the child exits with status 0", wp == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
        "expected exit 0, got %s status 0x%x", wp == pid ? "exit" : "a hang (killed)", st);
     if (linux_only) {
-        CK("fork (Linux only): the child's send on an inherited socket succeeded", sent == 10, "expected 10, got %ld", sent);
+        CK("fork (Linux only): the child's send on an inherited socket succeeded", sent == 10, "expected 10, got %ld",
+           sent);
         expect_bytes("fork (Linux only): the parent's peer reads what the child sent", b, "from-child", 10);
     }
     sleep_ms(50);
-    CK_ERR("fork: the child's close did not end the parent's connection (peer: no EOF)", recv(b, buf, sizeof(buf), MSG_DONTWAIT),
-           EAGAIN);
+    CK_ERR("fork: the child's close did not end the parent's connection (peer: no EOF)",
+           recv(b, buf, sizeof(buf), MSG_DONTWAIT), EAGAIN);
     CK_RC("fork: the parent still sends on its connection", send(a, "after-fork", 10, MSG_NOSIGNAL), 10);
     expect_bytes("fork: the parent's peer receives it", b, "after-fork", 10);
     CK_RC("fork: the parent's accepted end still sends", send(b, "reply", 5, MSG_NOSIGNAL), 5);

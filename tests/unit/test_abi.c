@@ -83,9 +83,8 @@ static void test_sizes(void **state)
 
 static void test_opcodes(void **state)
 {
-    static const demi_opcode_t order[] = {DEMI_OPC_INVALID, DEMI_OPC_PUSH,  DEMI_OPC_POP,
-                                          DEMI_OPC_ACCEPT,  DEMI_OPC_CONNECT, DEMI_OPC_CLOSE,
-                                          DEMI_OPC_FAILED};
+    static const demi_opcode_t order[] = {DEMI_OPC_INVALID, DEMI_OPC_PUSH,  DEMI_OPC_POP,   DEMI_OPC_ACCEPT,
+                                          DEMI_OPC_CONNECT, DEMI_OPC_CLOSE, DEMI_OPC_FAILED};
     (void)state;
     for (int i = 0; i < (int)(sizeof(order) / sizeof(order[0])); i++)
         assert_int_equal((int)order[i], i);

@@ -64,12 +64,14 @@ static int (*volatile nn_getsockopt)(int, int, int, void *, socklen_t *) = demi_
 static int (*volatile nn_init)(const struct demi_args *) = demi_init;
 static int (*volatile nn_pop)(demi_qtoken_t *, int) = demi_pop;
 static int (*volatile nn_push)(demi_qtoken_t *, int, const demi_sgarray_t *) = demi_push;
-static int (*volatile nn_pushto)(demi_qtoken_t *, int, const demi_sgarray_t *, const struct sockaddr *, socklen_t) = demi_pushto;
+static int (*volatile nn_pushto)(demi_qtoken_t *, int, const demi_sgarray_t *, const struct sockaddr *,
+                                 socklen_t) = demi_pushto;
 static int (*volatile nn_setsockopt)(int, int, int, const void *, socklen_t) = demi_setsockopt;
 static int (*volatile nn_sgafree)(demi_sgarray_t *) = demi_sgafree;
 static int (*volatile nn_socket)(int *, int, int, int) = demi_socket;
 static int (*volatile nn_wait)(demi_qresult_t *, demi_qtoken_t, const struct timespec *) = demi_wait;
-static int (*volatile nn_wait_any)(demi_qresult_t *, int *, const demi_qtoken_t *, int, const struct timespec *) = demi_wait_any;
+static int (*volatile nn_wait_any)(demi_qresult_t *, int *, const demi_qtoken_t *, int,
+                                   const struct timespec *) = demi_wait_any;
 static int (*volatile nn_wait_next_n)(demi_qresult_t *, int, int *, const struct timespec *) = demi_wait_next_n;
 
 /* Queue descriptors that name no queue (a closed one is added per test). */
@@ -145,9 +147,7 @@ static void pair_open(struct pair *p, int listen_rcvbuf)
 
     p->lqd = tcp_socket();
     if (listen_rcvbuf > 0)
-        assert_int_equal(demi_setsockopt(p->lqd, SOL_SOCKET, SO_RCVBUF, &listen_rcvbuf,
-                                         sizeof(listen_rcvbuf)),
-                         0);
+        assert_int_equal(demi_setsockopt(p->lqd, SOL_SOCKET, SO_RCVBUF, &listen_rcvbuf, sizeof(listen_rcvbuf)), 0);
     bind_loopback(p->lqd, &p->addr);
     assert_int_equal(demi_listen(p->lqd, 16), 0);
     p->cqd = tcp_socket();
@@ -689,8 +689,7 @@ static void test_push_foreign_buffer(void **state)
         assert_int_equal(qr.qr_value.sga.sga_numsegs, 1);
         assert_true(qr.qr_value.sga.sga_segs[0].sgaseg_len > 0);
         assert_true(got + qr.qr_value.sga.sga_segs[0].sgaseg_len <= sizeof(msg));
-        assert_memory_equal(qr.qr_value.sga.sga_segs[0].sgaseg_buf, msg + got,
-                            qr.qr_value.sga.sga_segs[0].sgaseg_len);
+        assert_memory_equal(qr.qr_value.sga.sga_segs[0].sgaseg_buf, msg + got, qr.qr_value.sga.sga_segs[0].sgaseg_len);
         got += qr.qr_value.sga.sga_segs[0].sgaseg_len;
         assert_int_equal(demi_sgafree(&qr.qr_value.sga), 0);
     }
@@ -1107,7 +1106,7 @@ static void test_free_protection(void **state)
     pushed = sga.sga_buf;
     assert_int_equal(demi_sgafree(&sga), 0);
     assert_int_equal(mem_in_use(&rt.mem), start + 1); /* the stack's reference */
-    assert_int_equal(demi_sgafree(&sga), EINVAL);    /* still a double free */
+    assert_int_equal(demi_sgafree(&sga), EINVAL);     /* still a double free */
     assert_int_equal(mem_in_use(&rt.mem), start + 1);
 
     /* The slot is not reused while the stack holds it; scribble on the new

@@ -584,8 +584,8 @@ static void test_arp_static_entry_has_mac(void **state)
     if (mac && memcmp(mac, other_mac, ETH_ALEN) != 0) {
         inet_stack_fini(s2);
         free(s2);
-        fail_msg("configured static ARP entry has MAC %02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2],
-                 mac[3], mac[4], mac[5]);
+        fail_msg("configured static ARP entry has MAC %02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
+                 mac[4], mac[5]);
     }
     inet_stack_fini(s2);
     free(s2);

@@ -97,10 +97,10 @@ static void test_capture_file(void **state)
     a = filled(&m, 60, 1);
     b = filled(&m, 70, 100);
     a->next = b;
-    capture_frame(c, a, 6000);       /* 130 bytes, 100 kept */
-    capture_frame(c, b, 7000);       /* 70 bytes */
-    capture_frame(c, a, 8000);       /* would cross the limit: stopped */
-    capture_frame(c, b, 9000);       /* nothing after */
+    capture_frame(c, a, 6000); /* 130 bytes, 100 kept */
+    capture_frame(c, b, 7000); /* 70 bytes */
+    capture_frame(c, a, 8000); /* would cross the limit: stopped */
+    capture_frame(c, b, 9000); /* nothing after */
     assert_int_equal(capture_frames(c), 2);
     capture_close(c);
     assert_int_equal(read_pcap(path, f, 8), 2);

@@ -162,7 +162,7 @@ static void test_tcp_through_stack(void **state)
     tcp_pair(8000, &cli, &srv, &lis);
     tcp_stream(cli, srv, 1u << 20, 64 * 1024);
     tcp_stream(srv, cli, 1u << 20, 1000);
-    tcp_stream(cli, srv, 100000, 1);  /* many tiny pushes */
+    tcp_stream(cli, srv, 100000, 1); /* many tiny pushes */
     assert_int_equal(demi_close(cli), 0);
     expect_eof(srv);
     expect_eof(srv);

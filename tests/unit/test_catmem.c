@@ -112,8 +112,8 @@ static void pop_check(int qd, uint64_t seq, uint32_t len)
     qr = wait_ok(qt, DEMI_OPC_POP);
     assert_int_equal(qr.qr_value.sga.sga_numsegs, 1);
     if (qr.qr_value.sga.sga_segs[0].sgaseg_len != len)
-        fail_msg("message %llu: %u bytes, want %u", (unsigned long long)seq,
-                 qr.qr_value.sga.sga_segs[0].sgaseg_len, len);
+        fail_msg("message %llu: %u bytes, want %u", (unsigned long long)seq, qr.qr_value.sga.sga_segs[0].sgaseg_len,
+                 len);
     for (uint32_t i = 0; i < len; i++)
         if (((uint8_t *)qr.qr_value.sga.sga_segs[0].sgaseg_buf)[i] != pat(seq, i))
             fail_msg("message %llu byte %u differs", (unsigned long long)seq, i);
@@ -268,8 +268,8 @@ static void test_bad_arguments(void **state)
  * are refused for a reason the message names. */
 static void test_names(void **state)
 {
-    static const char *const good_suffix[] = {":rx", ":tx", " with space", "*x?", "caf\xc3\xa9",
-                                              "..", "-", "#1", "a=b,c;d"};
+    static const char *const good_suffix[] = {":rx", ":tx", " with space", "*x?",    "caf\xc3\xa9",
+                                              "..",  "-",   "#1",          "a=b,c;d"};
     static const struct {
         const char *name, *why;
     } bad[] = {

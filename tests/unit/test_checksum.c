@@ -84,8 +84,8 @@ static void test_csum_pieces_randomized(void **state)
             }
             csum_add(&parts, buf + off, 0);
             if (csum_finish(&parts) != expect)
-                fail_msg("iter %d split %d len %zu: pieces %04x, whole %04x", iter, split, len,
-                         csum_finish(&parts), expect);
+                fail_msg("iter %d split %d len %zu: pieces %04x, whole %04x", iter, split, len, csum_finish(&parts),
+                         expect);
         }
     }
 }

@@ -377,9 +377,9 @@ static void test_full_demikernel_file(void **state)
     for (size_t i = 0; i < config_nkeys; i++) {
         const char *k = config_keys[i].key;
         /* libdemi's own keys, which Demikernel's file does not have. */
-        bool ours = strncmp(k, "libdemi.", 8) == 0 || strncmp(k, "tcp.", 4) == 0 ||
-                    strncmp(k, "fault.", 6) == 0 || strncmp(k, "raw_socket.xdp_", 15) == 0 ||
-                    strncmp(k, "catmem.", 7) == 0 || strncmp(k, "catloop.", 8) == 0 || strcmp(k, "inetstack_config.ipv4_prefix_len") == 0;
+        bool ours = strncmp(k, "libdemi.", 8) == 0 || strncmp(k, "tcp.", 4) == 0 || strncmp(k, "fault.", 6) == 0 ||
+                    strncmp(k, "raw_socket.xdp_", 15) == 0 || strncmp(k, "catmem.", 7) == 0 ||
+                    strncmp(k, "catloop.", 8) == 0 || strcmp(k, "inetstack_config.ipv4_prefix_len") == 0;
         assert_int_equal(cfg.source[i], ours ? CONFIG_SRC_DEFAULT : CONFIG_SRC_FILE);
     }
 
@@ -427,7 +427,7 @@ static void test_bool_spellings(void **state)
         const char *text;
         bool value;
     } cases[] = {
-        {"true", true}, {"True", true},   {"YES", true},  {"on", true},   {"On", true},
+        {"true", true},   {"True", true},   {"YES", true}, {"on", true},  {"On", true},
         {"false", false}, {"FALSE", false}, {"no", false}, {"No", false}, {"off", false},
     };
     struct demi_config cfg;
@@ -539,8 +539,8 @@ static const struct unknown_case unknown_subsection = {
     "key tcp_socket_options.keepalve: no such key (line 2); did you mean tcp_socket_options.keepalive?"};
 static const struct unknown_case unknown_wrong_section = {
     "libdemi:\n  mtu: 9000\n", "key libdemi.mtu: no such key (line 2); did you mean inetstack_config.mtu?"};
-static const struct unknown_case unknown_flat = {
-    "tcp.sak: false\n", "key tcp.sak: no such key (line 1); did you mean tcp.sack?"};
+static const struct unknown_case unknown_flat = {"tcp.sak: false\n",
+                                                 "key tcp.sak: no such key (line 1); did you mean tcp.sack?"};
 static const struct unknown_case unknown_far = {
     "dpdk:\n  eal_init: []\ninetstack_config:\n  future_knob: [1, 2]\n",
     "key inetstack_config.future_knob: no such key (line 4); demi-config lists every key"};
@@ -550,7 +550,9 @@ static const struct unknown_case unknown_demikernel_typo = {
 static const struct unknown_case unknown_complex = {
     "libdemi:\n  ? [a]\n  : 1\n", "key libdemi: expected names inside, got a sequence as key (line 2)"};
 
+/* clang-format off */
 #define UNKNOWN(c) {"file_" #c, test_unknown_file_key, setup, teardown, (void *)&c}
+/* clang-format on */
 
 struct unknown_env {
     const char *var;
@@ -590,7 +592,9 @@ static const struct unknown_env env_far = {
     "DEMI_FOO", "environment DEMI_FOO: not a libdemi variable: a DEMI_* variable is DEMI_<KEY> for a key "
                 "demi-config lists, or one of DEMI_LOG, DEMI_STATS, DEMI_CLOCK_NO_TSC"};
 
+/* clang-format off */
 #define UNKNOWN_ENV(c) {"unknown_" #c, test_unknown_env, setup, teardown, (void *)&c}
+/* clang-format on */
 
 /* DEMI_SHIM and DEMI_SHIM_* belong to the preload shim (demirun): the
  * loader leaves them alone, and only them. */
@@ -621,8 +625,8 @@ static void test_aliases(void **state)
         const char *var, *value;
         bool stats;
     } stats_cases[] = {
-        {"DEMI_STATS", "1", true},    {"DEMI_STATS", "", true},     {"DEMI_STATS", "0", false},
-        {"DEMI_STATS", "yes", true},  {"DEMI_STATS", "off", false}, {"DEMI_LIBDEMI_STATS", "true", true},
+        {"DEMI_STATS", "1", true},   {"DEMI_STATS", "", true},     {"DEMI_STATS", "0", false},
+        {"DEMI_STATS", "yes", true}, {"DEMI_STATS", "off", false}, {"DEMI_LIBDEMI_STATS", "true", true},
     };
     struct demi_config cfg;
     char err[CONFIG_ERR_MAX];
@@ -757,8 +761,8 @@ static void test_init_warns_and_fails(void **state)
                       "raw_socket:\n  xdp_cohost_mode: false\n"
                       "libdemi:\n  spin_us: 0\n");
     assert_int_equal(init_capture(path, &out), 0);
-    snprintf(want, sizeof(want),
-             "libdemi warn: libdemi ignores these keys of %s: client, raw_socket.xdp_cohost_mode\n", path);
+    snprintf(want, sizeof(want), "libdemi warn: libdemi ignores these keys of %s: client, raw_socket.xdp_cohost_mode\n",
+             path);
     assert_string_equal(out, want);
     free(out);
 
@@ -836,99 +840,88 @@ static void test_bad_file(void **state)
     config_free(&cfg);
 }
 
-static const struct bad_case bad_int = {
-    "inetstack_config:\n  mtu: abc\n", 0, "inetstack_config.mtu",
-    "expected an integer in 68..9216, got \"abc\" (line 2)", NULL};
-static const struct bad_case bad_int_low = {
-    "inetstack_config:\n  mtu: 67\n", 0, "inetstack_config.mtu", "expected an integer in 68..9216", "\"67\""};
-static const struct bad_case bad_int_high = {
-    "inetstack_config:\n  mss: 9177\n", 0, "inetstack_config.mss", "expected an integer in 536..9176",
-    "\"9177\""};
-static const struct bad_case bad_int_overflow = {
-    "libdemi:\n  max_ops: 99999999999999999999\n", 0, "libdemi.max_ops",
-    "expected an integer in 16..16777216", "\"99999999999999999999\""};
-static const struct bad_case bad_int_u32_wrap = {
-    "tcp_socket_options:\n  linger:\n    time_seconds: 4294967296\n", 0,
-    "tcp_socket_options.linger.time_seconds", "expected an integer in 0..4294967295", NULL};
-static const struct bad_case bad_int_hex = {
-    "libdemi:\n  spin_us: 0x10\n", 0, "libdemi.spin_us", "expected an integer in 0..10000000", "\"0x10\""};
-static const struct bad_case bad_int_negative = {
-    "inetstack_config:\n  arp_request_retries: -1\n", 0, "inetstack_config.arp_request_retries",
-    "expected an integer in 0..100", "\"-1\""};
-static const struct bad_case bad_int_empty = {
-    "inetstack_config:\n  mtu:\n", 0, "inetstack_config.mtu", "expected an integer in 68..9216", "got \"\""};
-static const struct bad_case bad_int_nul = {
-    "inetstack_config:\n  mtu: \"15\\0\"\n", 0, "inetstack_config.mtu", "expected an integer", NULL};
-static const struct bad_case bad_int_mapping = {
-    "inetstack_config:\n  mtu: {a: 1}\n", 0, "inetstack_config.mtu", "expected an integer in 68..9216",
-    "got a mapping"};
-static const struct bad_case bad_bool = {
-    "tcp_socket_options:\n  nodelay: maybe\n", 0, "tcp_socket_options.nodelay",
-    "expected a boolean (true/false, yes/no or on/off)", "\"maybe\""};
-static const struct bad_case bad_bool_digit = {
-    "tcp_socket_options:\n  keepalive:\n    enabled: 1\n", 0, "tcp_socket_options.keepalive.enabled",
-    "expected a boolean", "\"1\""};
-static const struct bad_case bad_ipv4 = {
-    "demikernel:\n  local_ipv4_addr: 192.168.1.300\n", 0, "demikernel.local_ipv4_addr",
-    "expected an IPv4 address like 192.168.1.2", "\"192.168.1.300\""};
-static const struct bad_case bad_ipv4_template = {
-    "demikernel:\n  local_ipv4_addr: XX.XX.XX.XX\n", 0, "demikernel.local_ipv4_addr",
-    "expected an IPv4 address", "\"XX.XX.XX.XX\""};
-static const struct bad_case bad_mac = {
-    "demikernel:\n  local_link_addr: zz\n", 0, "demikernel.local_link_addr",
-    "expected a MAC address like 02:00:00:00:00:01, got \"zz\"", NULL};
-static const struct bad_case bad_mac_short = {
-    "demikernel:\n  local_link_addr: \"02:00:00:00:00\"\n", 0, "demikernel.local_link_addr",
-    "expected a MAC address", NULL};
-static const struct bad_case bad_eal_scalar = {
-    "dpdk:\n  eal_init: \"--no-huge\"\n", 0, "dpdk.eal_init", "expected a sequence of at most 64 strings",
-    "got the scalar \"--no-huge\""};
-static const struct bad_case bad_eal_mapping = {
-    "dpdk:\n  eal_init: {a: b}\n", 0, "dpdk.eal_init", "expected a sequence", "got a mapping"};
-static const struct bad_case bad_eal_item = {
-    "dpdk:\n  eal_init: [\"\", [\"-c\"]]\n", 0, "dpdk.eal_init", "expected a sequence",
-    "a sequence as item 1"};
+static const struct bad_case bad_int = {"inetstack_config:\n  mtu: abc\n", 0, "inetstack_config.mtu",
+                                        "expected an integer in 68..9216, got \"abc\" (line 2)", NULL};
+static const struct bad_case bad_int_low = {"inetstack_config:\n  mtu: 67\n", 0, "inetstack_config.mtu",
+                                            "expected an integer in 68..9216", "\"67\""};
+static const struct bad_case bad_int_high = {"inetstack_config:\n  mss: 9177\n", 0, "inetstack_config.mss",
+                                             "expected an integer in 536..9176", "\"9177\""};
+static const struct bad_case bad_int_overflow = {"libdemi:\n  max_ops: 99999999999999999999\n", 0, "libdemi.max_ops",
+                                                 "expected an integer in 16..16777216", "\"99999999999999999999\""};
+static const struct bad_case bad_int_u32_wrap = {"tcp_socket_options:\n  linger:\n    time_seconds: 4294967296\n", 0,
+                                                 "tcp_socket_options.linger.time_seconds",
+                                                 "expected an integer in 0..4294967295", NULL};
+static const struct bad_case bad_int_hex = {"libdemi:\n  spin_us: 0x10\n", 0, "libdemi.spin_us",
+                                            "expected an integer in 0..10000000", "\"0x10\""};
+static const struct bad_case bad_int_negative = {"inetstack_config:\n  arp_request_retries: -1\n", 0,
+                                                 "inetstack_config.arp_request_retries",
+                                                 "expected an integer in 0..100", "\"-1\""};
+static const struct bad_case bad_int_empty = {"inetstack_config:\n  mtu:\n", 0, "inetstack_config.mtu",
+                                              "expected an integer in 68..9216", "got \"\""};
+static const struct bad_case bad_int_nul = {"inetstack_config:\n  mtu: \"15\\0\"\n", 0, "inetstack_config.mtu",
+                                            "expected an integer", NULL};
+static const struct bad_case bad_int_mapping = {"inetstack_config:\n  mtu: {a: 1}\n", 0, "inetstack_config.mtu",
+                                                "expected an integer in 68..9216", "got a mapping"};
+static const struct bad_case bad_bool = {"tcp_socket_options:\n  nodelay: maybe\n", 0, "tcp_socket_options.nodelay",
+                                         "expected a boolean (true/false, yes/no or on/off)", "\"maybe\""};
+static const struct bad_case bad_bool_digit = {"tcp_socket_options:\n  keepalive:\n    enabled: 1\n", 0,
+                                               "tcp_socket_options.keepalive.enabled", "expected a boolean", "\"1\""};
+static const struct bad_case bad_ipv4 = {"demikernel:\n  local_ipv4_addr: 192.168.1.300\n", 0,
+                                         "demikernel.local_ipv4_addr", "expected an IPv4 address like 192.168.1.2",
+                                         "\"192.168.1.300\""};
+static const struct bad_case bad_ipv4_template = {"demikernel:\n  local_ipv4_addr: XX.XX.XX.XX\n", 0,
+                                                  "demikernel.local_ipv4_addr", "expected an IPv4 address",
+                                                  "\"XX.XX.XX.XX\""};
+static const struct bad_case bad_mac = {"demikernel:\n  local_link_addr: zz\n", 0, "demikernel.local_link_addr",
+                                        "expected a MAC address like 02:00:00:00:00:01, got \"zz\"", NULL};
+static const struct bad_case bad_mac_short = {"demikernel:\n  local_link_addr: \"02:00:00:00:00\"\n", 0,
+                                              "demikernel.local_link_addr", "expected a MAC address", NULL};
+static const struct bad_case bad_eal_scalar = {"dpdk:\n  eal_init: \"--no-huge\"\n", 0, "dpdk.eal_init",
+                                               "expected a sequence of at most 64 strings",
+                                               "got the scalar \"--no-huge\""};
+static const struct bad_case bad_eal_mapping = {"dpdk:\n  eal_init: {a: b}\n", 0, "dpdk.eal_init",
+                                                "expected a sequence", "got a mapping"};
+static const struct bad_case bad_eal_item = {"dpdk:\n  eal_init: [\"\", [\"-c\"]]\n", 0, "dpdk.eal_init",
+                                             "expected a sequence", "a sequence as item 1"};
 /* The first, valid, eal_init is allocated before the error: no leak. */
 static const struct bad_case bad_after_eal = {
-    "dpdk:\n  eal_init: [\"\", \"--no-huge\"]\ninetstack_config:\n  mtu: big\n", 0,
-    "inetstack_config.mtu", "expected an integer", "(line 4)"};
+    "dpdk:\n  eal_init: [\"\", \"--no-huge\"]\ninetstack_config:\n  mtu: big\n", 0, "inetstack_config.mtu",
+    "expected an integer", "(line 4)"};
 static const struct bad_case bad_arp_mac = {
     "inetstack_config:\n  arp_table:\n    \"zz\": \"192.168.1.3\"\n", 0, "inetstack_config.arp_table",
     "expected a mapping of at most 64 \"MAC\": \"IPv4\" entries", "got \"zz\": \"192.168.1.3\" (line 3)"};
 static const struct bad_case bad_arp_ip = {
-    "inetstack_config:\n  arp_table:\n    \"02:00:00:00:00:03\": \"192.168.1\"\n", 0,
-    "inetstack_config.arp_table", "entries like \"02:00:00:00:00:01\": \"192.168.1.2\"",
-    "\"192.168.1\""};
-static const struct bad_case bad_arp_sequence = {
-    "inetstack_config:\n  arp_table: [\"02:00:00:00:00:03\"]\n", 0, "inetstack_config.arp_table",
-    "expected a mapping", "got a sequence"};
-static const struct bad_case bad_arp_nested = {
-    "inetstack_config:\n  arp_table:\n    \"02:00:00:00:00:03\": [1]\n", 0,
-    "inetstack_config.arp_table", "expected a mapping", "a sequence"};
-static const struct bad_case bad_section_scalar = {
-    "inetstack_config: 5\n", 0, "inetstack_config", "expected a mapping (a section), got a scalar", NULL};
-static const struct bad_case bad_subsection = {
-    "tcp_socket_options:\n  keepalive: [1]\n", 0, "tcp_socket_options.keepalive",
-    "expected a mapping (a section), got a sequence", NULL};
-static const struct bad_case bad_log_level = {
-    "libdemi:\n  log_level: loud\n", 0, "libdemi.log_level", "expected one of error|warn|info|debug|trace",
-    "\"loud\""};
-static const struct bad_case bad_ifname = {
-    "raw_socket:\n  linux_interface_name: \"0123456789abcdef\"\n", 0, "raw_socket.linux_interface_name",
-    "expected a string of at most 15 characters", NULL};
-static const struct bad_case bad_syntax = {
-    "inetstack_config:\n  mtu: 1500\n  mss: 1460: 3\n", 0, NULL, ":3:", "invalid YAML: mapping values"};
-static const struct bad_case bad_syntax_unclosed = {
-    "libdemi:\n  spin_us: 1\ndpdk:\n  eal_init: [\"a\", \"b\"\n", 0, NULL, "invalid YAML", NULL};
-static const struct bad_case bad_top_sequence = {
-    "- a\n- b\n", 0, NULL, "expected a mapping of sections at the top, got a sequence", NULL};
-static const struct bad_case bad_two_documents = {
-    "libdemi: {spin_us: 1}\n---\nlibdemi: {spin_us: 2}\n", 0, NULL, "expected a single YAML document",
-    "line 3"};
-static const struct bad_case bad_utf8 = {
-    "libdemi:\n  log_level: \"\xff\xfe\"\n", 0, NULL, "invalid YAML input", "at byte"};
+    "inetstack_config:\n  arp_table:\n    \"02:00:00:00:00:03\": \"192.168.1\"\n", 0, "inetstack_config.arp_table",
+    "entries like \"02:00:00:00:00:01\": \"192.168.1.2\"", "\"192.168.1\""};
+static const struct bad_case bad_arp_sequence = {"inetstack_config:\n  arp_table: [\"02:00:00:00:00:03\"]\n", 0,
+                                                 "inetstack_config.arp_table", "expected a mapping", "got a sequence"};
+static const struct bad_case bad_arp_nested = {"inetstack_config:\n  arp_table:\n    \"02:00:00:00:00:03\": [1]\n", 0,
+                                               "inetstack_config.arp_table", "expected a mapping", "a sequence"};
+static const struct bad_case bad_section_scalar = {"inetstack_config: 5\n", 0, "inetstack_config",
+                                                   "expected a mapping (a section), got a scalar", NULL};
+static const struct bad_case bad_subsection = {"tcp_socket_options:\n  keepalive: [1]\n", 0,
+                                               "tcp_socket_options.keepalive",
+                                               "expected a mapping (a section), got a sequence", NULL};
+static const struct bad_case bad_log_level = {"libdemi:\n  log_level: loud\n", 0, "libdemi.log_level",
+                                              "expected one of error|warn|info|debug|trace", "\"loud\""};
+static const struct bad_case bad_ifname = {"raw_socket:\n  linux_interface_name: \"0123456789abcdef\"\n", 0,
+                                           "raw_socket.linux_interface_name",
+                                           "expected a string of at most 15 characters", NULL};
+static const struct bad_case bad_syntax = {"inetstack_config:\n  mtu: 1500\n  mss: 1460: 3\n", 0, NULL,
+                                           ":3:", "invalid YAML: mapping values"};
+static const struct bad_case bad_syntax_unclosed = {"libdemi:\n  spin_us: 1\ndpdk:\n  eal_init: [\"a\", \"b\"\n", 0,
+                                                    NULL, "invalid YAML", NULL};
+static const struct bad_case bad_top_sequence = {"- a\n- b\n", 0, NULL,
+                                                 "expected a mapping of sections at the top, got a sequence", NULL};
+static const struct bad_case bad_two_documents = {"libdemi: {spin_us: 1}\n---\nlibdemi: {spin_us: 2}\n", 0, NULL,
+                                                  "expected a single YAML document", "line 3"};
+static const struct bad_case bad_utf8 = {"libdemi:\n  log_level: \"\xff\xfe\"\n", 0, NULL, "invalid YAML input",
+                                         "at byte"};
 
-#define BAD(c) {"bad_file_" #c, test_bad_file, setup, teardown, (void *)&c}
+#define BAD(c)                                                     \
+    {                                                              \
+        "bad_file_" #c, test_bad_file, setup, teardown, (void *)&c \
+    }
 
 /* Builds a file with @n eal_init items, or @n arp_table entries. */
 static char *many_items(bool arp, int n)
@@ -1133,15 +1126,17 @@ static void test_bad_env(void **state)
 static const struct bad_env env_bad_int = {"DEMI_INETSTACK_CONFIG_MTU", "x",
                                            "expected an integer in 68..9216, got \"x\""};
 static const struct bad_env env_bad_range = {"DEMI_LIBDEMI_MAX_QUEUES", "15", "expected an integer in 16..1048576"};
-static const struct bad_env env_bad_bool = {"DEMI_INETSTACK_CONFIG_ENABLE_JUMBO_FRAMES", "yep",
-                                            "expected a boolean"};
+static const struct bad_env env_bad_bool = {"DEMI_INETSTACK_CONFIG_ENABLE_JUMBO_FRAMES", "yep", "expected a boolean"};
 static const struct bad_env env_bad_mac = {"DEMI_DEMIKERNEL_LOCAL_LINK_ADDR", "02-00-00-00-00-01",
                                            "expected a MAC address like 02:00:00:00:00:01"};
 static const struct bad_env env_bad_arp = {"DEMI_INETSTACK_CONFIG_ARP_TABLE", "02:00:00:00:00:01:10.0.0.1",
                                            "expected at most 64 comma-separated MAC=IPv4 entries"};
 static const struct bad_env env_bad_level = {"DEMI_LIBDEMI_LOG_LEVEL", "", "expected one of error|warn"};
 
-#define BAD_ENV(c) {"bad_" #c, test_bad_env, setup, teardown, (void *)&c}
+#define BAD_ENV(c)                                           \
+    {                                                        \
+        "bad_" #c, test_bad_env, setup, teardown, (void *)&c \
+    }
 
 static void test_env_too_many_eal_args(void **state)
 {

@@ -165,7 +165,7 @@ static void test_lookup_exact_slots_only(void **state)
     }
     assert_null(dbuf_pool_lookup(&p, p.base - 1));
     assert_null(dbuf_pool_lookup(&p, p.base - p.stride));
-    assert_null(dbuf_pool_lookup(&p, p.base + p.map_len));     /* one past the end */
+    assert_null(dbuf_pool_lookup(&p, p.base + p.map_len)); /* one past the end */
     assert_null(dbuf_pool_lookup(&p, p.base + p.map_len + p.stride));
     assert_null(dbuf_pool_lookup(&p, &on_stack));
     assert_null(dbuf_pool_lookup(&p, NULL));
@@ -342,7 +342,6 @@ static void test_mem_refs_count_once(void **state)
     assert_int_equal(mem_in_use(&m), 0);
     mem_fini(&m);
 }
-
 
 /* Slices share bytes without copying and keep their parent alive. */
 static void test_slice(void **state)

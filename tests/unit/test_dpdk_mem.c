@@ -38,8 +38,9 @@
 #define SMALL_COUNT 256u
 #define SLACK 64u
 
-static char *eal_args[] = {"test_dpdk_mem", "-l", "0", "--no-huge", "--no-pci", "--no-shconf",
-                           "--no-telemetry", "--log-level=error", "--vdev=net_ring0"};
+static char *eal_args[] = {
+    "test_dpdk_mem",   "-l", "0", "--no-huge", "--no-pci", "--no-shconf", "--no-telemetry", "--log-level=error",
+    "--vdev=net_ring0"};
 
 static const struct timespec one_s = {1, 0};
 
@@ -564,7 +565,7 @@ static void test_catnip_tx_ring_full(void **state)
         assert_non_null(frames[i]->next);
     }
     sent = netdev_tx_burst(dev, frames, N);
-    assert_true(sent > 0 && sent < N); /* net_ring holds 1023 */
+    assert_true(sent > 0 && sent < N);                     /* net_ring holds 1023 */
     assert_int_equal(dpdk_dbuf_mbuf_refcnt(pl), 1 + sent); /* one per frame in the ring */
     assert_int_equal(pl->refcnt, 1 + (N - sent));          /* ours: the refused slices */
     for (int i = sent; i < N; i++) {

@@ -511,7 +511,7 @@ static void test_shut_rdwr_then_data(void **state)
     push_ok(srv, 100, 50);
     poll_rounds(20); /* a pop now would find end of stream at once */
     expect_pop_error(cli, ECONNRESET);
-    expect_eof(srv); /* its stream had ended already (the FIN came first, as Linux) */
+    expect_eof(srv);                                /* its stream had ended already (the FIN came first, as Linux) */
     assert_int_equal(pcb_of(srv)->err, ECONNRESET); /* our RST reached it */
     assert_int_equal(push_err(cli), ECONNRESET);
     assert_int_equal(demi_shutdown(cli, SHUT_RD), ENOTCONN);

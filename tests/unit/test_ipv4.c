@@ -136,9 +136,9 @@ static void test_ipv4_bad_source(void **state)
     struct ctx *c = *state;
     static const uint8_t syn[20] = {0x30, 0x39, 0x1f, 0x90, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff};
     const uint32_t martians[] = {
-        IPV4_BROADCAST,        ip4(224, 0, 0, 1), ip4(239, 255, 255, 250), MY_IP,
-        ip4(127, 0, 0, 1),     ip4(127, 1, 2, 3), ip4(0, 0, 0, 0),         ip4(0, 1, 2, 3),
-        ip4(10, 0, 0, 255),    ip4(240, 0, 0, 1), ip4(255, 255, 255, 254),
+        IPV4_BROADCAST,     ip4(224, 0, 0, 1), ip4(239, 255, 255, 250), MY_IP,
+        ip4(127, 0, 0, 1),  ip4(127, 1, 2, 3), ip4(0, 0, 0, 0),         ip4(0, 1, 2, 3),
+        ip4(10, 0, 0, 255), ip4(240, 0, 0, 1), ip4(255, 255, 255, 254),
     };
     struct tcp_pcb *l = tcp_pcb_new(&c->s, NULL, NULL);
     struct pkt p;

@@ -164,9 +164,9 @@ static void sim_step(struct sim *s, uint64_t limit)
 
 struct ep {
     struct tcp_pcb *pcb;
-    uint64_t seed;       /* pattern of what this end sends */
+    uint64_t seed; /* pattern of what this end sends */
     uint64_t to_send, sent;
-    uint64_t peer_seed;  /* pattern of what it receives */
+    uint64_t peer_seed; /* pattern of what it receives */
     uint64_t to_recv, got;
     bool eof, connected, accepted_any;
     int err;
@@ -273,17 +273,17 @@ static double bulk_both_ways(uint64_t seed, uint32_t loss_ppm, uint64_t bytes, u
             inet_stats_print(stdout, &s.a.stats, 1);
             inet_stats_print(stdout, &s.b.stats, 1);
             printf("a: %s una %u nxt %u max %u wnd %u cwnd %u ssth %u rto %lu\n", tcp_state_name(ea.pcb->state),
-                   ea.pcb->snd_una, ea.pcb->snd_nxt, ea.pcb->snd_max, ea.pcb->snd_wnd, ea.pcb->cwnd,
-                   ea.pcb->ssthresh, (unsigned long)ea.pcb->rto_ns);
+                   ea.pcb->snd_una, ea.pcb->snd_nxt, ea.pcb->snd_max, ea.pcb->snd_wnd, ea.pcb->cwnd, ea.pcb->ssthresh,
+                   (unsigned long)ea.pcb->rto_ns);
             printf("b: %s rcv_nxt %u adv %u ooo %u rcvq %u\n", tcp_state_name(eb.pcb->state), eb.pcb->rcv_nxt,
                    eb.pcb->rcv_adv, eb.pcb->ooo_count, eb.pcb->rcvq_bytes);
         }
         if (ea.err || eb.err)
-            fail_msg("seed %" PRIu64 " loss %u ppm: connection failed (%d, %d) at %" PRIu64 "/%" PRIu64, seed,
-                     loss_ppm, ea.err, eb.err, ea.got, eb.got);
+            fail_msg("seed %" PRIu64 " loss %u ppm: connection failed (%d, %d) at %" PRIu64 "/%" PRIu64, seed, loss_ppm,
+                     ea.err, eb.err, ea.got, eb.got);
         if (clock_now_ns() - start > 600 * SEC || ++iter > 50000000)
-            fail_msg("seed %" PRIu64 " loss %u ppm: stalled at %" PRIu64 " and %" PRIu64 " of %" PRIu64, seed,
-                     loss_ppm, ea.got, eb.got, bytes);
+            fail_msg("seed %" PRIu64 " loss %u ppm: stalled at %" PRIu64 " and %" PRIu64 " of %" PRIu64, seed, loss_ppm,
+                     ea.got, eb.got, bytes);
     }
     secs = (double)(clock_now_ns() - start) / 1e9;
     *rexmt = s.a.stats.tcp_rexmt + s.b.stats.tcp_rexmt;
@@ -305,8 +305,7 @@ static double bulk_both_ways(uint64_t seed, uint32_t loss_ppm, uint64_t bytes, u
     while (s.a.tcp.npcbs + s.b.tcp.npcbs > 0) {
         sim_step(&s, clock_now_ns() + 10 * SEC);
         if (clock_now_ns() - start > 1400 * SEC)
-            fail_msg("seed %" PRIu64 ": connections never went away (%u, %u left)", seed, s.a.tcp.npcbs,
-                     s.b.tcp.npcbs);
+            fail_msg("seed %" PRIu64 ": connections never went away (%u, %u left)", seed, s.a.tcp.npcbs, s.b.tcp.npcbs);
     }
     sim_stop(&s);
     return secs;
@@ -404,7 +403,8 @@ static void test_1000_connections(void **state)
     assert_int_equal(tcp_bind(l, 0, htons(80)), 0);
     assert_int_equal(tcp_listen(l, (uint32_t)n), 0);
     for (int i = 0; i < n; i++) {
-        cs[i].c = (struct ep){.seed = 100 + (uint64_t)i, .to_send = 1000, .peer_seed = 5000 + (uint64_t)i, .to_recv = 2000};
+        cs[i].c =
+            (struct ep){.seed = 100 + (uint64_t)i, .to_send = 1000, .peer_seed = 5000 + (uint64_t)i, .to_recv = 2000};
         cs[i].c.pcb = tcp_pcb_new(&s.a, &cs[i].c, ep_upcall);
         assert_int_equal(tcp_connect(cs[i].c.pcb, inet_addr("10.0.0.2"), htons(80)), 0);
     }
@@ -417,8 +417,8 @@ static void test_1000_connections(void **state)
             while (i < n && !(cs[i].c.pcb && cs[i].c.pcb->local_port == p->remote_port))
                 i++;
             assert_true(i < n);
-            cs[i].s = (struct ep){.pcb = p, .seed = 5000 + (uint64_t)i, .to_send = 2000,
-                                  .peer_seed = 100 + (uint64_t)i, .to_recv = 1000};
+            cs[i].s = (struct ep){
+                .pcb = p, .seed = 5000 + (uint64_t)i, .to_send = 2000, .peer_seed = 100 + (uint64_t)i, .to_recv = 1000};
             p->owner = &cs[i].s;
             accepted++;
         }
@@ -808,9 +808,9 @@ static void test_pcb_pool_exhausted(void **state)
  * close_simultaneous.pkt) went through sim_check_row in the tests above. */
 static void test_conn_rows_every_state(void **state)
 {
-    const enum tcp_state want[] = {TCPS_LISTEN,     TCPS_SYN_SENT,   TCPS_SYN_RECEIVED, TCPS_ESTABLISHED,
-                                   TCPS_FIN_WAIT_1, TCPS_FIN_WAIT_2, TCPS_CLOSE_WAIT,   TCPS_LAST_ACK,
-                                   TCPS_TIME_WAIT};
+    const enum tcp_state want[] = {TCPS_LISTEN,      TCPS_SYN_SENT,   TCPS_SYN_RECEIVED,
+                                   TCPS_ESTABLISHED, TCPS_FIN_WAIT_1, TCPS_FIN_WAIT_2,
+                                   TCPS_CLOSE_WAIT,  TCPS_LAST_ACK,   TCPS_TIME_WAIT};
     (void)state;
 
     for (size_t i = 0; i < ARRAY_SIZE(want); i++)

@@ -386,8 +386,8 @@ static uint64_t lossy_run(uint64_t seed, uint64_t n)
     /* Static ARP both ways: this run counts UDP, not ARP retries. */
     assert_int_equal(arp_add_static(&s.a, ip_of("10.0.0.2"), mac_b), 0);
     for (uint64_t i = 0; i < n; i++) {
-        assert_int_equal(udp_output(&s.a, &ua, datagram(&s.mem, i, 64 + (uint32_t)(i % 500)),
-                                    ip_of("10.0.0.2"), htons(9)), 0);
+        assert_int_equal(
+            udp_output(&s.a, &ua, datagram(&s.mem, i, 64 + (uint32_t)(i % 500)), ip_of("10.0.0.2"), htons(9)), 0);
         if (i % 16 == 15)
             sim_step(&s, clock_now_ns() + SEC);
         while ((d = udp_recv(&ub)) != NULL) {

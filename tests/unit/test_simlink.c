@@ -53,8 +53,7 @@ static int teardown(void **state)
 }
 
 /* The bytes of test frame @seq of @len bytes: header, seq, pattern. */
-static void fill_frame(uint8_t *b, const uint8_t dst[ETH_ALEN], const uint8_t src[ETH_ALEN],
-                       uint32_t len, uint32_t seq)
+static void fill_frame(uint8_t *b, const uint8_t dst[ETH_ALEN], const uint8_t src[ETH_ALEN], uint32_t len, uint32_t seq)
 {
     uint8_t tmpl[2048];
 
@@ -69,8 +68,7 @@ static void fill_frame(uint8_t *b, const uint8_t dst[ETH_ALEN], const uint8_t sr
     memcpy(b, tmpl, len);
 }
 
-static struct dbuf *make_frame(const uint8_t dst[ETH_ALEN], const uint8_t src[ETH_ALEN], uint32_t len,
-                               uint32_t seq)
+static struct dbuf *make_frame(const uint8_t dst[ETH_ALEN], const uint8_t src[ETH_ALEN], uint32_t len, uint32_t seq)
 {
     struct dbuf *d = mem_alloc(&mem, len);
 
@@ -95,8 +93,8 @@ static void send_one(struct netdev *dev, const uint8_t dst[ETH_ALEN], uint32_t l
 }
 
 /* Whether @d is exactly test frame @seq of @len bytes. */
-static bool frame_is(const struct dbuf *d, const uint8_t dst[ETH_ALEN], const uint8_t src[ETH_ALEN],
-                     uint32_t len, uint32_t seq)
+static bool frame_is(const struct dbuf *d, const uint8_t dst[ETH_ALEN], const uint8_t src[ETH_ALEN], uint32_t len,
+                     uint32_t seq)
 {
     uint8_t want[2048];
 
@@ -466,8 +464,7 @@ static void test_reorder(void **state)
     assert_int_equal(got, 1000);
     assert_true(inversions > 50);
     assert_int_equal(st->offered, st->delivered);
-    print_message("reorder: %llu held, %u inversions\n",
-                  (unsigned long long)st->reordered - 3, inversions);
+    print_message("reorder: %llu held, %u inversions\n", (unsigned long long)st->reordered - 3, inversions);
     simlink_destroy(l);
 }
 
@@ -502,9 +499,14 @@ static uint64_t hash_drain(uint64_t h, struct netdev *dev, uint32_t port, uint32
 /* A run with every fault on; its hash over all deliveries and times. */
 static uint64_t run_scenario(uint64_t seed)
 {
-    struct fault_params fp = {.seed = seed, .loss_ppm = 20000, .dup_ppm = 20000,
-                              .corrupt_ppm = 20000, .reorder_ppm = 50000,
-                              .delay_ns = 100 * US, .jitter_ns = 50 * US, .rate_bps = 10000000};
+    struct fault_params fp = {.seed = seed,
+                              .loss_ppm = 20000,
+                              .dup_ppm = 20000,
+                              .corrupt_ppm = 20000,
+                              .reorder_ppm = 50000,
+                              .delay_ns = 100 * US,
+                              .jitter_ns = 50 * US,
+                              .rate_bps = 10000000};
     struct simlink *l = simlink_create(&mem, &fp, 512);
     struct netdev *a = simlink_port(l, mac_a, MTU);
     struct netdev *b = simlink_port(l, mac_b, MTU);
@@ -786,7 +788,9 @@ static void stingy_destroy(struct netdev *dev)
 }
 
 static const struct netdev_ops stingy_ops = {
-    .rx_burst = stingy_rx, .tx_burst = stingy_tx, .destroy = stingy_destroy,
+    .rx_burst = stingy_rx,
+    .tx_burst = stingy_tx,
+    .destroy = stingy_destroy,
 };
 
 static void test_fault_wrap_backpressure(void **state)

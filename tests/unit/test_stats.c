@@ -84,7 +84,7 @@ static void test_counts_of_known_traffic(void **state)
 
     setenv("LIBOS", "catloop", 1);
     setenv("DEMI_DEMIKERNEL_LOCAL_IPV4_ADDR", "10.6.0.1", 1);
-    setenv("DEMI_TCP_DELAYED_ACK_US", "0", 1); /* every segment acknowledged at once: exact counts */
+    setenv("DEMI_TCP_DELAYED_ACK_US", "0", 1);  /* every segment acknowledged at once: exact counts */
     setenv("DEMI_TCP_RTO_MIN_US", "500000", 1); /* no spurious timeout on a slow run */
     assert_int_equal(demi_stats_counter("tcp_rx", &names), EPERM);
     assert_int_equal(demi_init(&args), 0);

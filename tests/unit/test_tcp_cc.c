@@ -116,7 +116,7 @@ static void check_initial_window(const struct tcp_cc_ops *cc)
     assert_int_equal(p.cwnd, 5360);
     pcb_setup(&p, cc, 8960); /* jumbo: 2 segments */
     assert_int_equal(p.cwnd, 17920);
-    pcb_setup(&p, cc, 0);    /* MSS not known: the 536 default */
+    pcb_setup(&p, cc, 0); /* MSS not known: the 536 default */
     assert_int_equal(p.cwnd, 5360);
 }
 
@@ -528,8 +528,8 @@ static void test_cubic_reno_friendly(void **state)
     /* Past cwnd_prior (100 segments, at ~57 RTTs) alpha becomes 1. */
     for (unsigned r = 41; r <= 100; r++)
         now = round_trip(&p, now, p.srtt_ns, MSS);
-    double crossing = 30 / alpha;              /* RTTs to reach 100 */
-    double expect = 100 + (100 - crossing);    /* 143.3 */
+    double crossing = 30 / alpha;           /* RTTs to reach 100 */
+    double expect = 100 + (100 - crossing); /* 143.3 */
     assert_true(fabs(segs(&p) - expect) < 2.0);
     double t = (double)(now - p.cc_state.cubic.epoch_start_ns) / SEC;
     assert_true(segs(&p) > w_cubic(100, p.cc_state.cubic.k, t) + 30);

@@ -323,12 +323,12 @@ static void test_client_ports(void **state)
  * and the old ones keep theirs.
  */
 enum old_end {
-    OLD_ESTABLISHED,   /* nobody closed */
-    OLD_CLOSE_WAIT,    /* the client closed */
-    OLD_LAST_ACK,      /* the client, then the server closed (rebind.py client) */
-    OLD_FIN_WAIT_1,    /* the server closed, nothing polled since */
-    OLD_FIN_WAIT_2,    /* the server closed, the client acknowledged */
-    OLD_TIME_WAIT,     /* the server, then the client closed (rebind.py server) */
+    OLD_ESTABLISHED, /* nobody closed */
+    OLD_CLOSE_WAIT,  /* the client closed */
+    OLD_LAST_ACK,    /* the client, then the server closed (rebind.py client) */
+    OLD_FIN_WAIT_1,  /* the server closed, nothing polled since */
+    OLD_FIN_WAIT_2,  /* the server closed, the client acknowledged */
+    OLD_TIME_WAIT,   /* the server, then the client closed (rebind.py server) */
 };
 
 static void rebind_over(enum old_end how, uint16_t port)

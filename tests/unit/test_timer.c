@@ -26,16 +26,16 @@
 /* A timer and what happened to it. */
 struct rec {
     struct timer t;
-    uint64_t fired_at;  /* g_now of the run that fired it last */
-    uint64_t prev_now;  /* g_prev (the run before) at that moment */
+    uint64_t fired_at; /* g_now of the run that fired it last */
+    uint64_t prev_now; /* g_prev (the run before) at that moment */
     unsigned fires;
     bool cancelled;
     /* Optional action of the callback. */
     struct timer_wheel *w;
-    struct rec *other;  /* cancel / re-arm this one */
-    uint64_t rearm_at;  /* re-arm (self or other) here; 0: don't */
-    uint64_t period;    /* periodic: re-arm self at expires + period ... */
-    unsigned limit;     /* ... until it has fired this many times */
+    struct rec *other; /* cancel / re-arm this one */
+    uint64_t rearm_at; /* re-arm (self or other) here; 0: don't */
+    uint64_t period;   /* periodic: re-arm self at expires + period ... */
+    unsigned limit;    /* ... until it has fired this many times */
 };
 
 static uint64_t g_now, g_prev;
@@ -95,8 +95,8 @@ static uint64_t rnd_below(uint64_t n)
 
 static void test_init_rejects_bad_params(void **state)
 {
-    static const uint32_t bad[] = { 0, 3, 6, 100, 1000, 0x80000001u, 0xffffffffu };
-    static const uint32_t good[] = { 1, 2, 64, 4096 };
+    static const uint32_t bad[] = {0, 3, 6, 100, 1000, 0x80000001u, 0xffffffffu};
+    static const uint32_t good[] = {1, 2, 64, 4096};
     struct timer_wheel w;
 
     (void)state;
@@ -200,9 +200,9 @@ static void random_run(uint32_t nslots, uint64_t tick, size_t n, uint64_t seed)
             continue;
         }
         assert_int_equal(x->fires, 1);
-        assert_true(e <= x->fired_at);                                    /* never early */
+        assert_true(e <= x->fired_at);                                     /* never early */
         assert_true(x->fired_at < e + tick + (x->fired_at - x->prev_now)); /* contract */
-        assert_true(x->prev_now < e);                                     /* first run reaching it */
+        assert_true(x->prev_now < e);                                      /* first run reaching it */
     }
     timer_wheel_fini(&w);
     free(r);
@@ -238,8 +238,8 @@ static void test_order_across_slots(void **state)
     struct rec r[10];
     /* Armed out of tick order. Within a tick, arm order wins over expiry:
      * r[3] before r[6] (tick 11), r[2] before r[8], r[9] (tick 15). */
-    static const uint64_t exp[10] = { 170, 120, 150, 110, 190, 130, 101, 160, 145, 149 };
-    static const int want[10] = { 3, 6, 1, 5, 2, 8, 9, 7, 0, 4 };
+    static const uint64_t exp[10] = {170, 120, 150, 110, 190, 130, 101, 160, 145, 149};
+    static const int want[10] = {3, 6, 1, 5, 2, 8, 9, 7, 0, 4};
 
     (void)state;
     reset(100);
@@ -270,10 +270,10 @@ static void test_arm_in_past_fires_next_run(void **state)
     rec_init(&exact, record);
     rec_init(&later, record);
     assert_int_equal(run(&w, 1005), 0);
-    timer_arm(&w, &past.t, 500);     /* long ago: many revolutions back */
+    timer_arm(&w, &past.t, 500); /* long ago: many revolutions back */
     timer_arm(&w, &zero.t, 0);
     timer_arm(&w, &exact.t, 1005);
-    timer_arm(&w, &later.t, 1008);   /* same tick as now, not yet due */
+    timer_arm(&w, &later.t, 1008); /* same tick as now, not yet due */
     assert_int_equal(run(&w, 1005), 3);
     assert_int_equal(past.fires + zero.fires + exact.fires, 3);
     assert_int_equal(later.fires, 0);
@@ -469,7 +469,7 @@ static void test_callback_arms_due_now(void **state)
     a.other = &b;
     a.rearm_at = 1000; /* b due now */
     b.other = &c;
-    b.rearm_at = 3;    /* c long overdue */
+    b.rearm_at = 3; /* c long overdue */
     timer_arm(&w, &a.t, 995);
     assert_int_equal(run(&w, 1000), 1);
     assert_int_equal(b.fires, 0);
@@ -559,7 +559,7 @@ static void test_next(void **state)
     assert_true(timer_wheel_next(&w) == 1234);
     timer_arm(&w, &c.t, 1300); /* re-armed later */
     assert_true(timer_wheel_next(&w) == 1300);
-    timer_arm(&w, &d.t, 700);  /* in the past: reported as is */
+    timer_arm(&w, &d.t, 700); /* in the past: reported as is */
     assert_true(timer_wheel_next(&w) == 700);
     assert_int_equal(run(&w, 1000), 1);
     assert_true(timer_wheel_next(&w) == 1300);

@@ -194,14 +194,10 @@ static void test_udp_queue_full(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        T(test_udp_output_roundtrip),
-        T(test_udp_output_chain_and_max),
-        T(test_udp_input_delivered),
-        T(test_udp_runt),
-        T(test_udp_bad_length),
-        T(test_udp_bad_csum),
-        T(test_udp_no_checksum_accepted),
-        T(test_udp_no_port),
+        T(test_udp_output_roundtrip),     T(test_udp_output_chain_and_max),
+        T(test_udp_input_delivered),      T(test_udp_runt),
+        T(test_udp_bad_length),           T(test_udp_bad_csum),
+        T(test_udp_no_checksum_accepted), T(test_udp_no_port),
         T(test_udp_queue_full),
     };
 

@@ -611,7 +611,7 @@ static void test_wait_any_consumes_only_returned(void **state)
     assert_int_equal(check_pop_result(&qr, b.sqd, 'B'), 7);
     assert_int_equal(demi_wait(&qr, qts[1], &t_zero), EINVAL);
     assert_int_equal(demi_wait_any(&qr, &off, qts, 3, &t_zero), EINVAL); /* qts[1] consumed */
-    assert_int_equal(demi_wait(&qr, qts[0], &t_zero), ETIMEDOUT);       /* still pending */
+    assert_int_equal(demi_wait(&qr, qts[0], &t_zero), ETIMEDOUT);        /* still pending */
     wait_ok(push_qt, &qr);
 
     /* a's pop: first in the list wins when a token appears twice. */

@@ -105,8 +105,8 @@ int main(int argc, char **argv)
         for (uint32_t k = 0; k < CFG_N; k++)
             if (bpf_map_lookup_elem(fd, &k, &v[k]) < 0)
                 return die("lookup", errno);
-        printf("seen %llu dropped %llu ppm %llu\n", (unsigned long long)v[CFG_SEEN],
-               (unsigned long long)v[CFG_DROPPED], (unsigned long long)v[CFG_PPM]);
+        printf("seen %llu dropped %llu ppm %llu\n", (unsigned long long)v[CFG_SEEN], (unsigned long long)v[CFG_DROPPED],
+               (unsigned long long)v[CFG_PPM]);
         return 0;
     }
     return usage();
