@@ -56,7 +56,7 @@ extern "C" {
 /* demi_create_pipe() and demi_open_pipe() are declared in <demi/libos.h>,
  * where Demikernel declares them; the details of their errors:
  *
- * demi_create_pipe(int *qd_out, const char *name): 0;
+ * demi_create_pipe(int *memqd_out, const char *name): 0;
  *   EINVAL  NULL argument, a bad name, or demi_init not called;
  *   EEXIST  a pipe of that name exists and its creator is alive (a pipe
  *           whose creator died is removed and created anew), or the name
@@ -64,7 +64,7 @@ extern "C" {
  *   EMFILE  the qd table is full; ENOMEM, or the errno of shm_open, mmap,
  *           ftruncate when the shared memory cannot be set up.
  *
- * demi_open_pipe(int *qd_out, const char *name): 0;
+ * demi_open_pipe(int *memqd_out, const char *name): 0;
  *   EINVAL  NULL argument, a bad name, or demi_init not called;
  *   ENOENT  no such pipe (never created, closed by its creator, or its
  *           creator died);
