@@ -136,6 +136,8 @@ why_exit() {
 
 # pair NAME LIBOS PROG READY_CHECK "SERVER ARGS" "CLIENT ARGS"
 # Server first, client once READY_CHECK holds; both must exit 0 in time.
+# PAIR_SENV / PAIR_CENV: VAR=VALUE words for the server's / client's
+# environment only (catnip: each end its own CONFIG_PATH).
 pair() {
     local name=$1 libos=$2 prog=$3 ready=$4 sargs=$5 cargs=$6
     local slog=$tmp/$prog.$libos.server.log clog=$tmp/$prog.$libos.client.log spid rc_s rc_c
@@ -145,7 +147,7 @@ pair() {
     fi
     # The programs' own pids (not timeout's) name what they leave in /dev/shm.
     # shellcheck disable=SC2086,SC2016 # the argument strings are word lists
-    LIBOS=$libos timeout "$limit" bash -c 'echo $$ >"$0.pid"; exec "$@"' "$slog" "$tmp/$prog" $sargs >"$slog" 2>&1 &
+    LIBOS=$libos env ${PAIR_SENV:-} timeout "$limit" bash -c 'echo $$ >"$0.pid"; exec "$@"' "$slog" "$tmp/$prog" $sargs >"$slog" 2>&1 &
     spid=$!
     pids+=("$spid")
     if ! wait_for "$ready" "$spid"; then
@@ -156,7 +158,7 @@ pair() {
         return
     fi
     # shellcheck disable=SC2086,SC2016
-    LIBOS=$libos timeout "$limit" bash -c 'echo $$ >"$0.pid"; exec "$@"' "$clog" "$tmp/$prog" $cargs >"$clog" 2>&1
+    LIBOS=$libos env ${PAIR_CENV:-} timeout "$limit" bash -c 'echo $$ >"$0.pid"; exec "$@"' "$clog" "$tmp/$prog" $cargs >"$clog" 2>&1
     rc_c=$?
     [ "$rc_c" -ne 0 ] && kill "$spid" 2>/dev/null
     wait "$spid"
@@ -273,6 +275,35 @@ fi
 for prog in udp-push-pop udp-ping-pong; do
     skip "$prog over catloop, two processes" "catloop has no UDP between processes (ENOTSUP, as Demikernel's catloop)"
 done
+
+# Catnip: libdemi's stack over DPDK, two processes joined by net_memif (no
+# NIC, no hugepages: scripts/memif-config.sh), 10.99.0.1 and 10.99.0.2.
+# The server is ready once its memif socket (abstract: ss -xl) listens and
+# a second has passed for its own listen.
+if [ ! -e "$build/src/libdemi_dpdk.a" ]; then
+    for prog in tcp-push-pop udp-push-pop; do
+        skip "$prog over catnip (memif), two processes" "this libdemi is built without DPDK"
+    done
+elif [ "${DEMIKERNEL_CATNIP:-1}" = 1 ]; then
+    # shellcheck source=scripts/memif-config.sh
+    . "$here/../../scripts/memif-config.sh"
+    for prog in tcp-push-pop udp-push-pop; do
+        sock=$tmp/memif-$prog.sock
+        memif_config server 10.99.0.1 10.99.0.2 0 "$tmp/catnip-s.yaml" "dk$$-$prog" "$sock"
+        memif_config client 10.99.0.2 10.99.0.1 1 "$tmp/catnip-c.yaml" "dk$$-$prog" "$sock"
+        if [ "$prog" = tcp-push-pop ]; then
+            sargs="--server 10.99.0.1 12345" cargs="--client 10.99.0.1 12345" what="64 B x 1024"
+        else
+            sargs="--server 10.99.0.1 12345 64 150" cargs="--client 10.99.0.2 12346 10.99.0.1 12345 64 150"
+            what="64 B x 150"
+        fi
+        PAIR_SENV="CONFIG_PATH=$tmp/catnip-s.yaml" PAIR_CENV="CONFIG_PATH=$tmp/catnip-c.yaml" \
+            pair "$prog over catnip (DPDK net_memif), two processes ($what)" catnip "$prog" \
+            "ss -xl | grep -qF '$sock' && sleep 1" "$sargs" "$cargs"
+    done
+else
+    skip "tcp-push-pop, udp-push-pop over catnip" "DEMIKERNEL_CATNIP=0"
+fi
 
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ] || exit 1
