@@ -2,17 +2,24 @@
 """Count test cases in a meson testlog.json: cmocka's "[  PASSED  ] N test(s)"
 and "[  FAILED  ] N test(s)" lines, or an "N passed, M failed" line from a
 script. A test program with neither line counts as one case, by exit status.
-Prints "PASSED FAILED label"."""
+A program that meson reports skipped (exit 77: what it needs is not here)
+counts as neither; the label names it and its first reason ("# SKIP ..."),
+so a skip is never silent. Prints "PASSED FAILED label"."""
 import json
 import re
 import sys
 
 path, label = sys.argv[1], sys.argv[2]
 passed = failed = 0
+skipped = []
 with open(path) as f:
     for line in f:
         t = json.loads(line)
         out = (t.get("stdout") or "") + "\n" + (t.get("stderr") or "")
+        if t.get("result") == "SKIP":
+            why = re.search(r"# SKIP (.*)", out) or re.search(r"(\S.*)\s*$", out)
+            skipped.append("%s (%s)" % (t.get("name", "?").split(" / ")[-1], why.group(1).strip() if why else "no reason given"))
+            continue
         ok = t.get("result") == "OK"
         p = re.findall(r"\[  PASSED  \] (\d+) test", out)
         fl = re.findall(r"\[  FAILED  \] (\d+) test", out)
@@ -30,4 +37,6 @@ with open(path) as f:
         else:
             passed += ok
             failed += not ok
+if skipped:
+    label += "; skipped: " + "; ".join(skipped)
 print(passed, failed, label)
