@@ -647,6 +647,7 @@ static void init_once(void)
     setenv("DEMI_LIBDEMI_POOL_LARGE_COUNT", "16", 1);
     setenv("DEMI_LIBDEMI_POOL_HUGE_COUNT", "2", 1);
     setenv("DEMI_TCP_MSL_MS", "1000", 1);
+    setenv("DEMI_TCP_MAX_CONNECTIONS", "64", 1);
     setenv("DEMI_LIBDEMI_LOG_LEVEL", "error", 1);
     ret = demi_init(&args);
     if (ret)
