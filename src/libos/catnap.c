@@ -13,6 +13,7 @@
 #include "core/common.h"
 #include "core/log.h"
 #include "libos/runtime.h"
+#include "libos/sockopt.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -519,34 +520,9 @@ static int cn_progress_pops(struct cn_sock *s)
 
 /* ---- options ----------------------------------------------------------- */
 
-/* The options PDPIX supports and the size of their value. 0 if unsupported. */
-static socklen_t cn_opt_size(int level, int optname)
-{
-    if (level == SOL_SOCKET) {
-        switch (optname) {
-        case SO_LINGER:
-            return sizeof(struct linger);
-        case SO_KEEPALIVE:
-        case SO_REUSEADDR:
-        case SO_RCVBUF:
-        case SO_SNDBUF:
-            return sizeof(int);
-        }
-    } else if (level == IPPROTO_TCP) {
-        switch (optname) {
-        case TCP_NODELAY:
-        case TCP_KEEPIDLE: /* the kernel checks Linux's ranges (EINVAL) */
-        case TCP_KEEPINTVL:
-        case TCP_KEEPCNT:
-            return sizeof(int);
-        }
-    }
-    return 0;
-}
-
 static int cn_setsockopt(struct queue *q, int level, int optname, const void *optval, socklen_t optlen)
 {
-    socklen_t want = cn_opt_size(level, optname);
+    socklen_t want = libos_sockopt_size(level, optname);
 
     if (want == 0)
         return ENOPROTOOPT;
@@ -561,7 +537,7 @@ static int cn_setsockopt(struct queue *q, int level, int optname, const void *op
 
 static int cn_getsockopt(struct queue *q, int level, int optname, void *optval, socklen_t *optlen)
 {
-    socklen_t want = cn_opt_size(level, optname);
+    socklen_t want = libos_sockopt_size(level, optname);
 
     if (want == 0)
         return ENOPROTOOPT;

@@ -6,37 +6,13 @@
  */
 #include "core/common.h"
 #include "libos/inet_int.h"
+#include "libos/sockopt.h"
 #include "net/tcp.h"
 
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
-
-/* The options PDPIX supports and the size of their value; 0 if unsupported. */
-static socklen_t inet_opt_size(int level, int optname)
-{
-    if (level == SOL_SOCKET) {
-        switch (optname) {
-        case SO_LINGER:
-            return sizeof(struct linger);
-        case SO_KEEPALIVE:
-        case SO_REUSEADDR:
-        case SO_RCVBUF:
-        case SO_SNDBUF:
-            return sizeof(int);
-        }
-    } else if (level == IPPROTO_TCP) {
-        switch (optname) {
-        case TCP_NODELAY:
-        case TCP_KEEPIDLE:
-        case TCP_KEEPINTVL:
-        case TCP_KEEPCNT:
-            return sizeof(int);
-        }
-    }
-    return 0;
-}
 
 /* Linux's limits: MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL (seconds) and
  * MAX_TCP_KEEPCNT (include/net/tcp.h). */
@@ -79,7 +55,7 @@ static int inet_secs(uint64_t ns)
 int inet_setsockopt(struct queue *q, int level, int optname, const void *optval, socklen_t optlen)
 {
     struct tcp_pcb *pcb = isock(q)->pcb;
-    socklen_t want = inet_opt_size(level, optname);
+    socklen_t want = libos_sockopt_size(level, optname);
     int v = 0;
 
     if (want == 0 || (!pcb && !(level == SOL_SOCKET && optname == SO_REUSEADDR)))
@@ -129,7 +105,7 @@ int inet_setsockopt(struct queue *q, int level, int optname, const void *optval,
 int inet_getsockopt(struct queue *q, int level, int optname, void *optval, socklen_t *optlen)
 {
     struct tcp_pcb *pcb = isock(q)->pcb;
-    socklen_t want = inet_opt_size(level, optname);
+    socklen_t want = libos_sockopt_size(level, optname);
     int v;
 
     if (want == 0 || (!pcb && !(level == SOL_SOCKET && optname == SO_REUSEADDR)))
