@@ -292,6 +292,20 @@ static void test_arp_refresh_extends_ttl(void **state)
     assert_int_equal(c->s.stats.arp_expired, 1);
 }
 
+/* PEER_IP learned (its request to us) and used (a datagram to it), then
+ * the clock at its TTL, nothing captured: where re-confirmation starts. */
+static void learn_use_and_age_peer(struct ctx *c)
+{
+    struct pkt p;
+
+    mk_arp(&p, bcast_mac, ARP_OP_REQUEST, peer_mac, PEER_IP, zero_mac, MY_IP);
+    feed(c, &p);
+    send_udp(c, PEER_IP, 7, (const uint8_t *)"a", 1);
+    inet_stack_poll(&c->s);
+    sink_clear(c);
+    clock_advance(ARP_TTL_NS);
+}
+
 /* An entry in use when its TTL ends stays in use while a unicast request
  * to the peer's MAC re-confirms it (RFC 1122 2.3.2.1): traffic never waits
  * for a new resolution. Confirmed, it lives another TTL; idle for that
@@ -301,13 +315,7 @@ static void test_arp_used_entry_reconfirmed(void **state)
     struct ctx *c = *state;
     struct pkt p;
 
-    mk_arp(&p, bcast_mac, ARP_OP_REQUEST, peer_mac, PEER_IP, zero_mac, MY_IP);
-    feed(c, &p);
-    sink_clear(c);
-    send_udp(c, PEER_IP, 7, (const uint8_t *)"a", 1);
-    inet_stack_poll(&c->s);
-    sink_clear(c);
-    clock_advance(ARP_TTL_NS);
+    learn_use_and_age_peer(c);
     inet_stack_poll(&c->s);
     assert_int_equal(c->s.stats.arp_expired, 0);
     assert_int_equal(c->s.stats.arp_tx_probe, 1);
@@ -341,14 +349,8 @@ static void test_arp_used_entry_reconfirmed(void **state)
 static void test_arp_reconfirm_unanswered(void **state)
 {
     struct ctx *c = *state;
-    struct pkt p;
 
-    mk_arp(&p, bcast_mac, ARP_OP_REQUEST, peer_mac, PEER_IP, zero_mac, MY_IP);
-    feed(c, &p);
-    send_udp(c, PEER_IP, 7, (const uint8_t *)"a", 1);
-    inet_stack_poll(&c->s);
-    sink_clear(c);
-    clock_advance(ARP_TTL_NS);
+    learn_use_and_age_peer(c);
     inet_stack_poll(&c->s);
     for (int i = 0; i < ARP_RETRIES; i++) {
         clock_advance(ARP_TIMEOUT_NS);
@@ -379,12 +381,7 @@ static void test_arp_reconfirm_survives_flood(void **state)
     struct ctx *c = *state;
     struct pkt p;
 
-    mk_arp(&p, bcast_mac, ARP_OP_REQUEST, peer_mac, PEER_IP, zero_mac, MY_IP);
-    feed(c, &p);
-    send_udp(c, PEER_IP, 7, (const uint8_t *)"a", 1);
-    inet_stack_poll(&c->s);
-    sink_clear(c);
-    clock_advance(ARP_TTL_NS);
+    learn_use_and_age_peer(c);
     inet_stack_poll(&c->s);
     assert_int_equal(c->s.stats.arp_tx_probe, 1);
     sink_clear(c);
