@@ -14,13 +14,15 @@
  * DEMI_* variable that is neither DEMI_<KEY> nor an alias. The message
  * suggests the closest key (edit distance, or the same leaf in another
  * section). Anything else we do not use (Demikernel's own sections and keys,
- * an application's sections) is listed in cfg->ignored.
+ * an application's sections) is listed in cfg->ignored. The DEMI_*
+ * variables are read by config_env.c.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* GNU strerror_r */
 #endif
 
 #include "core/config.h"
+#include "core/config_load.h"
 #include "core/config_suggest.h"
 
 #include "core/common.h"
@@ -33,29 +35,12 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <unistd.h> /* environ */
 #include <yaml.h>
 
 /* Bound on cfg->ignored so a hostile file cannot make us hoard memory. */
 #define IGNORED_MAX 8192
 
-struct loader {
-    struct demi_config *cfg;
-    char *err;
-    size_t errlen;
-    const char *path; /* file being read, for messages */
-    char *ignored;    /* heap, '\n'-separated */
-    size_t ignored_len;
-};
-
-/* Where a value comes from, for error messages. */
-struct origin {
-    const char *env;                  /* variable name, or NULL for the file */
-    size_t line;                      /* 1-based line in the file */
-    const struct config_alias *alias; /* @env is this alias, or NULL */
-};
-
-__attribute__((format(printf, 3, 4))) static int fail(struct loader *ld, int ret, const char *fmt, ...)
+int config_fail(struct loader *ld, int ret, const char *fmt, ...)
 {
     va_list ap;
 
@@ -66,7 +51,7 @@ __attribute__((format(printf, 3, 4))) static int fail(struct loader *ld, int ret
 }
 
 /* Writes @s as a short double-quoted string fit for a one-line message. */
-static const char *quote(const char *s, size_t len, char *buf, size_t size)
+const char *config_quote(const char *s, size_t len, char *buf, size_t size)
 {
     const size_t show_max = 48;
     size_t o = 0;
@@ -169,7 +154,7 @@ static int hexval(char c)
 }
 
 /* Exactly six two-digit hex groups separated by ':'. */
-static bool parse_mac(const char *s, uint8_t mac[6])
+bool config_parse_mac(const char *s, uint8_t mac[6])
 {
     uint8_t m[6];
 
@@ -185,7 +170,7 @@ static bool parse_mac(const char *s, uint8_t mac[6])
     return true;
 }
 
-static bool parse_ipv4(const char *s, struct in_addr *out)
+bool config_parse_ipv4(const char *s, struct in_addr *out)
 {
     /* inet_pton, unlike inet_aton, takes only the dotted-quad form. */
     return inet_pton(AF_INET, s, out) == 1;
@@ -264,20 +249,21 @@ static void expected_form(const struct config_key *k, bool env, char *buf, size_
 }
 
 /* @got is already formatted: a quoted value, or "a mapping", etc. */
-static int value_error(struct loader *ld, const struct origin *o, const struct config_key *k, const char *got)
+int config_value_error(struct loader *ld, const struct origin *o, const struct config_key *k, const char *got)
 {
     char exp[160];
 
     expected_form(k, o->env != NULL, exp, sizeof(exp));
     if (o->alias)
-        return fail(ld, EINVAL, "environment %s (alias of %s): expected %s%s, got %s", o->env, k->key,
-                    o->alias->presence ? "1, 0 or " : "", exp, got);
+        return config_fail(ld, EINVAL, "environment %s (alias of %s): expected %s%s, got %s", o->env, k->key,
+                           o->alias->presence ? "1, 0 or " : "", exp, got);
     if (o->env)
-        return fail(ld, EINVAL, "environment %s: expected %s, got %s", o->env, exp, got);
-    return fail(ld, EINVAL, "config %s: key %s: expected %s, got %s (line %zu)", ld->path, k->key, exp, got, o->line);
+        return config_fail(ld, EINVAL, "environment %s: expected %s, got %s", o->env, exp, got);
+    return config_fail(ld, EINVAL, "config %s: key %s: expected %s, got %s (line %zu)", ld->path, k->key, exp, got,
+                       o->line);
 }
 
-static void mark_set(struct loader *ld, size_t i, const struct origin *o)
+void config_mark_set(struct loader *ld, size_t i, const struct origin *o)
 {
     const char tcp[] = "tcp_socket_options.";
 
@@ -288,7 +274,7 @@ static void mark_set(struct loader *ld, size_t i, const struct origin *o)
 }
 
 /* Parses a scalar type into its field; false leaves the field untouched. */
-static bool set_scalar(struct demi_config *cfg, const struct config_key *k, const char *s)
+bool config_set_scalar(struct demi_config *cfg, const struct config_key *k, const char *s)
 {
     void *p = field(cfg, k->offset);
     bool ok = false;
@@ -304,10 +290,10 @@ static bool set_scalar(struct demi_config *cfg, const struct config_key *k, cons
         ok = parse_string(k, s, p);
         break;
     case CONFIG_T_IPV4:
-        ok = parse_ipv4(s, p);
+        ok = config_parse_ipv4(s, p);
         break;
     case CONFIG_T_MAC:
-        ok = parse_mac(s, p);
+        ok = config_parse_mac(s, p);
         break;
     case CONFIG_T_STRLIST:
     case CONFIG_T_ARPMAP:
@@ -319,7 +305,7 @@ static bool set_scalar(struct demi_config *cfg, const struct config_key *k, cons
 }
 
 /* Replaces eal_argv by copies of @items; the old strings are freed. */
-static int set_strlist(struct loader *ld, const char *const *items, int n)
+int config_set_strlist(struct loader *ld, const char *const *items, int n)
 {
     struct demi_config *cfg = ld->cfg;
     char *copy[CONFIG_EAL_ARGS_MAX];
@@ -329,7 +315,7 @@ static int set_strlist(struct loader *ld, const char *const *items, int n)
         if (!copy[i]) {
             while (i--)
                 free(copy[i]);
-            return fail(ld, ENOMEM, "config: out of memory");
+            return config_fail(ld, ENOMEM, "config: out of memory");
         }
     }
     for (int i = 0; i < CONFIG_EAL_ARGS_MAX; i++) {
@@ -340,7 +326,7 @@ static int set_strlist(struct loader *ld, const char *const *items, int n)
     return 0;
 }
 
-static void set_arpmap(struct demi_config *cfg, const struct config_arp_entry *e, int n)
+void config_set_arpmap(struct demi_config *cfg, const struct config_arp_entry *e, int n)
 {
     memset(cfg->arp_table, 0, sizeof(cfg->arp_table));
     if (n)
@@ -348,7 +334,7 @@ static void set_arpmap(struct demi_config *cfg, const struct config_arp_entry *e
     cfg->arp_table_len = n;
 }
 
-static int find_key(const char *name)
+int config_find_key(const char *name)
 {
     for (size_t i = 0; i < config_nkeys; i++)
         if (strcmp(config_keys[i].key, name) == 0)
@@ -365,206 +351,6 @@ static bool is_section(const char *name)
         if (strncmp(config_keys[i].key, name, len) == 0 && config_keys[i].key[len] == '.')
             return true;
     return false;
-}
-
-/* ---- environment ---- */
-
-/* "inetstack_config.mtu" -> "DEMI_INETSTACK_CONFIG_MTU" */
-static void env_name(const char *key, char *buf, size_t size)
-{
-    size_t o = (size_t)snprintf(buf, size, "DEMI_");
-
-    for (; *key && o + 1 < size; key++)
-        buf[o++] = *key == '.' ? '_' : (char)(*key >= 'a' && *key <= 'z' ? *key - 'a' + 'A' : *key);
-    buf[o] = '\0';
-}
-
-/* Every key's variable, built once per load: env[i] is config_keys[i]'s. */
-struct env_names {
-    char name[CONFIG_KEYS_MAX][NAME_MAX_LEN];
-    const char *ptr[CONFIG_KEYS_MAX];
-};
-
-static void env_names_build(struct env_names *en)
-{
-    for (size_t i = 0; i < config_nkeys; i++) {
-        env_name(config_keys[i].key, en->name[i], sizeof(en->name[i]));
-        en->ptr[i] = en->name[i];
-    }
-}
-
-/*
- * @var (a DEMI_* variable) is neither a key's nor an alias: the error, with
- * the closest variable: by edit distance, or the one key whose variable
- * ends with what follows DEMI_ (DEMI_MTU: DEMI_INETSTACK_CONFIG_MTU).
- */
-static int env_unknown(struct loader *ld, const struct env_names *en, const char *var)
-{
-    const char *tail = var + 5;
-    size_t limit = config_suggest_limit(strlen(tail));
-    struct suggestion s = {0};
-    char shown[64], aliases[128] = "", *end;
-    size_t o = 0;
-    int u;
-
-    for (size_t i = 0; i < config_nkeys; i++)
-        config_consider(&s, var, en->name[i], limit, i, false);
-    for (size_t i = 0; i < config_naliases; i++)
-        config_consider(&s, var, config_aliases[i].env, limit, i, true);
-    if (!s.found && *tail && (u = config_unique_tail(en->ptr, config_nkeys, '_', tail)) >= 0)
-        config_consider(&s, en->name[u], en->name[u], 0, (size_t)u, false);
-    /* The name unquoted: quote() without its first and last quote. */
-    quote(var, strlen(var), shown, sizeof(shown));
-    end = strrchr(shown, '"');
-    memmove(end, end + 1, strlen(end + 1) + 1);
-    if (s.found && s.alias)
-        return fail(ld, EINVAL, "environment %s: not a libdemi variable; did you mean %s (alias of %s)?", shown + 1,
-                    s.name, config_aliases[s.key].key);
-    if (s.found)
-        return fail(ld, EINVAL, "environment %s: not a libdemi variable; did you mean %s (key %s)?", shown + 1, s.name,
-                    config_keys[s.key].key);
-    for (size_t i = 0; i < config_naliases && o < sizeof(aliases); i++)
-        o += (size_t)snprintf(aliases + o, sizeof(aliases) - o, "%s%s", i ? ", " : "", config_aliases[i].env);
-    return fail(ld, EINVAL,
-                "environment %s: not a libdemi variable: a DEMI_* variable is DEMI_<KEY> for a key "
-                "demi-config lists, or one of %s",
-                shown + 1, aliases);
-}
-
-/* Space-separated, no quoting: enough for EAL flags, which hold no spaces. */
-static int env_strlist(struct loader *ld, size_t i, const struct origin *o, const char *text)
-{
-    const char *items[CONFIG_EAL_ARGS_MAX];
-    char *copy = strdup(text), *save = NULL, *tok;
-    char got[64];
-    int n = 0, ret;
-
-    if (!copy)
-        return fail(ld, ENOMEM, "config: out of memory");
-    for (tok = strtok_r(copy, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
-        if (n == CONFIG_EAL_ARGS_MAX) {
-            free(copy);
-            return value_error(ld, o, &config_keys[i], quote(text, strlen(text), got, sizeof(got)));
-        }
-        items[n++] = tok;
-    }
-    ret = set_strlist(ld, items, n);
-    free(copy);
-    return ret;
-}
-
-/* "mac=ip,mac=ip"; blanks around items are allowed, empty items skipped. */
-static int env_arpmap(struct loader *ld, size_t i, const struct origin *o, const char *text)
-{
-    struct config_arp_entry e[CONFIG_ARP_TABLE_MAX];
-    char *copy = strdup(text), *save = NULL, *tok;
-    char got[64];
-    int n = 0;
-
-    if (!copy)
-        return fail(ld, ENOMEM, "config: out of memory");
-    for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        char *eq, *end;
-
-        tok += strspn(tok, " \t");
-        end = tok + strlen(tok);
-        while (end > tok && (end[-1] == ' ' || end[-1] == '\t'))
-            *--end = '\0';
-        if (!*tok)
-            continue;
-        eq = strchr(tok, '=');
-        if (eq)
-            *eq = '\0';
-        if (n == CONFIG_ARP_TABLE_MAX || !eq || !parse_mac(tok, e[n].mac) || !parse_ipv4(eq + 1, &e[n].ip)) {
-            free(copy);
-            /* Quote the whole variable: the offending item may be cut. */
-            return value_error(ld, o, &config_keys[i], quote(text, strlen(text), got, sizeof(got)));
-        }
-        n++;
-    }
-    free(copy);
-    set_arpmap(ld->cfg, e, n);
-    return 0;
-}
-
-/* One variable's @text into key @i. */
-static int env_apply(struct loader *ld, size_t i, const struct origin *o, const char *text)
-{
-    const struct config_key *k = &config_keys[i];
-    char got[64];
-    int ret = 0;
-
-    if (k->type == CONFIG_T_STRLIST)
-        ret = env_strlist(ld, i, o, text);
-    else if (k->type == CONFIG_T_ARPMAP)
-        ret = env_arpmap(ld, i, o, text);
-    else if (!set_scalar(ld->cfg, k, text))
-        ret = value_error(ld, o, k, quote(text, strlen(text), got, sizeof(got)));
-    if (ret)
-        return ret;
-    mark_set(ld, i, o);
-    return 0;
-}
-
-/* A presence switch's old spellings: set alone or to 1 means on. */
-static const char *presence_text(const char *text)
-{
-    if (!*text || strcmp(text, "1") == 0)
-        return "true";
-    if (strcmp(text, "0") == 0)
-        return "false";
-    return text;
-}
-
-static int load_env(struct loader *ld)
-{
-    struct env_names en;
-
-    env_names_build(&en);
-    /* A DEMI_* name we do not know is a mistake: nothing else uses ours. */
-    for (char **e = environ; e && *e; e++) {
-        char var[NAME_MAX_LEN];
-        size_t n = strcspn(*e, "="), i;
-
-        if (strncmp(*e, "DEMI_", 5) != 0)
-            continue;
-        if (strncmp(*e, "DEMI_SHIM", 9) == 0 && ((*e)[9] == '=' || (*e)[9] == '_'))
-            continue; /* the preload shim's own (docs/shim.md), read by src/shim */
-        snprintf(var, sizeof(var), "%.*s", (int)MIN(n, sizeof(var) - 1), *e);
-        for (i = 0; n < sizeof(var) && i < config_nkeys && strcmp(var, en.name[i]) != 0; i++)
-            ;
-        if (n < sizeof(var) && i < config_nkeys)
-            continue;
-        for (i = 0; n < sizeof(var) && i < config_naliases && strcmp(var, config_aliases[i].env) != 0; i++)
-            ;
-        if (n < sizeof(var) && i < config_naliases)
-            continue;
-        return env_unknown(ld, &en, var);
-    }
-    for (size_t i = 0; i < config_nkeys; i++) {
-        struct origin o = {.env = en.name[i]};
-        const char *text = getenv(en.name[i]);
-        int ret;
-
-        if (text && (ret = env_apply(ld, i, &o, text)) != 0)
-            return ret;
-    }
-    /* Aliases last: they win, as DEMI_LOG always won over the key. */
-    for (size_t a = 0; a < config_naliases; a++) {
-        const struct config_alias *al = &config_aliases[a];
-        struct origin o = {.env = al->env, .alias = al};
-        const char *text = getenv(al->env);
-        int ret, i = find_key(al->key);
-
-        if (!text)
-            continue;
-        if (i < 0)
-            return fail(ld, EINVAL, "config: alias %s names no key (%s)", al->env, al->key);
-        ret = env_apply(ld, (size_t)i, &o, al->presence ? presence_text(text) : text);
-        if (ret)
-            return ret;
-    }
-    return 0;
 }
 
 /* ---- YAML file ---- */
@@ -593,31 +379,31 @@ static int file_strlist(struct loader *ld, size_t i, const struct origin *o, yam
     int count = 0;
 
     if (node_is_null(n))
-        return set_strlist(ld, items, 0);
+        return config_set_strlist(ld, items, 0);
     if (n->type != YAML_SEQUENCE_NODE) {
         if (n->type == YAML_SCALAR_NODE) {
             char q[64];
             snprintf(got, sizeof(got), "the scalar %s",
-                     quote((const char *)n->data.scalar.value, n->data.scalar.length, q, sizeof(q)));
+                     config_quote((const char *)n->data.scalar.value, n->data.scalar.length, q, sizeof(q)));
         } else {
             snprintf(got, sizeof(got), "%s", node_kind(n));
         }
-        return value_error(ld, o, &config_keys[i], got);
+        return config_value_error(ld, o, &config_keys[i], got);
     }
     for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
         yaml_node_t *item = yaml_document_get_node(doc, *it);
 
         if (count == CONFIG_EAL_ARGS_MAX) {
             snprintf(got, sizeof(got), "%td strings", n->data.sequence.items.top - n->data.sequence.items.start);
-            return value_error(ld, o, &config_keys[i], got);
+            return config_value_error(ld, o, &config_keys[i], got);
         }
         if (!item || item->type != YAML_SCALAR_NODE || !scalar_is_text(item)) {
             snprintf(got, sizeof(got), "%s as item %d", item ? node_kind(item) : "nothing", count);
-            return value_error(ld, o, &config_keys[i], got);
+            return config_value_error(ld, o, &config_keys[i], got);
         }
         items[count++] = (const char *)item->data.scalar.value;
     }
-    return set_strlist(ld, items, count);
+    return config_set_strlist(ld, items, count);
 }
 
 static int file_arpmap(struct loader *ld, size_t i, const struct origin *o, yaml_document_t *doc, yaml_node_t *n)
@@ -627,11 +413,11 @@ static int file_arpmap(struct loader *ld, size_t i, const struct origin *o, yaml
     int count = 0;
 
     if (node_is_null(n)) {
-        set_arpmap(ld->cfg, e, 0);
+        config_set_arpmap(ld->cfg, e, 0);
         return 0;
     }
     if (n->type != YAML_MAPPING_NODE)
-        return value_error(ld, o, &config_keys[i], node_kind(n));
+        return config_value_error(ld, o, &config_keys[i], node_kind(n));
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
         yaml_node_t *kn = yaml_document_get_node(doc, p->key);
         yaml_node_t *vn = yaml_document_get_node(doc, p->value);
@@ -640,23 +426,23 @@ static int file_arpmap(struct loader *ld, size_t i, const struct origin *o, yaml
 
         if (count == CONFIG_ARP_TABLE_MAX) {
             snprintf(got, sizeof(got), "%td entries", n->data.mapping.pairs.top - n->data.mapping.pairs.start);
-            return value_error(ld, o, &config_keys[i], got);
+            return config_value_error(ld, o, &config_keys[i], got);
         }
-        if (!ks || !vs || !parse_mac((const char *)kn->data.scalar.value, e[count].mac) ||
-            !parse_ipv4((const char *)vn->data.scalar.value, &e[count].ip)) {
+        if (!ks || !vs || !config_parse_mac((const char *)kn->data.scalar.value, e[count].mac) ||
+            !config_parse_ipv4((const char *)vn->data.scalar.value, &e[count].ip)) {
             char qk[64], qv[64];
             struct origin at = {.line = (kn ? kn->start_mark.line : 0) + 1};
 
             snprintf(got, sizeof(got), "%s: %s",
-                     ks ? quote((const char *)kn->data.scalar.value, kn->data.scalar.length, qk, sizeof(qk))
+                     ks ? config_quote((const char *)kn->data.scalar.value, kn->data.scalar.length, qk, sizeof(qk))
                         : (kn ? node_kind(kn) : "nothing"),
-                     vs ? quote((const char *)vn->data.scalar.value, vn->data.scalar.length, qv, sizeof(qv))
+                     vs ? config_quote((const char *)vn->data.scalar.value, vn->data.scalar.length, qv, sizeof(qv))
                         : (vn ? node_kind(vn) : "nothing"));
-            return value_error(ld, &at, &config_keys[i], got);
+            return config_value_error(ld, &at, &config_keys[i], got);
         }
         count++;
     }
-    set_arpmap(ld->cfg, e, count);
+    config_set_arpmap(ld->cfg, e, count);
     return 0;
 }
 
@@ -672,13 +458,13 @@ static int file_value(struct loader *ld, size_t i, yaml_document_t *doc, yaml_no
     else if (k->type == CONFIG_T_ARPMAP)
         ret = file_arpmap(ld, i, &o, doc, n);
     else if (n->type != YAML_SCALAR_NODE)
-        ret = value_error(ld, &o, k, node_kind(n));
-    else if (!scalar_is_text(n) || !set_scalar(ld->cfg, k, (const char *)n->data.scalar.value))
-        ret =
-            value_error(ld, &o, k, quote((const char *)n->data.scalar.value, n->data.scalar.length, got, sizeof(got)));
+        ret = config_value_error(ld, &o, k, node_kind(n));
+    else if (!scalar_is_text(n) || !config_set_scalar(ld->cfg, k, (const char *)n->data.scalar.value))
+        ret = config_value_error(
+            ld, &o, k, config_quote((const char *)n->data.scalar.value, n->data.scalar.length, got, sizeof(got)));
     if (ret)
         return ret;
-    mark_set(ld, i, &o);
+    config_mark_set(ld, i, &o);
     return 0;
 }
 
@@ -738,10 +524,10 @@ static int file_unknown(struct loader *ld, const char *name, size_t line)
     struct suggestion s = {0};
 
     if (file_suggest(name, &s))
-        return fail(ld, EINVAL, "config %s: key %s: no such key (line %zu); did you mean %s?", ld->path, name, line,
-                    s.name);
-    return fail(ld, EINVAL, "config %s: key %s: no such key (line %zu); demi-config lists every key", ld->path, name,
-                line);
+        return config_fail(ld, EINVAL, "config %s: key %s: no such key (line %zu); did you mean %s?", ld->path, name,
+                           line, s.name);
+    return config_fail(ld, EINVAL, "config %s: key %s: no such key (line %zu); demi-config lists every key", ld->path,
+                       name, line);
 }
 
 /* A top-level name not ours: listed, with our section it resembles. */
@@ -783,8 +569,8 @@ static int walk(struct loader *ld, yaml_document_t *doc, yaml_node_t *map, const
             continue;
         if (kn->type != YAML_SCALAR_NODE || !scalar_is_text(kn)) {
             if (*prefix)
-                return fail(ld, EINVAL, "config %s: key %s: expected names inside, got %s as key (line %zu)", ld->path,
-                            prefix, node_kind(kn), kn->start_mark.line + 1);
+                return config_fail(ld, EINVAL, "config %s: key %s: expected names inside, got %s as key (line %zu)",
+                                   ld->path, prefix, node_kind(kn), kn->start_mark.line + 1);
             snprintf(name, sizeof(name), "(%s as key)", node_kind(kn));
             add_ignored(ld, name);
             continue;
@@ -797,7 +583,7 @@ static int walk(struct loader *ld, yaml_document_t *doc, yaml_node_t *map, const
             add_ignored(ld, name);
             continue;
         }
-        idx = find_key(name);
+        idx = config_find_key(name);
         if (idx >= 0) {
             ret = file_value(ld, (size_t)idx, doc, vn);
             if (ret)
@@ -806,8 +592,8 @@ static int walk(struct loader *ld, yaml_document_t *doc, yaml_node_t *map, const
             if (node_is_null(vn))
                 continue; /* a section left empty, everything commented out */
             if (vn->type != YAML_MAPPING_NODE)
-                return fail(ld, EINVAL, "config %s: key %s: expected a mapping (a section), got %s (line %zu)",
-                            ld->path, name, node_kind(vn), vn->start_mark.line + 1);
+                return config_fail(ld, EINVAL, "config %s: key %s: expected a mapping (a section), got %s (line %zu)",
+                                   ld->path, name, node_kind(vn), vn->start_mark.line + 1);
             ret = walk(ld, doc, vn, name);
             if (ret)
                 return ret;
@@ -825,16 +611,17 @@ static int walk(struct loader *ld, yaml_document_t *doc, yaml_node_t *map, const
 static int yaml_error(struct loader *ld, const yaml_parser_t *parser)
 {
     if (parser->error == YAML_MEMORY_ERROR)
-        return fail(ld, ENOMEM, "config %s: out of memory", ld->path);
+        return config_fail(ld, ENOMEM, "config %s: out of memory", ld->path);
     if (parser->error == YAML_READER_ERROR)
-        return fail(ld, EINVAL, "config %s: invalid YAML input: %s at byte %zu", ld->path,
-                    parser->problem ? parser->problem : "error", parser->problem_offset);
+        return config_fail(ld, EINVAL, "config %s: invalid YAML input: %s at byte %zu", ld->path,
+                           parser->problem ? parser->problem : "error", parser->problem_offset);
     if (parser->context)
-        return fail(ld, EINVAL, "config %s:%zu:%zu: invalid YAML: %s (%s at line %zu)", ld->path,
-                    parser->problem_mark.line + 1, parser->problem_mark.column + 1,
-                    parser->problem ? parser->problem : "syntax error", parser->context, parser->context_mark.line + 1);
-    return fail(ld, EINVAL, "config %s:%zu:%zu: invalid YAML: %s", ld->path, parser->problem_mark.line + 1,
-                parser->problem_mark.column + 1, parser->problem ? parser->problem : "syntax error");
+        return config_fail(ld, EINVAL, "config %s:%zu:%zu: invalid YAML: %s (%s at line %zu)", ld->path,
+                           parser->problem_mark.line + 1, parser->problem_mark.column + 1,
+                           parser->problem ? parser->problem : "syntax error", parser->context,
+                           parser->context_mark.line + 1);
+    return config_fail(ld, EINVAL, "config %s:%zu:%zu: invalid YAML: %s", ld->path, parser->problem_mark.line + 1,
+                       parser->problem_mark.column + 1, parser->problem ? parser->problem : "syntax error");
 }
 
 static int load_file(struct loader *ld, const char *path)
@@ -848,25 +635,25 @@ static int load_file(struct loader *ld, const char *path)
     int ret = 0;
 
     if (strlen(path) >= sizeof(ld->cfg->path))
-        return fail(ld, EINVAL, "config %.64s...: path longer than %d bytes", path, CONFIG_PATH_MAX - 1);
+        return config_fail(ld, EINVAL, "config %.64s...: path longer than %d bytes", path, CONFIG_PATH_MAX - 1);
     strcpy(ld->cfg->path, path);
     ld->path = ld->cfg->path;
 
     f = fopen(path, "rb");
     if (!f) {
         int e = errno;
-        fail(ld, EINVAL, "config %s: cannot open: %s", path, strerror_r(e, ebuf, sizeof(ebuf)));
+        config_fail(ld, EINVAL, "config %s: cannot open: %s", path, strerror_r(e, ebuf, sizeof(ebuf)));
         return e == ENOENT ? ENOENT : EINVAL;
     }
     /* fopen() succeeds on a directory; reading it would fail obscurely. */
     if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
         fclose(f);
-        return fail(ld, EINVAL, "config %s: cannot open: %s", path, strerror_r(EISDIR, ebuf, sizeof(ebuf)));
+        return config_fail(ld, EINVAL, "config %s: cannot open: %s", path, strerror_r(EISDIR, ebuf, sizeof(ebuf)));
     }
 
     if (!yaml_parser_initialize(&parser)) {
         fclose(f);
-        return fail(ld, ENOMEM, "config %s: out of memory", path);
+        return config_fail(ld, ENOMEM, "config %s: out of memory", path);
     }
     yaml_parser_set_input_file(&parser, f);
     if (!yaml_parser_load(&parser, &doc)) {
@@ -876,8 +663,8 @@ static int load_file(struct loader *ld, const char *path)
     root = yaml_document_get_root_node(&doc);
     if (root && !node_is_null(root)) {
         if (root->type != YAML_MAPPING_NODE)
-            ret = fail(ld, EINVAL, "config %s: expected a mapping of sections at the top, got %s (line %zu)", path,
-                       node_kind(root), root->start_mark.line + 1);
+            ret = config_fail(ld, EINVAL, "config %s: expected a mapping of sections at the top, got %s (line %zu)",
+                              path, node_kind(root), root->start_mark.line + 1);
         else
             ret = walk(ld, &doc, root, "");
     }
@@ -892,8 +679,8 @@ static int load_file(struct loader *ld, const char *path)
     }
     root = yaml_document_get_root_node(&extra);
     if (root)
-        ret = fail(ld, EINVAL, "config %s: expected a single YAML document, found another at line %zu", path,
-                   root->start_mark.line + 1);
+        ret = config_fail(ld, EINVAL, "config %s: expected a single YAML document, found another at line %zu", path,
+                          root->start_mark.line + 1);
     yaml_document_delete(&extra);
 out:
     yaml_parser_delete(&parser);
@@ -906,8 +693,8 @@ static int load_defaults(struct loader *ld)
     for (size_t i = 0; i < config_nkeys; i++) {
         const struct config_key *k = &config_keys[i];
 
-        if (k->def && !set_scalar(ld->cfg, k, k->def))
-            return fail(ld, EINVAL, "config: built-in default of key %s is invalid: \"%s\"", k->key, k->def);
+        if (k->def && !config_set_scalar(ld->cfg, k, k->def))
+            return config_fail(ld, EINVAL, "config: built-in default of key %s is invalid: \"%s\"", k->key, k->def);
         ld->cfg->source[i] = CONFIG_SRC_DEFAULT;
     }
     return 0;
@@ -930,7 +717,7 @@ int config_load(struct demi_config *cfg, const char *path, char *err, size_t err
     if (err && errlen)
         err[0] = '\0';
     if (!cfg)
-        return fail(&ld, EINVAL, "config: no struct to fill");
+        return config_fail(&ld, EINVAL, "config: no struct to fill");
     /* Reloading with path = cfg->path must survive the memset below. */
     if (path && strlen(path) < sizeof(path_copy))
         path = strcpy(path_copy, path);
@@ -940,7 +727,7 @@ int config_load(struct demi_config *cfg, const char *path, char *err, size_t err
     if (!ret && path && path[0])
         ret = load_file(&ld, path);
     if (!ret)
-        ret = load_env(&ld);
+        ret = config_load_env(&ld);
     if (ret) {
         free(ld.ignored);
         config_free(cfg);
