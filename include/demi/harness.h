@@ -45,6 +45,15 @@ int demi_harness_take(void *buf, size_t cap, size_t *len_out, uint64_t *when_ns)
 /** Move the virtual clock forward by @p ns and run every timer now due. */
 int demi_harness_advance(uint64_t ns);
 
+/**
+ * When the stack's next timer is due, in virtual ns since demi_init (it may
+ * be in the past: it fires at the next advance or poll). Nothing happens in
+ * the stack between now and then unless a packet is injected, so a runner
+ * may advance straight there instead of tick by tick.
+ * @return 0; ENOENT when no timer is armed; EINVAL for NULL.
+ */
+int demi_harness_next_timer(uint64_t *when_ns);
+
 /** The virtual clock, in ns since demi_init (0 when not cattest). */
 uint64_t demi_harness_now(void);
 

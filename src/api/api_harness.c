@@ -57,6 +57,21 @@ DEMI_EXPORT int demi_harness_advance(uint64_t ns)
     return 0;
 }
 
+DEMI_EXPORT int demi_harness_next_timer(uint64_t *when_ns)
+{
+    const struct libos_harness *h = harness();
+    uint64_t when;
+
+    if (!h)
+        return ENOTSUP;
+    if (!when_ns)
+        return EINVAL;
+    if ((when = h->next_timer(rt.net)) == UINT64_MAX)
+        return ENOENT;
+    *when_ns = when;
+    return 0;
+}
+
 DEMI_EXPORT uint64_t demi_harness_now(void)
 {
     return harness() ? clock_now_ns() : 0;

@@ -44,11 +44,17 @@ static int ct_listener(struct queue *q, uint32_t *half_open, uint32_t *ready)
     return 0;
 }
 
+static uint64_t ct_next_timer(struct libos *los)
+{
+    return timer_wheel_next(&inet_libos_stack(los)->timers);
+}
+
 static const struct libos_harness cattest_harness = {
     .inject = ct_inject,
     .take = ct_take,
     .check = ct_check,
     .listener = ct_listener,
+    .next_timer = ct_next_timer,
 };
 
 int cattest_create(const struct demi_config *cfg, struct libos **out)

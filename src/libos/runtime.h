@@ -89,6 +89,7 @@ struct libos_harness {
     int (*take)(struct libos *los, void *buf, size_t cap, size_t *len_out, uint64_t *when_ns);
     int (*check)(struct libos *los, char *msg, size_t cap);
     int (*listener)(struct queue *q, uint32_t *half_open, uint32_t *ready);
+    uint64_t (*next_timer)(struct libos *los); /* UINT64_MAX: none armed */
 };
 
 struct libos {
