@@ -6,6 +6,7 @@
 #include "net/tcp.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -17,6 +18,105 @@
 #define CSUM_FIRST_BYTE(b) ((uint64_t)(b) << 8)
 #define CSUM_SECOND_BYTE(b) ((uint64_t)(b))
 #endif
+
+/*
+ * The bulk of a long buffer: 32-byte blocks as vectors of 32-bit lanes,
+ * each lane split into its two 16-bit words, summed into 32-bit lane sums
+ * (a lane takes 65537 words before it can overflow: flushed every 16384
+ * blocks). Returns the sum of the 16-bit words of the @nblocks blocks at
+ * @b, in host order like csum_add's own words. GCC's and clang's vector
+ * extensions: SSE2 (any x86-64), NEON, ...; AVX2 where the CPU has it, 4 to
+ * 8 times csum_add's 4.5 bytes per ns on this project's VMs.
+ */
+typedef uint32_t csum_v4 __attribute__((vector_size(16)));
+
+static uint64_t csum_blocks_v4(const uint8_t *b, size_t nblocks)
+{
+    uint64_t sum = 0;
+
+    while (nblocks > 0) {
+        size_t n = nblocks < 16384 ? nblocks : 16384;
+        csum_v4 lo0 = {0}, hi0 = {0}, lo1 = {0}, hi1 = {0};
+
+        nblocks -= n;
+        for (; n > 0; n--, b += 32) {
+            csum_v4 v, w;
+            memcpy(&v, b, 16);
+            memcpy(&w, b + 16, 16);
+            lo0 += v & 0xffff;
+            hi0 += v >> 16;
+            lo1 += w & 0xffff;
+            hi1 += w >> 16;
+        }
+        for (int i = 0; i < 4; i++)
+            sum += (uint64_t)lo0[i] + hi0[i] + lo1[i] + hi1[i];
+    }
+    return sum;
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+typedef uint32_t csum_v8 __attribute__((vector_size(32)));
+
+__attribute__((target("avx2"))) static uint64_t csum_blocks_avx2(const uint8_t *b, size_t nblocks)
+{
+    uint64_t sum = 0;
+
+    while (nblocks > 0) {
+        size_t n = nblocks < 16384 ? nblocks : 16384;
+        csum_v8 lo = {0}, hi = {0};
+
+        nblocks -= n;
+        for (; n > 0; n--, b += 32) {
+            csum_v8 v;
+            memcpy(&v, b, 32);
+            lo += v & 0xffff;
+            hi += v >> 16;
+        }
+        for (int i = 0; i < 8; i++)
+            sum += (uint64_t)lo[i] + hi[i];
+    }
+    return sum;
+}
+
+static int csum_avx2 = -1; /* asked once: the same answer from any thread */
+
+static bool cpu_has_avx2(void)
+{
+    return __builtin_cpu_supports("avx2");
+}
+
+static uint64_t csum_blocks(const uint8_t *b, size_t nblocks)
+{
+    if (csum_avx2 < 0)
+        csum_avx2 = cpu_has_avx2();
+    return csum_avx2 ? csum_blocks_avx2(b, nblocks) : csum_blocks_v4(b, nblocks);
+}
+#else
+static int csum_avx2 = 0;
+#define cpu_has_avx2() false
+#define csum_blocks csum_blocks_v4
+#endif
+
+const char *csum_impl(void)
+{
+    if (csum_avx2 < 0)
+        csum_avx2 = cpu_has_avx2();
+    return csum_avx2 ? "avx2" : "portable";
+}
+
+int csum_set_impl(const char *name)
+{
+    if (strcmp(name, "portable") == 0)
+        csum_avx2 = 0;
+    else if (strcmp(name, "avx2") == 0 && cpu_has_avx2())
+        csum_avx2 = 1;
+    else
+        return ENOTSUP;
+    return 0;
+}
+
+/* Below this the scalar loop wins (no lane sums to fold). */
+#define CSUM_VECTOR_MIN 128
 
 void csum_add(struct csum *c, const void *p, size_t len)
 {
@@ -32,6 +132,13 @@ void csum_add(struct csum *c, const void *p, size_t len)
         b++;
         len--;
         c->odd = 0;
+    }
+    if (len >= CSUM_VECTOR_MIN) {
+        size_t nblocks = len / 32;
+
+        sum += csum_blocks(b, nblocks);
+        b += nblocks * 32;
+        len -= nblocks * 32;
     }
     /* 32-bit words into a 64-bit sum: carries pile up in the high half
      * (room for 2^32 words) and are folded once at the end. Unrolled to 32

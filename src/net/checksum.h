@@ -27,6 +27,13 @@ static inline void csum_init(struct csum *c)
 
 void csum_add(struct csum *c, const void *p, size_t len);
 
+/* The loop csum_add runs over the bulk of a long buffer: "avx2" where the
+ * CPU has it, else "portable" (SSE2 on any x86-64, NEON on arm64).
+ * csum_set_impl picks one (tests run both): 0, or ENOTSUP when this CPU or
+ * build has no such loop. Not thread-safe: call before any traffic. */
+const char *csum_impl(void);
+int csum_set_impl(const char *name);
+
 /* The pseudo-header of RFC 768 / RFC 9293 3.1 (addresses in network order). */
 void csum_add_pseudo(struct csum *c, uint32_t src, uint32_t dst, uint8_t proto, uint16_t len);
 

@@ -140,8 +140,12 @@ size_t sink_frame(const struct ctx *c, unsigned i, uint8_t *out)
 
 uint32_t ref_sum(uint32_t sum, const uint8_t *p, size_t len)
 {
-    for (size_t i = 0; i + 1 < len; i += 2)
+    /* The end-around carry at every word: any length (a 32-bit sum of
+     * 16-bit words would overflow past 128 KiB). */
+    for (size_t i = 0; i + 1 < len; i += 2) {
         sum += (uint32_t)p[i] << 8 | p[i + 1];
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
     if (len & 1)
         sum += (uint32_t)p[len - 1] << 8;
     return sum;

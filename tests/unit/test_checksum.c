@@ -11,6 +11,9 @@
 #include "net_harness.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ======================================================================= */
@@ -90,6 +93,47 @@ static void test_csum_pieces_randomized(void **state)
     }
 }
 
+/* The vector loops for long buffers, each one this CPU has: buffers up to
+ * 1 MiB (more than one flush of the lane sums), at every alignment, all
+ * 0xff (the largest lane sums) and random, whole and in pieces that start
+ * and end mid-block, against the reference. */
+static void test_csum_vector_loops(void **state)
+{
+    static const char *const impls[] = {"portable", "avx2"};
+    const char *was = csum_impl();
+    size_t cap = (1u << 20) + 64;
+    uint8_t *buf = malloc(cap);
+
+    (void)state;
+    assert_non_null(buf);
+    for (size_t k = 0; k < sizeof(impls) / sizeof(impls[0]); k++) {
+        if (csum_set_impl(impls[k]) != 0) {
+            printf("# csum %s: this CPU has no such loop, not run\n", impls[k]);
+            continue;
+        }
+        for (int iter = 0; iter < 60; iter++) {
+            size_t len = iter < 40 ? 100 + rnd() % 9000 : (iter < 50 ? 65536 + rnd() % 64 : (1u << 20) - rnd() % 64);
+            size_t off = rnd() % 33, cut = rnd() % (len + 1);
+            uint8_t *b = buf + off;
+            struct csum whole, parts;
+
+            for (size_t i = 0; i < len; i++)
+                b[i] = iter % 3 == 0 ? 0xff : (uint8_t)rnd();
+            csum_init(&whole);
+            csum_add(&whole, b, len);
+            csum_init(&parts);
+            csum_add(&parts, b, cut);
+            csum_add(&parts, b + cut, len - cut);
+            if (ntohs(csum_finish(&whole)) != ref_csum(b, len) || csum_finish(&parts) != csum_finish(&whole))
+                fail_msg("%s: len %zu off %zu cut %zu: whole %04x, pieces %04x, reference %04x", impls[k], len, off,
+                         cut, ntohs(csum_finish(&whole)), ntohs(csum_finish(&parts)), ref_csum(b, len));
+        }
+    }
+    assert_int_equal(csum_set_impl("sse9"), ENOTSUP);
+    assert_int_equal(csum_set_impl(was), 0);
+    free(buf);
+}
+
 /* CHECKSUM_PARTIAL frames (AF_PACKET from a veth peer): the field holds the
  * pseudo-header sum (not complemented); csum_complete_partial finishes it
  * as a NIC would, and leaves alone what it cannot finish. */
@@ -147,10 +191,8 @@ static void test_csum_pseudo_and_chain(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        T(test_csum_rfc1071_vector),
-        T(test_csum_pieces_randomized),
-        T(test_csum_pseudo_and_chain),
-        T(test_csum_complete_partial),
+        T(test_csum_rfc1071_vector),   T(test_csum_pieces_randomized), T(test_csum_vector_loops),
+        T(test_csum_pseudo_and_chain), T(test_csum_complete_partial),
     };
 
     return cmocka_run_group_tests_name("checksum", tests, NULL, NULL);
