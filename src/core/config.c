@@ -728,6 +728,13 @@ int config_load(struct demi_config *cfg, const char *path, char *err, size_t err
         ret = load_file(&ld, path);
     if (!ret)
         ret = config_load_env(&ld);
+    /* A jumbo MTU is asked for twice, as in Demikernel's own files: an MTU
+     * set for a jumbo link by mistake would otherwise size every buffer. */
+    if (!ret && cfg->mtu > CONFIG_MTU_STANDARD && !cfg->enable_jumbo_frames)
+        ret = config_fail(&ld, EINVAL,
+                          "%s%s%sinetstack_config.mtu %u is a jumbo MTU (above %u): set "
+                          "inetstack_config.enable_jumbo_frames: true as well",
+                          ld.path[0] ? "config " : "", ld.path, ld.path[0] ? ": " : "", cfg->mtu, CONFIG_MTU_STANDARD);
     if (ret) {
         free(ld.ignored);
         config_free(cfg);

@@ -32,6 +32,9 @@
 #define CONFIG_EAL_ARGS_MAX 64
 #define CONFIG_ERR_MAX 512
 #define CONFIG_KEYS_MAX 96
+/* The largest MTU without inetstack_config.enable_jumbo_frames (frames of
+ * 1514 bytes). */
+#define CONFIG_MTU_STANDARD 1500u
 
 struct config_arp_entry {
     uint8_t mac[6];
@@ -74,7 +77,7 @@ struct demi_config {
     /* inetstack_config.* */
     uint32_t mtu;
     uint32_t mss;
-    bool enable_jumbo_frames;
+    bool enable_jumbo_frames; /* allows mtu > CONFIG_MTU_STANDARD */
     bool udp_checksum_offload;
     bool tcp_checksum_offload;
     int arp_table_len;

@@ -89,7 +89,8 @@ const struct config_key config_keys[] = {
             "TCP maximum segment size, bytes: the largest we advertise and send (the MTU less 40 "
             "bounds it too; timestamps take 12 of it)"),
     KEY_BOOL("inetstack_config.enable_jumbo_frames", enable_jumbo_frames, "false",
-             "allow frames larger than 1514 bytes"),
+             "allow frames larger than 1514 bytes: needed for an mtu above 1500 (catnip then sizes "
+             "its mbufs to hold a whole frame)"),
     KEY_BOOL("inetstack_config.udp_checksum_offload", udp_checksum_offload, "false",
              "let the NIC compute UDP checksums"),
     KEY_BOOL("inetstack_config.tcp_checksum_offload", tcp_checksum_offload, "false",

@@ -96,7 +96,7 @@ static struct dbuf *rx_linearize(struct dpdk_dev *dd, struct rte_mbuf *m)
 {
     struct dbuf *d = NULL;
 
-    if (m->pkt_len <= MEM_SMALL_SIZE) {
+    if (m->pkt_len <= dd->pool->data_size) {
         d = dbuf_alloc(dd->pool);
         if (d) {
             uint8_t *p = d->data;
@@ -670,6 +670,27 @@ static void ext_setup(struct dpdk_dev *dd, struct rte_device *dev, const char *p
     dd->ext_iova_va = true;
 }
 
+/* The MTU to configure the port with for a stack MTU of @mtu. DPDK 22.11's
+ * net_memif reports a largest frame of 1514 bytes (ETH_FRAME_LEN, a value
+ * it never checks), so ethdev refuses any larger MTU; yet memif carries a
+ * frame of any length as a chain of its buffers, both ways. Its port is
+ * configured at the largest MTU ethdev accepts and the stack runs at @mtu:
+ * jumbo frames between two processes. Every other port gets @mtu (and
+ * rte_eth_dev_configure's verdict on it). */
+static uint32_t port_mtu_for(const struct rte_eth_dev_info *info, uint32_t mtu)
+{
+    uint32_t overhead = RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN, cap;
+
+    if (strcmp(info->driver_name, "net_memif") != 0 || info->max_rx_pktlen <= overhead ||
+        mtu + overhead <= info->max_rx_pktlen)
+        return mtu;
+    cap = info->max_rx_pktlen - overhead;
+    log_info("dpdk: %s: frames up to %u bytes over memif's chained buffers (the port is configured at MTU "
+             "%u, all DPDK 22.11's net_memif admits)",
+             info->driver_name, mtu + RTE_ETHER_HDR_LEN, cap);
+    return cap;
+}
+
 int dpdk_netdev_create(struct mem *m, const struct dpdk_port_params *p, struct netdev **out, char *err, size_t errlen)
 {
     struct rte_eth_dev_info info;
@@ -678,7 +699,7 @@ int dpdk_netdev_create(struct mem *m, const struct dpdk_port_params *p, struct n
     char pname[RTE_ETH_NAME_MAX_LEN];
     uint16_t nb_rxd = DPDK_RX_DESC, nb_txd = DPDK_TX_DESC;
     uint64_t want_tx, want_rx;
-    uint32_t mtu;
+    uint32_t mtu, port_mtu;
     int socket, ret;
     struct dpdk_mem *dm = dpdk_mem_of(m);
 
@@ -709,9 +730,10 @@ int dpdk_netdev_create(struct mem *m, const struct dpdk_port_params *p, struct n
     dd->dev.ops = &dpdk_ops;
     snprintf(dd->dev.name, sizeof(dd->dev.name), "%.*s", NETDEV_NAME_MAX - 1, pname);
 
-    /* A frame must fit one mbuf: received frames are handed up in place. */
+    /* A frame must fit one mbuf: received frames are handed up in place
+     * (dpdk_mem_attach sized them for the configured MTU). */
     mtu = p->mtu ? p->mtu : RTE_ETHER_MTU;
-    mtu = MIN(mtu, MEM_SMALL_SIZE - RTE_ETHER_HDR_LEN);
+    mtu = MIN(mtu, dm->data_room - DBUF_HEADROOM - RTE_ETHER_HDR_LEN);
     if (info.max_mtu)
         mtu = MIN(mtu, (uint32_t)info.max_mtu);
     if (mtu < info.min_mtu || mtu < RTE_ETHER_MIN_MTU) {
@@ -721,6 +743,7 @@ int dpdk_netdev_create(struct mem *m, const struct dpdk_port_params *p, struct n
         return EINVAL;
     }
     dd->dev.mtu = mtu;
+    port_mtu = port_mtu_for(&info, mtu);
 
     /* Offloads: multi-segment transmit and checksums where the port has
      * them; the stack uses what the netdev advertises. */
@@ -728,7 +751,7 @@ int dpdk_netdev_create(struct mem *m, const struct dpdk_port_params *p, struct n
               RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
     want_rx = RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
     memset(&conf, 0, sizeof(conf));
-    conf.rxmode.mtu = mtu;
+    conf.rxmode.mtu = port_mtu;
     conf.rxmode.offloads = want_rx & info.rx_offload_capa;
     conf.txmode.offloads = want_tx & info.tx_offload_capa;
     dd->multi_seg = conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_MULTI_SEGS;

@@ -36,11 +36,13 @@ int dpdk_first_port(uint16_t *port);
 
 /* Back size class MEM_SMALL of @m with the process's mbuf pool: @count
  * buffers for our own use, plus @slack for what the ports hold (receive
- * rings, frames in flight). The pool is created once per process and lives
- * as long as it (ports and rings may still hold mbufs of it after a
- * shutdown); a later attach that needs more buffers creates a bigger one.
- * 0 or an errno, with a message in @err. */
-int dpdk_mem_attach(struct mem *m, uint32_t count, uint32_t slack, char *err, size_t errlen);
+ * rings, frames in flight), each holding a frame of @frame_max bytes (0 or
+ * at most MEM_SMALL_SIZE: the standard 2 KiB; more for jumbo frames, so a
+ * received frame is still one mbuf, handed up in place). The pool is
+ * created once per process and lives as long as it (ports and rings may
+ * still hold mbufs of it after a shutdown); a later attach that needs more
+ * or other buffers creates another. 0 or an errno, with a message in @err. */
+int dpdk_mem_attach(struct mem *m, uint32_t count, uint32_t slack, uint32_t frame_max, char *err, size_t errlen);
 
 /* Receive and transmit ring sizes asked of the port (it may adjust them). */
 #define DPDK_RX_DESC 1024u

@@ -8,6 +8,8 @@
  * Memory layout of one mbuf of the pool:
  *
  *   [struct rte_mbuf 128 B][struct dbuf 64 B = priv area][data room 2176 B]
+ *
+ * (the data room is larger with jumbo frames: a whole frame fits one mbuf),
  *                                         dbuf->buf == mbuf->buf_addr ^
  *
  * so dbuf->buf + DBUF_HEADROOM is where the mbuf's data starts by default
@@ -32,7 +34,9 @@
 BUILD_BUG_ON(sizeof(struct dbuf) % RTE_MBUF_PRIV_ALIGN != 0);
 BUILD_BUG_ON(sizeof(struct rte_mbuf) % 64 != 0); /* dbufs stay 64 B aligned: sga_buf tags */
 
-#define MBUF_DATA_ROOM (DBUF_HEADROOM + MEM_SMALL_SIZE)
+/* The data room of the pool's mbufs: the headroom and the small class,
+ * or a whole jumbo frame when that is larger. */
+#define MBUF_DATA_ROOM_MIN (DBUF_HEADROOM + MEM_SMALL_SIZE)
 #define MBUF_CACHE 256u /* per-lcore cache of each mempool */
 
 /* Objects of the mempool, as runs of equal stride sorted by address: the
@@ -49,6 +53,7 @@ struct dpdk_mem {
     struct rte_mempool *mp;  /* direct mbufs, a struct dbuf in each priv area */
     struct rte_mempool *ind; /* indirect mbufs (no data room): zero-copy tx */
     uint32_t count;          /* mbufs in mp */
+    uint32_t data_room;      /* of each mbuf in mp: DBUF_HEADROOM + the small class's size */
     struct obj_run *runs;
     uint32_t nruns;
     struct dbuf_pool *pool; /* the struct mem class backed by mp, NULL if none */

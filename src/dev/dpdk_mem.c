@@ -338,14 +338,14 @@ static int build_runs(struct rte_mempool *mp, uint32_t count, struct obj_run **o
  * rte_pktmbuf_pool_create(), but without the page-boundary rule when IOVA
  * is VA (always contiguous then): with --no-huge's 4 KiB pages that rule
  * would put one 2.4 KiB mbuf per page. */
-static struct rte_mempool *mbuf_mempool_create(const char *name, uint32_t n)
+static struct rte_mempool *mbuf_mempool_create(const char *name, uint32_t n, uint16_t data_room)
 {
     struct rte_pktmbuf_pool_private priv = {
-        .mbuf_data_room_size = MBUF_DATA_ROOM,
+        .mbuf_data_room_size = data_room,
         .mbuf_priv_size = sizeof(struct dbuf),
     };
     unsigned flags = rte_eal_iova_mode() == RTE_IOVA_VA ? RTE_MEMPOOL_F_NO_IOVA_CONTIG : 0;
-    unsigned elt = sizeof(struct rte_mbuf) + sizeof(struct dbuf) + MBUF_DATA_ROOM;
+    unsigned elt = sizeof(struct rte_mbuf) + sizeof(struct dbuf) + data_room;
     unsigned cache = MIN(MBUF_CACHE, n / 2);
     struct rte_mempool *mp;
     int ret;
@@ -371,7 +371,7 @@ static struct rte_mempool *mbuf_mempool_create(const char *name, uint32_t n)
     /* The layout everything here relies on. */
     {
         struct rte_mbuf *m = rte_mbuf_raw_alloc(mp);
-        bool ok = m && mbuf_dbuf(m)->buf == (uint8_t *)m->buf_addr && m->buf_len == MBUF_DATA_ROOM;
+        bool ok = m && mbuf_dbuf(m)->buf == (uint8_t *)m->buf_addr && m->buf_len == data_room;
         if (m)
             rte_mbuf_raw_free(m);
         if (!ok) {
@@ -383,10 +383,13 @@ static struct rte_mempool *mbuf_mempool_create(const char *name, uint32_t n)
     return mp;
 }
 
-int dpdk_mem_attach(struct mem *m, uint32_t count, uint32_t slack, char *err, size_t errlen)
+int dpdk_mem_attach(struct mem *m, uint32_t count, uint32_t slack, uint32_t frame_max, char *err, size_t errlen)
 {
     struct dpdk_mem *dm = &g_mem;
     uint32_t n = count + slack;
+    /* Cache-line multiples, so every mbuf's data stays aligned. */
+    uint32_t room = MAX(MBUF_DATA_ROOM_MIN, DBUF_HEADROOM + ((frame_max + 63u) & ~63u));
+    size_t elt = sizeof(struct rte_mbuf) + sizeof(struct dbuf) + room;
     int ret;
 
     if (eal_result != 0) {
@@ -397,7 +400,14 @@ int dpdk_mem_attach(struct mem *m, uint32_t count, uint32_t slack, char *err, si
         dpdk_set_err(err, errlen, "the mbuf pool already backs another struct mem");
         return EBUSY;
     }
-    if (!dm->mp || dm->count < n) {
+    if (room > UINT16_MAX) {
+        dpdk_set_err(err, errlen, "frames of %u bytes do not fit one mbuf (at most %u)", frame_max,
+                     UINT16_MAX - DBUF_HEADROOM);
+        return EINVAL;
+    }
+    /* A pool of other mbufs (a later demi_init with another MTU) is
+     * replaced like one too small. */
+    if (!dm->mp || dm->count < n || dm->data_room != room) {
         char name[RTE_MEMPOOL_NAMESIZE], iname[RTE_MEMPOOL_NAMESIZE];
         struct rte_mempool *mp, *ind;
         uint32_t nind = 2 * DPDK_TX_DESC + 2 * MBUF_CACHE, nruns = 0;
@@ -405,15 +415,13 @@ int dpdk_mem_attach(struct mem *m, uint32_t count, uint32_t slack, char *err, si
 
         snprintf(name, sizeof(name), "demi_mbuf%u", dm->generation);
         snprintf(iname, sizeof(iname), "demi_ind%u", dm->generation);
-        mp = mbuf_mempool_create(name, n);
+        mp = mbuf_mempool_create(name, n, (uint16_t)room);
         if (!mp) {
             dpdk_set_err(err, errlen,
                          "cannot create the mbuf pool (%u mbufs of %zu B, %zu MiB): %s; give EAL more "
                          "memory (-m MB in dpdk.eal_init with --no-huge, else hugepages) or lower "
                          "libdemi.pool_small_count",
-                         n, sizeof(struct rte_mbuf) + sizeof(struct dbuf) + MBUF_DATA_ROOM,
-                         (size_t)n * (sizeof(struct rte_mbuf) + sizeof(struct dbuf) + MBUF_DATA_ROOM) >> 20,
-                         rte_strerror(rte_errno));
+                         n, elt, (size_t)n * elt >> 20, rte_strerror(rte_errno));
             return ENOMEM;
         }
         ind = rte_pktmbuf_pool_create(iname, nind, MBUF_CACHE, 0, 0, (int)rte_socket_id());
@@ -432,10 +440,11 @@ int dpdk_mem_attach(struct mem *m, uint32_t count, uint32_t slack, char *err, si
         dm->mp = mp;
         dm->ind = ind;
         dm->count = n;
+        dm->data_room = room;
         dm->generation++;
     }
     /* Our buffers may use every mbuf; what the ports hold is not counted. */
-    ret = mem_set_class_pool(m, MEM_SMALL, &mbuf_pool_ops, dm, MBUF_DATA_ROOM - DBUF_HEADROOM, dm->count);
+    ret = mem_set_class_pool(m, MEM_SMALL, &mbuf_pool_ops, dm, dm->data_room - DBUF_HEADROOM, dm->count);
     if (ret) {
         dpdk_set_err(err, errlen, "cannot switch the small buffer class to mbufs: %s", strerror(ret));
         return ret;

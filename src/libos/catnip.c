@@ -47,7 +47,10 @@ int catnip_create(const struct demi_config *cfg, struct libos **out)
                 "(docs/catnip.md)");
         return ENODEV;
     }
-    ret = dpdk_mem_attach(&rt.mem, cfg->pool_small_count, CATNIP_MBUF_SLACK, err, sizeof(err));
+    /* Jumbo frames: mbufs that hold a whole frame (its 14-byte Ethernet
+     * header and a 4-byte VLAN tag). */
+    ret = dpdk_mem_attach(&rt.mem, cfg->pool_small_count, CATNIP_MBUF_SLACK,
+                          cfg->enable_jumbo_frames ? cfg->mtu + 18 : 0, err, sizeof(err));
     if (ret) {
         log_err("LIBOS=catnip: %s", err);
         return ret;

@@ -120,7 +120,9 @@ struct dbuf *mem_alloc(struct mem *m, uint32_t size)
 
     if (size == 0 || size > MEM_HUGE_SIZE)
         return NULL;
-    c = size <= MEM_SMALL_SIZE ? MEM_SMALL : size <= MEM_LARGE_SIZE ? MEM_LARGE : MEM_HUGE;
+    /* The small class may hold more than MEM_SMALL_SIZE (catnip's mbufs
+     * with jumbo frames): what fits one of its buffers goes there. */
+    c = size <= m->pools[MEM_SMALL].data_size ? MEM_SMALL : size <= MEM_LARGE_SIZE ? MEM_LARGE : MEM_HUGE;
     d = dbuf_alloc(&m->pools[c]);
     if (d)
         d->len = size;

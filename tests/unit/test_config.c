@@ -844,6 +844,11 @@ static const struct bad_case bad_int = {"inetstack_config:\n  mtu: abc\n", 0, "i
                                         "expected an integer in 68..9216, got \"abc\" (line 2)", NULL};
 static const struct bad_case bad_int_low = {"inetstack_config:\n  mtu: 67\n", 0, "inetstack_config.mtu",
                                             "expected an integer in 68..9216", "\"67\""};
+/* A jumbo MTU only with enable_jumbo_frames (test_jumbo_mtu: with it). */
+static const struct bad_case bad_jumbo_mtu = {"inetstack_config:\n  mtu: 9000\n", 0, NULL,
+                                              "inetstack_config.mtu 9000 is a jumbo MTU (above 1500): set "
+                                              "inetstack_config.enable_jumbo_frames: true as well",
+                                              NULL};
 static const struct bad_case bad_int_high = {"inetstack_config:\n  mss: 9177\n", 0, "inetstack_config.mss",
                                              "expected an integer in 536..9176", "\"9177\""};
 static const struct bad_case bad_int_overflow = {"libdemi:\n  max_ops: 99999999999999999999\n", 0, "libdemi.max_ops",
@@ -1282,6 +1287,7 @@ int main(void)
         T(test_alias_cycle_terminates),
         BAD(bad_int),
         BAD(bad_int_low),
+        BAD(bad_jumbo_mtu),
         BAD(bad_int_high),
         BAD(bad_int_overflow),
         BAD(bad_int_u32_wrap),

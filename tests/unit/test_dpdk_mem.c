@@ -103,7 +103,7 @@ static int mem_setup(void **state)
     (void)state;
     if (mem_init(&mem, SMALL_COUNT, 4, 1) != 0)
         return -1;
-    if (dpdk_mem_attach(&mem, SMALL_COUNT, SLACK, err, sizeof(err)) != 0) {
+    if (dpdk_mem_attach(&mem, SMALL_COUNT, SLACK, 0, err, sizeof(err)) != 0) {
         fprintf(stderr, "dpdk_mem_attach: %s\n", err);
         return -1;
     }
@@ -272,7 +272,7 @@ static void test_set_class_busy(void **state)
     assert_int_equal(mem_set_class_pool(&m2, MEM_LARGE, mem.pools[MEM_SMALL].ops, NULL, 4096, 4), EINVAL);
     dbuf_put(d);
     /* One struct mem at a time is backed by the process's mbuf pool. */
-    assert_int_equal(dpdk_mem_attach(&m2, 4, 4, err, sizeof(err)), EBUSY);
+    assert_int_equal(dpdk_mem_attach(&m2, 4, 4, 0, err, sizeof(err)), EBUSY);
     mem_fini(&m2);
 }
 
