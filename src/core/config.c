@@ -744,6 +744,13 @@ int config_load(struct demi_config *cfg, const char *path, char *err, size_t err
     return 0;
 }
 
+enum config_source config_key_source(const struct demi_config *cfg, const char *key)
+{
+    int i = config_find_key(key);
+
+    return i < 0 ? CONFIG_SRC_DEFAULT : (enum config_source)cfg->source[i];
+}
+
 bool config_ignored_warning(const struct demi_config *cfg, char *buf, size_t size)
 {
     const char *line;

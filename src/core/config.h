@@ -217,6 +217,10 @@ int config_load(struct demi_config *cfg, const char *path, char *err, size_t err
  * false, and writes nothing, when nothing was ignored. */
 bool config_ignored_warning(const struct demi_config *cfg, char *buf, size_t size);
 
+/* Where the value of @key (e.g. "inetstack_config.mss") came from;
+ * CONFIG_SRC_DEFAULT for a name that is no key. */
+enum config_source config_key_source(const struct demi_config *cfg, const char *key);
+
 /* Release what config_load() allocated. Safe on a zeroed struct. */
 void config_free(struct demi_config *cfg);
 

@@ -87,7 +87,7 @@ const struct config_key config_keys[] = {
      * also bounds what we send, as Linux's TCP_MAXSEG does. */
     KEY_U32("inetstack_config.mss", mss, 536, 9176, "1460",
             "TCP maximum segment size, bytes: the largest we advertise and send (the MTU less 40 "
-            "bounds it too; timestamps take 12 of it)"),
+            "bounds it too, and is the default with a jumbo MTU; timestamps take 12 of it)"),
     KEY_BOOL("inetstack_config.enable_jumbo_frames", enable_jumbo_frames, "false",
              "allow frames larger than 1514 bytes: needed for an mtu above 1500 (catnip then sizes "
              "its mbufs to hold a whole frame)"),

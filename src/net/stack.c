@@ -45,6 +45,10 @@ void inet_params_from_config(const struct demi_config *cfg, struct inet_params *
     p->tcp.ooo_max = cfg->tcp_ooo_max;
     p->tcp.max_connections = cfg->tcp_max_connections;
     p->tcp.mss = cfg->mss;
+    /* A jumbo MTU and no mss of the user's: segments as large as it allows
+     * (Demikernel's own files set both; 1460 would waste the MTU). */
+    if (cfg->mtu > CONFIG_MTU_STANDARD && config_key_source(cfg, "inetstack_config.mss") == CONFIG_SRC_DEFAULT)
+        p->tcp.mss = cfg->mtu - IPV4_HLEN - TCP_HLEN;
     /* The module's own name: a string that outlives @cfg. An unknown name
      * (the loader allows none) stays for tcp_init to refuse. */
     p->tcp.cc = cc ? cc->name : cfg->tcp_cc;

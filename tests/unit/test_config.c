@@ -7,6 +7,7 @@
  */
 #include "core/config.h"
 #include "libos/runtime.h"
+#include "net/stack.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1036,6 +1037,41 @@ static void test_error_buffer_optional(void **state)
 
 /* ---- environment ---- */
 
+/* A jumbo MTU: TCP's MSS follows it unless the user set one (the stack's
+ * parameters, as inet_params_from_config makes them from the config). */
+static void test_jumbo_mss(void **state)
+{
+    struct demi_config cfg;
+    struct inet_params p;
+    char err[CONFIG_ERR_MAX];
+    const char *path = write_yaml("inetstack_config:\n  mtu: 9000\n  enable_jumbo_frames: true\n");
+
+    (void)state;
+    if (config_load(&cfg, path, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(config_key_source(&cfg, "inetstack_config.mtu"), CONFIG_SRC_FILE);
+    assert_int_equal(config_key_source(&cfg, "inetstack_config.mss"), CONFIG_SRC_DEFAULT);
+    assert_int_equal(config_key_source(&cfg, "no.such_key"), CONFIG_SRC_DEFAULT);
+    inet_params_from_config(&cfg, &p);
+    assert_int_equal(p.tcp.mss, 8960);
+    config_free(&cfg);
+
+    setenv("DEMI_INETSTACK_CONFIG_MSS", "4000", 1);
+    if (config_load(&cfg, path, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    unsetenv("DEMI_INETSTACK_CONFIG_MSS");
+    inet_params_from_config(&cfg, &p);
+    assert_int_equal(p.tcp.mss, 4000); /* the user's */
+    config_free(&cfg);
+
+    path = write_yaml("inetstack_config:\n  mtu: 1400\n");
+    if (config_load(&cfg, path, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    inet_params_from_config(&cfg, &p);
+    assert_int_equal(p.tcp.mss, 1460); /* the default: the MTU bounds it at run time */
+    config_free(&cfg);
+}
+
 static void test_env_overrides_file(void **state)
 {
     struct demi_config cfg;
@@ -1325,6 +1361,7 @@ int main(void)
         T(test_directory_is_not_a_file),
         T(test_error_buffer_optional),
         T(test_env_overrides_file),
+        T(test_jumbo_mss),
         T(test_env_without_file),
         T(test_env_tcp_option_sets_flag),
         BAD_ENV(env_bad_int),
