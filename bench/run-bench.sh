@@ -357,6 +357,11 @@ catnip_config() {
 }
 catnip_config server 10.99.0.1 10.99.0.2 "$core_s" "$tmp/catnip-server.yaml"
 catnip_config client 10.99.0.2 10.99.0.1 "$core_c" "$tmp/catnip-client.yaml"
+# The same pair with jumbo frames (docs/catnip.md): the large-message rows.
+jumbo_mtu=9000
+jumbo_path="catnip (DPDK memif, MTU $jumbo_mtu)"
+MEMIF_MTU=$jumbo_mtu catnip_config server 10.99.0.1 10.99.0.2 "$core_s" "$tmp/catnip-jumbo-server.yaml"
+MEMIF_MTU=$jumbo_mtu catnip_config client 10.99.0.2 10.99.0.1 "$core_c" "$tmp/catnip-jumbo-client.yaml"
 
 have_dpdk=0
 [ -x "$bin/memif-pingpong" ] && have_dpdk=1
@@ -382,6 +387,13 @@ if [ "$have_dpdk" -eq 1 ]; then
     pre_c=(timeout "$limit" env LIBOS=catnip "CONFIG_PATH=$tmp/catnip-client.yaml")
     each_size "catnip (DPDK memif)" "$bin/demi-rtt" "$bin/demi-rtt" 10.99.0.1 10.99.0.1 0 "" "" \
         pre_s pre_c
+    # Jumbo frames: TCP only (the UDP rows' datagrams fit a 1500-byte MTU).
+    pre_s=(timeout "$limit" env LIBOS=catnip "CONFIG_PATH=$tmp/catnip-jumbo-server.yaml")
+    pre_c=(timeout "$limit" env LIBOS=catnip "CONFIG_PATH=$tmp/catnip-jumbo-client.yaml")
+    saved_udp_sizes=("${udp_sizes[@]}")
+    udp_sizes=()
+    each_size "$jumbo_path" "$bin/demi-rtt" "$bin/demi-rtt" 10.99.0.1 10.99.0.1 0 "" "" pre_s pre_c
+    udp_sizes=("${saved_udp_sizes[@]}")
 
     # The floor: raw frames, no stack.
     eal_pp() {
@@ -396,6 +408,7 @@ if [ "$have_dpdk" -eq 1 ]; then
     rm -rf "$dpdk_rundir/$dpdk_prefix"-*
 else
     for s in "${tcp_sizes[@]}"; do na_row "catnip (DPDK memif)" tcp "$s" "built without DPDK"; done
+    for s in "${tcp_sizes[@]}"; do na_row "$jumbo_path" tcp "$s" "built without DPDK"; done
     for s in "${udp_sizes[@]}"; do na_row "catnip (DPDK memif)" udp "$s" "built without DPDK"; done
     na_row "DPDK memif raw frame ping-pong" eth 64 "built without DPDK"
 fi
@@ -494,8 +507,12 @@ if [ "$have_dpdk" -eq 1 ]; then
     srv=(timeout "$limit" env LIBOS=catnip "CONFIG_PATH=$tmp/catnip-server.yaml")
     cli=(timeout "$limit" env LIBOS=catnip "CONFIG_PATH=$tmp/catnip-client.yaml")
     bulk "catnip (DPDK memif)"
+    srv=(timeout "$limit" env LIBOS=catnip "CONFIG_PATH=$tmp/catnip-jumbo-server.yaml")
+    cli=(timeout "$limit" env LIBOS=catnip "CONFIG_PATH=$tmp/catnip-jumbo-client.yaml")
+    bulk "$jumbo_path"
 else
     add_tput "catnip (DPDK memif)" "$bulk_bytes" "" "" n/a "built without DPDK"
+    add_tput "$jumbo_path" "$bulk_bytes" "" "" n/a "built without DPDK"
 fi
 sip=127.0.0.1
 srv=(timeout "$limit" taskset -c "$core_s" env LIBOS=catnap)
