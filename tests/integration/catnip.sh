@@ -113,14 +113,27 @@ wait_ready() {
 # memif pair N. The two ends share a socket (abstract by default: no file)
 # and each has its own EAL file prefix, so two DPDK processes coexist
 # without hugepages.
+# With server_mtu / client_mtu set above 1500, that end runs with jumbo
+# frames (docs/catnip.md): the MTU, enable_jumbo_frames, EAL memory for the
+# larger mbufs, memif buffers that hold a frame, and its counters at exit.
+server_mtu=1500
+client_mtu=1500
 memif_env() {
-    local role=$1 ip=$2 n=$3 core=$core_c wait=5000
+    local role=$1 ip=$2 n=$3 core=$core_c wait=5000 mtu=$client_mtu mem="" bsize=""
     if [ "$role" = server ]; then
         core=$core_s
         wait=0 # its link comes up when the client connects
+        mtu=$server_mtu
+    fi
+    if [ "$mtu" -gt 1500 ]; then
+        mem="-m 256 "
+        bsize=",bsize=9216"
     fi
     menv=(LIBOS=catnip "DEMI_DEMIKERNEL_LOCAL_IPV4_ADDR=$ip" "DEMI_DPDK_LINK_WAIT_MS=$wait"
-        "DEMI_DPDK_EAL_INIT=demi -l $core --no-huge --no-pci --no-telemetry --log-level=warning --file-prefix=demi-$run_id-$n-$role --vdev=net_memif0,role=$role,socket=/tmp/demi-memif-$run_id-$n.sock")
+        "DEMI_DPDK_EAL_INIT=demi -l $core --no-huge $mem--no-pci --no-telemetry --log-level=warning --file-prefix=demi-$run_id-$n-$role --vdev=net_memif0,role=$role,socket=/tmp/demi-memif-$run_id-$n.sock$bsize")
+    if [ "$mtu" -gt 1500 ]; then
+        menv+=("DEMI_INETSTACK_CONFIG_MTU=$mtu" DEMI_INETSTACK_CONFIG_ENABLE_JUMBO_FRAMES=true DEMI_STATS=1)
+    fi
 }
 
 # run_pair NAME PROGRAM "SERVER ARGS" "CLIENT ARGS" [CLIENT_REGEX [SERVER_REGEX]]
@@ -205,6 +218,42 @@ run_pair "udp-ping-pong 64 B x 10000 over memif" udp-ping-pong "64 10000" "64 10
 run_pair "udp-ping-pong 1472 B x 2000 over memif" udp-ping-pong "1472 2000" "1472 2000" \
     "verified 2000 datagrams"
 
+# ---- jumbo frames over net_memif ----------------------------------------------
+
+# counter NAME LOG: a counter the process printed at exit (DEMI_STATS=1).
+counter() {
+    sed -n "s/^  $1  *\([0-9][0-9]*\) .*/\1/p" "$2" | head -n 1
+}
+
+# jumbo_frames_used NAME LOG BYTES: BYTES of payload came in fewer than
+# BYTES / 4000 frames, impossible with 1500-byte frames (and 2 KiB mbufs).
+jumbo_frames_used() {
+    local name=$1 log=$2 bytes=$3 rx
+    rx=$(counter eth_rx "$log")
+    if [ -z "$rx" ]; then
+        not_ok "$name: jumbo frames" "no eth_rx counter printed at exit" "$log"
+    elif [ "$rx" -ge $((bytes / 4000)) ]; then
+        not_ok "$name: jumbo frames" "$rx frames for $bytes bytes: not jumbo" "$log"
+    else
+        ok "$name: $bytes bytes in $rx frames"
+    fi
+}
+
+server_mtu=9000 client_mtu=9000
+name="tcp-push-pop 64 MiB in 64 KiB pushes, MTU 9000 both ends, byte-exact, over memif"
+run_pair "$name" tcp-push-pop "65536 1024" "65536 1024" "sent 67108864 bytes" "received 67108864 bytes"
+jumbo_frames_used "$name" "$tmp/$pair_n-tcp-push-pop.server.log" 67108864
+run_pair "tcp-ping-pong 16 KiB x 2000, MTU 9000 both ends, over memif" tcp-ping-pong "" "16384 2000" \
+    "verified 2000 messages"
+run_pair "udp-ping-pong 8000 B x 2000 (one frame each), MTU 9000 both ends, over memif" udp-ping-pong \
+    "8000 2000" "8000 2000" "verified 2000 datagrams"
+# A jumbo end and a standard one: the standard end's MSS option (1460)
+# keeps the jumbo end's segments within 1500 bytes.
+server_mtu=1500 client_mtu=9000
+run_pair "tcp-push-pop 16 MiB, jumbo client, standard server: MSS negotiated, byte-exact" tcp-push-pop \
+    "65536 256" "65536 256" "sent 16777216 bytes" "received 16777216 bytes"
+server_mtu=1500 client_mtu=1500
+
 # ---- errors -----------------------------------------------------------------
 
 run_fail "memif client without a server fails naming the port" \
@@ -219,6 +268,9 @@ run_fail "bad dpdk.eal_init fails clearly" "rte_eal_init failed" \
     DEMI_DPDK_EAL_INIT="demi --no-huge --no-such-eal-option"
 run_fail "missing local address fails clearly" "needs demikernel.local_ipv4_addr" LIBOS=catnip \
     DEMI_DPDK_EAL_INIT="demi --no-huge"
+run_fail "a jumbo MTU without enable_jumbo_frames fails naming both keys" \
+    "inetstack_config.mtu 9000 is a jumbo MTU .*enable_jumbo_frames: true" LIBOS=catnip \
+    DEMI_DEMIKERNEL_LOCAL_IPV4_ADDR=10.99.0.2 DEMI_INETSTACK_CONFIG_MTU=9000 DEMI_DPDK_EAL_INIT="demi --no-huge"
 
 # ---- catnip <-> the Linux kernel over net_tap and net_af_packet ------------
 
