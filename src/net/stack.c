@@ -171,6 +171,7 @@ struct dbuf *inet_alloc_hdr(struct inet_stack *s)
 void inet_tx_flush(struct inet_stack *s)
 {
     s->tx_stalled = false;
+    s->ntx_bytes = 0;
     while (s->ntx > 0) {
         uint32_t head = s->tx_head & (INET_TXQ_LEN - 1);
         uint32_t n = MIN(MIN(s->ntx, (uint32_t)INET_TX_BATCH), INET_TXQ_LEN - head);
@@ -191,7 +192,7 @@ void inet_tx_flush(struct inet_stack *s)
 
 void inet_tx(struct inet_stack *s, struct dbuf *frame)
 {
-    if (s->ntx >= INET_TX_BATCH && !s->tx_stalled)
+    if ((s->ntx >= INET_TX_BATCH || s->ntx_bytes >= INET_TX_FLUSH_BYTES) && !s->tx_stalled)
         inet_tx_flush(s);
     if (unlikely(s->ntx == INET_TXQ_LEN)) {
         /* Past the queue: drop, as a full router queue would. TCP recovers. */
@@ -203,6 +204,7 @@ void inet_tx(struct inet_stack *s, struct dbuf *frame)
     if (unlikely(s->capture))
         capture_frame(s->capture, frame, clock_now_ns());
     s->txq[(s->tx_head + s->ntx++) & (INET_TXQ_LEN - 1)] = frame;
+    s->ntx_bytes += dbuf_chain_len(frame);
 }
 
 int inet_stack_poll(struct inet_stack *s)
