@@ -36,6 +36,12 @@
 #    hold 1024 connections per process.
 # 4. Datapath: build/bench/bench_datapath (ns per I/O through the stack on
 #    an in-process loopback device, no device cost).
+# 5. Latency under load (open loop): bench/demi-loadgen, 1024 connections to
+#    tcp-echo --server, 64 B requests on a fixed schedule at 25, 50, 75 and
+#    90 % of the pair's peak (the scale figure at 1024 connections, else what
+#    demi-loadgen achieves at an excessive rate), over catnip memif and
+#    catnap; latency from each request's intended send time (no coordinated
+#    omission).
 #
 # Each pair is pinned to two cores (server 0, client 1; EAL -l for DPDK,
 # taskset otherwise). Every process runs under timeout(1); background
@@ -51,14 +57,21 @@
 #   throughput.csv  path,bytes,push_bytes,seconds,gbps,status,note
 #   scale.csv       path,conns,msgs,req_per_s,p50_us,p99_us,status,note
 #   datapath.csv    proto,size_bytes,rtt_p50_ns,rtt_p99_ns,io_p50_ns,io_p99_ns
+#   latency-load.csv path,conns,load_pct,offered_req_per_s,achieved_req_per_s,
+#                   p50_us,p99_us,p999_us,max_us,sent,done,unsent,missing,
+#                   peak_req_per_s,peak_source,status,note
 # Also rtt.png (p50 round trip against message size, one line per path,
-# TCP and UDP side by side) and bench.txt (the printed tables).
+# TCP and UDP side by side), latency-load.png (p50 and p99 against the
+# offered rate) and bench.txt (the printed tables).
 #
 # Tunables (environment): BENCH_MSGS (20000 round trips for messages up to
 # 1472 B; 16 KiB gets a quarter, 64 KiB a tenth), BENCH_WARMUP (1000),
 # BENCH_TIMEOUT (60 s per process), BENCH_BUDGET (540 s: rows not started by
 # then print "n/a (time budget)"), BENCH_BULK_BYTES (1 GiB),
-# BENCH_SCALE_MSGS (100000), BENCH_DOC (docs/performance.md; empty: leave it).
+# BENCH_SCALE_MSGS (100000), BENCH_DOC (docs/performance.md; empty: leave it),
+# BENCH_LOAD_CONNS (1024), BENCH_LOAD_SECS (2), BENCH_LOAD_WARMUP (0.5),
+# BENCH_LOAD_DEPTH (4 requests in flight per connection), BENCH_LOAD_SATURATE
+# (4000000 req/s: the rate offered to find a peak the scale section lacks).
 # pre_s/pre_c are read through each_size's namerefs, invisible to shellcheck.
 # shellcheck disable=SC2034 source-path=SCRIPTDIR
 set -u -o pipefail
@@ -606,6 +619,134 @@ for conns in 1 16 256 1024; do
     scale "catnap (loopback)" "$conns"
 done
 
+# ------------------------------------------------------ latency under load
+# Open loop (bench/demi-loadgen): 1024 connections, 64 B requests on a fixed
+# schedule at 25, 50, 75 and 90 % of the pair's peak; each request's latency
+# runs from its intended send time, so queueing behind a slow response counts.
+
+load_csv=$results/latency-load.csv
+echo "path,conns,load_pct,offered_req_per_s,achieved_req_per_s,p50_us,p99_us,p999_us,max_us,sent,done,unsent,missing,peak_req_per_s,peak_source,status,note" >"$load_csv"
+load_rows=() # "path|pct|offered|achieved|p50|p99|p999|unsent|status|note"
+load_conns=${BENCH_LOAD_CONNS:-1024}
+load_secs=${BENCH_LOAD_SECS:-2}
+load_warmup=${BENCH_LOAD_WARMUP:-0.5}
+load_depth=${BENCH_LOAD_DEPTH:-4} # requests in flight per connection, at most
+load_pcts=(25 50 75 90)
+# Offered to find the peak when the scale section has no figure: far beyond
+# any pair here, so the achieved rate is what the pair sustains.
+load_saturate=${BENCH_LOAD_SATURATE:-4000000}
+load_peaks=() # "path|peak|source"
+
+# The closed-loop figure of the scale section for PATH at CONNS, or empty.
+scale_peak() {
+    local r path conns rps status
+    for r in "${scale_rows[@]}"; do
+        IFS='|' read -r path conns rps _ _ status _ <<<"$r"
+        if [ "$path" = "$1" ] && [ "$conns" = "$2" ] && [ "$status" = ok ] && [ -n "$rps" ]; then
+            echo "$rps"
+            return
+        fi
+    done
+}
+
+add_load() { # path pct offered achieved p50 p99 p999 max sent done unsent missing peak source status note
+    echo "\"$1\",$load_conns,$2,$3,$4,$5,$6,$7,$8,$9,${10},${11},${12},${13},\"${14}\",${15},\"${16}\"" >>"$load_csv"
+    load_rows+=("$1|$2|$3|$4|$5|$6|$7|${11}|${15}|${16}")
+}
+
+# loadgen PATH RATE: one demi-loadgen run against tcp-echo --server (srv and
+# cli hold the caller's prefixes). Sets out and why as run_pair does.
+loadgen() {
+    local port
+    port=$(free_port)
+    srv+=("$echo_bin" --server "$sip" "$port" --once)
+    cli+=("$bin/demi-loadgen" "$sip" "$port" --conns "$load_conns" --rate "$2"
+        --secs "$load_secs" --warmup-secs "$load_warmup" --depth "$load_depth")
+    run_pair 'listening on'
+    rm -rf "$dpdk_rundir/$dpdk_prefix"-*
+}
+
+# latency_load PATH SERVER_PREFIX CLIENT_PREFIX: the peak, then one run per
+# load level. The prefixes name arrays put in front of each command.
+latency_load() {
+    local path=$1 peak source pct rate
+    local -n lsrv=$2 lcli=$3
+    peak=$(scale_peak "$path" "$load_conns")
+    source="tcp-echo closed loop (scale)"
+    if [ -z "$peak" ] && over_budget; then
+        source="time budget (${budget}s) spent"
+    elif [ -z "$peak" ]; then
+        source="demi-loadgen at $load_saturate req/s"
+        printf 'bench: latency under load: %s, peak (offered %s req/s) ... ' "$path" "$load_saturate" >&2
+        srv=("${lsrv[@]}")
+        cli=("${lcli[@]}")
+        loadgen "$path" "$load_saturate"
+        if [ -n "$out" ]; then
+            peak=$(printf '%.0f' "$(field achieved "$out")")
+            echo "$peak req/s" >&2
+        else
+            failures=$((failures + 1))
+            echo "FAILED: $why" >&2
+            source="none: the saturating run failed ($why)"
+        fi
+    fi
+    load_peaks+=("$path|${peak:-}|$source")
+    for pct in "${load_pcts[@]}"; do
+        if [ -z "$peak" ] || [ "$peak" -le 0 ]; then
+            add_load "$path" "$pct" "" "" "" "" "" "" "" "" "" "" "" "$source" n/a "no peak: $source"
+            continue
+        fi
+        rate=$((peak * pct / 100))
+        [ "$rate" -ge 1 ] || rate=1
+        if over_budget; then
+            add_load "$path" "$pct" "$rate" "" "" "" "" "" "" "" "" "" "$peak" "$source" n/a \
+                "time budget (${budget}s) spent"
+            continue
+        fi
+        printf 'bench: latency under load: %s, %s %% (%s req/s) ... ' "$path" "$pct" "$rate" >&2
+        srv=("${lsrv[@]}")
+        cli=("${lcli[@]}")
+        loadgen "$path" "$rate"
+        if [ -z "$out" ]; then
+            failures=$((failures + 1))
+            echo "FAILED: $why" >&2
+            add_load "$path" "$pct" "$rate" "" "" "" "" "" "" "" "" "" "$peak" "$source" failed "$why"
+            continue
+        fi
+        local achieved p50 p99 p999 max unsent note=
+        achieved=$(field achieved "$out")
+        p50=$(ns_to_us "$(field p50_ns "$out")")
+        p99=$(ns_to_us "$(field p99_ns "$out")")
+        p999=$(ns_to_us "$(field p999_ns "$out")")
+        max=$(ns_to_us "$(field max_ns "$out")")
+        unsent=$(field unsent "$out")
+        # Requests never sent: the client could not keep to the schedule.
+        [ "$unsent" != 0 ] && note="client behind its schedule: $unsent requests unsent"
+        echo "achieved $achieved req/s, p50 $p50 us, p99 $p99 us${note:+ ($note)}" >&2
+        add_load "$path" "$pct" "$rate" "$achieved" "$p50" "$p99" "$p999" "$max" "$(field sent "$out")" \
+            "$(field "done" "$out")" "$unsent" "$(field missing "$out")" "$peak" "$source" ok "$note"
+    done
+}
+
+if [ ! -x "$bin/demi-loadgen" ]; then
+    say "latency under load: $bin/demi-loadgen not built: skipped"
+else
+    if [ "$have_dpdk" -eq 1 ]; then
+        sip=10.99.0.1
+        load_s=(timeout "$limit" env LIBOS=catnip "CONFIG_PATH=$tmp/catnip-server.yaml")
+        load_c=(timeout "$limit" env LIBOS=catnip "CONFIG_PATH=$tmp/catnip-client.yaml")
+        latency_load "catnip (DPDK memif)" load_s load_c
+    else
+        for pct in "${load_pcts[@]}"; do
+            add_load "catnip (DPDK memif)" "$pct" "" "" "" "" "" "" "" "" "" "" "" "" n/a "built without DPDK"
+        done
+    fi
+    sip=127.0.0.1
+    load_s=(timeout "$limit" taskset -c "$core_s" env LIBOS=catnap)
+    load_c=(timeout "$limit" taskset -c "$core_c" env LIBOS=catnap)
+    latency_load "catnap (loopback)" load_s load_c
+fi
+
 # ----------------------------------------------------------------- report
 
 elapsed=$((SECONDS - start_s))
@@ -653,6 +794,25 @@ print_tables() {
             printf '%-32s %6s %s (%s)\n' "$path" "$size" "$status" "$note"
         fi
     done
+    echo
+    echo "Latency under load (open loop): demi-loadgen, $load_conns connections, 64 B requests at a fixed rate,"
+    echo "latency from each request's intended send time; ${load_secs} s measured after ${load_warmup} s of warm-up"
+    printf '%-32s %6s %12s %12s %10s %10s %10s\n' path load "offered/s" "achieved/s" "p50 µs" "p99 µs" "p999 µs"
+    local pct offered achieved unsent peak source
+    for r in "${load_rows[@]}"; do
+        IFS='|' read -r path pct offered achieved p50 p99 p999 unsent status note <<<"$r"
+        if [ "$status" = ok ]; then
+            printf '%-32s %5s%% %12s %12s %10s %10s %10s%s\n' "$path" "$pct" "$offered" "$achieved" "$p50" "$p99" \
+                "$p999" "${note:+  ($note)}"
+        else
+            printf '%-32s %5s%% %s (%s)\n' "$path" "$pct" "$status" "$note"
+        fi
+    done
+    for r in "${load_peaks[@]}"; do
+        IFS='|' read -r path peak source <<<"$r"
+        echo "100 % for $path: ${peak:-none} req/s ($source)"
+    done
+    echo "CSV and plot: bench/results/latency-load.csv, latency-load.png"
     echo
     echo "Datapath: bench_datapath, catloop (no device), ns"
     printf '%-5s %-7s %12s %12s %10s %10s\n' proto size "RTT p50" "RTT p99" "I/O p50" "I/O p99"
@@ -732,6 +892,47 @@ else
     say "gnuplot not installed: no plot (scripts/install-deps.sh installs gnuplot-nox)"
 fi
 
+# Latency under load: p50 and p99 against the offered rate, one pair of
+# lines per path (data files "offered p50 p99" in $tmp).
+load_plot_ok=0
+if command -v gnuplot >/dev/null 2>&1; then
+    load_plots=
+    idx=0
+    mapfile -t load_paths < <(for r in "${load_rows[@]}"; do echo "${r%%|*}"; done | awk '!seen[$0]++')
+    for path in "${load_paths[@]}"; do
+        f=$tmp/plot-load-$idx.dat
+        idx=$((idx + 1))
+        : >"$f"
+        for r in "${load_rows[@]}"; do
+            IFS='|' read -r rp _ offered _ p50 p99 _ _ status _ <<<"$r"
+            [ "$rp" = "$path" ] && [ "$status" = ok ] && echo "$offered $p50 $p99" >>"$f"
+        done
+        [ -s "$f" ] || continue
+        load_plots+="${load_plots:+, }'$f' using 1:3 with linespoints lw 2 pt 7 lc $idx title \"$path p99\""
+        load_plots+=", '$f' using 1:2 with linespoints lw 2 pt 6 dt 2 lc $idx title \"$path p50\""
+    done
+    if [ -n "$load_plots" ]; then
+        {
+            echo "set terminal pngcairo size 900,600 font 'sans,10' noenhanced"
+            echo "set output '$results/latency-load.png'"
+            echo "set title 'libdemi latency under load: open loop, $load_conns connections, 64 B requests ($(nproc) CPUs, $(date -u +%Y-%m-%d))'"
+            echo "set logscale xy"
+            echo "set xlabel 'offered load (requests/s; points at 25, 50, 75, 90 % of each path peak)'"
+            echo "set ylabel 'latency from the intended send time (µs)'"
+            echo "set grid"
+            echo "set key top left font ',9'"
+            echo "plot $load_plots"
+        } >"$tmp/plot-load.gp"
+        if timeout 60 gnuplot "$tmp/plot-load.gp" 2>"$tmp/gnuplot-load.log"; then
+            load_plot_ok=1
+            say "plot: $results/latency-load.png"
+        else
+            say "plot FAILED: $(tail -n 1 "$tmp/gnuplot-load.log")"
+            failures=$((failures + 1))
+        fi
+    fi
+fi
+
 # ---------------------------------------------------------- docs section
 
 md_section() {
@@ -762,6 +963,16 @@ md_section() {
     echo "Scale: \`examples/tcp-echo --conns N\` (\`demi_wait_next_n\` on both sides), 64 B"
     echo "requests. Datapath: \`bench_datapath\` (catloop, no device). The machine is shared"
     echo "and noisy: compare rows of one run, not runs."
+    echo
+    echo "Latency under load: \`bench/demi-loadgen\` opens $load_conns connections to \`tcp-echo --server\`"
+    echo "and sends 64 B requests open loop, on a fixed schedule (request k due at k / R seconds,"
+    echo "round-robin over the connections, up to $load_depth in flight per connection), whether or not the"
+    echo "earlier ones were answered. Each latency runs from the request's intended send time to"
+    echo "the last byte of its echo, so a stall charges every request scheduled behind it"
+    echo "(no coordinated omission; wrk2's method). R is 25, 50, 75 and 90 % of the path's peak:"
+    echo "the closed-loop requests/s of the scale table at $load_conns connections, or, without it,"
+    echo "what demi-loadgen achieves when offered $load_saturate req/s. ${load_secs} s measured after ${load_warmup} s"
+    echo "of warm-up per point; achieved = responses received per second of the measured window."
     echo
     echo "| path | proto | size | p50 µs | p99 µs | p999 µs | busy-poll p50 / p50 |"
     echo "|---|---|---|---|---|---|---|"
@@ -794,6 +1005,23 @@ md_section() {
         fi
     done
     echo
+    local pct offered achieved unsent peak source
+    echo "| latency under load, $load_conns connections, 64 B | load % | offered req/s | achieved req/s | p50 µs | p99 µs | p999 µs |"
+    echo "|---|---|---|---|---|---|---|"
+    for r in "${load_rows[@]}"; do
+        IFS='|' read -r path pct offered achieved p50 p99 p999 unsent status note <<<"$r"
+        if [ "$status" = ok ]; then
+            echo "| $path | $pct | $offered | $achieved${note:+ ($note)} | $p50 | $p99 | $p999 |"
+        else
+            echo "| $path | $pct | $status ($note) | | | | |"
+        fi
+    done
+    echo
+    for r in "${load_peaks[@]}"; do
+        IFS='|' read -r path peak source <<<"$r"
+        echo "100 % for $path: ${peak:-none} req/s ($source)."
+    done
+    echo
     echo "| datapath (bench_datapath, catloop) | size | round trip p50 ns | p99 ns | per I/O p50 ns | p99 ns |"
     echo "|---|---|---|---|---|---|"
     for r in "${dp_rows[@]}"; do
@@ -806,6 +1034,10 @@ md_section() {
         echo "bench/results/ is git-ignored: \`git add -f\` it to publish a run). CSV: bench/results/*.csv."
     else
         echo "CSV: bench/results/*.csv (no plot in this run)."
+    fi
+    if [ "$load_plot_ok" -eq 1 ]; then
+        echo "Latency under load: [bench/results/latency-load.png](../bench/results/latency-load.png) (p50 and"
+        echo "p99 against the offered rate; CSV bench/results/latency-load.csv)."
     fi
     echo "<!-- bench:end -->"
 }
