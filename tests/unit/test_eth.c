@@ -105,13 +105,44 @@ static void test_tx_full_held(void **state)
     assert_int_equal(mem_in_use(&c->mem), sink_bufs(c));
 }
 
+/* Frames go to the device once INET_TX_FLUSH_BYTES are queued, before the
+ * round ends (a large message's first frames reach the peer while the rest
+ * are built), and not before: small frames wait for the round's burst. */
+static void test_tx_flush_bytes(void **state)
+{
+    struct ctx *c = *state;
+    static uint8_t big[1400];
+    uint32_t queued = 0;
+    struct pkt p;
+    int i;
+
+    mk_arp(&p, bcast_mac, ARP_OP_REQUEST, peer_mac, PEER_IP, zero_mac, MY_IP);
+    feed(c, &p);
+    sink_clear(c);
+    for (i = 0; i < 10; i++)
+        send_udp(c, PEER_IP, 7, (const uint8_t *)"1", 1);
+    assert_int_equal(c->sink.n, 0); /* small frames: the round's burst */
+    queued = 10 * (ETH_HLEN + IPV4_HLEN + UDP_HLEN + 1);
+    for (i = 0; queued < INET_TX_FLUSH_BYTES; i++) {
+        send_udp(c, PEER_IP, 7, big, sizeof(big));
+        assert_int_equal(c->sink.n, 0);
+        queued += ETH_HLEN + IPV4_HLEN + UDP_HLEN + sizeof(big);
+    }
+    send_udp(c, PEER_IP, 7, big, sizeof(big)); /* finds INET_TX_FLUSH_BYTES queued */
+    assert_int_equal(c->sink.n, 10 + i);
+    parse_udp(c, 0, peer_mac, PEER_IP, MY_PORT, 7, (const uint8_t *)"1", 1);
+    assert_int_equal(c->s.ntx, 1);
+    inet_stack_poll(&c->s);
+    assert_int_equal(c->sink.n, 11 + i);
+    parse_udp(c, 10 + i, peer_mac, PEER_IP, MY_PORT, 7, big, sizeof(big));
+    assert_int_equal(mem_in_use(&c->mem), sink_bufs(c));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        T(test_eth_runt),
-        T(test_eth_not_for_us),
-        T(test_eth_unknown_type),
-        T(test_tx_full_held),
+        T(test_eth_runt),     T(test_eth_not_for_us), T(test_eth_unknown_type),
+        T(test_tx_full_held), T(test_tx_flush_bytes),
     };
 
     return cmocka_run_group_tests_name("eth", tests, NULL, NULL);
