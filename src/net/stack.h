@@ -63,7 +63,7 @@ struct inet_stack {
     struct dbuf *txq[INET_TXQ_LEN]; /* ring: ntx frames from tx_head */
     uint32_t tx_head;
     uint32_t ntx;
-    uint32_t ntx_bytes; /* queued since the last flush (INET_TX_FLUSH_BYTES) */
+    uint32_t ntx_bytes;                            /* queued since the last flush (INET_TX_FLUSH_BYTES) */
     bool tx_stalled;                               /* the device refused frames: wait for the next poll */
     struct capture *capture;                       /* libdemi.pcap; NULL = off */
     struct inet_hint_state hints[INET_HINT_KINDS]; /* drop_hints.c */
