@@ -245,6 +245,36 @@ else
     not_ok "$name" "demi-nc exit $rc" "$tmp/dnc-refused.log"
 fi
 
+# ------------------------------------------------------------ jumbo frames
+# MTU 9000 on both veth ends and in libdemi (AF_PACKET; AF_XDP frames here
+# hold at most 4 KiB): Linux's TCP and ours agree on 8960-byte segments.
+if [ "$mode" = af_packet ]; then
+    name="jumbo: MTU 9000 both ends, Linux nc -> libdemi tcp-echo, $((echo_size >> 20)) MiB intact in jumbo frames"
+    ip -n "$NS_LINUX" link set "$IF_LINUX" mtu 9000 && ip -n "$NS_DEMI" link set "$IF_DEMI" mtu 9000
+    if start_demi_server "$tmp/jumbo-server.log" env DEMI_INETSTACK_CONFIG_MTU=9000 \
+        DEMI_INETSTACK_CONFIG_ENABLE_JUMBO_FRAMES=true DEMI_STATS=1 \
+        "$ex/tcp-echo" --server "$NETNS_IP_DEMI" 7400 --once; then
+        server=$NETNS_PID
+        in_linux timeout "$limit" nc -N "$NETNS_IP_DEMI" 7400 <"$tmp/echo.in" >"$tmp/jumbo.out" 2>"$tmp/nc-jumbo.log"
+        rc=$?
+        wait "$server"
+        rx=$(sed -n 's/^  eth_rx  *\([0-9][0-9]*\) .*/\1/p' "$tmp/jumbo-server.log" | head -n 1)
+        if [ $rc -ne 0 ] || [ "$(sha "$tmp/echo.in")" != "$(sha "$tmp/jumbo.out")" ]; then
+            not_ok "$name" "nc exit $rc, got $(stat -c %s "$tmp/jumbo.out") of $echo_size bytes" \
+                "$tmp/nc-jumbo.log" "$tmp/jumbo-server.log"
+        elif [ -z "$rx" ] || [ "$rx" -ge $((echo_size / 3000)) ]; then
+            # 1500-byte frames would take some 7 200 data frames alone.
+            not_ok "$name" "${rx:-no} frames received for $echo_size bytes: not jumbo" "$tmp/jumbo-server.log"
+        else
+            ok "$name ($rx frames received)"
+        fi
+    else
+        not_ok "$name" "the server did not start" "$tmp/jumbo-server.log"
+    fi
+    ip -n "$NS_LINUX" link set "$IF_LINUX" mtu 1500
+    ip -n "$NS_DEMI" link set "$IF_DEMI" mtu 1500
+fi
+
 # ------------------------------------------------------------ start-up errors
 # expect_init_error NAME PATTERN [VAR=VALUE...] [-- PREFIX COMMAND...]:
 # demi-nc must fail to start with PATTERN in its messages.
