@@ -62,6 +62,12 @@
  * congestion; only past this many are frames dropped. A power of two (the
  * ring index is masked). */
 #define INET_TXQ_LEN 4096
+/* TCP data waits in its send queue, not in the transmit queue, once this
+ * few frames are left (ACKs, RSTs and SYNs, UDP and ICMP still take them):
+ * a peer that stalls for milliseconds then costs no dropped segment, so no
+ * retransmission timeout (1024 connections over memif dropped thousands).
+ * The waiting connections send again once half the queue is free. */
+#define INET_TXQ_CTL_RESERVE 512
 
 /* The stack's timer wheel (core/timer.c): 8 µs ticks cover delayed ACKs and
  * µs-scale RTOs finely; 4096 slots make one revolution 34 ms, so
@@ -132,6 +138,7 @@ _Static_assert(MEM_SMALL_SIZE >= 1514, "a small buffer holds a standard Ethernet
 _Static_assert(MEM_SMALL_SIZE < MEM_LARGE_SIZE && MEM_LARGE_SIZE < MEM_HUGE_SIZE, "size classes grow");
 _Static_assert(LIMIT_POW2(INET_TXQ_LEN), "INET_TXQ_LEN is a power of two");
 _Static_assert(INET_TX_BATCH <= INET_TXQ_LEN, "a transmit batch fits the transmit queue");
+_Static_assert(INET_TXQ_CTL_RESERVE < INET_TXQ_LEN / 2, "TCP data has most of the transmit queue");
 _Static_assert(INET_RX_BURST <= 65535 && INET_TX_BATCH <= 65535, "netdev bursts count in 16 bits");
 _Static_assert(LIMIT_POW2(INET_TIMER_TICK_NS) && LIMIT_POW2(INET_TIMER_SLOTS), "the timer wheel shifts and masks");
 _Static_assert(LIMIT_POW2(ARP_BUCKETS), "ARP_BUCKETS is a power of two");

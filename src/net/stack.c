@@ -220,5 +220,10 @@ int inet_stack_poll(struct inet_stack *s)
         eth_input(s, rx[i]);
     fired = timer_wheel_run(&s->timers, clock_now_ns());
     inet_tx_flush(s);
+    /* Data held back by a full queue goes once half of it is free. */
+    if (unlikely(!list_empty(&s->tcp.txwait)) && s->ntx <= INET_TXQ_LEN / 2) {
+        tcp_txwait_wake(s);
+        inet_tx_flush(s);
+    }
     return n + fired;
 }

@@ -92,6 +92,12 @@ int inet_stack_poll(struct inet_stack *s);
  * is dropped and counted. */
 void inet_tx(struct inet_stack *s, struct dbuf *frame);
 
+/* Whether TCP data may still queue frames (INET_TXQ_CTL_RESERVE). */
+static inline bool inet_tx_room(const struct inet_stack *s)
+{
+    return s->ntx < INET_TXQ_LEN - INET_TXQ_CTL_RESERVE;
+}
+
 /* Hand the batch to the device. */
 void inet_tx_flush(struct inet_stack *s);
 

@@ -91,6 +91,7 @@
     X(tcp_syncookies_ok, "handshakes completed from a SYN cookie")                                  \
     X(tcp_syncookies_failed, "ACKs whose SYN cookie did not check (RST sent)")                      \
     X(tcp_time_wait_reused, "TIME_WAIT 4-tuples taken by a new connection (RFC 6191)")              \
+    X(tcp_tx_held, "segments held in the send queue: the transmit queue was nearly full")           \
     X(tcp_rexmt, "segments retransmitted")                                                          \
     X(tcp_rto, "retransmission timeouts")                                                           \
     X(tcp_rto_spurious, "timeouts undone: the original was acknowledged (Eifel, D-SACK)")           \

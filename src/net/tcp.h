@@ -201,8 +201,9 @@ struct tcp_sack_block {
 };
 
 struct tcp_pcb {
-    struct list_node link;       /* connection or listener hash */
-    struct list_node child_link; /* listener's syn or accept queue (child_q) */
+    struct list_node link;        /* connection or listener hash */
+    struct list_node child_link;  /* listener's syn or accept queue (child_q) */
+    struct list_node txwait_link; /* tcp_table.txwait: data held back by a full transmit queue */
     struct inet_stack *stack;
     struct tcp_pcb *listener; /* while a child is not yet accepted */
     uint8_t state;            /* enum tcp_state */
@@ -329,6 +330,7 @@ struct tcp_pcb {
 struct tcp_table {
     struct list_node conns[TCP_HASH_BUCKETS];       /* by 4-tuple */
     struct list_node listeners[TCP_LISTEN_BUCKETS]; /* by local port */
+    struct list_node txwait;                        /* pcbs whose data waits for transmit queue room */
     struct tcp_params params;
     uint8_t isn_key[16]; /* RFC 6528 secret */
     uint32_t npcbs;      /* in use, for leak checks (== pcbs.in_use) */
@@ -344,6 +346,10 @@ struct tcp_table {
 /* ---- tcp_subr.c: life cycle and the libOS-facing calls ---------------- */
 
 int tcp_init(struct inet_stack *s, const struct tcp_params *p);
+
+/* The connections whose data a full transmit queue held back send again,
+ * oldest first, while the queue has room (inet_stack_poll, after a flush). */
+void tcp_txwait_wake(struct inet_stack *s);
 void tcp_fini(struct inet_stack *s);
 
 /* Whether a connection still owes its peer something: data not sent or not

@@ -266,6 +266,17 @@ void tcp_output(struct tcp_pcb *pcb)
                 tcp_send_ctl(pcb, TH_ACK, pcb->snd_max);
             return;
         }
+        if ((len > 0 || fin) && !inet_tx_room(s)) {
+            /* The transmit queue is nearly full (a stalled peer): the data
+             * waits here, where dropping it costs nothing, and goes when
+             * the queue drains (tcp_txwait_wake). */
+            if (!list_linked(&pcb->txwait_link))
+                list_add_tail(&s->tcp.txwait, &pcb->txwait_link);
+            STAT_INC(s, tcp_tx_held);
+            if (pcb->ack_now)
+                tcp_send_ctl(pcb, TH_ACK, pcb->snd_max);
+            return;
+        }
         if (len > 0 && len == unsent)
             flags |= TH_PSH;
         if (fin)
@@ -291,6 +302,18 @@ void tcp_output(struct tcp_pcb *pcb)
             tcp_rexmt_arm(pcb);
         if (fin)
             return;
+    }
+}
+
+void tcp_txwait_wake(struct inet_stack *s)
+{
+    while (!list_empty(&s->tcp.txwait) && inet_tx_room(s)) {
+        struct tcp_pcb *pcb = list_entry(list_first(&s->tcp.txwait), struct tcp_pcb, txwait_link);
+
+        list_del(&pcb->txwait_link);
+        tcp_output(pcb);
+        if (list_linked(&pcb->txwait_link))
+            break; /* held back again: the queue is full */
     }
 }
 

@@ -76,6 +76,7 @@ int tcp_init(struct inet_stack *s, const struct tcp_params *p)
         list_init(&t->conns[i]);
     for (int i = 0; i < (int)ARRAY_SIZE(t->listeners); i++)
         list_init(&t->listeners[i]);
+    list_init(&t->txwait);
     /* RFC 6528: the secret must not be guessable; simulations fix it so a
      * run is a function of its seed. */
     if (t->params.isn_key_seed) {
@@ -180,6 +181,7 @@ struct tcp_pcb *tcp_pcb_new(struct inet_stack *s, void *owner, tcp_upcall_fn upc
     pcb->upcall = upcall;
     list_init(&pcb->link);
     list_init(&pcb->child_link);
+    list_init(&pcb->txwait_link);
     list_init(&pcb->syn_q);
     list_init(&pcb->accept_q);
     pcb->rcvbuf = p->rcvbuf;
@@ -384,6 +386,8 @@ void tcp_pcb_free(struct tcp_pcb *pcb)
     tcp_timers_cancel(pcb);
     if (list_linked(&pcb->link))
         list_del(&pcb->link);
+    if (list_linked(&pcb->txwait_link))
+        list_del(&pcb->txwait_link);
     if (pcb->listener) /* still queued on its listener */
         tcp_child_move(pcb->listener, pcb, TCP_CHILDQ_NONE);
     list_for_each_safe (pos, tmp, &pcb->syn_q) {

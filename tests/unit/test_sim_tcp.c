@@ -64,6 +64,31 @@ static struct tcp_params sim_tcp_params(void)
     return tp;
 }
 
+/* A port that takes at most two frames per call, as a NIC whose ring the
+ * wire drains slowly: the rest wait in the stack's transmit queue. With
+ * sim_throttle_a set, sim_start puts stack A behind it. */
+struct throttle {
+    struct netdev dev;
+    struct netdev *inner;
+};
+
+static uint16_t throttle_rx(struct netdev *dev, struct dbuf **frames, uint16_t n)
+{
+    return netdev_rx_burst(((struct throttle *)dev)->inner, frames, n);
+}
+
+static uint16_t throttle_tx(struct netdev *dev, struct dbuf **frames, uint16_t n)
+{
+    uint16_t k = netdev_tx_burst(((struct throttle *)dev)->inner, frames, n < 2 ? n : 2);
+
+    dev->stats.tx_full += n - k;
+    return k;
+}
+
+static const struct netdev_ops throttle_ops = {.rx_burst = throttle_rx, .tx_burst = throttle_tx};
+static struct throttle throttle_a;
+static bool sim_throttle_a;
+
 static void sim_start(struct sim *s, const struct fault_params *f, const struct tcp_params *tp)
 {
     struct inet_params p;
@@ -78,6 +103,12 @@ static void sim_start(struct sim *s, const struct fault_params *f, const struct 
     s->link = simlink_create(&s->mem, f, 8192);
     pa = simlink_port(s->link, mac_a, 1500);
     pb = simlink_port(s->link, mac_b, 1500);
+    if (sim_throttle_a) {
+        throttle_a.dev = *pa;
+        throttle_a.dev.ops = &throttle_ops;
+        throttle_a.inner = pa;
+        pa = &throttle_a.dev;
+    }
     p.arp_retries = 5;
     p.arp_timeout_ns = 10 * MS;
     p.arp_ttl_ns = 3600 * SEC;
@@ -818,6 +849,46 @@ static void test_conn_rows_every_state(void **state)
             fail_msg("no connection row was checked in %s", tcp_state_name(want[i]));
 }
 
+/* A device slower than the sender and a window larger than the stack's
+ * transmit queue: the frames pile up in that queue, and once it is nearly
+ * full TCP holds its data back (tcp_tx_held) instead of queueing frames the
+ * stack must drop. Every byte arrives, nothing is dropped or retransmitted. */
+static void test_tx_queue_backpressure(void **state)
+{
+    struct fault_params f = {.seed = test_seed(9), .delay_ns = 10 * US};
+    struct tcp_params tp = sim_tcp_params();
+    const uint64_t bytes = 24u << 20;
+    struct ep ea = {.seed = 3, .to_send = bytes};
+    struct ep eb = {.peer_seed = 3, .to_recv = bytes};
+    struct sim s;
+    uint64_t iter = 0;
+
+    (void)state;
+    tp.window_scaling = true;
+    tp.nodelay = true;
+    tp.sndbuf = tp.rcvbuf = 32u << 20; /* some 23 000 segments: more than INET_TXQ_LEN */
+    sim_throttle_a = true;
+    sim_start(&s, &f, &tp);
+    sim_throttle_a = false;
+    connect_pair(&s, &ea, &eb, 5009);
+    while (eb.got < bytes) {
+        ep_fill(&ea, &s.mem, 1400);
+        sim_step(&s, clock_now_ns() + SEC);
+        ep_drain(&eb, s.seed);
+        assert_true(s.a.ntx <= INET_TXQ_LEN - INET_TXQ_CTL_RESERVE + INET_TX_BATCH);
+        if (ea.err || eb.err || ++iter > 20000000 || clock_now_ns() > 100 * SEC)
+            fail_msg("seed %" PRIu64 ": stalled at %" PRIu64 " of %" PRIu64 " (errors %d, %d)", s.seed, eb.got, bytes,
+                     ea.err, eb.err);
+    }
+    assert_true(s.a.stats.tcp_tx_held > 0);
+    assert_int_equal(s.a.stats.eth_drop_tx_full, 0);
+    assert_int_equal(s.a.stats.tcp_rexmt, 0);
+    assert_true(list_empty(&s.a.tcp.txwait));
+    tcp_abort(ea.pcb);
+    tcp_abort(eb.pcb);
+    sim_stop(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -831,6 +902,7 @@ int main(void)
         cmocka_unit_test(test_ports_exhausted),
         cmocka_unit_test(test_time_wait_reuse),
         cmocka_unit_test(test_pcb_pool_exhausted),
+        cmocka_unit_test(test_tx_queue_backpressure),
         cmocka_unit_test(test_conn_rows_every_state),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
