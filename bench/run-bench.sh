@@ -21,6 +21,8 @@
 #      (tests/integration/netns-lib.sh), against Linux in another: the peer is
 #      linux-rtt --server --busy-poll, so the Linux server's wakeup latency is
 #      not in the figures (its stack and the veth are).
+#    - lwIP (Debian's liblwip, a packaged user-space stack) over the same
+#      memif pair (bench/lwip-rtt), TCP 64 B, 1 KiB, 16 KiB.
 #    - raw DPDK memif ping-pong of one 64-byte frame (bench/memif-pingpong):
 #      the floor no stack can beat on that path (ratio against UDP 64 B).
 #    The client is timed with CLOCK_MONOTONIC (the ping-pong with the TSC)
@@ -378,6 +380,11 @@ MEMIF_MTU=$jumbo_mtu catnip_config client 10.99.0.2 10.99.0.1 "$core_c" "$tmp/ca
 
 have_dpdk=0
 [ -x "$bin/memif-pingpong" ] && have_dpdk=1
+# lwIP over memif (bench/lwip-rtt, built when liblwip-dev is found): TCP only.
+lwip_path="lwIP $(pkg-config --modversion lwip 2>/dev/null || echo 2.1.3) (DPDK memif)"
+lwip_sizes=(64 1024 16384)
+lwip_why="liblwip-dev not installed"
+pkg-config --exists lwip 2>/dev/null && lwip_why="lwip-rtt not built (meson setup --reconfigure $build)"
 
 say "results go to $results; each process is bounded by ${limit}s, the run by ${budget}s"
 
@@ -408,6 +415,27 @@ if [ "$have_dpdk" -eq 1 ]; then
     each_size "$jumbo_path" "$bin/demi-rtt" "$bin/demi-rtt" 10.99.0.1 10.99.0.1 0 "" "" pre_s pre_c
     udp_sizes=("${saved_udp_sizes[@]}")
 
+    # A packaged user-space TCP/IP stack on the identical path: Debian's lwIP
+    # (bench/lwip-rtt: DPDK memif port, raw TCP API, one busy-polling thread).
+    if [ -x "$bin/lwip-rtt" ]; then
+        eal_lwip() {
+            echo "-l $1 --no-huge --no-pci --no-telemetry --log-level=warning --file-prefix=$dpdk_prefix-lwip-$2 --vdev=net_memif0,role=$2,socket=$memif_sock,mac=$3"
+        }
+        for s in "${lwip_sizes[@]}"; do
+            port=$(free_port)
+            # shellcheck disable=SC2207
+            srv=(timeout "$limit" "$bin/lwip-rtt" $(eal_lwip "$core_s" server 02:00:00:00:01:01) -- --server
+                10.99.0.1 "$port" --proto tcp)
+            # shellcheck disable=SC2207
+            cli=(timeout "$limit" "$bin/lwip-rtt" $(eal_lwip "$core_c" client 02:00:00:00:01:02) -- --client
+                10.99.0.1 "$port" --proto tcp --local 10.99.0.2 --size "$s" --msgs @MSGS@ --warmup @WARMUP@)
+            latency "$lwip_path" tcp "$s"
+            rm -rf "$dpdk_rundir/$dpdk_prefix"-*
+        done
+    else
+        for s in "${lwip_sizes[@]}"; do na_row "$lwip_path" tcp "$s" "$lwip_why"; done
+    fi
+
     # The floor: raw frames, no stack.
     eal_pp() {
         echo "-l $1 --no-huge --no-pci --no-telemetry --log-level=warning --file-prefix=$dpdk_prefix-pp-$2 --vdev=net_memif0,role=$2,socket=$memif_sock"
@@ -423,6 +451,7 @@ else
     for s in "${tcp_sizes[@]}"; do na_row "catnip (DPDK memif)" tcp "$s" "built without DPDK"; done
     for s in "${tcp_sizes[@]}"; do na_row "$jumbo_path" tcp "$s" "built without DPDK"; done
     for s in "${udp_sizes[@]}"; do na_row "catnip (DPDK memif)" udp "$s" "built without DPDK"; done
+    for s in "${lwip_sizes[@]}"; do na_row "$lwip_path" tcp "$s" "built without DPDK"; done
     na_row "DPDK memif raw frame ping-pong" eth 64 "built without DPDK"
 fi
 
@@ -954,7 +983,10 @@ md_section() {
     echo "busy-poll p50 at the same protocol and size over the row's p50 (above 1: faster than"
     echo "the kernel's best case). The raw memif row bounces one 64-byte frame between two DPDK"
     echo "processes (\`bench/memif-pingpong\`), the floor of the memif rows; its ratio is"
-    echo "against UDP 64 B."
+    echo "against UDP 64 B. The lwIP row is a packaged user-space TCP/IP stack on the same"
+    echo "memif pair: Debian's lwIP (\`bench/lwip-rtt\`: raw TCP API, Nagle off, one thread"
+    echo "busy-polling the port and running lwIP's timers, frames copied between pbufs and"
+    echo "mbufs) with the same client protocol, byte checks and timing as \`demi-rtt\`."
     echo
     echo "$peer_note"
     echo

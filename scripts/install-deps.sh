@@ -21,6 +21,7 @@ PKGS=(
   hping3                            # SYN floods against libdemi (synflood.sh, soak.sh)
   redis-server redis-tools memcached libmemcached-tools nginx wrk sockperf  # unmodified apps under tools/demirun (tests/integration/apps-*.sh, bench/apps.sh)
   gnuplot-nox                       # make bench: the latency plot
+  liblwip-dev                       # make bench: lwIP over memif, a packaged user-space stack's row (bench/lwip-rtt)
 )
 
 missing=()
