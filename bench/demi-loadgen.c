@@ -112,21 +112,6 @@ static void check(int rc, const char *what)
         rtt_die("%s: %s", what, strerror(rc));
 }
 
-static uint64_t parse_u64(const char *s, const char *what, uint64_t min, uint64_t max)
-{
-    char *end;
-    unsigned long long v;
-
-    if (s == NULL)
-        rtt_die("%s needs a value\n%s", what, USAGE);
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < min || v > max)
-        rtt_die("bad %s '%s' (expected an integer in %llu..%llu)", what, s, (unsigned long long)min,
-                (unsigned long long)max);
-    return v;
-}
-
 /* Seconds, fractional allowed, in [min, max]: returned in ns. */
 static uint64_t parse_secs(const char *s, const char *what, double min, double max)
 {
@@ -157,15 +142,15 @@ static void parse_opts(int argc, char **argv, struct opts *o)
     o->addr.sin_family = AF_INET;
     if (inet_pton(AF_INET, argv[1], &o->addr.sin_addr) != 1)
         rtt_die("bad IPv4 address '%s'\n%s", argv[1], USAGE);
-    o->addr.sin_port = htons((uint16_t)parse_u64(argv[2], "PORT", 1, 65535));
+    o->addr.sin_port = htons((uint16_t)rtt_parse_num(argv[2], "PORT", 1, 65535, USAGE));
     for (int i = 3; i < argc; i++) {
         const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
 
         if (strcmp(opt, "--rate") == 0) {
-            o->rate = parse_u64(val, "--rate", 1, 20000000);
+            o->rate = rtt_parse_num(val, "--rate", 1, 20000000, USAGE);
             rate_given = 1;
         } else if (strcmp(opt, "--conns") == 0) {
-            o->conns = (uint32_t)parse_u64(val, "--conns", 1, 10000);
+            o->conns = (uint32_t)rtt_parse_num(val, "--conns", 1, 10000, USAGE);
         } else if (strcmp(opt, "--secs") == 0) {
             o->secs_ns = parse_secs(val, "--secs", 0.001, 3600);
         } else if (strcmp(opt, "--warmup-secs") == 0) {
@@ -173,7 +158,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
         } else if (strcmp(opt, "--grace-secs") == 0) {
             o->grace_ns = parse_secs(val, "--grace-secs", 0, 600);
         } else if (strcmp(opt, "--depth") == 0) {
-            o->depth = (uint32_t)parse_u64(val, "--depth", 1, 64);
+            o->depth = (uint32_t)rtt_parse_num(val, "--depth", 1, 64, USAGE);
         } else {
             rtt_die("unknown option '%s'\n%s", opt, USAGE);
         }

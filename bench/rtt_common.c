@@ -34,7 +34,7 @@ uint64_t rtt_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static uint64_t parse_num(const char *s, const char *what, uint64_t min, uint64_t max, const char *usage)
+uint64_t rtt_parse_num(const char *s, const char *what, uint64_t min, uint64_t max, const char *usage)
 {
     char *end;
     unsigned long long v;
@@ -65,7 +65,7 @@ void rtt_parse(int argc, char **argv, struct rtt_opts *o, const char *usage, uns
     o->addr.sin_family = AF_INET;
     if (inet_pton(AF_INET, argv[2], &o->addr.sin_addr) != 1)
         rtt_die("bad IPv4 address '%s'", argv[2]);
-    o->addr.sin_port = htons((uint16_t)parse_num(argv[3], "PORT", 1, 65535, usage));
+    o->addr.sin_port = htons((uint16_t)rtt_parse_num(argv[3], "PORT", 1, 65535, usage));
     for (int i = 4; i < argc; i++) {
         const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
 
@@ -79,13 +79,13 @@ void rtt_parse(int argc, char **argv, struct rtt_opts *o, const char *usage, uns
             o->udp = strcmp(val, "udp") == 0;
             proto_given = 1;
         } else if (strcmp(opt, "--size") == 0) {
-            o->size = (uint32_t)parse_num(val, "--size", 1, RTT_MAX_SIZE, usage);
+            o->size = (uint32_t)rtt_parse_num(val, "--size", 1, RTT_MAX_SIZE, usage);
         } else if (strcmp(opt, "--msgs") == 0) {
-            o->msgs = (uint32_t)parse_num(val, "--msgs", 1, 100000000, usage);
+            o->msgs = (uint32_t)rtt_parse_num(val, "--msgs", 1, 100000000, usage);
         } else if (strcmp(opt, "--warmup") == 0) {
-            o->warmup = (uint32_t)parse_num(val, "--warmup", 0, 100000000, usage);
+            o->warmup = (uint32_t)rtt_parse_num(val, "--warmup", 0, 100000000, usage);
         } else if ((extra & RTT_OPT_BULK) && strcmp(opt, "--bulk") == 0) {
-            o->bulk = parse_num(val, "--bulk", 1, (uint64_t)1 << 40, usage);
+            o->bulk = rtt_parse_num(val, "--bulk", 1, (uint64_t)1 << 40, usage);
         } else {
             rtt_die("unknown option '%s'\n%s", opt, usage);
         }

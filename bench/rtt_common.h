@@ -35,6 +35,9 @@ uint64_t rtt_now_ns(void);
 /* --server|--client IP PORT --proto tcp|udp [options]: dies with @usage on
  * anything else. */
 void rtt_parse(int argc, char **argv, struct rtt_opts *o, const char *usage, unsigned extra);
+/* The unsigned decimal @s, in [@min, @max], or exit naming @what (and
+ * printing @usage when @s is missing). */
+uint64_t rtt_parse_num(const char *s, const char *what, uint64_t min, uint64_t max, const char *usage);
 
 /* Byte @off of the message of round @round (both tools send the same). */
 static inline uint8_t rtt_pattern(uint64_t round, uint64_t off)
