@@ -143,7 +143,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
     if (inet_pton(AF_INET, argv[1], &o->addr.sin_addr) != 1)
         rtt_die("bad IPv4 address '%s'\n%s", argv[1], USAGE);
     o->addr.sin_port = htons((uint16_t)rtt_parse_num(argv[2], "PORT", 1, 65535, USAGE));
-    for (int i = 3; i < argc; i++) {
+    for (int i = 3; i < argc; i += 2) { /* every option takes a value */
         const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
 
         if (strcmp(opt, "--rate") == 0) {
@@ -162,7 +162,6 @@ static void parse_opts(int argc, char **argv, struct opts *o)
         } else {
             rtt_die("unknown option '%s'\n%s", opt, USAGE);
         }
-        i++; /* the value */
     }
     if (!rate_given)
         rtt_die("--rate is required\n%s", USAGE);
