@@ -51,6 +51,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "demi_client.h"
 #include "rtt_common.h"
 
 #define USAGE                                                                         \
@@ -68,7 +69,6 @@
 /* Bound on the samples kept (8 bytes each). */
 #define MAX_MEASURED 20000000ull
 #define CONNECT_TIMEOUT_S 10
-#define CONNECT_ATTEMPTS 50
 /* Bound on draining cancelled operations after the close. */
 #define DRAIN_NS (2 * NS_PER_S)
 
@@ -105,12 +105,6 @@ struct loadgen {
     uint64_t *samples;       /* latency of measured request k at [k - warm_count] */
     uint64_t measured;       /* samples filled */
 };
-
-static void check(int rc, const char *what)
-{
-    if (rc != 0)
-        rtt_die("%s: %s", what, strerror(rc));
-}
 
 /* Seconds, fractional allowed, in [min, max]: returned in ns. */
 static uint64_t parse_secs(const char *s, const char *what, double min, double max)
@@ -184,44 +178,9 @@ static uint64_t intended_ns(const struct loadgen *g, uint64_t k)
     return g->t0 + k / rate * NS_PER_S + k % rate * NS_PER_S / rate;
 }
 
-static void set_nodelay(int qd)
-{
-    int one = 1;
-
-    check(demi_setsockopt(qd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)), "demi_setsockopt(TCP_NODELAY)");
-}
-
-/* Connect, retrying for a few seconds while the server refuses (it may still
- * be starting). */
-static int tcp_connect(const struct sockaddr_in *addr)
-{
-    for (int attempt = 0;; attempt++) {
-        demi_qtoken_t qt;
-        demi_qresult_t qr;
-        struct timespec ts = {.tv_sec = CONNECT_TIMEOUT_S, .tv_nsec = 0};
-        struct timespec pause = {.tv_sec = 0, .tv_nsec = 100000000L};
-        int qd, rc;
-
-        check(demi_socket(&qd, AF_INET, SOCK_STREAM, 0), "demi_socket");
-        check(demi_connect(&qt, qd, (const struct sockaddr *)addr, sizeof(*addr)), "demi_connect");
-        rc = demi_wait(&qr, qt, &ts);
-        if (rc == ETIMEDOUT)
-            rtt_die("connect: no answer within %d s", CONNECT_TIMEOUT_S);
-        check(rc, "wait for connect");
-        if (qr.qr_opcode == DEMI_OPC_CONNECT) {
-            set_nodelay(qd);
-            return qd;
-        }
-        check(demi_close(qd), "demi_close");
-        if (qr.qr_ret != ECONNREFUSED || attempt >= CONNECT_ATTEMPTS)
-            rtt_die("connect: %s", strerror((int)qr.qr_ret));
-        nanosleep(&pause, NULL);
-    }
-}
-
 static void arm_pop(struct conn *c)
 {
-    check(demi_pop(&c->pop_qt, c->qd), "demi_pop");
+    bench_check(demi_pop(&c->pop_qt, c->qd), "demi_pop");
     c->pop_pending = 1;
 }
 
@@ -230,7 +189,7 @@ static void open_conns(struct loadgen *g)
     const struct opts *o = g->o;
 
     for (uint32_t i = 0; i < o->conns; i++) {
-        int qd = tcp_connect(&o->addr);
+        int qd = bench_connect(&o->addr, CONNECT_TIMEOUT_S);
 
         if ((size_t)qd >= g->by_qd_cap) {
             size_t cap = g->by_qd_cap ? g->by_qd_cap : 256;
@@ -263,9 +222,9 @@ static void send_request(struct loadgen *g, struct conn *c, uint32_t idx)
     b = sga.sga_segs[0].sgaseg_buf;
     for (uint32_t i = 0; i < REQ_SIZE; i++)
         b[i] = rtt_pattern(idx, off + i);
-    check(demi_push(&qt, c->qd, &sga), "demi_push");
+    bench_check(demi_push(&qt, c->qd, &sga), "demi_push");
     /* libdemi keeps a pushed sgaalloc buffer alive as long as it needs it. */
-    check(demi_sgafree(&sga), "demi_sgafree");
+    bench_check(demi_sgafree(&sga), "demi_sgafree");
     c->sent++;
     g->sent++;
     g->pushes_pending++;
@@ -311,7 +270,7 @@ static void on_echo(struct loadgen *g, struct conn *c, uint32_t idx, demi_sgarra
     b = sga->sga_segs[0].sgaseg_buf;
     if (b[0] != rtt_pattern(idx, c->rx_bytes) || b[len - 1] != rtt_pattern(idx, c->rx_bytes + len - 1))
         rtt_die("connection %u: wrong bytes echoed at stream offset %llu", idx, (unsigned long long)c->rx_bytes);
-    check(demi_sgafree(sga), "demi_sgafree");
+    bench_check(demi_sgafree(sga), "demi_sgafree");
     c->rx_bytes += len;
 
     while ((c->done + 1) * REQ_SIZE <= c->rx_bytes) {
@@ -351,7 +310,7 @@ static void poll_completions(struct loadgen *g, int closing)
 
     if (rc == ETIMEDOUT)
         return;
-    check(rc, "demi_wait_next_n");
+    bench_check(rc, "demi_wait_next_n");
     now = rtt_now_ns(); /* one arrival time for the batch: when we learnt of it */
     for (int i = 0; i < n; i++) {
         demi_qresult_t *qr = &qrs[i];
@@ -361,7 +320,7 @@ static void poll_completions(struct loadgen *g, int closing)
         if (c->pop_pending && qr->qr_qt == c->pop_qt) {
             if (qr->qr_opcode == DEMI_OPC_POP && closing) {
                 c->pop_pending = 0;
-                check(demi_sgafree(&qr->qr_value.sga), "demi_sgafree");
+                bench_check(demi_sgafree(&qr->qr_value.sga), "demi_sgafree");
             } else if (qr->qr_opcode == DEMI_OPC_POP) {
                 on_echo(g, c, idx, &qr->qr_value.sga, now);
             } else if (closing && qr->qr_ret == ECANCELED) {
@@ -408,7 +367,7 @@ static void close_conns(struct loadgen *g)
     uint64_t pops;
 
     for (uint32_t i = 0; i < g->o->conns; i++)
-        check(demi_close(g->conns[i].qd), "demi_close");
+        bench_check(demi_close(g->conns[i].qd), "demi_close");
     deadline = rtt_now_ns() + DRAIN_NS;
     for (;;) {
         pops = 0;
@@ -487,7 +446,7 @@ int main(int argc, char **argv)
     memset(&args, 0, sizeof(args));
     args.argc = argc;
     args.argv = argv;
-    check(demi_init(&args), "demi_init");
+    bench_check(demi_init(&args), "demi_init");
 
     memset(&g, 0, sizeof(g));
     g.o = &o;

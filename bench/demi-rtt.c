@@ -42,6 +42,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "demi_client.h"
 #include "rtt_common.h"
 
 #define USAGE                                                                           \
@@ -51,12 +52,6 @@
 #define IO_TIMEOUT_S 10
 #define FIRST_TIMEOUT_S 60
 #define BULK_INFLIGHT 16
-
-static void check(int rc, const char *what)
-{
-    if (rc != 0)
-        rtt_die("%s: %s", what, strerror(rc));
-}
 
 /* Wait for @qt (bounded); dies on timeout and on a failed operation. */
 static demi_qresult_t wait_for(demi_qtoken_t qt, int timeout_s, const char *what)
@@ -69,7 +64,7 @@ static demi_qresult_t wait_for(demi_qtoken_t qt, int timeout_s, const char *what
     rc = demi_wait(&qr, qt, &ts);
     if (rc == ETIMEDOUT)
         rtt_die("%s: nothing within %d s (peer gone?)", what, timeout_s);
-    check(rc, what);
+    bench_check(rc, what);
     if (qr.qr_opcode == DEMI_OPC_FAILED)
         rtt_die("%s: %s", what, strerror((int)qr.qr_ret));
     return qr;
@@ -95,14 +90,7 @@ static demi_sgarray_t alloc_sga(uint32_t size)
 
 static void free_sga(demi_sgarray_t *sga)
 {
-    check(demi_sgafree(sga), "demi_sgafree");
-}
-
-static void set_nodelay(int qd)
-{
-    int one = 1;
-
-    check(demi_setsockopt(qd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)), "demi_setsockopt(TCP_NODELAY)");
+    bench_check(demi_sgafree(sga), "demi_sgafree");
 }
 
 /* ------------------------------------------------------------------ server */
@@ -114,21 +102,21 @@ static void tcp_server(const struct rtt_opts *o)
     int lqd, qd;
     uint64_t got = 0;
 
-    check(demi_socket(&lqd, AF_INET, SOCK_STREAM, 0), "demi_socket");
-    check(demi_bind(lqd, (const struct sockaddr *)&o->addr, sizeof(o->addr)), "demi_bind");
-    check(demi_listen(lqd, 16), "demi_listen");
-    check(demi_accept(&qt, lqd), "demi_accept");
+    bench_check(demi_socket(&lqd, AF_INET, SOCK_STREAM, 0), "demi_socket");
+    bench_check(demi_bind(lqd, (const struct sockaddr *)&o->addr, sizeof(o->addr)), "demi_bind");
+    bench_check(demi_listen(lqd, 16), "demi_listen");
+    bench_check(demi_accept(&qt, lqd), "demi_accept");
     printf("demi-rtt: listening on tcp port %u\n", (unsigned)ntohs(o->addr.sin_port));
     fflush(stdout);
     qr = wait_for(qt, FIRST_TIMEOUT_S, "accept");
     qd = qr.qr_value.ares.qd;
-    set_nodelay(qd);
+    bench_nodelay(qd);
 
     for (;;) {
         demi_sgarray_t sga;
         uint32_t len;
 
-        check(demi_pop(&qt, qd), "demi_pop");
+        bench_check(demi_pop(&qt, qd), "demi_pop");
         qr = wait_for(qt, IO_TIMEOUT_S, "pop");
         sga = qr.qr_value.sga;
         len = sga_len(&sga);
@@ -143,19 +131,19 @@ static void tcp_server(const struct rtt_opts *o)
                 demi_sgarray_t ack = alloc_sga(1);
 
                 ((uint8_t *)ack.sga_segs[0].sgaseg_buf)[0] = 'k';
-                check(demi_push(&qt, qd, &ack), "demi_push");
+                bench_check(demi_push(&qt, qd, &ack), "demi_push");
                 (void)wait_for(qt, IO_TIMEOUT_S, "push");
                 free_sga(&ack);
             }
             continue;
         }
         /* Zero copy: the popped buffer goes back as it is. */
-        check(demi_push(&qt, qd, &sga), "demi_push");
+        bench_check(demi_push(&qt, qd, &sga), "demi_push");
         (void)wait_for(qt, IO_TIMEOUT_S, "push");
         free_sga(&sga);
     }
-    check(demi_close(qd), "demi_close");
-    check(demi_close(lqd), "demi_close");
+    bench_check(demi_close(qd), "demi_close");
+    bench_check(demi_close(lqd), "demi_close");
     if (o->bulk)
         printf("demi-rtt: server received %llu bytes\n", (unsigned long long)got);
 }
@@ -165,8 +153,8 @@ static void udp_server(const struct rtt_opts *o)
     uint64_t total = (uint64_t)o->msgs + o->warmup;
     int qd;
 
-    check(demi_socket(&qd, AF_INET, SOCK_DGRAM, 0), "demi_socket");
-    check(demi_bind(qd, (const struct sockaddr *)&o->addr, sizeof(o->addr)), "demi_bind");
+    bench_check(demi_socket(&qd, AF_INET, SOCK_DGRAM, 0), "demi_socket");
+    bench_check(demi_bind(qd, (const struct sockaddr *)&o->addr, sizeof(o->addr)), "demi_bind");
     printf("demi-rtt: listening on udp port %u\n", (unsigned)ntohs(o->addr.sin_port));
     fflush(stdout);
     for (uint64_t i = 0; i < total; i++) {
@@ -174,14 +162,15 @@ static void udp_server(const struct rtt_opts *o)
         demi_qresult_t qr;
         struct sockaddr_in from;
 
-        check(demi_pop(&qt, qd), "demi_pop");
+        bench_check(demi_pop(&qt, qd), "demi_pop");
         qr = wait_for(qt, i == 0 ? FIRST_TIMEOUT_S : IO_TIMEOUT_S, "pop");
         from = qr.qr_value.sga.sga_addr;
-        check(demi_pushto(&qt, qd, &qr.qr_value.sga, (const struct sockaddr *)&from, sizeof(from)), "demi_pushto");
+        bench_check(demi_pushto(&qt, qd, &qr.qr_value.sga, (const struct sockaddr *)&from, sizeof(from)),
+                    "demi_pushto");
         (void)wait_for(qt, IO_TIMEOUT_S, "pushto");
         free_sga(&qr.qr_value.sga);
     }
-    check(demi_close(qd), "demi_close");
+    bench_check(demi_close(qd), "demi_close");
 }
 
 /* ------------------------------------------------------------------ client */
@@ -205,39 +194,11 @@ static void check_piece(const demi_sgarray_t *sga, uint32_t len, uint64_t round,
         rtt_die("round %llu: wrong bytes echoed at offset %u", (unsigned long long)round, off);
 }
 
-static int tcp_connect(const struct rtt_opts *o)
-{
-    for (int attempt = 0;; attempt++) {
-        demi_qtoken_t qt;
-        demi_qresult_t qr;
-        struct timespec ts = {.tv_sec = IO_TIMEOUT_S, .tv_nsec = 0};
-        int qd, rc;
-
-        check(demi_socket(&qd, AF_INET, SOCK_STREAM, 0), "demi_socket");
-        check(demi_connect(&qt, qd, (const struct sockaddr *)&o->addr, sizeof(o->addr)), "demi_connect");
-        rc = demi_wait(&qr, qt, &ts);
-        if (rc == ETIMEDOUT)
-            rtt_die("connect: no answer within %d s", IO_TIMEOUT_S);
-        check(rc, "wait for connect");
-        if (qr.qr_opcode == DEMI_OPC_CONNECT) {
-            set_nodelay(qd);
-            return qd;
-        }
-        check(demi_close(qd), "demi_close");
-        if (qr.qr_ret != ECONNREFUSED || attempt >= 50)
-            rtt_die("connect: %s", strerror((int)qr.qr_ret));
-        {
-            struct timespec pause = {.tv_sec = 0, .tv_nsec = 100000000L};
-            nanosleep(&pause, NULL);
-        }
-    }
-}
-
 static void tcp_client(const struct rtt_opts *o)
 {
     uint64_t total = (uint64_t)o->warmup + o->msgs;
     uint64_t *samples = calloc(o->msgs, sizeof(*samples));
-    int qd = tcp_connect(o);
+    int qd = bench_connect(&o->addr, IO_TIMEOUT_S);
 
     if (samples == NULL)
         rtt_die("out of memory");
@@ -251,12 +212,12 @@ static void tcp_client(const struct rtt_opts *o)
         for (uint32_t i = 0; i < o->size; i++)
             b[i] = rtt_pattern(r, i);
         t0 = rtt_now_ns();
-        check(demi_push(&push_qt, qd, &tx), "demi_push");
+        bench_check(demi_push(&push_qt, qd, &tx), "demi_push");
         while (got < o->size) {
             demi_qresult_t qr;
             uint32_t len;
 
-            check(demi_pop(&pop_qt, qd), "demi_pop");
+            bench_check(demi_pop(&pop_qt, qd), "demi_pop");
             qr = wait_for(pop_qt, r == 0 ? FIRST_TIMEOUT_S : IO_TIMEOUT_S, "pop");
             t1 = rtt_now_ns();
             len = sga_len(&qr.qr_value.sga);
@@ -273,7 +234,7 @@ static void tcp_client(const struct rtt_opts *o)
         if (r >= o->warmup)
             samples[r - o->warmup] = t1 - t0;
     }
-    check(demi_close(qd), "demi_close");
+    bench_check(demi_close(qd), "demi_close");
     report(o, samples);
     free(samples);
 }
@@ -290,8 +251,8 @@ static void udp_client(const struct rtt_opts *o)
     memset(&local, 0, sizeof(local));
     local.sin_family = AF_INET;
     local.sin_addr.s_addr = htonl(INADDR_ANY);
-    check(demi_socket(&qd, AF_INET, SOCK_DGRAM, 0), "demi_socket");
-    check(demi_bind(qd, (const struct sockaddr *)&local, sizeof(local)), "demi_bind");
+    bench_check(demi_socket(&qd, AF_INET, SOCK_DGRAM, 0), "demi_socket");
+    bench_check(demi_bind(qd, (const struct sockaddr *)&local, sizeof(local)), "demi_bind");
     for (uint64_t r = 0; r < total; r++) {
         demi_sgarray_t tx = alloc_sga(o->size);
         uint8_t *b = tx.sga_segs[0].sgaseg_buf;
@@ -303,8 +264,8 @@ static void udp_client(const struct rtt_opts *o)
         for (uint32_t i = 0; i < o->size; i++)
             b[i] = rtt_pattern(r, i);
         t0 = rtt_now_ns();
-        check(demi_pushto(&push_qt, qd, &tx, (const struct sockaddr *)&o->addr, sizeof(o->addr)), "demi_pushto");
-        check(demi_pop(&pop_qt, qd), "demi_pop");
+        bench_check(demi_pushto(&push_qt, qd, &tx, (const struct sockaddr *)&o->addr, sizeof(o->addr)), "demi_pushto");
+        bench_check(demi_pop(&pop_qt, qd), "demi_pop");
         qr = wait_for(pop_qt, r == 0 ? FIRST_TIMEOUT_S : IO_TIMEOUT_S, "pop");
         t1 = rtt_now_ns();
         len = sga_len(&qr.qr_value.sga);
@@ -317,7 +278,7 @@ static void udp_client(const struct rtt_opts *o)
         if (r >= o->warmup)
             samples[r - o->warmup] = t1 - t0;
     }
-    check(demi_close(qd), "demi_close");
+    bench_check(demi_close(qd), "demi_close");
     report(o, samples);
     free(samples);
 }
@@ -332,7 +293,7 @@ static void bulk_client(const struct rtt_opts *o)
     demi_qresult_t qr;
     const char *libos = getenv("LIBOS");
     double secs;
-    int qd = tcp_connect(o);
+    int qd = bench_connect(&o->addr, IO_TIMEOUT_S);
 
     t0 = rtt_now_ns();
     while (sent < o->bulk || n > 0) {
@@ -342,7 +303,7 @@ static void bulk_client(const struct rtt_opts *o)
 
             bufs[slot] = alloc_sga(len);
             memset(bufs[slot].sga_segs[0].sgaseg_buf, (int)(sent & 0xff), len);
-            check(demi_push(&inflight[slot], qd, &bufs[slot]), "demi_push");
+            bench_check(demi_push(&inflight[slot], qd, &bufs[slot]), "demi_push");
             sent += len;
             n++;
             continue;
@@ -352,13 +313,13 @@ static void bulk_client(const struct rtt_opts *o)
         head = (head + 1) % BULK_INFLIGHT;
         n--;
     }
-    check(demi_pop(&qt, qd), "demi_pop");
+    bench_check(demi_pop(&qt, qd), "demi_pop");
     qr = wait_for(qt, IO_TIMEOUT_S, "pop");
     t1 = rtt_now_ns();
     if (sga_len(&qr.qr_value.sga) != 1)
         rtt_die("expected the server's 1-byte acknowledgement");
     free_sga(&qr.qr_value.sga);
-    check(demi_close(qd), "demi_close");
+    bench_check(demi_close(qd), "demi_close");
     secs = (double)(t1 - t0) / 1e9;
     printf("demi-rtt: RESULT libos=%s proto=tcp size=%u bytes=%llu secs=%.3f gbps=%.2f\n",
            libos != NULL && libos[0] != '\0' ? libos : "catnap", o->size, (unsigned long long)o->bulk, secs,
@@ -375,7 +336,7 @@ int main(int argc, char **argv)
     memset(&args, 0, sizeof(args));
     args.argc = argc;
     args.argv = argv;
-    check(demi_init(&args), "demi_init");
+    bench_check(demi_init(&args), "demi_init");
     if (o.server && o.udp)
         udp_server(&o);
     else if (o.server)
