@@ -258,13 +258,13 @@ if [ "$mode" = af_packet ]; then
         in_linux timeout "$limit" nc -N "$NETNS_IP_DEMI" 7400 <"$tmp/echo.in" >"$tmp/jumbo.out" 2>"$tmp/nc-jumbo.log"
         rc=$?
         wait "$server"
-        rx=$(sed -n 's/^  eth_rx  *\([0-9][0-9]*\) .*/\1/p' "$tmp/jumbo-server.log" | head -n 1)
+        rx=$(counter "$tmp/jumbo-server.log" eth_rx)
         if [ $rc -ne 0 ] || [ "$(sha "$tmp/echo.in")" != "$(sha "$tmp/jumbo.out")" ]; then
             not_ok "$name" "nc exit $rc, got $(stat -c %s "$tmp/jumbo.out") of $echo_size bytes" \
                 "$tmp/nc-jumbo.log" "$tmp/jumbo-server.log"
-        elif [ -z "$rx" ] || [ "$rx" -ge $((echo_size / 3000)) ]; then
+        elif [ "$rx" = n/a ] || [ "$rx" -ge $((echo_size / 3000)) ]; then
             # 1500-byte frames would take some 7 200 data frames alone.
-            not_ok "$name" "${rx:-no} frames received for $echo_size bytes: not jumbo" "$tmp/jumbo-server.log"
+            not_ok "$name" "$rx frames received for $echo_size bytes: not jumbo" "$tmp/jumbo-server.log"
         else
             ok "$name ($rx frames received)"
         fi

@@ -31,6 +31,12 @@ not_ok() {
     done | sed 's/^/# /' >&2
 }
 
+# counter LOG NAME: the last value of a counter in a libdemi dump (DEMI_STATS:
+# "  name value help"); "n/a" when there is none.
+counter() {
+    awk -v n="$2" '$1 == n { v = $2; f = 1 } END { if (f) print v; else print "n/a" }' "$1"
+}
+
 now_ns() {
     date +%s%N
 }

@@ -69,12 +69,6 @@ netns_need hping3 python3 tc timeout awk
 netns_setup
 tmp=$NETNS_TMP
 
-# counter LOG NAME: the last value of a counter in a dump ("  name value
-# help"); "n/a" when there is none.
-counter() {
-    awk -v n="$2" '$1 == n { v = $2; f = 1 } END { if (f) print v; else print "n/a" }' "$1"
-}
-
 # line LOG PREFIX: the last line starting with PREFIX, PREFIX removed.
 line() {
     grep "^$2" "$1" | tail -n 1 | sed "s/^$2//"

@@ -62,12 +62,6 @@ netns_need hping3 python3 tcpdump timeout awk
 netns_setup
 tmp=$NETNS_TMP
 
-# counter LOG NAME: a counter from the server's dump ("  name value help"),
-# the last one printed; "n/a" when this libdemi has no such counter.
-counter() {
-    awk -v n="$2" '$1 == n { v = $2; f = 1 } END { if (f) print v; else print "n/a" }' "$1"
-}
-
 # counts LOG: the counts the server printed after its drain (listeners
 # open), "name start->end" on one line.
 counts() {
