@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * dpdk_int.h: what the two halves of the DPDK driver share: the mbuf pool
+ * dpdk_int.h: what the parts of the DPDK driver share: the mbuf pool
  * (dpdk_mem.c: EAL, the pool as libdemi's small buffer class) and the port
- * (dpdk.c: the netdev). Includes DPDK's headers: only those two files may
- * include it. Private header.
+ * (dpdk.c: the netdev; dpdk_port.c: bringing it up). Includes DPDK's
+ * headers: only those three files may include it. Private header.
  *
  * Memory layout of one mbuf of the pool:
  *
@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
@@ -75,5 +76,19 @@ static inline struct rte_mbuf *dbuf_mbuf(const struct dbuf *d)
 
 /* A message into @err (@errlen bytes; @err may be NULL). */
 void dpdk_set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ---- dpdk_port.c: bringing a port up ------------------------------------ */
+
+/* The port's MAC into @out, or @want (if not NULL) when they differ and the
+ * port accepts it; 0, or an errno with a message in @err. */
+int dpdk_port_mac(uint16_t port, const char *pname, const uint8_t *want, uint8_t out[6], char *err, size_t errlen);
+
+/* The MTU to configure the port with for a stack MTU of @mtu (net_memif's
+ * reported limit is not its real one). */
+uint32_t dpdk_port_mtu_for(const struct rte_eth_dev_info *info, uint32_t mtu);
+
+/* Start @port and wait up to @wait_ms for its link (a memif client starts
+ * again until its server is there); 0, or an errno with a message. */
+int dpdk_port_start(uint16_t port, const char *pname, const char *driver, uint32_t wait_ms, char *err, size_t errlen);
 
 #endif /* DEMI_DEV_DPDK_INT_H */
