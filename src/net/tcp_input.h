@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tcp_input.h: what segment arrival shares between tcp_input.c (the entry
+ * and the connection's states) and tcp_listen.c (a listener's: SYNs, and
+ * the ACKs of its SYN cookies). Private to those two files.
+ */
+#ifndef DEMI_NET_TCP_INPUT_H
+#define DEMI_NET_TCP_INPUT_H
+
+#include "net/tcp.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* A segment, parsed. Sequence numbers in host order. */
+struct tcp_seg {
+    const struct tcp_hdr *th;
+    uint32_t seq, ack, len; /* len: payload + SYN + FIN */
+    uint32_t wnd;           /* unscaled */
+    uint8_t flags;
+    struct tcp_opts o;
+    uint32_t src, dst;
+};
+
+/* Agree the SYN options (RFC 7323 1.3, RFC 2018 2) on @pcb: each one only
+ * if both sides offered it. */
+void tcp_negotiate(struct tcp_pcb *pcb, const struct tcp_seg *sg);
+
+/* A segment for listener @l (RFC 9293 3.10.7.2): a SYN makes a half-open
+ * child, or a SYN cookie while the SYN queue is full. */
+void tcp_input_listen(struct inet_stack *s, struct tcp_pcb *l, const struct tcp_seg *sg);
+
+/* Whether @sg could be the ACK of a SYN cookie @l sent. */
+bool tcp_cookie_ack(const struct tcp_pcb *l, const struct tcp_seg *sg);
+
+#endif /* DEMI_NET_TCP_INPUT_H */
