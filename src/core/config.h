@@ -80,6 +80,7 @@ struct demi_config {
     bool enable_jumbo_frames; /* allows mtu > CONFIG_MTU_STANDARD */
     bool udp_checksum_offload;
     bool tcp_checksum_offload;
+    bool tcp_segmentation_offload;
     int arp_table_len;
     struct config_arp_entry arp_table[CONFIG_ARP_TABLE_MAX];
     uint32_t arp_request_retries;

@@ -95,6 +95,9 @@ const struct config_key config_keys[] = {
              "let the NIC compute UDP checksums"),
     KEY_BOOL("inetstack_config.tcp_checksum_offload", tcp_checksum_offload, "false",
              "let the NIC compute TCP checksums"),
+    KEY_BOOL("inetstack_config.tcp_segmentation_offload", tcp_segmentation_offload, "true",
+             "let the NIC cut large TCP segments into MSS-sized ones (TSO), where it can: new data then "
+             "goes to it in frames of up to 64 KiB"),
     KEY_ARPMAP("inetstack_config.arp_table", "static ARP entries \"MAC\": \"IPv4\" (environment: MAC=IPv4,MAC=IPv4)"),
     KEY_U32("inetstack_config.arp_request_retries", arp_request_retries, 0, 100, "5",
             "ARP requests sent before an address is declared unreachable"),

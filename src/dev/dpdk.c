@@ -13,7 +13,10 @@
  * 1 MiB classes goes as an external-buffer mbuf (see ext_attach); anything
  * else is copied into mbufs, once. A port without
  * RTE_ETH_TX_OFFLOAD_MULTI_SEGS gets every frame linearised into its head
- * mbuf.
+ * mbuf. A TCP frame the stack marked for segmentation offload (netdev.h,
+ * DBUF_F_TX_TSO) goes the same way, its head mbuf marked for TSO
+ * (tx_offload); one whose chain would exceed the port's mbufs per packet
+ * is copied into as few mbufs as hold it.
  *
  * Receive. A frame arrives in one of our mbufs and is handed up in place;
  * a chained (multi-segment) or foreign mbuf is copied into one of ours. Per
@@ -50,6 +53,9 @@ struct dpdk_dev {
     uint16_t port;
     bool multi_seg;                            /* the port takes chained mbufs */
     bool tx_ip_csum, tx_tcp_csum, tx_udp_csum; /* the port fills these */
+    bool tso;                                  /* ... and cuts large TCP segments */
+    uint16_t tso_mbufs;                        /* mbufs a TSO packet may have */
+    uint16_t tso_frame_max;                    /* 0, or net_tap's bound on a cut frame (tx_offload) */
     struct dpdk_mem *mem;
     struct dbuf_pool *pool; /* our small class: the mbuf pool */
     struct mem *m;          /* its other classes: external buffers */
@@ -64,6 +70,8 @@ struct dpdk_dev {
         uint64_t tx_copied_bytes;
         uint64_t tx_head_copied; /* head buffers shared or not ours */
         uint64_t tx_nombuf;      /* frames refused: no mbuf for a copy */
+        uint64_t tx_tso;         /* frames marked for segmentation offload */
+        uint64_t tx_tso_copied;  /* ... copied: too many pieces for the port */
     } st;
 };
 
@@ -179,8 +187,14 @@ static bool tx_copy(struct dpdk_dev *dd, struct rte_mbuf *head, struct rte_mbuf 
 
 /* The port fills the checksums the stack left at 0 (it does so only when
  * the netdev advertises the offload): mark them in the head mbuf, with the
- * pseudo-header sum in the TCP/UDP field as DPDK wants. */
-static void tx_offload(struct dpdk_dev *dd, struct rte_mbuf *m)
+ * pseudo-header sum in the TCP/UDP field as DPDK wants. A non-zero
+ * @tso_seg (a frame marked DBUF_F_TX_TSO) has the port cut the TCP payload
+ * into segments of that many bytes: it fills IPv4 and TCP checksums of
+ * each, and DPDK wants the pseudo-header sum without the length then
+ * (rte_ipv4_phdr_cksum does so given RTE_MBUF_F_TX_TCP_SEG). The headers,
+ * options included, must lie in the head mbuf: they always do (the stack
+ * builds them in one buffer). */
+static void tx_offload(struct dpdk_dev *dd, struct rte_mbuf *m, uint32_t tso_seg)
 {
     const struct rte_ether_hdr *eh = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
     struct rte_ipv4_hdr *ip;
@@ -191,6 +205,29 @@ static void tx_offload(struct dpdk_dev *dd, struct rte_mbuf *m)
         return;
     ip = (struct rte_ipv4_hdr *)(eh + 1);
     ihl = rte_ipv4_hdr_len(ip);
+    if (tso_seg && dd->tso && ip->next_proto_id == IPPROTO_TCP &&
+        m->data_len >= sizeof(*eh) + ihl + sizeof(struct rte_tcp_hdr)) {
+        struct rte_tcp_hdr *th = (struct rte_tcp_hdr *)((uint8_t *)ip + ihl);
+        uint32_t thl = (uint32_t)(th->data_off >> 4) * 4;
+
+        if (m->data_len >= sizeof(*eh) + ihl + thl) {
+            ol = RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_TCP_CKSUM;
+            ip->hdr_checksum = 0;
+            th->cksum = rte_ipv4_phdr_cksum(ip, ol);
+            m->ol_flags = ol;
+            m->l2_len = sizeof(*eh);
+            m->l3_len = ihl;
+            m->l4_len = thl;
+            /* DPDK 22.11's net_tap refuses a TSO packet whose segments,
+             * Ethernet header included, exceed the MTU (its check forgets
+             * the header): its segments carry that much less payload. */
+            if (dd->tso_frame_max && tso_seg + m->l2_len + ihl + thl > dd->tso_frame_max)
+                tso_seg = dd->tso_frame_max - m->l2_len - ihl - thl;
+            m->tso_segsz = (uint16_t)tso_seg;
+            dd->st.tx_tso++;
+            return;
+        }
+    }
     if (dd->tx_ip_csum && ip->hdr_checksum == 0)
         ol |= RTE_MBUF_F_TX_IP_CKSUM;
     if (ip->next_proto_id == IPPROTO_TCP && dd->tx_tcp_csum &&
@@ -315,8 +352,18 @@ struct tx_frame {
 static struct rte_mbuf *tx_prepare(struct dpdk_dev *dd, struct dbuf *h, struct tx_frame *tf)
 {
     struct rte_mbuf *head, *tail;
-    bool writable = true;
+    bool writable = true, copy_all = false;
+    uint32_t tso_seg = h->flags & DBUF_F_TX_TSO ? h->meta32 : 0;
 
+    if (tso_seg) {
+        /* One mbuf a piece at most, and the head: more than the port takes
+         * in one TSO packet, and every piece is copied into few mbufs. */
+        uint32_t pieces = 1;
+        for (const struct dbuf *s = h->next; s; s = s->next)
+            pieces++;
+        copy_all = pieces > dd->tso_mbufs;
+        dd->st.tx_tso_copied += copy_all;
+    }
     tf->rest = h->next;
     tf->handed = h->pool == dd->pool && !h->parent && h->refcnt == 1;
     if (tf->handed) {
@@ -351,8 +398,11 @@ static struct rte_mbuf *tx_prepare(struct dpdk_dev *dd, struct dbuf *h, struct t
             continue;
         while (root->parent)
             root = root->parent;
-        if (s->len <= DPDK_TX_COPY_MAX && writable &&
-            (uint32_t)(tail->buf_len - tail->data_off - tail->data_len) >= s->len) {
+        if (copy_all) {
+            if (!tx_copy(dd, head, &tail, &writable, s->data, s->len))
+                goto fail;
+        } else if (s->len <= DPDK_TX_COPY_MAX && writable &&
+                   (uint32_t)(tail->buf_len - tail->data_off - tail->data_len) >= s->len) {
             /* A small payload fits the head's room: a copy of a few cache
              * lines costs less than attaching, and later freeing, an mbuf. */
             if (!tx_copy(dd, head, &tail, &writable, s->data, s->len))
@@ -383,7 +433,7 @@ static struct rte_mbuf *tx_prepare(struct dpdk_dev *dd, struct dbuf *h, struct t
         }
     }
     if (dd->tx_ip_csum || dd->tx_tcp_csum || dd->tx_udp_csum)
-        tx_offload(dd, head);
+        tx_offload(dd, head, tso_seg);
     return head;
 
 fail:
@@ -482,11 +532,11 @@ static void dpdk_destroy(struct netdev *dev)
         fprintf(stderr,
                 "libdemi: dpdk port %u (%s): rx %" PRIu64 " frames, tx %" PRIu64 " frames (%" PRIu64
                 " refused), tx segments in place %" PRIu64 " (mbufs) + %" PRIu64 " (external), copied %" PRIu64
-                " (%" PRIu64 " B), heads copied %" PRIu64 ", no mbuf %" PRIu64 ", rx linearised %" PRIu64
-                ", rx dropped %" PRIu64 "\n",
+                " (%" PRIu64 " B), heads copied %" PRIu64 ", no mbuf %" PRIu64 ", TSO frames %" PRIu64 " (%" PRIu64
+                " copied), rx linearised %" PRIu64 ", rx dropped %" PRIu64 "\n",
                 dd->port, dev->name, dev->stats.rx_frames, dev->stats.tx_frames, dev->stats.tx_full, dd->st.tx_indirect,
                 dd->st.tx_external, dd->st.tx_copied, dd->st.tx_copied_bytes, dd->st.tx_head_copied, dd->st.tx_nombuf,
-                dd->st.rx_linearized, dd->st.rx_dropped);
+                dd->st.tx_tso, dd->st.tx_tso_copied, dd->st.rx_linearized, dd->st.rx_dropped);
     free(dd);
 }
 
@@ -602,10 +652,11 @@ int dpdk_netdev_create(struct mem *m, const struct dpdk_port_params *p, struct n
     dd->dev.mtu = mtu;
     port_mtu = dpdk_port_mtu_for(&info, mtu);
 
-    /* Offloads: multi-segment transmit and checksums where the port has
-     * them; the stack uses what the netdev advertises. */
+    /* Offloads: multi-segment transmit, checksums and TCP segmentation
+     * where the port has them; the stack uses what the netdev advertises
+     * and its configuration allows. */
     want_tx = RTE_ETH_TX_OFFLOAD_MULTI_SEGS | RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_CKSUM |
-              RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
+              RTE_ETH_TX_OFFLOAD_UDP_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_TSO;
     want_rx = RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
     memset(&conf, 0, sizeof(conf));
     conf.rxmode.mtu = port_mtu;
@@ -615,8 +666,13 @@ int dpdk_netdev_create(struct mem *m, const struct dpdk_port_params *p, struct n
     dd->tx_ip_csum = conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
     dd->tx_tcp_csum = conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
     dd->tx_udp_csum = conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
+    dd->tso = dpdk_port_tso(&info, conf.txmode.offloads, &dd->dev.tso_max_len, &dd->dev.tso_max_segs, &dd->tso_mbufs);
+    if (!dd->tso)
+        conf.txmode.offloads &= ~RTE_ETH_TX_OFFLOAD_TCP_TSO;
+    if (dd->tso && strcmp(info.driver_name, "net_tap") == 0)
+        dd->tso_frame_max = (uint16_t)port_mtu;
     dd->dev.offloads = (dd->tx_ip_csum ? NETDEV_OFF_IPV4_CSUM : 0) | (dd->tx_tcp_csum ? NETDEV_OFF_TCP_CSUM : 0) |
-                       (dd->tx_udp_csum ? NETDEV_OFF_UDP_CSUM : 0);
+                       (dd->tx_udp_csum ? NETDEV_OFF_UDP_CSUM : 0) | (dd->tso ? NETDEV_OFF_TCP_TSO : 0);
     ext_setup(dd, info.device, pname);
     /* A net_ring vdev transmits into its own receive ring: the stack then
      * hears itself, and its own address is a valid source. */
@@ -651,10 +707,12 @@ int dpdk_netdev_create(struct mem *m, const struct dpdk_port_params *p, struct n
         return ret;
     }
     log_info("dpdk: port %u (%s, driver %s): MTU %u, %u/%u descriptors, multi-seg tx %s, tx checksum "
-             "offload%s%s%s%s, large buffers %s",
+             "offload%s%s%s%s, TCP segmentation offload %s, large buffers %s",
              p->port, pname, info.driver_name, mtu, nb_rxd, nb_txd, dd->multi_seg ? "yes" : "no (linearised)",
              dd->tx_ip_csum ? " ipv4" : "", dd->tx_tcp_csum ? " tcp" : "", dd->tx_udp_csum ? " udp" : "",
-             dd->dev.offloads ? "" : " none", dd->ext_ok ? "in place (external mbufs)" : "copied");
+             dd->dev.offloads ? "" : " none",
+             dd->tso ? "offered (inetstack_config.tcp_segmentation_offload decides)" : "not offered by the port",
+             dd->ext_ok ? "in place (external mbufs)" : "copied");
     *out = &dd->dev;
     return 0;
 }

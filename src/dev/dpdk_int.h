@@ -87,6 +87,14 @@ int dpdk_port_mac(uint16_t port, const char *pname, const uint8_t *want, uint8_t
  * reported limit is not its real one). */
 uint32_t dpdk_port_mtu_for(const struct rte_eth_dev_info *info, uint32_t mtu);
 
+/* TCP segmentation offload: whether port @info may take TSO frames given
+ * the tx offloads @tx it is configured with (TSO itself, multi-segment
+ * mbufs, IPv4 and TCP checksums: DPDK's TSO fills both per segment), and
+ * the limits the netdev advertises (netdev.h): the largest payload of one
+ * frame, its wire segments, and the mbufs one frame's chain may have. */
+bool dpdk_port_tso(const struct rte_eth_dev_info *info, uint64_t tx, uint32_t *max_len, uint16_t *max_segs,
+                   uint16_t *max_mbufs);
+
 /* Start @port and wait up to @wait_ms for its link (a memif client starts
  * again until its server is there); 0, or an errno with a message. */
 int dpdk_port_start(uint16_t port, const char *pname, const char *driver, uint32_t wait_ms, char *err, size_t errlen);

@@ -17,6 +17,7 @@
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_ether.h>
+#include <rte_ip.h>
 #include <rte_log.h>
 
 #define DPDK_LINK_POLL_US 10000u
@@ -159,4 +160,36 @@ uint32_t dpdk_port_mtu_for(const struct rte_eth_dev_info *info, uint32_t mtu)
              "%u, all DPDK 22.11's net_memif admits)",
              info->driver_name, mtu + RTE_ETHER_HDR_LEN, cap);
     return cap;
+}
+
+/*
+ * DPDK 22.11 says nothing of a device's largest TSO frame but its IPv4
+ * total length (64 KiB) and, in tx_desc_lim.nb_seg_max, the mbufs of one
+ * TSO packet. The wire segments of one frame are bounded too: net_tap cuts
+ * with librte_gso into at most 64 (its MAX_GSO_MBUFS) and refuses more; 64
+ * segments of a standard MSS already exceed 64 KiB, so the bound costs no
+ * NIC anything.
+ */
+#define DPDK_TSO_SEGS_MAX 64u
+
+bool dpdk_port_tso(const struct rte_eth_dev_info *info, uint64_t tx, uint32_t *max_len, uint16_t *max_segs,
+                   uint16_t *max_mbufs)
+{
+    const uint64_t need = RTE_ETH_TX_OFFLOAD_TCP_TSO | RTE_ETH_TX_OFFLOAD_MULTI_SEGS | RTE_ETH_TX_OFFLOAD_IPV4_CKSUM |
+                          RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
+    uint16_t nseg = info->tx_desc_lim.nb_seg_max;
+
+    *max_len = 0;
+    *max_segs = 0;
+    *max_mbufs = 0;
+    if ((tx & need) != need)
+        return false;
+    /* A device that admits fewer than 4 mbufs a packet gets no TSO: the
+     * header and the payload's pieces would not fit. 0: no limit given. */
+    if (nseg != 0 && nseg < 4)
+        return false;
+    *max_len = UINT16_MAX - sizeof(struct rte_ipv4_hdr) - 60; /* the largest TCP header */
+    *max_segs = DPDK_TSO_SEGS_MAX;
+    *max_mbufs = nseg ? nseg : UINT16_MAX;
+    return true;
 }

@@ -105,8 +105,9 @@ int ipv4_output(struct inet_stack *s, struct dbuf *d, uint32_t dst, uint8_t prot
     uint32_t len = dbuf_chain_len(d) + IPV4_HLEN;
     struct ipv4_hdr *ip;
 
-    /* We never fragment: callers check the size, this is the last guard. */
-    if (len > s->mtu) {
+    /* We never fragment: callers check the size, this is the last guard
+     * (a TSO frame becomes packets within the MTU in the device). */
+    if (len > s->mtu && !(d->flags & DBUF_F_TX_TSO)) {
         STAT_INC(s, ipv4_drop_too_big);
         dbuf_chain_put(d);
         return EMSGSIZE;

@@ -31,6 +31,22 @@
 #define NETDEV_OFF_UDP_CSUM 0x2  /* device fills UDP checksums */
 #define NETDEV_OFF_TCP_CSUM 0x4  /* device fills TCP checksums */
 #define NETDEV_OFF_RX_CSUM 0x8   /* device verified rx checksums (dbuf flag says ok) */
+#define NETDEV_OFF_TCP_TSO 0x10  /* device cuts large TCP segments (see DBUF_F_TX_TSO) */
+
+/*
+ * TCP segmentation offload, per frame. The stack marks the head dbuf of a
+ * TCP frame longer than the MTU with DBUF_F_TX_TSO and puts in its meta32
+ * the payload bytes of each wire segment (the MSS less options); the device
+ * cuts the payload into segments of that size, each with a copy of the
+ * Ethernet, IPv4 and TCP headers (options included), fixes lengths,
+ * sequence numbers, IP ids and checksums, and keeps PSH/FIN for the last.
+ * The stack leaves the TCP checksum of such a frame at 0 whatever the
+ * checksum offload keys say. dbuf_alloc clears flags, so no other frame
+ * carries the bit; this header owns it (dbuf.h's DBUF_F_* are below it).
+ * Only a netdev with NETDEV_OFF_TCP_TSO gets such frames, never larger than
+ * its tso_max_len payload nor more than tso_max_segs wire segments.
+ */
+#define DBUF_F_TX_TSO 0x8000
 
 struct netdev;
 
@@ -55,10 +71,12 @@ struct netdev {
     const struct netdev_ops *ops;
     char name[NETDEV_NAME_MAX];
     uint8_t mac[ETH_ALEN];
-    uint32_t mtu;       /* IP MTU: largest IPv4 packet, without Ethernet header */
-    uint32_t offloads;  /* NETDEV_OFF_* */
-    bool loopback;      /* frames come back to us: our own address is a valid source */
-    bool stats_at_exit; /* libdemi.stats: destroy prints the driver's own counters */
+    uint32_t mtu;          /* IP MTU: largest IPv4 packet, without Ethernet header */
+    uint32_t offloads;     /* NETDEV_OFF_* */
+    uint32_t tso_max_len;  /* NETDEV_OFF_TCP_TSO: largest TCP payload of one frame */
+    uint16_t tso_max_segs; /* ... and the most wire segments one frame may become */
+    bool loopback;         /* frames come back to us: our own address is a valid source */
+    bool stats_at_exit;    /* libdemi.stats: destroy prints the driver's own counters */
     struct netdev_stats stats;
 };
 

@@ -29,6 +29,7 @@ void inet_params_from_config(const struct demi_config *cfg, struct inet_params *
     p->static_arp_len = cfg->arp_table_len;
     p->udp_csum_offload = cfg->udp_checksum_offload;
     p->tcp_csum_offload = cfg->tcp_checksum_offload;
+    p->tcp_tso = cfg->tcp_segmentation_offload;
     p->tcp.rcvbuf = cfg->tcp_rcvbuf;
     p->tcp.sndbuf = cfg->tcp_sndbuf;
     p->tcp.rto_initial_ns = (uint64_t)cfg->tcp_rto_initial_ms * 1000000u;
@@ -111,6 +112,17 @@ int inet_stack_init(struct inet_stack *s, struct netdev *dev, struct mem *mem, c
         s->offloads |= dev->offloads & NETDEV_OFF_UDP_CSUM;
     if (p->tcp_csum_offload)
         s->offloads |= dev->offloads & NETDEV_OFF_TCP_CSUM;
+    /* TCP segmentation offload likewise (inetstack_config.tcp_segmentation_
+     * offload); a frame the device cuts has its checksums filled there
+     * whatever tcp_checksum_offload says (netdev.h, DBUF_F_TX_TSO). */
+    if (dev->offloads & NETDEV_OFF_TCP_TSO) {
+        if (p->tcp_tso && dev->tso_max_len > 0 && dev->tso_max_segs > 1)
+            s->offloads |= NETDEV_OFF_TCP_TSO;
+        log_info("inetstack: %s: TCP segmentation offload %s", dev->name,
+                 s->offloads & NETDEV_OFF_TCP_TSO ? "in use"
+                                                  : "offered by the device, off (inetstack_config.tcp_segmentation_"
+                                                    "offload)");
+    }
     if (s->mtu > IPV4_HLEN + TCP_HLEN + p->tcp.mss)
         log_info("inetstack: TCP segments carry at most inetstack_config.mss = %u bytes, below the %u the MTU "
                  "of %s allows",

@@ -36,6 +36,7 @@ struct inet_params {
     int static_arp_len;
     int udp_csum_offload; /* use the device's UDP checksum offload */
     int tcp_csum_offload; /* use the device's TCP checksum offload */
+    int tcp_tso;          /* use the device's TCP segmentation offload */
     struct tcp_params tcp;
 };
 

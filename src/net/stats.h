@@ -104,7 +104,9 @@
     X(tcp_keepalive, "keepalive probes sent")                                                       \
     X(tcp_delack, "delayed ACKs sent by the timer")                                                 \
     X(tcp_rcv_drop_nobuf, "dropped: receive buffer full")                                           \
-    X(mem_drop_nobuf, "dropped: no buffer for an outgoing packet")
+    X(mem_drop_nobuf, "dropped: no buffer for an outgoing packet")                                  \
+    X(tcp_tx_tso, "TCP frames of several segments the device cut (segmentation offload)")           \
+    X(tcp_tx_tso_segs, "segments those frames became on the wire")
 
 struct inet_stats {
 #define INET_STATS_FIELD(name, help) uint64_t name;

@@ -55,8 +55,11 @@ static bool tcp_attach_payload(struct tcp_pcb *pcb, struct dbuf *head, uint32_t 
     return len == 0;
 }
 
-/* Send one segment: @len payload bytes from @seq, with @flags. */
-static int tcp_xmit(struct tcp_pcb *pcb, uint32_t seq, uint32_t len, uint8_t flags)
+/* Send one segment: @len payload bytes from @seq, with @flags. A non-zero
+ * @tso_seg makes it a frame the device cuts into segments of @tso_seg
+ * payload bytes (netdev.h, DBUF_F_TX_TSO): the device then fills every
+ * segment's checksum. */
+static int tcp_xmit(struct tcp_pcb *pcb, uint32_t seq, uint32_t len, uint8_t flags, uint32_t tso_seg)
 {
     struct inet_stack *s = pcb->stack;
     uint8_t opts[TCP_MAX_OPTLEN];
@@ -90,7 +93,10 @@ static int tcp_xmit(struct tcp_pcb *pcb, uint32_t seq, uint32_t len, uint8_t fla
     th->win = htons((uint16_t)win);
     th->csum = 0;
     th->urp = 0;
-    if (!(s->offloads & NETDEV_OFF_TCP_CSUM)) {
+    if (tso_seg) {
+        d->flags |= DBUF_F_TX_TSO;
+        d->meta32 = tso_seg;
+    } else if (!(s->offloads & NETDEV_OFF_TCP_CSUM)) {
         struct csum c;
         csum_init(&c);
         csum_add_pseudo(&c, pcb->local_ip, pcb->remote_ip, IPV4_PROTO_TCP, (uint16_t)dbuf_chain_len(d));
@@ -113,6 +119,10 @@ static int tcp_xmit(struct tcp_pcb *pcb, uint32_t seq, uint32_t len, uint8_t fla
     STAT_INC(s, tcp_tx);
     if (flags & TH_RST)
         STAT_INC(s, tcp_tx_rst);
+    if (tso_seg) {
+        STAT_INC(s, tcp_tx_tso);
+        s->stats.tcp_tx_tso_segs += (len + tso_seg - 1) / tso_seg;
+    }
     return ipv4_output(s, d, pcb->remote_ip, IPV4_PROTO_TCP) ? -1 : 0;
 }
 
@@ -122,7 +132,7 @@ static int tcp_xmit(struct tcp_pcb *pcb, uint32_t seq, uint32_t len, uint8_t fla
  * (as FreeBSD's tcp_output does). */
 void tcp_send_ctl(struct tcp_pcb *pcb, uint8_t flags, uint32_t seq)
 {
-    tcp_xmit(pcb, seq, 0, flags);
+    tcp_xmit(pcb, seq, 0, flags, 0);
 }
 
 /* Bytes of the send queue not yet sent, and whether the FIN is due. */
@@ -166,7 +176,7 @@ void tcp_retransmit(struct tcp_pcb *pcb, uint32_t seq, uint32_t max_len)
     if (len > 0)
         flags |= TH_PSH;
     STAT_INC(pcb->stack, tcp_rexmt);
-    tcp_xmit(pcb, seq, len, flags);
+    tcp_xmit(pcb, seq, len, flags, 0);
 }
 
 void tcp_send_probe(struct tcp_pcb *pcb)
@@ -182,7 +192,7 @@ void tcp_send_probe(struct tcp_pcb *pcb)
             len = MIN(MIN(pcb->snd_wnd, tcp_seg_max(pcb)), avail);
         if (len == 0)
             len = 1;
-        if (tcp_xmit(pcb, seq, len, TH_ACK | TH_PSH) == 0) {
+        if (tcp_xmit(pcb, seq, len, TH_ACK | TH_PSH, 0) == 0) {
             /* The bytes are real data: their ACK must be believed (SND.MAX). */
             pcb->snd_nxt = seq + len;
             if (SEQ_GT(pcb->snd_nxt, pcb->snd_max))
@@ -191,6 +201,39 @@ void tcp_send_probe(struct tcp_pcb *pcb)
     } else {
         tcp_send_ctl(pcb, TH_ACK, pcb->snd_una - 1);
     }
+}
+
+/* The largest payload of one TSO frame: its IPv4 total length is 16 bits. */
+#define TCP_TSO_PAYLOAD_MAX (UINT16_MAX - IPV4_HLEN - TCP_HLEN - TCP_MAX_OPTLEN)
+
+/*
+ * TCP segmentation offload (netdev.h): how many bytes of new data go as one
+ * frame the device cuts into @seg_max-byte segments, or 0 for an ordinary
+ * segment. @avail is what the windows allow and the queue holds, @unsent
+ * what the queue holds. Only new data in the steady state goes so:
+ * retransmissions, recovery and limited transmit (each segment there is
+ * counted against a loss signal), probes and SYNs keep their own sizes,
+ * and the FIN goes in an ordinary segment with the last bytes. The frame
+ * holds whole segments; its short tail only when it is the end of the data
+ * and TCP_NODELAY sends it now anyway (with Nagle it would wait behind the
+ * full segments in flight, as it does without the offload).
+ */
+static uint32_t tcp_tso_len(const struct tcp_pcb *pcb, uint32_t avail, uint32_t unsent, uint32_t seg_max)
+{
+    const struct inet_stack *s = pcb->stack;
+    uint32_t max, len;
+
+    if (!(s->offloads & NETDEV_OFF_TCP_TSO) || avail <= seg_max || pcb->snd_nxt != pcb->snd_max || pcb->in_recovery ||
+        pcb->dupacks > 0 || (pcb->state != TCPS_ESTABLISHED && pcb->state != TCPS_CLOSE_WAIT))
+        return 0;
+    max = MIN(s->dev->tso_max_len, TCP_TSO_PAYLOAD_MAX) / seg_max;
+    max = MIN(max, s->dev->tso_max_segs) * seg_max;
+    len = MIN(avail, max);
+    if (!(len == unsent && pcb->nodelay))
+        len -= len % seg_max;
+    if (pcb->fin_queued && !pcb->fin_acked && len == unsent)
+        len -= len % seg_max ? len % seg_max : seg_max;
+    return len > seg_max ? len : 0;
 }
 
 void tcp_output(struct tcp_pcb *pcb)
@@ -212,7 +255,7 @@ void tcp_output(struct tcp_pcb *pcb)
                 STAT_INC(s, tcp_rexmt);
             else
                 pcb->rtt_start_ns = clock_now_ns(), pcb->rtt_seq = pcb->iss;
-            tcp_xmit(pcb, pcb->iss, 0, flags);
+            tcp_xmit(pcb, pcb->iss, 0, flags, 0);
             pcb->snd_nxt = pcb->snd_max = pcb->iss + 1;
             if (!timer_armed(&pcb->t_rexmt))
                 tcp_rexmt_arm(pcb);
@@ -234,15 +277,18 @@ void tcp_output(struct tcp_pcb *pcb)
         uint32_t unsent = tcp_unsent(pcb);
         uint32_t len = unsent < usable ? unsent : usable;
         uint32_t seg_max = tcp_seg_max(pcb);
+        uint32_t tso = tcp_tso_len(pcb, len, unsent, seg_max);
         bool fin = false, send = false;
         uint8_t flags = TH_ACK;
 
-        if (len > seg_max)
+        if (tso)
+            len = tso;
+        else if (len > seg_max)
             len = seg_max;
         /* FIN once every byte is in this or an earlier segment. */
         if (pcb->fin_queued && !pcb->fin_acked && pcb->snd_nxt + len == tcp_fin_seq(pcb))
             fin = true;
-        if (len == seg_max)
+        if (len >= seg_max)
             send = true;
         else if (len > 0 && SEQ_LT(pcb->snd_nxt, pcb->snd_max))
             send = true; /* resending after a timeout: SWS avoidance is for new data only (BSD's tcp_output too) */
@@ -283,7 +329,7 @@ void tcp_output(struct tcp_pcb *pcb)
             flags |= TH_FIN;
         if (SEQ_LT(pcb->snd_nxt, pcb->snd_max))
             STAT_INC(s, tcp_rexmt); /* resending after a timeout */
-        if (tcp_xmit(pcb, pcb->snd_nxt, len, flags) != 0) {
+        if (tcp_xmit(pcb, pcb->snd_nxt, len, flags, tso ? seg_max : 0) != 0) {
             /* Out of buffers: the timer retries, even with nothing in
              * flight (it then calls tcp_output again). */
             if (!timer_armed(&pcb->t_rexmt))
