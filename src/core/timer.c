@@ -10,6 +10,15 @@
  * now >= expires" holds exactly. Every walked slot is filtered on
  * expires <= now, which leaves later-round timers in place and, after a jump
  * of more than a revolution (each slot walked once), fires all overdue rounds.
+ *
+ * next_lb is a lower bound of every armed expiry: lowered by each arm, set
+ * by each walk to the least expiry left in the walked slots and, for the
+ * others, (target+1)*tick + 1 (a timer in an unwalked slot has its placement
+ * tick p >= target+2, so expires > (target+1)*tick). A run with now below
+ * it has nothing to fire and may skip the walk: every timer then has
+ * expires > now, so p >= target+1 and the invariant holds with now_tick =
+ * target. A poll loop thus walks about once per tick, not once per poll,
+ * even with timers (say stale TCP entries) armed far ahead.
  */
 #include "core/timer.h"
 
@@ -33,6 +42,7 @@ int timer_wheel_init(struct timer_wheel *w, uint32_t nslots, uint64_t tick_ns, u
     w->tick_ns = tick_ns;
     w->tick_shift = (tick_ns & (tick_ns - 1)) == 0 ? __builtin_ctzll(tick_ns) : -1;
     w->now_tick = now_ns / tick_ns;
+    w->next_lb = UINT64_MAX;
     return 0;
 }
 
@@ -83,6 +93,9 @@ void timer_arm(struct timer_wheel *w, struct timer *t, uint64_t expires_ns)
         tick = w->now_tick + 1;
     t->expires_ns = expires_ns;
     list_add_tail(&w->slots[tick & (w->nslots - 1)], &t->link);
+    w->arms++;
+    if (expires_ns < w->next_lb)
+        w->next_lb = expires_ns;
 }
 
 void timer_cancel(struct timer_wheel *w, struct timer *t)
@@ -97,15 +110,17 @@ int timer_wheel_run(struct timer_wheel *w, uint64_t now_ns)
 {
     uint64_t target = tick_floor(w, now_ns);
     uint64_t mask = w->nslots - 1;
-    uint64_t nwalk;
+    uint64_t nwalk, lb;
     struct list_node due, *pos, *tmp;
     int fired = 0;
 
     if (target < w->now_tick)
         target = w->now_tick; /* clock went back: keep processed ticks processed */
-    if (w->armed == 0) {
+    if (w->armed == 0 || now_ns < w->next_lb) {
         /* Nothing to fire: skip the slot walk (an idle stack polls often). */
         w->now_tick = target;
+        if (w->armed == 0)
+            w->next_lb = UINT64_MAX;
         return 0;
     }
     /* Ticks now_tick+1 .. target+1 (see top), but each slot at most once. */
@@ -117,17 +132,24 @@ int timer_wheel_run(struct timer_wheel *w, uint64_t now_ns)
      * and timers it arms land in slots (never in @due), so they wait for the
      * next run instead of possibly spinning in this one. */
     list_init(&due);
+    /* (No timer can sit past the last tick of the clock: then any bound.) */
+    lb = target + 1 < UINT64_MAX / w->tick_ns ? (target + 1) * w->tick_ns + 1 : UINT64_MAX;
     for (uint64_t i = 1; i <= nwalk; i++) {
         struct list_node *slot = &w->slots[(w->now_tick + i) & mask];
 
         list_for_each_safe (pos, tmp, slot) {
-            if (list_entry(pos, struct timer, link)->expires_ns <= now_ns) {
+            uint64_t e = list_entry(pos, struct timer, link)->expires_ns;
+
+            if (e <= now_ns) {
                 list_del(pos);
                 list_add_tail(&due, pos);
+            } else if (e < lb) {
+                lb = e;
             }
         }
     }
     w->now_tick = target;
+    w->next_lb = lb; /* callbacks' arms lower it */
 
     /* Pop one at a time: a callback may cancel or re-arm any timer still on
      * @due (list_del works on whatever list holds it), removing it from here. */

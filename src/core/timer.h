@@ -40,6 +40,8 @@ struct timer_wheel {
     int tick_shift;    /* log2(tick_ns) when a power of two (no division), else -1 */
     uint64_t now_tick; /* last tick processed */
     uint32_t armed;    /* number of armed timers */
+    uint64_t arms;     /* timer_arm calls that linked or moved a timer (tests, perf) */
+    uint64_t next_lb;  /* no armed timer expires before: a run before it walks nothing */
 };
 
 /* 0, EINVAL (nslots not a power of two, tick_ns 0) or ENOMEM. @now_ns is the
@@ -64,6 +66,17 @@ static inline bool timer_armed(const struct timer *t)
     return list_linked(&t->link);
 }
 
+/* Arm @t for @expires_ns unless it is already armed at or before then, in
+ * which case nothing moves: the lazy pattern of FreeBSD's callouts, for an
+ * owner that keeps its own due time and, when the early entry fires, re-arms
+ * to it (the wheel then costs nothing for a due time that keeps moving
+ * later, as an RTO pushed by every ACK). */
+static inline void timer_arm_earlier(struct timer_wheel *w, struct timer *t, uint64_t expires_ns)
+{
+    if (!timer_armed(t) || t->expires_ns > expires_ns)
+        timer_arm(w, t, expires_ns);
+}
+
 /* Fire every timer armed before this call with expires_ns <= @now_ns, in tick
  * order (arm order within a tick; after a jump of more than one revolution,
  * slot order: timers several rounds overdue may fire out of order). A timer is
@@ -79,7 +92,8 @@ int timer_wheel_run(struct timer_wheel *w, uint64_t now_ns);
  * UINT64_MAX (lets a poll loop or a virtual-time test jump straight to the
  * next event: timer_wheel_run(timer_wheel_next(w)) fires it). Exact, by a
  * scan of every slot: O(nslots + armed), not for the per-packet path. Timers
- * already picked to fire by a run in progress are not seen by callbacks. */
+ * already picked to fire by a run in progress are not seen by callbacks. An
+ * owner with lazy timers (timer_arm_earlier) may have nothing to do then. */
 uint64_t timer_wheel_next(const struct timer_wheel *w);
 
 #endif /* DEMI_CORE_TIMER_H */
