@@ -282,9 +282,14 @@ struct tcp_pcb {
     uint8_t nsacked;
     union tcp_cc_state cc_state; /* the module's own (pcb->cc) */
 
-    /* Timers. */
-    struct timer t_rexmt; /* retransmit, SYN retry, persist */
+    /* Timers. t_rexmt and t_delack are lazy (tcp_timer.c): their due time
+     * is the one below, and the wheel entry may sit earlier (it then fires
+     * and re-arms to it) or be left behind when they stop (it then fires for
+     * nothing): no wheel work per segment or per request. */
+    struct timer t_rexmt;  /* retransmit, SYN retry, persist */
+    uint64_t rexmt_due_ns; /* 0: stopped (tcp_rexmt_armed) */
     struct timer t_delack;
+    uint64_t delack_due_ns; /* meaningful while delack_pending */
     struct timer t_keep;
     struct timer t_2msl;        /* TIME_WAIT, FIN_WAIT_2 idle */
     bool persist;               /* t_rexmt is the zero-window probe */
@@ -544,12 +549,25 @@ uint16_t tcp_rcv_window(struct tcp_pcb *pcb);
 void tcp_timers_init(struct tcp_pcb *pcb);
 void tcp_timers_cancel(struct tcp_pcb *pcb);
 void tcp_rexmt_arm(struct tcp_pcb *pcb); /* (re)start the RTO timer */
-void tcp_stall_end(struct tcp_pcb *pcb); /* new data acked or window opened */
+/* Arm t_rexmt for @due_ns exactly (the persist timer's first probe). */
+void tcp_rexmt_arm_at(struct tcp_pcb *pcb, uint64_t due_ns);
+void tcp_rexmt_stop(struct tcp_pcb *pcb); /* all acknowledged: no RTO due */
+void tcp_stall_end(struct tcp_pcb *pcb);  /* new data acked or window opened */
 void tcp_rtt_sample(struct tcp_pcb *pcb, uint64_t rtt_ns);
 void tcp_delack_arm(struct tcp_pcb *pcb);
 void tcp_keep_reset(struct tcp_pcb *pcb);  /* activity: push keepalive out */
 void tcp_keep_retime(struct tcp_pcb *pcb); /* keep_idle_ns/keep_intvl_ns changed */
 void tcp_2msl_arm(struct tcp_pcb *pcb);
+
+/* Whether the RTO (or persist) timer runs. Not timer_armed(&t_rexmt): the
+ * entry stays in the wheel after tcp_rexmt_stop until its time. While the
+ * RTO runs its entry is in the wheel (at or before the due time); a
+ * timer_cancel of t_rexmt behind tcp_timer.c's back therefore reads as
+ * stopped here instead of leaving an RTO that never fires. */
+static inline bool tcp_rexmt_armed(const struct tcp_pcb *pcb)
+{
+    return pcb->rexmt_due_ns != 0 && timer_armed(&pcb->t_rexmt);
+}
 
 /* ---- tcp_sack.c --------------------------------------------------------- */
 

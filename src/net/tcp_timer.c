@@ -3,12 +3,25 @@
  * tcp_timer.c: the per-connection timers: retransmission (RFC 6298), SYN
  * retries, zero-window probes (RFC 9293 3.8.6.1), delayed ACK, keepalive
  * (RFC 1122 4.2.3.6) and TIME_WAIT (2 MSL).
+ *
+ * The retransmission and delayed-ACK timers run on every request of a
+ * request/response exchange (armed when data goes or comes, stopped when it
+ * is acknowledged, pushed later by every ACK), so they are lazy, as
+ * keepalive is (last_rx_ns) and as Linux and FreeBSD keep theirs: the pcb
+ * holds the due time (rexmt_due_ns, delack_due_ns with delack_pending);
+ * arming moves it and touches the wheel only to move the entry earlier;
+ * stopping clears it and leaves the entry. An entry that fires early
+ * re-arms to the due time, strictly later, and one that finds nothing due
+ * just goes: at most one wheel operation per RTO (or delayed-ACK time)
+ * instead of several per request, and the same times on the wire.
+ * tcp_timers_cancel really unlinks them: a freed pcb never stays in the wheel.
  */
 #include "core/clock.h"
 #include "net/stack.h"
 #include "net/tcp.h"
 #include "net/tcp_seq.h"
 
+#include <assert.h>
 #include <errno.h>
 
 static void tcp_rexmt_fire(struct timer *t, void *arg);
@@ -28,6 +41,7 @@ void tcp_timers_cancel(struct tcp_pcb *pcb)
 {
     struct timer_wheel *w = &pcb->stack->timers;
 
+    pcb->rexmt_due_ns = 0;
     timer_cancel(w, &pcb->t_rexmt);
     timer_cancel(w, &pcb->t_delack);
     timer_cancel(w, &pcb->t_keep);
@@ -56,10 +70,22 @@ static uint64_t tcp_rexmt_due(const struct tcp_pcb *pcb, uint64_t now)
     return due;
 }
 
+void tcp_rexmt_arm_at(struct tcp_pcb *pcb, uint64_t due_ns)
+{
+    assert(due_ns > clock_now_ns());
+    pcb->rexmt_due_ns = due_ns;
+    timer_arm_earlier(&pcb->stack->timers, &pcb->t_rexmt, due_ns);
+}
+
 void tcp_rexmt_arm(struct tcp_pcb *pcb)
 {
     pcb->persist = false;
-    timer_arm(&pcb->stack->timers, &pcb->t_rexmt, tcp_rexmt_due(pcb, clock_now_ns()));
+    tcp_rexmt_arm_at(pcb, tcp_rexmt_due(pcb, clock_now_ns()));
+}
+
+void tcp_rexmt_stop(struct tcp_pcb *pcb)
+{
+    pcb->rexmt_due_ns = 0;
 }
 
 /* The peer acknowledged new data, or opened its window: not stalled. */
@@ -122,6 +148,13 @@ static void tcp_rexmt_fire(struct timer *t, void *arg)
     uint64_t now = clock_now_ns();
 
     (void)t;
+    if (pcb->rexmt_due_ns == 0) /* stopped since armed */
+        return;
+    if (now < pcb->rexmt_due_ns) { /* pushed later since armed */
+        timer_arm(&s->timers, &pcb->t_rexmt, pcb->rexmt_due_ns);
+        return;
+    }
+    pcb->rexmt_due_ns = 0; /* fired: what follows may arm it again */
     if (!pcb->stall_since_ns && (pcb->snd_una != pcb->snd_max || pcb->snd_wnd == 0))
         /* The first timeout of this stall: the data it waits for went out
          * one RTO ago (the window, if shut, was found shut then too). */
@@ -155,7 +188,7 @@ static void tcp_rexmt_fire(struct timer *t, void *arg)
         if (pcb->rexmt_count < 30)
             pcb->rexmt_count++;
         tcp_send_probe(pcb);
-        timer_arm(&s->timers, &pcb->t_rexmt, tcp_rexmt_due(pcb, clock_now_ns()));
+        tcp_rexmt_arm_at(pcb, tcp_rexmt_due(pcb, clock_now_ns()));
         pcb->persist = true;
         return;
     }
@@ -191,11 +224,13 @@ static void tcp_rexmt_fire(struct timer *t, void *arg)
     tcp_rexmt_arm(pcb);
 }
 
+/* Sending an ACK stops it (tcp_xmit clears delack_pending). */
 void tcp_delack_arm(struct tcp_pcb *pcb)
 {
     if (!pcb->delack_pending) {
         pcb->delack_pending = true;
-        timer_arm(&pcb->stack->timers, &pcb->t_delack, clock_now_ns() + pcb->stack->tcp.params.delack_ns);
+        pcb->delack_due_ns = clock_now_ns() + pcb->stack->tcp.params.delack_ns;
+        timer_arm_earlier(&pcb->stack->timers, &pcb->t_delack, pcb->delack_due_ns);
     }
 }
 
@@ -206,16 +241,24 @@ static void tcp_delack_fire(struct timer *t, void *arg)
     (void)t;
     if (!pcb->delack_pending)
         return;
+    if (clock_now_ns() < pcb->delack_due_ns) { /* an earlier one was stopped */
+        timer_arm(&pcb->stack->timers, &pcb->t_delack, pcb->delack_due_ns);
+        return;
+    }
     STAT_INC(pcb->stack, tcp_delack);
     pcb->ack_now = true;
     tcp_output(pcb);
 }
 
+/* Called for every segment received: without keepalive, nothing to note
+ * (turning it on calls this again, which starts the idle time then). */
 void tcp_keep_reset(struct tcp_pcb *pcb)
 {
-    pcb->last_rx_ns = clock_now_ns();
     pcb->keep_probes_sent = 0;
-    if (pcb->keepalive && !timer_armed(&pcb->t_keep))
+    if (!pcb->keepalive)
+        return;
+    pcb->last_rx_ns = clock_now_ns();
+    if (!timer_armed(&pcb->t_keep))
         timer_arm(&pcb->stack->timers, &pcb->t_keep, pcb->last_rx_ns + pcb->keep_idle_ns);
 }
 
