@@ -82,7 +82,7 @@ static unsigned tcp_input_syn_sent(struct tcp_pcb *pcb, const struct tcp_seg *sg
             tcp_rtt_sample(pcb, clock_now_ns() - pcb->rtt_start_ns);
         pcb->rtt_start_ns = 0;
         pcb->rexmt_count = 0;
-        timer_cancel(&s->timers, &pcb->t_rexmt);
+        tcp_rexmt_stop(pcb);
         pcb->state = TCPS_ESTABLISHED;
         pcb->cc->init(pcb); /* with the MSS now known */
         tcp_keep_reset(pcb);
@@ -283,7 +283,7 @@ static int tcp_ack_process(struct tcp_pcb *pcb, const struct tcp_seg *sg, bool *
         }
         pcb->dupacks = 0;
         if (pcb->snd_una == pcb->snd_max)
-            timer_cancel(&s->timers, &pcb->t_rexmt);
+            tcp_rexmt_stop(pcb);
         else
             tcp_rexmt_arm(pcb);
         ev |= TCP_EV_WRITABLE;
@@ -358,7 +358,7 @@ static int tcp_ack_process(struct tcp_pcb *pcb, const struct tcp_seg *sg, bool *
             pcb->rexmt_count = 0;
             tcp_stall_end(pcb);
             pcb->snd_nxt = pcb->snd_una; /* resend from a probe byte not taken */
-            timer_cancel(&s->timers, &pcb->t_rexmt);
+            tcp_rexmt_stop(pcb);
             if (pcb->snd_una != pcb->snd_max)
                 tcp_rexmt_arm(pcb); /* the probe byte may still be out */
         }
@@ -430,7 +430,7 @@ static unsigned tcp_fin(struct tcp_pcb *pcb)
         break;
     case TCPS_FIN_WAIT_2:
         pcb->state = TCPS_TIME_WAIT;
-        timer_cancel(&pcb->stack->timers, &pcb->t_rexmt);
+        tcp_rexmt_stop(pcb);
         timer_cancel(&pcb->stack->timers, &pcb->t_keep);
         tcp_2msl_arm(pcb);
         break;

@@ -107,10 +107,7 @@ static int tcp_xmit(struct tcp_pcb *pcb, uint32_t seq, uint32_t len, uint8_t fla
         /* This segment acknowledges everything: no ACK is owed any more. */
         pcb->ack_now = false;
         pcb->unacked_segs = 0;
-        if (pcb->delack_pending) {
-            pcb->delack_pending = false;
-            timer_cancel(&s->timers, &pcb->t_delack);
-        }
+        pcb->delack_pending = false; /* t_delack is lazy: left to fire for nothing */
         /* The right edge we promised; a SYN's window is unscaled. */
         uint32_t edge = pcb->rcv_nxt + ((flags & TH_SYN) ? win : (uint32_t)win << pcb->rcv_wscale);
         if (SEQ_GT(edge, pcb->rcv_adv))
@@ -257,7 +254,7 @@ void tcp_output(struct tcp_pcb *pcb)
                 pcb->rtt_start_ns = clock_now_ns(), pcb->rtt_seq = pcb->iss;
             tcp_xmit(pcb, pcb->iss, 0, flags, 0);
             pcb->snd_nxt = pcb->snd_max = pcb->iss + 1;
-            if (!timer_armed(&pcb->t_rexmt))
+            if (!tcp_rexmt_armed(pcb))
                 tcp_rexmt_arm(pcb);
         } else if (pcb->ack_now) {
             tcp_send_ctl(pcb, TH_ACK, pcb->snd_nxt);
@@ -299,14 +296,14 @@ void tcp_output(struct tcp_pcb *pcb)
         else if (len > 0 && len >= pcb->max_snd_wnd / 2)
             send = true; /* RFC 9293 3.8.6.2.1: half the largest window the peer offered (Fs = 1/2) */
         if (!send) {
-            if (unsent > 0 && flight == 0 && !timer_armed(&pcb->t_rexmt)) {
+            if (unsent > 0 && flight == 0 && !tcp_rexmt_armed(pcb)) {
                 /* Data waits and nothing is in flight, so no ACK will come
                  * to move it: a zero window (RFC 9293 3.8.6.1), or one too
                  * small to fill (sender SWS avoidance, RFC 9293 3.8.6.2.1:
                  * the override timeout). The persist timer probes, or sends
                  * what the window takes (tcp_send_probe). */
                 pcb->persist = true;
-                timer_arm(&s->timers, &pcb->t_rexmt, clock_now_ns() + pcb->rto_ns);
+                tcp_rexmt_arm_at(pcb, clock_now_ns() + pcb->rto_ns);
             }
             if (pcb->ack_now)
                 tcp_send_ctl(pcb, TH_ACK, pcb->snd_max);
@@ -332,7 +329,7 @@ void tcp_output(struct tcp_pcb *pcb)
         if (tcp_xmit(pcb, pcb->snd_nxt, len, flags, tso ? seg_max : 0) != 0) {
             /* Out of buffers: the timer retries, even with nothing in
              * flight (it then calls tcp_output again). */
-            if (!timer_armed(&pcb->t_rexmt))
+            if (!tcp_rexmt_armed(pcb))
                 tcp_rexmt_arm(pcb);
             return;
         }
@@ -344,7 +341,7 @@ void tcp_output(struct tcp_pcb *pcb)
         pcb->snd_nxt += len + (fin ? 1 : 0);
         if (SEQ_GT(pcb->snd_nxt, pcb->snd_max))
             pcb->snd_max = pcb->snd_nxt;
-        if (!timer_armed(&pcb->t_rexmt) || pcb->persist)
+        if (!tcp_rexmt_armed(pcb) || pcb->persist)
             tcp_rexmt_arm(pcb);
         if (fin)
             return;
