@@ -228,8 +228,17 @@ int inet_stack_poll(struct inet_stack *s)
     if (unlikely(s->capture))
         for (uint16_t i = 0; i < n; i++)
             capture_frame(s->capture, rx[i], clock_now_ns());
-    for (uint16_t i = 0; i < n; i++)
+    s->tcp.in_rx_burst = true;
+    for (uint16_t i = 0; i < n; i++) {
+        /* The next frame's headers, while this one goes up the stack (a
+         * NIC's DMA left them in memory, not in this core's cache). */
+        if (i + 1 < n)
+            __builtin_prefetch(rx[i + 1]->data);
         eth_input(s, rx[i]);
+    }
+    s->tcp.in_rx_burst = false;
+    if (!list_empty(&s->tcp.rxready))
+        tcp_rxready_flush(s);
     fired = timer_wheel_run(&s->timers, clock_now_ns());
     inet_tx_flush(s);
     /* Data held back by a full queue goes once half of it is free. */

@@ -65,6 +65,7 @@
     X(udp_drop_no_port, "dropped: no socket bound to the port")                                     \
     X(udp_drop_queue_full, "dropped: socket receive queue full (application behind)")               \
     X(tcp_rx, "TCP segments received")                                                              \
+    X(tcp_rx_fastpath, "TCP segments taken by header prediction (the established fast path)")       \
     X(tcp_tx, "TCP segments sent")                                                                  \
     X(tcp_drop_runt, "dropped: shorter than a TCP header")                                          \
     X(tcp_drop_off, "dropped: data offset below 5 or beyond the segment")                           \

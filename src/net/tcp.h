@@ -145,7 +145,8 @@ struct tcp_params {
     const char *cc;     /* "cubic" or "newreno": a string that outlives the stack */
     uint32_t fixed_isn; /* tests only: when use_fixed_isn */
     bool use_fixed_isn;
-    uint64_t isn_key_seed; /* tests only: non-zero = a reproducible ISN secret */
+    uint64_t isn_key_seed;     /* tests only: non-zero = a reproducible ISN secret */
+    bool no_header_prediction; /* tests only: every segment takes the full path */
 };
 
 /* Congestion control modules (tcp_cc_newreno.c, tcp_cc_cubic.c). All sizes
@@ -201,9 +202,11 @@ struct tcp_sack_block {
 };
 
 struct tcp_pcb {
-    struct list_node link;        /* connection or listener hash */
-    struct list_node child_link;  /* listener's syn or accept queue (child_q) */
-    struct list_node txwait_link; /* tcp_table.txwait: data held back by a full transmit queue */
+    struct list_node link;         /* connection or listener hash */
+    struct list_node child_link;   /* listener's syn or accept queue (child_q) */
+    struct list_node txwait_link;  /* tcp_table.txwait: data held back by a full transmit queue */
+    struct list_node rxready_link; /* tcp_table.rxready: readable, told after the receive burst */
+    struct arp_entry *route;       /* the peer's ARP entry, as last used (arp_output_via) */
     struct inet_stack *stack;
     struct tcp_pcb *listener; /* while a child is not yet accepted */
     uint8_t state;            /* enum tcp_state */
@@ -336,6 +339,8 @@ struct tcp_table {
     struct list_node conns[TCP_HASH_BUCKETS];       /* by 4-tuple */
     struct list_node listeners[TCP_LISTEN_BUCKETS]; /* by local port */
     struct list_node txwait;                        /* pcbs whose data waits for transmit queue room */
+    struct list_node rxready;                       /* pcbs made readable during this receive burst */
+    bool in_rx_burst;                               /* inet_stack_poll is handing frames up */
     struct tcp_params params;
     uint8_t isn_key[16]; /* RFC 6528 secret */
     uint32_t npcbs;      /* in use, for leak checks (== pcbs.in_use) */
@@ -355,6 +360,10 @@ int tcp_init(struct inet_stack *s, const struct tcp_params *p);
 /* The connections whose data a full transmit queue held back send again,
  * oldest first, while the queue has room (inet_stack_poll, after a flush). */
 void tcp_txwait_wake(struct inet_stack *s);
+
+/* The end of a receive burst: tell each connection that became readable
+ * during it, once (tcp_notify holds TCP_EV_READABLE back until then). */
+void tcp_rxready_flush(struct inet_stack *s);
 void tcp_fini(struct inet_stack *s);
 
 /* Whether a connection still owes its peer something: data not sent or not

@@ -175,7 +175,7 @@ static bool tcp_rto_undo(struct tcp_pcb *pcb, const struct tcp_seg *sg)
 }
 
 /* Drop @acked bytes from the head of the send queue. */
-static void tcp_sndq_drop(struct tcp_pcb *pcb, uint32_t acked)
+void tcp_sndq_drop(struct tcp_pcb *pcb, uint32_t acked)
 {
     if (acked > pcb->sndq_bytes)
         acked = pcb->sndq_bytes;
@@ -710,7 +710,8 @@ void tcp_input(struct inet_stack *s, struct dbuf *d, uint32_t src, uint32_t dst)
         tcp_notify(pcb, ev);
         goto drop;
     }
-    tcp_input_synced(pcb, &sg, &d);
+    if (!tcp_input_fast(pcb, &sg, &d))
+        tcp_input_synced(pcb, &sg, &d);
 drop:
     if (d)
         dbuf_chain_put(d);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tcp_input.h: what segment arrival shares between tcp_input.c (the entry
- * and the connection's states) and tcp_listen.c (a listener's: SYNs, and
- * the ACKs of its SYN cookies). Private to those two files.
+ * and the connection's states), tcp_listen.c (a listener's: SYNs, and the
+ * ACKs of its SYN cookies) and tcp_fastpath.c (header prediction). Private
+ * to those files.
  */
 #ifndef DEMI_NET_TCP_INPUT_H
 #define DEMI_NET_TCP_INPUT_H
@@ -25,6 +26,14 @@ struct tcp_seg {
 /* Agree the SYN options (RFC 7323 1.3, RFC 2018 2) on @pcb: each one only
  * if both sides offered it. */
 void tcp_negotiate(struct tcp_pcb *pcb, const struct tcp_seg *sg);
+
+/* Drop @acked bytes from the head of @pcb's send queue. */
+void tcp_sndq_drop(struct tcp_pcb *pcb, uint32_t acked);
+
+/* Header prediction (tcp_fastpath.c): take @sg whole if it is the common
+ * case of an established connection, and say so; else leave it untouched
+ * for the full path. */
+bool tcp_input_fast(struct tcp_pcb *pcb, const struct tcp_seg *sg, struct dbuf **d);
 
 /* A segment for listener @l (RFC 9293 3.10.7.2): a SYN makes a half-open
  * child, or a SYN cookie while the SYN queue is full. */

@@ -77,6 +77,7 @@ int tcp_init(struct inet_stack *s, const struct tcp_params *p)
     for (int i = 0; i < (int)ARRAY_SIZE(t->listeners); i++)
         list_init(&t->listeners[i]);
     list_init(&t->txwait);
+    list_init(&t->rxready);
     /* RFC 6528: the secret must not be guessable; simulations fix it so a
      * run is a function of its seed. */
     if (t->params.isn_key_seed) {
@@ -182,6 +183,8 @@ struct tcp_pcb *tcp_pcb_new(struct inet_stack *s, void *owner, tcp_upcall_fn upc
     list_init(&pcb->link);
     list_init(&pcb->child_link);
     list_init(&pcb->txwait_link);
+    list_init(&pcb->rxready_link);
+    pcb->route = NULL;
     list_init(&pcb->syn_q);
     list_init(&pcb->accept_q);
     pcb->rcvbuf = p->rcvbuf;
@@ -358,10 +361,42 @@ bool tcp_at_eof(const struct tcp_pcb *pcb)
     return pcb->rcv_fin && !pcb->rcvq_head;
 }
 
+/*
+ * Large receive batching: within a receive burst, "readable" is held back
+ * and told once when the burst is over, so segments of one connection that
+ * arrive together reach the application together. The receive queue has
+ * already coalesced the small ones into one buffer (tcp_reass.c), which a
+ * single pop then takes, instead of a pop per segment. Every other event
+ * (connected, writable, an error) is told at once; an error also serves
+ * the pops, data first, so nothing waits behind it.
+ */
 void tcp_notify(struct tcp_pcb *pcb, unsigned events)
 {
-    if (pcb->owner && pcb->upcall)
-        pcb->upcall(pcb, events);
+    struct tcp_table *t = &pcb->stack->tcp;
+
+    if (!pcb->owner || !pcb->upcall)
+        return;
+    if ((events & TCP_EV_READABLE) && t->in_rx_burst) {
+        if (!list_linked(&pcb->rxready_link))
+            list_add_tail(&t->rxready, &pcb->rxready_link);
+        events &= ~TCP_EV_READABLE;
+        if (!events)
+            return;
+    }
+    pcb->upcall(pcb, events);
+}
+
+void tcp_rxready_flush(struct inet_stack *s)
+{
+    struct tcp_table *t = &s->tcp;
+
+    while (!list_empty(&t->rxready)) {
+        struct tcp_pcb *pcb = list_entry(list_first(&t->rxready), struct tcp_pcb, rxready_link);
+
+        list_del(&pcb->rxready_link);
+        if (pcb->owner && pcb->upcall)
+            pcb->upcall(pcb, TCP_EV_READABLE);
+    }
 }
 
 static void tcp_free_chain(struct dbuf **head, struct dbuf **tail)
@@ -388,6 +423,8 @@ void tcp_pcb_free(struct tcp_pcb *pcb)
         list_del(&pcb->link);
     if (list_linked(&pcb->txwait_link))
         list_del(&pcb->txwait_link);
+    if (list_linked(&pcb->rxready_link))
+        list_del(&pcb->rxready_link);
     if (pcb->listener) /* still queued on its listener */
         tcp_child_move(pcb->listener, pcb, TCP_CHILDQ_NONE);
     list_for_each_safe (pos, tmp, &pcb->syn_q) {
