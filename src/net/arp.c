@@ -218,6 +218,20 @@ void arp_output(struct inet_stack *s, struct dbuf *d, uint32_t ip)
     e->pending[e->npending++] = d;
 }
 
+void arp_output_via(struct inet_stack *s, struct dbuf *d, uint32_t ip, struct arp_entry **route)
+{
+    struct arp_entry *e = *route;
+
+    if (likely(e && e->ip == ip && e->state >= ARP_RESOLVED)) {
+        e->used = true;
+        eth_output(s, d, e->mac, ETH_TYPE_IPV4);
+        return;
+    }
+    arp_output(s, d, ip);
+    e = arp_find(&s->arp, ip);
+    *route = e && e->state >= ARP_RESOLVED ? e : NULL;
+}
+
 void arp_input(struct inet_stack *s, struct dbuf *d)
 {
     const struct arp_hdr *a = (const struct arp_hdr *)d->data;

@@ -72,6 +72,12 @@ int arp_add_static(struct inet_stack *s, uint32_t ip, const uint8_t mac[6]);
  * behind a request. Takes the reference. */
 void arp_output(struct inet_stack *s, struct dbuf *d, uint32_t ip);
 
+/* arp_output for a flow that keeps its entry in *@route (a per-connection
+ * cache, NULL at first): the entry is used without a lookup while it still
+ * names @ip and is resolved, and looked up again otherwise. Entries never
+ * leave the table's array, so a stale pointer is only ever a miss. */
+void arp_output_via(struct inet_stack *s, struct dbuf *d, uint32_t ip, struct arp_entry **route);
+
 void arp_input(struct inet_stack *s, struct dbuf *d);
 
 /* The cached MAC of @ip, or NULL (tests, tools). */

@@ -100,7 +100,7 @@ drop:
     dbuf_chain_put(d);
 }
 
-int ipv4_output(struct inet_stack *s, struct dbuf *d, uint32_t dst, uint8_t proto)
+int ipv4_output_via(struct inet_stack *s, struct dbuf *d, uint32_t dst, uint8_t proto, struct arp_entry **route)
 {
     uint32_t len = dbuf_chain_len(d) + IPV4_HLEN;
     struct ipv4_hdr *ip;
@@ -131,6 +131,14 @@ int ipv4_output(struct inet_stack *s, struct dbuf *d, uint32_t dst, uint8_t prot
     if (!(s->offloads & NETDEV_OFF_IPV4_CSUM))
         ip->csum = inet_csum(ip, IPV4_HLEN);
     STAT_INC(s, ipv4_tx);
-    arp_output(s, d, dst);
+    if (route)
+        arp_output_via(s, d, dst, route);
+    else
+        arp_output(s, d, dst);
     return 0;
+}
+
+int ipv4_output(struct inet_stack *s, struct dbuf *d, uint32_t dst, uint8_t proto)
+{
+    return ipv4_output_via(s, d, dst, proto, NULL);
 }

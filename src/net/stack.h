@@ -118,6 +118,10 @@ void eth_output(struct inet_stack *s, struct dbuf *d, const uint8_t dst_mac[ETH_
  * reference. Returns 0, or EMSGSIZE/ENOBUFS (the reference is dropped). */
 int ipv4_output(struct inet_stack *s, struct dbuf *d, uint32_t dst, uint8_t proto);
 
+/* ipv4_output for a flow that caches its ARP entry in *@route (a TCP
+ * connection's; see arp_output_via). */
+int ipv4_output_via(struct inet_stack *s, struct dbuf *d, uint32_t dst, uint8_t proto, struct arp_entry **route);
+
 void ipv4_input(struct inet_stack *s, struct dbuf *d);
 
 /* A source no packet may come from (RFC 1122 3.2.1.3, RFC 1812 5.3.7): ours,

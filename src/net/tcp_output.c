@@ -120,7 +120,7 @@ static int tcp_xmit(struct tcp_pcb *pcb, uint32_t seq, uint32_t len, uint8_t fla
         STAT_INC(s, tcp_tx_tso);
         s->stats.tcp_tx_tso_segs += (len + tso_seg - 1) / tso_seg;
     }
-    return ipv4_output(s, d, pcb->remote_ip, IPV4_PROTO_TCP) ? -1 : 0;
+    return ipv4_output_via(s, d, pcb->remote_ip, IPV4_PROTO_TCP, &pcb->route) ? -1 : 0;
 }
 
 /* A segment without data. Bare ACKs carry SND.MAX, not SND.NXT: after a

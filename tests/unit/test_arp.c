@@ -607,6 +607,52 @@ static void test_arp_static_flushes_pending(void **state)
     assert_non_null(arp_lookup(&c->s, OTHER_IP));
 }
 
+/* A flow's cached entry (arp_output_via, TCP's per-connection route): sent
+ * through without a lookup while it is the address's and resolved; once
+ * the entry is dropped and its slot reused for another address, the cache
+ * is a miss and the address is resolved anew, never sent to the other
+ * host's MAC. */
+static void test_arp_route_cache(void **state)
+{
+    struct ctx *c = *state;
+    struct arp_entry *route = NULL, *first;
+    uint8_t f[2048];
+    struct pkt p;
+
+    mk_arp(&p, bcast_mac, ARP_OP_REQUEST, peer_mac, PEER_IP, zero_mac, MY_IP);
+    feed(c, &p); /* learned; answered (frame 0) */
+    arp_output_via(&c->s, payload_buf(c, (const uint8_t *)"a", 1), PEER_IP, &route);
+    first = route;
+    assert_non_null(first);
+    assert_int_equal(first->ip, PEER_IP);
+    arp_output_via(&c->s, payload_buf(c, (const uint8_t *)"b", 1), PEER_IP, &route);
+    assert_ptr_equal(route, first);
+    inet_stack_poll(&c->s);
+    assert_int_equal(c->sink.n, 3);
+    for (unsigned i = 1; i < 3; i++) {
+        sink_frame(c, i, f);
+        assert_memory_equal(f, peer_mac, ETH_ALEN);
+    }
+
+    /* The peer goes silent: its entry is probed, then dropped. */
+    for (int i = 0; i < 1000 && arp_lookup(&c->s, PEER_IP); i++) {
+        clock_advance(NS_PER_S);
+        inet_stack_poll(&c->s);
+    }
+    assert_null(arp_lookup(&c->s, PEER_IP));
+    assert_int_equal(first->state, ARP_FREE);
+    /* Another host takes the slot. */
+    mk_arp(&p, bcast_mac, ARP_OP_REQUEST, other_mac, OTHER_IP, zero_mac, MY_IP);
+    feed(c, &p);
+    assert_int_equal(first->ip, OTHER_IP);
+    sink_clear(c);
+    arp_output_via(&c->s, payload_buf(c, (const uint8_t *)"c", 1), PEER_IP, &route);
+    inet_stack_poll(&c->s);
+    assert_int_equal(c->sink.n, 1);
+    parse_arp_request(c, 0, PEER_IP); /* resolved anew, nothing to other_mac */
+    assert_null(route);               /* pending: nothing cached */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -629,6 +675,7 @@ int main(void)
         T(test_arp_static_entry_has_mac),
         T(test_arp_static_permanent),
         T(test_arp_static_flushes_pending),
+        T(test_arp_route_cache),
     };
 
     return cmocka_run_group_tests_name("arp", tests, NULL, NULL);
