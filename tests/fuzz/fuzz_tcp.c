@@ -887,7 +887,7 @@ FUZZ_NOCOV static void trace_step(uint8_t op)
                     ntohs(p->local_port), tcp_state_name(p->state), p->snd_una - p->iss, p->snd_nxt - p->iss,
                     p->snd_max - p->iss, p->rcv_nxt - p->irs, p->snd_wnd, p->cwnd, p->in_recovery ? " recovery" : "",
                     p->dupacks ? " dupacks" : "", conns[i].rx_bytes, conns[i].tx_bytes, p->persist ? " persist" : "",
-                    timer_armed(&p->t_rexmt) ? " rexmt" : "");
+                    tcp_rexmt_armed(p) ? " rexmt" : "");
     }
     fprintf(stderr, " pcbs %u tx %llu rto %llu nobuf %llu\n", stack.tcp.npcbs, (unsigned long long)stack.stats.tcp_tx,
             (unsigned long long)stack.stats.tcp_rto, (unsigned long long)stack.stats.mem_drop_nobuf);

@@ -371,7 +371,7 @@ static void test_send_without_buffers_retried(void **state)
     assert_int_equal(tcp_send(ca.pcb, data), 0);
     assert_true(s.a.stats.mem_drop_nobuf > 0);
     assert_int_equal(ca.pcb->snd_max, ca.pcb->snd_una); /* nothing went */
-    assert_true(timer_armed(&ca.pcb->t_rexmt));
+    assert_true(tcp_rexmt_armed(ca.pcb));
     dbuf_chain_put(hoard);
     while (sb.got < 1000) {
         sim_step(&s, clock_now_ns() + SEC);
