@@ -228,8 +228,7 @@ void soak_pcb_describe(FILE *out, const char *prefix, const struct tcp_pcb *pcb)
             pcb->err, pcb->snd_una - pcb->iss, pcb->snd_nxt - pcb->iss, pcb->snd_max - pcb->iss, pcb->snd_wnd,
             pcb->sndq_bytes, pcb->fin_queued ? " +FIN" : "", pcb->rcv_nxt - pcb->irs, pcb->rcvq_bytes, pcb->ooo_count,
             pcb->rcv_adv - pcb->irs, pcb->rto_ns / 1000000, pcb->rexmt_count, pcb->persist ? " persist" : "",
-            tcp_rexmt_armed(pcb), pcb->delack_pending, timer_armed(&pcb->t_2msl),
-            pcb->owner ? "owned" : "detached");
+            tcp_rexmt_armed(pcb), pcb->delack_pending, timer_armed(&pcb->t_2msl), pcb->owner ? "owned" : "detached");
 }
 
 void soak_pcbs_describe(FILE *out, const char *prefix, int max)
