@@ -87,23 +87,6 @@ DEMI_EXPORT int demi_listen(int sockqd, int backlog)
     return q->libos->ops->listen(q, backlog);
 }
 
-/* A push: the scratch op, which becomes an immediate result or an op of the
- * table (op.h); the token goes out only on success. */
-#define API_SUBMIT_PUSH(q, qt_out, call)                                             \
-    do {                                                                             \
-        struct demi_op *op_ = op_submit_begin(&rt.ops, (q), DEMI_OPC_PUSH, (q)->qd); \
-        int ret_;                                                                    \
-        if (!op_)                                                                    \
-            return ENOMEM;                                                           \
-        ret_ = (call);                                                               \
-        if (ret_) {                                                                  \
-            op_submit_abort(&rt.ops, op_);                                           \
-            return ret_;                                                             \
-        }                                                                            \
-        *(qt_out) = op_submit_end(&rt.ops, op_);                                     \
-        return 0;                                                                    \
-    } while (0)
-
 /* Take an op, hand it to the libOS, and give the token out only on success. */
 #define API_SUBMIT(q, qt_out, opc, call)                              \
     do {                                                              \
@@ -200,7 +183,7 @@ DEMI_EXPORT int demi_push(demi_qtoken_t *qt_out, int qd, const demi_sgarray_t *s
         return ret;
     if (d && (d->flags & DBUF_F_RING) && q->kind != QUEUE_PIPE)
         return EINVAL; /* a pipe's ring buffer goes only down that pipe */
-    API_SUBMIT_PUSH(q, qt_out, q->libos->ops->push(q, op_, sga, d, NULL));
+    API_SUBMIT(q, qt_out, DEMI_OPC_PUSH, q->libos->ops->push(q, op_, sga, d, NULL));
 }
 
 DEMI_EXPORT int demi_pushto(demi_qtoken_t *qt_out, int qd, const demi_sgarray_t *sga, const struct sockaddr *dest,
@@ -223,7 +206,7 @@ DEMI_EXPORT int demi_pushto(demi_qtoken_t *qt_out, int qd, const demi_sgarray_t 
         return ret;
     if (q->kind != QUEUE_UDP)
         return ENOTSUP;
-    API_SUBMIT_PUSH(q, qt_out, q->libos->ops->push(q, op_, sga, d, &sin));
+    API_SUBMIT(q, qt_out, DEMI_OPC_PUSH, q->libos->ops->push(q, op_, sga, d, &sin));
 }
 
 DEMI_EXPORT int demi_pop(demi_qtoken_t *qt_out, int qd)

@@ -29,13 +29,6 @@ DEMI_EXPORT int demi_wait(demi_qresult_t *qr_out, demi_qtoken_t qt, const struct
 
     if (!qr_out)
         return EINVAL;
-    if (qt & OP_IMM_BIT) { /* a push done inside demi_push */
-        struct op_imm *e = op_imm_lookup(&rt.ops, qt);
-        if (!e || wait_deadline(timeout, &deadline))
-            return EINVAL;
-        op_imm_consume(&rt.ops, e, qr_out);
-        return 0;
-    }
     op = op_lookup(&rt.ops, qt);
     if (!op)
         return EINVAL;
@@ -54,18 +47,11 @@ DEMI_EXPORT int demi_wait(demi_qresult_t *qr_out, demi_qtoken_t qt, const struct
     return 0;
 }
 
-/* Whether @qt names an op or an immediate result not yet consumed. */
-static bool wait_token_valid(demi_qtoken_t qt)
-{
-    return (qt & OP_IMM_BIT) ? op_imm_lookup(&rt.ops, qt) != NULL : op_lookup(&rt.ops, qt) != NULL;
-}
-
-/* Index of the first completed op among @qts (all valid), or -1. An
- * immediate result is complete from the start. */
+/* Index of the first completed op among @qts (all valid), or -1. */
 static int wait_any_scan(const demi_qtoken_t qts[], int n)
 {
     for (int i = 0; i < n; i++)
-        if ((qts[i] & OP_IMM_BIT) || op_lookup(&rt.ops, qts[i])->state == OP_DONE)
+        if (op_lookup(&rt.ops, qts[i])->state == OP_DONE)
             return i;
     return -1;
 }
@@ -80,7 +66,7 @@ DEMI_EXPORT int demi_wait_any(demi_qresult_t *qr_out, int *ready_offset, const d
         return EINVAL;
     /* Every token must be valid; stop at the first bad one (O(1) each). */
     for (i = 0; i < num_qts; i++)
-        if (!wait_token_valid(qts[i]))
+        if (!op_lookup(&rt.ops, qts[i]))
             return EINVAL;
     if (wait_deadline(timeout, &deadline))
         return EINVAL;
@@ -92,10 +78,7 @@ DEMI_EXPORT int demi_wait_any(demi_qresult_t *qr_out, int *ready_offset, const d
     if (i < 0 && (i = wait_any_scan(qts, num_qts)) < 0)
         return ETIMEDOUT;
     *ready_offset = i;
-    if (qts[i] & OP_IMM_BIT)
-        op_imm_consume(&rt.ops, op_imm_lookup(&rt.ops, qts[i]), qr_out);
-    else
-        op_consume(&rt.ops, op_lookup(&rt.ops, qts[i]), qr_out);
+    op_consume(&rt.ops, op_lookup(&rt.ops, qts[i]), qr_out);
     return 0;
 }
 
@@ -111,11 +94,13 @@ DEMI_EXPORT int demi_wait_next_n(demi_qresult_t *qr_out, int num_qrs, int *num_q
         return EINVAL;
     if (wait_deadline(timeout, &deadline))
         return EINVAL;
-    while (!op_any_done(&rt.ops))
+    while (list_empty(&rt.ops.cq))
         if (!rt_wait_progress(rt.ops.cq_seq, &deadline))
             break;
-    while (n < num_qrs && op_consume_oldest(&rt.ops, &qr_out[n]))
-        n++;
+    while (n < num_qrs && !list_empty(&rt.ops.cq)) {
+        struct demi_op *op = list_entry(list_first(&rt.ops.cq), struct demi_op, link);
+        op_consume(&rt.ops, op, &qr_out[n++]);
+    }
     *num_qrs_out = n;
     return n > 0 ? 0 : ETIMEDOUT;
 }

@@ -8,13 +8,7 @@
  * free, so stale, forged and consumed tokens are rejected in O(1) and never
  * alias a newer op. While pending, the op sits on a wait list of the object it
  * concerns (owned by the libOS); on completion it moves to the completion
- * queue, in completion order, until a wait consumes it.
- *
- * A push is submitted with the table's scratch op instead. Most pushes
- * complete inside demi_push (TCP with room in its send queue, UDP, pipes):
- * such a push takes no op of the table, only a line in a ring of immediate
- * results, and its token says so (OP_IMM_BIT, then a serial number). One
- * that must wait moves to a real op before demi_push returns. Private header.
+ * queue, in completion order, until a wait consumes it. Private header.
  */
 #ifndef DEMI_CORE_OP_H
 #define DEMI_CORE_OP_H
@@ -38,7 +32,6 @@ struct demi_op {
     uint8_t state;         /* enum op_state */
     struct queue *q;       /* queue the op is on while pending */
     uint64_t start_ns;     /* clock_now_ns() at op_alloc: latency at completion */
-    uint64_t done_seq;     /* op_table.cq_seq at completion: the order waits see */
     demi_qresult_t qr;     /* qr_qd and qr_qt are set at allocation */
     /* Scratch space for the libOS while the op is pending. */
     union {
@@ -53,36 +46,15 @@ struct demi_op {
     } u;
 };
 
-/* A token with this bit names an immediate result, not an op (op tokens'
- * generations stay below 2^31). The ring holds this many unconsumed
- * results; past that, an immediate push takes an op as before. */
-#define OP_IMM_BIT (1ull << 63)
-#define OP_IMM_SLOTS 4096u
-/* The scratch op's slot: no slot of the table. */
-#define OP_SCRATCH_SLOT UINT32_MAX
-
-/* A push that completed inside demi_push, until a wait consumes it. */
-struct op_imm {
-    demi_qtoken_t qt;  /* 0 once consumed */
-    uint64_t done_seq; /* as demi_op.done_seq */
-    int64_t ret;
-    int32_t qd;
-    int32_t opcode; /* DEMI_OPC_PUSH, or DEMI_OPC_FAILED */
-};
-
 struct op_table {
     struct lat_hist lat[LAT_KINDS]; /* every queue's ops together */
     struct demi_op *ops;
     uint32_t nops;
     uint32_t *free_stack; /* LIFO: the most recently freed op is cache-hot */
     uint32_t nfree;
-    struct list_node cq;         /* completed, not yet consumed */
-    uint64_t cq_seq;             /* bumped on every completion: cheap "anything new?" */
-    uint32_t ndone;              /* completed, not yet consumed: cq and the immediate ring */
-    struct demi_op scratch;      /* a push being submitted */
-    struct op_imm *imm;          /* ring of immediate results, OP_IMM_SLOTS long */
-    uint64_t imm_head, imm_tail; /* serials: [head, tail) held, head unconsumed */
-    uint32_t nimm;               /* immediate results not yet consumed */
+    struct list_node cq; /* completed, not yet consumed */
+    uint64_t cq_seq;     /* bumped on every completion: cheap "anything new?" */
+    uint32_t ndone;      /* length of cq */
 };
 
 int op_table_init(struct op_table *t, uint32_t nops);
@@ -109,37 +81,6 @@ static inline struct demi_op *op_lookup(struct op_table *t, demi_qtoken_t qt)
         return NULL;
     return op;
 }
-
-/* Submitting a push: the scratch op for @q (NULL when no op of the table is
- * left for it, should it have to wait). The libOS completes it or links it
- * as any op; op_submit_end then gives its token. */
-struct demi_op *op_submit_begin(struct op_table *t, struct queue *q, demi_opcode_t opc, int qd);
-demi_qtoken_t op_submit_end(struct op_table *t, struct demi_op *op);
-/* The libOS refused it (its error goes to the caller): forget it. */
-void op_submit_abort(struct op_table *t, struct demi_op *op);
-
-/* The immediate result named by @qt, or NULL (unknown, consumed). */
-static inline struct op_imm *op_imm_lookup(struct op_table *t, demi_qtoken_t qt)
-{
-    struct op_imm *e;
-
-    if (!(qt & OP_IMM_BIT) || !t->imm) /* not one, or before demi_init */
-        return NULL;
-    e = &t->imm[(qt & ~OP_IMM_BIT) % OP_IMM_SLOTS];
-    return e->qt == qt ? e : NULL;
-}
-
-/* Copy an immediate result out (the token is consumed). */
-void op_imm_consume(struct op_table *t, struct op_imm *e, demi_qresult_t *qr_out);
-
-/* Whether anything completed is waiting to be consumed. */
-static inline bool op_any_done(const struct op_table *t)
-{
-    return t->ndone > 0;
-}
-
-/* Consume the oldest completed result of either kind; false if none. */
-bool op_consume_oldest(struct op_table *t, demi_qresult_t *qr_out);
 
 /* Complete a pending op: unlink it from its wait list and append it to the
  * completion queue. @opc is the result opcode (DEMI_OPC_FAILED on error),

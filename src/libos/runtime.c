@@ -82,7 +82,7 @@ void rt_stats_print(const char *why)
     sigbuf_str(&out, "): ");
     sigbuf_u64(&out, rt.qds.nused, 0);
     sigbuf_str(&out, " queues open, ");
-    sigbuf_u64(&out, rt.ops.nops - rt.ops.nfree + rt.ops.nimm, 0);
+    sigbuf_u64(&out, rt.ops.nops - rt.ops.nfree, 0);
     sigbuf_str(&out, " ops in use\n");
     for (int k = 0; k < LAT_KINDS; k++) {
         uint64_t n = lat_count(&rt.ops.lat[k]);

@@ -226,7 +226,7 @@ void stats_shm_poll(struct stats_publisher *p, uint64_t now_ns)
         m->pools[i].in_use = pool->count - pool->nfree;
     }
     m->qds_used = rt.qds.nused;
-    m->ops_used = rt.ops.nops - rt.ops.nfree + rt.ops.nimm; /* immediate results too */
+    m->ops_used = rt.ops.nops - rt.ops.nfree;
     m->ops_done = rt.ops.ndone;
     memcpy(m->lat, rt.ops.lat, sizeof(m->lat));
     if (now_ns >= p->next_conns_ns) {

@@ -3,9 +3,6 @@
  * test_op.c: the operation table. A token is (generation << 32) | slot; the
  * lookup must refuse every token that does not name a live op, so a forged,
  * stale or consumed token can never reach (and consume) someone else's op.
- * A push submitted with the scratch op becomes an immediate result when it
- * completes at once (OP_IMM_BIT tokens, no op of the table) and an op of
- * the table when it must wait; waits see both in completion order.
  */
 #include "core/op.h"
 
@@ -265,153 +262,6 @@ static void test_alloc_resets_result(void **state)
     op_free(&t, op);
 }
 
-/* Submit a push that the "libOS" completes at once (@done) or links on
- * @waitq; returns its token. */
-static demi_qtoken_t submit(struct list_node *waitq, bool done, int qd)
-{
-    struct demi_op *op = op_submit_begin(&t, NULL, DEMI_OPC_PUSH, qd);
-
-    assert_non_null(op);
-    if (done)
-        op_complete(&t, op, DEMI_OPC_PUSH, 0);
-    else
-        list_add_tail(waitq, &op->link);
-    return op_submit_end(&t, op);
-}
-
-static void test_immediate_push_takes_no_op(void **state)
-{
-    struct list_node waitq;
-    demi_qresult_t qr;
-    demi_qtoken_t qt;
-
-    (void)state;
-    list_init(&waitq);
-    qt = submit(&waitq, true, 9);
-    assert_true(qt & OP_IMM_BIT);
-    assert_int_equal(t.nfree, NOPS); /* no op of the table */
-    assert_int_equal(t.ndone, 1);
-    assert_int_equal(t.nimm, 1);
-    assert_true(list_empty(&t.cq));
-    assert_null(op_lookup(&t, qt));
-    assert_non_null(op_imm_lookup(&t, qt));
-    op_imm_consume(&t, op_imm_lookup(&t, qt), &qr);
-    assert_int_equal(qr.qr_opcode, DEMI_OPC_PUSH);
-    assert_int_equal(qr.qr_qd, 9);
-    assert_true(qr.qr_qt == qt);
-    assert_int_equal(qr.qr_ret, 0);
-    assert_int_equal(t.ndone, 0);
-    assert_int_equal(t.nimm, 0);
-    assert_null(op_imm_lookup(&t, qt));     /* consumed: never again */
-    assert_null(op_imm_lookup(&t, qt + 1)); /* not issued */
-    assert_null(op_imm_lookup(&t, qt & ~OP_IMM_BIT));
-}
-
-/* A push that waits moves from the scratch op to an op of the table, in
- * the wait list where the scratch op was, and completes as any op. */
-static void test_waiting_push_becomes_op(void **state)
-{
-    struct list_node waitq;
-    struct demi_op *before, *op;
-    demi_qresult_t qr;
-    demi_qtoken_t qt;
-
-    (void)state;
-    list_init(&waitq);
-    before = op_alloc(&t, NULL, DEMI_OPC_PUSH, 1);
-    list_add_tail(&waitq, &before->link);
-    qt = submit(&waitq, false, 2);
-    assert_false(qt & OP_IMM_BIT);
-    op = op_lookup(&t, qt);
-    assert_non_null(op);
-    assert_int_equal(op->state, OP_PENDING);
-    assert_true(op->qr.qr_qt == qt);
-    assert_int_equal(t.nfree, NOPS - 2);
-    assert_ptr_equal(list_first(&waitq), &before->link);
-    assert_ptr_equal(before->link.next, &op->link);
-    assert_ptr_equal(op->link.next, &waitq);
-    assert_int_equal(t.scratch.state, OP_FREE);
-    op_complete(&t, op, DEMI_OPC_PUSH, 0);
-    op_consume(&t, op, &qr);
-    assert_true(qr.qr_qt == qt);
-    assert_int_equal(qr.qr_qd, 2);
-    op_free(&t, before);
-    /* With no op left, a push is refused before the libOS sees it. */
-    for (int i = 0; i < NOPS; i++)
-        op_alloc(&t, NULL, DEMI_OPC_POP, 0);
-    assert_null(op_submit_begin(&t, NULL, DEMI_OPC_PUSH, 0));
-}
-
-/* Ops and immediate results come out of op_consume_oldest in the order
- * they completed, whichever kind and whatever was consumed out of turn. */
-static void test_immediate_results_in_completion_order(void **state)
-{
-    struct list_node waitq;
-    struct demi_op *pop1, *pop2;
-    demi_qtoken_t i1, i2, i3;
-    demi_qresult_t qr;
-
-    (void)state;
-    list_init(&waitq);
-    pop1 = op_alloc(&t, NULL, DEMI_OPC_POP, 1);
-    pop2 = op_alloc(&t, NULL, DEMI_OPC_POP, 2);
-    op_complete(&t, pop1, DEMI_OPC_POP, 0);
-    i1 = submit(&waitq, true, 3);
-    op_complete(&t, pop2, DEMI_OPC_POP, 0);
-    i2 = submit(&waitq, true, 4);
-    i3 = submit(&waitq, true, 5);
-    op_imm_consume(&t, op_imm_lookup(&t, i2), &qr); /* out of turn */
-    assert_int_equal(t.ndone, 4);
-    assert_true(op_consume_oldest(&t, &qr));
-    assert_int_equal(qr.qr_qd, 1);
-    assert_true(op_consume_oldest(&t, &qr));
-    assert_true(qr.qr_qt == i1);
-    assert_true(op_consume_oldest(&t, &qr));
-    assert_int_equal(qr.qr_qd, 2);
-    assert_true(op_consume_oldest(&t, &qr));
-    assert_true(qr.qr_qt == i3);
-    assert_false(op_consume_oldest(&t, &qr));
-    assert_int_equal(t.ndone, 0);
-    assert_true(t.imm_head == t.imm_tail);
-}
-
-/* A full ring: the next immediate push takes an op of the table instead,
- * still in completion order. */
-static void test_immediate_ring_full_falls_back(void **state)
-{
-    struct list_node waitq;
-    demi_qtoken_t qt;
-    demi_qresult_t qr;
-
-    (void)state;
-    list_init(&waitq);
-    for (unsigned i = 0; i < OP_IMM_SLOTS; i++)
-        assert_true(submit(&waitq, true, (int)i) & OP_IMM_BIT);
-    qt = submit(&waitq, true, -1);
-    assert_false(qt & OP_IMM_BIT);
-    assert_non_null(op_lookup(&t, qt));
-    assert_int_equal(t.nfree, NOPS - 1);
-    for (unsigned i = 0; i < OP_IMM_SLOTS; i++) {
-        assert_true(op_consume_oldest(&t, &qr));
-        assert_int_equal(qr.qr_qd, (int)i);
-    }
-    assert_true(op_consume_oldest(&t, &qr));
-    assert_true(qr.qr_qt == qt);
-    assert_int_equal(t.nfree, NOPS);
-}
-
-/* Op tokens never carry OP_IMM_BIT: generations wrap below 2^31. */
-static void test_generation_below_imm_bit(void **state)
-{
-    struct demi_op *op;
-
-    (void)state;
-    op = op_alloc(&t, NULL, DEMI_OPC_POP, 0);
-    op->gen = 0x7fffffffu;
-    op_free(&t, op);
-    assert_int_equal(op->gen, 1);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -424,11 +274,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_generation_skips_zero, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_pending_unlinks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_resets_result, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_immediate_push_takes_no_op, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_waiting_push_becomes_op, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_immediate_results_in_completion_order, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_immediate_ring_full_falls_back, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_generation_below_imm_bit, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -89,17 +89,10 @@ static void wait_ok(demi_qtoken_t qt, demi_qresult_t *qr)
     assert_true(qr->qr_qt == qt);
 }
 
-/* Whether the op behind @qt has completed (without consuming it). A push
- * done inside demi_push has an immediate result instead (op.h). */
+/* Whether the op behind @qt has completed (without consuming it). */
 static bool op_done(demi_qtoken_t qt)
 {
-    struct demi_op *op;
-
-    if (qt & OP_IMM_BIT) {
-        assert_non_null(op_imm_lookup(&rt.ops, qt));
-        return true;
-    }
-    op = op_lookup(&rt.ops, qt);
+    struct demi_op *op = op_lookup(&rt.ops, qt);
 
     assert_non_null(op);
     return op->state == OP_DONE;
