@@ -228,10 +228,13 @@ int inet_stack_poll(struct inet_stack *s)
     if (unlikely(s->capture))
         for (uint16_t i = 0; i < n; i++)
             capture_frame(s->capture, rx[i], clock_now_ns());
-    s->tcp.in_rx_burst = true;
     for (uint16_t i = 0; i < n; i++) {
         /* The next frame's headers, while this one goes up the stack (a
-         * NIC's DMA left them in memory, not in this core's cache). */
+         * NIC's DMA left them in memory, not in this core's cache). While
+         * more frames follow, TCP holds READABLE back for after the burst
+         * (tcp_notify); the last frame's is told at once, so a burst of
+         * one costs nothing. */
+        s->tcp.in_rx_burst = i + 1 < n;
         if (i + 1 < n)
             __builtin_prefetch(rx[i + 1]->data);
         eth_input(s, rx[i]);

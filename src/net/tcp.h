@@ -340,7 +340,7 @@ struct tcp_table {
     struct list_node listeners[TCP_LISTEN_BUCKETS]; /* by local port */
     struct list_node txwait;                        /* pcbs whose data waits for transmit queue room */
     struct list_node rxready;                       /* pcbs made readable during this receive burst */
-    bool in_rx_burst;                               /* inet_stack_poll is handing frames up */
+    bool in_rx_burst;                               /* more frames of this receive burst follow */
     struct tcp_params params;
     uint8_t isn_key[16]; /* RFC 6528 secret */
     uint32_t npcbs;      /* in use, for leak checks (== pcbs.in_use) */
