@@ -20,10 +20,7 @@
  * Receive batching (tcp_notify): small segments arriving in one burst reach
  * a waiting reader in one read, not one per segment.
  */
-#include "core/clock.h"
-#include "dev/simlink.h"
-#include "net/stack.h"
-#include "net/tcp.h"
+#include "tcp_sim.h"
 
 #include <arpa/inet.h>
 #include <inttypes.h>
@@ -35,13 +32,6 @@
 #include <string.h>
 
 #include <cmocka.h>
-
-#define SEC 1000000000ull
-#define MS 1000000ull
-#define US 1000ull
-
-static const uint8_t mac_a[6] = {0x02, 0, 0, 0, 0, 0xa};
-static const uint8_t mac_b[6] = {0x02, 0, 0, 0, 0, 0xb};
 
 /* A port that hashes every frame it sends (FNV-1a over each frame's bytes,
  * and its length), then hands it to the simlink port. */
@@ -75,11 +65,10 @@ static uint16_t tap_tx(struct netdev *dev, struct dbuf **frames, uint16_t n)
 
 static const struct netdev_ops tap_ops = {.rx_burst = tap_rx, .tx_burst = tap_tx};
 
+/* Each stack behind a tap. */
 struct sim {
-    struct mem mem;
-    struct simlink *link;
+    struct tcp_sim t;
     struct tap ta, tb;
-    struct inet_stack a, b;
 };
 
 /* What a run shows: both directions' frames, and the fast path's share. */
@@ -88,31 +77,28 @@ struct outcome {
     uint64_t fast, rx, rexmt;
 };
 
+static struct netdev *tap_wrap(struct tcp_sim *t, int side, struct netdev *port, void *arg)
+{
+    struct sim *s = arg;
+    struct tap *tap = side == 0 ? &s->ta : &s->tb;
+
+    (void)t;
+    tap->inner = port;
+    tap->dev = *port;
+    tap->dev.ops = &tap_ops;
+    tap->hash = 0xcbf29ce484222325ull;
+    return &tap->dev;
+}
+
 static void sim_start(struct sim *s, const struct fault_params *f, const struct tcp_params *tp)
 {
     struct inet_params p;
 
     memset(s, 0, sizeof(*s));
-    clock_set_virtual(SEC);
-    assert_int_equal(mem_init(&s->mem, 65536, 256, 0), 0);
-    s->link = simlink_create(&s->mem, f, 8192);
-    s->ta.inner = simlink_port(s->link, mac_a, 1500);
-    s->tb.inner = simlink_port(s->link, mac_b, 1500);
-    s->ta.dev = *s->ta.inner;
-    s->ta.dev.ops = &tap_ops;
-    s->tb.dev = *s->tb.inner;
-    s->tb.dev.ops = &tap_ops;
-    s->ta.hash = s->tb.hash = 0xcbf29ce484222325ull;
     inet_params_default(&p);
     p.arp_ttl_ns = 3600 * SEC;
     p.tcp = *tp;
-    p.tcp.isn_key_seed = f->seed | 1; /* the same sequence numbers both runs */
-    p.ip = inet_addr("10.0.0.1");
-    assert_int_equal(inet_stack_init(&s->a, &s->ta.dev, &s->mem, &p), 0);
-    p.ip = inet_addr("10.0.0.2");
-    assert_int_equal(inet_stack_init(&s->b, &s->tb.dev, &s->mem, &p), 0);
-    arp_add_static(&s->a, inet_addr("10.0.0.2"), mac_b);
-    arp_add_static(&s->b, inet_addr("10.0.0.1"), mac_a);
+    tcp_sim_start(&s->t, f, &p, 1500, tap_wrap, s);
 }
 
 static void sim_stop(struct sim *s, struct outcome *o)
@@ -121,38 +107,18 @@ static void sim_stop(struct sim *s, struct outcome *o)
     o->hash_b = s->tb.hash;
     o->frames_a = s->ta.frames;
     o->frames_b = s->tb.frames;
-    o->fast = s->a.stats.tcp_rx_fastpath + s->b.stats.tcp_rx_fastpath;
-    o->rx = s->a.stats.tcp_rx + s->b.stats.tcp_rx;
-    o->rexmt = s->a.stats.tcp_rexmt + s->b.stats.tcp_rexmt;
-    inet_stack_fini(&s->a);
-    inet_stack_fini(&s->b);
-    assert_int_equal(s->a.tcp.npcbs, 0);
-    assert_int_equal(s->b.tcp.npcbs, 0);
-    simlink_destroy(s->link);
-    assert_int_equal(mem_in_use(&s->mem), 0);
-    mem_fini(&s->mem);
-    clock_set_real();
-}
-
-static void sim_step(struct sim *s)
-{
-    uint64_t next;
-
-    if (inet_stack_poll(&s->a) + inet_stack_poll(&s->b) > 0)
-        return;
-    next = MIN(timer_wheel_next(&s->a.timers), timer_wheel_next(&s->b.timers));
-    next = MIN(next, simlink_next_delivery(s->link));
-    next = MIN(next, clock_now_ns() + SEC);
-    clock_advance(next > clock_now_ns() ? next - clock_now_ns() : US);
+    o->fast = s->t.a.stats.tcp_rx_fastpath + s->t.b.stats.tcp_rx_fastpath;
+    o->rx = s->t.a.stats.tcp_rx + s->t.b.stats.tcp_rx;
+    o->rexmt = s->t.a.stats.tcp_rexmt + s->t.b.stats.tcp_rexmt;
+    tcp_sim_stop(&s->t);
 }
 
 struct ep {
     struct tcp_pcb *pcb;
     uint8_t seed;         /* pattern of what this end sends */
     uint64_t sent, got;   /* bytes */
-    uint64_t peer_sum;    /* what it received, summed position-weighted */
     uint32_t read_budget; /* bytes it may read now (UINT32_MAX: all) */
-    bool connected, eof;
+    bool eof;
     bool read_on_event; /* read once per readable event, as a waiting pop */
     unsigned reads;
     uint32_t first_read;
@@ -163,8 +129,6 @@ static void ep_upcall(struct tcp_pcb *pcb, unsigned ev)
     struct ep *e = pcb->owner;
     struct dbuf *d;
 
-    if (ev & TCP_EV_CONNECTED)
-        e->connected = pcb->err == 0;
     if ((ev & TCP_EV_READABLE) && e->read_on_event && (d = tcp_recv(pcb)) != NULL) {
         if (e->reads++ == 0)
             e->first_read = d->len;
@@ -212,36 +176,24 @@ static void ep_read(struct ep *e, uint8_t peer_seed)
 
 static void connect_pair(struct sim *s, struct ep *ca, struct ep *sb)
 {
-    struct tcp_pcb *l = tcp_pcb_new(&s->b, NULL, NULL);
-
-    assert_non_null(l);
-    assert_int_equal(tcp_bind(l, 0, htons(7000)), 0);
-    assert_int_equal(tcp_listen(l, 4), 0);
-    ca->pcb = tcp_pcb_new(&s->a, ca, ep_upcall);
-    assert_int_equal(tcp_connect(ca->pcb, inet_addr("10.0.0.2"), htons(7000)), 0);
-    while (!(sb->pcb = tcp_accept(l, sb, ep_upcall)) || !ca->connected) {
-        sim_step(s);
-        assert_true(clock_now_ns() < 100 * SEC);
-    }
-    tcp_close(l);
+    tcp_sim_connect(&s->t, 7000, ep_upcall, ca, sb, &ca->pcb, &sb->pcb);
 }
 
 /* Close both ends in order and let TIME_WAIT pass. */
-static void close_pair(struct sim *s, struct ep *ca, struct ep *sb, uint8_t seed_a, uint8_t seed_b)
+static void close_pair(struct sim *s, struct ep *ca, struct ep *sb, uint8_t seed_a)
 {
     uint64_t end = clock_now_ns() + 600 * SEC;
 
     tcp_close(ca->pcb);
     sb->read_budget = UINT32_MAX;
     while (!sb->eof) {
-        sim_step(s);
+        tcp_sim_step(&s->t);
         ep_read(sb, seed_a);
         assert_true(clock_now_ns() < end);
     }
     tcp_close(sb->pcb);
-    (void)seed_b;
-    while (s->a.tcp.npcbs + s->b.tcp.npcbs > 0) {
-        sim_step(s);
+    while (s->t.a.tcp.npcbs + s->t.b.tcp.npcbs > 0) {
+        tcp_sim_step(&s->t);
         assert_true(clock_now_ns() < end);
     }
 }
@@ -274,23 +226,23 @@ static void run(enum exchange x, bool predict, struct outcome *o)
     case RPC:
         /* 2000 requests of 64 B, each answered with 64 B. */
         for (int i = 0; i < 2000; i++) {
-            ep_send(&ca, &s.mem, 64, 64);
+            ep_send(&ca, &s.t.mem, 64, 64);
             while (sb.got < ca.sent) {
-                sim_step(&s);
+                tcp_sim_step(&s.t);
                 ep_read(&sb, ca.seed);
             }
-            ep_send(&sb, &s.mem, 64, 64);
+            ep_send(&sb, &s.t.mem, 64, 64);
             while (ca.got < sb.sent) {
-                sim_step(&s);
+                tcp_sim_step(&s.t);
                 ep_read(&ca, sb.seed);
             }
         }
         break;
     case BULK_LOSSY:
         while (ca.got < (2u << 20) || sb.got < (2u << 20)) {
-            ep_send(&ca, &s.mem, (2u << 20) - ca.sent, 8192);
-            ep_send(&sb, &s.mem, (2u << 20) - sb.sent, 8192);
-            sim_step(&s);
+            ep_send(&ca, &s.t.mem, (2u << 20) - ca.sent, 8192);
+            ep_send(&sb, &s.t.mem, (2u << 20) - sb.sent, 8192);
+            tcp_sim_step(&s.t);
             ep_read(&ca, sb.seed);
             ep_read(&sb, ca.seed);
             assert_true(clock_now_ns() < end);
@@ -300,8 +252,8 @@ static void run(enum exchange x, bool predict, struct outcome *o)
         /* The reader takes 1 KiB per millisecond: the window shuts. */
         while (sb.got < (1u << 20)) {
             uint64_t tick = clock_now_ns() / MS;
-            ep_send(&ca, &s.mem, (1u << 20) - ca.sent, 4096);
-            sim_step(&s);
+            ep_send(&ca, &s.t.mem, (1u << 20) - ca.sent, 4096);
+            tcp_sim_step(&s.t);
             if (clock_now_ns() / MS != tick)
                 sb.read_budget = 1024;
             ep_read(&sb, ca.seed);
@@ -309,7 +261,7 @@ static void run(enum exchange x, bool predict, struct outcome *o)
         }
         break;
     }
-    close_pair(&s, &ca, &sb, ca.seed, sb.seed);
+    close_pair(&s, &ca, &sb, ca.seed);
     sim_stop(&s, o);
 }
 
@@ -381,16 +333,16 @@ static void test_rx_burst_one_read(void **state)
     sb.read_on_event = true;
     frames = s.ta.frames;
     for (int i = 0; i < 32; i++)
-        ep_send(&ca, &s.mem, 16, 16);
+        ep_send(&ca, &s.t.mem, 16, 16);
     while (sb.got < 512) {
-        sim_step(&s);
+        tcp_sim_step(&s.t);
         assert_true(clock_now_ns() < 100 * SEC);
     }
     assert_int_equal(s.ta.frames - frames, 32); /* really 32 segments */
     assert_int_equal(sb.reads, 1);
     assert_int_equal(sb.first_read, 512);
     sb.read_on_event = false;
-    close_pair(&s, &ca, &sb, ca.seed, sb.seed);
+    close_pair(&s, &ca, &sb, ca.seed);
     sim_stop(&s, &o);
 }
 

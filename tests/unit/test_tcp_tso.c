@@ -11,12 +11,10 @@
  * wire within the MTU; every retransmission an ordinary segment of at most
  * one MSS. B checks every byte.
  */
-#include "core/clock.h"
-#include "dev/simlink.h"
+#include "tcp_sim.h"
+
 #include "net/checksum.h"
 #include "net/proto.h"
-#include "net/stack.h"
-#include "net/tcp.h"
 #include "net/tcp_seq.h"
 
 #include <arpa/inet.h>
@@ -30,16 +28,12 @@
 
 #include <cmocka.h>
 
-#define SEC 1000000000ull
-#define MS 1000000ull
-#define US 1000ull
 #define MTU 1500u
 #define FRAME_BIG (ETH_HLEN + 65536u)
 
-static const uint8_t mac_a[6] = {0x02, 0, 0, 0, 0, 0xa};
-static const uint8_t mac_b[6] = {0x02, 0, 0, 0, 0, 0xb};
-
 /* ---- the device: a simlink port that cuts TSO frames ------------------- */
+
+struct opts;
 
 struct tsodev {
     struct netdev dev;
@@ -53,6 +47,7 @@ struct tsodev {
     uint32_t tso_largest;
     uint64_t rexmt_seen; /* data segments below max_end */
     uint64_t data_frames;
+    const struct opts *opts; /* while starting: what to advertise */
 };
 
 static uint8_t flat[FRAME_BIG];
@@ -192,10 +187,8 @@ static const struct netdev_ops tso_ops = {.rx_burst = tso_rx, .tx_burst = tso_tx
 /* ---- two stacks, one connection ---------------------------------------- */
 
 struct sim {
-    struct mem mem;
-    struct simlink *link;
-    struct tsodev dev;
-    struct inet_stack a, b;
+    struct tcp_sim t;
+    struct tsodev dev; /* in front of A's port */
 };
 
 struct opts {
@@ -209,24 +202,32 @@ struct opts {
     uint64_t seed;
 };
 
+static struct netdev *tso_wrap(struct tcp_sim *t, int side, struct netdev *port, void *arg)
+{
+    struct sim *s = arg;
+    const struct opts *o = s->dev.opts;
+
+    if (side != 0)
+        return port;
+    s->dev.inner = port;
+    s->dev.dev = *port;
+    s->dev.dev.ops = &tso_ops;
+    s->dev.mem = &t->mem;
+    if (o->offered) {
+        s->dev.dev.offloads |= NETDEV_OFF_TCP_TSO;
+        s->dev.dev.tso_max_len = o->max_len;
+        s->dev.dev.tso_max_segs = o->max_segs;
+    }
+    return &s->dev.dev;
+}
+
 static void sim_start(struct sim *s, const struct opts *o)
 {
     struct fault_params fp = {.seed = o->seed, .loss_ppm = o->loss_ppm, .delay_ns = 50 * US, .rate_bps = 1250000000ull};
     struct inet_params p;
 
     memset(s, 0, sizeof(*s));
-    clock_set_virtual(SEC);
-    assert_int_equal(mem_init(&s->mem, 65536, 256, 0), 0);
-    s->link = simlink_create(&s->mem, &fp, 8192);
-    s->dev.inner = simlink_port(s->link, mac_a, MTU);
-    s->dev.dev = *s->dev.inner;
-    s->dev.dev.ops = &tso_ops;
-    s->dev.mem = &s->mem;
-    if (o->offered) {
-        s->dev.dev.offloads |= NETDEV_OFF_TCP_TSO;
-        s->dev.dev.tso_max_len = o->max_len;
-        s->dev.dev.tso_max_segs = o->max_segs;
-    }
+    s->dev.opts = o;
     inet_params_default(&p);
     p.arp_ttl_ns = 3600 * SEC;
     p.tcp_tso = o->enabled;
@@ -234,35 +235,7 @@ static void sim_start(struct sim *s, const struct opts *o)
     p.tcp.sack = true;
     p.tcp.window_scaling = true;
     p.tcp.nodelay = o->nodelay;
-    p.tcp.isn_key_seed = o->seed | 1;
-    p.ip = inet_addr("10.0.0.1");
-    assert_int_equal(inet_stack_init(&s->a, &s->dev.dev, &s->mem, &p), 0);
-    p.ip = inet_addr("10.0.0.2");
-    assert_int_equal(inet_stack_init(&s->b, simlink_port(s->link, mac_b, MTU), &s->mem, &p), 0);
-    arp_add_static(&s->a, inet_addr("10.0.0.2"), mac_b);
-    arp_add_static(&s->b, inet_addr("10.0.0.1"), mac_a);
-}
-
-static void sim_stop(struct sim *s)
-{
-    inet_stack_fini(&s->a);
-    inet_stack_fini(&s->b);
-    simlink_destroy(s->link);
-    assert_int_equal(mem_in_use(&s->mem), 0);
-    mem_fini(&s->mem);
-    clock_set_real();
-}
-
-static void sim_step(struct sim *s)
-{
-    uint64_t next;
-
-    if (inet_stack_poll(&s->a) + inet_stack_poll(&s->b) > 0)
-        return;
-    next = MIN(timer_wheel_next(&s->a.timers), timer_wheel_next(&s->b.timers));
-    next = MIN(next, simlink_next_delivery(s->link));
-    next = MIN(next, clock_now_ns() + SEC);
-    clock_advance(next > clock_now_ns() ? next - clock_now_ns() : US);
+    tcp_sim_start(&s->t, &fp, &p, MTU, tso_wrap, s);
 }
 
 static uint8_t pattern(uint64_t off)
@@ -301,14 +274,14 @@ static struct result transfer(const struct opts *o, uint64_t bytes, uint32_t chu
     struct result r;
 
     sim_start(&s, o);
-    l = tcp_pcb_new(&s.b, NULL, NULL);
+    l = tcp_pcb_new(&s.t.b, NULL, NULL);
     assert_non_null(l);
     assert_int_equal(tcp_bind(l, 0, htons(5001)), 0);
     assert_int_equal(tcp_listen(l, 4), 0);
-    ea.pcb = tcp_pcb_new(&s.a, &ea, ep_upcall);
+    ea.pcb = tcp_pcb_new(&s.t.a, &ea, ep_upcall);
     assert_int_equal(tcp_connect(ea.pcb, inet_addr("10.0.0.2"), htons(5001)), 0);
     while (!(eb.pcb = tcp_accept(l, &eb, ep_upcall)) || !ea.connected) {
-        sim_step(&s);
+        tcp_sim_step(&s.t);
         assert_true(clock_now_ns() < 30 * SEC);
     }
     tcp_close(l);
@@ -321,7 +294,7 @@ static struct result transfer(const struct opts *o, uint64_t bytes, uint32_t chu
 
         while (sent < bytes && tcp_send_space(ea.pcb) > 0 && !(o->lockstep && ea.pcb->sndq_bytes > 0)) {
             uint32_t n = (uint32_t)MIN((uint64_t)chunk, bytes - sent);
-            d = mem_alloc(&s.mem, n);
+            d = mem_alloc(&s.t.mem, n);
             if (!d)
                 break;
             for (uint32_t i = 0; i < n; i++)
@@ -331,7 +304,7 @@ static struct result transfer(const struct opts *o, uint64_t bytes, uint32_t chu
             if (sent == bytes)
                 tcp_close(ea.pcb); /* the FIN follows the data */
         }
-        sim_step(&s);
+        tcp_sim_step(&s.t);
         while ((d = tcp_recv(eb.pcb)) != NULL) {
             for (uint32_t i = 0; i < d->len; i++)
                 if (d->data[i] != pattern(got + i))
@@ -346,21 +319,21 @@ static struct result transfer(const struct opts *o, uint64_t bytes, uint32_t chu
     }
     assert_int_equal(got, bytes);
     tcp_close(eb.pcb);
-    while (s.a.tcp.npcbs + s.b.tcp.npcbs > 0) {
-        sim_step(&s);
+    while (s.t.a.tcp.npcbs + s.t.b.tcp.npcbs > 0) {
+        tcp_sim_step(&s.t);
         assert_true(clock_now_ns() - start < 900 * SEC);
     }
 
     /* The stack's counters are the device's view. */
-    assert_int_equal(s.a.stats.tcp_tx_tso, s.dev.tso_frames);
-    assert_int_equal(s.a.stats.tcp_tx_tso_segs, s.dev.tso_segs);
+    assert_int_equal(s.t.a.stats.tcp_tx_tso, s.dev.tso_frames);
+    assert_int_equal(s.t.a.stats.tcp_tx_tso_segs, s.dev.tso_segs);
     r.tso_frames = s.dev.tso_frames;
     r.tso_segs = s.dev.tso_segs;
     r.tso_largest = s.dev.tso_largest;
     r.rexmt_seen = s.dev.rexmt_seen;
-    r.stack_rexmt = s.a.stats.tcp_rexmt;
+    r.stack_rexmt = s.t.a.stats.tcp_rexmt;
     r.mss = s.dev.mss;
-    sim_stop(&s);
+    tcp_sim_stop(&s.t);
     return r;
 }
 
