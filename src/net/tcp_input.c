@@ -592,7 +592,8 @@ ack:
     else if ((sg->flags & TH_FIN) && pcb->state == TCPS_TIME_WAIT) {
         pcb->ack_now = true;
         tcp_2msl_arm(pcb);
-    }
+    } else if ((sg->flags & TH_FIN) && !pcb->rcv_fin && SEQ_GT(sg->seq + (sg->len - 1), pcb->rcv_nxt))
+        pcb->ack_now = true; /* an early FIN, data or not: a duplicate ACK at once (RFC 5681 4.2) */
     tcp_output(pcb);
     tcp_notify(pcb, ev);
 }
