@@ -363,8 +363,9 @@ bool tcp_at_eof(const struct tcp_pcb *pcb)
 
 /*
  * Large receive batching: within a receive burst, "readable" is held back
- * and told once when the burst is over, so segments of one connection that
- * arrive together reach the application together. The receive queue has
+ * while more frames follow (tcp_table.in_rx_burst) and told once when the
+ * burst is over, so segments of one connection that arrive together reach
+ * the application together; the last frame's is told at once. The receive queue has
  * already coalesced the small ones into one buffer (tcp_reass.c), which a
  * single pop then takes, instead of a pop per segment. Every other event
  * (connected, writable, an error) is told at once; an error also serves
