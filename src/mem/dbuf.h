@@ -32,6 +32,9 @@
 /* A buffer reserved in a pipe's outgoing ring (demi_pipe_sgaalloc): only a
  * push on that pipe may take it. */
 #define DBUF_F_RING 0x4
+/* A TCP frame for the device to cut into segments of meta32 payload bytes
+ * (TCP segmentation offload; netdev.h says what the device must do). */
+#define DBUF_F_TX_TSO 0x8
 
 struct dbuf_pool;
 

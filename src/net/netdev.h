@@ -42,11 +42,10 @@
  * sequence numbers, IP ids and checksums, and keeps PSH/FIN for the last.
  * The stack leaves the TCP checksum of such a frame at 0 whatever the
  * checksum offload keys say. dbuf_alloc clears flags, so no other frame
- * carries the bit; this header owns it (dbuf.h's DBUF_F_* are below it).
- * Only a netdev with NETDEV_OFF_TCP_TSO gets such frames, never larger than
- * its tso_max_len payload nor more than tso_max_segs wire segments.
+ * carries the bit. Only a netdev with NETDEV_OFF_TCP_TSO gets such frames,
+ * never larger than its tso_max_len payload nor more than tso_max_segs wire
+ * segments.
  */
-#define DBUF_F_TX_TSO 0x8000
 
 struct netdev;
 
