@@ -97,6 +97,7 @@ struct demi_config {
     uint32_t tcp_max_retries;       /* tcp.max_retries */
     uint32_t tcp_syn_retries;       /* tcp.syn_retries */
     uint32_t tcp_delayed_ack_us;    /* tcp.delayed_ack_us */
+    uint32_t tcp_quickack_segments; /* tcp.quickack_segments */
     uint32_t tcp_msl_ms;            /* tcp.msl_ms: TIME_WAIT lasts twice this */
     uint32_t tcp_syn_backlog;       /* tcp.syn_backlog */
     bool tcp_syn_cookies;           /* tcp.syn_cookies */

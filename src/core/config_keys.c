@@ -126,6 +126,9 @@ const struct config_key config_keys[] = {
             "SYN retransmissions before a connect fails with ETIMEDOUT"),
     KEY_U32("tcp.delayed_ack_us", tcp_delayed_ack_us, 0, 500000, "100",
             "delayed ACK timeout, microseconds (a reply within it carries the ACK)"),
+    KEY_U32("tcp.quickack_segments", tcp_quickack_segments, 0, 255, "16",
+            "data segments a new connection acknowledges at once before delaying ACKs (Linux's quick ACKs); "
+            "0 = none"),
     KEY_U32("tcp.msl_ms", tcp_msl_ms, 1, 600000, "30000",
             "maximum segment lifetime, milliseconds; TIME_WAIT lasts twice this"),
     KEY_U32("tcp.syn_backlog", tcp_syn_backlog, 1, 1048576, "1024",

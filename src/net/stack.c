@@ -39,6 +39,7 @@ void inet_params_from_config(const struct demi_config *cfg, struct inet_params *
     p->tcp.syn_retries = cfg->tcp_syn_retries;
     p->tcp.delack_ns = (uint64_t)cfg->tcp_delayed_ack_us * 1000u;
     p->tcp.delack_off = cfg->tcp_delayed_ack_us == 0;
+    p->tcp.quickacks = (uint8_t)cfg->tcp_quickack_segments;
     p->tcp.msl_ns = (uint64_t)cfg->tcp_msl_ms * 1000000u;
     p->tcp.syn_backlog = cfg->tcp_syn_backlog;
     p->tcp.syn_cookies = cfg->tcp_syn_cookies;

@@ -130,6 +130,7 @@ struct tcp_params {
     uint32_t syn_retries;
     uint64_t delack_ns;       /* delayed ACK timeout */
     bool delack_off;          /* tcp.delayed_ack_us = 0: acknowledge every segment */
+    uint8_t quickacks;        /* tcp.quickack_segments: a new connection's quick ACKs */
     uint64_t msl_ns;          /* TIME_WAIT lasts 2 * msl */
     uint32_t syn_backlog;     /* half-open connections per listener */
     uint32_t max_connections; /* pcbs of the stack, preallocated (tcp.max_connections) */
@@ -309,7 +310,9 @@ struct tcp_pcb {
     /* Flags. */
     bool ack_now; /* send an ACK at the next output */
     bool delack_pending;
-    uint8_t unacked_segs; /* full segments since our last ACK */
+    uint8_t unacked_segs;    /* full segments since our last ACK */
+    uint8_t quickacks;       /* in-order data segments still acknowledged at once (tcp_ack_inorder) */
+    uint64_t quickack_rx_ns; /* while quickacks: when the last of them arrived */
     bool nodelay;
     bool keepalive;
     bool linger_zero;           /* SO_LINGER {1, 0}: close sends RST */

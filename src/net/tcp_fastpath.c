@@ -108,10 +108,7 @@ bool tcp_input_fast(struct tcp_pcb *pcb, const struct tcp_seg *sg, struct dbuf *
     }
     if (len > 0) {
         (void)tcp_reass(pcb, d, sg->seq); /* in order, nothing out of order */
-        if (++pcb->unacked_segs >= 2 || s->tcp.params.delack_off)
-            pcb->ack_now = true; /* at least every second full segment */
-        else
-            tcp_delack_arm(pcb);
+        tcp_ack_inorder(pcb);
         ev |= TCP_EV_READABLE;
     }
     tcp_output(pcb);

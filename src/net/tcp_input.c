@@ -404,10 +404,7 @@ static unsigned tcp_data(struct tcp_pcb *pcb, struct dbuf **d_out, uint32_t seq)
         pcb->ack_now = true; /* filling a hole is acknowledged at once */
         break;
     case TCP_REASS_INORDER:
-        if (++pcb->unacked_segs >= 2 || pcb->stack->tcp.params.delack_off)
-            pcb->ack_now = true; /* at least every second full segment */
-        else
-            tcp_delack_arm(pcb);
+        tcp_ack_inorder(pcb);
         break;
     }
     return TCP_EV_READABLE;

@@ -8,6 +8,8 @@
 #ifndef DEMI_NET_TCP_INPUT_H
 #define DEMI_NET_TCP_INPUT_H
 
+#include "core/clock.h"
+#include "net/stack.h"
 #include "net/tcp.h"
 
 #include <stdbool.h>
@@ -22,6 +24,27 @@ struct tcp_seg {
     struct tcp_opts o;
     uint32_t src, dst;
 };
+
+/* How an in-order data segment is acknowledged (RFC 5681 4.2, RFC 1122
+ * 4.2.3.2): at once while the connection still has quick ACKs (Linux's
+ * quickack mode: its first tcp.quickack_segments data segments, so a
+ * sender's slow start, or a request written in two pushes whose second
+ * Nagle holds until the first is acknowledged, never waits for the timer;
+ * tcp_quickack_pingpong ends them early), else at every second segment or
+ * when the delayed-ACK timer fires. */
+static inline void tcp_ack_inorder(struct tcp_pcb *pcb)
+{
+    if (pcb->quickacks) {
+        pcb->quickacks--;
+        pcb->quickack_rx_ns = clock_now_ns();
+        pcb->ack_now = true;
+        STAT_INC(pcb->stack, tcp_quickack);
+    } else if (++pcb->unacked_segs >= 2 || pcb->stack->tcp.params.delack_off) {
+        pcb->ack_now = true;
+    } else {
+        tcp_delack_arm(pcb);
+    }
+}
 
 /* Agree the SYN options (RFC 7323 1.3, RFC 2018 2) on @pcb: each one only
  * if both sides offered it. */

@@ -55,6 +55,16 @@ static bool tcp_attach_payload(struct tcp_pcb *pcb, struct dbuf *head, uint32_t 
     return len == 0;
 }
 
+/* Data sent soon after the peer's makes the exchange interactive (Linux's
+ * pingpong mode): our data carries the ACKs from then on, and the quick
+ * ACKs end (tcp_ack_inorder). Soon: within the delayed-ACK timeout of the
+ * peer's last data segment. */
+static void tcp_quickack_pingpong(struct tcp_pcb *pcb)
+{
+    if (pcb->quickack_rx_ns && clock_now_ns() - pcb->quickack_rx_ns < pcb->stack->tcp.params.delack_ns)
+        pcb->quickacks = 0;
+}
+
 /* Send one segment: @len payload bytes from @seq, with @flags. A non-zero
  * @tso_seg makes it a frame the device cuts into segments of @tso_seg
  * payload bytes (netdev.h, DBUF_F_TX_TSO): the device then fills every
@@ -78,6 +88,8 @@ static int tcp_xmit(struct tcp_pcb *pcb, uint32_t seq, uint32_t len, uint8_t fla
         dbuf_chain_put(d);
         return -1;
     }
+    if (len > 0 && pcb->quickacks)
+        tcp_quickack_pingpong(pcb);
     if (flags & TH_SYN) {
         /* The window of a SYN is never scaled (RFC 7323 2.2). */
         win = MIN(pcb->rcvbuf, TCP_MAXWIN);

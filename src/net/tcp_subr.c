@@ -191,6 +191,8 @@ struct tcp_pcb *tcp_pcb_new(struct inet_stack *s, void *owner, tcp_upcall_fn upc
     pcb->sndbuf = p->sndbuf;
     pcb->nodelay = p->nodelay;
     pcb->keepalive = p->keepalive;
+    pcb->quickacks = p->quickacks;
+    pcb->quickack_rx_ns = 0;
     pcb->keep_idle_ns = p->keepalive_idle_ns;
     pcb->keep_intvl_ns = p->keepalive_intvl_ns;
     pcb->keep_cnt = p->keepalive_probes;

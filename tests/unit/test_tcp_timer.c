@@ -154,6 +154,8 @@ static void test_rto_exact_after_lazy_rearm(void **state)
     uint32_t una;
     (void)state;
 
+    tp.quickacks = 0; /* B's ACK of segment 1 is a delayed one */
+
     sim_start(&s, &tp, 10 * US);
     connect_pair(&s, &ca, &sb);
     /* Let the handshake's timers settle. */
