@@ -104,7 +104,7 @@
     X(tcp_persist, "zero-window probes sent")                                                       \
     X(tcp_keepalive, "keepalive probes sent")                                                       \
     X(tcp_delack, "delayed ACKs sent by the timer")                                                 \
-    X(tcp_quickack, "quick ACKs: data segments of a new connection acknowledged at once")          \
+    X(tcp_quickack, "quick ACKs: data segments of a new connection acknowledged at once")           \
     X(tcp_rcv_drop_nobuf, "dropped: receive buffer full")                                           \
     X(mem_drop_nobuf, "dropped: no buffer for an outgoing packet")                                  \
     X(tcp_tx_tso, "TCP frames of several segments the device cut (segmentation offload)")           \
