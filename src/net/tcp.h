@@ -160,7 +160,8 @@ struct tcp_cc_ops {
     void (*init)(struct tcp_pcb *pcb);
     /* New data acknowledged outside recovery: grow cwnd. */
     void (*ack)(struct tcp_pcb *pcb, uint32_t acked, uint64_t now_ns);
-    /* Loss detected by dupacks/SACK: set ssthresh, cwnd for recovery. */
+    /* Loss detected by dupacks/SACK: set ssthresh, and cwnd = ssthresh
+     * (the caller inflates it for the segments that left, RFC 5681 3.2). */
     void (*enter_recovery)(struct tcp_pcb *pcb, uint64_t now_ns);
     /* Recovery finished (all data outstanding at its start is acked). */
     void (*exit_recovery)(struct tcp_pcb *pcb, uint64_t now_ns);

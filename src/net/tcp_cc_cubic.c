@@ -35,7 +35,10 @@
  *    keep an application-limited cwnd from growing; the min keeps a flight
  *    inflated beyond cwnd (data still out after a reduction) from raising it.
  *    W_max and cwnd_prior use cwnd, as the RFC says.
- *  - Recovery sets cwnd = ssthresh (4.6). Exit sets cwnd = ssthresh and ends
+ *  - Recovery sets cwnd = ssthresh (4.6); the caller then inflates it as
+ *    RFC 5681 3.2 steps 3 and 4 do for every module (tcp_recovery_enter),
+ *    so new data leaves on the 4th duplicate ACK after one loss in ten
+ *    segments where NewReno's lower ssthresh waits for the 6th. Exit sets cwnd = ssthresh and ends
  *    the epoch, so the first ACK after it starts a new one with cwnd_epoch =
  *    ssthresh, K = cbrt(W_max * (1 - beta_cubic) / C). Time in recovery does
  *    not count as epoch time.

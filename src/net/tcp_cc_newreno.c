@@ -18,12 +18,12 @@
  *    SMSS*SMSS/cwnd loses up to a byte per ACK to truncation (half the growth
  *    at a 2 MB window) and halves with delayed ACKs. The counter is this
  *    module's state, pcb->cc_state.newreno.bytes_acked.
- *  - Recovery (RFC 5681 3.2 step 3, RFC 6582 3.2 step 2): ssthresh =
- *    max(FlightSize/2, 2*SMSS), cwnd = ssthresh + 3*SMSS. Inflating cwnd by
- *    SMSS for each further duplicate ACK (RFC 5681 3.2 step 4) and the
- *    partial-ACK deflation (RFC 6582 3.2 step 5) belong to the caller, which
- *    sees the ACKs; so does setting cwnd = ssthresh instead when it runs the
- *    pipe-based SACK recovery of RFC 6675.
+ *  - Recovery (RFC 5681 3.2 step 2, RFC 6582 3.2 step 2): ssthresh =
+ *    max(FlightSize/2, 2*SMSS), cwnd = ssthresh. The inflation by the
+ *    3*SMSS the duplicate ACKs say left the network (step 3), by SMSS for
+ *    each further one (step 4) and the partial-ACK deflation (RFC 6582 3.2
+ *    step 5) belong to the caller, which sees the ACKs, and is the same for
+ *    every module (tcp_recovery_enter in tcp_sack.c).
  *  - Exit (RFC 6582 3.2 step 3, option 2): cwnd = min(ssthresh,
  *    max(FlightSize, SMSS) + SMSS), which avoids a burst when little is in
  *    flight.
@@ -116,7 +116,7 @@ static void newreno_enter_recovery(struct tcp_pcb *pcb, uint64_t now_ns)
 {
     (void)now_ns;
     pcb->ssthresh = nr_half_flight(pcb);
-    pcb->cwnd = nr_cap((uint64_t)pcb->ssthresh + 3 * nr_mss(pcb));
+    pcb->cwnd = pcb->ssthresh; /* the caller inflates it (tcp_recovery_enter) */
     *nr_bytes_acked(pcb) = 0;
 }
 

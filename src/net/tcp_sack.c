@@ -101,6 +101,16 @@ void tcp_recovery_enter(struct tcp_pcb *pcb, uint64_t now_ns)
 {
     STAT_INC(pcb->stack, tcp_fast_rexmt);
     pcb->cc->enter_recovery(pcb, now_ns);
+    /* Fast recovery's window for every module (RFC 5681 3.2 step 3, RFC
+     * 6582 3.2 step 2): the module's reduced window, inflated by the three
+     * segments the duplicate ACKs (or the SACKed bytes, RFC 6675 5 (b))
+     * say have left the network; each further duplicate ACK adds one
+     * (tcp_input.c). The module's decrease alone decides how soon new data
+     * leaves: with Cubic's beta 0.7 (RFC 9438 4.6) on the 4th duplicate ACK
+     * after one loss in ten segments, with NewReno's 0.5 on the 6th. An
+     * inflation inside some modules only (as NewReno's used to be) made
+     * Cubic's recovery slower than NewReno's. */
+    pcb->cwnd = MIN((uint64_t)pcb->cwnd + 3u * pcb->mss, TCP_CC_CWND_MAX);
     pcb->in_recovery = true;
     pcb->recover = pcb->snd_max;
     pcb->sack_high = pcb->snd_una;
