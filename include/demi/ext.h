@@ -2,8 +2,9 @@
 /**
  * @file demi/ext.h
  * libdemi extensions to the PDPIX socket calls that Demikernel does not have:
- * half-close (demi_shutdown) and the local address (demi_getsockname), for
- * programs written against POSIX sockets (the preload shim). Per-socket TCP
+ * half-close (demi_shutdown), the local address (demi_getsockname) and a
+ * datagram's whole source (demi_sga_source, for IPv6), for programs written
+ * against POSIX sockets (the preload shim). Per-socket TCP
  * keepalive options (TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT) go through
  * demi_setsockopt() / demi_getsockopt() of <demi/libos.h>.
  *
@@ -17,6 +18,7 @@
 #define DEMI_EXT_H_IS_INCLUDED
 
 #include <demi/cc.h>
+#include <demi/types.h>
 
 #include <sys/socket.h>
 
@@ -82,6 +84,30 @@ extern int demi_shutdown(_In_ int qd, _In_ int how);
 ATTR_NONNULL(2, 3)
 extern int demi_getsockname(_In_ int qd, _Out_writes_to_(*addrlen, *addrlen) struct sockaddr *addr,
                             _Out_ socklen_t *addrlen);
+
+/**
+ * The source of a datagram popped from a UDP socket, whole, as recvfrom(2)
+ * writes it: a struct sockaddr_in from an AF_INET socket, a struct
+ * sockaddr_in6 from an AF_INET6 one (an IPv4 sender as ::ffff:a.b.c.d).
+ * The sga's own sga_addr is Demikernel's 16-byte struct sockaddr_in, which
+ * an IPv6 address does not fit: there sin_family says AF_INET6 and sin_port
+ * is the port, the rest being the first 16 bytes of the sockaddr_in6
+ * (Linux's truncation). This call gives the rest.
+ *
+ * The answer is kept with the buffer: valid while the application holds the
+ * sga, until it pushes it (the stack writes headers there) or frees it.
+ *
+ * @param sga      a popped sga, still held (not freed).
+ * @param addr     receives the address: at most *@p addrlen bytes.
+ * @param addrlen  in: the size of @p addr; out: the address's full size (16
+ *                 or 28), larger than given when it was cut, as recvfrom(2).
+ * @return 0; EINVAL (NULL, a foreign, freed or null sga, demi_init not
+ *         called); ENOENT (the sga has no source: a TCP or pipe pop, a
+ *         buffer from demi_sgaalloc, or one pushed since).
+ */
+ATTR_NONNULL(1, 2, 3)
+extern int demi_sga_source(_In_ const demi_sgarray_t *sga, _Out_writes_to_(*addrlen, *addrlen) struct sockaddr *addr,
+                           socklen_t *addrlen);
 
 #ifdef __cplusplus
 }

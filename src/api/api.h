@@ -14,15 +14,34 @@ static inline struct queue *api_queue(int qd)
     return qd_get(&rt.qds, qd);
 }
 
-/* Validate a caller's IPv4 socket address; EINVAL when it is not one. */
-static inline int api_sockaddr_in(const struct sockaddr *addr, socklen_t size, struct sockaddr_in *out)
+/* Parse a caller's socket address for @use on @q (libos/sockaddr.h: Linux's
+ * rules against the socket's family). A queue that is no socket (a pipe,
+ * family 0) is taken as AF_INET. */
+static inline int api_sockaddr(const struct queue *q, enum inet_sockaddr_use use, const struct sockaddr *addr,
+                               socklen_t size, struct inet_sockaddr *out)
 {
-    if (!addr || size < (socklen_t)sizeof(struct sockaddr_in))
+    return inet_sockaddr_parse(q, use, addr, size, out);
+}
+
+/* Give @a to the caller's @addr / @addrlen (getsockname, getpeername):
+ * EINVAL below sizeof(struct sockaddr_in), nothing written (libdemi's
+ * contract since 1.0); from there on Linux's truncation (an AF_INET6
+ * address in fewer than 28 bytes is cut, *addrlen says 28). */
+static inline int api_sockaddr_out(const struct inet_sockaddr *a, struct sockaddr *addr, socklen_t *addrlen)
+{
+    if (*addrlen < (socklen_t)sizeof(struct sockaddr_in))
         return EINVAL;
-    memcpy(out, addr, sizeof(*out));
-    if (out->sin_family != AF_INET)
-        return EINVAL;
+    inet_sockaddr_out(a, addr, addrlen);
     return 0;
+}
+
+/* A buffer about to be pushed: the stack may write its headers where a
+ * popped datagram's source was kept (inet_sockaddr_attach), so
+ * demi_sga_source no longer finds one. */
+static inline void api_sga_pushed(struct dbuf *d)
+{
+    if (d)
+        d->flags &= (uint16_t)~DBUF_F_SRCADDR;
 }
 
 #endif /* DEMI_API_API_H */

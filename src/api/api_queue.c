@@ -31,7 +31,7 @@ DEMI_EXPORT int demi_socket(int *sockqd_out, int domain, int type, int protocol)
         log_err("demi_socket: demi_init() has not been called");
         return EINVAL;
     }
-    if (domain != AF_INET)
+    if (domain != AF_INET && domain != AF_INET6)
         return ENOTSUP;
     if (type == SOCK_STREAM) {
         if (protocol != 0 && protocol != IPPROTO_TCP)
@@ -50,6 +50,7 @@ DEMI_EXPORT int demi_socket(int *sockqd_out, int domain, int type, int protocol)
     ret = rt.net->ops->socket(rt.net, domain, type, protocol, &q);
     if (ret)
         return ret;
+    q->family = (uint8_t)domain; /* q->v6only: the libOS's (Linux's default: off) */
     ret = qd_alloc(&rt.qds, q);
     if (ret) {
         q->libos->ops->close(q);
@@ -62,16 +63,16 @@ DEMI_EXPORT int demi_socket(int *sockqd_out, int domain, int type, int protocol)
 DEMI_EXPORT int demi_bind(int sockqd, const struct sockaddr *addr, socklen_t size)
 {
     struct queue *q = api_queue(sockqd);
-    struct sockaddr_in sin;
+    struct inet_sockaddr sa;
     int ret;
 
     if (!q)
         return EBADF;
-    if ((ret = api_sockaddr_in(addr, size, &sin)))
+    if ((ret = api_sockaddr(q, INET_SA_BIND, addr, size, &sa)))
         return ret;
     if (!q->libos->ops->bind)
         return ENOTSUP;
-    return q->libos->ops->bind(q, &sin);
+    return q->libos->ops->bind(q, &sa);
 }
 
 DEMI_EXPORT int demi_listen(int sockqd, int backlog)
@@ -119,18 +120,22 @@ DEMI_EXPORT int demi_accept(demi_qtoken_t *qt_out, int sockqd)
 DEMI_EXPORT int demi_connect(demi_qtoken_t *qt_out, int sockqd, const struct sockaddr *addr, socklen_t size)
 {
     struct queue *q = api_queue(sockqd);
-    struct sockaddr_in sin;
+    struct inet_sockaddr sa;
     int ret;
 
     if (!q)
         return EBADF;
     if (!qt_out)
         return EINVAL;
-    if ((ret = api_sockaddr_in(addr, size, &sin)))
+    if ((ret = api_sockaddr(q, INET_SA_CONNECT, addr, size, &sa)))
         return ret;
     if (!q->libos->ops->connect)
         return ENOTSUP;
-    API_SUBMIT(q, qt_out, DEMI_OPC_CONNECT, q->libos->ops->connect(q, op_, &sin));
+    /* AF_UNSPEC: Linux dissolves a UDP socket's association; on TCP it
+     * would abort the connection (tcp_disconnect), which no libOS does. */
+    if (sa.sa.sa_family == AF_UNSPEC && q->kind != QUEUE_UDP)
+        return ENOTSUP;
+    API_SUBMIT(q, qt_out, DEMI_OPC_CONNECT, q->libos->ops->connect(q, op_, &sa));
 }
 
 DEMI_EXPORT int demi_close(int qd)
@@ -183,6 +188,7 @@ DEMI_EXPORT int demi_push(demi_qtoken_t *qt_out, int qd, const demi_sgarray_t *s
         return ret;
     if (d && (d->flags & DBUF_F_RING) && q->kind != QUEUE_PIPE)
         return EINVAL; /* a pipe's ring buffer goes only down that pipe */
+    api_sga_pushed(d);
     API_SUBMIT(q, qt_out, DEMI_OPC_PUSH, q->libos->ops->push(q, op_, sga, d, NULL));
 }
 
@@ -190,7 +196,7 @@ DEMI_EXPORT int demi_pushto(demi_qtoken_t *qt_out, int qd, const demi_sgarray_t 
                             socklen_t size)
 {
     struct queue *q = api_queue(qd);
-    struct sockaddr_in sin;
+    struct inet_sockaddr sa;
     struct dbuf *d;
     int ret;
 
@@ -202,11 +208,14 @@ DEMI_EXPORT int demi_pushto(demi_qtoken_t *qt_out, int qd, const demi_sgarray_t 
         return ret;
     if (d && (d->flags & DBUF_F_RING) && q->kind != QUEUE_PIPE)
         return EINVAL; /* a pipe's ring buffer goes only down that pipe */
-    if ((ret = api_sockaddr_in(dest, size, &sin)))
+    if ((ret = api_sockaddr(q, INET_SA_SENDTO, dest, size, &sa)))
         return ret;
     if (q->kind != QUEUE_UDP)
         return ENOTSUP;
-    API_SUBMIT(q, qt_out, DEMI_OPC_PUSH, q->libos->ops->push(q, op_, sga, d, &sin));
+    api_sga_pushed(d);
+    /* AF_UNSPEC on an AF_INET6 socket: no destination (udpv6_sendmsg). */
+    API_SUBMIT(q, qt_out, DEMI_OPC_PUSH,
+               q->libos->ops->push(q, op_, sga, d, sa.sa.sa_family == AF_UNSPEC ? NULL : &sa));
 }
 
 DEMI_EXPORT int demi_pop(demi_qtoken_t *qt_out, int qd)
@@ -223,6 +232,7 @@ DEMI_EXPORT int demi_pop(demi_qtoken_t *qt_out, int qd)
 DEMI_EXPORT int demi_setsockopt(int qd, int level, int optname, const void *optval, socklen_t optlen)
 {
     struct queue *q = api_queue(qd);
+    int ret;
 
     if (!q)
         return EBADF;
@@ -230,7 +240,16 @@ DEMI_EXPORT int demi_setsockopt(int qd, int level, int optname, const void *optv
         return EINVAL;
     if (!q->libos->ops->setsockopt)
         return ENOTSUP;
-    return q->libos->ops->setsockopt(q, level, optname, optval, optlen);
+    /* Linux: IPPROTO_IPV6 options exist on AF_INET6 sockets only. */
+    if (level == IPPROTO_IPV6 && q->family != AF_INET6)
+        return ENOPROTOOPT;
+    ret = q->libos->ops->setsockopt(q, level, optname, optval, optlen);
+    if (ret == 0 && level == IPPROTO_IPV6 && optname == IPV6_V6ONLY) {
+        int v;
+        memcpy(&v, optval, sizeof(v)); /* the libOS checked optlen */
+        q->v6only = v != 0;            /* the address rules follow it (api_sockaddr) */
+    }
+    return ret;
 }
 
 DEMI_EXPORT int demi_getsockopt(int qd, int level, int optname, void *optval, socklen_t *optlen)
@@ -243,26 +262,26 @@ DEMI_EXPORT int demi_getsockopt(int qd, int level, int optname, void *optval, so
         return EINVAL;
     if (!q->libos->ops->getsockopt)
         return ENOTSUP;
+    if (level == IPPROTO_IPV6 && q->family != AF_INET6)
+        return ENOPROTOOPT;
     return q->libos->ops->getsockopt(q, level, optname, optval, optlen);
 }
 
 DEMI_EXPORT int demi_getpeername(int qd, struct sockaddr *addr, socklen_t *addrlen)
 {
     struct queue *q = api_queue(qd);
-    struct sockaddr_in sin;
+    struct inet_sockaddr sa;
     int ret;
 
     if (!q)
         return EBADF;
-    if (!addr || !addrlen || *addrlen < (socklen_t)sizeof(sin))
+    if (!addr || !addrlen || *addrlen < (socklen_t)sizeof(struct sockaddr_in))
         return EINVAL;
     if (!q->libos->ops->getpeername)
         return ENOTSUP;
-    memset(&sin, 0, sizeof(sin));
-    ret = q->libos->ops->getpeername(q, &sin);
+    memset(&sa, 0, sizeof(sa));
+    ret = q->libos->ops->getpeername(q, &sa);
     if (ret)
         return ret;
-    memcpy(addr, &sin, sizeof(sin));
-    *addrlen = sizeof(sin);
-    return 0;
+    return api_sockaddr_out(&sa, addr, addrlen);
 }

@@ -40,8 +40,11 @@ struct demi_op {
             const uint8_t *ptr; /* first byte to push */
             uint32_t len;       /* bytes to push */
             uint32_t off;       /* bytes already sent */
-            struct sockaddr_in dest;
-            bool has_dest;
+            union {             /* pushto's destination, of the socket's family */
+                struct sockaddr_in sin;
+                struct sockaddr_in6 sin6;
+            } dest;
+            uint8_t dest_len; /* 0: no destination (a push) */
         } push;
     } u;
 };

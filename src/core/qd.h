@@ -9,6 +9,7 @@
 
 #include "core/latency.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct libos;
@@ -17,7 +18,9 @@ enum queue_kind { QUEUE_TCP = 1, QUEUE_UDP, QUEUE_PIPE };
 
 struct queue {
     int qd;
-    uint8_t kind; /* enum queue_kind */
+    uint8_t kind;   /* enum queue_kind */
+    uint8_t family; /* a socket's AF_INET or AF_INET6 (libos/sockaddr.h); 0 for a pipe */
+    bool v6only;    /* AF_INET6: IPV6_V6ONLY, as the libOS last reported it */
     struct libos *libos;
     struct lat_hist lat[LAT_KINDS]; /* op latencies on this queue (latency.h) */
 };

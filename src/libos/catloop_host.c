@@ -88,6 +88,7 @@ static struct cl_sock *cl_sock_new(struct catloop *cl)
     s->q.libos = &cl->base;
     s->lm.fd = -1;
     s->slot = -1;
+    s->q.family = AF_INET; /* the only family here (cl_socket) */
     s->local.sin_family = AF_INET;
     s->remote.sin_family = AF_INET;
     list_init(&s->active);
@@ -134,7 +135,15 @@ static int cl_socket(struct libos *los, int domain, int type, int protocol, stru
 {
     struct cl_sock *s;
 
-    (void)domain, (void)protocol;
+    (void)protocol;
+    if (domain != AF_INET) {
+        static bool told;
+        if (!told)
+            log_warn("demi_socket: AF_INET6 sockets are not built yet on LIBOS=catloop with catloop.mode host "
+                     "(listeners are named by IPv4 address and port): EAFNOSUPPORT");
+        told = true;
+        return EAFNOSUPPORT;
+    }
     if (type != SOCK_STREAM) {
         log_err("demi_socket: LIBOS=catloop with catloop.mode host has TCP sockets only (SOCK_STREAM)");
         return ENOTSUP;
@@ -146,9 +155,10 @@ static int cl_socket(struct libos *los, int domain, int type, int protocol, stru
     return 0;
 }
 
-static int cl_bind(struct queue *q, const struct sockaddr_in *addr)
+static int cl_bind(struct queue *q, const struct inet_sockaddr *sa)
 {
     struct cl_sock *s = cl_sock(q);
+    const struct sockaddr_in *addr = &sa->sin; /* AF_INET sockets only (cl_socket) */
     struct cl_lmap probe = {.shm = NULL, .fd = -1};
 
     if (s->state != CLS_NEW)
@@ -397,8 +407,9 @@ static int cl_connect_step(struct cl_sock *s, bool probe)
     return 0;
 }
 
-static int cl_connect(struct queue *q, struct demi_op *op, const struct sockaddr_in *addr)
+static int cl_connect(struct queue *q, struct demi_op *op, const struct inet_sockaddr *sa)
 {
+    const struct sockaddr_in *addr = &sa->sin; /* TCP on AF_INET only: never AF_UNSPEC (api) */
     struct cl_sock *s = cl_sock(q);
     struct catloop *cl = s->cl;
     char name[CATMEM_NAME_MAX + 1];
@@ -448,7 +459,7 @@ static int cl_connect(struct queue *q, struct demi_op *op, const struct sockaddr
 /* ---- data: the pipe's ------------------------------------------------------ */
 
 static int cl_push(struct queue *q, struct demi_op *op, const demi_sgarray_t *sga, struct dbuf *d,
-                   const struct sockaddr_in *dest)
+                   const struct inet_sockaddr *dest)
 {
     struct cl_sock *s = cl_sock(q);
 
@@ -527,22 +538,22 @@ static int cl_getsockopt(struct queue *q, int level, int optname, void *optval, 
     return ENOPROTOOPT;
 }
 
-static int cl_getpeername(struct queue *q, struct sockaddr_in *addr)
+static int cl_getpeername(struct queue *q, struct inet_sockaddr *addr)
 {
     struct cl_sock *s = cl_sock(q);
 
     if (s->state != CLS_CONNECTED)
         return ENOTCONN;
-    *addr = s->remote;
+    addr->sin = s->remote;
     return 0;
 }
 
-static int cl_getsockname(struct queue *q, struct sockaddr_in *addr)
+static int cl_getsockname(struct queue *q, struct inet_sockaddr *addr)
 {
     struct cl_sock *s = cl_sock(q);
 
     if (s->state != CLS_NEW)
-        *addr = s->local;
+        addr->sin = s->local;
     return 0;
 }
 

@@ -429,7 +429,7 @@ static int cm_progress_pushes(struct cm_pipe *p, bool probe)
 }
 
 static int cm_push(struct queue *q, struct demi_op *op, const demi_sgarray_t *sga, struct dbuf *d,
-                   const struct sockaddr_in *dest)
+                   const struct inet_sockaddr *dest)
 {
     struct cm_pipe *p = cm_pipe(q);
     const void *buf = sga->sga_segs[0].sgaseg_buf;

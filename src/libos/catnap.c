@@ -45,6 +45,7 @@ struct cn_sock {
     bool shut_rd;     /* demi_shutdown(SHUT_RD): an empty queue is end of stream */
     bool shut_wr;     /* demi_shutdown(SHUT_WR): pushes fail with EPIPE */
     bool fin_pending; /* shutdown(2) SHUT_WR waits for s->pushes */
+    bool user_bound;  /* demi_bind done: a UDP disconnect keeps the address */
 };
 
 struct catnap {
@@ -150,6 +151,15 @@ static int cn_socket(struct libos *los, int domain, int type, int protocol, stru
         close(fd);
         return ret;
     }
+    s->q.family = (uint8_t)domain;
+    if (domain == AF_INET6) {
+        /* The kernel's default (net.ipv6.bindv6only, 0 unless changed):
+         * the api's address rules must agree with what the kernel does. */
+        int v6only = 0;
+        socklen_t len = sizeof(v6only);
+        if (getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &len) == 0)
+            s->q.v6only = v6only != 0;
+    }
     *q_out = &s->q;
     return 0;
 }
@@ -186,15 +196,16 @@ static int cn_close(struct queue *q)
     return 0;
 }
 
-static int cn_bind(struct queue *q, const struct sockaddr_in *addr)
+static int cn_bind(struct queue *q, const struct inet_sockaddr *addr)
 {
     struct cn_sock *s = cn_sock(q);
 
     if (s->state != CN_NEW)
         return EINVAL;
-    if (bind(s->fd, (const struct sockaddr *)addr, sizeof(*addr)) < 0)
+    if (bind(s->fd, &addr->sa, inet_sockaddr_len(addr)) < 0)
         return errno;
     s->state = CN_BOUND;
+    s->user_bound = true;
     return 0;
 }
 
@@ -218,13 +229,14 @@ static int cn_listen(struct queue *q, int backlog)
 static int cn_accept_one(struct cn_sock *s, struct demi_op *op)
 {
     struct catnap *cn = cn_of(&s->q);
-    struct sockaddr_in peer;
+    struct inet_sockaddr peer;
     socklen_t len = sizeof(peer);
     struct cn_sock *ns;
     int fd, ret;
 
+    memset(&peer, 0, sizeof(peer));
     do
-        fd = accept4(s->fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        fd = accept4(s->fd, &peer.sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     while (fd < 0 && (errno == EINTR || errno == ECONNABORTED));
     if (fd < 0)
         return errno == EWOULDBLOCK ? EAGAIN : errno;
@@ -236,13 +248,19 @@ static int cn_accept_one(struct cn_sock *s, struct demi_op *op)
         return ret;
     }
     ns->state = CN_CONNECTED;
+    ns->q.family = s->q.family;
+    ns->q.v6only = s->q.v6only; /* Linux's accepted socket inherits it */
     ret = qd_alloc(&rt.qds, &ns->q);
     if (ret) {
         cn_close(&ns->q);
         return ret;
     }
     op->qr.qr_value.ares.qd = ns->q.qd;
-    op->qr.qr_value.ares.addr = peer;
+    {
+        struct sockaddr_in sin; /* ares is packed: no pointer into it */
+        inet_sockaddr_to_sin(&peer, &sin);
+        op->qr.qr_value.ares.addr = sin;
+    }
     cn_complete(op, DEMI_OPC_ACCEPT, 0);
     return 0;
 }
@@ -285,7 +303,7 @@ static int cn_progress_accepts(struct cn_sock *s)
 
 /* ---- connect ----------------------------------------------------------- */
 
-static int cn_connect(struct queue *q, struct demi_op *op, const struct sockaddr_in *addr)
+static int cn_connect(struct queue *q, struct demi_op *op, const struct inet_sockaddr *addr)
 {
     struct cn_sock *s = cn_sock(q);
 
@@ -295,7 +313,17 @@ static int cn_connect(struct queue *q, struct demi_op *op, const struct sockaddr
         return EINVAL;
     if (s->state == CN_CONNECTED && q->kind == QUEUE_TCP)
         return EISCONN;
-    if (connect(s->fd, (const struct sockaddr *)addr, sizeof(*addr)) == 0) {
+    if (addr->sa.sa_family == AF_UNSPEC) {
+        /* UDP only (the api): dissolve the default peer. Linux keeps an
+         * address and port that bind gave, and frees those connect took. */
+        if (connect(s->fd, &addr->sa, inet_sockaddr_len(addr)) < 0)
+            return errno;
+        if (s->state == CN_CONNECTED)
+            s->state = s->user_bound ? CN_BOUND : CN_NEW;
+        cn_complete(op, DEMI_OPC_CONNECT, 0);
+        return 0;
+    }
+    if (connect(s->fd, &addr->sa, inet_sockaddr_len(addr)) == 0) {
         s->state = CN_CONNECTED;
         cn_complete(op, DEMI_OPC_CONNECT, 0);
         return 0;
@@ -324,9 +352,9 @@ static int cn_progress_connect(struct cn_sock *s)
         err = errno;
     if (err == 0) {
         /* Spurious edge before the handshake finished: still in progress? */
-        struct sockaddr_in peer;
+        struct inet_sockaddr peer;
         socklen_t plen = sizeof(peer);
-        if (getpeername(s->fd, (struct sockaddr *)&peer, &plen) < 0 && errno == ENOTCONN)
+        if (getpeername(s->fd, &peer.sa, &plen) < 0 && errno == ENOTCONN)
             return 0;
     }
     s->state = err ? CN_FAILED : CN_CONNECTED;
@@ -341,8 +369,8 @@ static int cn_progress_connect(struct cn_sock *s)
  * else the error. */
 static int cn_send_op(struct cn_sock *s, struct demi_op *op)
 {
-    const struct sockaddr *dest = op->u.push.has_dest ? (const struct sockaddr *)&op->u.push.dest : NULL;
-    socklen_t dlen = dest ? sizeof(op->u.push.dest) : 0;
+    const struct sockaddr *dest = op->u.push.dest_len ? (const struct sockaddr *)&op->u.push.dest : NULL;
+    socklen_t dlen = op->u.push.dest_len;
 
     while (op->u.push.off < op->u.push.len) {
         ssize_t n = sendto(s->fd, op->u.push.ptr + op->u.push.off, op->u.push.len - op->u.push.off,
@@ -390,7 +418,7 @@ static int cn_progress_pushes(struct cn_sock *s)
 }
 
 static int cn_push(struct queue *q, struct demi_op *op, const demi_sgarray_t *sga, struct dbuf *d,
-                   const struct sockaddr_in *dest)
+                   const struct inet_sockaddr *dest)
 {
     struct cn_sock *s = cn_sock(q);
     int ret;
@@ -404,8 +432,9 @@ static int cn_push(struct queue *q, struct demi_op *op, const demi_sgarray_t *sg
     op->u.push.ptr = sga->sga_segs[0].sgaseg_buf;
     op->u.push.len = sga->sga_segs[0].sgaseg_len;
     if (dest) {
-        op->u.push.dest = *dest;
-        op->u.push.has_dest = true;
+        BUILD_BUG_ON(sizeof(op->u.push.dest) < sizeof(*dest));
+        memcpy(&op->u.push.dest, dest, sizeof(*dest));
+        op->u.push.dest_len = (uint8_t)inet_sockaddr_len(dest);
     }
     /* Keep stream order: only the head of the queue may send. */
     if (list_empty(&s->pushes)) {
@@ -439,7 +468,7 @@ static int cn_push(struct queue *q, struct demi_op *op, const demi_sgarray_t *sg
 static int cn_recv_op(struct cn_sock *s, struct demi_op *op)
 {
     struct dbuf *d, *small;
-    struct sockaddr_in from;
+    struct inet_sockaddr from;
     socklen_t flen = sizeof(from);
     ssize_t n;
 
@@ -459,7 +488,7 @@ static int cn_recv_op(struct cn_sock *s, struct demi_op *op)
     }
     memset(&from, 0, sizeof(from));
     do
-        n = recvfrom(s->fd, d->data, dbuf_tailroom(d), MSG_DONTWAIT, (struct sockaddr *)&from, &flen);
+        n = recvfrom(s->fd, d->data, dbuf_tailroom(d), MSG_DONTWAIT, &from.sa, &flen);
     while (n < 0 && errno == EINTR);
     if (n < 0 && (errno == EWOULDBLOCK || errno == EAGAIN) && s->shut_rd) {
         /* After SHUT_RD an empty queue is end of stream. Linux's TCP says
@@ -488,7 +517,7 @@ static int cn_recv_op(struct cn_sock *s, struct demi_op *op)
     op->qr.qr_value.sga.sga_segs[0].sgaseg_buf = d->data;
     op->qr.qr_value.sga.sga_segs[0].sgaseg_len = (uint32_t)n;
     if (s->q.kind == QUEUE_UDP)
-        op->qr.qr_value.sga.sga_addr = from;
+        inet_sockaddr_to_sga(&op->qr.qr_value.sga, d, &from);
     cn_complete(op, DEMI_OPC_POP, 0);
     return 0;
 }
@@ -551,11 +580,11 @@ static int cn_getsockopt(struct queue *q, int level, int optname, void *optval, 
     return 0;
 }
 
-static int cn_getpeername(struct queue *q, struct sockaddr_in *addr)
+static int cn_getpeername(struct queue *q, struct inet_sockaddr *addr)
 {
     socklen_t len = sizeof(*addr);
 
-    if (getpeername(cn_sock(q)->fd, (struct sockaddr *)addr, &len) < 0)
+    if (getpeername(cn_sock(q)->fd, &addr->sa, &len) < 0)
         return errno;
     return 0;
 }
@@ -579,9 +608,9 @@ static int cn_shutdown(struct queue *q, int how)
             return errno;
     } else {
         /* Nothing to call now: still ask whether there is a connection. */
-        struct sockaddr_in peer;
+        struct inet_sockaddr peer;
         socklen_t plen = sizeof(peer);
-        if (getpeername(s->fd, (struct sockaddr *)&peer, &plen) < 0)
+        if (getpeername(s->fd, &peer.sa, &plen) < 0)
             return errno;
     }
     if (wr) {
@@ -595,11 +624,11 @@ static int cn_shutdown(struct queue *q, int how)
     return 0;
 }
 
-static int cn_getsockname(struct queue *q, struct sockaddr_in *addr)
+static int cn_getsockname(struct queue *q, struct inet_sockaddr *addr)
 {
     socklen_t len = sizeof(*addr);
 
-    if (getsockname(cn_sock(q)->fd, (struct sockaddr *)addr, &len) < 0)
+    if (getsockname(cn_sock(q)->fd, &addr->sa, &len) < 0)
         return errno;
     return 0;
 }

@@ -33,8 +33,10 @@
 static void inet_tcp_upcall(struct tcp_pcb *pcb, unsigned ev);
 static const struct libos_ops inet_ops;
 
-/* Fill a pop's result with datagram @d (its reference moves to the app). */
-static void inet_pop_complete(struct demi_op *op, struct dbuf *d)
+/* Fill a pop's result with @d (its reference moves to the app) and @addr
+ * in sga_addr; a datagram's source (@is_source) also stays with the buffer
+ * whole, for demi_sga_source. */
+static void inet_pop_complete(struct demi_op *op, struct dbuf *d, const struct inet_sockaddr *addr, bool is_source)
 {
     demi_sgarray_t *sga = &op->qr.qr_value.sga;
 
@@ -42,10 +44,23 @@ static void inet_pop_complete(struct demi_op *op, struct dbuf *d)
     sga->sga_numsegs = 1;
     sga->sga_segs[0].sgaseg_buf = d->data;
     sga->sga_segs[0].sgaseg_len = d->len;
-    sga->sga_addr.sin_family = AF_INET;
-    sga->sga_addr.sin_addr.s_addr = d->meta32;
-    sga->sga_addr.sin_port = (uint16_t)d->meta64;
+    if (is_source) {
+        inet_sockaddr_to_sga(sga, d, addr);
+    } else {
+        struct sockaddr_in sin; /* sga is packed: no pointer into it */
+        inet_sockaddr_to_sin(addr, &sin);
+        sga->sga_addr = sin;
+    }
     op_complete(&rt.ops, op, DEMI_OPC_POP, 0);
+}
+
+/* A UDP pop of datagram @d, whose source the stack left in meta32/meta64. */
+static void inet_udp_pop_complete(struct inet_sock *s, struct demi_op *op, struct dbuf *d)
+{
+    struct inet_sockaddr src;
+
+    inet_sockaddr_set_v4(&src, s->q.family, d->meta32, (uint16_t)d->meta64);
+    inet_pop_complete(op, d, &src, true);
 }
 
 /* The stack queued a datagram: serve the oldest waiting pop at once. */
@@ -59,7 +74,7 @@ static void inet_udp_readable(struct udp_sock *u)
         return;
     op = list_entry(list_first(&s->pops), struct demi_op, link);
     d = udp_recv(u);
-    inet_pop_complete(op, d);
+    inet_udp_pop_complete(s, op, d);
 }
 
 static int inet_socket(struct libos *los, int domain, int type, int protocol, struct queue **q_out)
@@ -67,13 +82,27 @@ static int inet_socket(struct libos *los, int domain, int type, int protocol, st
     struct inet_libos *il = container_of(los, struct inet_libos, base);
     struct inet_sock *s;
 
-    (void)domain;
     (void)protocol;
+    if (domain != AF_INET) {
+        /* The stack's IPv6 has no TCP or UDP above it yet: say so rather
+         * than pretend. inet_bind, inet_connect, inet_push and the names
+         * take struct inet_sockaddr already (sockaddr.h); AF_INET6 needs
+         * the stack's calls for it. */
+        static bool told;
+        if (!told)
+            log_warn("demi_socket: AF_INET6 sockets are not built yet on LIBOS=%s (the inet stack's TCP and UDP "
+                     "are IPv4 only): EAFNOSUPPORT; LIBOS=catnap has them",
+                     getenv("LIBOS") ? getenv("LIBOS") : "inet");
+        told = true;
+        return EAFNOSUPPORT;
+    }
     s = objpool_get(&il->socks);
     if (!s)
         return ENOBUFS;
     s->il = il;
     s->q.libos = los;
+    s->q.family = (uint8_t)domain;
+    s->q.v6only = false;
     list_init(&s->pops);
     list_init(&s->pushes);
     list_init(&s->accepts);
@@ -99,13 +128,17 @@ static int inet_socket(struct libos *los, int domain, int type, int protocol, st
     return 0;
 }
 
-static int inet_bind(struct queue *q, const struct sockaddr_in *addr)
+static int inet_bind(struct queue *q, const struct inet_sockaddr *addr)
 {
     struct inet_sock *s = isock(q);
+    uint32_t ip;
+    uint16_t port;
 
+    if (!inet_sockaddr_v4(addr, &ip, &port))
+        return EAFNOSUPPORT; /* IPv6: the stack's tcp_bind/udp_bind have no IPv6 yet */
     if (s->pcb)
-        return tcp_bind(s->pcb, addr->sin_addr.s_addr, addr->sin_port);
-    return udp_bind(&s->il->stack, &s->udp, addr->sin_addr.s_addr, addr->sin_port);
+        return tcp_bind(s->pcb, ip, port);
+    return udp_bind(&s->il->stack, &s->udp, ip, port);
 }
 
 static int inet_listen(struct queue *q, int backlog)
@@ -115,22 +148,21 @@ static int inet_listen(struct queue *q, int backlog)
 
 /* ---- TCP: completing ops from the stack's events ------------------------- */
 
-static void inet_complete_pop(struct demi_op *op, struct dbuf *d, const struct tcp_pcb *pcb)
+/* A pop of @d on @s: a stream's sga_addr is the peer (not a source kept
+ * with the buffer); UDP's end of stream (@pcb NULL) has 0.0.0.0:0. */
+static void inet_complete_pop(struct inet_sock *s, struct demi_op *op, struct dbuf *d, const struct tcp_pcb *pcb)
 {
-    if (pcb) { /* a stream: no sender address in the sga */
-        d->meta32 = 0;
-        d->meta64 = 0;
-    }
-    inet_pop_complete(op, d);
-    if (pcb) {
-        op->qr.qr_value.sga.sga_addr.sin_family = AF_INET;
-        op->qr.qr_value.sga.sga_addr.sin_addr.s_addr = pcb->remote_ip;
-        op->qr.qr_value.sga.sga_addr.sin_port = pcb->remote_port;
-    }
+    struct inet_sockaddr a;
+
+    if (pcb)
+        inet_sockaddr_set_v4(&a, s->q.family, pcb->remote_ip, pcb->remote_port);
+    else
+        inet_sockaddr_set_v4(&a, s->q.family, 0, 0);
+    inet_pop_complete(op, d, &a, false);
 }
 
 /* Complete a pop with end of stream: a real, zero-length sga. */
-static void inet_pop_eof(struct demi_op *op, const struct tcp_pcb *pcb)
+static void inet_pop_eof(struct inet_sock *s, struct demi_op *op, const struct tcp_pcb *pcb)
 {
     struct dbuf *d = dbuf_alloc(&rt.mem.pools[MEM_SMALL]);
 
@@ -141,7 +173,7 @@ static void inet_pop_eof(struct demi_op *op, const struct tcp_pcb *pcb)
     d->len = 0;
     d->meta32 = 0;
     d->meta64 = 0;
-    inet_complete_pop(op, d, pcb);
+    inet_complete_pop(s, op, d, pcb);
 }
 
 /* Serve waiting pops from the receive queue: data, then end of stream or the
@@ -155,13 +187,13 @@ static void inet_tcp_serve_pops(struct inet_sock *s)
         struct dbuf *d = tcp_recv(s->pcb);
 
         if (d)
-            inet_complete_pop(op, d, s->pcb);
+            inet_complete_pop(s, op, d, s->pcb);
         else if (tcp_at_eof(s->pcb))
-            inet_pop_eof(op, s->pcb);
+            inet_pop_eof(s, op, s->pcb);
         else if (s->pcb->err)
             op_complete(&rt.ops, op, DEMI_OPC_FAILED, s->pcb->err);
         else if (s->pcb->rcv_shut)
-            inet_pop_eof(op, s->pcb);
+            inet_pop_eof(s, op, s->pcb);
         else
             return;
     }
@@ -211,9 +243,13 @@ static void inet_tcp_serve_accepts(struct inet_sock *s)
         c = tcp_accept(s->pcb, ns, inet_tcp_upcall);
         ns->pcb = c;
         op->qr.qr_value.ares.qd = ns->q.qd;
-        op->qr.qr_value.ares.addr.sin_family = AF_INET;
-        op->qr.qr_value.ares.addr.sin_addr.s_addr = c->remote_ip;
-        op->qr.qr_value.ares.addr.sin_port = c->remote_port;
+        {
+            struct inet_sockaddr peer;
+            struct sockaddr_in sin; /* ares is packed: no pointer into it */
+            inet_sockaddr_set_v4(&peer, s->q.family, c->remote_ip, c->remote_port);
+            inet_sockaddr_to_sin(&peer, &sin);
+            op->qr.qr_value.ares.addr = sin;
+        }
         op_complete(&rt.ops, op, DEMI_OPC_ACCEPT, 0);
     }
 }
@@ -247,6 +283,8 @@ static int inet_sock_new_accepted(struct inet_sock *l, struct inet_sock **out)
     s->il = l->il;
     s->q.libos = l->q.libos;
     s->q.kind = QUEUE_TCP;
+    s->q.family = l->q.family;
+    s->q.v6only = l->q.v6only;
     list_init(&s->pops);
     list_init(&s->pushes);
     list_init(&s->accepts);
@@ -270,17 +308,29 @@ static int inet_accept(struct queue *q, struct demi_op *op)
     return 0;
 }
 
-static int inet_connect(struct queue *q, struct demi_op *op, const struct sockaddr_in *addr)
+static int inet_connect(struct queue *q, struct demi_op *op, const struct inet_sockaddr *addr)
 {
     struct inet_sock *s = isock(q);
+    uint32_t ip = 0;
+    uint16_t port = 0;
 
     clock_fresh_ns(); /* segments may leave now: timers and timestamps from now */
 
+    if (addr->sa.sa_family == AF_UNSPEC && !s->pcb) {
+        /* UDP connect(AF_UNSPEC): no default peer any more, datagrams from
+         * anyone again. The port stays (Linux frees one connect took). */
+        s->has_peer = false;
+        s->udp.connected = false;
+        op_complete(&rt.ops, op, DEMI_OPC_CONNECT, 0);
+        return 0;
+    }
+    if (!inet_sockaddr_v4(addr, &ip, &port))
+        return EAFNOSUPPORT; /* IPv6: the stack's tcp_connect/udp_connect have no IPv6 yet */
     if (s->pcb) {
         int ret;
         if (s->connect_op)
             return EALREADY;
-        ret = tcp_connect(s->pcb, addr->sin_addr.s_addr, addr->sin_port);
+        ret = tcp_connect(s->pcb, ip, port);
         if (ret)
             return ret;
         s->connect_op = op;
@@ -295,8 +345,8 @@ static int inet_connect(struct queue *q, struct demi_op *op, const struct sockad
             return ret;
     }
     s->has_peer = true;
-    s->peer_ip = addr->sin_addr.s_addr;
-    s->peer_port = addr->sin_port;
+    s->peer_ip = ip;
+    s->peer_port = port;
     udp_connect(&s->udp, s->peer_ip, s->peer_port); /* its datagrams only, before the port's other sharers */
     op_complete(&rt.ops, op, DEMI_OPC_CONNECT, 0);
     return 0;
@@ -420,7 +470,7 @@ static int inet_tcp_push(struct inet_sock *s, struct demi_op *op, const demi_sga
 }
 
 static int inet_push(struct queue *q, struct demi_op *op, const demi_sgarray_t *sga, struct dbuf *d,
-                     const struct sockaddr_in *dest)
+                     const struct inet_sockaddr *dest)
 {
     struct inet_sock *s = isock(q);
 
@@ -436,8 +486,8 @@ static int inet_push(struct queue *q, struct demi_op *op, const demi_sgarray_t *
     if (s->shut_wr)
         return EPIPE;
     if (dest) {
-        ip = dest->sin_addr.s_addr;
-        port = dest->sin_port;
+        if (!inet_sockaddr_v4(dest, &ip, &port))
+            return EAFNOSUPPORT; /* IPv6: the stack's udp_output has no IPv6 yet */
     } else if (s->has_peer) {
         ip = s->peer_ip;
         port = s->peer_port;
@@ -478,11 +528,11 @@ static int inet_pop(struct queue *q, struct demi_op *op)
     }
 
     if (list_empty(&s->pops) && (d = udp_recv(&s->udp)) != NULL) {
-        inet_pop_complete(op, d);
+        inet_udp_pop_complete(s, op, d);
         return 0;
     }
     if (s->shut_rd) { /* nothing queued: end of stream, as Linux's recv */
-        inet_pop_eof(op, NULL);
+        inet_pop_eof(s, op, NULL);
         return 0;
     }
     list_add_tail(&s->pops, &op->link);
@@ -504,7 +554,7 @@ static int inet_shutdown(struct queue *q, int how)
             struct list_node *pos, *tmp;
             s->shut_rd = true;
             list_for_each_safe (pos, tmp, &s->pops) {
-                inet_pop_eof(list_entry(pos, struct demi_op, link), NULL);
+                inet_pop_eof(s, list_entry(pos, struct demi_op, link), NULL);
             }
         }
         return 0;

@@ -48,7 +48,7 @@ static inline struct inet_sock *isock(struct queue *q)
 /* inet_sockopt.c: struct libos_ops' option and name calls. */
 int inet_setsockopt(struct queue *q, int level, int optname, const void *optval, socklen_t optlen);
 int inet_getsockopt(struct queue *q, int level, int optname, void *optval, socklen_t *optlen);
-int inet_getpeername(struct queue *q, struct sockaddr_in *addr);
-int inet_getsockname(struct queue *q, struct sockaddr_in *addr);
+int inet_getpeername(struct queue *q, struct inet_sockaddr *addr);
+int inet_getsockname(struct queue *q, struct inet_sockaddr *addr);
 
 #endif /* DEMI_LIBOS_INET_INT_H */

@@ -58,6 +58,10 @@ int inet_setsockopt(struct queue *q, int level, int optname, const void *optval,
     socklen_t want = libos_sockopt_size(level, optname);
     int v = 0;
 
+    /* No AF_INET6 sockets here yet (inet_socket), and IPPROTO_IPV6 is
+     * theirs: IPV6_V6ONLY comes with them. */
+    if (level == IPPROTO_IPV6)
+        return ENOPROTOOPT;
     if (want == 0 || (!pcb && !(level == SOL_SOCKET && optname == SO_REUSEADDR)))
         return ENOPROTOOPT;
     if (optlen != want)
@@ -108,6 +112,8 @@ int inet_getsockopt(struct queue *q, int level, int optname, void *optval, sockl
     socklen_t want = libos_sockopt_size(level, optname);
     int v;
 
+    if (level == IPPROTO_IPV6) /* as inet_setsockopt */
+        return ENOPROTOOPT;
     if (want == 0 || (!pcb && !(level == SOL_SOCKET && optname == SO_REUSEADDR)))
         return ENOPROTOOPT;
     if (*optlen < want)
@@ -143,42 +149,38 @@ int inet_getsockopt(struct queue *q, int level, int optname, void *optval, sockl
     return 0;
 }
 
-int inet_getpeername(struct queue *q, struct sockaddr_in *addr)
+int inet_getpeername(struct queue *q, struct inet_sockaddr *addr)
 {
     struct inet_sock *s = isock(q);
 
     if (s->pcb) {
         if (s->pcb->state < TCPS_SYN_RECEIVED)
             return ENOTCONN;
-        addr->sin_family = AF_INET;
-        addr->sin_addr.s_addr = s->pcb->remote_ip;
-        addr->sin_port = s->pcb->remote_port;
+        inet_sockaddr_set_v4(addr, q->family, s->pcb->remote_ip, s->pcb->remote_port);
         return 0;
     }
 
     if (!s->has_peer)
         return ENOTCONN;
-    addr->sin_family = AF_INET;
-    addr->sin_addr.s_addr = s->peer_ip;
-    addr->sin_port = s->peer_port;
+    inet_sockaddr_set_v4(addr, q->family, s->peer_ip, s->peer_port);
     return 0;
 }
 
 /* Linux's answers: 0.0.0.0:0 before bind or connect (the api's zeroed
  * address), the address and port bound, and once connected the local
  * address in use (a UDP socket bound to 0.0.0.0 sends from ours). */
-int inet_getsockname(struct queue *q, struct sockaddr_in *addr)
+int inet_getsockname(struct queue *q, struct inet_sockaddr *addr)
 {
     struct inet_sock *s = isock(q);
+    uint32_t ip;
 
     if (s->pcb) {
-        addr->sin_addr.s_addr = s->pcb->local_ip;
-        addr->sin_port = s->pcb->local_port;
+        inet_sockaddr_set_v4(addr, q->family, s->pcb->local_ip, s->pcb->local_port);
         return 0;
     }
-    addr->sin_addr.s_addr = s->udp.local_ip;
-    if (!addr->sin_addr.s_addr && s->has_peer)
-        addr->sin_addr.s_addr = s->il->stack.ip;
-    addr->sin_port = s->udp.local_port;
+    ip = s->udp.local_ip;
+    if (!ip && s->has_peer)
+        ip = s->il->stack.ip;
+    inet_sockaddr_set_v4(addr, q->family, ip, s->udp.local_port);
     return 0;
 }

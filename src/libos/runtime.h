@@ -15,6 +15,7 @@
 #include "core/config.h"
 #include "core/op.h"
 #include "core/qd.h"
+#include "libos/sockaddr.h"
 #include "mem/dbuf.h"
 
 #include <demi/types.h>
@@ -31,7 +32,11 @@ struct libos;
  * by the api layer; they either complete it at once (op_complete) or keep it
  * on a wait list of theirs and complete it later. When they return an error
  * the op is freed by the caller and never seen by the application.
- * Arguments are already validated: non-NULL, sizes right, AF_INET.
+ * Arguments are already validated: non-NULL, sizes right, and an address
+ * parsed against the socket's family by inet_sockaddr_parse (sockaddr.h):
+ * AF_INET on an AF_INET socket, AF_INET6 (maybe IPv4-mapped) on an AF_INET6
+ * one. The api sets q->family and q->v6only of a socket it creates; a libOS
+ * sets them on the connections it accepts (the listener's).
  */
 struct sigbuf;
 
@@ -40,26 +45,34 @@ struct libos_ops {
     /* The socket calls are optional: a libOS without sockets (catmem)
      * leaves them NULL and the api answers ENOTSUP. */
     int (*socket)(struct libos *los, int domain, int type, int protocol, struct queue **q_out);
-    int (*bind)(struct queue *q, const struct sockaddr_in *addr);
+    int (*bind)(struct queue *q, const struct inet_sockaddr *addr);
     int (*listen)(struct queue *q, int backlog);
+    /* The result's ares.addr is the peer by inet_sockaddr_to_sin. */
     int (*accept)(struct queue *q, struct demi_op *op);
-    int (*connect)(struct queue *q, struct demi_op *op, const struct sockaddr_in *addr);
+    /* @addr is AF_UNSPEC only for a UDP socket: dissolve its default peer
+     * (Linux's connect(AF_UNSPEC)); complete the op at once. */
+    int (*connect)(struct queue *q, struct demi_op *op, const struct inet_sockaddr *addr);
     /* Cancel pending ops (ECANCELED), release the queue; the qd is freed by api. */
     int (*close)(struct queue *q);
-    /* @dest is NULL for demi_push. @d is the sga's dbuf when it is one of
-     * ours (zero-copy: take a reference), else NULL (copy if kept). */
+    /* @dest is NULL for demi_push (and a pushto to AF_UNSPEC on an
+     * AF_INET6 socket). @d is the sga's dbuf when it is one of ours
+     * (zero-copy: take a reference), else NULL (copy if kept). */
     int (*push)(struct queue *q, struct demi_op *op, const demi_sgarray_t *sga, struct dbuf *d,
-                const struct sockaddr_in *dest);
+                const struct inet_sockaddr *dest);
+    /* A pop of a datagram sets sga_addr and attaches the source whole:
+     * inet_sockaddr_to_sga. */
     int (*pop)(struct queue *q, struct demi_op *op);
     int (*setsockopt)(struct queue *q, int level, int optname, const void *optval, socklen_t optlen);
     int (*getsockopt)(struct queue *q, int level, int optname, void *optval, socklen_t *optlen);
-    int (*getpeername)(struct queue *q, struct sockaddr_in *addr);
+    /* Fill @addr, which comes zeroed. */
+    int (*getpeername)(struct queue *q, struct inet_sockaddr *addr);
     /* Optional (<demi/ext.h>; NULL: the api answers ENOTSUP). @how is
      * SHUT_RD, SHUT_WR or SHUT_RDWR. */
     int (*shutdown)(struct queue *q, int how);
     /* Optional: fill what is known of the local address into @addr, which
-     * comes zeroed with sin_family AF_INET (a fresh socket is 0.0.0.0:0). */
-    int (*getsockname)(struct queue *q, struct sockaddr_in *addr);
+     * comes as the socket's family's wildcard, port 0 (a fresh socket is
+     * 0.0.0.0:0 or [::]:0). */
+    int (*getsockname)(struct queue *q, struct inet_sockaddr *addr);
     /* Make progress without blocking; returns how many events were handled. */
     int (*poll)(struct libos *los);
     /* Optional: sleep until an event or @timeout_ns passes (0 = just poll). */

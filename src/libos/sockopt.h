@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * sockopt.h: the socket options PDPIX supports (SO_LINGER, SO_KEEPALIVE,
- * SO_REUSEADDR, SO_RCVBUF, SO_SNDBUF, TCP_NODELAY, TCP_KEEP*), one list
+ * SO_REUSEADDR, SO_RCVBUF, SO_SNDBUF, TCP_NODELAY, TCP_KEEP*, IPV6_V6ONLY), one list
  * for every libOS with sockets (catnap passes them to Linux, inet applies
  * them to its own stack). Private header.
  */
@@ -25,6 +25,10 @@ static inline socklen_t libos_sockopt_size(int level, int optname)
         case SO_SNDBUF:
             return sizeof(int);
         }
+    } else if (level == IPPROTO_IPV6) {
+        /* AF_INET6 sockets only: the api answers ENOPROTOOPT on others. */
+        if (optname == IPV6_V6ONLY)
+            return sizeof(int);
     } else if (level == IPPROTO_TCP) {
         switch (optname) {
         case TCP_NODELAY:

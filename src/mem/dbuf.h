@@ -35,6 +35,9 @@
 /* A TCP frame for the device to cut into segments of meta32 payload bytes
  * (TCP segmentation offload; netdev.h says what the device must do). */
 #define DBUF_F_TX_TSO 0x8
+/* A popped datagram whose source address, whole, sits in the headroom right
+ * in front of data (libos/sockaddr.h inet_sockaddr_attach; demi_sga_source). */
+#define DBUF_F_SRCADDR 0x10
 
 struct dbuf_pool;
 
