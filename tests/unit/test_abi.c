@@ -53,6 +53,15 @@ _Static_assert(offsetof(demi_sgarray_t, sga_segs) == 12, "sga_segs");
 _Static_assert(offsetof(demi_sgarray_t, sga_addr) == 24, "sga_addr");
 _Static_assert(offsetof(demi_accept_result_t, qd) == 0, "ares.qd");
 _Static_assert(offsetof(demi_accept_result_t, addr) == 4, "ares.addr");
+/* IPv6 peers in the 16-byte fields (docs/api.md, "IPv6"): the first 16
+ * bytes of a sockaddr_in6, so the family and the port sit where a
+ * sockaddr_in has them; the field stays a sockaddr_in of 16 bytes. */
+_Static_assert(sizeof(((demi_sgarray_t *)0)->sga_addr) == 16, "sga_addr is 16 bytes");
+_Static_assert(sizeof(((demi_accept_result_t *)0)->addr) == 16, "ares.addr is 16 bytes");
+_Static_assert(offsetof(struct sockaddr_in6, sin6_family) == offsetof(struct sockaddr_in, sin_family),
+               "sin6_family where sin_family is");
+_Static_assert(offsetof(struct sockaddr_in6, sin6_port) == offsetof(struct sockaddr_in, sin_port),
+               "sin6_port where sin_port is");
 _Static_assert(offsetof(struct demi_args, argc) == 0, "argc");
 _Static_assert(offsetof(struct demi_args, argv) == 4, "argv");
 _Static_assert(offsetof(struct demi_args, callback) == 12, "callback");

@@ -7,6 +7,7 @@
 #include "libos/inet.h"
 #include "net/stack.h"
 
+#include <demi/ext.h>
 #include <demi/libos.h>
 #include <demi/sga.h>
 #include <demi/wait.h>
@@ -281,6 +282,86 @@ static void test_no_port_counted(void **state)
     assert_int_equal(qr.qr_ret, ECANCELED);
 }
 
+/* Issue 16: the stack's TCP and UDP are IPv4 only for now. AF_INET6 is
+ * refused at demi_socket with EAFNOSUPPORT (and no qd spent), IPPROTO_IPV6
+ * options on the AF_INET sockets are ENOPROTOOPT (Linux's), and the whole
+ * source of a datagram (demi_sga_source) is its AF_INET sender. */
+static void test_inet_ipv6_not_built(void **state)
+{
+    int qd = -7, a, b, cli, srv, lis, v = 0, one = 1;
+    struct sockaddr_in to_b = addr_of("10.7.0.1", 7201), src;
+    socklen_t len = sizeof(v);
+    demi_qtoken_t qt;
+    demi_qresult_t qr;
+    demi_sgarray_t sga;
+    (void)state;
+
+    assert_int_equal(demi_socket(&qd, AF_INET6, SOCK_STREAM, 0), EAFNOSUPPORT);
+    assert_int_equal(demi_socket(&qd, AF_INET6, SOCK_DGRAM, 0), EAFNOSUPPORT);
+    assert_int_equal(qd, -7);
+    assert_int_equal(rt.qds.nused, 0);
+
+    tcp_pair(7200, &cli, &srv, &lis);
+    assert_int_equal(demi_getsockopt(cli, IPPROTO_IPV6, IPV6_V6ONLY, &v, &len), ENOPROTOOPT);
+    assert_int_equal(demi_setsockopt(cli, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)), ENOPROTOOPT);
+    /* A TCP pop has no source of its own: demi_getpeername says who. */
+    sga = demi_sgaalloc(5);
+    assert_int_equal(demi_push(&qt, cli, &sga), 0);
+    assert_int_equal(demi_wait(&qr, qt, &one_s), 0);
+    assert_int_equal(demi_pop(&qt, srv), 0);
+    assert_int_equal(demi_wait(&qr, qt, &one_s), 0);
+    assert_int_equal(qr.qr_opcode, DEMI_OPC_POP);
+    len = sizeof(src);
+    assert_int_equal(demi_sga_source(&qr.qr_value.sga, (struct sockaddr *)&src, &len), ENOENT);
+    assert_int_equal(demi_sgafree(&qr.qr_value.sga), 0);
+    assert_int_equal(demi_close(cli), 0);
+    assert_int_equal(demi_close(srv), 0);
+    assert_int_equal(demi_close(lis), 0);
+
+    a = udp_bound("10.7.0.1", 7200);
+    b = udp_bound("10.7.0.1", 7201);
+    assert_int_equal(demi_pushto(&qt, a, &sga, (struct sockaddr *)&to_b, sizeof(to_b)), 0);
+    assert_int_equal(demi_wait(&qr, qt, &one_s), 0);
+    assert_int_equal(demi_pop(&qt, b), 0);
+    assert_int_equal(demi_wait(&qr, qt, &one_s), 0);
+    assert_int_equal(qr.qr_opcode, DEMI_OPC_POP);
+    len = sizeof(src);
+    assert_int_equal(demi_sga_source(&qr.qr_value.sga, (struct sockaddr *)&src, &len), 0);
+    assert_int_equal(len, sizeof(src));
+    assert_int_equal(src.sin_family, AF_INET);
+    assert_int_equal(src.sin_port, htons(7200));
+    assert_int_equal(src.sin_addr.s_addr, to_b.sin_addr.s_addr);
+    assert_memory_equal(&src, &qr.qr_value.sga.sga_addr, sizeof(src));
+    /* Pushed back (zero copy: the stack's headers go where the source
+     * was): no source any more. */
+    assert_int_equal(demi_pushto(&qt, b, &qr.qr_value.sga, (struct sockaddr *)&src, sizeof(src)), 0);
+    assert_int_equal(demi_sga_source(&qr.qr_value.sga, (struct sockaddr *)&src, &len), ENOENT);
+    assert_int_equal(demi_sgafree(&qr.qr_value.sga), 0);
+    assert_int_equal(demi_wait(&qr, qt, &one_s), 0);
+    assert_int_equal(demi_pop(&qt, a), 0);
+    assert_int_equal(demi_wait(&qr, qt, &one_s), 0);
+    assert_int_equal(qr.qr_value.sga.sga_segs[0].sgaseg_len, 5);
+    assert_int_equal(demi_sgafree(&qr.qr_value.sga), 0);
+
+    /* UDP connect(AF_UNSPEC) dissolves the default peer, as on Linux. */
+    assert_int_equal(demi_connect(&qt, a, (struct sockaddr *)&to_b, sizeof(to_b)), 0);
+    assert_int_equal(demi_wait(&qr, qt, &one_s), 0);
+    assert_int_equal(qr.qr_opcode, DEMI_OPC_CONNECT);
+    len = sizeof(src);
+    assert_int_equal(demi_getpeername(a, (struct sockaddr *)&src, &len), 0);
+    {
+        sa_family_t unspec = AF_UNSPEC;
+        assert_int_equal(demi_connect(&qt, a, (struct sockaddr *)&unspec, sizeof(unspec)), 0);
+        assert_int_equal(demi_wait(&qr, qt, &one_s), 0);
+        assert_int_equal(qr.qr_opcode, DEMI_OPC_CONNECT);
+    }
+    assert_int_equal(demi_getpeername(a, (struct sockaddr *)&src, &len), ENOTCONN);
+    assert_int_equal(demi_push(&qt, a, &sga), EDESTADDRREQ);
+    assert_int_equal(demi_sgafree(&sga), 0);
+    assert_int_equal(demi_close(a), 0);
+    assert_int_equal(demi_close(b), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -290,6 +371,7 @@ int main(void)
         cmocka_unit_test(test_tcp_reset),
         cmocka_unit_test(test_udp_echo_through_stack),
         cmocka_unit_test(test_no_port_counted),
+        cmocka_unit_test(test_inet_ipv6_not_built),
     };
     alarm(60);
     return cmocka_run_group_tests(tests, NULL, NULL);

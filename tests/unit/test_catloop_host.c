@@ -323,6 +323,8 @@ static void test_one_process(void **state)
 
     (void)state;
     assert_int_equal(demi_socket(&uqd, AF_INET, SOCK_DGRAM, 0), ENOTSUP);
+    /* Listeners are named by IPv4 address and port: no AF_INET6 yet. */
+    assert_int_equal(demi_socket(&uqd, AF_INET6, SOCK_STREAM, 0), EAFNOSUPPORT);
     lqd = listen_on(port);
     assert_true(shm_objects(getpid()) >= 1);
     assert_int_equal(demi_accept(&aqt, lqd), 0);
