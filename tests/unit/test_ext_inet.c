@@ -39,6 +39,7 @@ static uint32_t bufs_at_start, pcbs_at_start;
 
 /* NULL arguments past the prototypes' nonnull attributes. */
 static int (*volatile nn_getsockname)(int, struct sockaddr *, socklen_t *) = demi_getsockname;
+static int (*volatile nn_sga_source)(const demi_sgarray_t *, struct sockaddr *, socklen_t *) = demi_sga_source;
 
 static struct sockaddr_in addr_of(const char *ip, uint16_t port)
 {
@@ -324,6 +325,31 @@ static void test_args(void **state)
 }
 
 /* No connection, nothing to shut: ENOTCONN, and nothing is sent. */
+/* demi_sga_source's arguments: every NULL, a null, foreign or freed sga
+ * (EINVAL, nothing written), an sga with no source (ENOENT). */
+static void test_sga_source_args(void **state)
+{
+    demi_sgarray_t sga = demi_sgaalloc(16), foreign, null_sga;
+    struct sockaddr_in a;
+    socklen_t len = sizeof(a);
+    char stack_buf[16];
+    (void)state;
+
+    memset(&null_sga, 0, sizeof(null_sga));
+    foreign = sga;
+    foreign.sga_buf = stack_buf;
+    assert_int_equal(nn_sga_source(NULL, (struct sockaddr *)&a, &len), EINVAL);
+    assert_int_equal(nn_sga_source(&sga, NULL, &len), EINVAL);
+    assert_int_equal(nn_sga_source(&sga, (struct sockaddr *)&a, NULL), EINVAL);
+    assert_int_equal(demi_sga_source(&null_sga, (struct sockaddr *)&a, &len), EINVAL);
+    assert_int_equal(demi_sga_source(&foreign, (struct sockaddr *)&a, &len), EINVAL);
+    /* Never popped: no source. */
+    assert_int_equal(demi_sga_source(&sga, (struct sockaddr *)&a, &len), ENOENT);
+    assert_int_equal(len, sizeof(a));
+    assert_int_equal(demi_sgafree(&sga), 0);
+    assert_int_equal(demi_sga_source(&sga, (struct sockaddr *)&a, &len), EINVAL);
+}
+
 static void test_not_connected(void **state)
 {
     static const int hows[] = {SHUT_RD, SHUT_WR, SHUT_RDWR};
@@ -827,6 +853,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_args, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sga_source_args, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_connected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_half_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_half_close_waiting_pushes, setup, teardown),
