@@ -174,7 +174,8 @@ done
 system_pages="accept.2 bind.2 close.2 connect.2 epoll_wait.2 ftruncate.2
     getpeername.2 getsockname.2 getsockopt.2 listen.2 mmap.2 poll.2 recv.2
     select.2 send.2 setsockopt.2 shutdown.2 socket.2 clock_gettime.2
-    malloc.3 shm_open.3 socket.7 tcp.7 udp.7 ip.7 ld.so.8 ss.8 tcpdump.8"
+    malloc.3 shm_open.3 socket.7 tcp.7 udp.7 ip.7 ipv6.7 recvfrom.2 ld.so.8 ss.8
+    tcpdump.8"
 for s in "$src"/man/*.scd; do
     page=$(basename "$s" .scd)
     perl -ne 'if (/^# /) { $in = /^# SEE ALSO/; next }
