@@ -2042,6 +2042,109 @@ static void t_fork(void)
     close(L);
 }
 
+/* ------------------------------------------------------------ dual stack */
+
+/* A dual-stack server, as nginx or redis configured to listen on :: too: an
+ * AF_INET listener on g_addr (libdemi's, under the shim) and an AF_INET6 one
+ * on ::1 (the kernel's: the shim leaves AF_INET6 alone) in one poll set;
+ * a client of each, data both ways, the AF_INET6 names whole; a UDP
+ * datagram over ::1 with its sender. A machine without IPv6 skips. */
+static void t_dual_stack(void)
+{
+    struct sockaddr_in6 sa6, name6;
+    struct sockaddr_in sa4;
+    socklen_t len;
+    char buf[16];
+    int L4, L6, c6, s6 = -1, c4, s4, one = 1, tries;
+
+    L6 = socket(AF_INET6, SOCK_STREAM, 0);
+    if (L6 < 0 && errno == EAFNOSUPPORT) {
+        comment("dual stack: no IPv6 on this machine, skipped");
+        return;
+    }
+    CK("dual stack: socket(AF_INET6, SOCK_STREAM)", L6 >= 0, "got %s", en(errno));
+    if (L6 < 0)
+        return;
+    setsockopt(L6, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    memset(&sa6, 0, sizeof(sa6));
+    sa6.sin6_family = AF_INET6;
+    sa6.sin6_addr = in6addr_loopback;
+    for (tries = 0; tries < 50; tries++) {
+        sa6.sin6_port = htons((uint16_t)next_port());
+        if (bind(L6, SA(&sa6), sizeof(sa6)) == 0 || errno != EADDRINUSE)
+            break;
+    }
+    CK_RC("dual stack: listen on [::1]", listen(L6, 16), 0);
+    L4 = mk_listener(&sa4);
+    CK("dual stack: the AF_INET listener beside it", L4 >= 0, "got %s", en(errno));
+    if (L4 < 0) {
+        close(L6);
+        return;
+    }
+    len = sizeof(name6);
+    CK_RC("dual stack: getsockname of the AF_INET6 listener", getsockname(L6, SA(&name6), &len), 0);
+    CK("dual stack: ... is a whole sockaddr_in6 at [::1] and its port",
+       len == sizeof(name6) && name6.sin6_family == AF_INET6 && IN6_IS_ADDR_LOOPBACK(&name6.sin6_addr) &&
+           name6.sin6_port == sa6.sin6_port,
+       "got len %u family %d port %u", (unsigned)len, name6.sin6_family, ntohs(name6.sin6_port));
+
+    c6 = socket(AF_INET6, SOCK_STREAM, 0);
+    CK_RC("dual stack: connect to [::1]", connect(c6, SA(&sa6), sizeof(sa6)), 0);
+    {
+        struct pollfd p[2] = {{.fd = L4, .events = POLLIN}, {.fd = L6, .events = POLLIN}};
+        int n = GUARDED(poll(p, 2, WAIT_MS));
+        CK("dual stack: one poll over both listeners sees the IPv6 one ready (only)",
+           n == 1 && (p[1].revents & POLLIN) && !(p[0].revents & POLLIN), "got %d, revents 0x%x 0x%x", n, p[0].revents,
+           p[1].revents);
+    }
+    len = sizeof(name6);
+    s6 = GUARDED(accept(L6, SA(&name6), &len));
+    CK("dual stack: accept on [::1] gives the client's sockaddr_in6",
+       s6 >= 0 && len == sizeof(name6) && name6.sin6_family == AF_INET6 && IN6_IS_ADDR_LOOPBACK(&name6.sin6_addr),
+       "got fd %d (%s), len %u", s6, en(errno), (unsigned)len);
+    CK_RC("dual stack: the IPv6 client sends", send(c6, "six", 3, MSG_NOSIGNAL), 3);
+    if (s6 >= 0)
+        expect_bytes("dual stack: the IPv6 server reads it", s6, "six", 3);
+    if (tcp_pair_on("dual stack: an IPv4 client of the AF_INET listener", L4, &sa4, &c4, &s4) == 0) {
+        CK_RC("dual stack: the IPv4 client sends", send(c4, "four", 4, MSG_NOSIGNAL), 4);
+        expect_bytes("dual stack: the IPv4 server reads it", s4, "four", 4);
+        if (s6 >= 0) {
+            CK_RC("dual stack: the IPv6 server answers", send(s6, "ok6", 3, MSG_NOSIGNAL), 3);
+            expect_bytes("dual stack: the IPv6 client reads the answer", c6, "ok6", 3);
+        }
+        close_pair(c4, s4);
+    }
+    close(c6);
+    if (s6 >= 0)
+        close(s6);
+    close(L4);
+    close(L6);
+
+    /* UDP over ::1: recvfrom gives the sender whole. */
+    {
+        int u1 = socket(AF_INET6, SOCK_DGRAM, 0), u2 = socket(AF_INET6, SOCK_DGRAM, 0);
+        struct sockaddr_in6 a1, a2, from;
+        socklen_t fl = sizeof(from);
+        memset(&a1, 0, sizeof(a1));
+        a1.sin6_family = AF_INET6;
+        a1.sin6_addr = in6addr_loopback;
+        a2 = a1;
+        CK_RC("dual stack: bind a UDP socket to [::1]:0", bind(u1, SA(&a1), sizeof(a1)), 0);
+        CK_RC("dual stack: bind another", bind(u2, SA(&a2), sizeof(a2)), 0);
+        len = sizeof(a1);
+        getsockname(u1, SA(&a1), &len);
+        len = sizeof(a2);
+        getsockname(u2, SA(&a2), &len);
+        CK_RC("dual stack: sendto [::1] over UDP", sendto(u2, "dgram", 5, 0, SA(&a1), sizeof(a1)), 5);
+        wait_ev(u1, POLLIN, WAIT_MS);
+        CK_RC("dual stack: recvfrom over UDP", recvfrom(u1, buf, sizeof(buf), MSG_DONTWAIT, SA(&from), &fl), 5);
+        CK("dual stack: ... from the sender's [::1]:port", fl == sizeof(from) && from.sin6_port == a2.sin6_port,
+           "got len %u port %u, want %u", (unsigned)fl, ntohs(from.sin6_port), ntohs(a2.sin6_port));
+        close(u1);
+        close(u2);
+    }
+}
+
 /* ------------------------------------------------------------ main */
 
 int main(int argc, char **argv)
@@ -2082,6 +2185,7 @@ int main(int argc, char **argv)
     t_sendfile();
     t_threads();
     t_fork();
+    t_dual_stack();
 
     printf("1..%d\n", g_num);
     printf("%d passed, %d failed\n", g_pass, g_fail);
