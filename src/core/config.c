@@ -176,6 +176,19 @@ bool config_parse_ipv4(const char *s, struct in_addr *out)
     return inet_pton(AF_INET, s, out) == 1;
 }
 
+bool config_parse_ipv6(const char *s, struct in6_addr *out)
+{
+    struct in6_addr a;
+
+    /* An address a host may own beside its link-local one (made from the
+     * MAC): not ::, ::1, a group, fe80::/10, nor an IPv4-mapped one. */
+    if (inet_pton(AF_INET6, s, &a) != 1 || IN6_IS_ADDR_UNSPECIFIED(&a) || IN6_IS_ADDR_LOOPBACK(&a) ||
+        IN6_IS_ADDR_MULTICAST(&a) || IN6_IS_ADDR_LINKLOCAL(&a) || IN6_IS_ADDR_V4MAPPED(&a))
+        return false;
+    *out = a;
+    return true;
+}
+
 /* Fits the array with its NUL, no control characters, one of the choices. */
 static bool parse_string(const struct config_key *k, const char *s, char *out)
 {
@@ -223,6 +236,9 @@ static void expected_form(const struct config_key *k, bool env, char *buf, size_
         break;
     case CONFIG_T_IPV4:
         snprintf(buf, size, "an IPv4 address like 192.168.1.2");
+        break;
+    case CONFIG_T_IPV6:
+        snprintf(buf, size, "a unicast IPv6 address like fd00::2 (not link-local: that one is made from the MAC)");
         break;
     case CONFIG_T_MAC:
         snprintf(buf, size, "a MAC address like 02:00:00:00:00:01");
@@ -291,6 +307,9 @@ bool config_set_scalar(struct demi_config *cfg, const struct config_key *k, cons
         break;
     case CONFIG_T_IPV4:
         ok = config_parse_ipv4(s, p);
+        break;
+    case CONFIG_T_IPV6:
+        ok = config_parse_ipv6(s, p);
         break;
     case CONFIG_T_MAC:
         ok = config_parse_mac(s, p);

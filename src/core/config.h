@@ -51,6 +51,8 @@ struct demi_config {
     /* demikernel.* */
     struct in_addr local_ipv4; /* demikernel.local_ipv4_addr */
     bool has_local_ipv4;
+    struct in6_addr local_ipv6; /* demikernel.local_ipv6_addr */
+    bool has_local_ipv6;
     uint8_t local_mac[6]; /* demikernel.local_link_addr */
     bool has_local_mac;
 
@@ -157,6 +159,7 @@ enum config_type {
     CONFIG_T_U32,
     CONFIG_T_STRING, /* fixed char array */
     CONFIG_T_IPV4,
+    CONFIG_T_IPV6, /* a global (or unique-local) unicast address */
     CONFIG_T_MAC,
     CONFIG_T_STRLIST, /* dpdk.eal_init */
     CONFIG_T_ARPMAP,  /* inetstack_config.arp_table */

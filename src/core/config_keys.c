@@ -38,6 +38,10 @@
     {                                                                                                              \
         .key = k, .type = CONFIG_T_IPV4, .offset = OFF(f, struct in_addr), .has_offset = OFF(has, bool), .help = h \
     }
+#define KEY_IPV6(k, f, has, h)                                                                                      \
+    {                                                                                                               \
+        .key = k, .type = CONFIG_T_IPV6, .offset = OFF(f, struct in6_addr), .has_offset = OFF(has, bool), .help = h \
+    }
 #define KEY_MAC(k, f, has, h)                                                                                \
     {                                                                                                        \
         .key = k, .type = CONFIG_T_MAC, .offset = OFF(f, uint8_t *), .has_offset = OFF(has, bool), .help = h \
@@ -58,6 +62,8 @@
 const struct config_key config_keys[] = {
     KEY_IPV4("demikernel.local_ipv4_addr", local_ipv4, has_local_ipv4,
              "IPv4 address of this host on the kernel-bypass NIC (unset by default)"),
+    KEY_IPV6("demikernel.local_ipv6_addr", local_ipv6, has_local_ipv6,
+             "global IPv6 address of this host on that NIC, like fd00::2 (unset by default: link-local only)"),
     KEY_MAC("demikernel.local_link_addr", local_mac, has_local_mac,
             "MAC address of that NIC, like 02:00:00:00:00:01 (unset by default)"),
     KEY_STRING("raw_socket.linux_interface_name", linux_interface_name, NULL, NULL,

@@ -52,6 +52,7 @@ void config_set_arpmap(struct demi_config *cfg, const struct config_arp_entry *e
 
 bool config_parse_mac(const char *s, uint8_t mac[6]);
 bool config_parse_ipv4(const char *s, struct in_addr *out);
+bool config_parse_ipv6(const char *s, struct in6_addr *out);
 
 /* The index of key @name in config_keys[], or -1. */
 int config_find_key(const char *name);

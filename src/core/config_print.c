@@ -40,7 +40,7 @@ static int print_quoted(FILE *out, const char *s)
 static int print_value(FILE *out, const struct config_key *k, const struct demi_config *cfg)
 {
     const void *p = cfield(cfg, k->offset);
-    char ip[INET_ADDRSTRLEN];
+    char ip[INET_ADDRSTRLEN], ip6[INET6_ADDRSTRLEN];
     const uint8_t *m;
     int n = 0;
 
@@ -55,6 +55,8 @@ static int print_value(FILE *out, const struct config_key *k, const struct demi_
         return print_quoted(out, p);
     case CONFIG_T_IPV4:
         return fprintf(out, "%s", inet_ntop(AF_INET, p, ip, sizeof(ip)));
+    case CONFIG_T_IPV6:
+        return fprintf(out, "%s", inet_ntop(AF_INET6, p, ip6, sizeof(ip6)));
     case CONFIG_T_MAC:
         m = p;
         return fprintf(out, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);

@@ -91,6 +91,18 @@
  * each takes a cache entry for ever. */
 #define CONFIG_ARP_TABLE_MAX 64
 
+/* ---- IPv6 neighbor discovery, PMTU (net/nd6.h, net/ipv6.h) ----------------- */
+
+/* Neighbor cache entries, preallocated, as ARP_MAX_ENTRIES: a flood of
+ * unresolvable destinations evicts unresolved entries, never grows it. */
+#define ND6_MAX_ENTRIES 256
+#define ND6_BUCKETS 64
+/* Packets queued per INCOMPLETE entry (RFC 4861 7.2.2: "at least one"). */
+#define ND6_PENDING_MAX 16
+/* Destinations whose path MTU a Packet Too Big lowered (RFC 8201); the
+ * oldest is replaced when full (it falls back to the link MTU). */
+#define IP6_PMTU_ENTRIES 64
+
 /* ---- UDP (net/udp.h, libos/inet.c) ---------------------------------------- */
 
 /* Bound sockets hashed by local port; a power of two (masked). */
@@ -144,6 +156,8 @@ _Static_assert(LIMIT_POW2(INET_TIMER_TICK_NS) && LIMIT_POW2(INET_TIMER_SLOTS), "
 _Static_assert(LIMIT_POW2(ARP_BUCKETS), "ARP_BUCKETS is a power of two");
 _Static_assert(ARP_PENDING_MAX >= 1 && ARP_PENDING_MAX <= 255, "arp_entry.npending is 8 bits");
 _Static_assert(CONFIG_ARP_TABLE_MAX < ARP_MAX_ENTRIES, "static ARP entries leave room to learn");
+_Static_assert(LIMIT_POW2(ND6_BUCKETS), "ND6_BUCKETS is a power of two");
+_Static_assert(ND6_PENDING_MAX >= 1 && ND6_PENDING_MAX <= 255, "nd6_entry.npending is 8 bits");
 _Static_assert(LIMIT_POW2(UDP_BUCKETS), "UDP_BUCKETS is a power of two");
 _Static_assert(LIMIT_POW2(TCP_HASH_BUCKETS), "TCP_HASH_BUCKETS is a power of two");
 _Static_assert(LIMIT_POW2(TCP_LISTEN_BUCKETS), "TCP_LISTEN_BUCKETS is a power of two");

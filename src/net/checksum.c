@@ -190,10 +190,31 @@ void csum_add_pseudo(struct csum *c, uint32_t src, uint32_t dst, uint8_t proto, 
     c->sum += (uint64_t)src + dst + w;
 }
 
+void csum_add_pseudo6(struct csum *c, const void *src, const void *dst, uint8_t proto, uint32_t len)
+{
+    /* RFC 8200 8.1: src, dst, the 32-bit upper-layer length, three zero
+     * bytes and the next header. */
+    uint8_t tail[8] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len, 0, 0, 0, proto};
+
+    csum_add(c, src, 16);
+    csum_add(c, dst, 16);
+    csum_add(c, tail, sizeof(tail));
+}
+
 void csum_add_chain(struct csum *c, const struct dbuf *d)
 {
     for (; d; d = d->next)
         csum_add(c, d->data, d->len);
+}
+
+uint16_t inet6_pseudo_csum(const void *src, const void *dst, uint8_t proto, const struct dbuf *d)
+{
+    struct csum c;
+
+    csum_init(&c);
+    csum_add_pseudo6(&c, src, dst, proto, dbuf_chain_len(d));
+    csum_add_chain(&c, d);
+    return csum_finish(&c);
 }
 
 uint16_t csum_finish(const struct csum *c)

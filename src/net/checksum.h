@@ -37,6 +37,15 @@ int csum_set_impl(const char *name);
 /* The pseudo-header of RFC 768 / RFC 9293 3.1 (addresses in network order). */
 void csum_add_pseudo(struct csum *c, uint32_t src, uint32_t dst, uint8_t proto, uint16_t len);
 
+/* The IPv6 pseudo-header of RFC 8200 8.1 (16-byte addresses as on the
+ * wire; @len the upper-layer packet length). Comes first, like the above. */
+void csum_add_pseudo6(struct csum *c, const void *src, const void *dst, uint8_t proto, uint32_t len);
+
+/* The checksum of an upper-layer packet over IPv6: pseudo-header plus every
+ * segment of chain @d (@d's length is the upper-layer length). 0 when @d
+ * holds a valid checksum; else the value to store. */
+uint16_t inet6_pseudo_csum(const void *src, const void *dst, uint8_t proto, const struct dbuf *d);
+
 /* Add every segment of a dbuf chain. */
 void csum_add_chain(struct csum *c, const struct dbuf *d);
 

@@ -18,8 +18,10 @@ void eth_input(struct inet_stack *s, struct dbuf *d)
         STAT_INC(s, eth_drop_runt);
         goto drop;
     }
-    /* Ours, or broadcast. Other multicast groups are not joined. */
-    if (memcmp(eh->dst, s->mac, ETH_ALEN) != 0 && memcmp(eh->dst, eth_broadcast, ETH_ALEN) != 0) {
+    /* Ours, broadcast, or an IPv6 group we joined (ipv6.h): the group
+     * check only where the unicast one failed, off IPv4's path. */
+    if (memcmp(eh->dst, s->mac, ETH_ALEN) != 0 && memcmp(eh->dst, eth_broadcast, ETH_ALEN) != 0 &&
+        !(eh->dst[0] == 0x33 && eh->dst[1] == 0x33 && ipv6_mcast_joined(s, eh->dst))) {
         STAT_INC(s, eth_drop_not_for_us);
         if (!(eh->dst[0] & 1)) /* multicast we did not join is no misconfiguration */
             inet_hint(s, INET_HINT_MAC, 0, eh->dst, 0);
@@ -31,6 +33,13 @@ void eth_input(struct inet_stack *s, struct dbuf *d)
         return;
     case ETH_TYPE_ARP:
         arp_input(s, d);
+        return;
+    case ETH_TYPE_IPV6:
+        if (!s->ip6.enabled) { /* the MTU is below IPv6's */
+            STAT_INC(s, eth_drop_type);
+            break;
+        }
+        ipv6_input(s, d);
         return;
     default:
         STAT_INC(s, eth_drop_type);

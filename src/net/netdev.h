@@ -57,6 +57,11 @@ struct netdev_ops {
     void (*destroy)(struct netdev *dev);
     /* Optional: whether the link is up now (NULL: assumed up). */
     bool (*link_up)(struct netdev *dev);
+    /* Optional: receive the Ethernet group @mac (IPv6's all-nodes and
+     * solicited-node groups) from now on; 0 or an errno. NULL: the device
+     * passes every group up already (loopback, test devices), or cannot
+     * filter. The stack still drops groups it did not join (eth.c). */
+    int (*mcast_add)(struct netdev *dev, const uint8_t mac[ETH_ALEN]);
 };
 
 struct netdev_stats {

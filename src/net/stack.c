@@ -22,6 +22,8 @@ void inet_params_from_config(const struct demi_config *cfg, struct inet_params *
     p->arp_timeout_ns = (uint64_t)cfg->arp_request_timeout_s * 1000000000ull;
     p->arp_ttl_ns = (uint64_t)cfg->arp_cache_ttl_s * 1000000000ull;
     p->prefix_len = cfg->ipv4_prefix_len;
+    p->ip6 = cfg->has_local_ipv6 ? &cfg->local_ipv6 : NULL;
+    p->ip6_dad_transmits = ND6_DAD_TRANSMITS;
     p->pcap = cfg->pcap;
     p->pcap_snaplen = cfg->pcap_snaplen;
     p->pcap_max_bytes = (uint64_t)cfg->pcap_max_mb << 20;
@@ -78,6 +80,10 @@ void inet_params_default(struct inet_params *p)
     p->pcap = NULL;
     p->static_arp = NULL;
     p->static_arp_len = 0;
+    p->ip6 = NULL;
+    /* A stack built by hand sends only what its caller causes: tests that
+     * want DAD set it. */
+    p->ip6_dad_transmits = 0;
     config_free(&cfg);
 }
 
@@ -143,6 +149,13 @@ int inet_stack_init(struct inet_stack *s, struct netdev *dev, struct mem *mem, c
         timer_wheel_fini(&s->timers);
         return ret;
     }
+    ret = ipv6_init(s, p->ip6, p->ip6_dad_transmits);
+    if (ret) {
+        tcp_fini(s);
+        arp_fini(s);
+        timer_wheel_fini(&s->timers);
+        return ret;
+    }
     for (int i = 0; i < p->static_arp_len; i++)
         arp_add_static(s, p->static_arp[i].ip.s_addr, p->static_arp[i].mac);
     if (p->pcap && p->pcap[0]) {
@@ -166,6 +179,7 @@ void inet_stack_fini(struct inet_stack *s)
         dbuf_chain_put(s->txq[s->tx_head++ & (INET_TXQ_LEN - 1)]);
         s->ntx--;
     }
+    ipv6_fini(s);
     arp_fini(s);
     timer_wheel_fini(&s->timers);
     capture_close(s->capture);

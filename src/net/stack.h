@@ -15,6 +15,7 @@
 #include "net/arp.h"
 #include "net/capture.h"
 #include "net/drop_hints.h"
+#include "net/ipv6.h"
 #include "net/stats.h"
 #include "net/tcp.h"
 #include "net/udp.h"
@@ -23,13 +24,15 @@
 
 /* Everything the stack needs from the configuration (core/config.h). */
 struct inet_params {
-    uint32_t ip;             /* our IPv4 address, network order */
-    uint32_t mtu;            /* IP MTU; 0 = the device's */
-    uint32_t arp_retries;    /* requests after the first */
-    uint64_t arp_timeout_ns; /* between requests */
-    uint64_t arp_ttl_ns;     /* cache lifetime of a learned entry */
-    uint32_t prefix_len;     /* our subnet's; 0 = unknown */
-    const char *pcap;        /* capture file (capture.h); NULL or "" = none */
+    uint32_t ip;                /* our IPv4 address, network order */
+    uint32_t mtu;               /* IP MTU; 0 = the device's */
+    uint32_t arp_retries;       /* requests after the first */
+    uint64_t arp_timeout_ns;    /* between requests */
+    uint64_t arp_ttl_ns;        /* cache lifetime of a learned entry */
+    uint32_t prefix_len;        /* our subnet's; 0 = unknown */
+    const struct in6_addr *ip6; /* our global IPv6 address; NULL = none (link-local only) */
+    uint32_t ip6_dad_transmits; /* DAD NS per address (RFC 4862); 0 = addresses usable at once */
+    const char *pcap;           /* capture file (capture.h); NULL or "" = none */
     uint32_t pcap_snaplen;
     uint64_t pcap_max_bytes;
     const struct config_arp_entry *static_arp; /* permanent entries */
@@ -69,6 +72,7 @@ struct inet_stack {
     struct capture *capture;                       /* libdemi.pcap; NULL = off */
     struct inet_hint_state hints[INET_HINT_KINDS]; /* drop_hints.c */
     struct inet_stats stats;
+    struct ip6_state ip6; /* ipv6.h: after everything IPv4's fast path touches */
 };
 
 /* The stack's parameters from a loaded configuration. @p points into @cfg

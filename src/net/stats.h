@@ -57,6 +57,55 @@
     X(icmp_drop_runt, "dropped: ICMP shorter than its header")                                      \
     X(icmp_drop_csum, "dropped: bad ICMP checksum")                                                 \
     X(icmp_drop_type, "ignored: ICMP type not handled")                                             \
+    X(ip6_rx, "IPv6 packets received")                                                              \
+    X(ip6_tx, "IPv6 packets sent")                                                                  \
+    X(ip6_drop_runt, "dropped: shorter than an IPv6 header")                                        \
+    X(ip6_drop_version, "dropped: IP version not 6")                                                \
+    X(ip6_drop_len, "dropped: IPv6 payload length beyond the frame")                                \
+    X(ip6_drop_martian, "dropped: IPv6 source multicast, ::1, ours, or :: outside DAD")             \
+    X(ip6_drop_not_for_us, "dropped: IPv6 destination not ours nor a group we joined")              \
+    X(ip6_drop_ext, "dropped: extension header truncated, or hop-by-hop not first")                 \
+    X(ip6_drop_opt, "dropped: unknown option whose type says discard (RFC 8200 4.2)")               \
+    X(ip6_drop_routing, "dropped: routing header with segments left (RFC 5095, RFC 8200 4.4)")      \
+    X(ip6_drop_frag, "dropped: IPv6 fragments (no reassembly)")                                     \
+    X(ip6_rx_atomic_frag, "atomic fragments taken as whole packets (RFC 6946)")                     \
+    X(ip6_drop_proto, "dropped: IPv6 next header unknown or not served yet")                        \
+    X(ip6_drop_too_big, "not sent: IPv6 packet larger than the MTU (no fragmentation)")             \
+    X(ip6_drop_no_src, "not sent: no usable IPv6 source (DAD running or failed)")                   \
+    X(icmp6_rx, "ICMPv6 messages received")                                                         \
+    X(icmp6_tx, "ICMPv6 messages sent")                                                             \
+    X(icmp6_echo_request, "ICMPv6 echo requests answered")                                          \
+    X(icmp6_echo_reply, "ICMPv6 echo replies received")                                             \
+    X(icmp6_drop_runt, "dropped: ICMPv6 shorter than its header")                                   \
+    X(icmp6_drop_csum, "dropped: bad ICMPv6 checksum")                                              \
+    X(icmp6_drop_type, "ignored: ICMPv6 type or code not handled")                                  \
+    X(icmp6_err_in, "ICMPv6 errors received (unreachable, time exceeded, parameter problem)")       \
+    X(icmp6_ptb_lowered, "ICMPv6 Packet Too Big that lowered a path MTU")                           \
+    X(icmp6_ptb_ignored, "ignored: Packet Too Big below 1280, not lower, or not about our packet")  \
+    X(icmp6_err_tx, "ICMPv6 errors sent")                                                           \
+    X(icmp6_err_suppressed, "ICMPv6 errors not sent: RFC 4443 2.4 (e) forbids them")                \
+    X(icmp6_err_rate_limited, "ICMPv6 errors or group echo replies not sent: rate limit")           \
+    X(nd6_ns_rx, "neighbor solicitations received")                                                 \
+    X(nd6_na_rx, "neighbor advertisements received")                                                \
+    X(nd6_tx_ns, "neighbor solicitations sent")                                                     \
+    X(nd6_tx_na, "neighbor advertisements sent")                                                    \
+    X(nd6_drop_hop_limit, "dropped: ND message with a hop limit not 255")                           \
+    X(nd6_drop_invalid, "dropped: ND message failing RFC 4861 7.1 (code, length, target, options)") \
+    X(nd6_drop_not_ours, "ignored: NS for an address not ours (or tentative)")                      \
+    X(nd6_na_ignored, "ignored: NA for no entry, or not overriding a known address")                \
+    X(nd6_resolved, "IPv6 neighbors resolved")                                                      \
+    X(nd6_timeout, "IPv6 resolutions given up after all solicitations")                             \
+    X(nd6_drop_pending, "dropped: packets waiting for an IPv6 resolution that failed")              \
+    X(nd6_drop_pending_full, "dropped: too many packets waiting for ND")                            \
+    X(nd6_drop_table_full, "dropped: neighbor cache full")                                          \
+    X(nd6_evict_incomplete, "unresolved neighbor entries evicted to make room")                     \
+    X(nd6_expired, "idle STALE neighbor entries dropped")                                           \
+    X(nd6_probe_confirmed, "neighbors re-confirmed by NUD")                                         \
+    X(nd6_probe_failed, "neighbors dropped: no answer to NUD probes")                               \
+    X(nd6_dad_ok, "IPv6 addresses found unique by DAD")                                             \
+    X(nd6_dad_conflict, "IPv6 addresses found duplicate by DAD: not used")                          \
+    X(nd6_addr_conflict, "NAs from another node for an address we use")                             \
+    X(nd6_router_ignored, "ignored: router solicitations, advertisements, redirects")               \
     X(udp_rx, "UDP datagrams received")                                                             \
     X(udp_tx, "UDP datagrams sent")                                                                 \
     X(udp_drop_runt, "dropped: shorter than a UDP header")                                          \

@@ -54,7 +54,7 @@ static const struct netdev_ops sink_ops = {
 
 /* ---- fixture ------------------------------------------------------------- */
 
-int setup(void **state)
+static int setup_with(void **state, const struct in6_addr *ip6, uint32_t dad)
 {
     struct ctx *c = calloc(1, sizeof(*c));
     struct inet_params p;
@@ -76,12 +76,38 @@ int setup(void **state)
     p.arp_timeout_ns = ARP_TIMEOUT_NS;
     p.arp_ttl_ns = ARP_TTL_NS;
     p.prefix_len = 24; /* 10.0.0.255 is our subnet's broadcast */
+    p.ip6 = ip6;
+    p.ip6_dad_transmits = dad;
     if (inet_stack_init(&c->s, &c->sink.dev, &c->mem, &p) != 0)
         return -1;
     if (udp_sock_init(&c->u, 8) != 0 || udp_bind(&c->s, &c->u, 0, htons(MY_PORT)) != 0)
         return -1;
     *state = c;
     return 0;
+}
+
+int setup(void **state)
+{
+    return setup_with(state, NULL, 0);
+}
+
+int setup_v6(void **state)
+{
+    struct in6_addr a = a6(MY_IP6_STR);
+    return setup_with(state, &a, 0);
+}
+
+int setup_v6_dad(void **state)
+{
+    struct in6_addr a = a6(MY_IP6_STR);
+    return setup_with(state, &a, 1);
+}
+
+struct in6_addr a6(const char *s)
+{
+    struct in6_addr a;
+    assert_int_equal(inet_pton(AF_INET6, s, &a), 1);
+    return a;
 }
 
 void sink_clear(struct ctx *c)
@@ -539,4 +565,110 @@ void fill_pattern(uint8_t *b, size_t len, unsigned seed)
 {
     for (size_t i = 0; i < len; i++)
         b[i] = (uint8_t)(i * 7 + seed);
+}
+
+/* ---- IPv6 ------------------------------------------------------------------ */
+
+uint32_t ref_pseudo6(const void *src, const void *dst, uint8_t proto, uint32_t len)
+{
+    uint8_t ph[40];
+
+    memcpy(ph, src, 16);
+    memcpy(ph + 16, dst, 16);
+    ph[32] = (uint8_t)(len >> 24);
+    ph[33] = (uint8_t)(len >> 16);
+    ph[34] = (uint8_t)(len >> 8);
+    ph[35] = (uint8_t)len;
+    ph[36] = ph[37] = ph[38] = 0;
+    ph[39] = proto;
+    return ref_sum(0, ph, sizeof(ph));
+}
+
+void mk_ipv6(struct pkt *p, const uint8_t *eth_dst, const struct in6_addr *src, const struct in6_addr *dst,
+             uint8_t next, uint8_t hops, const void *payload, size_t plen)
+{
+    struct ipv6_hdr *ip;
+
+    assert_true(ETH_HLEN + IPV6_HLEN + plen <= FRAME_MAX);
+    memset(p->b, 0, sizeof(p->b));
+    mk_eth(p, eth_dst, peer_mac, ETH_TYPE_IPV6);
+    ip = (struct ipv6_hdr *)(p->b + ETH_HLEN);
+    ip->vtc_flow = htonl(6u << 28);
+    ip->payload_len = htons((uint16_t)plen);
+    ip->next = next;
+    ip->hop_limit = hops;
+    memcpy(ip->src, src, 16);
+    memcpy(ip->dst, dst, 16);
+    if (plen)
+        memcpy(p->b + ETH_HLEN + IPV6_HLEN, payload, plen);
+    p->len = ETH_HLEN + IPV6_HLEN + plen;
+}
+
+void mk_icmp6_ext(struct pkt *p, const uint8_t *eth_dst, const struct in6_addr *src, const struct in6_addr *dst,
+                  uint8_t hops, uint8_t first_next, const void *ext, size_t extlen, uint8_t type, uint8_t code,
+                  uint32_t data, const void *body, size_t blen)
+{
+    uint8_t l4[FRAME_MAX];
+    struct icmp6_hdr *h = (struct icmp6_hdr *)(l4 + extlen);
+    size_t mlen = sizeof(*h) + blen;
+
+    assert_true(extlen + mlen <= sizeof(l4));
+    if (extlen)
+        memcpy(l4, ext, extlen);
+    h->type = type;
+    h->code = code;
+    h->csum = 0;
+    h->data = htonl(data);
+    if (blen)
+        memcpy(h + 1, body, blen);
+    h->csum = htons(ref_fold(ref_sum(ref_pseudo6(src, dst, IPV6_NH_ICMPV6, (uint32_t)mlen), (const uint8_t *)h, mlen)));
+    mk_ipv6(p, eth_dst, src, dst, extlen ? first_next : IPV6_NH_ICMPV6, hops, l4, extlen + mlen);
+}
+
+void mk_icmp6(struct pkt *p, const uint8_t *eth_dst, const struct in6_addr *src, const struct in6_addr *dst,
+              uint8_t hops, uint8_t type, uint8_t code, uint32_t data, const void *body, size_t blen)
+{
+    mk_icmp6_ext(p, eth_dst, src, dst, hops, IPV6_NH_ICMPV6, NULL, 0, type, code, data, body, blen);
+}
+
+void parse_ipv6(const struct ctx *c, unsigned i, struct parsed6 *ps, const uint8_t *dst_mac, const struct in6_addr *src,
+                const struct in6_addr *dst, uint8_t next, uint8_t hops)
+{
+    ps->len = sink_frame(c, i, ps->b);
+    assert_true(ps->len >= ETH_HLEN + IPV6_HLEN);
+    ps->eth = (const struct eth_hdr *)ps->b;
+    assert_memory_equal(ps->eth->dst, dst_mac, ETH_ALEN);
+    assert_memory_equal(ps->eth->src, my_mac, ETH_ALEN);
+    assert_int_equal(ntohs(ps->eth->type), ETH_TYPE_IPV6);
+    ps->ip = (const struct ipv6_hdr *)(ps->b + ETH_HLEN);
+    assert_int_equal(ps->b[ETH_HLEN] >> 4, 6);
+    assert_int_equal(ntohs(ps->ip->payload_len), ps->len - ETH_HLEN - IPV6_HLEN);
+    assert_int_equal(ps->ip->next, next);
+    assert_int_equal(ps->ip->hop_limit, hops);
+    assert_memory_equal(ps->ip->src, src, 16);
+    assert_memory_equal(ps->ip->dst, dst, 16);
+    ps->l4 = ps->b + ETH_HLEN + IPV6_HLEN;
+    ps->l4len = ps->len - ETH_HLEN - IPV6_HLEN;
+    if (next == IPV6_NH_ICMPV6)
+        assert_int_equal(ref_fold(ref_sum(ref_pseudo6(src, dst, next, (uint32_t)ps->l4len), ps->l4, ps->l4len)), 0);
+}
+
+void learn_peer6(struct ctx *c, const struct in6_addr *peer, const struct in6_addr *ours)
+{
+    uint8_t body[16 + 8];
+    struct in6_addr sn;
+    uint8_t mac[ETH_ALEN];
+    struct pkt p;
+
+    memcpy(body, ours, 16);
+    body[16] = ND_OPT_SOURCE_LL;
+    body[17] = 1;
+    memcpy(body + 18, peer_mac, ETH_ALEN);
+    in6_solicited_node(ours, &sn);
+    in6_mcast_mac(&sn, mac);
+    mk_icmp6(&p, mac, peer, &sn, 255, ND_NEIGHBOR_SOLICIT, 0, 0, body, sizeof(body));
+    feed(c, &p);
+    assert_int_equal(c->sink.n, 1); /* the NA */
+    sink_clear(c);
+    assert_non_null(nd6_lookup(&c->s, peer));
 }

@@ -83,6 +83,61 @@ int teardown(void **state);
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
+/* ---- IPv6 (test_ipv6, test_icmp6, test_nd6) -------------------------------- */
+
+struct pkt;
+
+/* The address @s (inet_pton, asserted). */
+struct in6_addr a6(const char *s);
+/* Our addresses: fe80::ff:fe00:1 from my_mac, MY_IP6_STR; the peer's. */
+#define MY_IP6_STR "fd00::1"
+#define PEER_IP6_STR "fd00::2"
+#define MY_LL_STR "fe80::ff:fe00:1"
+#define PEER_LL_STR "fe80::ff:fe00:2"
+
+/* setup with MY_IP6_STR configured too, DAD off (addresses usable at once). */
+int setup_v6(void **state);
+/* setup_v6 with one DAD NS per address (RFC 4862's default). */
+int setup_v6_dad(void **state);
+#define T6(f) cmocka_unit_test_setup_teardown(f, setup_v6, teardown)
+#define T6D(f) cmocka_unit_test_setup_teardown(f, setup_v6_dad, teardown)
+
+/* The IPv6 pseudo-header's sum (RFC 8200 8.1), reference version. */
+uint32_t ref_pseudo6(const void *src, const void *dst, uint8_t proto, uint32_t len);
+
+/* Ethernet (peer_mac -> @eth_dst) + IPv6 with next header @next, hop limit
+ * @hops, and @plen bytes of payload (extension headers included). */
+void mk_ipv6(struct pkt *p, const uint8_t *eth_dst, const struct in6_addr *src, const struct in6_addr *dst,
+             uint8_t next, uint8_t hops, const void *payload, size_t plen);
+/* An ICMPv6 message of @type/@code, @data the 32 bits after the checksum,
+ * @body after them, behind @ext (extension headers, @extlen bytes, the last
+ * one's next header already ICMPv6; @first_next the IPv6 header's), with a
+ * right checksum. */
+void mk_icmp6_ext(struct pkt *p, const uint8_t *eth_dst, const struct in6_addr *src, const struct in6_addr *dst,
+                  uint8_t hops, uint8_t first_next, const void *ext, size_t extlen, uint8_t type, uint8_t code,
+                  uint32_t data, const void *body, size_t blen);
+void mk_icmp6(struct pkt *p, const uint8_t *eth_dst, const struct in6_addr *src, const struct in6_addr *dst,
+              uint8_t hops, uint8_t type, uint8_t code, uint32_t data, const void *body, size_t blen);
+
+/* An NS from @peer (peer_mac) for our @ours: we answer (cleared away) and
+ * hold the peer STALE, so what we send it next goes at once. */
+void learn_peer6(struct ctx *c, const struct in6_addr *peer, const struct in6_addr *ours);
+
+/* Parsed view of a captured IPv6 frame after the generic checks. */
+struct parsed6 {
+    uint8_t b[FRAME_MAX];
+    size_t len;
+    const struct eth_hdr *eth;
+    const struct ipv6_hdr *ip;
+    const uint8_t *l4;
+    size_t l4len;
+};
+
+/* Frame @i must be a well-formed IPv6 packet from our @src to @dst / @dst_mac
+ * with next header @next, hop limit @hops; an ICMPv6 one's checksum right. */
+void parse_ipv6(const struct ctx *c, unsigned i, struct parsed6 *ps, const uint8_t *dst_mac, const struct in6_addr *src,
+                const struct in6_addr *dst, uint8_t next, uint8_t hops);
+
 /* Frees the frames the sink holds. */
 void sink_clear(struct ctx *c);
 /* Buffers the sink holds (a frame may be a chain). */

@@ -381,6 +381,7 @@ static void test_full_demikernel_file(void **state)
         bool ours = strncmp(k, "libdemi.", 8) == 0 || strncmp(k, "tcp.", 4) == 0 || strncmp(k, "fault.", 6) == 0 ||
                     strncmp(k, "raw_socket.xdp_", 15) == 0 || strncmp(k, "catmem.", 7) == 0 ||
                     strncmp(k, "catloop.", 8) == 0 || strcmp(k, "inetstack_config.ipv4_prefix_len") == 0 ||
+                    strcmp(k, "demikernel.local_ipv6_addr") == 0 ||
                     strcmp(k, "inetstack_config.tcp_segmentation_offload") == 0;
         assert_int_equal(cfg.source[i], ours ? CONFIG_SRC_DEFAULT : CONFIG_SRC_FILE);
     }
@@ -879,6 +880,16 @@ static const struct bad_case bad_ipv4 = {"demikernel:\n  local_ipv4_addr: 192.16
 static const struct bad_case bad_ipv4_template = {"demikernel:\n  local_ipv4_addr: XX.XX.XX.XX\n", 0,
                                                   "demikernel.local_ipv4_addr", "expected an IPv4 address",
                                                   "\"XX.XX.XX.XX\""};
+static const struct bad_case bad_ipv6 = {"demikernel:\n  local_ipv6_addr: fd00::1::2\n", 0,
+                                         "demikernel.local_ipv6_addr", "expected a unicast IPv6 address like fd00::2",
+                                         "\"fd00::1::2\""};
+/* Link-local is made from the MAC; a group, ::, ::1 are no host's. */
+static const struct bad_case bad_ipv6_linklocal = {"demikernel:\n  local_ipv6_addr: fe80::1\n", 0,
+                                                   "demikernel.local_ipv6_addr", "not link-local", "\"fe80::1\""};
+static const struct bad_case bad_ipv6_group = {"demikernel:\n  local_ipv6_addr: ff02::1\n", 0,
+                                               "demikernel.local_ipv6_addr", "expected a unicast IPv6", "\"ff02::1\""};
+static const struct bad_case bad_ipv6_v4 = {"demikernel:\n  local_ipv6_addr: 10.0.0.1\n", 0,
+                                            "demikernel.local_ipv6_addr", "expected a unicast IPv6", "\"10.0.0.1\""};
 static const struct bad_case bad_mac = {"demikernel:\n  local_link_addr: zz\n", 0, "demikernel.local_link_addr",
                                         "expected a MAC address like 02:00:00:00:00:01, got \"zz\"", NULL};
 static const struct bad_case bad_mac_short = {"demikernel:\n  local_link_addr: \"02:00:00:00:00\"\n", 0,
@@ -1084,6 +1095,7 @@ static void test_env_overrides_file(void **state)
     setenv("DEMI_DPDK_EAL_INIT", "demi  -l 0-3\t--no-pci", 1);
     setenv("DEMI_INETSTACK_CONFIG_ARP_TABLE", "02:00:00:00:00:09=10.0.0.9, 02:00:00:00:00:0a=10.0.0.10", 1);
     setenv("DEMI_DEMIKERNEL_LOCAL_IPV4_ADDR", "10.0.0.1", 1);
+    setenv("DEMI_DEMIKERNEL_LOCAL_IPV6_ADDR", "fd00::1", 1);
     setenv("DEMI_LIBDEMI_LOG_LEVEL", "trace", 1);
     if (config_load(&cfg, FIXTURE, err, sizeof(err)) != 0)
         fail_msg("%s", err);
@@ -1111,6 +1123,13 @@ static void test_env_overrides_file(void **state)
 
     assert_ip(cfg.local_ipv4, "10.0.0.1");
     assert_int_equal(source_of(&cfg, "demikernel.local_ipv4_addr"), CONFIG_SRC_ENV);
+    assert_true(cfg.has_local_ipv6);
+    {
+        struct in6_addr want;
+        assert_int_equal(inet_pton(AF_INET6, "fd00::1", &want), 1);
+        assert_memory_equal(&cfg.local_ipv6, &want, sizeof(want));
+    }
+    assert_int_equal(source_of(&cfg, "demikernel.local_ipv6_addr"), CONFIG_SRC_ENV);
     config_free(&cfg);
 }
 
@@ -1336,6 +1355,10 @@ int main(void)
         BAD(bad_bool),
         BAD(bad_bool_digit),
         BAD(bad_ipv4),
+        BAD(bad_ipv6),
+        BAD(bad_ipv6_linklocal),
+        BAD(bad_ipv6_group),
+        BAD(bad_ipv6_v4),
         BAD(bad_ipv4_template),
         BAD(bad_mac),
         BAD(bad_mac_short),

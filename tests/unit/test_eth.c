@@ -51,7 +51,7 @@ static void test_eth_unknown_type(void **state)
     struct pkt p;
 
     mk_udp(&p, PEER_IP, MY_IP, 1, MY_PORT, "abc", 3);
-    ETH(&p)->type = htons(0x86dd);
+    ETH(&p)->type = htons(0x88cc); /* LLDP (0x86dd is IPv6 now: test_ipv6) */
     expect_drop(c, &p, "eth_drop_type");
     ETH(&p)->type = htons(0x1234);
     expect_drop(c, &p, "eth_drop_type");
