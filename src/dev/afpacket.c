@@ -63,6 +63,7 @@ struct afpacket {
     struct netdev dev;
     struct mem *mem;
     int fd;
+    int ifindex; /* the interface's, for multicast memberships */
     uint8_t *map;
     size_t map_len;
 
@@ -267,10 +268,26 @@ static void afp_destroy(struct netdev *dev)
     free(p);
 }
 
+/* An IPv6 group (netdev.h): a NIC that filters multicast passes it from
+ * now on; the kernel drops the membership when the socket closes. */
+static int afp_mcast_add(struct netdev *dev, const uint8_t mac[ETH_ALEN])
+{
+    struct afpacket *p = container_of(dev, struct afpacket, dev);
+    struct packet_mreq mr;
+
+    memset(&mr, 0, sizeof(mr));
+    mr.mr_ifindex = p->ifindex;
+    mr.mr_type = PACKET_MR_MULTICAST;
+    mr.mr_alen = ETH_ALEN;
+    memcpy(mr.mr_address, mac, ETH_ALEN);
+    return setsockopt(p->fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof(mr)) < 0 ? errno : 0;
+}
+
 static const struct netdev_ops afpacket_ops = {
     .rx_burst = afp_rx_burst,
     .tx_burst = afp_tx_burst,
     .destroy = afp_destroy,
+    .mcast_add = afp_mcast_add,
 };
 
 static int afp_setsockopt_int(struct afpacket *p, int opt, int val, const char *what)
@@ -412,6 +429,7 @@ int afpacket_create(const char *ifname, struct mem *mem, const uint8_t *mac_or_n
     sll.sll_family = AF_PACKET;
     sll.sll_protocol = htons(ETH_P_ALL);
     sll.sll_ifindex = (int)li.ifindex;
+    p->ifindex = (int)li.ifindex;
     if (bind(p->fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
         ret = errno;
         log_err("catpowder: bind to interface %s: %s", ifname, strerror(ret));
