@@ -103,6 +103,7 @@ struct demi_config {
     uint32_t tcp_msl_ms;            /* tcp.msl_ms: TIME_WAIT lasts twice this */
     uint32_t tcp_syn_backlog;       /* tcp.syn_backlog */
     bool tcp_syn_cookies;           /* tcp.syn_cookies */
+    bool tcp_rack;                  /* tcp.rack */
     uint32_t tcp_user_timeout_ms;   /* tcp.user_timeout_ms: 0 = none */
     uint32_t tcp_max_connections;   /* tcp.max_connections: the pcb pool */
     uint32_t tcp_ooo_max;           /* tcp.ooo_max: out-of-order segments kept */

@@ -162,6 +162,8 @@ const struct config_key config_keys[] = {
             "overrides it per socket)"),
     KEY_STRING("tcp.congestion_control", tcp_cc, "cubic|newreno", "cubic", "congestion control module"),
     KEY_BOOL("tcp.sack", tcp_sack, "true", "offer selective acknowledgments (RFC 2018)"),
+    KEY_BOOL("tcp.rack", tcp_rack, "true",
+             "RACK-TLP loss detection (RFC 8985): losses by time and tail loss probes, on SACK connections"),
     KEY_BOOL("tcp.timestamps", tcp_timestamps, "true", "offer timestamps (RFC 7323)"),
     KEY_BOOL("tcp.window_scaling", tcp_window_scaling, "true", "offer window scaling (RFC 7323)"),
     /* Fault injection on transmit, for tests against real peers (dev/fault.c). */

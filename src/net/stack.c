@@ -57,6 +57,7 @@ void inet_params_from_config(const struct demi_config *cfg, struct inet_params *
      * (the loader allows none) stays for tcp_init to refuse. */
     p->tcp.cc = cc ? cc->name : cfg->tcp_cc;
     p->tcp.sack = cfg->tcp_sack;
+    p->tcp.rack = cfg->tcp_rack;
     p->tcp.timestamps = cfg->tcp_timestamps;
     p->tcp.window_scaling = cfg->tcp_window_scaling;
     p->tcp.nodelay = cfg->nodelay;

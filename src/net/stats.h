@@ -146,6 +146,10 @@
     X(tcp_rto, "retransmission timeouts")                                                           \
     X(tcp_rto_spurious, "timeouts undone: the original was acknowledged (Eifel, D-SACK)")           \
     X(tcp_fast_rexmt, "fast retransmits (3 duplicate ACKs or SACK)")                                \
+    X(tcp_rack_loss, "losses RACK found (RFC 8985): recovery started or a retransmission resent")   \
+    X(tcp_rack_reo_timeout, "RACK reordering-window timeouts")                                      \
+    X(tcp_tlp, "tail loss probes sent (RFC 8985 7)")                                                \
+    X(tcp_tlp_recovered, "tail loss probes that repaired a loss (window reduced)")                  \
     X(tcp_dupack, "duplicate ACKs received")                                                        \
     X(tcp_ooo, "segments queued out of order")                                                      \
     X(tcp_ooo_drop, "dropped: out-of-order queue full")                                             \

@@ -148,6 +148,7 @@ struct tcp_params {
     bool use_fixed_isn;
     uint64_t isn_key_seed;     /* tests only: non-zero = a reproducible ISN secret */
     bool no_header_prediction; /* tests only: every segment takes the full path */
+    bool rack;                 /* tcp.rack: RACK-TLP loss detection on SACK connections (tcp_rack.c) */
 };
 
 /* Congestion control modules (tcp_cc_newreno.c, tcp_cc_cubic.c). All sizes
@@ -202,6 +203,20 @@ uint32_t tcp_cc_initial_window(uint32_t mss);
 struct tcp_sack_block {
     uint32_t start, end; /* [start, end) */
 };
+
+/* A range sent at once, for RACK (tcp_rack.c): sequence [start, end) (a FIN
+ * counts), when its first and its last segment went out. */
+struct tcp_xmit_rec {
+    uint32_t start, end;
+    uint64_t first_ns, ts_ns;
+    bool retx; /* a retransmission */
+    bool lost; /* RACK found it lost: its bytes are resent in new records */
+};
+
+#define TCP_XLOG_LEN 16 /* records per connection */
+/* What t_rack waits for. */
+#define TCP_RACK_PTO 0 /* the tail loss probe (RFC 8985 7.2) */
+#define TCP_RACK_REO 1 /* the reordering window of a segment not yet lost (6.3) */
 
 struct tcp_pcb {
     struct list_node link;         /* connection or listener hash */
@@ -286,6 +301,25 @@ struct tcp_pcb {
     struct tcp_sack_block scoreboard[TCP_SACK_SCOREBOARD];
     uint8_t nsacked;
     union tcp_cc_state cc_state; /* the module's own (pcb->cc) */
+
+    /* RACK-TLP (RFC 8985; tcp_rack.c): what was sent when, RACK's reference
+     * (the latest-sent range delivered), and the probe. */
+    struct tcp_xmit_rec xlog[TCP_XLOG_LEN]; /* a ring, oldest first */
+    uint8_t xlog_first, xlog_n;
+    uint8_t rack_timer_kind; /* TCP_RACK_PTO or TCP_RACK_REO, while rack_due_ns */
+    bool rack_reordering_seen;
+    bool rack_fack_set; /* rack_fack holds a sequence number */
+    bool tlp_out;       /* a probe is out: its episode ends with an ACK of tlp_end */
+    bool tlp_retx;      /* that probe was a retransmission */
+    bool tlp_probe;     /* tcp_output: sending the probe, one segment beyond cwnd */
+    uint32_t tlp_end;
+    uint32_t rack_end;        /* RACK.end_seq */
+    uint32_t rack_fack;       /* the highest byte delivered so far (RACK.fack) */
+    uint64_t rack_ts_ns;      /* RACK.xmit_ts; 0 = nothing delivered yet */
+    uint64_t rack_rtt_ns;     /* RACK.rtt */
+    uint64_t rack_min_rtt_ns; /* least RACK.rtt; 0 = none */
+    uint64_t rack_due_ns;     /* t_rack's due time; 0 = stopped (lazy, as t_rexmt) */
+    struct timer t_rack;
 
     /* Timers. t_rexmt and t_delack are lazy (tcp_timer.c): their due time
      * is the one below, and the wheel entry may sit earlier (it then fires
@@ -597,6 +631,23 @@ void tcp_recovery_rexmt(struct tcp_pcb *pcb);
  * RFC 6675 5): the module's reduction, recovery until SND.MAX is acked
  * (RFC 6582), the first retransmission. */
 void tcp_recovery_enter(struct tcp_pcb *pcb, uint64_t now_ns);
+
+/* ---- tcp_rack.c: RACK-TLP (RFC 8985) ------------------------------------ */
+
+/* Whether @pcb runs RACK-TLP: SACK agreed and tcp.rack on. */
+#define TCP_RACK_ON(pcb) ((pcb)->sack_ok && (pcb)->stack->tcp.params.rack)
+
+void tcp_rack_init(struct tcp_pcb *pcb);
+void tcp_rack_stop(struct tcp_pcb *pcb);
+void tcp_rack_rto(struct tcp_pcb *pcb); /* a retransmission timeout: start over */
+/* @len bytes (a FIN counts) from @seq went out at @now. */
+void tcp_rack_sent(struct tcp_pcb *pcb, uint32_t seq, uint32_t len, bool retx, uint64_t now);
+/* New data went out: the probe timer starts if none runs. */
+void tcp_rack_sent_new(struct tcp_pcb *pcb, uint64_t now);
+/* An ACK was processed (SND.UNA moved from @old_una, SACK blocks of @o
+ * merged): RACK's reference, losses (recovery starts or resends), timers.
+ * Returns whether SND.UNA moved. */
+bool tcp_rack_ack(struct tcp_pcb *pcb, uint32_t old_una, const struct tcp_opts *o, uint64_t now);
 
 /* ---- tcp_options.c ------------------------------------------------------ */
 

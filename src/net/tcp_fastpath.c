@@ -75,7 +75,7 @@ bool tcp_input_fast(struct tcp_pcb *pcb, const struct tcp_seg *sg, struct dbuf *
     if (SEQ_GT(sg->ack, pcb->snd_una)) {
         /* New data acknowledged: tcp_ack_process's path without recovery,
          * SACK, spurious-timeout undo or our FIN. */
-        uint32_t acked = sg->ack - pcb->snd_una;
+        uint32_t acked = sg->ack - pcb->snd_una, old_una = pcb->snd_una;
         uint64_t now = clock_now_ns();
 
         if (pcb->rtt_start_ns && SEQ_GT(sg->ack, pcb->rtt_seq)) {
@@ -92,6 +92,8 @@ bool tcp_input_fast(struct tcp_pcb *pcb, const struct tcp_seg *sg, struct dbuf *
             tcp_rexmt_stop(pcb);
         else
             tcp_rexmt_arm(pcb);
+        if (TCP_RACK_ON(pcb))
+            tcp_rack_ack(pcb, old_una, &sg->o, now);
         ev |= TCP_EV_WRITABLE;
     }
     /* The newest segment to say the window (RFC 9293 3.10.7.4's SND.WL1/WL2

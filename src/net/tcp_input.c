@@ -206,6 +206,7 @@ static int tcp_ack_process(struct tcp_pcb *pcb, const struct tcp_seg *sg, bool *
 {
     struct inet_stack *s = pcb->stack;
     uint64_t now = clock_now_ns();
+    uint32_t old_una = pcb->snd_una;
     unsigned ev = 0;
 
     /* RFC 9293 3.10.7.4 fifth, SYN-RECEIVED: an unacceptable ACK is answered
@@ -363,6 +364,10 @@ static int tcp_ack_process(struct tcp_pcb *pcb, const struct tcp_seg *sg, bool *
                 tcp_rexmt_arm(pcb); /* the probe byte may still be out */
         }
     }
+    /* RACK-TLP (RFC 8985): losses by time, the probe timer (which needs
+     * the window just taken). */
+    if (TCP_RACK_ON(pcb) && pcb->state >= TCPS_ESTABLISHED)
+        tcp_rack_ack(pcb, old_una, &sg->o, now);
     return (int)ev;
 }
 

@@ -76,11 +76,13 @@ static int tcp_xmit(struct tcp_pcb *pcb, uint32_t seq, uint32_t len, uint8_t fla
     uint32_t optlen, win;
     struct tcp_hdr *th;
     struct dbuf *d;
+    uint64_t now;
 
     d = inet_alloc_hdr(s);
     if (!d)
         return -1;
-    optlen = tcp_opts_write(pcb, opts, flags, clock_now_ns());
+    now = clock_now_ns();
+    optlen = tcp_opts_write(pcb, opts, flags, now);
     th = dbuf_append(d, TCP_HLEN + optlen);
     memcpy((uint8_t *)th + TCP_HLEN, opts, optlen);
     if (len > 0 && !tcp_attach_payload(pcb, d, seq, len)) {
@@ -90,6 +92,8 @@ static int tcp_xmit(struct tcp_pcb *pcb, uint32_t seq, uint32_t len, uint8_t fla
     }
     if (len > 0 && pcb->quickacks)
         tcp_quickack_pingpong(pcb);
+    if ((len > 0 || (flags & TH_FIN)) && pcb->state >= TCPS_ESTABLISHED && TCP_RACK_ON(pcb))
+        tcp_rack_sent(pcb, seq, len + ((flags & TH_FIN) ? 1 : 0), SEQ_LT(seq, pcb->snd_max), now);
     if (flags & TH_SYN) {
         /* The window of a SYN is never scaled (RFC 7323 2.2). */
         win = MIN(pcb->rcvbuf, TCP_MAXWIN);
@@ -280,7 +284,8 @@ void tcp_output(struct tcp_pcb *pcb)
         uint32_t flight = pcb->snd_nxt - pcb->snd_una;
         /* Limited transmit (RFC 3042): the first two duplicate ACKs each let
          * one new segment out beyond cwnd, to keep the ACK clock going. */
-        uint32_t cwnd = pcb->cwnd + (!pcb->in_recovery && pcb->dupacks < 3 ? pcb->dupacks * pcb->mss : 0);
+        uint32_t cwnd = pcb->cwnd + (!pcb->in_recovery && pcb->dupacks < 3 ? pcb->dupacks * pcb->mss : 0) +
+                        (pcb->tlp_probe ? pcb->mss : 0); /* RFC 8985 7.3: the probe may exceed cwnd */
         uint32_t wnd = pcb->snd_wnd < cwnd ? pcb->snd_wnd : cwnd;
         uint32_t usable = wnd > flight ? wnd - flight : 0;
         uint32_t unsent = tcp_unsent(pcb);
@@ -355,6 +360,8 @@ void tcp_output(struct tcp_pcb *pcb)
             pcb->snd_max = pcb->snd_nxt;
         if (!tcp_rexmt_armed(pcb) || pcb->persist)
             tcp_rexmt_arm(pcb);
+        if (TCP_RACK_ON(pcb))
+            tcp_rack_sent_new(pcb, clock_now_ns());
         if (fin)
             return;
     }

@@ -101,6 +101,7 @@ void tcp_recovery_enter(struct tcp_pcb *pcb, uint64_t now_ns)
 {
     STAT_INC(pcb->stack, tcp_fast_rexmt);
     pcb->cc->enter_recovery(pcb, now_ns);
+    pcb->tlp_out = false; /* a probe's episode ends in this reduction (RFC 8985 7.4) */
     /* Fast recovery's window for every module (RFC 5681 3.2 step 3, RFC
      * 6582 3.2 step 2): the module's reduced window, inflated by the three
      * segments the duplicate ACKs (or the SACKed bytes, RFC 6675 5 (b))

@@ -204,6 +204,7 @@ struct tcp_pcb *tcp_pcb_new(struct inet_stack *s, void *owner, tcp_upcall_fn upc
     pcb->ts_ok = p->timestamps;
     pcb->sack_ok = p->sack;
     tcp_timers_init(pcb);
+    tcp_rack_init(pcb);
     s->tcp.npcbs++;
     return pcb;
 }

@@ -46,6 +46,7 @@ void tcp_timers_cancel(struct tcp_pcb *pcb)
     timer_cancel(w, &pcb->t_delack);
     timer_cancel(w, &pcb->t_keep);
     timer_cancel(w, &pcb->t_2msl);
+    tcp_rack_stop(pcb);
 }
 
 static uint64_t tcp_rto_backoff(const struct tcp_pcb *pcb)
@@ -219,6 +220,7 @@ static void tcp_rexmt_fire(struct timer *t, void *arg)
     pcb->in_recovery = false;
     pcb->dupacks = 0;
     pcb->nsacked = 0; /* RFC 6675 5.1: the scoreboard may be stale */
+    tcp_rack_rto(pcb);
     pcb->snd_nxt = pcb->snd_una;
     tcp_output(pcb);
     tcp_rexmt_arm(pcb);

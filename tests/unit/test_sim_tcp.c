@@ -271,9 +271,15 @@ static void connect_pair(struct sim *s, struct ep *ca, struct ep *sb, uint16_t p
     tcp_close(l);
 }
 
-/* @bytes each way at once over faults @f. Returns the virtual seconds. */
+/* What a bulk transfer cost in recovery, both sides added. */
+struct bulk_counts {
+    uint64_t rexmt, rto, fast, tlp, rack;
+};
 
-static double bulk_both_ways(uint64_t seed, uint32_t loss_ppm, uint64_t bytes, uint64_t *rexmt)
+/* @bytes each way at once over faults @f, with @tp (NULL: the sim's
+ * default). Returns the virtual seconds. */
+static double bulk_both_ways(uint64_t seed, uint32_t loss_ppm, uint64_t bytes, const struct tcp_params *tp,
+                             struct bulk_counts *n)
 {
     struct fault_params f = {
         .seed = seed,
@@ -291,7 +297,7 @@ static double bulk_both_ways(uint64_t seed, uint32_t loss_ppm, uint64_t bytes, u
     uint64_t start, iter = 0;
     double secs;
 
-    sim_start(&s, &f, NULL);
+    sim_start(&s, &f, tp);
     connect_pair(&s, &ea, &eb, 5001);
     start = clock_now_ns();
     while (ea.got < bytes || eb.got < bytes) {
@@ -317,13 +323,17 @@ static double bulk_both_ways(uint64_t seed, uint32_t loss_ppm, uint64_t bytes, u
                      ea.got, eb.got, bytes);
     }
     secs = (double)(clock_now_ns() - start) / 1e9;
-    *rexmt = s.a.stats.tcp_rexmt + s.b.stats.tcp_rexmt;
-    if (loss_ppm && *rexmt == 0)
+    n->rexmt = s.a.stats.tcp_rexmt + s.b.stats.tcp_rexmt;
+    n->rto = s.a.stats.tcp_rto + s.b.stats.tcp_rto;
+    n->fast = s.a.stats.tcp_fast_rexmt + s.b.stats.tcp_fast_rexmt;
+    n->tlp = s.a.stats.tcp_tlp + s.b.stats.tcp_tlp;
+    n->rack = s.a.stats.tcp_rack_loss + s.b.stats.tcp_rack_loss;
+    if (loss_ppm && n->rexmt == 0)
         fail_msg("seed %" PRIu64 ": %u ppm loss and no retransmission (a: rto %" PRIu64 " fast %" PRIu64
                  ", link dropped %" PRIu64 ")",
                  seed, loss_ppm, s.a.stats.tcp_rto, s.a.stats.tcp_fast_rexmt, simlink_fault_stats(s.link)->dropped);
     if (!loss_ppm)
-        assert_int_equal(*rexmt, 0);
+        assert_int_equal(n->rexmt, 0);
     /* Orderly close both ways: FINs, EOF on each side, TIME_WAIT ends. */
     tcp_close(ea.pcb);
     while (!eb.eof) {
@@ -386,13 +396,55 @@ static void test_send_without_buffers_retried(void **state)
 
 static void run_matrix_row(uint32_t loss_ppm, uint64_t dflt_seed)
 {
-    uint64_t seed = test_seed(dflt_seed), rexmt;
+    uint64_t seed = test_seed(dflt_seed);
     uint64_t mib = getenv("SIM_MIB") ? strtoull(getenv("SIM_MIB"), NULL, 0) : 64;
-    double secs = bulk_both_ways(seed, loss_ppm, mib << 20, &rexmt);
+    struct bulk_counts n;
+    double secs = bulk_both_ways(seed, loss_ppm, mib << 20, NULL, &n);
 
     printf("tcp sim: %" PRIu64 " MiB each way, loss %.1f%% (+dup, corrupt, reorder): %.3f s virtual, "
-           "%" PRIu64 " retransmissions, seed %" PRIu64 "\n",
-           mib, loss_ppm / 10000.0, secs, rexmt, seed);
+           "%" PRIu64 " retransmissions, %" PRIu64 " RTOs, seed %" PRIu64 "\n",
+           mib, loss_ppm / 10000.0, secs, n.rexmt, n.rto, seed);
+}
+
+/*
+ * RACK-TLP's rows (RFC 8985): the same transfer with SACK and timestamps,
+ * RACK-TLP off then on, from one seed. Time-based loss detection and tail
+ * loss probes must leave fewer losses to the retransmission timer; both
+ * runs deliver every byte (bulk_both_ways checks them).
+ */
+static void run_rack_rows(uint32_t loss_ppm, uint64_t dflt_seed)
+{
+    uint64_t seed = test_seed(dflt_seed);
+    uint64_t mib = getenv("SIM_MIB") ? strtoull(getenv("SIM_MIB"), NULL, 0) : 16;
+    struct tcp_params tp = sim_tcp_params();
+    struct bulk_counts off, on;
+    double t_off, t_on;
+
+    tp.sack = tp.timestamps = tp.window_scaling = true;
+    tp.rack = false;
+    t_off = bulk_both_ways(seed, loss_ppm, mib << 20, &tp, &off);
+    tp.rack = true;
+    t_on = bulk_both_ways(seed, loss_ppm, mib << 20, &tp, &on);
+    printf("tcp sim, SACK: %" PRIu64 " MiB each way, loss %.1f%%: RACK-TLP off: %.3f s, %" PRIu64
+           " retransmissions, %" PRIu64 " RTOs, %" PRIu64 " fast retransmits; on: %.3f s, %" PRIu64
+           " retransmissions, %" PRIu64 " RTOs, %" PRIu64 " fast retransmits, %" PRIu64 " probes, %" PRIu64
+           " RACK losses; seed %" PRIu64 "\n",
+           mib, loss_ppm / 10000.0, t_off, off.rexmt, off.rto, off.fast, t_on, on.rexmt, on.rto, on.fast, on.tlp,
+           on.rack, seed);
+    assert_true(on.rack > 0);
+    assert_true(on.rto < off.rto || off.rto == 0);
+}
+
+static void test_bulk_rack_1pct(void **state)
+{
+    (void)state;
+    run_rack_rows(10000, 14);
+}
+
+static void test_bulk_rack_5pct(void **state)
+{
+    (void)state;
+    run_rack_rows(50000, 15);
 }
 
 static void test_bulk_clean(void **state)
@@ -895,6 +947,8 @@ int main(void)
         cmocka_unit_test(test_bulk_clean),
         cmocka_unit_test(test_bulk_1pct),
         cmocka_unit_test(test_bulk_5pct),
+        cmocka_unit_test(test_bulk_rack_1pct),
+        cmocka_unit_test(test_bulk_rack_5pct),
         cmocka_unit_test(test_1000_connections),
         cmocka_unit_test(test_send_without_buffers_retried),
         cmocka_unit_test(test_listener_children_under_loss),

@@ -155,6 +155,7 @@ static void test_rto_exact_after_lazy_rearm(void **state)
     (void)state;
 
     tp.quickacks = 0; /* B's ACK of segment 1 is a delayed one */
+    tp.rack = false;  /* the RTO, not the tail loss probe before it */
 
     sim_start(&s, &tp, 10 * US);
     connect_pair(&s, &ca, &sb);
