@@ -2,8 +2,11 @@
 /* common.c: helpers shared by the example programs (see common.h). */
 #include "common.h"
 
+#include <demi/ext.h>
+
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,13 +51,71 @@ void ex_init(int argc, char **argv)
     ex_check(demi_init(&args), "demi_init");
 }
 
-void ex_parse_addr(const char *ip, const char *port, struct sockaddr_in *out)
+void ex_parse_addr(const char *ip, const char *port, struct sockaddr_storage *out)
+{
+    struct addrinfo hints, *res = NULL;
+    char host[INET6_ADDRSTRLEN + 64];
+    size_t n = strlen(ip);
+    int rc;
+
+    /* [2001:db8::1] as in a URL: the brackets are not the address's. */
+    if (n >= 2 && ip[0] == '[' && ip[n - 1] == ']') {
+        ip++;
+        n -= 2;
+    }
+    memset(out, 0, sizeof(*out));
+    if (memchr(ip, ':', n) == NULL) {
+        /* IPv4 in dotted quad only, as inet_pton takes it (getaddrinfo
+         * would also take inet_aton's "1.2.3"). */
+        struct sockaddr_in *sin = (struct sockaddr_in *)out;
+
+        sin->sin_family = AF_INET;
+        if (inet_pton(AF_INET, ip, &sin->sin_addr) != 1)
+            ex_die("bad IPv4 address '%s'", ip);
+        sin->sin_port = htons((uint16_t)ex_parse_ulong(port, "port", 0, 65535));
+        return;
+    }
+    if (n >= sizeof(host))
+        ex_die("bad IPv6 address '%s'", ip);
+    memcpy(host, ip, n);
+    host[n] = '\0';
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_INET6;
+    hints.ai_flags = AI_NUMERICHOST; /* an address (and %scope), never a name to look up */
+    rc = getaddrinfo(host, NULL, &hints, &res);
+    if (rc != 0 || res == NULL || res->ai_family != AF_INET6 || res->ai_addrlen > sizeof(*out))
+        ex_die("bad IPv6 address '%s': %s", host, rc != 0 ? gai_strerror(rc) : "not an IPv6 address");
+    memcpy(out, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    ((struct sockaddr_in6 *)out)->sin6_port = htons((uint16_t)ex_parse_ulong(port, "port", 0, 65535));
+}
+
+socklen_t ex_addr_len(const struct sockaddr_storage *a)
+{
+    return a->ss_family == AF_INET6 ? (socklen_t)sizeof(struct sockaddr_in6) : (socklen_t)sizeof(struct sockaddr_in);
+}
+
+void ex_addr_any(const struct sockaddr_storage *a, struct sockaddr_storage *out)
 {
     memset(out, 0, sizeof(*out));
-    out->sin_family = AF_INET;
-    if (inet_pton(AF_INET, ip, &out->sin_addr) != 1)
-        ex_die("bad IPv4 address '%s'", ip);
-    out->sin_port = htons((uint16_t)ex_parse_ulong(port, "port", 0, 65535));
+    out->ss_family = a->ss_family;
+    if (a->ss_family == AF_INET)
+        ((struct sockaddr_in *)out)->sin_addr.s_addr = htonl(INADDR_ANY);
+    else
+        ((struct sockaddr_in6 *)out)->sin6_addr = in6addr_any;
+}
+
+void ex_sga_source(const demi_sgarray_t *sga, struct sockaddr_storage *out, socklen_t *len)
+{
+    memset(out, 0, sizeof(*out));
+    *len = (socklen_t)sizeof(*out);
+    if (sga->sga_addr.sin_family != AF_INET6) {
+        /* The whole of an IPv4 source fits Demikernel's field. */
+        memcpy(out, &sga->sga_addr, sizeof(sga->sga_addr));
+        *len = (socklen_t)sizeof(struct sockaddr_in);
+        return;
+    }
+    ex_check(demi_sga_source(sga, (struct sockaddr *)out, len), "demi_sga_source");
 }
 
 unsigned long ex_parse_ulong(const char *s, const char *what, unsigned long min, unsigned long max)
@@ -181,12 +242,12 @@ demi_qresult_t ex_wait(demi_qtoken_t qt, int timeout_s, demi_opcode_t expect, co
     return qr;
 }
 
-int ex_tcp_listen(const struct sockaddr_in *addr)
+int ex_tcp_listen(const struct sockaddr_storage *addr)
 {
     int qd;
 
-    ex_check(demi_socket(&qd, AF_INET, SOCK_STREAM, 0), "demi_socket");
-    ex_check(demi_bind(qd, (const struct sockaddr *)addr, sizeof(*addr)), "demi_bind");
+    ex_check(demi_socket(&qd, addr->ss_family, SOCK_STREAM, 0), "demi_socket");
+    ex_check(demi_bind(qd, (const struct sockaddr *)addr, ex_addr_len(addr)), "demi_bind");
     ex_check(demi_listen(qd, 64), "demi_listen");
     return qd;
 }
@@ -201,7 +262,7 @@ int ex_tcp_accept(int lqd)
     return qr.qr_value.ares.qd;
 }
 
-int ex_tcp_connect(const struct sockaddr_in *addr)
+int ex_tcp_connect(const struct sockaddr_storage *addr)
 {
     const int attempts = 50; /* 5 s at 100 ms */
 
@@ -211,8 +272,8 @@ int ex_tcp_connect(const struct sockaddr_in *addr)
         demi_qresult_t qr;
         int qd, rc;
 
-        ex_check(demi_socket(&qd, AF_INET, SOCK_STREAM, 0), "demi_socket");
-        ex_check(demi_connect(&qt, qd, (const struct sockaddr *)addr, sizeof(*addr)), "demi_connect");
+        ex_check(demi_socket(&qd, addr->ss_family, SOCK_STREAM, 0), "demi_socket");
+        ex_check(demi_connect(&qt, qd, (const struct sockaddr *)addr, ex_addr_len(addr)), "demi_connect");
         rc = demi_wait(&qr, qt, &ts);
         if (rc == ETIMEDOUT)
             ex_die("connect to %s: no answer within %d s", ex_addr_str(addr), EX_IO_TIMEOUT_S);
@@ -229,12 +290,12 @@ int ex_tcp_connect(const struct sockaddr_in *addr)
     }
 }
 
-int ex_udp_bind(const struct sockaddr_in *addr)
+int ex_udp_bind(const struct sockaddr_storage *addr)
 {
     int qd;
 
-    ex_check(demi_socket(&qd, AF_INET, SOCK_DGRAM, 0), "demi_socket");
-    ex_check(demi_bind(qd, (const struct sockaddr *)addr, sizeof(*addr)), "demi_bind");
+    ex_check(demi_socket(&qd, addr->ss_family, SOCK_DGRAM, 0), "demi_socket");
+    ex_check(demi_bind(qd, (const struct sockaddr *)addr, ex_addr_len(addr)), "demi_bind");
     return qd;
 }
 
@@ -291,13 +352,24 @@ void ex_sleep_ms(unsigned ms)
         ;
 }
 
-const char *ex_addr_str(const struct sockaddr_in *addr)
+const char *ex_addr_str(const struct sockaddr_storage *addr)
 {
-    static char buf[INET_ADDRSTRLEN + 8];
-    char ip[INET_ADDRSTRLEN];
+    static char buf[INET6_ADDRSTRLEN + 32];
+    char ip[INET6_ADDRSTRLEN];
 
-    if (inet_ntop(AF_INET, &addr->sin_addr, ip, sizeof(ip)) == NULL)
+    if (addr->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)addr;
+
+        if (inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip)) == NULL)
+            strcpy(ip, "?");
+        if (a->sin6_scope_id != 0)
+            snprintf(buf, sizeof(buf), "[%s%%%u]:%u", ip, (unsigned)a->sin6_scope_id, (unsigned)ntohs(a->sin6_port));
+        else
+            snprintf(buf, sizeof(buf), "[%s]:%u", ip, (unsigned)ntohs(a->sin6_port));
+        return buf;
+    }
+    if (inet_ntop(AF_INET, &((const struct sockaddr_in *)addr)->sin_addr, ip, sizeof(ip)) == NULL)
         strcpy(ip, "?");
-    snprintf(buf, sizeof(buf), "%s:%u", ip, (unsigned)ntohs(addr->sin_port));
+    snprintf(buf, sizeof(buf), "%s:%u", ip, (unsigned)ntohs(((const struct sockaddr_in *)addr)->sin_port));
     return buf;
 }

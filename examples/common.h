@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 /* Bound on every wait for data in a running exchange: a peer that stops
  * answering is an error, not a hang. */
@@ -32,10 +33,12 @@
 enum ex_mode { EX_SERVER, EX_CLIENT };
 
 /* Arguments of the simple programs: --server IP PORT [size] [msgs] or
- * --client IP PORT [size] [msgs]. */
+ * --client IP PORT [size] [msgs]. IP is IPv4 (10.0.0.1) or IPv6 (2001:db8::1,
+ * [2001:db8::1], fe80::1%eth0): the programs open AF_INET or AF_INET6
+ * sockets accordingly. */
 struct ex_args {
     enum ex_mode mode;
-    struct sockaddr_in addr;
+    struct sockaddr_storage addr; /* a sockaddr_in or a sockaddr_in6 */
     uint32_t size;
     uint32_t msgs;
     int counts_given; /* size/msgs were on the command line */
@@ -55,8 +58,23 @@ void ex_set_prog(int argc, char **argv);
 /* demi_init() with the program's argc/argv; also sets ex_prog. */
 void ex_init(int argc, char **argv);
 
-/* Parse "IP" and "PORT" into @out; exits with a usage message on error. */
-void ex_parse_addr(const char *ip, const char *port, struct sockaddr_in *out);
+/* Parse "IP" and "PORT" into @out (a sockaddr_in for an IPv4 address, a
+ * sockaddr_in6 for an IPv6 one, with or without [brackets], a link-local one
+ * with its %scope): getaddrinfo(3) with AF_UNSPEC and AI_NUMERICHOST, so no
+ * name is looked up. Exits with a message on error. */
+void ex_parse_addr(const char *ip, const char *port, struct sockaddr_storage *out);
+
+/* The size of @a's struct for its family (16 or 28). */
+socklen_t ex_addr_len(const struct sockaddr_storage *a);
+
+/* @a's family's wildcard address (0.0.0.0 or ::) with port 0, for a client
+ * socket's bind. */
+void ex_addr_any(const struct sockaddr_storage *a, struct sockaddr_storage *out);
+
+/* A popped datagram's whole source (demi_sga_source of <demi/ext.h>: the
+ * 16-byte sga_addr cannot hold an IPv6 address); its size goes to *@len.
+ * Call before pushing or freeing the sga. */
+void ex_sga_source(const demi_sgarray_t *sga, struct sockaddr_storage *out, socklen_t *len);
 
 /* Parse a decimal number in [min, max]; exits naming @what on error. */
 unsigned long ex_parse_ulong(const char *s, const char *what, unsigned long min,
@@ -69,18 +87,18 @@ void ex_parse_args(int argc, char **argv, struct ex_args *a, uint32_t max_size, 
  * a failed operation and when the opcode is not @expect. */
 demi_qresult_t ex_wait(demi_qtoken_t qt, int timeout_s, demi_opcode_t expect, const char *what);
 
-/* TCP socket bound to @addr and listening. */
-int ex_tcp_listen(const struct sockaddr_in *addr);
+/* TCP socket of @addr's family bound to @addr and listening. */
+int ex_tcp_listen(const struct sockaddr_storage *addr);
 
 /* Accept one connection on @lqd (bounded by EX_ACCEPT_TIMEOUT_S). */
 int ex_tcp_accept(int lqd);
 
 /* TCP socket connected to @addr. Retries for a few seconds while the server
  * refuses, so scripts may start both sides at once. */
-int ex_tcp_connect(const struct sockaddr_in *addr);
+int ex_tcp_connect(const struct sockaddr_storage *addr);
 
-/* UDP socket bound to @addr. */
-int ex_udp_bind(const struct sockaddr_in *addr);
+/* UDP socket of @addr's family bound to @addr. */
+int ex_udp_bind(const struct sockaddr_storage *addr);
 
 /* Arguments of the pipe programs, Demikernel's command line:
  * --server|--client NAME [size=64] [msgs=1024]. */
@@ -129,7 +147,7 @@ uint64_t ex_now_ns(void);
 
 void ex_sleep_ms(unsigned ms);
 
-/* Printable "IP:PORT". Returns a static buffer. */
-const char *ex_addr_str(const struct sockaddr_in *addr);
+/* Printable "IP:PORT" or "[IPv6]:PORT". Returns a static buffer. */
+const char *ex_addr_str(const struct sockaddr_storage *addr);
 
 #endif /* DEMI_EXAMPLES_COMMON_H */

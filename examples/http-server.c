@@ -47,7 +47,7 @@ static const char index_page[] = "libdemi http-server\n"
                                  "GET /bytes/N for N bytes of the test pattern (N <= 1073741824)\n";
 
 struct opts {
-    struct sockaddr_in addr;
+    struct sockaddr_storage addr;
     int once;
     unsigned long requests; /* 0: no limit */
 };

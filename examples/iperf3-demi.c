@@ -82,7 +82,7 @@ enum {
 
 struct opts {
     enum ex_mode mode;
-    struct sockaddr_in addr;
+    struct sockaddr_storage addr;
     int once;
     int reverse;
     uint64_t bytes;

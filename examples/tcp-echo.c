@@ -34,7 +34,7 @@
 
 struct opts {
     enum ex_mode mode;
-    struct sockaddr_in addr;
+    struct sockaddr_storage addr;
     unsigned long max_conns; /* 0: no limit */
     int once;
     uint32_t size;
@@ -188,8 +188,12 @@ static void on_accept(const demi_qresult_t *qr, const struct opts *o)
     struct sconn *c;
 
     if (o->max_conns != 0 && active >= o->max_conns) {
-        struct sockaddr_in peer = qr->qr_value.ares.addr; /* packed: copy, don't point */
+        struct sockaddr_storage peer;
+        socklen_t len = sizeof(peer);
 
+        /* The whole address (ares.addr holds 16 bytes of an IPv6 one). */
+        memset(&peer, 0, sizeof(peer));
+        ex_check(demi_getpeername(qd, (struct sockaddr *)&peer, &len), "demi_getpeername");
         fprintf(stderr, "%s: refusing connection from %s: --max-conns %lu reached\n", ex_prog, ex_addr_str(&peer),
                 o->max_conns);
         ex_check(demi_close(qd), "demi_close");

@@ -27,16 +27,17 @@ static void server(const struct ex_args *a)
     for (uint32_t i = 0; i < a->msgs; i++) {
         demi_qtoken_t qt;
         demi_qresult_t qr;
-        struct sockaddr_in from;
+        struct sockaddr_storage from;
+        socklen_t from_len;
 
         ex_check(demi_pop(&qt, qd), "demi_pop");
         /* The first datagram may take as long as the client takes to start. */
         qr = ex_wait(qt, i == 0 ? EX_ACCEPT_TIMEOUT_S : EX_IO_TIMEOUT_S, DEMI_OPC_POP, "pop");
         if (a->counts_given && ex_sga_len(&qr.qr_value.sga) != a->size)
             ex_die("datagram %u: %u bytes, expected %u", i, ex_sga_len(&qr.qr_value.sga), a->size);
-        from = qr.qr_value.sga.sga_addr;
+        ex_sga_source(&qr.qr_value.sga, &from, &from_len);
         /* Zero-copy echo: send the popped buffer itself. */
-        ex_check(demi_pushto(&qt, qd, &qr.qr_value.sga, (const struct sockaddr *)&from, sizeof(from)), "demi_pushto");
+        ex_check(demi_pushto(&qt, qd, &qr.qr_value.sga, (const struct sockaddr *)&from, from_len), "demi_pushto");
         (void)ex_wait(qt, EX_IO_TIMEOUT_S, DEMI_OPC_PUSH, "pushto");
         ex_sgafree(&qr.qr_value.sga);
     }
@@ -46,11 +47,10 @@ static void server(const struct ex_args *a)
 
 static void client(const struct ex_args *a)
 {
-    struct sockaddr_in local = a->addr;
+    struct sockaddr_storage local;
     int qd;
 
-    local.sin_addr.s_addr = htonl(INADDR_ANY);
-    local.sin_port = 0;
+    ex_addr_any(&a->addr, &local);
     qd = ex_udp_bind(&local);
 
     for (uint32_t i = 0; i < a->msgs; i++) {
@@ -60,7 +60,7 @@ static void client(const struct ex_args *a)
         size_t bad;
 
         ex_fill(sga.sga_segs[0].sgaseg_buf, a->size, i, 0);
-        ex_check(demi_pushto(&qt, qd, &sga, (const struct sockaddr *)&a->addr, sizeof(a->addr)), "demi_pushto");
+        ex_check(demi_pushto(&qt, qd, &sga, (const struct sockaddr *)&a->addr, ex_addr_len(&a->addr)), "demi_pushto");
         (void)ex_wait(qt, EX_IO_TIMEOUT_S, DEMI_OPC_PUSH, "pushto");
         ex_sgafree(&sga);
 

@@ -58,10 +58,12 @@ static void server(const struct ex_args *a)
 
 static void client(const struct ex_args *a)
 {
-    struct sockaddr_in local = a->addr;
+    struct sockaddr_storage local = a->addr;
     int qd;
 
-    local.sin_port = 0;
+    /* The same family as the server's address, any port (both structs keep
+     * the port at the same offset). */
+    ((struct sockaddr_in *)&local)->sin_port = 0;
     qd = ex_udp_bind(&local);
 
     for (uint32_t i = 0; i < a->msgs; i++) {
@@ -69,7 +71,7 @@ static void client(const struct ex_args *a)
         demi_qtoken_t qt;
 
         ex_fill(sga.sga_segs[0].sgaseg_buf, a->size, i, 0);
-        ex_check(demi_pushto(&qt, qd, &sga, (const struct sockaddr *)&a->addr, sizeof(a->addr)), "demi_pushto");
+        ex_check(demi_pushto(&qt, qd, &sga, (const struct sockaddr *)&a->addr, ex_addr_len(&a->addr)), "demi_pushto");
         (void)ex_wait(qt, EX_IO_TIMEOUT_S, DEMI_OPC_PUSH, "pushto");
         ex_sgafree(&sga);
     }

@@ -10,6 +10,9 @@
  *                                         reply to each is printed as a line
  *   demi-nc --udp --listen IP PORT --count N
  *                                         echo N datagrams to their senders
+ * IP is IPv4 or IPv6 (2001:db8::2, [2001:db8::2], fe80::1%eth0; numeric, never
+ * looked up): an IPv6 address makes an AF_INET6 socket (--bind's address must
+ * then be IPv6 too).
  * Options:
  *   --until-peer-eof  after stdin ends, keep reading until the peer closes
  *                     (default: close once everything read is pushed)
@@ -22,6 +25,7 @@
  * refused connection prints "Connection refused"). A summary with byte
  * counts and throughput goes to stderr.
  */
+#include <demi/ext.h>
 #include <demi/libos.h>
 #include <demi/sga.h>
 #include <demi/types.h>
@@ -30,6 +34,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -47,7 +52,7 @@
 static struct {
     int listen, udp, until_peer_eof;
     unsigned linger_ms, timeout_s, count;
-    struct sockaddr_in addr, local;
+    struct sockaddr_storage addr, local; /* a sockaddr_in or a sockaddr_in6 */
     int has_local;
 } o = {.linger_ms = 1000, .timeout_s = 30};
 
@@ -78,12 +83,68 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void parse_ip(const char *s, struct sockaddr_in *a)
+/* An IPv4 or IPv6 address (brackets allowed, a %scope for a link-local
+ * one), port 0. */
+static void parse_ip(const char *s, struct sockaddr_storage *a)
 {
+    struct addrinfo hints, *res = NULL;
+    char host[INET6_ADDRSTRLEN + 64];
+    size_t n = strlen(s);
+    int rc;
+
+    if (n >= 2 && s[0] == '[' && s[n - 1] == ']') {
+        s++;
+        n -= 2;
+    }
     memset(a, 0, sizeof(*a));
-    a->sin_family = AF_INET;
-    if (inet_pton(AF_INET, s, &a->sin_addr) != 1)
-        die("bad IPv4 address '%s'", s);
+    if (memchr(s, ':', n) == NULL) {
+        /* Dotted quad only, as before (getaddrinfo would take "1.2.3"). */
+        a->ss_family = AF_INET;
+        if (inet_pton(AF_INET, s, &((struct sockaddr_in *)a)->sin_addr) != 1)
+            die("bad IPv4 address '%s'", s);
+        return;
+    }
+    if (n >= sizeof(host))
+        die("bad IPv6 address '%s'", s);
+    memcpy(host, s, n);
+    host[n] = '\0';
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_INET6;
+    hints.ai_flags = AI_NUMERICHOST; /* an address (and %scope), never a name */
+    rc = getaddrinfo(host, NULL, &hints, &res);
+    if (rc != 0 || res == NULL || res->ai_family != AF_INET6 || res->ai_addrlen > sizeof(*a))
+        die("bad IPv6 address '%s': %s", host, rc != 0 ? gai_strerror(rc) : "not an IPv6 address");
+    memcpy(a, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+}
+
+static socklen_t addr_len(const struct sockaddr_storage *a)
+{
+    return a->ss_family == AF_INET6 ? (socklen_t)sizeof(struct sockaddr_in6) : (socklen_t)sizeof(struct sockaddr_in);
+}
+
+/* The port of either family (network order). */
+static uint16_t *addr_port(struct sockaddr_storage *a)
+{
+    if (a->ss_family == AF_INET6)
+        return &((struct sockaddr_in6 *)a)->sin6_port;
+    return &((struct sockaddr_in *)a)->sin_port;
+}
+
+/* "a.b.c.d:port" or "[v6]:port". */
+static const char *addr_str(struct sockaddr_storage *a)
+{
+    static char buf[INET6_ADDRSTRLEN + 16];
+    char ip[INET6_ADDRSTRLEN] = "?";
+
+    if (a->ss_family == AF_INET6) {
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)a)->sin6_addr, ip, sizeof(ip));
+        snprintf(buf, sizeof(buf), "[%s]:%u", ip, ntohs(*addr_port(a)));
+    } else {
+        inet_ntop(AF_INET, &((struct sockaddr_in *)a)->sin_addr, ip, sizeof(ip));
+        snprintf(buf, sizeof(buf), "%s:%u", ip, ntohs(*addr_port(a)));
+    }
+    return buf;
 }
 
 static void usage(void)
@@ -111,7 +172,7 @@ static void parse(int argc, char **argv)
             parse_ip(argv[i + 1], &o.addr);
             if (*end || port == 0 || port > 65535)
                 die("bad port '%s'", argv[i + 2]);
-            o.addr.sin_port = htons((uint16_t)port);
+            *addr_port(&o.addr) = htons((uint16_t)port);
             have = 1;
             i += 2;
         } else if (strcmp(a, "--bind") == 0 && i + 1 < argc) {
@@ -129,6 +190,8 @@ static void parse(int argc, char **argv)
     }
     if (!have || (o.udp && o.listen && o.count == 0))
         usage();
+    if (o.has_local && o.local.ss_family != o.addr.ss_family)
+        die("--bind's address and the peer's are of different families (IPv4 and IPv6)");
 }
 
 /* Run the stack for @ms milliseconds with nothing to wait for. */
@@ -179,22 +242,20 @@ static void write_all(const void *p, size_t len)
 
 static int tcp_open(void)
 {
-    char peer[INET_ADDRSTRLEN + 8];
+    const char *peer = addr_str(&o.addr);
     demi_qresult_t qr;
     demi_qtoken_t qt;
     int qd;
 
-    inet_ntop(AF_INET, &o.addr.sin_addr, peer, sizeof(peer));
-    snprintf(peer + strlen(peer), 8, ":%u", ntohs(o.addr.sin_port));
-    check(demi_socket(&qd, AF_INET, SOCK_STREAM, 0), "demi_socket");
+    check(demi_socket(&qd, o.addr.ss_family, SOCK_STREAM, 0), "demi_socket");
     if (!o.listen) {
-        check(demi_connect(&qt, qd, (const struct sockaddr *)&o.addr, sizeof(o.addr)), "demi_connect");
+        check(demi_connect(&qt, qd, (const struct sockaddr *)&o.addr, addr_len(&o.addr)), "demi_connect");
         qr = wait_one(qt, "connect");
         (void)qr;
         fprintf(stderr, "demi-nc: connected to %s\n", peer);
         return qd;
     }
-    check(demi_bind(qd, (const struct sockaddr *)&o.addr, sizeof(o.addr)), "demi_bind");
+    check(demi_bind(qd, (const struct sockaddr *)&o.addr, addr_len(&o.addr)), "demi_bind");
     check(demi_listen(qd, 16), "demi_listen");
     fprintf(stderr, "demi-nc: listening on %s\n", peer);
     check(demi_accept(&qt, qd), "demi_accept");
@@ -312,10 +373,10 @@ static void udp_lines(void)
     unsigned count = 0;
     int qd;
 
-    check(demi_socket(&qd, AF_INET, SOCK_DGRAM, 0), "demi_socket");
+    check(demi_socket(&qd, o.addr.ss_family, SOCK_DGRAM, 0), "demi_socket");
     if (o.has_local) {
-        o.local.sin_port = 0;
-        check(demi_bind(qd, (const struct sockaddr *)&o.local, sizeof(o.local)), "demi_bind");
+        *addr_port(&o.local) = 0;
+        check(demi_bind(qd, (const struct sockaddr *)&o.local, addr_len(&o.local)), "demi_bind");
     }
     while (fgets(line, sizeof(line), stdin)) {
         size_t len = strcspn(line, "\n");
@@ -330,7 +391,7 @@ static void udp_lines(void)
         if (sga.sga_numsegs == 0)
             die("demi_sgaalloc(%zu): out of buffers", len);
         memcpy(sga.sga_segs[0].sgaseg_buf, line, len);
-        check(demi_pushto(&qt, qd, &sga, (const struct sockaddr *)&o.addr, sizeof(o.addr)), "demi_pushto");
+        check(demi_pushto(&qt, qd, &sga, (const struct sockaddr *)&o.addr, addr_len(&o.addr)), "demi_pushto");
         (void)wait_one(qt, "pushto");
         demi_sgafree(&sga);
         check(demi_pop(&qt, qd), "demi_pop");
@@ -352,18 +413,26 @@ static void udp_echo(void)
     unsigned i;
     int qd;
 
-    check(demi_socket(&qd, AF_INET, SOCK_DGRAM, 0), "demi_socket");
-    check(demi_bind(qd, (const struct sockaddr *)&o.addr, sizeof(o.addr)), "demi_bind");
-    fprintf(stderr, "demi-nc: listening on UDP port %u\n", ntohs(o.addr.sin_port));
+    check(demi_socket(&qd, o.addr.ss_family, SOCK_DGRAM, 0), "demi_socket");
+    check(demi_bind(qd, (const struct sockaddr *)&o.addr, addr_len(&o.addr)), "demi_bind");
+    fprintf(stderr, "demi-nc: listening on UDP port %u\n", ntohs(*addr_port(&o.addr)));
     for (i = 0; i < o.count; i++) {
         demi_qresult_t qr;
         demi_qtoken_t qt;
-        struct sockaddr_in from;
+        struct sockaddr_storage from;
+        socklen_t from_len = sizeof(from);
 
         check(demi_pop(&qt, qd), "demi_pop");
         qr = wait_one(qt, "pop");
-        from = qr.qr_value.sga.sga_addr;
-        check(demi_pushto(&qt, qd, &qr.qr_value.sga, (const struct sockaddr *)&from, sizeof(from)), "demi_pushto");
+        /* The whole source: sga_addr's 16 bytes cannot hold an IPv6 one. */
+        memset(&from, 0, sizeof(from));
+        if (qr.qr_value.sga.sga_addr.sin_family == AF_INET6) {
+            check(demi_sga_source(&qr.qr_value.sga, (struct sockaddr *)&from, &from_len), "demi_sga_source");
+        } else {
+            memcpy(&from, &qr.qr_value.sga.sga_addr, sizeof(qr.qr_value.sga.sga_addr));
+            from_len = sizeof(struct sockaddr_in);
+        }
+        check(demi_pushto(&qt, qd, &qr.qr_value.sga, (const struct sockaddr *)&from, from_len), "demi_pushto");
         (void)wait_one(qt, "pushto");
         demi_sgafree(&qr.qr_value.sga);
     }
