@@ -171,14 +171,7 @@ void ipv6_fini(struct inet_stack *s)
 
 /* ---- input ----------------------------------------------------------------------- */
 
-/* TCP and UDP over IPv6 are not there yet: the hooks they will fill. */
-void tcp6_input(struct inet_stack *s, struct dbuf *d, const struct ipv6_rx *rx)
-{
-    (void)rx;
-    STAT_INC(s, ip6_drop_proto);
-    dbuf_chain_put(d);
-}
-
+/* UDP over IPv6 is not there yet: the hook it will fill (TCP's is in tcp6.c). */
 void udp6_input(struct inet_stack *s, struct dbuf *d, const struct ipv6_rx *rx)
 {
     (void)rx;

@@ -116,6 +116,7 @@
     X(tcp_rx, "TCP segments received")                                                              \
     X(tcp_rx_fastpath, "TCP segments taken by header prediction (the established fast path)")       \
     X(tcp_tx, "TCP segments sent")                                                                  \
+    X(tcp_drop_mcast, "dropped: TCP segment to a multicast address")                                \
     X(tcp_drop_runt, "dropped: shorter than a TCP header")                                          \
     X(tcp_drop_off, "dropped: data offset below 5 or beyond the segment")                           \
     X(tcp_drop_csum, "dropped: bad TCP checksum")                                                   \

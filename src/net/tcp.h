@@ -26,11 +26,13 @@
 #include "mem/dbuf.h"
 #include "mem/objpool.h"
 
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 struct inet_stack;
 struct tcp_pcb;
+struct nd6_entry;
 
 /* RFC 9293 3.3.2 states. */
 enum tcp_state {
@@ -232,8 +234,12 @@ struct tcp_pcb {
     void *owner;              /* the libOS's socket; NULL = detached */
     tcp_upcall_fn upcall;
 
-    uint32_t local_ip, remote_ip;     /* network order */
+    uint32_t local_ip, remote_ip;     /* network order; IPv4 connections */
     uint16_t local_port, remote_port; /* network order */
+    bool v6;                          /* an IPv6 connection or socket (tcp6.c) */
+    bool v6only;                      /* IPV6_V6ONLY: a v6 listener takes no IPv4 */
+    struct in6_addr local_ip6, remote_ip6;
+    struct nd6_entry *route6; /* the peer's neighbor entry, as last used (ipv6_output_via) */
 
     /* Send sequence space (RFC 9293 3.3.1). */
     uint32_t iss, snd_una, snd_nxt, snd_max; /* snd_max: highest ever sent */
@@ -435,7 +441,7 @@ int tcp_bind(struct tcp_pcb *pcb, uint32_t ip, uint16_t port);
  * when unbound, a check of the 4-tuple when bound; a TIME_WAIT holder of
  * the tuple is taken over where RFC 6191 allows. 0, EADDRINUSE,
  * EADDRNOTAVAIL (no port left for that destination). */
-int tcp_connect_tuple(struct tcp_pcb *pcb, uint32_t rip, uint16_t rport);
+int tcp_connect_tuple(struct tcp_pcb *pcb, uint32_t rip, const struct in6_addr *rip6, uint16_t rport);
 
 /* Would @pcb holding @port (network order) conflict with its other holders
  * (Linux's rule: unless both have reuseaddr and the other one does not
@@ -444,7 +450,7 @@ bool tcp_port_conflict(const struct tcp_pcb *pcb, uint16_t port);
 
 /* A listener's child holds the listener's port too, and inherits its
  * reuseaddr (Linux's clone does). @child->local_ip is set. */
-void tcp_port_share(struct tcp_pcb *child, uint16_t port);
+void tcp_port_share(struct tcp_pcb *child, const struct tcp_pcb *listener, uint16_t port);
 
 /* Give up @pcb's local port (when it is freed). */
 void tcp_port_release(struct tcp_pcb *pcb);
@@ -456,6 +462,9 @@ struct tcp_pcb *tcp_accept(struct tcp_pcb *listener, void *owner, tcp_upcall_fn 
 
 /* Start an active open; TCP_EV_CONNECTED reports the end. */
 int tcp_connect(struct tcp_pcb *pcb, uint32_t ip, uint16_t port);
+/* The active open of either family: @ip (IPv4), or @src6 to @dst6. */
+int tcp_connect_v(struct tcp_pcb *pcb, uint32_t ip, const struct in6_addr *src6, const struct in6_addr *dst6,
+                  uint16_t port);
 
 /* Queue @len bytes at @d->data (@d: a dbuf or slice the stack may keep; its
  * reference moves to the stack). 0; EAGAIN when the send queue is full;
@@ -533,23 +542,16 @@ int tcp_check(const struct inet_stack *s, char *msg, size_t cap);
 struct tcp_pcb *tcp_lookup(struct inet_stack *s, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport);
 struct tcp_pcb *tcp_lookup_listener(struct inet_stack *s, uint32_t lip, uint16_t lport);
 void tcp_hash_insert(struct tcp_pcb *pcb);
+struct list_node *tcp_conn_bucket(struct tcp_table *t, uint16_t lport, uint32_t rip, uint16_t rport);
+struct list_node *tcp_listen_bucket(struct tcp_table *t, uint16_t lport);
 
 /* RFC 6528 initial sequence number. */
-uint32_t tcp_new_isn(struct inet_stack *s, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport);
+uint32_t tcp_new_isn(const struct tcp_pcb *pcb); /* for its 4-tuple, of either family */
 
 /* Deliver upcall events if attached. */
 void tcp_notify(struct tcp_pcb *pcb, unsigned events);
 
-/* ---- tcp_syncookie.c: SYN cookies (RFC 4987 3.6) ------------------------- */
-
-/* Answer a SYN to listener @l with a cookie SYN-ACK; nothing is kept. */
-void tcp_syncookie_send(struct inet_stack *s, const struct tcp_pcb *l, uint32_t lip, uint16_t lport, uint32_t rip,
-                        uint16_t rport, uint32_t irs, const struct tcp_opts *o);
-
-/* An ACK to @l with no connection: if SEG.ACK - 1 is a valid cookie, the
- * established child (on @l's accept queue); else NULL, counted. */
-struct tcp_pcb *tcp_syncookie_check(struct inet_stack *s, struct tcp_pcb *l, uint32_t lip, uint16_t lport, uint32_t rip,
-                                    uint16_t rport, uint32_t seq, uint32_t ack, uint32_t wnd, const struct tcp_opts *o);
+/* tcp_syncookie.c (SYN cookies, RFC 4987 3.6): in tcp_input.h. */
 
 /* ---- tcp_input.c -------------------------------------------------------- */
 
@@ -584,6 +586,27 @@ void tcp_send_probe(struct tcp_pcb *pcb);
 
 /* An RST in answer to a segment with no connection (RFC 9293 3.10.7.1). */
 void tcp_respond_rst(struct inet_stack *s, uint32_t src, uint32_t dst, const struct tcp_hdr *th, uint32_t seg_len);
+/* The RST of RFC 9293 3.10.7.1 answering @th (@seg_len its SEG.LEN) into
+ * @r, checksum 0. */
+void tcp_rst_fill(struct tcp_hdr *r, const struct tcp_hdr *th, uint32_t seg_len);
+
+/* ---- tcp6.c: TCP over IPv6 ------------------------------------------------ */
+
+uint32_t tcp_addr6_fold(const struct in6_addr *a); /* for the hash buckets */
+struct tcp_pcb *tcp_lookup6(struct inet_stack *s, const struct in6_addr *lip, uint16_t lport,
+                            const struct in6_addr *rip, uint16_t rport);
+struct tcp_pcb *tcp_lookup_listener6(struct inet_stack *s, const struct in6_addr *lip, uint16_t lport);
+/* bind() of an IPv6 socket (pcb->v6): @ip one of ours or ::. */
+int tcp_bind6(struct tcp_pcb *pcb, const struct in6_addr *ip, uint16_t port);
+/* connect() of an IPv6 socket to @ip:@port (network order). */
+int tcp_connect6(struct tcp_pcb *pcb, const struct in6_addr *ip, uint16_t port);
+/* The MSS we offer and send with: the MTU's (tcp_mss_local) for IPv4,
+ * the path MTU's less the IPv6 header for IPv6. */
+uint32_t tcp_mss_local_pcb(const struct tcp_pcb *pcb);
+void tcp_respond_rst6(struct inet_stack *s, const struct in6_addr *src, const struct in6_addr *dst,
+                      const struct tcp_hdr *th, uint32_t seg_len);
+/* Checksum and send segment @d (header @th) of IPv6 connection @pcb. */
+int tcp6_output(struct tcp_pcb *pcb, struct dbuf *d, struct tcp_hdr *th);
 
 /* A bare segment with @flags from @pcb's current state (ACK, RST, probes). */
 void tcp_send_ctl(struct tcp_pcb *pcb, uint8_t flags, uint32_t seq);

@@ -53,7 +53,7 @@ static unsigned tcp_input_syn_sent(struct tcp_pcb *pcb, const struct tcp_seg *sg
 
     if (sg->flags & TH_ACK) {
         if (SEQ_LEQ(sg->ack, pcb->iss) || SEQ_GT(sg->ack, pcb->snd_max)) {
-            tcp_respond_rst(s, sg->src, sg->dst, sg->th, sg->len);
+            tcp_seg_rst(s, sg);
             return 0;
         }
     }
@@ -212,7 +212,7 @@ static int tcp_ack_process(struct tcp_pcb *pcb, const struct tcp_seg *sg, bool *
     /* RFC 9293 3.10.7.4 fifth, SYN-RECEIVED: an unacceptable ACK is answered
      * with <SEQ=SEG.ACK><CTL=RST>. */
     if (pcb->state == TCPS_SYN_RECEIVED && !(SEQ_GT(sg->ack, pcb->snd_una) && SEQ_LEQ(sg->ack, pcb->snd_max))) {
-        tcp_respond_rst(s, sg->src, sg->dst, sg->th, sg->len);
+        tcp_seg_rst(s, sg);
         return -1;
     }
     /* RFC 5961 5.2: an ACK for data never sent, or older than the largest
@@ -622,7 +622,6 @@ static bool tcp_time_wait_new_syn_ok(const struct tcp_pcb *tw, const struct tcp_
 void tcp_input(struct inet_stack *s, struct dbuf *d, uint32_t src, uint32_t dst)
 {
     struct tcp_seg sg;
-    struct tcp_pcb *pcb;
     uint32_t off;
 
     STAT_INC(s, tcp_rx);
@@ -647,23 +646,48 @@ void tcp_input(struct inet_stack *s, struct dbuf *d, uint32_t src, uint32_t dst)
             goto drop;
         }
     }
-    sg.flags = sg.th->flags;
-    if (!tcp_opts_parse(d->data + TCP_HLEN, off - TCP_HLEN, sg.flags & TH_SYN, &sg.o)) {
+    sg.src = src;
+    sg.dst = dst;
+    sg.v6 = false;
+    tcp_input_seg(s, d, &sg, off);
+    return;
+drop:
+    dbuf_chain_put(d);
+}
+
+static struct tcp_pcb *tcp_seg_lookup(struct inet_stack *s, const struct tcp_seg *sg)
+{
+    if (sg->v6)
+        return tcp_lookup6(s, &sg->dst6, sg->th->dport, &sg->src6, sg->th->sport);
+    return tcp_lookup(s, sg->dst, sg->th->dport, sg->src, sg->th->sport);
+}
+
+static struct tcp_pcb *tcp_seg_listener(struct inet_stack *s, const struct tcp_seg *sg)
+{
+    if (sg->v6)
+        return tcp_lookup_listener6(s, &sg->dst6, sg->th->dport);
+    return tcp_lookup_listener(s, sg->dst, sg->th->dport);
+}
+
+void tcp_input_seg(struct inet_stack *s, struct dbuf *d, struct tcp_seg *sg, uint32_t off)
+{
+    struct tcp_pcb *pcb;
+
+    sg->flags = sg->th->flags;
+    if (!tcp_opts_parse(d->data + TCP_HLEN, off - TCP_HLEN, sg->flags & TH_SYN, &sg->o)) {
         STAT_INC(s, tcp_drop_opts);
         goto drop;
     }
-    sg.seq = ntohl(sg.th->seq);
-    sg.ack = ntohl(sg.th->ack);
-    sg.wnd = ntohs(sg.th->win);
-    sg.src = src;
-    sg.dst = dst;
-    sg.len = d->len - off + ((sg.flags & TH_SYN) ? 1 : 0) + ((sg.flags & TH_FIN) ? 1 : 0);
-    /* The header stays readable (sg.th) while data points at the payload. */
+    sg->seq = ntohl(sg->th->seq);
+    sg->ack = ntohl(sg->th->ack);
+    sg->wnd = ntohs(sg->th->win);
+    sg->len = d->len - off + ((sg->flags & TH_SYN) ? 1 : 0) + ((sg->flags & TH_FIN) ? 1 : 0);
+    /* The header stays readable (sg->th) while data points at the payload. */
     dbuf_adj(d, off);
 
-    pcb = tcp_lookup(s, dst, sg.th->dport, src, sg.th->sport);
-    if (pcb && pcb->state == TCPS_TIME_WAIT && (sg.flags & TH_SYN) && !(sg.flags & TH_ACK) &&
-        tcp_time_wait_new_syn_ok(pcb, &sg) && tcp_lookup_listener(s, dst, sg.th->dport)) {
+    pcb = tcp_seg_lookup(s, sg);
+    if (pcb && pcb->state == TCPS_TIME_WAIT && (sg->flags & TH_SYN) && !(sg->flags & TH_ACK) &&
+        tcp_time_wait_new_syn_ok(pcb, sg) && tcp_seg_listener(s, sg)) {
         /* A new incarnation of a connection in TIME_WAIT (RFC 9293 3.6.1). */
         bool detached = pcb->owner == NULL;
         if (detached) {
@@ -672,8 +696,8 @@ void tcp_input(struct inet_stack *s, struct dbuf *d, uint32_t src, uint32_t dst)
         }
     }
     if (!pcb) {
-        struct tcp_pcb *l = tcp_lookup_listener(s, dst, sg.th->dport);
-        if (l && tcp_cookie_ack(l, &sg)) {
+        struct tcp_pcb *l = tcp_seg_listener(s, sg);
+        if (l && tcp_cookie_ack(l, sg)) {
             /* A handshake completed from a SYN cookie. A full accept queue
              * drops the ACK (the peer resends, or its data does). */
             if (l->accept_count >= l->backlog) {
@@ -686,35 +710,35 @@ void tcp_input(struct inet_stack *s, struct dbuf *d, uint32_t src, uint32_t dst)
                 STAT_INC(s, tcp_pcb_exhausted);
                 goto drop;
             }
-            pcb = tcp_syncookie_check(s, l, dst, sg.th->dport, src, sg.th->sport, sg.seq, sg.ack, sg.wnd, &sg.o);
+            pcb = tcp_syncookie_check(s, l, sg);
             if (pcb) {
-                if (d->len > 0 || (sg.flags & TH_FIN))
-                    tcp_input_synced(pcb, &sg, &d); /* data on the ACK */
+                if (d->len > 0 || (sg->flags & TH_FIN))
+                    tcp_input_synced(pcb, sg, &d); /* data on the ACK */
                 goto drop;
             }
-            tcp_respond_rst(s, src, dst, sg.th, sg.len);
+            tcp_seg_rst(s, sg);
         } else if (l) {
-            tcp_input_listen(s, l, &sg);
+            tcp_input_listen(s, l, sg);
         } else {
             STAT_INC(s, tcp_drop_no_conn);
-            tcp_respond_rst(s, src, dst, sg.th, sg.len);
+            tcp_seg_rst(s, sg);
         }
         goto drop;
     }
     if (pcb->state == TCPS_CLOSED) {
         /* Closed by a reset or timeout, not yet released by its owner. */
-        tcp_respond_rst(s, src, dst, sg.th, sg.len);
+        tcp_seg_rst(s, sg);
         goto drop;
     }
     if (pcb->state == TCPS_SYN_SENT) {
-        unsigned ev = tcp_input_syn_sent(pcb, &sg);
+        unsigned ev = tcp_input_syn_sent(pcb, sg);
         if (pcb->state != TCPS_CLOSED)
             tcp_output(pcb);
         tcp_notify(pcb, ev);
         goto drop;
     }
-    if (!tcp_input_fast(pcb, &sg, &d))
-        tcp_input_synced(pcb, &sg, &d);
+    if (!tcp_input_fast(pcb, sg, &d))
+        tcp_input_synced(pcb, sg, &d);
 drop:
     if (d)
         dbuf_chain_put(d);

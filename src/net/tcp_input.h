@@ -22,8 +22,35 @@ struct tcp_seg {
     uint32_t wnd;           /* unscaled */
     uint8_t flags;
     struct tcp_opts o;
-    uint32_t src, dst;
+    uint32_t src, dst;          /* IPv4 (network order) */
+    bool v6;                    /* an IPv6 segment: */
+    struct in6_addr src6, dst6; /* its addresses */
 };
+
+/* The entry after the network layer's checks (header length, checksum):
+ * options, demux, and the rest (tcp_input.c). @off: the header length. */
+void tcp_input_seg(struct inet_stack *s, struct dbuf *d, struct tcp_seg *sg, uint32_t off);
+
+/* Answer @sg with the RST of RFC 9293 3.10.7.1, in its family. */
+static inline void tcp_seg_rst(struct inet_stack *s, const struct tcp_seg *sg)
+{
+    if (sg->v6)
+        tcp_respond_rst6(s, &sg->src6, &sg->dst6, sg->th, sg->len);
+    else
+        tcp_respond_rst(s, sg->src, sg->dst, sg->th, sg->len);
+}
+
+/* A new child of a listener takes @sg's addresses (local = its
+ * destination) and family. */
+void tcp_child_addrs(struct tcp_pcb *c, const struct tcp_seg *sg);
+
+/* SYN cookies (tcp_syncookie.c, RFC 4987 3.6). Answer SYN @sg to listener
+ * @l with a cookie SYN-ACK; nothing is kept. */
+void tcp_syncookie_send(struct inet_stack *s, const struct tcp_pcb *l, const struct tcp_seg *sg);
+
+/* ACK @sg to @l with no connection: if SEG.ACK - 1 is a valid cookie, the
+ * established child (on @l's accept queue); else NULL, counted. */
+struct tcp_pcb *tcp_syncookie_check(struct inet_stack *s, struct tcp_pcb *l, const struct tcp_seg *sg);
 
 /* How an in-order data segment is acknowledged (RFC 5681 4.2, RFC 1122
  * 4.2.3.2): at once while the connection still has quick ACKs (Linux's

@@ -23,21 +23,24 @@
 /* M ticks once per this many nanoseconds. */
 #define TCP_ISN_TICK_NS 4000u
 
-uint32_t tcp_new_isn(struct inet_stack *s, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport)
+uint32_t tcp_new_isn(const struct tcp_pcb *pcb)
 {
-    uint8_t msg[12];
+    const struct inet_stack *s = pcb->stack;
+    uint8_t msg[36];
+    size_t alen = pcb->v6 ? 16 : 4;
     uint32_t m, f;
 
     if (s->tcp.params.use_fixed_isn)
         return s->tcp.params.fixed_isn;
 
-    /* The 4-tuple as it is on the wire: the values are in network order and
-     * copied byte for byte, so the hash input does not depend on the host. */
-    memcpy(msg, &lip, 4);
-    memcpy(msg + 4, &lport, 2);
-    memcpy(msg + 6, &rip, 4);
-    memcpy(msg + 10, &rport, 2);
-    f = (uint32_t)siphash24(s->tcp.isn_key, msg, sizeof(msg));
+    /* The 4-tuple as it is on the wire (an IPv6 address whole): the values
+     * are in network order and copied byte for byte, so the hash input does
+     * not depend on the host. */
+    memcpy(msg, pcb->v6 ? (const void *)&pcb->local_ip6 : (const void *)&pcb->local_ip, alen);
+    memcpy(msg + alen, &pcb->local_port, 2);
+    memcpy(msg + alen + 2, pcb->v6 ? (const void *)&pcb->remote_ip6 : (const void *)&pcb->remote_ip, alen);
+    memcpy(msg + 2 * alen + 2, &pcb->remote_port, 2);
+    f = (uint32_t)siphash24(s->tcp.isn_key, msg, 2 * alen + 4);
 
     m = (uint32_t)(clock_now_ns() / TCP_ISN_TICK_NS); /* wraps every ~4.77 h */
     return m + f;

@@ -21,7 +21,7 @@ void tcp_input_listen(struct inet_stack *s, struct tcp_pcb *l, const struct tcp_
         return;
     if (sg->flags & TH_ACK) {
         STAT_INC(s, tcp_drop_listen);
-        tcp_respond_rst(s, sg->src, sg->dst, sg->th, sg->len);
+        tcp_seg_rst(s, sg);
         return;
     }
     if (!(sg->flags & TH_SYN)) {
@@ -35,7 +35,7 @@ void tcp_input_listen(struct inet_stack *s, struct tcp_pcb *l, const struct tcp_
         if (s->tcp.params.syn_cookies) {
             l->cookie_sent_ns = clock_now_ns();
             l->cookies_sent = true;
-            tcp_syncookie_send(s, l, sg->dst, sg->th->dport, sg->src, sg->th->sport, sg->seq, &sg->o);
+            tcp_syncookie_send(s, l, sg);
             return;
         }
         STAT_INC(s, tcp_syn_drop_oldest);
@@ -54,14 +54,13 @@ void tcp_input_listen(struct inet_stack *s, struct tcp_pcb *l, const struct tcp_
     c->keep_cnt = l->keep_cnt;
     c->rcvbuf = l->rcvbuf;
     c->sndbuf = l->sndbuf;
-    c->local_ip = sg->dst;
-    tcp_port_share(c, sg->th->dport);
-    c->remote_ip = sg->src;
+    tcp_child_addrs(c, sg);
+    tcp_port_share(c, l, sg->th->dport);
     c->remote_port = sg->th->sport;
     c->irs = sg->seq;
     c->rcv_nxt = sg->seq + 1;
     c->rcv_adv = c->rcv_nxt;
-    c->iss = tcp_new_isn(s, c->local_ip, c->local_port, c->remote_ip, c->remote_port);
+    c->iss = tcp_new_isn(c);
     c->snd_una = c->snd_nxt = c->snd_max = c->iss;
     c->recover = c->sack_high = c->iss; /* RFC 6582 3.2 step 1 */
     tcp_negotiate(c, sg);
@@ -76,6 +75,18 @@ void tcp_input_listen(struct inet_stack *s, struct tcp_pcb *l, const struct tcp_
     /* Data on the SYN is not queued (no TCP Fast Open): only the SYN is
      * acknowledged and the peer sends it again. */
     tcp_output(c);
+}
+
+void tcp_child_addrs(struct tcp_pcb *c, const struct tcp_seg *sg)
+{
+    c->v6 = sg->v6;
+    if (sg->v6) {
+        c->local_ip6 = sg->dst6;
+        c->remote_ip6 = sg->src6;
+    } else {
+        c->local_ip = sg->dst;
+        c->remote_ip = sg->src;
+    }
 }
 
 /* Could this segment be the ACK of a SYN cookie? Only a bare ACK (no SYN,

@@ -276,7 +276,7 @@ uint32_t tcp_opts_write(struct tcp_pcb *pcb, uint8_t *buf, uint8_t flags, uint64
     if (flags & TH_SYN) {
         *p++ = TCPOPT_MSS;
         *p++ = TCPOLEN_MSS;
-        p = put_be16(p, (uint16_t)MIN(tcp_mss_local(pcb->stack), UINT16_MAX));
+        p = put_be16(p, (uint16_t)MIN(tcp_mss_local_pcb(pcb), UINT16_MAX));
         if (pcb->ts_ok) {
             if (pcb->sack_ok) {
                 *p++ = TCPOPT_SACK_OK;

@@ -112,7 +112,7 @@ static int tcp_xmit(struct tcp_pcb *pcb, uint32_t seq, uint32_t len, uint8_t fla
     if (tso_seg) {
         d->flags |= DBUF_F_TX_TSO;
         d->meta32 = tso_seg;
-    } else if (!(s->offloads & NETDEV_OFF_TCP_CSUM)) {
+    } else if (!(s->offloads & NETDEV_OFF_TCP_CSUM) && !pcb->v6) {
         struct csum c;
         csum_init(&c);
         csum_add_pseudo(&c, pcb->local_ip, pcb->remote_ip, IPV4_PROTO_TCP, (uint16_t)dbuf_chain_len(d));
@@ -136,6 +136,8 @@ static int tcp_xmit(struct tcp_pcb *pcb, uint32_t seq, uint32_t len, uint8_t fla
         STAT_INC(s, tcp_tx_tso);
         s->stats.tcp_tx_tso_segs += (len + tso_seg - 1) / tso_seg;
     }
+    if (pcb->v6)
+        return tcp6_output(pcb, d, th);
     return ipv4_output_via(s, d, pcb->remote_ip, IPV4_PROTO_TCP, &pcb->route) ? -1 : 0;
 }
 
@@ -236,8 +238,8 @@ static uint32_t tcp_tso_len(const struct tcp_pcb *pcb, uint32_t avail, uint32_t 
     const struct inet_stack *s = pcb->stack;
     uint32_t max, len;
 
-    if (!(s->offloads & NETDEV_OFF_TCP_TSO) || avail <= seg_max || pcb->snd_nxt != pcb->snd_max || pcb->in_recovery ||
-        pcb->dupacks > 0 || (pcb->state != TCPS_ESTABLISHED && pcb->state != TCPS_CLOSE_WAIT))
+    if (!(s->offloads & NETDEV_OFF_TCP_TSO) || pcb->v6 || avail <= seg_max || pcb->snd_nxt != pcb->snd_max ||
+        pcb->in_recovery || pcb->dupacks > 0 || (pcb->state != TCPS_ESTABLISHED && pcb->state != TCPS_CLOSE_WAIT))
         return 0;
     max = MIN(s->dev->tso_max_len, TCP_TSO_PAYLOAD_MAX) / seg_max;
     max = MIN(max, s->dev->tso_max_segs) * seg_max;
@@ -379,18 +381,8 @@ void tcp_txwait_wake(struct inet_stack *s)
     }
 }
 
-void tcp_respond_rst(struct inet_stack *s, uint32_t src, uint32_t dst, const struct tcp_hdr *th, uint32_t seg_len)
+void tcp_rst_fill(struct tcp_hdr *r, const struct tcp_hdr *th, uint32_t seg_len)
 {
-    struct tcp_hdr *r;
-    struct dbuf *d;
-    struct csum c;
-
-    if (th->flags & TH_RST)
-        return; /* never answer a reset */
-    d = inet_alloc_hdr(s);
-    if (!d)
-        return;
-    r = dbuf_append(d, TCP_HLEN);
     memset(r, 0, TCP_HLEN);
     r->sport = th->dport;
     r->dport = th->sport;
@@ -403,6 +395,21 @@ void tcp_respond_rst(struct inet_stack *s, uint32_t src, uint32_t dst, const str
         r->ack = htonl(ntohl(th->seq) + seg_len);
         r->flags = TH_RST | TH_ACK;
     }
+}
+
+void tcp_respond_rst(struct inet_stack *s, uint32_t src, uint32_t dst, const struct tcp_hdr *th, uint32_t seg_len)
+{
+    struct tcp_hdr *r;
+    struct dbuf *d;
+    struct csum c;
+
+    if (th->flags & TH_RST)
+        return; /* never answer a reset */
+    d = inet_alloc_hdr(s);
+    if (!d)
+        return;
+    r = dbuf_append(d, TCP_HLEN);
+    tcp_rst_fill(r, th, seg_len);
     csum_init(&c);
     csum_add_pseudo(&c, dst, src, IPV4_PROTO_TCP, TCP_HLEN);
     csum_add(&c, r, TCP_HLEN);

@@ -93,13 +93,11 @@ static void tcp_port_take(struct tcp_pcb *pcb, uint16_t port, bool excl)
     }
 }
 
-void tcp_port_share(struct tcp_pcb *child, uint16_t port)
+void tcp_port_share(struct tcp_pcb *child, const struct tcp_pcb *l, uint16_t port)
 {
-    /* The listener this SYN found (the same lookup as the caller's): its
-     * SO_REUSEADDR is the child's, as Linux's sk_clone copies sk_reuse, so
-     * the connections of a closed listener let it rebind (tcp_bind). */
-    const struct tcp_pcb *l = tcp_lookup_listener(child->stack, child->local_ip, port);
-
+    /* The listener this SYN found: its SO_REUSEADDR is the child's, as
+     * Linux's sk_clone copies sk_reuse, so the connections of a closed
+     * listener let it rebind (tcp_bind). */
     child->reuseaddr = l && l->reuseaddr;
     tcp_port_take(child, port, false);
 }
@@ -129,6 +127,15 @@ void tcp_port_release(struct tcp_pcb *pcb)
  * flag as it is now. A scan of the port's bucket, on the control path of a
  * bind or a listen only.
  */
+/* Whether two holders' address families overlap: an IPv4 socket and an
+ * IPV6_V6ONLY one do not (Linux's ipv6_only_sock rule); the rest do. */
+static bool tcp_families_overlap(const struct tcp_pcb *a, const struct tcp_pcb *b)
+{
+    if (a->v6 == b->v6)
+        return true;
+    return !(a->v6 ? a->v6only : b->v6only);
+}
+
 bool tcp_port_conflict(const struct tcp_pcb *pcb, uint16_t port)
 {
     struct tcp_table *t = &pcb->stack->tcp;
@@ -136,7 +143,8 @@ bool tcp_port_conflict(const struct tcp_pcb *pcb, uint16_t port)
 
     for (const struct list_node *n = head->next; n != head; n = n->next) {
         const struct tcp_pcb *h = container_of(n, struct tcp_pcb, port_link);
-        if (h != pcb && h->local_port == port && (!pcb->reuseaddr || !h->reuseaddr || h->state == TCPS_LISTEN))
+        if (h != pcb && h->local_port == port && tcp_families_overlap(pcb, h) &&
+            (!pcb->reuseaddr || !h->reuseaddr || h->state == TCPS_LISTEN))
             return true;
     }
     return false;
@@ -190,18 +198,30 @@ static bool tcp_time_wait_reusable(const struct tcp_pcb *tw)
            clock_now_ns() - tw->ts_recent_age_ns >= 1000000000ull;
 }
 
-int tcp_connect_tuple(struct tcp_pcb *pcb, uint32_t rip, uint16_t rport)
+/* The connection that holds the 4-tuple @pcb would take with @port. */
+static struct tcp_pcb *tcp_tuple_holder(struct tcp_pcb *pcb, uint16_t port, uint32_t rip, const struct in6_addr *rip6,
+                                        uint16_t rport)
+{
+    struct inet_stack *s = pcb->stack;
+
+    if (rip6)
+        return tcp_lookup6(s, &pcb->local_ip6, port, rip6, rport);
+    return tcp_lookup(s, s->ip, port, rip, rport);
+}
+
+int tcp_connect_tuple(struct tcp_pcb *pcb, uint32_t rip, const struct in6_addr *rip6, uint16_t rport)
 {
     struct inet_stack *s = pcb->stack;
     struct tcp_table *t = &s->tcp;
-    uint8_t msg[10];
+    uint8_t msg[34];
+    size_t n;
     uint64_t h;
     uint32_t offset, idx;
     struct tcp_pcb *old;
 
     if (pcb->local_port) {
         /* Bound already: the 4-tuple must be free, or reusable. */
-        old = tcp_lookup(s, s->ip, pcb->local_port, rip, rport);
+        old = tcp_tuple_holder(pcb, pcb->local_port, rip, rip6, rport);
         if (!old)
             return 0;
         if (!tcp_time_wait_reusable(old))
@@ -213,10 +233,17 @@ int tcp_connect_tuple(struct tcp_pcb *pcb, uint32_t rip, uint16_t rport)
     /* RFC 6056 3.3.4: offset = F(local, remote, secret), a perturbation
      * table indexed by G(...) moves on with each use, so one destination
      * gets successive ports while different ones start apart. */
-    memcpy(msg, &s->ip, 4);
-    memcpy(msg + 4, &rip, 4);
-    memcpy(msg + 8, &rport, 2);
-    h = siphash24(t->port_key, msg, sizeof(msg));
+    if (rip6) {
+        memcpy(msg, &pcb->local_ip6, 16);
+        memcpy(msg + 16, rip6, 16);
+        n = 32;
+    } else {
+        memcpy(msg, &s->ip, 4);
+        memcpy(msg + 4, &rip, 4);
+        n = 8;
+    }
+    memcpy(msg + n, &rport, 2);
+    h = siphash24(t->port_key, msg, n + 2);
     offset = (uint32_t)h;
     idx = (uint32_t)(h >> 32) % TCP_PORT_PERTURB;
     for (uint32_t i = 0; i < TCP_EPHEMERAL_NUM; i++) {
@@ -224,7 +251,7 @@ int tcp_connect_tuple(struct tcp_pcb *pcb, uint32_t rip, uint16_t rport)
         uint16_t port = htons((uint16_t)p);
         if (t->port_excl[p])
             continue;
-        old = t->port_users[p] ? tcp_lookup(s, s->ip, port, rip, rport) : NULL;
+        old = t->port_users[p] ? tcp_tuple_holder(pcb, port, rip, rip6, rport) : NULL;
         if (old && !tcp_time_wait_reusable(old))
             continue;
         if (old) {

@@ -121,7 +121,12 @@ static uint32_t tcp_hash(uint16_t lport, uint32_t rip, uint16_t rport)
     return (h >> 16) & (TCP_HASH_BUCKETS - 1);
 }
 
-static struct list_node *tcp_listen_bucket(struct tcp_table *t, uint16_t lport)
+struct list_node *tcp_conn_bucket(struct tcp_table *t, uint16_t lport, uint32_t rip, uint16_t rport)
+{
+    return &t->conns[tcp_hash(lport, rip, rport)];
+}
+
+struct list_node *tcp_listen_bucket(struct tcp_table *t, uint16_t lport)
 {
     return &t->listeners[ntohs(lport) & (ARRAY_SIZE(t->listeners) - 1)];
 }
@@ -135,7 +140,9 @@ void tcp_hash_insert(struct tcp_pcb *pcb)
     if (pcb->state == TCPS_LISTEN)
         list_add_tail(tcp_listen_bucket(t, pcb->local_port), &pcb->link);
     else
-        list_add_tail(&t->conns[tcp_hash(pcb->local_port, pcb->remote_ip, pcb->remote_port)], &pcb->link);
+        list_add_tail(tcp_conn_bucket(t, pcb->local_port, pcb->v6 ? tcp_addr6_fold(&pcb->remote_ip6) : pcb->remote_ip,
+                                      pcb->remote_port),
+                      &pcb->link);
 }
 
 struct tcp_pcb *tcp_lookup(struct inet_stack *s, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport)
@@ -160,9 +167,13 @@ struct tcp_pcb *tcp_lookup_listener(struct inet_stack *s, uint32_t lip, uint16_t
         struct tcp_pcb *p = list_entry(pos, struct tcp_pcb, link);
         if (p->local_port != lport)
             continue;
-        if (p->local_ip == lip)
+        /* An IPv6 listener takes IPv4 too when bound to :: without
+         * IPV6_V6ONLY (dual stack); its local_ip is 0 then: a wildcard. */
+        if (p->v6 && (p->v6only || !IN6_IS_ADDR_UNSPECIFIED(&p->local_ip6)))
+            continue;
+        if (p->local_ip == lip && !p->v6)
             return p;
-        if (p->local_ip == 0)
+        if (p->local_ip == 0 && (!any || any->v6)) /* an IPv4 wildcard before a dual-stack one */
             any = p;
     }
     return any;
@@ -185,6 +196,10 @@ struct tcp_pcb *tcp_pcb_new(struct inet_stack *s, void *owner, tcp_upcall_fn upc
     list_init(&pcb->txwait_link);
     list_init(&pcb->rxready_link);
     pcb->route = NULL;
+    pcb->route6 = NULL;
+    pcb->v6 = pcb->v6only = false;
+    memset(&pcb->local_ip6, 0, sizeof(pcb->local_ip6));
+    memset(&pcb->remote_ip6, 0, sizeof(pcb->remote_ip6));
     list_init(&pcb->syn_q);
     list_init(&pcb->accept_q);
     pcb->rcvbuf = p->rcvbuf;
@@ -227,7 +242,7 @@ uint32_t tcp_mss_local(const struct inet_stack *s)
 
 void tcp_mss_set(struct tcp_pcb *pcb, uint32_t peer_mss)
 {
-    uint32_t mss = tcp_mss_local(pcb->stack);
+    uint32_t mss = tcp_mss_local_pcb(pcb);
 
     pcb->peer_mss = (uint16_t)(peer_mss ? peer_mss : TCP_DEFAULT_MSS);
     if (pcb->peer_mss < mss)
@@ -272,6 +287,14 @@ struct tcp_pcb *tcp_accept(struct tcp_pcb *listener, void *owner, tcp_upcall_fn 
 
 int tcp_connect(struct tcp_pcb *pcb, uint32_t ip, uint16_t port)
 {
+    if (pcb->v6)
+        return EAFNOSUPPORT; /* the libOS maps an IPv4 peer of an IPv6 socket (tcp_connect6) */
+    return tcp_connect_v(pcb, ip, NULL, NULL, port);
+}
+
+int tcp_connect_v(struct tcp_pcb *pcb, uint32_t ip, const struct in6_addr *src6, const struct in6_addr *dst6,
+                  uint16_t port)
+{
     struct inet_stack *s = pcb->stack;
     int ret;
 
@@ -281,17 +304,23 @@ int tcp_connect(struct tcp_pcb *pcb, uint32_t ip, uint16_t port)
         return pcb->state == TCPS_LISTEN ? EINVAL : EISCONN;
     if (pcb->err)
         return EINVAL; /* a failed connect leaves the socket unusable, as POSIX */
-    if ((ret = tcp_connect_tuple(pcb, ip, port)) != 0)
+    if (dst6) {
+        pcb->local_ip6 = *src6; /* the tuple's, for tcp_connect_tuple */
+        pcb->remote_ip6 = *dst6;
+    }
+    if ((ret = tcp_connect_tuple(pcb, ip, dst6, port)) != 0)
         return ret;
-    pcb->local_ip = s->ip;
-    pcb->remote_ip = ip;
+    if (!dst6) {
+        pcb->local_ip = s->ip;
+        pcb->remote_ip = ip;
+    }
     pcb->remote_port = port;
-    pcb->iss = tcp_new_isn(s, pcb->local_ip, pcb->local_port, ip, port);
+    pcb->iss = tcp_new_isn(pcb);
     pcb->snd_una = pcb->snd_nxt = pcb->snd_max = pcb->iss;
     pcb->recover = pcb->sack_high = pcb->iss; /* RFC 6582 3.2 step 1 */
     /* Our window scale from the receive buffer (RFC 7323 2.2). */
     pcb->rcv_wscale = MAX(pcb->rcv_wscale, tcp_rcv_wscale_for(pcb->rcvbuf));
-    pcb->mss = (uint16_t)tcp_mss_local(s); /* until the SYN-ACK says more (tcp_mss_set) */
+    pcb->mss = (uint16_t)tcp_mss_local_pcb(pcb); /* until the SYN-ACK says more (tcp_mss_set) */
     pcb->cc->init(pcb);
     pcb->state = TCPS_SYN_SENT;
     tcp_hash_insert(pcb);

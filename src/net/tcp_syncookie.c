@@ -17,6 +17,7 @@
  * without window scaling and SACK, which the SYN-ACK does not offer.
  */
 #include "net/tcp.h"
+#include "net/tcp_input.h"
 
 #include "core/clock.h"
 #include "net/siphash.h"
@@ -34,19 +35,28 @@
 
 static const uint16_t cookie_mss[8] = {536, 1200, 1300, 1400, 1440, 1452, 1460, 8960};
 
-static uint32_t cookie_hash(const struct inet_stack *s, char domain, uint32_t saddr, uint32_t daddr, uint16_t sport,
-                            uint16_t dport, uint32_t a, uint32_t b)
+/* Over the segment's whole addresses (16 bytes each for IPv6), its ports,
+ * and @a, @b. */
+static uint32_t cookie_hash(const struct inet_stack *s, char domain, const struct tcp_seg *sg, uint32_t a, uint32_t b)
 {
-    uint8_t msg[21];
+    uint8_t msg[45];
+    size_t n = 0;
 
-    msg[0] = (uint8_t)domain;
-    memcpy(msg + 1, &saddr, 4);
-    memcpy(msg + 5, &daddr, 4);
-    memcpy(msg + 9, &sport, 2);
-    memcpy(msg + 11, &dport, 2);
-    memcpy(msg + 13, &a, 4);
-    memcpy(msg + 17, &b, 4);
-    return (uint32_t)siphash24(s->tcp.isn_key, msg, sizeof(msg));
+    msg[n++] = (uint8_t)domain;
+    if (sg->v6) {
+        memcpy(msg + n, &sg->src6, 16);
+        memcpy(msg + n + 16, &sg->dst6, 16);
+        n += 32;
+    } else {
+        memcpy(msg + n, &sg->src, 4);
+        memcpy(msg + n + 4, &sg->dst, 4);
+        n += 8;
+    }
+    memcpy(msg + n, &sg->th->sport, 2);
+    memcpy(msg + n + 2, &sg->th->dport, 2);
+    memcpy(msg + n + 4, &a, 4);
+    memcpy(msg + n + 8, &b, 4);
+    return (uint32_t)siphash24(s->tcp.isn_key, msg, n + 12);
 }
 
 static uint32_t cookie_period(void)
@@ -54,20 +64,21 @@ static uint32_t cookie_period(void)
     return (uint32_t)(clock_now_ns() / COOKIE_PERIOD_NS) & 31;
 }
 
-/* The cookie for a SYN from @rip:@rport (peer ISN @irs) to @lip:@lport. */
-static uint32_t cookie_make(const struct inet_stack *s, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport,
-                            uint32_t irs, uint32_t t, uint32_t mss_idx)
+/* The cookie for a SYN (or its ACK) @sg of the connection, peer ISN @irs. */
+static uint32_t cookie_make(const struct inet_stack *s, const struct tcp_seg *sg, uint32_t irs, uint32_t t,
+                            uint32_t mss_idx)
 {
-    uint32_t h1 = cookie_hash(s, 'A', rip, lip, rport, lport, 0, 0);
-    uint32_t h2 = cookie_hash(s, 'B', rip, lip, rport, lport, irs, t << 3 | mss_idx);
+    uint32_t h1 = cookie_hash(s, 'A', sg, 0, 0);
+    uint32_t h2 = cookie_hash(s, 'B', sg, irs, t << 3 | mss_idx);
 
     return h1 + (t << 27 | mss_idx << 24 | (h2 & 0xffffff));
 }
 
-void tcp_syncookie_send(struct inet_stack *s, const struct tcp_pcb *l, uint32_t lip, uint16_t lport, uint32_t rip,
-                        uint16_t rport, uint32_t irs, const struct tcp_opts *o)
+void tcp_syncookie_send(struct inet_stack *s, const struct tcp_pcb *l, const struct tcp_seg *sg)
 {
     const struct tcp_params *p = &s->tcp.params;
+    const struct tcp_opts *o = &sg->o;
+    uint32_t irs = sg->seq;
     struct tcp_pcb tmp;
     uint32_t mss_idx = 0, peer_mss = o->mss ? o->mss : TCP_DEFAULT_MSS;
 
@@ -79,10 +90,9 @@ void tcp_syncookie_send(struct inet_stack *s, const struct tcp_pcb *l, uint32_t 
     memset(&tmp, 0, sizeof(tmp));
     tmp.stack = s;
     tmp.state = TCPS_SYN_RECEIVED;
-    tmp.local_ip = lip;
-    tmp.local_port = lport;
-    tmp.remote_ip = rip;
-    tmp.remote_port = rport;
+    tcp_child_addrs(&tmp, sg);
+    tmp.local_port = sg->th->dport;
+    tmp.remote_port = sg->th->sport;
     tmp.rcvbuf = l->rcvbuf;
     tmp.irs = irs;
     tmp.rcv_nxt = irs + 1;
@@ -102,24 +112,25 @@ void tcp_syncookie_send(struct inet_stack *s, const struct tcp_pcb *l, uint32_t 
         tmp.ts_recent = o->tsval;
         tmp.syn_tsval = ts;
     }
-    tmp.iss = cookie_make(s, lip, lport, rip, rport, irs, cookie_period(), mss_idx);
+    tmp.iss = cookie_make(s, sg, irs, cookie_period(), mss_idx);
     tmp.snd_una = tmp.snd_nxt = tmp.snd_max = tmp.iss;
     STAT_INC(s, tcp_syncookies_sent);
     tcp_send_ctl(&tmp, TH_SYN | TH_ACK, tmp.iss);
 }
 
-struct tcp_pcb *tcp_syncookie_check(struct inet_stack *s, struct tcp_pcb *l, uint32_t lip, uint16_t lport, uint32_t rip,
-                                    uint16_t rport, uint32_t seq, uint32_t ack, uint32_t wnd, const struct tcp_opts *o)
+struct tcp_pcb *tcp_syncookie_check(struct inet_stack *s, struct tcp_pcb *l, const struct tcp_seg *sg)
 {
     const struct tcp_params *p = &s->tcp.params;
+    const struct tcp_opts *o = &sg->o;
+    uint32_t seq = sg->seq, ack = sg->ack, wnd = sg->wnd;
     uint32_t irs = seq - 1, iss = ack - 1, t, mss_idx, age;
-    uint32_t v = iss - cookie_hash(s, 'A', rip, lip, rport, lport, 0, 0);
+    uint32_t v = iss - cookie_hash(s, 'A', sg, 0, 0);
     struct tcp_pcb *c;
 
     t = v >> 27;
     mss_idx = (v >> 24) & 7;
     age = (cookie_period() - t) & 31;
-    if (age > COOKIE_MAX_AGE || cookie_make(s, lip, lport, rip, rport, irs, t, mss_idx) != iss) {
+    if (age > COOKIE_MAX_AGE || cookie_make(s, sg, irs, t, mss_idx) != iss) {
         STAT_INC(s, tcp_syncookies_failed);
         return NULL;
     }
@@ -133,10 +144,9 @@ struct tcp_pcb *tcp_syncookie_check(struct inet_stack *s, struct tcp_pcb *l, uin
     c->keep_cnt = l->keep_cnt;
     c->rcvbuf = l->rcvbuf;
     c->sndbuf = l->sndbuf;
-    c->local_ip = lip;
-    tcp_port_share(c, lport);
-    c->remote_ip = rip;
-    c->remote_port = rport;
+    tcp_child_addrs(c, sg);
+    tcp_port_share(c, l, sg->th->dport);
+    c->remote_port = sg->th->sport;
     c->irs = irs;
     c->rcv_nxt = seq;
     c->rcv_adv = seq + MIN(c->rcvbuf, TCP_MAXWIN); /* what the SYN-ACK offered (unscaled) */

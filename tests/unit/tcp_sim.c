@@ -12,6 +12,8 @@
 
 const uint8_t tcp_sim_mac_a[6] = {0x02, 0, 0, 0, 0, 0xa};
 const uint8_t tcp_sim_mac_b[6] = {0x02, 0, 0, 0, 0, 0xb};
+const struct in6_addr tcp_sim_ip6_a = {.s6_addr = {0x20, 0x01, 0x0d, 0xb8, [15] = 1}};
+const struct in6_addr tcp_sim_ip6_b = {.s6_addr = {0x20, 0x01, 0x0d, 0xb8, [15] = 2}};
 
 void tcp_sim_start(struct tcp_sim *s, const struct fault_params *f, const struct inet_params *p, uint32_t mtu,
                    tcp_sim_wrap_fn wrap, void *wrap_arg)
@@ -33,9 +35,12 @@ void tcp_sim_start(struct tcp_sim *s, const struct fault_params *f, const struct
     }
     if (!ip.tcp.isn_key_seed)
         ip.tcp.isn_key_seed = f->seed | 1; /* the same sequence numbers every run */
+    ip.ip6_dad_transmits = 0;              /* usable at once; nothing sent until used */
     ip.ip = inet_addr("10.0.0.1");
+    ip.ip6 = &tcp_sim_ip6_a;
     assert_int_equal(inet_stack_init(&s->a, pa, &s->mem, &ip), 0);
     ip.ip = inet_addr("10.0.0.2");
+    ip.ip6 = &tcp_sim_ip6_b;
     assert_int_equal(inet_stack_init(&s->b, pb, &s->mem, &ip), 0);
     arp_add_static(&s->a, inet_addr("10.0.0.2"), tcp_sim_mac_b);
     arp_add_static(&s->b, inet_addr("10.0.0.1"), tcp_sim_mac_a);

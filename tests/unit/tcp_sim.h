@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tcp_sim.h: two inetstacks, A (10.0.0.1) and B (10.0.0.2), over a simlink
+ * tcp_sim.h: two inetstacks, A (10.0.0.1, 2001:db8::1) and B (10.0.0.2,
+ * 2001:db8::2), over a simlink
  * in virtual time, for the TCP tests that drive tcp_* directly
  * (test_tcp_rx_path, test_tcp_timer, test_tcp_tso). A test may put a
  * device of its own in front of either port (a frame tap, a segmenting
@@ -22,6 +23,8 @@
 #define US 1000ull
 
 extern const uint8_t tcp_sim_mac_a[6], tcp_sim_mac_b[6];
+/* Their IPv6 addresses, 2001:db8::1 and 2001:db8::2 (resolved by ND). */
+extern const struct in6_addr tcp_sim_ip6_a, tcp_sim_ip6_b;
 
 struct tcp_sim {
     struct mem mem;

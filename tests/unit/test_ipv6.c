@@ -275,7 +275,8 @@ static void test_ipv6_hop_limit_zero_accepted(void **state)
     expect_echo_answered(c, &p);
 }
 
-/* TCP and UDP wait for their hooks: counted, dropped. */
+/* The upper layers get their packets: 8 bytes are no TCP header (TCP's
+ * counter); UDP waits for its hook; no next header is counted, dropped. */
 static void test_ipv6_upper_hooks_drop(void **state)
 {
     struct ctx *c = *state;
@@ -283,7 +284,7 @@ static void test_ipv6_upper_hooks_drop(void **state)
     struct pkt p;
 
     mk_ipv6(&p, my_mac, &peer, &me, IPV6_NH_TCP, 64, echo_body, 8);
-    expect_drop(c, &p, "ip6_drop_proto");
+    expect_drop(c, &p, "tcp_drop_runt");
     mk_ipv6(&p, my_mac, &peer, &me, IPV6_NH_UDP, 64, echo_body, 8);
     expect_drop(c, &p, "ip6_drop_proto");
     mk_ipv6(&p, my_mac, &peer, &me, IPV6_NH_NONE, 64, echo_body, 8);

@@ -876,11 +876,48 @@ static int isn_teardown(void **state)
 #define LPORT 0x5000 /* 80 */
 #define RPORT 0x39c3 /* 50,000 */
 
+/* tcp_new_isn for an IPv4 4-tuple (it takes a pcb). */
+static uint32_t isn4(struct inet_stack *s, uint32_t lip, uint16_t lport, uint32_t rip, uint16_t rport)
+{
+    struct tcp_pcb pcb;
+
+    memset(&pcb, 0, sizeof(pcb));
+    pcb.stack = s;
+    pcb.local_ip = lip;
+    pcb.local_port = lport;
+    pcb.remote_ip = rip;
+    pcb.remote_port = rport;
+    return tcp_new_isn(&pcb);
+}
+
+/* IPv6: the whole addresses go into the hash. Two peers whose addresses
+ * fold to the same 32 bits (the hash buckets' fold) get different ISNs: an
+ * attacker choosing such an address learns nothing of another's ISN. */
+static void test_isn_ipv6_whole_address(void **state)
+{
+    struct inet_stack *s = *state;
+    struct tcp_pcb a, b;
+
+    memset(&a, 0, sizeof(a));
+    a.stack = s;
+    a.v6 = true;
+    inet_pton(AF_INET6, "2001:db8::1", &a.local_ip6);
+    inet_pton(AF_INET6, "2001:db8:0:0:1:2:3:4", &a.remote_ip6);
+    a.local_port = LPORT;
+    a.remote_port = RPORT;
+    b = a;
+    inet_pton(AF_INET6, "2001:db8:0:0:3:4:1:2", &b.remote_ip6); /* words swapped */
+    assert_int_equal(tcp_addr6_fold(&a.remote_ip6), tcp_addr6_fold(&b.remote_ip6));
+    assert_int_equal(tcp_new_isn(&a), tcp_new_isn(&a));
+    assert_int_not_equal(tcp_new_isn(&a), tcp_new_isn(&b));
+    assert_int_not_equal(tcp_new_isn(&a), isn4(s, LIP, LPORT, RIP, RPORT));
+}
+
 static void test_isn_same_tuple(void **state)
 {
     struct inet_stack *s = *state;
 
-    assert_int_equal(tcp_new_isn(s, LIP, LPORT, RIP, RPORT), tcp_new_isn(s, LIP, LPORT, RIP, RPORT));
+    assert_int_equal(isn4(s, LIP, LPORT, RIP, RPORT), isn4(s, LIP, LPORT, RIP, RPORT));
 }
 
 static void test_isn_different_tuples(void **state)
@@ -888,13 +925,13 @@ static void test_isn_different_tuples(void **state)
     struct inet_stack *s = *state;
     uint32_t isn[7];
 
-    isn[0] = tcp_new_isn(s, LIP, LPORT, RIP, RPORT);
-    isn[1] = tcp_new_isn(s, LIP + 1, LPORT, RIP, RPORT);
-    isn[2] = tcp_new_isn(s, LIP, LPORT + 1, RIP, RPORT);
-    isn[3] = tcp_new_isn(s, LIP, LPORT, RIP + 1, RPORT);
-    isn[4] = tcp_new_isn(s, LIP, LPORT, RIP, RPORT + 1);
-    isn[5] = tcp_new_isn(s, RIP, RPORT, LIP, LPORT); /* the other direction */
-    isn[6] = tcp_new_isn(s, RIP, LPORT, LIP, RPORT); /* addresses swapped */
+    isn[0] = isn4(s, LIP, LPORT, RIP, RPORT);
+    isn[1] = isn4(s, LIP + 1, LPORT, RIP, RPORT);
+    isn[2] = isn4(s, LIP, LPORT + 1, RIP, RPORT);
+    isn[3] = isn4(s, LIP, LPORT, RIP + 1, RPORT);
+    isn[4] = isn4(s, LIP, LPORT, RIP, RPORT + 1);
+    isn[5] = isn4(s, RIP, RPORT, LIP, LPORT); /* the other direction */
+    isn[6] = isn4(s, RIP, LPORT, LIP, RPORT); /* addresses swapped */
     for (int i = 0; i < 7; i++)
         for (int j = 0; j < i; j++)
             assert_int_not_equal(isn[i], isn[j]);
@@ -907,7 +944,7 @@ static void test_isn_different_tuples(void **state)
         uint32_t *v = malloc(N * sizeof(*v));
         assert_non_null(v);
         for (int i = 0; i < N; i++)
-            v[i] = tcp_new_isn(s, LIP, LPORT, RIP, (uint16_t)(1024 + i));
+            v[i] = isn4(s, LIP, LPORT, RIP, (uint16_t)(1024 + i));
         for (int i = 0; i < N; i++)
             for (int j = 0; j < i; j++)
                 assert_int_not_equal(v[i], v[j]);
@@ -919,29 +956,29 @@ static void test_isn_different_tuples(void **state)
 static void test_isn_key(void **state)
 {
     struct inet_stack *s = *state;
-    uint32_t a = tcp_new_isn(s, LIP, LPORT, RIP, RPORT);
+    uint32_t a = isn4(s, LIP, LPORT, RIP, RPORT);
 
     s->tcp.isn_key[7] ^= 1;
-    assert_int_not_equal(tcp_new_isn(s, LIP, LPORT, RIP, RPORT), a);
+    assert_int_not_equal(isn4(s, LIP, LPORT, RIP, RPORT), a);
 }
 
 /* M ticks every 4 us: one tick moves the ISN by exactly one. */
 static void test_isn_clock(void **state)
 {
     struct inet_stack *s = *state;
-    uint32_t isn0 = tcp_new_isn(s, LIP, LPORT, RIP, RPORT);
+    uint32_t isn0 = isn4(s, LIP, LPORT, RIP, RPORT);
 
     clock_advance(3999);
-    assert_int_equal(tcp_new_isn(s, LIP, LPORT, RIP, RPORT), isn0);
+    assert_int_equal(isn4(s, LIP, LPORT, RIP, RPORT), isn0);
     clock_advance(1);
-    assert_int_equal(tcp_new_isn(s, LIP, LPORT, RIP, RPORT), isn0 + 1);
+    assert_int_equal(isn4(s, LIP, LPORT, RIP, RPORT), isn0 + 1);
     for (uint32_t k = 2; k < 1000; k++) {
         clock_advance(4000);
-        assert_int_equal(tcp_new_isn(s, LIP, LPORT, RIP, RPORT), isn0 + k);
+        assert_int_equal(isn4(s, LIP, LPORT, RIP, RPORT), isn0 + k);
     }
     /* One second: 250,000 ticks. */
     clock_advance(1000000000ull);
-    assert_int_equal(tcp_new_isn(s, LIP, LPORT, RIP, RPORT), isn0 + 999 + 250000);
+    assert_int_equal(isn4(s, LIP, LPORT, RIP, RPORT), isn0 + 999 + 250000);
 }
 
 /* The construction itself: ISN = now / 4 us + low 32 bits of SipHash-2-4 of
@@ -960,10 +997,10 @@ static void test_isn_construction(void **state)
     memcpy(msg + 10, &rport, 2);
     f = (uint32_t)siphash24(s->tcp.isn_key, msg, sizeof(msg));
     clock_advance(12345 * 4000ull + 17);
-    assert_int_equal(tcp_new_isn(s, LIP, LPORT, RIP, RPORT), (uint32_t)(clock_now_ns() / 4000) + f);
+    assert_int_equal(isn4(s, LIP, LPORT, RIP, RPORT), (uint32_t)(clock_now_ns() / 4000) + f);
     /* M wraps modulo 2^32 with the sequence space. */
     clock_set_virtual((1ull << 32) * 4000ull + 8000);
-    assert_int_equal(tcp_new_isn(s, LIP, LPORT, RIP, RPORT), 2 + f);
+    assert_int_equal(isn4(s, LIP, LPORT, RIP, RPORT), 2 + f);
 }
 
 static void test_isn_fixed(void **state)
@@ -972,12 +1009,12 @@ static void test_isn_fixed(void **state)
 
     s->tcp.params.use_fixed_isn = true;
     s->tcp.params.fixed_isn = 0xdeadbeef;
-    assert_int_equal(tcp_new_isn(s, LIP, LPORT, RIP, RPORT), 0xdeadbeef);
-    assert_int_equal(tcp_new_isn(s, RIP, RPORT, LIP, LPORT), 0xdeadbeef);
+    assert_int_equal(isn4(s, LIP, LPORT, RIP, RPORT), 0xdeadbeef);
+    assert_int_equal(isn4(s, RIP, RPORT, LIP, LPORT), 0xdeadbeef);
     clock_advance(1000000);
-    assert_int_equal(tcp_new_isn(s, LIP, LPORT, RIP, RPORT), 0xdeadbeef);
+    assert_int_equal(isn4(s, LIP, LPORT, RIP, RPORT), 0xdeadbeef);
     s->tcp.params.fixed_isn = 0;
-    assert_int_equal(tcp_new_isn(s, LIP, LPORT, RIP, RPORT), 0);
+    assert_int_equal(isn4(s, LIP, LPORT, RIP, RPORT), 0);
 }
 
 int main(void)
@@ -1011,6 +1048,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_write_sack_below_rcv_nxt, wfix_setup, wfix_teardown),
         cmocka_unit_test(test_siphash_reference),
         cmocka_unit_test_setup_teardown(test_isn_same_tuple, isn_setup, isn_teardown),
+        cmocka_unit_test_setup_teardown(test_isn_ipv6_whole_address, isn_setup, isn_teardown),
         cmocka_unit_test_setup_teardown(test_isn_different_tuples, isn_setup, isn_teardown),
         cmocka_unit_test_setup_teardown(test_isn_key, isn_setup, isn_teardown),
         cmocka_unit_test_setup_teardown(test_isn_clock, isn_setup, isn_teardown),
