@@ -410,6 +410,76 @@ tso_case() {
     fi
 }
 
+# ipv6_ping_case: Linux ping -6 over net_tap to catnip's global address
+# (demikernel.local_ipv6_addr fd00:98::2) and its link-local one (from the
+# port's MAC), after catnip's DAD. The tap's kernel end starts with the
+# port's own MAC, so it would make the same link-local address (and find
+# it taken by catnip's DAD answer): it gets another MAC, its IPv6 turned
+# off and on again. Linux's NS for catnip go to
+# the solicited-node group (multicast) and must reach the port.
+ipv6_ping_case() {
+    local name="net_tap, IPv6: Linux ping -6 to catnip's global and link-local addresses"
+    local slog=$tmp/ping6.server.log plog=$tmp/ping6.log spid ll why=''
+    local eal="demi -l $core_s --no-huge --no-pci --no-telemetry --no-shconf --log-level=warning --vdev=net_tap0,iface=dtap6"
+    if [ ! -d /proc/sys/net/ipv6 ] || ! command -v ping >/dev/null 2>&1; then
+        skip "$name" "needs the kernel's IPv6 and iputils-ping"
+        return
+    fi
+    ns_exec timeout "$limit" env LIBOS=catnip DEMI_DEMIKERNEL_LOCAL_IPV4_ADDR=10.98.0.2 \
+        DEMI_DEMIKERNEL_LOCAL_IPV6_ADDR=fd00:98::2 DEMI_LIBDEMI_LOG_LEVEL=info DEMI_DPDK_LINK_WAIT_MS=0 \
+        DEMI_DPDK_EAL_INIT="$eal" "$ex/tcp-echo" --server 10.98.0.2 7000 >"$slog" 2>&1 &
+    spid=$!
+    pids+=("$spid")
+    if ! wait_ready "$slog" "$spid"; then
+        kill "$spid" 2>/dev/null
+        wait "$spid"
+        not_ok "$name" "$(reason server $? "$slog") before listening" "$slog"
+        return
+    fi
+    for _ in $(seq 50); do
+        ns_exec ip link show dtap6 >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    # IPv6 off while the MAC changes: the link-local address is made anew
+    # from the new MAC when it comes back on.
+    if ! ns_exec sysctl -qw net.ipv6.conf.dtap6.disable_ipv6=1 ||
+        ! ns_exec ip link set dtap6 address 02:00:00:98:00:01 ||
+        ! ns_exec sysctl -qw net.ipv6.conf.dtap6.disable_ipv6=0 ||
+        ! ns_exec ip addr replace fd00:98::1/64 dev dtap6 nodad || ! ns_exec ip link set dtap6 up; then
+        kill "$spid" 2>/dev/null
+        wait "$spid"
+        not_ok "$name" "cannot configure dtap6" "$slog"
+        return
+    fi
+    # catnip's DAD: both addresses found unique (1 s each, at once); and
+    # Linux's own (its link-local address, the source of a ping to ours, is
+    # tentative until then).
+    for _ in $(seq 50); do
+        [ "$(grep -c 'unique on the link' "$slog")" -ge 2 ] &&
+            ns_exec ip -6 addr show dev dtap6 scope link | grep -q inet6 &&
+            ! ns_exec ip -6 addr show dev dtap6 tentative | grep -q inet6 && break
+        sleep 0.1
+    done
+    ll=$(sed -n 's/.*IPv6 address \(fe80::[0-9a-f:]*\) is unique on the link.*/\1/p' "$slog" | head -n 1)
+    if [ -z "$ll" ] || ! grep -q 'fd00:98::2 is unique on the link' "$slog"; then
+        why="no DAD result for both addresses in catnip's log"
+    elif ! ns_exec timeout 20 ping -6 -c 3 -i 0.2 -W 2 fd00:98::2 >"$plog" 2>&1 || ! grep -q '3 received' "$plog"; then
+        why="global: $(grep -m1 'packet loss' "$plog")"
+    elif ! ns_exec timeout 20 ping -6 -c 3 -i 0.2 -W 2 "$ll%dtap6" >>"$plog" 2>&1 ||
+        [ "$(grep -c '3 received' "$plog")" -ne 2 ]; then
+        why="link-local $ll: $(grep 'packet loss' "$plog" | tail -n 1)"
+    elif ! ns_exec ip -6 neigh show fd00:98::2 dev dtap6 | grep -q lladdr; then
+        why="Linux has no neighbor entry for fd00:98::2 (ND)"
+    fi
+    kill "$spid" 2>/dev/null
+    wait "$spid"
+    if [ -z "$why" ]; then
+        ok "$name ($ll; $(grep rtt "$plog" | head -n 1 | cut -d= -f2 | cut -d/ -f2) ms avg)"
+    else
+        not_ok "$name" "$why" "$plog" "$slog"
+    fi
+}
+
 if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null 2>&1; then
     skip "catnip over net_tap against Linux TCP" "needs root and iproute2"
     skip "catnip over net_af_packet against Linux TCP" "needs root and iproute2"
@@ -424,6 +494,7 @@ else
         linux_case "net_tap, TCP/UDP checksums offloaded" "net_tap0,iface=dtap0" dtap0 \
             DEMI_INETSTACK_CONFIG_TCP_CHECKSUM_OFFLOAD=true DEMI_INETSTACK_CONFIG_UDP_CHECKSUM_OFFLOAD=true
         tso_case
+        ipv6_ping_case
     else
         skip "catnip over net_tap against Linux TCP" "no /dev/net/tun"
     fi
