@@ -2,6 +2,7 @@
 #include "dev/scriptdev.h"
 
 #include "core/clock.h"
+#include "net/checksum.h"
 #include "net/proto.h"
 
 #include <arpa/inet.h>
@@ -82,6 +83,67 @@ static void sd_answer_arp(struct scriptdev *sd, const uint8_t *frame, uint32_t l
         dbuf_put(d);
 }
 
+/* An IPv6 Neighbor Solicitation or Advertisement (never a script's: ND is
+ * answered here, as ARP is). @frame is a whole IPv6 frame of @len bytes. */
+static bool sd_is_nd(const uint8_t *frame, uint32_t len)
+{
+    const struct ipv6_hdr *ip = (const struct ipv6_hdr *)(frame + ETH_HLEN);
+    const uint8_t *l4 = frame + ETH_HLEN + IPV6_HLEN;
+
+    return len >= ETH_HLEN + IPV6_HLEN + sizeof(struct nd_msg) && ip->next == IPV6_NH_ICMPV6 &&
+           (l4[0] == ND_NEIGHBOR_SOLICIT || l4[0] == ND_NEIGHBOR_ADVERT);
+}
+
+/* Answer a Neighbor Solicitation for anyone with the peer's MAC: a solicited
+ * NA from the target (RFC 4861 7.2.4), to the soliciting address. A DAD
+ * probe (from ::, RFC 4862 5.4.2) is not answered: the stack's addresses are
+ * unique on this link. */
+static void sd_answer_ns(struct scriptdev *sd, const uint8_t *frame)
+{
+    const struct ipv6_hdr *ns_ip = (const struct ipv6_hdr *)(frame + ETH_HLEN);
+    const struct nd_msg *ns = (const struct nd_msg *)(ns_ip + 1);
+    static const uint8_t unspec[16];
+    const uint32_t nalen = sizeof(struct nd_msg) + sizeof(struct nd_opt_lladdr);
+    struct ipv6_hdr *ip;
+    struct eth_hdr *eh;
+    struct nd_msg *na;
+    struct nd_opt_lladdr *o;
+    struct csum c;
+    struct dbuf *d;
+
+    if (ns->h.type != ND_NEIGHBOR_SOLICIT || memcmp(ns_ip->src, unspec, 16) == 0)
+        return;
+    d = mem_alloc(sd->mem, ETH_HLEN + IPV6_HLEN + nalen);
+    if (!d)
+        return;
+    eh = (struct eth_hdr *)d->data;
+    memcpy(eh->dst, frame + ETH_ALEN, ETH_ALEN);
+    memcpy(eh->src, peer_mac, ETH_ALEN);
+    eh->type = htons(ETH_TYPE_IPV6);
+    ip = (struct ipv6_hdr *)(eh + 1);
+    ip->vtc_flow = htonl(6u << 28);
+    ip->payload_len = htons((uint16_t)nalen);
+    ip->next = IPV6_NH_ICMPV6;
+    ip->hop_limit = ND_HOP_LIMIT;
+    memcpy(ip->src, ns->target, 16);
+    memcpy(ip->dst, ns_ip->src, 16);
+    na = (struct nd_msg *)(ip + 1);
+    memset(na, 0, sizeof(*na));
+    na->h.type = ND_NEIGHBOR_ADVERT;
+    na->h.data = htonl(ND_NA_FLAG_SOLICITED | ND_NA_FLAG_OVERRIDE);
+    memcpy(na->target, ns->target, 16);
+    o = (struct nd_opt_lladdr *)(na + 1);
+    o->type = ND_OPT_TARGET_LL;
+    o->len = 1;
+    memcpy(o->mac, peer_mac, ETH_ALEN);
+    csum_init(&c);
+    csum_add_pseudo6(&c, ip->src, ip->dst, IPV6_NH_ICMPV6, nalen);
+    csum_add(&c, na, nalen);
+    na->h.csum = csum_finish(&c);
+    if (sd_queue_rx(sd, d))
+        dbuf_put(d);
+}
+
 static uint16_t sd_tx_burst(struct netdev *dev, struct dbuf **frames, uint16_t n)
 {
     struct scriptdev *sd = sd_of(dev);
@@ -104,6 +166,11 @@ static uint16_t sd_tx_burst(struct netdev *dev, struct dbuf **frames, uint16_t n
         eh = (const struct eth_hdr *)copy->data;
         if (len >= ETH_HLEN && eh->type == htons(ETH_TYPE_ARP)) {
             sd_answer_arp(sd, copy->data, len);
+            dbuf_put(copy);
+            continue;
+        }
+        if (len >= ETH_HLEN && eh->type == htons(ETH_TYPE_IPV6) && sd_is_nd(copy->data, len)) {
+            sd_answer_ns(sd, copy->data);
             dbuf_put(copy);
             continue;
         }
@@ -157,7 +224,9 @@ int scriptdev_inject(struct netdev *dev, const void *pkt, size_t len)
     struct dbuf *d;
     int ret;
 
-    if (!pkt || len < IPV4_HLEN || len > 65535)
+    bool v6 = pkt && len > 0 && (((const uint8_t *)pkt)[0] >> 4) == 6;
+
+    if (!pkt || len < (v6 ? IPV6_HLEN : IPV4_HLEN) || len > 65535)
         return EINVAL;
     d = mem_alloc(sd->mem, (uint32_t)(ETH_HLEN + len));
     if (!d)
@@ -165,7 +234,7 @@ int scriptdev_inject(struct netdev *dev, const void *pkt, size_t len)
     eh = (struct eth_hdr *)d->data;
     memcpy(eh->dst, dev->mac, ETH_ALEN);
     memcpy(eh->src, peer_mac, ETH_ALEN);
-    eh->type = htons(ETH_TYPE_IPV4);
+    eh->type = htons(v6 ? ETH_TYPE_IPV6 : ETH_TYPE_IPV4);
     memcpy(eh + 1, pkt, len);
     ret = sd_queue_rx(sd, d);
     if (ret)

@@ -3,9 +3,10 @@
  * pktrun: a packetdrill-style runner for libdemi's TCP.
  *
  * Each script runs in a child process of its own (demi_init once per
- * process) on LIBOS=cattest: the runner plays the remote peer 192.0.2.1,
- * injects the segments the script writes as "<" lines and checks every
- * segment the stack sends against the script's ">" lines, in virtual time.
+ * process) on LIBOS=cattest: the runner plays the remote peer 192.0.2.1
+ * (2001:db8::1 in a script that starts with "ipv6"), injects the segments
+ * the script writes as "<" lines and checks every segment the stack sends
+ * against the script's ">" lines, in virtual time.
  * Scripts call the PDPIX API through a small syscall language. See
  * tests/pkt/README.md for the language.
  *
@@ -39,6 +40,10 @@
 #define SCRIPT_TIMEOUT_S 10
 #define PEER_ADDR "192.0.2.1"
 #define DEFAULT_LOCAL_ADDR "192.0.2.2"
+#define PEER_ADDR6 "2001:db8::1"
+#define DEFAULT_LOCAL_ADDR6 "2001:db8::2"
+#define IP6_HOPS 64                /* the stack's default hop limit (RFC 8200 allows any; ours is fixed) */
+#define DAD_WAIT_NS 10000000000ull /* DAD takes 1 s (one NS, RFC 4862); give up after 10 */
 #define DEFAULT_PEER_PORT 50000
 #define DEFAULT_LOCAL_PORT 8080
 #define DEFAULT_PEER_ISN 1000000u
@@ -187,6 +192,7 @@ static const struct {
     {"EHOSTUNREACH", EHOSTUNREACH},
     {"EMFILE", EMFILE},
     {"EPERM", EPERM},
+    {"EAFNOSUPPORT", EAFNOSUPPORT},
 };
 
 static const char *errname(int e)
@@ -282,6 +288,26 @@ static inline void put32(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)v;
 }
 
+/* The TCP checksum over the IPv6 pseudo-header (RFC 8200 8.1) and @tcp; 0
+ * when @tcp already holds a correct checksum. */
+static uint16_t tcp_csum6(const uint8_t *src, const uint8_t *dst, const uint8_t *tcp, size_t len)
+{
+    uint8_t ph[40];
+    uint32_t sum;
+
+    memcpy(ph, src, 16);
+    memcpy(ph + 16, dst, 16);
+    ph[32] = (uint8_t)(len >> 24);
+    ph[33] = (uint8_t)(len >> 16);
+    ph[34] = (uint8_t)(len >> 8);
+    ph[35] = (uint8_t)len;
+    ph[36] = ph[37] = ph[38] = 0;
+    ph[39] = IPPROTO_TCP;
+    sum = csum_add(0, ph, sizeof(ph));
+    sum = csum_add(sum, tcp, len);
+    return csum_fold(sum);
+}
+
 /* ---- TCP flags and options ---------------------------------------------- */
 
 #define F_FIN 0x01
@@ -335,6 +361,12 @@ static struct conn g_conns[MAX_CONNS];
 static int g_nconns;
 static struct conn *g_cur;
 static uint32_t g_peer_ip, g_local_ip; /* network order */
+/* "ipv6": the peer and we are IPv6 addresses; script time 0 and our TS
+ * values count from g_t0, when DAD of our addresses was over. */
+static bool g_v6;
+static struct in6_addr g_peer_ip6, g_local_ip6;
+static uint64_t g_t0;
+static uint32_t g_ts0; /* g_t0 in ms */
 static uint16_t g_ipid = 1;
 static uint64_t g_tolerance_ns = DEFAULT_TOLERANCE_NS;
 static uint32_t g_peer_isn = DEFAULT_PEER_ISN;
@@ -361,8 +393,9 @@ struct wire {
     const uint8_t *payload;
     struct opt opts[MAX_OPTS];
     int nopts;
-    uint64_t when;
+    uint64_t when; /* script time (from g_t0) */
     uint32_t src, dst;
+    uint8_t src6[16], dst6[16];
 };
 
 /* Parse TCP options; false on a malformed list. */
@@ -592,19 +625,35 @@ static void decode_sent(const struct sent *s, struct wire *w)
     char why[128];
 
     memset(w, 0, sizeof(*w));
-    w->when = s->when;
-    if (s->len < 20 || (ip[0] >> 4) != 4)
-        fail("sent a packet that is not IPv4 (%zu bytes)", s->len);
-    ihl = (uint32_t)(ip[0] & 15) * 4;
-    tot = get16(ip + 2);
-    if (ihl < 20 || ihl > s->len || tot != s->len)
-        fail("sent an IPv4 packet with a bad header (ihl %u, total length %u, %zu bytes)", ihl, tot, s->len);
-    if (csum_fold(csum_add(0, ip, ihl)) != 0)
-        fail("sent an IPv4 packet with a wrong header checksum 0x%04x", get16(ip + 10));
-    if (ip[9] != IPPROTO_TCP)
-        fail("sent a non-TCP packet (IP protocol %u, %u bytes)", ip[9], tot);
-    memcpy(&w->src, ip + 12, 4);
-    memcpy(&w->dst, ip + 16, 4);
+    w->when = s->when - g_t0;
+    if (g_v6) {
+        /* Ours carry no extension header: TCP follows at once. */
+        if (s->len < 40 || (ip[0] >> 4) != 6)
+            fail("sent a packet that is not IPv6 (%zu bytes, version %u)", s->len, s->len ? ip[0] >> 4 : 0);
+        tot = (uint32_t)s->len;
+        ihl = 40;
+        if (get16(ip + 4) != tot - ihl)
+            fail("sent an IPv6 packet with payload length %u in %u bytes", get16(ip + 4), tot);
+        if (ip[6] != IPPROTO_TCP)
+            fail("sent a non-TCP packet (IPv6 next header %u, %u bytes)", ip[6], tot);
+        if (ip[7] != IP6_HOPS)
+            fail("sent an IPv6 packet with hop limit %u, expected %u", ip[7], IP6_HOPS);
+        memcpy(w->src6, ip + 8, 16);
+        memcpy(w->dst6, ip + 24, 16);
+    } else {
+        if (s->len < 20 || (ip[0] >> 4) != 4)
+            fail("sent a packet that is not IPv4 (%zu bytes)", s->len);
+        ihl = (uint32_t)(ip[0] & 15) * 4;
+        tot = get16(ip + 2);
+        if (ihl < 20 || ihl > s->len || tot != s->len)
+            fail("sent an IPv4 packet with a bad header (ihl %u, total length %u, %zu bytes)", ihl, tot, s->len);
+        if (csum_fold(csum_add(0, ip, ihl)) != 0)
+            fail("sent an IPv4 packet with a wrong header checksum 0x%04x", get16(ip + 10));
+        if (ip[9] != IPPROTO_TCP)
+            fail("sent a non-TCP packet (IP protocol %u, %u bytes)", ip[9], tot);
+        memcpy(&w->src, ip + 12, 4);
+        memcpy(&w->dst, ip + 16, 4);
+    }
     th = ip + ihl;
     tlen = tot - ihl;
     if (tlen < 20)
@@ -612,7 +661,7 @@ static void decode_sent(const struct sent *s, struct wire *w)
     off = (uint32_t)(th[12] >> 4) * 4;
     if (off < 20 || off > tlen)
         fail("sent a TCP segment with data offset %u (segment %u bytes)", off, tlen);
-    if (tcp_csum(w->src, w->dst, th, tlen) != 0)
+    if ((g_v6 ? tcp_csum6(w->src6, w->dst6, th, tlen) : tcp_csum(w->src, w->dst, th, tlen)) != 0)
         fail("sent a TCP segment with a wrong checksum 0x%04x", get16(th + 16));
     w->sport = get16(th);
     w->dport = get16(th + 2);
@@ -624,6 +673,9 @@ static void decode_sent(const struct sent *s, struct wire *w)
     w->len = tlen - off;
     if (!decode_opts(th + 20, off - 20, w, why, sizeof(why)))
         fail("sent malformed TCP options: %s", why);
+    for (int i = 0; i < w->nopts; i++)
+        if (w->opts[i].kind == OPT_TS)
+            w->opts[i].v[0] -= g_ts0; /* our clock, from the script's time 0 */
 }
 
 /* The connection a sent packet belongs to (by the peer's port). */
@@ -689,7 +741,7 @@ static void advance_checked(uint64_t t)
 {
     char buf[1024];
 
-    advance_to(t, true);
+    advance_to(g_t0 + t, true);
     if (g_pend_len > 0)
         fail("unexpected packet: %s", fmt_pending(buf, sizeof(buf)));
 }
@@ -885,7 +937,8 @@ static void inject(const struct pktspec *p)
     struct conn *c = g_cur;
     uint8_t opt[64];
     uint32_t olen = 0, tlen, tot;
-    uint8_t *th = pkt + 20;
+    uint32_t hl = g_v6 ? 40 : 20;
+    uint8_t *th = pkt + hl;
     uint32_t our_base = c->isn_known ? c->our_isn : 0;
     int r;
 
@@ -914,7 +967,7 @@ static void inject(const struct pktspec *p)
             break;
         case OPT_TS:
             put32(q + 2, op->v[0]);
-            put32(q + 6, op->v[1]);
+            put32(q + 6, op->v[1] + g_ts0); /* echoes our clock */
             break;
         case OPT_SACK:
             for (int k = 0; k < op->n; k++)
@@ -928,17 +981,26 @@ static void inject(const struct pktspec *p)
     while (olen % 4)
         opt[olen++] = OPT_EOL;
     tlen = 20 + olen + p->len;
-    tot = 20 + tlen;
-    memset(pkt, 0, 40);
-    pkt[0] = 0x45;
-    put16(pkt + 2, (uint16_t)tot);
-    put16(pkt + 4, g_ipid++);
-    put16(pkt + 6, 0x4000); /* DF */
-    pkt[8] = 64;
-    pkt[9] = IPPROTO_TCP;
-    memcpy(pkt + 12, &g_peer_ip, 4);
-    memcpy(pkt + 16, &g_local_ip, 4);
-    put16(pkt + 10, csum_fold(csum_add(0, pkt, 20)));
+    tot = hl + tlen;
+    memset(pkt, 0, hl + 20);
+    if (g_v6) {
+        pkt[0] = 0x60;
+        put16(pkt + 4, (uint16_t)tlen);
+        pkt[6] = IPPROTO_TCP;
+        pkt[7] = IP6_HOPS;
+        memcpy(pkt + 8, &g_peer_ip6, 16);
+        memcpy(pkt + 24, &g_local_ip6, 16);
+    } else {
+        pkt[0] = 0x45;
+        put16(pkt + 2, (uint16_t)tot);
+        put16(pkt + 4, g_ipid++);
+        put16(pkt + 6, 0x4000); /* DF */
+        pkt[8] = 64;
+        pkt[9] = IPPROTO_TCP;
+        memcpy(pkt + 12, &g_peer_ip, 4);
+        memcpy(pkt + 16, &g_local_ip, 4);
+        put16(pkt + 10, csum_fold(csum_add(0, pkt, 20)));
+    }
     put16(th, c->pport);
     put16(th + 2, c->lport);
     put32(th + 4, p->seq + c->peer_isn);
@@ -955,7 +1017,9 @@ static void inject(const struct pktspec *p)
         uint32_t rel = p->seq + ((p->flags & F_SYN) ? 1 : 0) + i;
         th[20 + olen + i] = peer_pat((uint32_t)(rel - 1));
     }
-    put16(th + 16, (uint16_t)(tcp_csum(g_peer_ip, g_local_ip, th, tlen) ^ (p->bad_csum ? 0x5a5a : 0)));
+    put16(th + 16, (uint16_t)((g_v6 ? tcp_csum6(g_peer_ip6.s6_addr, g_local_ip6.s6_addr, th, tlen)
+                                    : tcp_csum(g_peer_ip, g_local_ip, th, tlen)) ^
+                              (p->bad_csum ? 0x5a5a : 0)));
     r = demi_harness_inject(pkt, tot);
     if (r)
         fail("demi_harness_inject: %s", errname(r));
@@ -969,7 +1033,14 @@ static const char *match(const struct pktspec *p, const struct wire *w, struct c
     char a[8], b[8], tb[32];
     uint32_t base, pbase;
 
-    if (w->src != g_local_ip || w->dst != g_peer_ip) {
+    if (g_v6 && (memcmp(w->src6, &g_local_ip6, 16) != 0 || memcmp(w->dst6, &g_peer_ip6, 16) != 0)) {
+        char sa[INET6_ADDRSTRLEN], da[INET6_ADDRSTRLEN], la[INET6_ADDRSTRLEN];
+        inet_ntop(AF_INET6, w->src6, sa, sizeof(sa));
+        inet_ntop(AF_INET6, w->dst6, da, sizeof(da));
+        inet_ntop(AF_INET6, &g_local_ip6, la, sizeof(la));
+        return snprintf(why, cap, "addresses %s > %s, expected %s > %s", sa, da, la, PEER_ADDR6), why;
+    }
+    if (!g_v6 && (w->src != g_local_ip || w->dst != g_peer_ip)) {
         char sa[INET_ADDRSTRLEN], da[INET_ADDRSTRLEN];
         inet_ntop(AF_INET, &w->src, sa, sizeof(sa));
         inet_ntop(AF_INET, &w->dst, da, sizeof(da));
@@ -1041,7 +1112,7 @@ static void expect_packet(const struct pktspec *p, uint64_t t, const char *text)
     struct conn *c = g_cur;
     const char *bad;
 
-    advance_to(t + g_tolerance_ns, true);
+    advance_to(g_t0 + t + g_tolerance_ns, true);
     if (g_pend_len == 0)
         fail("expected packet, none sent: expected '%s' at %s (by %s)", text, fmt_time(t, got, sizeof(got)),
              fmt_time(t + g_tolerance_ns, why, sizeof(why)));
@@ -1257,6 +1328,23 @@ static void sockaddr_of(struct sockaddr_in *sa, const char *ip, uint32_t port)
         fail("bad IPv4 address '%s'", ip);
 }
 
+/* An address of either family, by its syntax (a ':' makes it IPv6). */
+static socklen_t sockaddr_any(struct sockaddr_storage *ss, const char *ip, uint32_t port)
+{
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+    memset(ss, 0, sizeof(*ss));
+    if (!strchr(ip, ':')) {
+        sockaddr_of((struct sockaddr_in *)ss, ip, port);
+        return sizeof(struct sockaddr_in);
+    }
+    s6->sin6_family = AF_INET6;
+    s6->sin6_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET6, ip, &s6->sin6_addr) != 1)
+        fail("bad IPv6 address '%s'", ip);
+    return sizeof(*s6);
+}
+
 static void need_args(const char *name, int n, int lo, int hi)
 {
     if (n < lo || n > hi)
@@ -1410,7 +1498,7 @@ static void do_syscall(char *text)
             type = SOCK_DGRAM;
         else
             fail("socket type '%s' (SOCK_STREAM or SOCK_DGRAM)", args[0]);
-        r = demi_socket(&qd, AF_INET, type, 0);
+        r = demi_socket(&qd, g_v6 ? AF_INET6 : AF_INET, type, 0);
         if (check_ret("socket", r, &e)) {
             if (!bind)
                 fail("socket() needs a variable: s = socket(SOCK_STREAM)");
@@ -1418,14 +1506,15 @@ static void do_syscall(char *text)
             qs_of(qd);
         }
     } else if (strcmp(name, "bind") == 0) {
-        struct sockaddr_in sa;
+        struct sockaddr_storage sa;
+        socklen_t salen;
         uint32_t port;
         need_args(name, nargs, 2, 3);
         port = arg_u32(args[nargs - 1], "port");
         if (port > 65535)
             fail("bad port %" PRIu32, port);
-        sockaddr_of(&sa, nargs == 3 ? args[1] : "0.0.0.0", port);
-        if (check_ret("bind", demi_bind(arg_qd(args[0]), (struct sockaddr *)&sa, sizeof(sa)), &e)) {
+        salen = sockaddr_any(&sa, nargs == 3 ? args[1] : g_v6 ? "::" : "0.0.0.0", port);
+        if (check_ret("bind", demi_bind(arg_qd(args[0]), (struct sockaddr *)&sa, salen), &e)) {
             g_bound_port = (uint16_t)port;
             g_cur->lport = (uint16_t)port;
         }
@@ -1467,7 +1556,8 @@ static void do_syscall(char *text)
         if (e.kind != EXP_PENDING)
             q->has_accept = false; /* consumed (else stays for the next accept) */
     } else if (strcmp(name, "connect") == 0) {
-        struct sockaddr_in sa;
+        struct sockaddr_storage sa;
+        socklen_t salen;
         demi_qtoken_t qt;
         uint32_t port;
         int qd;
@@ -1476,8 +1566,8 @@ static void do_syscall(char *text)
         port = arg_u32(args[2], "port");
         if (port > 65535)
             fail("bad port %" PRIu32, port);
-        sockaddr_of(&sa, args[1], port);
-        if (!check_ret("connect", demi_connect(&qt, qd, (struct sockaddr *)&sa, sizeof(sa)), &e))
+        salen = sockaddr_any(&sa, args[1], port);
+        if (!check_ret("connect", demi_connect(&qt, qd, (struct sockaddr *)&sa, salen), &e))
             return;
         qs_of(qd)->connect_qt = qt;
         qs_of(qd)->has_connect = true;
@@ -1652,21 +1742,31 @@ static void do_syscall(char *text)
             how = (int)arg_u32(args[1], "how (SHUT_RD, SHUT_WR, SHUT_RDWR or a number)");
         check_ret("shutdown", demi_shutdown(arg_qd(args[0]), how), &e);
     } else if (strcmp(name, "getsockname") == 0) {
-        struct sockaddr_in sa, want;
-        socklen_t len = sizeof(sa);
-        char got_ip[INET_ADDRSTRLEN];
+        struct sockaddr_storage sa, want;
+        socklen_t len = sizeof(sa), want_len;
+        char got_ip[INET6_ADDRSTRLEN];
         uint16_t got_port;
+        bool same;
         need_args(name, nargs, 3, 3);
         memset(&sa, 0xa5, sizeof(sa));
         if (!check_ret("getsockname", demi_getsockname(arg_qd(args[0]), (struct sockaddr *)&sa, &len), &e))
             return;
-        sockaddr_of(&want, args[1], 0);
-        inet_ntop(AF_INET, &sa.sin_addr, got_ip, sizeof(got_ip));
-        got_port = ntohs(sa.sin_port);
-        if (len != sizeof(sa) || sa.sin_family != AF_INET)
-            fail("getsockname(%s): length %u, family %u, expected %zu and AF_INET", args[0], (unsigned)len,
-                 (unsigned)sa.sin_family, sizeof(sa));
-        if (sa.sin_addr.s_addr != want.sin_addr.s_addr)
+        want_len = sockaddr_any(&want, args[1], 0);
+        if (len != want_len || sa.ss_family != want.ss_family)
+            fail("getsockname(%s): length %u, family %u, expected %u and %s", args[0], (unsigned)len,
+                 (unsigned)sa.ss_family, (unsigned)want_len, want.ss_family == AF_INET6 ? "AF_INET6" : "AF_INET");
+        if (sa.ss_family == AF_INET6) {
+            const struct sockaddr_in6 *g = (const struct sockaddr_in6 *)&sa, *w = (const struct sockaddr_in6 *)&want;
+            inet_ntop(AF_INET6, &g->sin6_addr, got_ip, sizeof(got_ip));
+            got_port = ntohs(g->sin6_port);
+            same = memcmp(&g->sin6_addr, &w->sin6_addr, 16) == 0;
+        } else {
+            const struct sockaddr_in *g = (const struct sockaddr_in *)&sa, *w = (const struct sockaddr_in *)&want;
+            inet_ntop(AF_INET, &g->sin_addr, got_ip, sizeof(got_ip));
+            got_port = ntohs(g->sin_port);
+            same = g->sin_addr.s_addr == w->sin_addr.s_addr;
+        }
+        if (!same)
             fail("getsockname(%s): address %s, expected %s", args[0], got_ip, args[1]);
         if (strcmp(args[2], "*") == 0) {
             /* Our ephemeral port: the one our segments carry, once seen. */
@@ -1789,8 +1889,8 @@ static bool directive(char *t)
 {
     char *arg;
 
-    if (strncmp(t, "env ", 4) == 0)
-        fail("'env' lines must come before every other line");
+    if (strncmp(t, "env ", 4) == 0 || strcmp(t, "ipv6") == 0)
+        fail("'%s' lines must come before every other line", t[0] == 'e' ? "env" : "ipv6");
     if (strncmp(t, "tolerance_usecs", 15) == 0 && isspace((unsigned char)t[15])) {
         uint64_t v;
         arg = trim(t + 15);
@@ -1821,6 +1921,32 @@ static bool directive(char *t)
     return false;
 }
 
+/* An ipv6 script starts once DAD (RFC 4862 5.4) has made our link-local and
+ * global addresses usable: before, the stack neither sends from them nor
+ * takes packets for them. The device swallows the DAD probes (as every ND
+ * message); anything else sent meanwhile is unexpected. Script time 0 is
+ * then, on a whole millisecond so that our TS values (ms) shift by exactly
+ * g_ts0. */
+static void wait_dad(void)
+{
+    uint64_t ok = 0;
+    char buf[1024];
+
+    while (demi_harness_counter("nd6_dad_ok", &ok) == 0 && ok < 2 && now_ns() < DAD_WAIT_NS)
+        advance_to(now_ns() + 1000000u, false);
+    if (ok < 2)
+        fail("DAD of our IPv6 addresses not over after %" PRIu64 " s (nd6_dad_ok = %" PRIu64 ")",
+             (uint64_t)(DAD_WAIT_NS / 1000000000u), ok);
+    advance_to((now_ns() + 999999u) / 1000000u * 1000000u, false);
+    if (g_pend_len > 0) {
+        struct sent *p = &g_pend[g_pend_head];
+        snprintf(buf, sizeof(buf), "%zu bytes, first byte 0x%02x", p->len, p->len ? p->buf[0] : 0);
+        fail("unexpected packet during DAD: %s", buf);
+    }
+    g_t0 = now_ns();
+    g_ts0 = (uint32_t)(g_t0 / 1000000u);
+}
+
 /* Run one script, in the child. Never returns on failure. */
 static void run(const struct script *sc)
 {
@@ -1829,11 +1955,16 @@ static void run(const struct script *sc)
     const char *addr;
     int i, r;
 
-    /* Environment first: env lines, then what the runner needs. */
+    /* Environment first: env and ipv6 lines, then what the runner needs. */
     unsetenv("CONFIG_PATH");
-    for (i = 0; i < sc->nlines && strncmp(sc->lines[i].text, "env ", 4) == 0; i++) {
+    for (i = 0; i < sc->nlines; i++) {
         g_lineno = sc->lines[i].no;
-        apply_env(trim(sc->lines[i].text + 4));
+        if (strncmp(sc->lines[i].text, "env ", 4) == 0)
+            apply_env(trim(sc->lines[i].text + 4));
+        else if (strcmp(sc->lines[i].text, "ipv6") == 0)
+            g_v6 = true;
+        else
+            break;
     }
     g_lineno = 0;
     setenv("LIBOS", "cattest", 1);
@@ -1842,12 +1973,21 @@ static void run(const struct script *sc)
     if (inet_pton(AF_INET, addr, &g_local_ip) != 1)
         fail("DEMI_DEMIKERNEL_LOCAL_IPV4_ADDR '%s' is not an IPv4 address", addr);
     inet_pton(AF_INET, PEER_ADDR, &g_peer_ip);
+    if (g_v6) {
+        setenv("DEMI_DEMIKERNEL_LOCAL_IPV6_ADDR", DEFAULT_LOCAL_ADDR6, 0);
+        addr = getenv("DEMI_DEMIKERNEL_LOCAL_IPV6_ADDR");
+        if (inet_pton(AF_INET6, addr, &g_local_ip6) != 1)
+            fail("DEMI_DEMIKERNEL_LOCAL_IPV6_ADDR '%s' is not an IPv6 address", addr);
+        inet_pton(AF_INET6, PEER_ADDR6, &g_peer_ip6);
+    }
     r = demi_init(&args);
     if (r)
         fail("demi_init: %s", errname(r));
     if (demi_harness_now() != 0)
         fail("virtual clock does not start at 0");
     g_cur = conn_get(DEFAULT_PEER_PORT);
+    if (g_v6)
+        wait_dad();
 
     for (; i < sc->nlines; i++) {
         char *text = sc->lines[i].text, *cmd;
