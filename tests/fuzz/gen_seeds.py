@@ -304,7 +304,198 @@ def fuzz_afxdp():
     }
 
 
-TARGETS = {'fuzz_tcp': fuzz_tcp, 'fuzz_api': fuzz_api, 'fuzz_afpacket': fuzz_afpacket, 'fuzz_afxdp': fuzz_afxdp}
+# ---- fuzz_frame: IPv6 --------------------------------------------------------
+# The stack is 2001:db8::1 and fe80::ff:fe00:1 at 02:00:00:00:00:01; the peer
+# 2001:db8::2 and fe80::2 at 02:00:00:00:00:02 (fuzz_frame.c).
+MY_MAC = bytes.fromhex('020000000001')
+PEER_MAC = bytes.fromhex('020000000002')
+MY6 = bytes.fromhex('20010db8000000000000000000000001')
+MY_LL = bytes.fromhex('fe80000000000000000000fffe000001')
+PEER6 = bytes.fromhex('20010db8000000000000000000000002')
+PEER_LL = bytes.fromhex('fe800000000000000000000000000002')
+UNSPEC = bytes(16)
+ALL_NODES = bytes.fromhex('ff020000000000000000000000000001')
+MY_SNODE = bytes.fromhex('ff0200000000000000000001ff000001')  # both our addresses end in 00:00:01
+ICMP6, TCP6, UDP6, HBH, RTG, FRAG, DSTO, NONE6 = 58, 6, 17, 0, 43, 44, 60, 59
+
+
+def frame_chunk(frame, op=0):
+    return bytes([op]) + struct.pack('>H', len(frame)) + frame
+
+
+def eth6(pkt, dst=MY_MAC):
+    return dst + PEER_MAC + b'\x86\xdd' + pkt
+
+
+def mcast_mac(addr):
+    return b'\x33\x33' + addr[12:]
+
+
+def csum6(src, dst, nh, l4):
+    return csum16(src + dst + struct.pack('>I', len(l4)) + bytes(3) + bytes([nh]) + l4)
+
+
+def ip6(src, dst, nh, payload, hlim=64, plen=None):
+    return struct.pack('>IHBB', 6 << 28, len(payload) if plen is None else plen, nh, hlim) + src + dst + payload
+
+
+def icmp6(src, dst, typ, code, data, body=b'', bad=False):
+    m = bytearray(struct.pack('>BBHI', typ, code, 0, data) + body)
+    m[2:4] = struct.pack('>H', csum6(src, dst, ICMP6, bytes(m)) ^ (0x1234 if bad else 0))
+    return bytes(m)
+
+
+def pkt6(src, dst, typ, code, data, body=b'', hlim=64, ext=b'', first_nh=None, bad=False):
+    """An ICMPv6 message behind the extension headers @ext (already chained to ICMPv6)."""
+    return ip6(src, dst, first_nh if first_nh is not None else ICMP6, ext + icmp6(src, dst, typ, code, data, body, bad),
+               hlim)
+
+
+def echo6(src=PEER6, dst=MY6, n=16, **kw):
+    return pkt6(src, dst, 128, 0, 0x12340001, bytes(range(n)), **kw)
+
+
+def lla(kind, mac=PEER_MAC, units=1):
+    return bytes([kind, units]) + mac + bytes(units * 8 - 8)
+
+
+def ns6(src=PEER6, dst=MY_SNODE, target=MY6, opts=None, hlim=255):
+    return pkt6(src, dst, 135, 0, 0, target + (lla(1) if opts is None else opts), hlim=hlim)
+
+
+def na6(src=PEER6, dst=MY6, target=PEER6, flags=0x60000000, opts=None, hlim=255):
+    return pkt6(src, dst, 136, 0, flags, target + (lla(2) if opts is None else opts), hlim=hlim)
+
+
+def opts_hdr(nh, opts):
+    """A hop-by-hop or destination options header holding @opts, padded to 8n bytes with PadN/Pad1."""
+    body = opts
+    pad = (8 - (2 + len(body)) % 8) % 8
+    if pad == 1:
+        body += b'\x00'
+    elif pad:
+        body += bytes([1, pad - 2]) + bytes(pad - 2)
+    return bytes([nh, (2 + len(body)) // 8 - 1]) + body
+
+
+def tcp6(src, dst, sport, dport, seq, ack, flags, payload=b'', opts=b''):
+    off = (20 + len(opts)) // 4
+    h = bytearray(struct.pack('>HHIIBBHHH', sport, dport, seq, ack, off << 4, flags, 65535, 0, 0) + opts + payload)
+    h[16:18] = struct.pack('>H', csum6(src, dst, TCP6, bytes(h)))
+    return bytes(h)
+
+
+def udp6(src, dst, sport, dport, payload):
+    h = bytearray(struct.pack('>HHHH', sport, dport, 8 + len(payload), 0) + payload)
+    h[6:8] = struct.pack('>H', csum6(src, dst, UDP6, bytes(h)) or 0xffff)
+    return bytes(h)
+
+
+def icmp6_send(n):
+    """fuzz_frame op 3 with bit 7: an echo request of ours to 2001:db8::n (even n) or fe80::n (odd)."""
+    return bytes([0x83 | (n << 2)]) + bytes(2)
+
+
+def timer(steps=0):
+    """fuzz_frame op 1: advance the clock by (steps + 1) * 125 ms before the chunk's frame."""
+    return 1 | (steps << 2)
+
+
+def error_about(typ, code, data, inner_dst=PEER6, inner_src=MY6, n=32):
+    inner = ip6(inner_src, inner_dst, UDP6, udp6(inner_src, inner_dst, 40000, 9, bytes(n)))
+    return eth6(pkt6(PEER6, MY6, typ, code, data, inner))
+
+
+def fuzz_frame():
+    c = frame_chunk
+    resolve = c(eth6(ns6()))  # the peer's NS with its address: an entry, and our NA
+    syn = tcp6(PEER6, MY6, 40000, 80, 1000, 0, 0x02, opts=struct.pack('>BBH', 2, 4, 1440))
+    return {
+        # Echo: to our global address after the peer's NS, to our link-local
+        # one (the stack resolves the peer: its NS, the peer's NA), and ours
+        # to the peer (NS, NA, then the peer's reply); NUD runs out in settle.
+        'v6_ns_echo.bin': resolve + c(eth6(echo6())),
+        'v6_echo_linklocal.bin': c(eth6(echo6(PEER_LL, MY_LL, 40))) +
+        c(eth6(na6(PEER_LL, MY_LL, PEER_LL)), op=timer()) + c(eth6(echo6(PEER_LL, MY_LL, 0))),
+        'v6_echo_ours.bin': icmp6_send(2) + c(eth6(na6())) + c(eth6(pkt6(PEER6, MY6, 129, 0, 0x00010083, bytes(74)))) +
+        icmp6_send(3) + c(eth6(na6(PEER_LL, MY_LL, bytes.fromhex('fe800000000000000000000000000003'))), op=timer(2)),
+        'v6_echo_group.bin': c(eth6(echo6(dst=ALL_NODES), dst=mcast_mac(ALL_NODES))) +
+        c(eth6(echo6(dst=MY_SNODE), dst=mcast_mac(MY_SNODE))),
+        # Extension headers: hop-by-hop with Pad1, PadN, Router Alert and an
+        # unknown option to skip (00); each action of an unknown option (01
+        # drop, 10 error even to a group, 11 error); hop-by-hop after another
+        # header; routing with no segment left and with one; destination
+        # options; an atomic fragment and a real one; an unknown next header;
+        # no next header; an option running past its header.
+        'v6_ext_hbh.bin': resolve + c(eth6(echo6(ext=opts_hdr(ICMP6, b'\x00' + bytes([1, 2, 0, 0]) +
+                                                                 bytes([5, 2, 0, 0]) + bytes([0x1e, 3, 1, 2, 3])),
+                                                 first_nh=HBH))),
+        'v6_ext_hbh_actions.bin': resolve + b''.join(
+            c(eth6(echo6(ext=opts_hdr(ICMP6, bytes([t, 2, 0, 0])), first_nh=HBH))) for t in (0x5e, 0x9e, 0xde)) +
+        c(eth6(echo6(dst=ALL_NODES, ext=opts_hdr(ICMP6, bytes([0x9e, 0])), first_nh=HBH), dst=mcast_mac(ALL_NODES))) +
+        c(eth6(echo6(dst=ALL_NODES, ext=opts_hdr(ICMP6, bytes([0xde, 0])), first_nh=HBH), dst=mcast_mac(ALL_NODES))),
+        'v6_ext_hbh_late.bin': resolve + c(eth6(echo6(ext=opts_hdr(HBH, b'') + opts_hdr(ICMP6, b''), first_nh=DSTO))),
+        'v6_ext_routing.bin': resolve + c(eth6(echo6(ext=bytes([ICMP6, 0, 4, 0]) + bytes(4), first_nh=RTG))) +
+        c(eth6(echo6(ext=bytes([ICMP6, 2, 0, 1]) + bytes(4) + PEER6, first_nh=RTG))) +
+        c(eth6(echo6(ext=bytes([ICMP6, 0, 3, 2]) + bytes(4), first_nh=RTG))),
+        'v6_ext_dstopts.bin': resolve + c(eth6(echo6(ext=opts_hdr(ICMP6, bytes([0x1e, 0, 0xc2, 4, 0, 0, 0, 1])),
+                                                     first_nh=DSTO))),
+        'v6_ext_fragment.bin': resolve + c(eth6(echo6(ext=struct.pack('>BBHI', ICMP6, 0, 0, 0x1234), first_nh=FRAG))) +
+        c(eth6(echo6(ext=struct.pack('>BBHI', ICMP6, 0, 1, 0x1235), first_nh=FRAG))) +
+        c(eth6(echo6(ext=struct.pack('>BBHI', ICMP6, 0, 8 << 3, 0x1235), first_nh=FRAG))),
+        'v6_ext_unknown.bin': resolve + c(eth6(echo6(ext=bytes([99, 0]) + bytes(6), first_nh=DSTO))) +
+        c(eth6(ip6(PEER6, MY6, 99, bytes(8)))) + c(eth6(ip6(PEER6, MY6, NONE6, bytes(8)))) +
+        c(eth6(echo6(ext=bytes([ICMP6, 0, 1, 9]) + bytes(4), first_nh=HBH))) +
+        c(eth6(echo6(ext=bytes([ICMP6, 40]), first_nh=DSTO))),
+        # ICMPv6 errors about a packet of ours: Packet Too Big at the
+        # minimum MTU, in between, below the minimum and above the link's;
+        # the other errors; and one about someone else's packet.
+        'v6_errors_in.bin': resolve + b''.join(c(error_about(2, 0, m)) for m in (1280, 1400, 1000, 9000, 1300)) +
+        c(error_about(1, 4, 0)) + c(error_about(3, 0, 0)) + c(error_about(4, 1, 40)) +
+        c(error_about(2, 0, 1300, inner_src=PEER6)) + c(error_about(2, 1, 1300)) + c(error_about(200, 0, 0)),
+        # ND: NS and NA with options of every bad kind (length 0, an address
+        # option of 16 bytes, a group address), the wrong hop limit, a DAD
+        # probe for our address (we defend it), a DAD NS with an option, an
+        # NA claiming our address, NAs updating the peer's entry (solicited,
+        # override or not, another MAC), router messages.
+        'v6_nd.bin': resolve + c(eth6(ns6(opts=bytes([1, 0]) + bytes(6)))) + c(eth6(ns6(opts=lla(1, units=2)))) +
+        c(eth6(ns6(opts=lla(1, mac=b'\x01' + bytes(5))))) + c(eth6(ns6(hlim=64))) +
+        c(eth6(ns6(src=UNSPEC, opts=b''))) + c(eth6(ns6(src=UNSPEC))) +
+        c(eth6(ns6(target=ALL_NODES))) + c(eth6(ns6(dst=MY6, opts=lla(1) + bytes([14, 1]) + bytes(6)))) +
+        c(eth6(na6(target=MY6, dst=ALL_NODES, flags=0x20000000), dst=mcast_mac(ALL_NODES))) +
+        c(eth6(na6(flags=0x40000000))) + c(eth6(na6(flags=0, opts=lla(2, mac=bytes.fromhex('020000000099'))))) +
+        c(eth6(na6(flags=0x20000000, opts=lla(2, mac=bytes.fromhex('020000000099'))))) +
+        c(eth6(na6(dst=ALL_NODES, flags=0x40000000), dst=mcast_mac(ALL_NODES))) +
+        c(eth6(na6(opts=lla(2, mac=b'\x03' + bytes(5))))) + c(eth6(na6(opts=b''))) +
+        c(eth6(pkt6(PEER_LL, ALL_NODES, 134, 0, 0, bytes(8), hlim=255), dst=mcast_mac(ALL_NODES))),
+        # NUD: the peer's entry goes STALE, DELAY on use, PROBE (unicast NS),
+        # confirmed by a solicited NA.
+        'v6_nud.bin': resolve + c(eth6(echo6()), op=timer(63)) + c(b'', op=timer(40)) + c(eth6(na6())) +
+        c(eth6(echo6())),
+        # Malformed IPv6: runt, version 4, payload length past the frame,
+        # a shorter one (Ethernet padding), a multicast or loopback source,
+        # our own address as the source, a group we did not join, someone
+        # else's address, an ICMPv6 runt and a bad checksum, :: sending echo.
+        'v6_malformed.bin': resolve + c(eth6(echo6()[:39])) + c(eth6(b'\x45' + echo6()[1:])) +
+        c(eth6(ip6(PEER6, MY6, ICMP6, icmp6(PEER6, MY6, 128, 0, 0), plen=200))) +
+        c(eth6(ip6(PEER6, MY6, ICMP6, icmp6(PEER6, MY6, 128, 0, 0), plen=8) + bytes(20))) +
+        c(eth6(echo6(src=ALL_NODES))) + c(eth6(echo6(src=bytes(15) + b'\x01'))) + c(eth6(echo6(src=MY6))) +
+        c(eth6(echo6(dst=bytes.fromhex('ff020000000000000000000000000002')), dst=b'\x33\x33\x00\x00\x00\x02')) +
+        c(eth6(echo6(dst=PEER6))) + c(eth6(ip6(PEER6, MY6, ICMP6, b'\x80\x00'))) + c(eth6(echo6(bad=True))) +
+        c(eth6(echo6(src=UNSPEC))),
+        # TCP and UDP over IPv6: a SYN to port 80 (a RST once TCP takes
+        # IPv6), an ACK with data, a SYN to a group, UDP to our bound port 7
+        # and to port 9 (port unreachable once UDP takes IPv6).
+        'v6_tcp_udp.bin': resolve + c(eth6(ip6(PEER6, MY6, TCP6, syn))) +
+        c(eth6(ip6(PEER6, MY6, TCP6, tcp6(PEER6, MY6, 40000, 80, 1001, 5000, 0x18, b'hello')))) +
+        c(eth6(ip6(PEER6, ALL_NODES, TCP6, tcp6(PEER6, ALL_NODES, 40000, 80, 1000, 0, 0x02)), dst=mcast_mac(ALL_NODES))) +
+        c(eth6(ip6(PEER6, MY6, UDP6, udp6(PEER6, MY6, 40000, 7, b'hello fuzz')))) +
+        c(eth6(ip6(PEER6, MY6, UDP6, udp6(PEER6, MY6, 40000, 9, b'nobody')))) +
+        c(eth6(ip6(PEER_LL, MY_LL, TCP6, tcp6(PEER_LL, MY_LL, 40000, 80, 1000, 0, 0x02)))),
+    }
+
+
+TARGETS = {'fuzz_frame': fuzz_frame, 'fuzz_tcp': fuzz_tcp, 'fuzz_api': fuzz_api, 'fuzz_afpacket': fuzz_afpacket, 'fuzz_afxdp': fuzz_afxdp}
 
 if __name__ == '__main__':
     for name in sys.argv[1:] or TARGETS:
