@@ -242,12 +242,33 @@ demi_qresult_t ex_wait(demi_qtoken_t qt, int timeout_s, demi_opcode_t expect, co
     return qr;
 }
 
+/* demi_bind, waiting up to 5 s while an IPv6 address is not ours yet:
+ * libdemi's are tentative for their first second (duplicate address
+ * detection), and like Linux it refuses a bind to one (EADDRNOTAVAIL). */
+static void bind_when_ready(int qd, const struct sockaddr_storage *addr)
+{
+    for (int i = 0;; i++) {
+        int rc = demi_bind(qd, (const struct sockaddr *)addr, ex_addr_len(addr));
+
+        if (rc == EADDRNOTAVAIL && addr->ss_family == AF_INET6 && i < 50) {
+            struct timespec ts = {.tv_sec = 0, .tv_nsec = 100 * 1000 * 1000};
+            demi_qresult_t none;
+            int n = 0;
+
+            (void)demi_wait_next_n(&none, 1, &n, &ts); /* runs the stack */
+            continue;
+        }
+        ex_check(rc, "demi_bind");
+        return;
+    }
+}
+
 int ex_tcp_listen(const struct sockaddr_storage *addr)
 {
     int qd;
 
     ex_check(demi_socket(&qd, addr->ss_family, SOCK_STREAM, 0), "demi_socket");
-    ex_check(demi_bind(qd, (const struct sockaddr *)addr, ex_addr_len(addr)), "demi_bind");
+    bind_when_ready(qd, addr);
     ex_check(demi_listen(qd, 64), "demi_listen");
     return qd;
 }
@@ -273,7 +294,21 @@ int ex_tcp_connect(const struct sockaddr_storage *addr)
         int qd, rc;
 
         ex_check(demi_socket(&qd, addr->ss_family, SOCK_STREAM, 0), "demi_socket");
-        ex_check(demi_connect(&qt, qd, (const struct sockaddr *)addr, ex_addr_len(addr)), "demi_connect");
+        rc = demi_connect(&qt, qd, (const struct sockaddr *)addr, ex_addr_len(addr));
+        if (rc == EADDRNOTAVAIL && addr->ss_family == AF_INET6 && i + 1 < attempts) {
+            /* No IPv6 source address yet: libdemi's are tentative for the
+             * first second (duplicate address detection). Run the stack
+             * meanwhile (a wait with nothing to wait for). */
+            demi_qresult_t none;
+            int n = 0;
+
+            ts.tv_sec = 0;
+            ts.tv_nsec = 100 * 1000 * 1000;
+            (void)demi_wait_next_n(&none, 1, &n, &ts);
+            ex_check(demi_close(qd), "demi_close");
+            continue;
+        }
+        ex_check(rc, "demi_connect");
         rc = demi_wait(&qr, qt, &ts);
         if (rc == ETIMEDOUT)
             ex_die("connect to %s: no answer within %d s", ex_addr_str(addr), EX_IO_TIMEOUT_S);
@@ -295,7 +330,7 @@ int ex_udp_bind(const struct sockaddr_storage *addr)
     int qd;
 
     ex_check(demi_socket(&qd, addr->ss_family, SOCK_DGRAM, 0), "demi_socket");
-    ex_check(demi_bind(qd, (const struct sockaddr *)addr, ex_addr_len(addr)), "demi_bind");
+    bind_when_ready(qd, addr);
     return qd;
 }
 

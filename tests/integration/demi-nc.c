@@ -211,6 +211,22 @@ static void linger(unsigned ms)
     }
 }
 
+/* demi_bind, waiting up to 5 s while an IPv6 address is not ours yet:
+ * libdemi's are tentative for their first second (duplicate address
+ * detection), and like Linux it refuses a bind to one (EADDRNOTAVAIL). */
+static void bind_when_ready(int qd, struct sockaddr_storage *a)
+{
+    int rc;
+
+    for (int i = 0;; i++) {
+        rc = demi_bind(qd, (const struct sockaddr *)a, addr_len(a));
+        if (rc != EADDRNOTAVAIL || a->ss_family != AF_INET6 || i >= 50)
+            break;
+        linger(100);
+    }
+    check(rc, "demi_bind");
+}
+
 static demi_qresult_t wait_one(demi_qtoken_t qt, const char *what)
 {
     struct timespec ts = {(time_t)o.timeout_s, 0};
@@ -249,13 +265,23 @@ static int tcp_open(void)
 
     check(demi_socket(&qd, o.addr.ss_family, SOCK_STREAM, 0), "demi_socket");
     if (!o.listen) {
-        check(demi_connect(&qt, qd, (const struct sockaddr *)&o.addr, addr_len(&o.addr)), "demi_connect");
+        int rc;
+
+        /* libdemi's IPv6 addresses are tentative for the first second
+         * (duplicate address detection): no source address until then. */
+        for (int i = 0;; i++) {
+            rc = demi_connect(&qt, qd, (const struct sockaddr *)&o.addr, addr_len(&o.addr));
+            if (rc != EADDRNOTAVAIL || o.addr.ss_family != AF_INET6 || i >= 50)
+                break;
+            linger(100);
+        }
+        check(rc, "demi_connect");
         qr = wait_one(qt, "connect");
         (void)qr;
         fprintf(stderr, "demi-nc: connected to %s\n", peer);
         return qd;
     }
-    check(demi_bind(qd, (const struct sockaddr *)&o.addr, addr_len(&o.addr)), "demi_bind");
+    bind_when_ready(qd, &o.addr);
     check(demi_listen(qd, 16), "demi_listen");
     fprintf(stderr, "demi-nc: listening on %s\n", peer);
     check(demi_accept(&qt, qd), "demi_accept");
@@ -414,7 +440,7 @@ static void udp_echo(void)
     int qd;
 
     check(demi_socket(&qd, o.addr.ss_family, SOCK_DGRAM, 0), "demi_socket");
-    check(demi_bind(qd, (const struct sockaddr *)&o.addr, addr_len(&o.addr)), "demi_bind");
+    bind_when_ready(qd, &o.addr);
     fprintf(stderr, "demi-nc: listening on UDP port %u\n", ntohs(*addr_port(&o.addr)));
     for (i = 0; i < o.count; i++) {
         demi_qresult_t qr;

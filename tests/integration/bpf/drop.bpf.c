@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * drop.bpf.c: a tc classifier (direct action) that drops a fraction of the
- * IPv4 TCP packets passing it, for loss.sh. Everything else passes (ARP,
- * ICMP, UDP, IPv6), so a test measures TCP's recovery and nothing else.
+ * TCP packets (IPv4 or IPv6) passing it, for loss.sh and catpowder-ipv6.sh.
+ * Everything else passes (ARP, ICMP, ICMPv6 and ND, UDP), so a test
+ * measures TCP's recovery and nothing else.
  *
  *   clang -O2 -g -target bpf -c drop.bpf.c -o drop.bpf.o
  *   tc qdisc add dev IF clsact
@@ -26,6 +27,7 @@
 #include <linux/if_ether.h>
 #include <linux/in.h>
 #include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <linux/pkt_cls.h>
 
 #include <bpf/bpf_endian.h>
@@ -56,13 +58,24 @@ int drop_tcp(struct __sk_buff *skb)
     void *end = (void *)(long)skb->data_end;
     struct ethhdr *eth = data;
     struct iphdr *ip;
+    struct ipv6hdr *ip6;
     __u64 *ppm, *stolen, *seen, *dropped, segs;
 
-    if ((void *)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
+    if ((void *)(eth + 1) > end)
         return TC_ACT_OK;
-    ip = (void *)(eth + 1);
-    if ((void *)(ip + 1) > end || ip->protocol != IPPROTO_TCP)
+    if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+        ip = (void *)(eth + 1);
+        if ((void *)(ip + 1) > end || ip->protocol != IPPROTO_TCP)
+            return TC_ACT_OK;
+    } else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+        /* TCP right after the fixed header (neither side sends extension
+         * headers on TCP); ICMPv6, and with it ND, is never dropped. */
+        ip6 = (void *)(eth + 1);
+        if ((void *)(ip6 + 1) > end || ip6->nexthdr != IPPROTO_TCP)
+            return TC_ACT_OK;
+    } else {
         return TC_ACT_OK;
+    }
     ppm = slot(CFG_PPM);
     stolen = slot(CFG_STOLEN);
     seen = slot(CFG_SEEN);
