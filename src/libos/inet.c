@@ -33,6 +33,14 @@
 static void inet_tcp_upcall(struct tcp_pcb *pcb, unsigned ev);
 static const struct libos_ops inet_ops;
 
+void inet_tcp_peer(const struct inet_sock *s, const struct tcp_pcb *pcb, struct inet_sockaddr *a)
+{
+    if (pcb->v6)
+        inet_sockaddr_set_v6(a, &pcb->remote_ip6, pcb->remote_port, 0);
+    else
+        inet_sockaddr_set_v4(a, s->q.family, pcb->remote_ip, pcb->remote_port);
+}
+
 /* Fill a pop's result with @d (its reference moves to the app) and @addr
  * in sga_addr; a datagram's source (@is_source) also stays with the buffer
  * whole, for demi_sga_source. */
@@ -83,17 +91,15 @@ static int inet_socket(struct libos *los, int domain, int type, int protocol, st
     struct inet_sock *s;
 
     (void)protocol;
-    if (domain != AF_INET) {
-        /* The stack's IPv6 has no TCP or UDP above it yet: say so rather
-         * than pretend. inet_bind, inet_connect, inet_push and the names
-         * take struct inet_sockaddr already (sockaddr.h); AF_INET6 needs
-         * the stack's calls for it. */
+    if (domain != AF_INET && (domain != AF_INET6 || type != SOCK_STREAM)) {
+        /* The stack's IPv6 has TCP above it (tcp6.c), not UDP yet: say so
+         * rather than pretend. */
         static bool told;
-        if (!told)
-            log_warn("demi_socket: AF_INET6 sockets are not built yet on LIBOS=%s (the inet stack's TCP and UDP "
-                     "are IPv4 only): EAFNOSUPPORT; LIBOS=catnap has them",
+        if (domain == AF_INET6 && !told)
+            log_warn("demi_socket: AF_INET6 datagram sockets are not built yet on LIBOS=%s (the inet stack's UDP "
+                     "is IPv4 only): EAFNOSUPPORT; LIBOS=catnap has them",
                      getenv("LIBOS") ? getenv("LIBOS") : "inet");
-        told = true;
+        told = told || domain == AF_INET6;
         return EAFNOSUPPORT;
     }
     s = objpool_get(&il->socks);
@@ -115,6 +121,7 @@ static int inet_socket(struct libos *los, int domain, int type, int protocol, st
             objpool_put(&il->socks, s);
             return ENOBUFS;
         }
+        s->pcb->v6 = domain == AF_INET6; /* until an IPv4(-mapped) bind or connect makes it IPv4 */
     } else {
         s->q.kind = QUEUE_UDP;
         if (udp_sock_init(&s->udp, INET_UDP_RXQ)) {
@@ -134,8 +141,23 @@ static int inet_bind(struct queue *q, const struct inet_sockaddr *addr)
     uint32_t ip;
     uint16_t port;
 
+    if (s->pcb && s->q.family == AF_INET6) {
+        /* An IPv6 socket: an IPv6 address, or an IPv4-mapped one, which
+         * makes it an IPv4 socket that reports mapped addresses (Linux). */
+        s->pcb->v6only = s->q.v6only;
+        if (inet_sockaddr_v6(addr)) {
+            s->pcb->v6 = true;
+            return tcp_bind6(s->pcb, &addr->sin6.sin6_addr, addr->sin6.sin6_port);
+        }
+        if (!inet_sockaddr_v4(addr, &ip, &port))
+            return EAFNOSUPPORT;
+        if (s->pcb->local_port)
+            return EINVAL;
+        s->pcb->v6 = false;
+        return tcp_bind(s->pcb, ip, port);
+    }
     if (!inet_sockaddr_v4(addr, &ip, &port))
-        return EAFNOSUPPORT; /* IPv6: the stack's tcp_bind/udp_bind have no IPv6 yet */
+        return EAFNOSUPPORT; /* IPv6: the stack's udp_bind has no IPv6 yet */
     if (s->pcb)
         return tcp_bind(s->pcb, ip, port);
     return udp_bind(&s->il->stack, &s->udp, ip, port);
@@ -143,6 +165,7 @@ static int inet_bind(struct queue *q, const struct inet_sockaddr *addr)
 
 static int inet_listen(struct queue *q, int backlog)
 {
+    isock(q)->pcb->v6only = q->v6only; /* IPV6_V6ONLY as it is at listen() */
     return tcp_listen(isock(q)->pcb, (uint32_t)backlog);
 }
 
@@ -155,7 +178,7 @@ static void inet_complete_pop(struct inet_sock *s, struct demi_op *op, struct db
     struct inet_sockaddr a;
 
     if (pcb)
-        inet_sockaddr_set_v4(&a, s->q.family, pcb->remote_ip, pcb->remote_port);
+        inet_tcp_peer(s, pcb, &a);
     else
         inet_sockaddr_set_v4(&a, s->q.family, 0, 0);
     inet_pop_complete(op, d, &a, false);
@@ -246,7 +269,7 @@ static void inet_tcp_serve_accepts(struct inet_sock *s)
         {
             struct inet_sockaddr peer;
             struct sockaddr_in sin; /* ares is packed: no pointer into it */
-            inet_sockaddr_set_v4(&peer, s->q.family, c->remote_ip, c->remote_port);
+            inet_tcp_peer(s, c, &peer);
             inet_sockaddr_to_sin(&peer, &sin);
             op->qr.qr_value.ares.addr = sin;
         }
@@ -324,18 +347,31 @@ static int inet_connect(struct queue *q, struct demi_op *op, const struct inet_s
         op_complete(&rt.ops, op, DEMI_OPC_CONNECT, 0);
         return 0;
     }
-    if (!inet_sockaddr_v4(addr, &ip, &port))
-        return EAFNOSUPPORT; /* IPv6: the stack's tcp_connect/udp_connect have no IPv6 yet */
     if (s->pcb) {
         int ret;
         if (s->connect_op)
             return EALREADY;
-        ret = tcp_connect(s->pcb, ip, port);
+        if (inet_sockaddr_v6(addr)) {
+            if (!s->pcb->v6)
+                return ENETUNREACH; /* bound to an IPv4 address */
+            ret = tcp_connect6(s->pcb, &addr->sin6.sin6_addr, addr->sin6.sin6_port);
+        } else if (inet_sockaddr_v4(addr, &ip, &port)) {
+            /* An IPv4(-mapped) peer: an IPv4 connection, unless the socket
+             * was bound to an IPv6 address. */
+            if (s->pcb->v6 && s->pcb->local_port && !IN6_IS_ADDR_UNSPECIFIED(&s->pcb->local_ip6))
+                return ENETUNREACH;
+            s->pcb->v6 = false;
+            ret = tcp_connect(s->pcb, ip, port);
+        } else {
+            return EAFNOSUPPORT;
+        }
         if (ret)
             return ret;
         s->connect_op = op;
         return 0;
     }
+    if (!inet_sockaddr_v4(addr, &ip, &port))
+        return EAFNOSUPPORT; /* IPv6: the stack's udp_connect has no IPv6 yet */
     /* UDP: a default destination; nothing goes on the wire. An unbound
      * socket gets its ephemeral port now, as on Linux (getsockname shows
      * it, and replies can come before the first push). */

@@ -49,6 +49,9 @@ static inline struct inet_sock *isock(struct queue *q)
 int inet_setsockopt(struct queue *q, int level, int optname, const void *optval, socklen_t optlen);
 int inet_getsockopt(struct queue *q, int level, int optname, void *optval, socklen_t *optlen);
 int inet_getpeername(struct queue *q, struct inet_sockaddr *addr);
+/* The peer of TCP connection @pcb as socket @s reports it: IPv6, IPv4, or
+ * IPv4-mapped on an AF_INET6 socket (inet.c). */
+void inet_tcp_peer(const struct inet_sock *s, const struct tcp_pcb *pcb, struct inet_sockaddr *addr);
 int inet_getsockname(struct queue *q, struct inet_sockaddr *addr);
 
 #endif /* DEMI_LIBOS_INET_INT_H */

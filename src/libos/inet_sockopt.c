@@ -58,10 +58,18 @@ int inet_setsockopt(struct queue *q, int level, int optname, const void *optval,
     socklen_t want = libos_sockopt_size(level, optname);
     int v = 0;
 
-    /* No AF_INET6 sockets here yet (inet_socket), and IPPROTO_IPV6 is
-     * theirs: IPV6_V6ONLY comes with them. */
-    if (level == IPPROTO_IPV6)
-        return ENOPROTOOPT;
+    /* IPPROTO_IPV6 (AF_INET6 sockets only, the api checked): IPV6_V6ONLY,
+     * before bind as Linux (EINVAL after); the api keeps it in q->v6only,
+     * which bind and listen hand to the stack. */
+    if (level == IPPROTO_IPV6) {
+        if (optname != IPV6_V6ONLY)
+            return ENOPROTOOPT;
+        if (optlen != want)
+            return EINVAL;
+        if (pcb ? pcb->local_port != 0 : isock(q)->udp.local_port != 0)
+            return EINVAL;
+        return 0;
+    }
     if (want == 0 || (!pcb && !(level == SOL_SOCKET && optname == SO_REUSEADDR)))
         return ENOPROTOOPT;
     if (optlen != want)
@@ -112,8 +120,16 @@ int inet_getsockopt(struct queue *q, int level, int optname, void *optval, sockl
     socklen_t want = libos_sockopt_size(level, optname);
     int v;
 
-    if (level == IPPROTO_IPV6) /* as inet_setsockopt */
-        return ENOPROTOOPT;
+    if (level == IPPROTO_IPV6) { /* as inet_setsockopt */
+        if (optname != IPV6_V6ONLY)
+            return ENOPROTOOPT;
+        if (*optlen < want)
+            return EINVAL;
+        v = q->v6only;
+        memcpy(optval, &v, sizeof(v));
+        *optlen = want;
+        return 0;
+    }
     if (want == 0 || (!pcb && !(level == SOL_SOCKET && optname == SO_REUSEADDR)))
         return ENOPROTOOPT;
     if (*optlen < want)
@@ -156,7 +172,7 @@ int inet_getpeername(struct queue *q, struct inet_sockaddr *addr)
     if (s->pcb) {
         if (s->pcb->state < TCPS_SYN_RECEIVED)
             return ENOTCONN;
-        inet_sockaddr_set_v4(addr, q->family, s->pcb->remote_ip, s->pcb->remote_port);
+        inet_tcp_peer(s, s->pcb, addr);
         return 0;
     }
 
@@ -174,6 +190,10 @@ int inet_getsockname(struct queue *q, struct inet_sockaddr *addr)
     struct inet_sock *s = isock(q);
     uint32_t ip;
 
+    if (s->pcb && s->pcb->v6) {
+        inet_sockaddr_set_v6(addr, &s->pcb->local_ip6, s->pcb->local_port, 0);
+        return 0;
+    }
     if (s->pcb) {
         inet_sockaddr_set_v4(addr, q->family, s->pcb->local_ip, s->pcb->local_port);
         return 0;
