@@ -4,12 +4,14 @@
  * libdemi extension: a test harness that drives the network stack packet by
  * packet, in virtual time, for scripted protocol tests (packetdrill style).
  *
- * Select it with LIBOS=cattest (and demikernel.local_ipv4_addr for our
- * address). The stack then runs over an in-memory device: the harness
- * injects IPv4 packets as if they came from the wire and takes every IPv4
- * packet the stack sends, with the virtual time it was sent at. ARP is
- * answered inside the device (every address resolves to a fixed peer MAC),
- * so scripts see only IP. The clock starts at 0 and moves only when the
+ * Select it with LIBOS=cattest (and demikernel.local_ipv4_addr, and
+ * demikernel.local_ipv6_addr for IPv6, for our addresses). The stack then
+ * runs over an in-memory device: the harness injects IP packets (IPv4 or
+ * IPv6, told apart by their version) as if they came from the wire and
+ * takes every IP packet the stack sends, with the virtual time it was sent
+ * at. ARP and Neighbor Discovery are answered inside the device (every
+ * address resolves to a fixed peer MAC) and never taken, so scripts see
+ * only IP. The clock starts at 0 and moves only when the
  * harness moves it; timers (retransmission, delayed ACK, TIME_WAIT) fire as
  * it advances. The PDPIX calls work as usual on this libOS.
  *
@@ -26,15 +28,15 @@ extern "C" {
 #endif
 
 /**
- * Hand one IPv4 packet (header included, no Ethernet header) to the stack
+ * Hand one IP packet (IPv4 or IPv6, header included, no Ethernet header) to the stack
  * and process it at once. EINVAL for NULL, len < 20 or len > 65535; ENOMEM
  * when no buffer is free.
  */
 int demi_harness_inject(const void *ipv4_packet, size_t len);
 
 /**
- * Take the oldest IPv4 packet the stack sent and not yet taken.
- * @param buf       receives the packet (IPv4 header first).
+ * Take the oldest IP packet the stack sent and not yet taken.
+ * @param buf       receives the packet (its IPv4 or IPv6 header first).
  * @param cap       size of @p buf; EMSGSIZE (packet kept) if too small.
  * @param len_out   its length.
  * @param when_ns   the virtual time it was sent at (may be NULL).
