@@ -29,7 +29,7 @@ extern "C" {
 
 /**
  * Hand one IP packet (IPv4 or IPv6, header included, no Ethernet header) to the stack
- * and process it at once. EINVAL for NULL, len < 20 or len > 65535; ENOMEM
+ * and process it at once. EINVAL for NULL, len < 20 (40 for IPv6) or len > 65535; ENOMEM
  * when no buffer is free.
  */
 int demi_harness_inject(const void *ipv4_packet, size_t len);
