@@ -35,12 +35,16 @@
  *  - min_RTT is the least RACK.rtt of the connection, not a windowed one.
  *  - What a loss makes us resend is fast recovery's (tcp_sack.c): RACK
  *    starts it, or, in it, has a retransmission found lost sent again.
- *  - PTO = 2 SRTT, plus the connection's RTO floor when one segment is out
- *    (the peer may hold a lone segment's ACK for its delayed-ACK time, 7.2),
- *    and never later than the RTO. One probe per tail (7.3): the next waits
- *    for an ACK of new data. A probe that was a retransmission and is
- *    acknowledged without a D-SACK repaired a loss: the congestion module
- *    reduces its window as for fast recovery (7.4).
+ *  - PTO = 2 SRTT, at least half the RTO floor (1 ms by default: at
+ *    microsecond RTTs, 2 SRTT is shorter than an application's pause
+ *    between polls, and a probe would go while the ACK waits in the receive
+ *    ring; Linux keeps a 2-jiffy floor for the same reason), plus the RTO
+ *    floor when one segment is out (the peer may hold a lone segment's ACK
+ *    for its delayed-ACK time, 7.2), and never later than the RTO. One
+ *    probe per tail (7.3): the next waits for an ACK of new data. A probe
+ *    that was a retransmission and is acknowledged beyond its end without
+ *    a D-SACK repaired a loss: the congestion module reduces its window as
+ *    for fast recovery (7.4).
  */
 #include "core/clock.h"
 #include "net/stack.h"
@@ -214,7 +218,7 @@ static void tlp_arm(struct tcp_pcb *pcb, uint64_t now)
             pcb->rack_due_ns = 0;
         return;
     }
-    pto = 2 * pcb->srtt_ns;
+    pto = MAX(2 * pcb->srtt_ns, pcb->rto_floor_ns / 2);
     if (flight <= pcb->mss)
         pto += pcb->rto_floor_ns;
     if (pcb->rexmt_due_ns && now + pto >= pcb->rexmt_due_ns) {
@@ -300,12 +304,19 @@ bool tcp_rack_ack(struct tcp_pcb *pcb, uint32_t old_una, const struct tcp_opts *
     /* The probe's episode (7.4): its ACK ends it; a retransmitted probe
      * acknowledged without a D-SACK repaired a loss. */
     if (pcb->tlp_out && SEQ_GEQ(pcb->snd_una, pcb->tlp_end)) {
+        /* A D-SACK says both copies arrived: no loss. An ACK of exactly
+         * the probe's end may come from the original, its D-SACK next:
+         * wait for a later ACK, unless nothing is left in flight (then no
+         * loss is assumed). Beyond the end without a D-SACK first: the
+         * probe repaired a loss. */
         bool dsack = o->nsack > 0 && SEQ_LEQ(o->sack[0][1], pcb->snd_una);
-        pcb->tlp_out = false;
-        if (pcb->tlp_retx && !dsack && !pcb->in_recovery) {
-            STAT_INC(pcb->stack, tcp_tlp_recovered);
-            pcb->cc->enter_recovery(pcb, now);
-            pcb->cc->exit_recovery(pcb, now);
+        if (dsack || SEQ_GT(pcb->snd_una, pcb->tlp_end) || pcb->snd_una == pcb->snd_max) {
+            pcb->tlp_out = false;
+            if (pcb->tlp_retx && !dsack && SEQ_GT(pcb->snd_una, pcb->tlp_end) && !pcb->in_recovery) {
+                STAT_INC(pcb->stack, tcp_tlp_recovered);
+                pcb->cc->enter_recovery(pcb, now);
+                pcb->cc->exit_recovery(pcb, now);
+            }
         }
     }
     rack_prune(pcb, now);
