@@ -62,13 +62,29 @@ static void inet_pop_complete(struct demi_op *op, struct dbuf *d, const struct i
     op_complete(&rt.ops, op, DEMI_OPC_POP, 0);
 }
 
-/* A UDP pop of datagram @d, whose source the stack left in meta32/meta64. */
+/* A UDP pop of datagram @d, whose source the stack left in meta32/meta64
+ * (IPv6: udp_src6, read before inet_pop_complete keeps the whole address
+ * in the same headroom). An IPv4 source on an AF_INET6 socket is
+ * ::ffff:a.b.c.d. No scope: one link (docs/architecture.md). */
 static void inet_udp_pop_complete(struct inet_sock *s, struct demi_op *op, struct dbuf *d)
 {
     struct inet_sockaddr src;
+    struct in6_addr ip6;
 
-    inet_sockaddr_set_v4(&src, s->q.family, d->meta32, (uint16_t)d->meta64);
+    if (udp_src6(d, &ip6))
+        inet_sockaddr_set_v6(&src, &ip6, (uint16_t)d->meta64, 0);
+    else
+        inet_sockaddr_set_v4(&src, s->q.family, d->meta32, (uint16_t)d->meta64);
     inet_pop_complete(op, d, &src, true);
+}
+
+/* An AF_INET6 UDP socket's IPV6_V6ONLY (the api's q.v6only) reaches the
+ * stack before the bind that fixes it: demi_bind's, or connect's or
+ * push's implicit one. */
+static void inet_udp_v6only_sync(struct inet_sock *s)
+{
+    if (s->udp.v6 && !s->udp.local_port)
+        s->udp.v6only = s->q.v6only;
 }
 
 /* The stack queued a datagram: serve the oldest waiting pop at once. */
@@ -91,17 +107,8 @@ static int inet_socket(struct libos *los, int domain, int type, int protocol, st
     struct inet_sock *s;
 
     (void)protocol;
-    if (domain != AF_INET && (domain != AF_INET6 || type != SOCK_STREAM)) {
-        /* The stack's IPv6 has TCP above it (tcp6.c), not UDP yet: say so
-         * rather than pretend. */
-        static bool told;
-        if (domain == AF_INET6 && !told)
-            log_warn("demi_socket: AF_INET6 datagram sockets are not built yet on LIBOS=%s (the inet stack's UDP "
-                     "is IPv4 only): EAFNOSUPPORT; LIBOS=catnap has them",
-                     getenv("LIBOS") ? getenv("LIBOS") : "inet");
-        told = told || domain == AF_INET6;
-        return EAFNOSUPPORT;
-    }
+    if (domain != AF_INET && domain != AF_INET6)
+        return EAFNOSUPPORT; /* the api passes these two only */
     s = objpool_get(&il->socks);
     if (!s)
         return ENOBUFS;
@@ -130,6 +137,8 @@ static int inet_socket(struct libos *los, int domain, int type, int protocol, st
         }
         s->udp.on_readable = inet_udp_readable;
         s->udp.owner = s;
+        if (domain == AF_INET6)
+            udp_sock_set_v6(&s->udp, false); /* IPV6_V6ONLY: inet_udp_v6only_sync */
     }
     *q_out = &s->q;
     return 0;
@@ -156,8 +165,12 @@ static int inet_bind(struct queue *q, const struct inet_sockaddr *addr)
         s->pcb->v6 = false;
         return tcp_bind(s->pcb, ip, port);
     }
+    if (!s->pcb && s->udp.v6) { /* [::], one of ours, or IPv4-mapped (udp_bind6) */
+        inet_udp_v6only_sync(s);
+        return udp_bind6(&s->il->stack, &s->udp, &addr->sin6.sin6_addr, addr->sin6.sin6_port);
+    }
     if (!inet_sockaddr_v4(addr, &ip, &port))
-        return EAFNOSUPPORT; /* IPv6: the stack's udp_bind has no IPv6 yet */
+        return EAFNOSUPPORT;
     if (s->pcb)
         return tcp_bind(s->pcb, ip, port);
     return udp_bind(&s->il->stack, &s->udp, ip, port);
@@ -370,20 +383,35 @@ static int inet_connect(struct queue *q, struct demi_op *op, const struct inet_s
         s->connect_op = op;
         return 0;
     }
-    if (!inet_sockaddr_v4(addr, &ip, &port))
-        return EAFNOSUPPORT; /* IPv6: the stack's udp_connect has no IPv6 yet */
     /* UDP: a default destination; nothing goes on the wire. An unbound
      * socket gets its ephemeral port now, as on Linux (getsockname shows
-     * it, and replies can come before the first push). */
+     * it, and replies can come before the first push). An AF_INET6 one
+     * (on [::]) takes an IPv6 peer, or an IPv4(-mapped) one unless bound
+     * to an address of the other family (ENETUNREACH). */
+    if (inet_sockaddr_v6(addr)) {
+        if (!s->udp.v6)
+            return EAFNOSUPPORT; /* the api never passes it */
+        if (s->udp.local_port && !s->udp.rx_v6)
+            return ENETUNREACH;
+    } else if (!inet_sockaddr_v4(addr, &ip, &port)) {
+        return EAFNOSUPPORT;
+    } else if (s->udp.local_port && !s->udp.rx_v4) {
+        return ENETUNREACH;
+    }
+    inet_udp_v6only_sync(s);
     if (!s->udp.local_port) {
         int ret = udp_bind(&s->il->stack, &s->udp, 0, 0);
         if (ret)
             return ret;
     }
     s->has_peer = true;
-    s->peer_ip = ip;
-    s->peer_port = port;
-    udp_connect(&s->udp, s->peer_ip, s->peer_port); /* its datagrams only, before the port's other sharers */
+    if (inet_sockaddr_v6(addr)) {
+        udp_connect6(&s->udp, &addr->sin6.sin6_addr, addr->sin6.sin6_port);
+    } else {
+        s->peer_ip = ip;
+        s->peer_port = port;
+        udp_connect(&s->udp, s->peer_ip, s->peer_port); /* its datagrams only, before the port's other sharers */
+    }
     op_complete(&rt.ops, op, DEMI_OPC_CONNECT, 0);
     return 0;
 }
@@ -521,9 +549,33 @@ static int inet_push(struct queue *q, struct demi_op *op, const demi_sgarray_t *
         return inet_tcp_push(s, op, sga, d);
     if (s->shut_wr)
         return EPIPE;
+    if (dest && dest->sa.sa_family == AF_UNSPEC)
+        dest = NULL; /* an AF_INET6 socket's pushto without a destination (sockaddr.h) */
+    if (dest && inet_sockaddr_v6(dest)) {
+        /* IPv6 (sockaddr.h: only on an AF_INET6 socket). No scope: one link. */
+        const struct in6_addr *ip6 = &dest->sin6.sin6_addr;
+        if (sga->sga_segs[0].sgaseg_len > udp_max_payload6(st))
+            return EMSGSIZE; /* we never fragment */
+        if (dest->sin6.sin6_port == 0 || IN6_IS_ADDR_UNSPECIFIED(ip6))
+            return EINVAL;
+        inet_udp_v6only_sync(s);
+        payload = inet_payload(sga, d, false);
+        if (!payload)
+            return ENOBUFS;
+        ret = udp_output6(st, &s->udp, payload, ip6, dest->sin6.sin6_port);
+        goto sent;
+    }
     if (dest) {
         if (!inet_sockaddr_v4(dest, &ip, &port))
-            return EAFNOSUPPORT; /* IPv6: the stack's udp_output has no IPv6 yet */
+            return EAFNOSUPPORT;
+    } else if (s->has_peer && s->udp.peer_v6) {
+        if (sga->sga_segs[0].sgaseg_len > udp_max_payload6(st))
+            return EMSGSIZE;
+        payload = inet_payload(sga, d, false);
+        if (!payload)
+            return ENOBUFS;
+        ret = udp_output6(st, &s->udp, payload, &s->udp.peer_ip6, s->udp.peer_port);
+        goto sent;
     } else if (s->has_peer) {
         ip = s->peer_ip;
         port = s->peer_port;
@@ -534,10 +586,12 @@ static int inet_push(struct queue *q, struct demi_op *op, const demi_sgarray_t *
         return EMSGSIZE; /* we never fragment */
     if (port == 0 || ip == 0)
         return EINVAL;
+    inet_udp_v6only_sync(s);
     payload = inet_payload(sga, d, false);
     if (!payload)
         return ENOBUFS;
     ret = udp_output(st, &s->udp, payload, ip, port);
+sent:
     if (ret)
         return ret;
     inet_tx_flush(st); /* a completed push is on the wire, not in a batch */

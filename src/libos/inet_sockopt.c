@@ -178,8 +178,28 @@ int inet_getpeername(struct queue *q, struct inet_sockaddr *addr)
 
     if (!s->has_peer)
         return ENOTCONN;
-    inet_sockaddr_set_v4(addr, q->family, s->peer_ip, s->peer_port);
+    if (s->udp.peer_v6)
+        inet_sockaddr_set_v6(addr, &s->udp.peer_ip6, s->udp.peer_port, 0);
+    else
+        inet_sockaddr_set_v4(addr, q->family, s->peer_ip, s->peer_port);
     return 0;
+}
+
+/* An AF_INET6 UDP socket's name: the address bound ([::], one of ours, or
+ * IPv4-mapped), once connected from [::] the source its peer sees (the
+ * IPv6 address ipv6_select_src picks, or our IPv4 address mapped). */
+static void inet_udp6_sockname(struct inet_sock *s, struct inet_sockaddr *addr)
+{
+    struct in6_addr ip6 = s->udp.local_ip6;
+
+    if (s->has_peer && s->udp.peer_v6 && IN6_IS_ADDR_UNSPECIFIED(&ip6)) {
+        if (ipv6_select_src(&s->il->stack, &s->udp.peer_ip6, &ip6) != 0)
+            memset(&ip6, 0, sizeof(ip6));
+    } else if (s->has_peer && !s->udp.peer_v6 && !s->udp.local_ip && s->udp.rx_v4) {
+        inet_sockaddr_set_v4(addr, AF_INET6, s->il->stack.ip, s->udp.local_port);
+        return;
+    }
+    inet_sockaddr_set_v6(addr, &ip6, s->udp.local_port, 0);
 }
 
 /* Linux's answers: 0.0.0.0:0 before bind or connect (the api's zeroed
@@ -196,6 +216,10 @@ int inet_getsockname(struct queue *q, struct inet_sockaddr *addr)
     }
     if (s->pcb) {
         inet_sockaddr_set_v4(addr, q->family, s->pcb->local_ip, s->pcb->local_port);
+        return 0;
+    }
+    if (s->udp.v6) {
+        inet_udp6_sockname(s, addr);
         return 0;
     }
     ip = s->udp.local_ip;

@@ -171,13 +171,7 @@ void ipv6_fini(struct inet_stack *s)
 
 /* ---- input ----------------------------------------------------------------------- */
 
-/* UDP over IPv6 is not there yet: the hook it will fill (TCP's is in tcp6.c). */
-void udp6_input(struct inet_stack *s, struct dbuf *d, const struct ipv6_rx *rx)
-{
-    (void)rx;
-    STAT_INC(s, ip6_drop_proto);
-    dbuf_chain_put(d);
-}
+/* tcp6_input is TCP's, in tcp6.c; udp6_input is UDP's, in udp.c. */
 
 /* The single dispatch to the upper layers: @d at the upper-layer header. */
 static void ipv6_deliver(struct inet_stack *s, struct dbuf *d, uint8_t proto, const struct ipv6_rx *rx)

@@ -113,6 +113,9 @@
     X(udp_drop_csum, "dropped: bad UDP checksum")                                                   \
     X(udp_drop_no_port, "dropped: no socket bound to the port")                                     \
     X(udp_drop_queue_full, "dropped: socket receive queue full (application behind)")               \
+    X(udp6_rx, "UDP datagrams received over IPv6 (in udp_rx too)")                                  \
+    X(udp6_tx, "UDP datagrams sent over IPv6 (in udp_tx too)")                                      \
+    X(udp6_drop_zero_csum, "dropped: UDP over IPv6 without a checksum (RFC 8200 8.1)")              \
     X(tcp_rx, "TCP segments received")                                                              \
     X(tcp_rx_fastpath, "TCP segments taken by header prediction (the established fast path)")       \
     X(tcp_tx, "TCP segments sent")                                                                  \

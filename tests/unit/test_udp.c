@@ -12,6 +12,12 @@
  * (udp4_lib_lookup2); a connected socket never gets another source's.
  * iperf3's UDP server depends on this: its test socket is connected to the
  * client while a second socket is bound to the same port for the next one.
+ *
+ * AF_INET6 UDP sockets on the same stack (LOCAL_IP6 configured; catloop
+ * runs no DAD): datagrams over IPv6 with their whole source from
+ * demi_sga_source and the 16-byte cut in sga_addr, dual stack (an IPv4
+ * sender seen as ::ffff:a.b.c.d by a socket on [::]), IPV6_V6ONLY, the
+ * names, connect to an IPv6 peer, and the rules between the families.
  */
 #include <demi/ext.h>
 
@@ -36,6 +42,7 @@
 #include <cmocka.h>
 
 #define LOCAL_IP "10.7.0.1"
+#define LOCAL_IP6 "fd00:7::1"
 
 static const struct timespec one_s = {1, 0};
 static const struct timespec now_ts = {0, 0};
@@ -181,6 +188,7 @@ static int group_setup(void **state)
     (void)state;
     setenv("LIBOS", "catloop", 1);
     setenv("DEMI_DEMIKERNEL_LOCAL_IPV4_ADDR", LOCAL_IP, 1);
+    setenv("DEMI_DEMIKERNEL_LOCAL_IPV6_ADDR", LOCAL_IP6, 1);
     unsetenv("CONFIG_PATH");
     return demi_init(&args);
 }
@@ -376,12 +384,238 @@ static void test_delivery_order(void **state)
     assert_int_equal(demi_close(y), 0);
 }
 
+/* ---- AF_INET6 ------------------------------------------------------------- */
+
+static struct sockaddr_in6 addr6_of(const char *ip, uint16_t port)
+{
+    struct sockaddr_in6 a;
+    memset(&a, 0, sizeof(a));
+    a.sin6_family = AF_INET6;
+    a.sin6_port = htons(port);
+    assert_int_equal(inet_pton(AF_INET6, ip, &a.sin6_addr), 1);
+    return a;
+}
+
+static int udp6_socket(int v6only)
+{
+    int qd;
+    assert_int_equal(demi_socket(&qd, AF_INET6, SOCK_DGRAM, 0), 0);
+    if (v6only >= 0)
+        assert_int_equal(demi_setsockopt(qd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)), 0);
+    return qd;
+}
+
+static int udp6_bound(int v6only, const char *ip, uint16_t port)
+{
+    int qd = udp6_socket(v6only);
+    struct sockaddr_in6 a = addr6_of(ip, port);
+    assert_int_equal(demi_bind(qd, (struct sockaddr *)&a, sizeof(a)), 0);
+    return qd;
+}
+
+/* Push @len bytes of @msg from @from to @dst (@dlen bytes of address). */
+static void push6(int from, const void *dst, socklen_t dlen, const char *msg, size_t len)
+{
+    demi_sgarray_t sga = demi_sgaalloc(len);
+    demi_qtoken_t qt;
+    demi_qresult_t qr;
+
+    memcpy(sga.sga_segs[0].sgaseg_buf, msg, len);
+    if (dst)
+        assert_int_equal(demi_pushto(&qt, from, &sga, dst, dlen), 0);
+    else
+        assert_int_equal(demi_push(&qt, from, &sga), 0);
+    assert_int_equal(demi_wait(&qr, qt, &one_s), 0);
+    assert_int_equal(qr.qr_opcode, DEMI_OPC_PUSH);
+    assert_int_equal(demi_sgafree(&sga), 0);
+}
+
+/* Pop one datagram on @qd: @msg from @want (whole, by demi_sga_source; its
+ * first 16 bytes in sga_addr). */
+static void pop6(int qd, const char *msg, const struct sockaddr_in6 *want)
+{
+    struct sockaddr_in6 src;
+    socklen_t len = sizeof(src);
+    demi_qtoken_t qt;
+    demi_qresult_t qr;
+
+    assert_int_equal(demi_pop(&qt, qd), 0);
+    assert_int_equal(demi_wait(&qr, qt, &one_s), 0);
+    assert_int_equal(qr.qr_opcode, DEMI_OPC_POP);
+    assert_int_equal(qr.qr_value.sga.sga_segs[0].sgaseg_len, strlen(msg));
+    assert_memory_equal(qr.qr_value.sga.sga_segs[0].sgaseg_buf, msg, strlen(msg));
+    assert_int_equal(demi_sga_source(&qr.qr_value.sga, (struct sockaddr *)&src, &len), 0);
+    assert_int_equal(len, sizeof(src));
+    assert_memory_equal(&src, want, sizeof(src));
+    assert_memory_equal(&qr.qr_value.sga.sga_addr, want, 16);
+    assert_int_equal(demi_sgafree(&qr.qr_value.sga), 0);
+}
+
+static struct sockaddr_in6 sockname6(int qd)
+{
+    struct sockaddr_in6 a;
+    socklen_t len = sizeof(a);
+    assert_int_equal(demi_getsockname(qd, (struct sockaddr *)&a, &len), 0);
+    assert_int_equal(len, sizeof(a));
+    assert_int_equal(a.sin6_family, AF_INET6);
+    return a;
+}
+
+/* Over IPv6 through the whole stack: pushto, pop with the whole source,
+ * the echo back to demi_sga_source's address, names, IPV6_V6ONLY. */
+static void test_udp6_through_stack(void **state)
+{
+    struct sockaddr_in6 srv_a = addr6_of(LOCAL_IP6, 7100), cli_a, name, peer;
+    socklen_t len = sizeof(peer);
+    int srv, cli, v = -1;
+    uint64_t rx6 = stack()->stats.udp6_rx;
+    (void)state;
+
+    srv = udp6_bound(-1, "::", 7100);
+    cli = udp6_socket(-1);
+    len = sizeof(v);
+    assert_int_equal(demi_getsockopt(cli, IPPROTO_IPV6, IPV6_V6ONLY, &v, &len), 0);
+    assert_int_equal(v, 0); /* Linux's default */
+    name = sockname6(cli);  /* unbound: [::]:0 */
+    assert_true(IN6_IS_ADDR_UNSPECIFIED(&name.sin6_addr) && name.sin6_port == 0);
+
+    push6(cli, &srv_a, sizeof(srv_a), "over six", 8);
+    cli_a = sockname6(cli); /* bound to [::]:ephemeral by the push */
+    assert_true(IN6_IS_ADDR_UNSPECIFIED(&cli_a.sin6_addr));
+    assert_true(ntohs(cli_a.sin6_port) >= 49152);
+    cli_a.sin6_addr = srv_a.sin6_addr; /* the source it sends from: ours */
+    pop6(srv, "over six", &cli_a);
+    assert_int_equal(stack()->stats.udp6_rx, rx6 + 1);
+
+    /* Echo: the source as demi_sga_source gave it goes back to pushto. */
+    push6(srv, &cli_a, sizeof(cli_a), "back", 4);
+    pop6(cli, "back", &srv_a);
+
+    /* Connected: push without an address; the names. */
+    {
+        demi_qtoken_t qt;
+        demi_qresult_t qr;
+        assert_int_equal(demi_connect(&qt, cli, (struct sockaddr *)&srv_a, sizeof(srv_a)), 0);
+        assert_int_equal(demi_wait(&qr, qt, &one_s), 0);
+        assert_int_equal(qr.qr_opcode, DEMI_OPC_CONNECT);
+    }
+    len = sizeof(peer);
+    assert_int_equal(demi_getpeername(cli, (struct sockaddr *)&peer, &len), 0);
+    assert_int_equal(len, sizeof(peer));
+    assert_memory_equal(&peer, &srv_a, sizeof(peer));
+    name = sockname6(cli); /* connected from [::]: the source in use */
+    assert_memory_equal(&name, &cli_a, sizeof(name));
+    push6(cli, NULL, 0, "conn", 4);
+    pop6(srv, "conn", &cli_a);
+    /* Bound: IPV6_V6ONLY can no longer change (Linux: EINVAL). */
+    v = 1;
+    assert_int_equal(demi_setsockopt(srv, IPPROTO_IPV6, IPV6_V6ONLY, &v, sizeof(v)), EINVAL);
+    assert_int_equal(demi_close(cli), 0);
+    assert_int_equal(demi_close(srv), 0);
+}
+
+/* Dual stack: an AF_INET sender reaches an AF_INET6 socket on [::] as
+ * ::ffff:10.7.0.1, and the reply to that mapped address goes over IPv4;
+ * with IPV6_V6ONLY the datagram finds no socket. */
+static void test_udp6_dual_stack(void **state)
+{
+    struct sockaddr_in to = addr_of(LOCAL_IP, 7110);
+    struct sockaddr_in6 mapped, srv_name;
+    uint64_t no_port;
+    int srv, v4;
+    (void)state;
+
+    srv = udp6_bound(-1, "::", 7110);
+    v4 = udp_bound(false, LOCAL_IP, 7111);
+    push6(v4, &to, sizeof(to), "from four", 9);
+    mapped = addr6_of("::ffff:" LOCAL_IP, 7111);
+    pop6(srv, "from four", &mapped);
+    push6(srv, &mapped, sizeof(mapped), "to four", 7);
+    {
+        demi_qtoken_t qt;
+        demi_qresult_t qr;
+        struct sockaddr_in src;
+        socklen_t len = sizeof(src);
+        assert_int_equal(demi_pop(&qt, v4), 0);
+        assert_int_equal(demi_wait(&qr, qt, &one_s), 0);
+        assert_int_equal(qr.qr_value.sga.sga_segs[0].sgaseg_len, 7);
+        assert_int_equal(demi_sga_source(&qr.qr_value.sga, (struct sockaddr *)&src, &len), 0);
+        assert_int_equal(src.sin_family, AF_INET);
+        assert_int_equal(ntohs(src.sin_port), 7110);
+        assert_int_equal(demi_sgafree(&qr.qr_value.sga), 0);
+    }
+    /* An AF_INET socket with the same port as a dual-stack [::]: taken. */
+    {
+        int x, y;
+        struct sockaddr_in a = addr_of("0.0.0.0", 7110);
+        assert_int_equal(demi_socket(&x, AF_INET, SOCK_DGRAM, 0), 0);
+        assert_int_equal(demi_bind(x, (struct sockaddr *)&a, sizeof(a)), EADDRINUSE);
+        assert_int_equal(demi_close(x), 0);
+        /* ... but beside a v6only one it is not. */
+        y = udp6_bound(1, "::", 7112);
+        x = udp_bound(false, "0.0.0.0", 7112);
+        assert_int_equal(demi_close(x), 0);
+        assert_int_equal(demi_close(y), 0);
+    }
+    assert_int_equal(demi_close(srv), 0);
+
+    srv = udp6_bound(1, "::", 7110);
+    srv_name = sockname6(srv);
+    assert_true(IN6_IS_ADDR_UNSPECIFIED(&srv_name.sin6_addr) && ntohs(srv_name.sin6_port) == 7110);
+    no_port = stack()->stats.udp_drop_no_port;
+    push6(v4, &to, sizeof(to), "from four", 9);
+    for (int i = 0; i < 10; i++)
+        inet_stack_poll(stack()); /* let it arrive */
+    assert_int_equal(stack()->stats.udp_drop_no_port, no_port + 1);
+    /* A mapped destination on a v6only socket: ENETUNREACH (sockaddr.h). */
+    {
+        demi_sgarray_t sga = demi_sgaalloc(1);
+        demi_qtoken_t qt;
+        assert_int_equal(demi_pushto(&qt, srv, &sga, (struct sockaddr *)&mapped, sizeof(mapped)), ENETUNREACH);
+        assert_int_equal(demi_sgafree(&sga), 0);
+    }
+    assert_int_equal(demi_close(srv), 0);
+    assert_int_equal(demi_close(v4), 0);
+}
+
+/* Bound to one IPv6 address: getsockname says it; IPv4 peers are out of
+ * reach (ENETUNREACH), as an address not ours is (EADDRNOTAVAIL). */
+static void test_udp6_bound_address(void **state)
+{
+    struct sockaddr_in6 me = addr6_of(LOCAL_IP6, 7120), other = addr6_of("fd00:7::9", 7120), name;
+    struct sockaddr_in6 mapped = addr6_of("::ffff:" LOCAL_IP, 7121);
+    demi_sgarray_t sga = demi_sgaalloc(1);
+    demi_qtoken_t qt;
+    int a, b;
+    (void)state;
+
+    a = udp6_socket(-1);
+    assert_int_equal(demi_bind(a, (struct sockaddr *)&other, sizeof(other)), EADDRNOTAVAIL);
+    assert_int_equal(demi_bind(a, (struct sockaddr *)&me, sizeof(me)), 0);
+    name = sockname6(a);
+    assert_memory_equal(&name, &me, sizeof(name));
+    assert_int_equal(demi_pushto(&qt, a, &sga, (struct sockaddr *)&mapped, sizeof(mapped)), ENETUNREACH);
+    assert_int_equal(demi_connect(&qt, a, (struct sockaddr *)&mapped, sizeof(mapped)), ENETUNREACH);
+    /* The same address and port again: EADDRINUSE; an AF_INET socket on
+     * the port: free (no overlap). */
+    b = udp6_socket(-1);
+    assert_int_equal(demi_bind(b, (struct sockaddr *)&me, sizeof(me)), EADDRINUSE);
+    assert_int_equal(demi_close(b), 0);
+    b = udp_bound(false, LOCAL_IP, 7120);
+    assert_int_equal(demi_close(b), 0);
+    assert_int_equal(demi_sgafree(&sga), 0);
+    assert_int_equal(demi_close(a), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_bind_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_iperf3_server, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delivery_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_udp6_through_stack, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_udp6_dual_stack, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_udp6_bound_address, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, NULL);
 }
