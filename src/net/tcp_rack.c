@@ -319,16 +319,23 @@ bool tcp_rack_ack(struct tcp_pcb *pcb, uint32_t old_una, const struct tcp_opts *
             }
         }
     }
+    if (pcb->snd_una == pcb->snd_max) {
+        /* All delivered (every request/response ACK): the newest record
+         * is the reference, and nothing is left to find lost. */
+        if (pcb->xlog_n) {
+            const struct tcp_xmit_rec *r = xlog_at(pcb, pcb->xlog_n - 1u);
+            rack_update(pcb, r, r->end, now);
+            pcb->xlog_n = 0;
+        }
+        pcb->rack_due_ns = 0;
+        return advanced;
+    }
     rack_prune(pcb, now);
     for (unsigned i = 0; (o->nsack > 0 || advanced) && i < pcb->xlog_n; i++) {
         const struct tcp_xmit_rec *r = xlog_at(pcb, i);
         uint32_t hi;
         if (rack_delivered(pcb, r->start, r->end, &hi))
             rack_update(pcb, r, hi, now);
-    }
-    if (pcb->snd_una == pcb->snd_max) {
-        pcb->rack_due_ns = 0;
-        return advanced;
     }
     if (o->nsack > 0 || pcb->nsacked > 0 || pcb->rack_timer_kind == TCP_RACK_REO)
         rack_check(pcb, now);
@@ -339,7 +346,9 @@ bool tcp_rack_ack(struct tcp_pcb *pcb, uint32_t old_una, const struct tcp_opts *
 
 void tcp_rack_sent_new(struct tcp_pcb *pcb, uint64_t now)
 {
-    if (pcb->rack_due_ns == 0 || pcb->rack_timer_kind == TCP_RACK_PTO)
+    /* A probe timer running is left as it is: ACKs of new data restart it
+     * (tcp_rack_ack), and a send is not worth the arithmetic of a restart. */
+    if (pcb->rack_due_ns == 0)
         tlp_arm(pcb, now);
 }
 
