@@ -4,7 +4,8 @@
  * time: ARP (retries under loss, give-up, expiry), ICMP echo, UDP
  * datagrams counted exactly against the faults the link injected, and a
  * receiver that falls behind (its queue fills; each datagram dropped for it
- * is counted in udp_drop_queue_full, the counter demi-stat shows).
+ * is counted in udp_drop_queue_full, the counter demi-stat shows), and a
+ * UDP echo over IPv6 between the two link-local addresses, resolved by ND.
  *
  * Deterministic: every run is a function of its seed. SIM_SEED=N reruns one
  * seed; a failing test prints the seed it used.
@@ -366,6 +367,77 @@ static void test_udp_echo_100k(void **state)
     sim_stop(&s);
 }
 
+static void bind_udp6(struct inet_stack *st, struct udp_sock *u, uint16_t port, uint32_t cap)
+{
+    static const struct in6_addr any;
+    assert_int_equal(udp_sock_init(u, cap), 0);
+    udp_sock_set_v6(u, false);
+    assert_int_equal(udp_bind6(st, u, &any, htons(port)), 0);
+}
+
+/* UDP over IPv6, link-local to link-local (the stacks' IPv6 is passive: no
+ * global address, no DAD; ND resolves on demand), echoed by B to the
+ * source each datagram carries (udp_src6), byte-exact and in order. */
+static void test_udp6_echo_linklocal(void **state)
+{
+    struct fault_params f = {.seed = test_seed(16), .delay_ns = 2000};
+    const uint64_t n = 20000;
+    const int window = 32;
+    struct in6_addr ll_a, ll_b, src;
+    struct sim s;
+    struct udp_sock ua, ub;
+    uint64_t sent = 0, echoed = 0, got = 0;
+    const struct nd6_entry *e;
+    struct dbuf *d;
+    (void)state;
+
+    sim_start(&s, &f);
+    in6_linklocal_from_mac(mac_a, &ll_a);
+    in6_linklocal_from_mac(mac_b, &ll_b);
+    bind_udp6(&s.a, &ua, 1000, 256);
+    bind_udp6(&s.b, &ub, 7, 256);
+    /* The first alone: ND queues a few packets at most while it resolves. */
+    assert_int_equal(udp_output6(&s.a, &ua, datagram(&s.mem, 0, 8), &ll_b, htons(7)), 0);
+    sent = 1;
+    while (!(e = nd6_lookup(&s.a, &ll_b)) || e->state < ND6_REACHABLE)
+        sim_step(&s, clock_now_ns() + SEC);
+    while (got < n) {
+        while (sent < n && sent - got < (uint64_t)window) {
+            uint32_t len = 8 + (uint32_t)(sent % 1440);
+            assert_int_equal(udp_output6(&s.a, &ua, datagram(&s.mem, sent, len), &ll_b, htons(7)), 0);
+            sent++;
+        }
+        sim_step(&s, clock_now_ns() + SEC);
+        while ((d = udp_recv(&ub)) != NULL) { /* B: echo in place, zero copy */
+            uint16_t sport = (uint16_t)d->meta64;
+            assert_true(udp_src6(d, &src));
+            assert_memory_equal(&src, &ll_a, 16);
+            assert_int_equal(udp_output6(&s.b, &ub, d, &src, sport), 0);
+            echoed++;
+        }
+        while ((d = udp_recv(&ua)) != NULL) {
+            assert_true(udp_src6(d, &src));
+            assert_memory_equal(&src, &ll_b, 16);
+            assert_int_equal((uint16_t)d->meta64, htons(7));
+            if (check_datagram(d) != got)
+                fail_msg("seed %" PRIu64 ": datagram %" PRIu64 " out of order", s.seed, got);
+            got++;
+            dbuf_put(d);
+        }
+        if (clock_now_ns() > 100 * SEC)
+            fail_msg("seed %" PRIu64 ": stalled at %" PRIu64 " of %" PRIu64, s.seed, got, n);
+    }
+    assert_int_equal(echoed, n);
+    assert_int_equal(s.a.stats.udp6_rx, n);
+    assert_int_equal(s.b.stats.udp6_tx, n);
+    assert_int_equal(s.a.stats.udp_drop_csum + s.b.stats.udp_drop_csum, 0);
+    assert_int_equal(s.a.stats.udp_drop_queue_full + s.b.stats.udp_drop_queue_full, 0);
+    assert_int_equal(s.a.stats.ipv4_tx + s.b.stats.ipv4_tx, 0);
+    udp_sock_fini(&s.a, &ua);
+    udp_sock_fini(&s.b, &ub);
+    sim_stop(&s);
+}
+
 /* One-way datagrams over a 5 % lossy link: what B receives is exactly what A
  * sent minus what the link dropped, each at most once and intact. Returns a
  * digest of the received sequence for the determinism check. */
@@ -517,6 +589,7 @@ int main(void)
         cmocka_unit_test(test_arp_cache_expires),
         cmocka_unit_test(test_icmp_ping),
         cmocka_unit_test(test_udp_echo_100k),
+        cmocka_unit_test(test_udp6_echo_linklocal),
         cmocka_unit_test(test_udp_5pct_loss_exact_accounting),
         cmocka_unit_test(test_udp_app_behind_counted),
     };
