@@ -12,6 +12,10 @@
 # never solicits and libdemi's replies can leave only after libdemi's own NS
 # was answered).
 #
+# UDP over IPv6 (ipv6_udp_cases, at the end): Linux's python3 sockets
+# against demi-nc's UDP echo on [::], global, link-local and IPv4, and port
+# unreachable.
+#
 # Needs root, iproute2, ethtool, iputils-ping. Skips, saying why, when the
 # kernel has no IPv6; fails when a reply does not come.
 set -u
@@ -452,6 +456,107 @@ ipv6_loss_tx() {
     rm -f "$tmp/t6-loss.out"
 }
 
+# ------------------------------------------------------- UDP over IPv6
+# Linux's sockets (python3) against demi-nc --udp --listen :: (an echo that
+# replies to demi_sga_source's whole source): datagrams of 1 to 1452 bytes
+# (the most one IPv6 packet of a 1500 MTU holds) to the global and the
+# link-local address come back byte-exact from the address they went to; a
+# dual-stack [::] socket echoes an IPv4 sender too (its source mapped); a
+# datagram to a closed port draws libdemi's ICMPv6 port unreachable, which
+# Linux's connected socket reports as ECONNREFUSED. A libdemi without UDP
+# over IPv6 is a skip naming it, never a pass.
+ipv6_udp_client() { # ADDR PORT SCOPE_IF COUNT: prints "ok N" or the failure
+    in_linux timeout 60 python3 - "$@" <<'PY'
+import os, socket, sys
+addr, port, scope, count = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+fam = socket.AF_INET if '.' in addr else socket.AF_INET6
+s = socket.socket(fam, socket.SOCK_DGRAM)
+s.settimeout(3)
+dst = (addr, port) if fam == socket.AF_INET else (addr, port, 0, socket.if_nametoindex(scope) if scope else 0)
+s.connect(dst)
+sizes = [1, 1452, 7, 1000, 64] + [1 + (k * 331) % 1452 for k in range(count)]
+for k, n in enumerate(sizes[:count]):
+    msg = os.urandom(n)
+    s.send(msg)
+    try:
+        got, frm = s.recvfrom(2048)
+    except socket.timeout:
+        print("datagram %d (%d bytes): no echo in 3 s" % (k, n)); sys.exit(1)
+    if got != msg:
+        print("datagram %d: %d bytes back, not the %d sent" % (k, len(got), n)); sys.exit(1)
+    if frm[0].split('%')[0] != addr or frm[1] != port:
+        print("datagram %d: echoed from %r" % (k, frm)); sys.exit(1)
+print("ok %d" % count)
+PY
+}
+
+ipv6_udp_cases() {
+    local dnc=$build/tests/integration/demi-nc log=$tmp/u6-echo.log out name n=20 spid rc
+    netns_need python3
+    [ -x "$dnc" ] || netns_die "$dnc is not built"
+    in_linux ip -6 neigh flush dev "$IF_LINUX" >/dev/null 2>&1
+    # Three clients: global, link-local, IPv4.
+    demi_bg "$log" env DEMI_DEMIKERNEL_LOCAL_IPV6_ADDR="$IP6_DEMI" DEMI_LIBDEMI_LOG_LEVEL=info \
+        timeout "$limit" "$dnc" --udp --listen :: 7300 --count $((3 * n))
+    spid=$NETNS_PID
+    if grep -q "demi_socket: Address family not supported" "$log" ||
+        ! { netns_wait_for "$log" "listening on" "$spid" 100 && ipv6_dad_done "$log"; }; then
+        if grep -q "demi_socket: Address family not supported" "$log"; then
+            echo "ok - udp6: all UDP over IPv6 cases # SKIP UDP over IPv6 not in this build" \
+                "(demi_socket(AF_INET6, SOCK_DGRAM): EAFNOSUPPORT)"
+        else
+            not_ok "udp6: demi-nc --udp --listen :: 7300 starts and passes DAD" "did not" "$log"
+        fi
+        netns_stop "$spid"
+        return
+    fi
+    name="udp6: Linux sends $n datagrams (1 to 1452 bytes) to [$IP6_DEMI]:7300, each echoed byte-exact"
+    out=$(ipv6_udp_client "$IP6_DEMI" 7300 "" $n 2>&1)
+    if [ "$out" = "ok $n" ]; then ok "$name"; else not_ok "$name" "$out" "$log"; fi
+    name="udp6: Linux sends $n datagrams to [$LL_DEMI%$IF_LINUX]:7300 (link-local), each echoed byte-exact"
+    out=$(ipv6_udp_client "$LL_DEMI" 7300 "$IF_LINUX" $n 2>&1)
+    if [ "$out" = "ok $n" ]; then ok "$name"; else not_ok "$name" "$out" "$log"; fi
+    name="udp6: Linux sends $n IPv4 datagrams to $NETNS_IP_DEMI:7300, echoed by the dual-stack [::] socket"
+    out=$(ipv6_udp_client "$NETNS_IP_DEMI" 7300 "" $n 2>&1)
+    if [ "$out" = "ok $n" ]; then ok "$name"; else not_ok "$name" "$out" "$log"; fi
+    name="udp6: demi-nc echoed $((3 * n)) datagrams and exited 0"
+    wait "$spid"
+    rc=$?
+    if [ $rc -eq 0 ] && grep -q "$((3 * n)) datagrams echoed" "$log"; then ok "$name"; else
+        not_ok "$name" "exit $rc" "$log"
+    fi
+
+    # A closed port: libdemi (running, nothing on 7301) answers port unreachable.
+    name="udp6: a datagram to closed [$IP6_DEMI]:7301 draws ICMPv6 port unreachable (Linux: ECONNREFUSED)"
+    demi_bg "$log.2" env DEMI_DEMIKERNEL_LOCAL_IPV6_ADDR="$IP6_DEMI" DEMI_LIBDEMI_LOG_LEVEL=info \
+        timeout "$limit" "$dnc" --udp --listen :: 7300 --count 1
+    spid=$NETNS_PID
+    if netns_wait_for "$log.2" "listening on" "$spid" 100 && ipv6_dad_done "$log.2"; then
+        out=$(in_linux timeout 20 python3 - "$IP6_DEMI" <<'PY' 2>&1
+import socket, sys, time
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.settimeout(3)
+s.connect((sys.argv[1], 7301))
+for _ in range(3):
+    s.send(b"anyone?")
+    try:
+        s.recv(100)
+        print("an answer came"); sys.exit(1)
+    except ConnectionRefusedError:
+        print("refused"); sys.exit(0)
+    except socket.timeout:
+        pass
+print("no ICMPv6 in 9 s")
+PY
+)
+        if [ "$out" = refused ]; then ok "$name"; else not_ok "$name" "$out" "$log.2"; fi
+    else
+        not_ok "$name" "demi-nc did not start" "$log.2"
+    fi
+    netns_stop "$spid"
+}
+
 ipv6_tcp_cases
+ipv6_udp_cases
 echo "$passed passed, $failed failed"
 [ $failed -eq 0 ]
