@@ -192,9 +192,8 @@ void ipv6_pmtu_update(struct inet_stack *s, const struct in6_addr *dst, uint32_t
 
 /* ---- upper layers ---------------------------------------------------------- */
 
-/* TCP and UDP over IPv6: count and drop (ip6_drop_proto) until TCP and UDP
- * take them (replace the bodies in ipv6.c by calls to their input). @d at
- * the TCP/UDP header, trimmed to the payload. Take the reference. */
+/* TCP and UDP over IPv6 (tcp6.c, udp.c): @d at the TCP/UDP header, trimmed
+ * to the payload. Take the reference. */
 void tcp6_input(struct inet_stack *s, struct dbuf *d, const struct ipv6_rx *rx);
 void udp6_input(struct inet_stack *s, struct dbuf *d, const struct ipv6_rx *rx);
 

@@ -482,6 +482,8 @@ static void nd6_na_input(struct inet_stack *s, const struct nd_msg *m, const uin
     }
     if (idx >= 0) {
         struct ip6_ifaddr *a = &s->ip6.addrs[idx];
+        if (s->dev->loopback) /* our own NA, come back: no other node is there */
+            return;
         if (a->state == IP6_ADDR_TENTATIVE) {
             nd6_dad_conflict(s, a, "another node advertises it");
         } else if (a->state == IP6_ADDR_PREFERRED) {
