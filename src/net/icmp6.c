@@ -121,6 +121,10 @@ static void icmp6_error_input(struct inet_stack *s, struct dbuf *d)
     }
     memcpy(&dst, inner->dst, 16);
     ipv6_pmtu_update(s, &dst, ntohl(h->data));
+    /* The connection it came from resends in smaller segments now (we send
+     * no extension headers: TCP follows the quoted IPv6 header). */
+    if (inner->next == IPV6_NH_TCP && d->len >= sizeof(*h) + IPV6_HLEN + 8)
+        tcp6_mtu_lowered(s, inner, (const uint8_t *)(inner + 1), ipv6_path_mtu(s, &dst));
 }
 
 void icmp6_input(struct inet_stack *s, struct dbuf *d, const struct ipv6_rx *rx)

@@ -120,6 +120,8 @@
     X(tcp_rx_fastpath, "TCP segments taken by header prediction (the established fast path)")       \
     X(tcp_tx, "TCP segments sent")                                                                  \
     X(tcp_drop_mcast, "dropped: TCP segment to a multicast address")                                \
+    X(tcp_pmtu_lowered, "connections whose MSS a Packet Too Big lowered (IPv6)")                    \
+    X(tcp_pmtu_ignored, "Packet Too Big for no segment in flight, or no smaller (RFC 5927)")        \
     X(tcp_drop_runt, "dropped: shorter than a TCP header")                                          \
     X(tcp_drop_off, "dropped: data offset below 5 or beyond the segment")                           \
     X(tcp_drop_csum, "dropped: bad TCP checksum")                                                   \

@@ -605,6 +605,12 @@ int tcp_connect6(struct tcp_pcb *pcb, const struct in6_addr *ip, uint16_t port);
 uint32_t tcp_mss_local_pcb(const struct tcp_pcb *pcb);
 void tcp_respond_rst6(struct inet_stack *s, const struct in6_addr *src, const struct in6_addr *dst,
                       const struct tcp_hdr *th, uint32_t seg_len);
+/* A Packet Too Big about our segment (@ip6 its IPv6 header, @th the first
+ * 8 bytes of its TCP header: ports and sequence number) lowered the path
+ * MTU to @mtu: the connection's MSS follows and what it sent is resent
+ * (RFC 8201 4, RFC 9293 3.7.3). */
+struct ipv6_hdr;
+void tcp6_mtu_lowered(struct inet_stack *s, const struct ipv6_hdr *ip6, const uint8_t *th, uint32_t mtu);
 /* Checksum and send segment @d (header @th) of IPv6 connection @pcb. */
 int tcp6_output(struct tcp_pcb *pcb, struct dbuf *d, struct tcp_hdr *th);
 

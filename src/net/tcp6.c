@@ -28,6 +28,7 @@
 #include "net/stack.h"
 #include "net/tcp.h"
 #include "net/tcp_input.h"
+#include "net/tcp_seq.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -162,6 +163,44 @@ void tcp6_input(struct inet_stack *s, struct dbuf *d, const struct ipv6_rx *rx)
     return;
 drop:
     dbuf_chain_put(d);
+}
+
+void tcp6_mtu_lowered(struct inet_stack *s, const struct ipv6_hdr *ip6, const uint8_t *th, uint32_t mtu)
+{
+    struct in6_addr src, dst;
+    uint16_t sport, dport;
+    uint32_t seq, mss;
+    struct tcp_pcb *pcb;
+
+    memcpy(&src, ip6->src, 16);
+    memcpy(&dst, ip6->dst, 16);
+    memcpy(&sport, th, 2);
+    memcpy(&dport, th + 2, 2);
+    memcpy(&seq, th + 4, 4);
+    seq = ntohl(seq);
+    pcb = tcp_lookup6(s, &src, sport, &dst, dport);
+    /* RFC 5927 4.1: only about a segment in flight, or a blind attacker
+     * could shrink any connection's segments. */
+    if (!pcb || pcb->state < TCPS_ESTABLISHED || SEQ_LT(seq, pcb->snd_una) || !SEQ_LT(seq, pcb->snd_max)) {
+        STAT_INC(s, tcp_pmtu_ignored);
+        return;
+    }
+    mss = mtu > IPV6_HLEN + TCP_HLEN ? mtu - IPV6_HLEN - TCP_HLEN : TCP_MIN_MSS;
+    if (pcb->ts_ok)
+        mss -= TCP_TS_OPTLEN;
+    mss = MAX(mss, TCP_MIN_MSS);
+    if (mss >= pcb->mss) {
+        STAT_INC(s, tcp_pmtu_ignored);
+        return;
+    }
+    STAT_INC(s, tcp_pmtu_lowered);
+    pcb->mss = (uint16_t)mss;
+    /* The segment was dropped on the way, and the ones after it too: resend
+     * from SND.UNA in the new size. No congestion signal (Linux's
+     * tcp_simple_retransmit): the path shrank, nothing was lost to load. */
+    pcb->snd_nxt = pcb->snd_una;
+    pcb->rtt_start_ns = 0; /* Karn */
+    tcp_output(pcb);
 }
 
 void tcp_respond_rst6(struct inet_stack *s, const struct in6_addr *src, const struct in6_addr *dst,

@@ -10,6 +10,7 @@
  */
 #include "tcp_sim.h"
 
+#include "net/checksum.h"
 #include "net/ipv6.h"
 #include "net/proto.h"
 
@@ -204,6 +205,83 @@ static void test_tcp6_mss_from_path_mtu(void **state)
     tcp_sim_stop(&s);
 }
 
+/* A Packet Too Big (from "a router": B's address here) to A about the
+ * segment at @seq of A's connection, saying @mtu. */
+static void inject_ptb(struct tcp_sim *s, const struct tcp_pcb *pcb, uint32_t seq, uint32_t mtu)
+{
+    uint8_t f[ETH_HLEN + IPV6_HLEN + 8 + IPV6_HLEN + TCP_HLEN];
+    struct ipv6_hdr *ip = (struct ipv6_hdr *)(f + ETH_HLEN), *inner;
+    struct icmp6_hdr *h = (struct icmp6_hdr *)(ip + 1);
+    struct tcp_hdr *th;
+    struct csum c;
+    struct dbuf *d;
+
+    memset(f, 0, sizeof(f));
+    memcpy(f, tcp_sim_mac_a, 6);
+    memcpy(f + 6, tcp_sim_mac_b, 6);
+    f[12] = 0x86, f[13] = 0xdd;
+    ip->vtc_flow = htonl(6u << 28);
+    ip->payload_len = htons(8 + IPV6_HLEN + TCP_HLEN);
+    ip->next = IPV6_NH_ICMPV6;
+    ip->hop_limit = 64;
+    memcpy(ip->src, &tcp_sim_ip6_b, 16);
+    memcpy(ip->dst, &tcp_sim_ip6_a, 16);
+    h->type = ICMP6_PACKET_TOO_BIG;
+    h->data = htonl(mtu);
+    inner = (struct ipv6_hdr *)(h + 1);
+    inner->vtc_flow = htonl(6u << 28);
+    inner->payload_len = htons(1460);
+    inner->next = IPV6_NH_TCP;
+    inner->hop_limit = 64;
+    memcpy(inner->src, &pcb->local_ip6, 16);
+    memcpy(inner->dst, &pcb->remote_ip6, 16);
+    th = (struct tcp_hdr *)(inner + 1);
+    th->sport = pcb->local_port;
+    th->dport = pcb->remote_port;
+    th->seq = htonl(seq);
+    csum_init(&c);
+    csum_add_pseudo6(&c, ip->src, ip->dst, IPV6_NH_ICMPV6, 8 + IPV6_HLEN + TCP_HLEN);
+    csum_add(&c, h, 8 + IPV6_HLEN + TCP_HLEN);
+    h->csum = csum_finish(&c);
+    d = mem_alloc(&s->mem, sizeof(f));
+    assert_non_null(d);
+    memcpy(d->data, f, sizeof(f)); /* mem_alloc's buffer holds sizeof(f) bytes */
+    eth_input(&s->a, d);
+}
+
+/* Packet Too Big mid-transfer (RFC 8201, RFC 5927): about a segment in
+ * flight it lowers the connection's MSS at once and the data in flight is
+ * resent in the new size, every byte arriving; about data already
+ * acknowledged, or not smaller, it is ignored and counted. */
+static void test_tcp6_packet_too_big(void **state)
+{
+    struct fault_params f = {.seed = 67, .delay_ns = 20 * US};
+    struct ep a = {.seed = 7, .peer_seed = 8}, b = {.seed = 8, .peer_seed = 7};
+    struct tcp_sim s;
+    (void)state;
+
+    start(&s, &f);
+    connect6(&s, 8085, &a, &b);
+    ep_fill(&s, &a, 1u << 20);
+    for (int i = 0; a.pcb->snd_max - a.pcb->snd_una < 8 * a.pcb->mss; i++) {
+        assert_true(i < 1000);
+        tcp_sim_step(&s);
+        ep_fill(&s, &a, 1u << 20);
+    }
+    inject_ptb(&s, a.pcb, a.pcb->snd_una - 1, 1280); /* acknowledged already */
+    assert_int_equal(s.a.stats.tcp_pmtu_ignored, 1);
+    assert_int_equal(a.pcb->mss, 1500 - IPV6_HLEN - TCP_HLEN - 12);
+    inject_ptb(&s, a.pcb, a.pcb->snd_una + a.pcb->mss, 1280);
+    assert_int_equal(s.a.stats.tcp_pmtu_lowered, 1);
+    assert_int_equal(a.pcb->mss, 1280 - IPV6_HLEN - TCP_HLEN - 12);
+    assert_int_equal(ipv6_path_mtu(&s.a, &tcp_sim_ip6_b), 1280);
+    assert_true(s.a.stats.tcp_rexmt > 0);        /* resent from SND.UNA at once */
+    inject_ptb(&s, a.pcb, a.pcb->snd_una, 1400); /* not smaller */
+    assert_int_equal(s.a.stats.tcp_pmtu_ignored, 2);
+    exchange(&s, &a, &b, 1u << 20);
+    tcp_sim_stop(&s);
+}
+
 /* No listener: the SYN gets a RST over IPv6, the connect ECONNREFUSED. */
 static void test_tcp6_refused(void **state)
 {
@@ -308,6 +386,7 @@ int main(void)
         cmocka_unit_test(test_tcp6_bulk_clean),        cmocka_unit_test(test_tcp6_bulk_lossy),
         cmocka_unit_test(test_tcp6_mss_from_path_mtu), cmocka_unit_test(test_tcp6_refused),
         cmocka_unit_test(test_tcp6_dual_stack),        cmocka_unit_test(test_tcp6_port_families),
+        cmocka_unit_test(test_tcp6_packet_too_big),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
