@@ -179,9 +179,11 @@ void tcp6_mtu_lowered(struct inet_stack *s, const struct ipv6_hdr *ip6, const ui
     memcpy(&seq, th + 4, 4);
     seq = ntohl(seq);
     pcb = tcp_lookup6(s, &src, sport, &dst, dport);
+    if (!pcb)
+        return; /* no connection of ours: the path MTU cache alone keeps it */
     /* RFC 5927 4.1: only about a segment in flight, or a blind attacker
      * could shrink any connection's segments. */
-    if (!pcb || pcb->state < TCPS_ESTABLISHED || SEQ_LT(seq, pcb->snd_una) || !SEQ_LT(seq, pcb->snd_max)) {
+    if (pcb->state < TCPS_ESTABLISHED || SEQ_LT(seq, pcb->snd_una) || !SEQ_LT(seq, pcb->snd_max)) {
         STAT_INC(s, tcp_pmtu_ignored);
         return;
     }
