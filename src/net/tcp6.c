@@ -135,17 +135,10 @@ void tcp6_input(struct inet_stack *s, struct dbuf *d, const struct ipv6_rx *rx)
     struct tcp_seg sg;
     uint32_t off;
 
-    STAT_INC(s, tcp_rx);
-    if (d->len < TCP_HLEN) {
-        STAT_INC(s, tcp_drop_runt);
+    off = tcp_hdr_len(s, d);
+    if (!off)
         goto drop;
-    }
     sg.th = (const struct tcp_hdr *)d->data;
-    off = (uint32_t)(sg.th->off >> 4) * 4;
-    if (off < TCP_HLEN || off > d->len) {
-        STAT_INC(s, tcp_drop_off);
-        goto drop;
-    }
     /* Always in software: receive offloads are only trusted for IPv4. */
     if (inet6_pseudo_csum(&rx->src, &rx->dst, IPPROTO_TCP, d) != 0) {
         STAT_INC(s, tcp_drop_csum);

@@ -624,17 +624,10 @@ void tcp_input(struct inet_stack *s, struct dbuf *d, uint32_t src, uint32_t dst)
     struct tcp_seg sg;
     uint32_t off;
 
-    STAT_INC(s, tcp_rx);
-    if (d->len < TCP_HLEN) {
-        STAT_INC(s, tcp_drop_runt);
+    off = tcp_hdr_len(s, d);
+    if (!off)
         goto drop;
-    }
     sg.th = (const struct tcp_hdr *)d->data;
-    off = (uint32_t)(sg.th->off >> 4) * 4;
-    if (off < TCP_HLEN || off > d->len) {
-        STAT_INC(s, tcp_drop_off);
-        goto drop;
-    }
     if (!(s->offloads & NETDEV_OFF_RX_CSUM)) {
         struct csum c;
         csum_init(&c);

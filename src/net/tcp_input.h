@@ -27,6 +27,26 @@ struct tcp_seg {
     struct in6_addr src6, dst6; /* its addresses */
 };
 
+/* A segment arrives (either family): counted, and its header's length,
+ * or 0 when the segment is shorter than a TCP header or its data offset
+ * is out of bounds (counted drops). */
+static inline uint32_t tcp_hdr_len(struct inet_stack *s, const struct dbuf *d)
+{
+    uint32_t off;
+
+    STAT_INC(s, tcp_rx);
+    if (d->len < TCP_HLEN) {
+        STAT_INC(s, tcp_drop_runt);
+        return 0;
+    }
+    off = (uint32_t)(((const struct tcp_hdr *)d->data)->off >> 4) * 4;
+    if (off < TCP_HLEN || off > d->len) {
+        STAT_INC(s, tcp_drop_off);
+        return 0;
+    }
+    return off;
+}
+
 /* The entry after the network layer's checks (header length, checksum):
  * options, demux, and the rest (tcp_input.c). @off: the header length. */
 void tcp_input_seg(struct inet_stack *s, struct dbuf *d, struct tcp_seg *sg, uint32_t off);
