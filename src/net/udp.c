@@ -379,27 +379,38 @@ int udp_output6(struct inet_stack *s, struct udp_sock *u, struct dbuf *payload, 
     return ipv6_output_via(s, d, &src, dst, IPV6_NH_UDP, 0, NULL);
 }
 
-void udp_input(struct inet_stack *s, struct dbuf *d, uint32_t src, uint32_t dst)
+/* A datagram arrives (either family): counted, its header checked (counted
+ * drops) and @d trimmed to its length. Whether it may go on. */
+static bool udp_hdr_ok(struct inet_stack *s, struct dbuf *d)
 {
-    const struct udp_hdr *uh = (const struct udp_hdr *)d->data;
-    struct udp_sock *u;
     uint16_t len;
 
     STAT_INC(s, udp_rx);
     if (d->len < UDP_HLEN) {
         STAT_INC(s, udp_drop_runt);
-        goto drop;
+        return false;
     }
-    len = ntohs(uh->len);
+    /* (IPv6: RFC 8200 8.1, no jumbograms: a length of 0 is malformed too.) */
+    len = ntohs(((const struct udp_hdr *)d->data)->len);
     if (len < UDP_HLEN || len > d->len) {
         STAT_INC(s, udp_drop_len);
-        goto drop;
+        return false;
     }
     dbuf_trim(d, len);
+    return true;
+}
+
+void udp_input(struct inet_stack *s, struct dbuf *d, uint32_t src, uint32_t dst)
+{
+    const struct udp_hdr *uh = (const struct udp_hdr *)d->data;
+    struct udp_sock *u;
+
+    if (!udp_hdr_ok(s, d))
+        goto drop;
     if (uh->csum != 0 && !(s->offloads & NETDEV_OFF_RX_CSUM)) {
         struct csum c;
         csum_init(&c);
-        csum_add_pseudo(&c, src, dst, IPV4_PROTO_UDP, len);
+        csum_add_pseudo(&c, src, dst, IPV4_PROTO_UDP, (uint16_t)d->len); /* d trimmed to the UDP length */
         csum_add(&c, d->data, d->len);
         if (csum_finish(&c) != 0) {
             STAT_INC(s, udp_drop_csum);
@@ -473,21 +484,10 @@ void udp6_input(struct inet_stack *s, struct dbuf *d, const struct ipv6_rx *rx)
 {
     const struct udp_hdr *uh = (const struct udp_hdr *)d->data;
     struct udp_sock *u;
-    uint16_t len;
 
-    STAT_INC(s, udp_rx);
     STAT_INC(s, udp6_rx);
-    if (d->len < UDP_HLEN) {
-        STAT_INC(s, udp_drop_runt);
+    if (!udp_hdr_ok(s, d))
         goto drop;
-    }
-    /* RFC 8200 8.1 (no jumbograms: a length of 0 is malformed, too). */
-    len = ntohs(uh->len);
-    if (len < UDP_HLEN || len > d->len) {
-        STAT_INC(s, udp_drop_len);
-        goto drop;
-    }
-    dbuf_trim(d, len);
     if (uh->csum == 0) { /* RFC 8200 8.1: "MUST discard ... and SHOULD log" */
         STAT_INC(s, udp6_drop_zero_csum);
         goto drop;
