@@ -15,7 +15,9 @@
  *     input := cfg:u8 cfg2:u8 peer_opts:u8 isn:u32 chunk*
  *     op & 7   0-3  a segment from the peer (below)
  *              4    advance virtual time ((op >> 3) & 15 picks the step,
- *                   up to 25 days or "to the next timer"), then poll
+ *                   up to 25 days or "to the next timer"), then poll;
+ *                   step 15 is instead an ICMPv6 Packet Too Big quoting
+ *                   one of our segments (op_ptb: b:u8 mtu:u16 seq:i16)
  *              5-6  an application call: a:u8 b:u8 (send, recv, close,
  *                   abort, accept, connect, close or reopen the listener,
  *                   socket options, buffer sizes)
@@ -36,7 +38,15 @@
  *
  * cfg picks the stack's options (timestamps, SACK, window scaling, NewReno,
  * delayed ACKs off, keepalive, a small receive buffer, Nagle), cfg2 more of
- * them (SYN cookies off, a user timeout); peer_opts
+ * them (SYN cookies off, a user timeout) and, in bits 2-3, the address
+ * family of each tuple (tuple_v6): 0 all IPv4 (the listener on 0.0.0.0),
+ * 1 all IPv6 (the stack 2001:db8::1, the peer ::2, the far host ::3; the
+ * listener on :: with IPV6_V6ONLY), 2 and 3 a dual-stack listener on ::
+ * taking both families (2: A and the listener's other tuples IPv4, B and
+ * the later connects IPv6; 3: a mix of both on each side). The harness
+ * answers the stack's neighbor solicitations for ::2 (a solicited NA
+ * through the device's rx_burst, at the next poll), never those for ::3;
+ * peer_opts
  * the options of the peer's SYNs; isn the peer's initial sequence numbers
  * (so wrap-around is one input away).
  *
@@ -54,7 +64,10 @@
  *     carries bytes beyond them;
  *   - every transmitted frame: our MAC and IPv4 address, valid IPv4 and TCP
  *     checksums, a sane TCP header, no payload on a SYN or RST, an address
- *     we talk to; upcalls only for pcbs the application owns;
+ *     we talk to; over IPv6 the payload length, our global source, hop
+ *     limit 64 and the pseudo-header checksum, or a well-formed NS (hop
+ *     limit 255, checksum, a target we talk to, sent to it or its
+ *     solicited-node group); upcalls only for pcbs the application owns;
  *   - at the end the application closes everything, every timer runs to
  *     completion in virtual time (the peer goes silent), and then no pcb
  *     (tcp.npcbs == 0), no buffer and no received frame may remain.
@@ -65,6 +78,7 @@
 #include "core/log.h"
 #include "mem/dbuf.h"
 #include "net/checksum.h"
+#include "net/ipv6.h"
 #include "net/proto.h"
 #include "net/stack.h"
 #include "net/tcp.h"
@@ -101,6 +115,14 @@ static uint32_t rx_size;        /* size of its buffers */
 static struct netdev dev;
 static struct inet_stack stack;
 static uint32_t my_ip, peer_ip, far_ip; /* network order; far_ip has no ARP entry */
+/* The harness's addresses are IPv6 ones, IPv4 ones mapped (::ffff:a.b.c.d):
+ * 2001:db8::1 is the stack's, ::2 the peer's (the harness answers its
+ * neighbor solicitations), ::3 a host that never answers them. */
+static struct in6_addr my6, peer6, far6, peer4m, far4m;
+static uint8_t fam;         /* (cfg2 >> 2) & 3: which tuples are IPv6 (tuple_v6) */
+static uint8_t tuple_v6;    /* bit i: tuple i is IPv6 */
+static struct dbuf *rxq[8]; /* the peer's neighbor advertisements, for rx_burst */
+static unsigned nrxq;
 
 /* An application socket: a pcb the harness owns (its upcall owner). */
 struct app_conn {
@@ -120,7 +142,7 @@ static bool trace;        /* FUZZ_TRACE=1: print each step (reproducing a crash)
 /* Where the application's bytes of a connection start, kept after close: a
  * detached pcb still sends them. */
 struct tx_record {
-    uint32_t rip;
+    struct in6_addr rip;
     uint16_t lport, rport; /* network order */
     uint32_t iss;
     uint32_t queued; /* bytes the application queued */
@@ -134,7 +156,7 @@ static unsigned nrecs;
 static uint32_t synack_iss[8], last_tsval[8];
 static bool synack_seen[8];
 
-static void tuple_get(unsigned i, uint32_t *rip, uint16_t *lport, uint16_t *rport);
+static void tuple_get(unsigned i, struct in6_addr *rip, uint16_t *lport, uint16_t *rport);
 
 /* The peer's byte at sequence number @seq: a retransmission or an overlap
  * always carries the same bytes, so the application's stream is checkable. */
@@ -159,17 +181,53 @@ static uint32_t rd32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-FUZZ_NOCOV static struct tx_record *rec_find(uint32_t rip, uint16_t lport, uint16_t rport)
+static bool addr_eq(const struct in6_addr *a, const struct in6_addr *b)
+{
+    return memcmp(a, b, sizeof(*a)) == 0;
+}
+
+static bool addr_is4(const struct in6_addr *a)
+{
+    return IN6_IS_ADDR_V4MAPPED(a);
+}
+
+static uint32_t addr4(const struct in6_addr *a)
+{
+    uint32_t v;
+
+    memcpy(&v, a->s6_addr + 12, 4);
+    return v;
+}
+
+static void addr_map4(uint32_t ip, struct in6_addr *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->s6_addr[10] = out->s6_addr[11] = 0xff;
+    memcpy(out->s6_addr + 12, &ip, 4);
+}
+
+/* The remote address of @p as the harness writes it. */
+static void pcb_raddr(const struct tcp_pcb *p, struct in6_addr *out)
+{
+    if (p->v6)
+        *out = p->remote_ip6;
+    else
+        addr_map4(p->remote_ip, out);
+}
+
+FUZZ_NOCOV static struct tx_record *rec_find(const struct in6_addr *rip, uint16_t lport, uint16_t rport)
 {
     for (unsigned i = 0; i < nrecs; i++)
-        if (recs[i].rip == rip && recs[i].lport == lport && recs[i].rport == rport)
+        if (addr_eq(&recs[i].rip, rip) && recs[i].lport == lport && recs[i].rport == rport)
             return &recs[i];
     return NULL;
 }
 
 /* ---- what the stack transmits ------------------------------------------- */
 
-FUZZ_NOCOV static void check_tx_tcp(const struct ipv4_hdr *ip, const uint8_t *l4, size_t l4len)
+/* A TCP segment from @src to @dst (IPv4 ones mapped). */
+FUZZ_NOCOV static void check_tx_tcp(const struct in6_addr *src, const struct in6_addr *dst, const uint8_t *l4,
+                                    size_t l4len)
 {
     const struct tcp_hdr *th = (const struct tcp_hdr *)l4;
     const struct tx_record *r;
@@ -183,18 +241,21 @@ FUZZ_NOCOV static void check_tx_tcp(const struct ipv4_hdr *ip, const uint8_t *l4
     if (doff < TCP_HLEN || doff > l4len)
         die("tx: TCP header length %zu in a %zu-byte segment", doff, l4len);
     csum_init(&c);
-    csum_add_pseudo(&c, ip->src, ip->dst, IPV4_PROTO_TCP, (uint16_t)l4len);
+    if (addr_is4(dst))
+        csum_add_pseudo(&c, addr4(src), addr4(dst), IPV4_PROTO_TCP, (uint16_t)l4len);
+    else
+        csum_add_pseudo6(&c, src, dst, IPV6_NH_TCP, (uint32_t)l4len);
     csum_add(&c, l4, l4len);
     if (csum_finish(&c) != 0)
         die("tx: TCP checksum");
-    if (ip->dst != peer_ip && ip->dst != far_ip)
+    if (!addr_eq(dst, &peer4m) && !addr_eq(dst, &far4m) && !addr_eq(dst, &peer6) && !addr_eq(dst, &far6))
         die("tx: TCP segment to an address nobody sent from");
     plen = l4len - doff;
     for (unsigned i = 0; i < 8; i++) {
-        uint32_t rip;
+        struct in6_addr rip;
         uint16_t lport, rport;
         tuple_get(i, &rip, &lport, &rport);
-        if (rip != ip->dst || htons(lport) != th->sport || htons(rport) != th->dport)
+        if (!addr_eq(&rip, dst) || htons(lport) != th->sport || htons(rport) != th->dport)
             continue;
         if ((th->flags & (TH_SYN | TH_ACK)) == (TH_SYN | TH_ACK)) {
             synack_iss[i] = ntohl(th->seq);
@@ -221,7 +282,7 @@ FUZZ_NOCOV static void check_tx_tcp(const struct ipv4_hdr *ip, const uint8_t *l4
         return;
     if (th->flags & (TH_SYN | TH_RST))
         die("tx: %zu payload bytes on a SYN or RST", plen);
-    r = rec_find(ip->dst, th->sport, th->dport);
+    r = rec_find(dst, th->sport, th->dport);
     if (!r)
         die("tx: payload on a connection (:%u -> :%u) the application never wrote to", ntohs(th->sport),
             ntohs(th->dport));
@@ -234,10 +295,107 @@ FUZZ_NOCOV static void check_tx_tcp(const struct ipv4_hdr *ip, const uint8_t *l4
             die("tx: byte %zu of the stream (:%u) differs from what the application queued", off + i, ntohs(th->sport));
 }
 
+FUZZ_NOCOV static void frame_input_cut(struct dbuf *d);
+
+/* The peer answers the stack's neighbor solicitation for it (multicast, or
+ * NUD's unicast probe) with a solicited NA, delivered by the device's next
+ * rx_burst: ND never holds its segments for long. far6 never answers. */
+FUZZ_NOCOV static void peer_na(const struct in6_addr *to)
+{
+    struct dbuf *d;
+    struct eth_hdr *eh;
+    struct ipv6_hdr *ip6;
+    struct nd_msg *m;
+    struct nd_opt_lladdr *o;
+    struct csum c;
+    uint32_t l4len = (uint32_t)(sizeof(*m) + sizeof(*o));
+
+    if (nrxq == sizeof(rxq) / sizeof(rxq[0]) || !(d = dbuf_alloc(&rxpool)))
+        return;
+    d->size = rx_size;
+    UNPOISON(d->buf, d->size);
+    eh = (struct eth_hdr *)d->data;
+    memcpy(eh->dst, my_mac, ETH_ALEN);
+    memcpy(eh->src, peer_mac, ETH_ALEN);
+    eh->type = htons(ETH_TYPE_IPV6);
+    ip6 = (struct ipv6_hdr *)(d->data + ETH_HLEN);
+    ip6->vtc_flow = htonl(6u << 28);
+    ip6->payload_len = htons((uint16_t)l4len);
+    ip6->next = IPV6_NH_ICMPV6;
+    ip6->hop_limit = ND_HOP_LIMIT;
+    memcpy(ip6->src, &peer6, 16);
+    memcpy(ip6->dst, to, 16);
+    m = (struct nd_msg *)(ip6 + 1);
+    memset(m, 0, sizeof(*m));
+    m->h.type = ND_NEIGHBOR_ADVERT;
+    m->h.data = htonl(ND_NA_FLAG_SOLICITED | ND_NA_FLAG_OVERRIDE);
+    memcpy(m->target, &peer6, 16);
+    o = (struct nd_opt_lladdr *)(m + 1);
+    o->type = ND_OPT_TARGET_LL;
+    o->len = 1;
+    memcpy(o->mac, peer_mac, ETH_ALEN);
+    csum_init(&c);
+    csum_add_pseudo6(&c, ip6->src, ip6->dst, IPV6_NH_ICMPV6, l4len);
+    csum_add(&c, m, l4len);
+    m->h.csum = csum_finish(&c);
+    d->len = ETH_HLEN + IPV6_HLEN + l4len;
+    frame_input_cut(d);
+    rxq[nrxq++] = d;
+}
+
+/* An IPv6 frame of ours: TCP, or an NS for the peer or the far host. */
+FUZZ_NOCOV static void check_tx_ipv6(const uint8_t *f, size_t len)
+{
+    const struct ipv6_hdr *ip6 = (const struct ipv6_hdr *)(f + ETH_HLEN);
+    const uint8_t *l4 = f + ETH_HLEN + IPV6_HLEN;
+    size_t l4len = len - ETH_HLEN - IPV6_HLEN;
+    struct in6_addr src, dst, target, sn;
+    struct csum c;
+
+    if (len < ETH_HLEN + IPV6_HLEN || ntohl(ip6->vtc_flow) >> 28 != 6)
+        die("tx: IPv6 header");
+    if (ntohs(ip6->payload_len) != l4len)
+        die("tx: IPv6 payload length %u in a frame of %zu bytes", ntohs(ip6->payload_len), len);
+    memcpy(&src, ip6->src, 16);
+    memcpy(&dst, ip6->dst, 16);
+    if (ip6->next == IPV6_NH_TCP) {
+        if (!addr_eq(&src, &my6))
+            die("tx: TCP over IPv6 from another source than 2001:db8::1");
+        if (ip6->hop_limit != IPV6_DEFAULT_HOPS)
+            die("tx: TCP over IPv6 with hop limit %u", ip6->hop_limit);
+        if (addr_eq(&dst, &peer6) && memcmp(f, peer_mac, ETH_ALEN) != 0)
+            die("tx: IPv6 frame to the peer with another destination MAC");
+        check_tx_tcp(&src, &dst, l4, l4len);
+        return;
+    }
+    if (ip6->next != IPV6_NH_ICMPV6)
+        die("tx: IPv6 next header %u", ip6->next);
+    csum_init(&c);
+    csum_add_pseudo6(&c, &src, &dst, IPV6_NH_ICMPV6, (uint32_t)l4len);
+    csum_add(&c, l4, l4len);
+    if (l4len < 4 || csum_finish(&c) != 0)
+        die("tx: ICMPv6 checksum");
+    if (l4[0] != ND_NEIGHBOR_SOLICIT)
+        die("tx: ICMPv6 type %u (only neighbor solicitations expected)", l4[0]);
+    if (l4len < sizeof(struct nd_msg) || ip6->hop_limit != ND_HOP_LIMIT || !ipv6_is_ours(&stack, &src))
+        die("tx: neighbor solicitation (length %zu, hop limit %u)", l4len, ip6->hop_limit);
+    memcpy(&target, l4 + 8, 16);
+    if (!addr_eq(&target, &peer6) && !addr_eq(&target, &far6))
+        die("tx: neighbor solicitation for an address nobody uses");
+    in6_solicited_node(&target, &sn);
+    if (!addr_eq(&dst, &target) && !addr_eq(&dst, &sn))
+        die("tx: neighbor solicitation to neither its target nor its solicited-node group");
+    if (trace)
+        fprintf(stderr, "  tx NS for ::%x%s\n", target.s6_addr[15], addr_eq(&dst, &target) ? " (unicast)" : "");
+    if (addr_eq(&target, &peer6))
+        peer_na(&src);
+}
+
 /* Transmitted frames: flatten, check, free. */
 FUZZ_NOCOV static void check_tx_frame(const struct dbuf *d)
 {
     static uint8_t f[MEM_LARGE_SIZE];
+    struct in6_addr src, dst;
     size_t len = 0;
     uint16_t type;
 
@@ -270,18 +428,27 @@ FUZZ_NOCOV static void check_tx_frame(const struct dbuf *d)
             die("tx: IPv4 protocol %u", ip->proto);
         if (ip->dst == peer_ip && memcmp(f, peer_mac, ETH_ALEN) != 0)
             die("tx: frame to the peer with another destination MAC");
-        check_tx_tcp(ip, f + ETH_HLEN + IPV4_HLEN, len - ETH_HLEN - IPV4_HLEN);
+        addr_map4(ip->src, &src);
+        addr_map4(ip->dst, &dst);
+        check_tx_tcp(&src, &dst, f + ETH_HLEN + IPV4_HLEN, len - ETH_HLEN - IPV4_HLEN);
+    } else if (type == ETH_TYPE_IPV6) {
+        check_tx_ipv6(f, len);
     } else {
         die("tx: ethertype 0x%04x", type);
     }
 }
 
+/* The peer's neighbor advertisements (peer_na), in order. */
 static uint16_t sink_rx_burst(struct netdev *d, struct dbuf **frames, uint16_t n)
 {
+    uint16_t k = 0;
+
     (void)d;
-    (void)frames;
-    (void)n;
-    return 0;
+    for (; k < n && k < nrxq; k++)
+        frames[k] = rxq[k];
+    memmove(rxq, rxq + k, (nrxq - k) * sizeof(rxq[0]));
+    nrxq -= k;
+    return k;
 }
 
 static uint16_t sink_tx_burst(struct netdev *d, struct dbuf **frames, uint16_t n)
@@ -308,7 +475,7 @@ static const struct netdev_ops sink_ops = {
 /* ---- the peer's segments ------------------------------------------------ */
 
 struct seg {
-    uint32_t src;          /* network order */
+    struct in6_addr src;   /* IPv4 mapped: an IPv4 segment */
     uint16_t sport, dport; /* host order */
     uint32_t seq, ack;
     uint8_t flags;
@@ -348,6 +515,16 @@ FUZZ_NOCOV static void opt_syn(struct seg *sg, uint16_t mss, int wscale, bool sa
         opt_put(sg, s, sizeof(s));
 }
 
+/* Cut received frame @d's buffer where the frame ends (the rest poisoned): a
+ * parser reading past the frame is caught. */
+FUZZ_NOCOV static void frame_input_cut(struct dbuf *d)
+{
+    uint8_t *end = d->data + d->len;
+
+    POISON(end, (size_t)(d->buf + d->size - end));
+    d->size = (uint32_t)(end - d->buf);
+}
+
 /*
  * Build the frame in a buffer of the received-frame pool and input it. With
  * @room false the buffer ends where the frame does (its size cut, the rest
@@ -361,10 +538,10 @@ FUZZ_NOCOV static void seg_input(const struct seg *sg, bool room)
     uint32_t optlen = (sg->optlen + 3) & ~3u;
     uint32_t tcplen = TCP_HLEN + optlen + sg->plen;
     uint32_t first = sg->seq + ((sg->flags & TH_SYN) ? 1 : 0);
+    bool v4 = addr_is4(&sg->src);
     struct eth_hdr *eh;
-    struct ipv4_hdr *ip;
     struct tcp_hdr *th;
-    uint8_t *p, *end;
+    uint8_t *p;
     struct csum c;
 
     if (!d)
@@ -374,18 +551,29 @@ FUZZ_NOCOV static void seg_input(const struct seg *sg, bool room)
     eh = (struct eth_hdr *)d->data;
     memcpy(eh->dst, my_mac, ETH_ALEN);
     memcpy(eh->src, peer_mac, ETH_ALEN);
-    eh->type = htons(ETH_TYPE_IPV4);
-    ip = (struct ipv4_hdr *)(d->data + ETH_HLEN);
-    memset(ip, 0, sizeof(*ip));
-    ip->ver_ihl = 0x45;
-    ip->total_len = htons((uint16_t)(IPV4_HLEN + tcplen));
-    ip->frag = htons(IPV4_FLAG_DF);
-    ip->ttl = 64;
-    ip->proto = IPV4_PROTO_TCP;
-    ip->src = sg->src;
-    ip->dst = my_ip;
-    ip->csum = inet_csum(ip, IPV4_HLEN);
-    th = (struct tcp_hdr *)(ip + 1);
+    eh->type = htons(v4 ? ETH_TYPE_IPV4 : ETH_TYPE_IPV6);
+    if (v4) {
+        struct ipv4_hdr *ip = (struct ipv4_hdr *)(d->data + ETH_HLEN);
+        memset(ip, 0, sizeof(*ip));
+        ip->ver_ihl = 0x45;
+        ip->total_len = htons((uint16_t)(IPV4_HLEN + tcplen));
+        ip->frag = htons(IPV4_FLAG_DF);
+        ip->ttl = 64;
+        ip->proto = IPV4_PROTO_TCP;
+        ip->src = addr4(&sg->src);
+        ip->dst = my_ip;
+        ip->csum = inet_csum(ip, IPV4_HLEN);
+        th = (struct tcp_hdr *)(ip + 1);
+    } else {
+        struct ipv6_hdr *ip6 = (struct ipv6_hdr *)(d->data + ETH_HLEN);
+        ip6->vtc_flow = htonl(6u << 28);
+        ip6->payload_len = htons((uint16_t)tcplen);
+        ip6->next = IPV6_NH_TCP;
+        ip6->hop_limit = IPV6_DEFAULT_HOPS;
+        memcpy(ip6->src, &sg->src, 16);
+        memcpy(ip6->dst, &my6, 16);
+        th = (struct tcp_hdr *)(ip6 + 1);
+    }
     th->sport = htons(sg->sport);
     th->dport = htons(sg->dport);
     th->seq = htonl(sg->seq);
@@ -402,32 +590,46 @@ FUZZ_NOCOV static void seg_input(const struct seg *sg, bool room)
     for (uint32_t i = 0; i < sg->plen; i++)
         p[i] = peer_byte(first + i);
     csum_init(&c);
-    csum_add_pseudo(&c, ip->src, ip->dst, IPV4_PROTO_TCP, (uint16_t)tcplen);
+    if (v4)
+        csum_add_pseudo(&c, addr4(&sg->src), my_ip, IPV4_PROTO_TCP, (uint16_t)tcplen);
+    else
+        csum_add_pseudo6(&c, &sg->src, &my6, IPV6_NH_TCP, tcplen);
     csum_add(&c, th, tcplen);
     th->csum = csum_finish(&c);
     if (trace)
-        fprintf(stderr, "  rx :%u -> :%u flags 0x%02x seq %u ack %u win %u opts %u len %u\n", sg->sport, sg->dport,
-                sg->flags, sg->seq, sg->ack, sg->win, sg->optlen, sg->plen);
-    d->len = ETH_HLEN + IPV4_HLEN + tcplen;
-    end = d->data + d->len;
-    if (!room) {
-        POISON(end, (size_t)(d->buf + d->size - end));
-        d->size = (uint32_t)(end - d->buf);
-    }
+        fprintf(stderr, "  rx%s :%u -> :%u flags 0x%02x seq %u ack %u win %u opts %u len %u\n", v4 ? "" : "6",
+                sg->sport, sg->dport, sg->flags, sg->seq, sg->ack, sg->win, sg->optlen, sg->plen);
+    d->len = ETH_HLEN + (v4 ? IPV4_HLEN : IPV6_HLEN) + tcplen;
+    if (!room)
+        frame_input_cut(d);
     eth_input(&stack, d);
 }
 
-static struct tcp_pcb *conn_lookup(uint32_t rip, uint16_t lport, uint16_t rport)
+static struct tcp_pcb *conn_lookup(const struct in6_addr *rip, uint16_t lport, uint16_t rport)
 {
-    return tcp_lookup(&stack, my_ip, htons(lport), rip, htons(rport));
+    if (addr_is4(rip))
+        return tcp_lookup(&stack, my_ip, htons(lport), addr4(rip), htons(rport));
+    return tcp_lookup6(&stack, &my6, htons(lport), rip, htons(rport));
+}
+
+/* Poll, and again while the peer's answers to neighbor solicitations wait
+ * in the device: ND resolves within the step that needed it. */
+static void poll_stack(void)
+{
+    inet_stack_poll(&stack);
+    for (int i = 0; i < 4 && nrxq > 0; i++)
+        inet_stack_poll(&stack);
 }
 
 /* The eight tuples a segment may belong to (ports in host order). */
-static void tuple_get(unsigned i, uint32_t *rip, uint16_t *lport, uint16_t *rport)
+static void tuple_get(unsigned i, struct in6_addr *rip, uint16_t *lport, uint16_t *rport)
 {
     static const uint16_t peer_ports[8] = {PORT_A, PORT_B, 40001, 40002, 5001, 5002, 40003, PORT_A};
 
-    *rip = i == 7 ? far_ip : peer_ip;
+    if (tuple_v6 & (1u << (i & 7)))
+        *rip = i == 7 ? far6 : peer6;
+    else
+        *rip = i == 7 ? far4m : peer4m;
     *rport = peer_ports[i & 7];
     switch (i & 7) {
     case 1:
@@ -458,7 +660,7 @@ static void op_segment(struct fuzz_in *in, uint8_t op)
 
     memset(&sg, 0, sizeof(sg));
     tuple_get(t, &sg.src, &sg.dport, &sg.sport);
-    pcb = conn_lookup(sg.src, sg.dport, sg.sport);
+    pcb = conn_lookup(&sg.src, sg.dport, sg.sport);
     sg.flags = fuzz_u8(in);
     seqd = (int16_t)fuzz_u16(in);
     ackd = (int16_t)fuzz_u16(in);
@@ -500,13 +702,13 @@ static void op_segment(struct fuzz_in *in, uint8_t op)
         const uint8_t *raw = fuzz_bytes(in, fuzz_u8(in) % (TCP_MAX_OPTLEN + 1), &n);
         opt_put(&sg, raw, (uint32_t)n);
     }
-    cap = FUZZ_MTU - IPV4_HLEN - TCP_HLEN - ((sg.optlen + 3) & ~3u);
+    cap = FUZZ_MTU - (addr_is4(&sg.src) ? IPV4_HLEN : IPV6_HLEN) - TCP_HLEN - ((sg.optlen + 3) & ~3u);
     sg.plen = (uint32_t)(p & 0x7f) << ((p & 0x80) ? 4 : 0);
     if (sg.plen > cap)
         sg.plen = cap;
     seg_input(&sg, false);
     if (!(op & 0x80)) /* else batched with the next chunk's poll */
-        inet_stack_poll(&stack);
+        poll_stack();
 }
 
 /* A peer doing the right thing: the next bytes in order, an ACK of all we
@@ -520,7 +722,7 @@ static void op_good_segment(struct fuzz_in *in, uint8_t op)
 
     memset(&sg, 0, sizeof(sg));
     tuple_get(t, &sg.src, &sg.dport, &sg.sport);
-    pcb = conn_lookup(sg.src, sg.dport, sg.sport);
+    pcb = conn_lookup(&sg.src, sg.dport, sg.sport);
     if (!pcb || pcb->state < TCPS_SYN_RECEIVED)
         return;
     sg.seq = pcb->rcv_nxt;
@@ -532,7 +734,7 @@ static void op_good_segment(struct fuzz_in *in, uint8_t op)
     sg.plen = (uint32_t)(a & 0x3f) * 23;
     seg_input(&sg, true);
     if (!(op & 0x80))
-        inet_stack_poll(&stack);
+        poll_stack();
 }
 
 /* ---- the application ---------------------------------------------------- */
@@ -562,13 +764,16 @@ static struct app_conn *conn_free_slot(void)
 
 static struct tx_record *rec_note(const struct tcp_pcb *pcb)
 {
-    struct tx_record *r = rec_find(pcb->remote_ip, pcb->local_port, pcb->remote_port);
+    struct tx_record *r;
+    struct in6_addr rip;
 
+    pcb_raddr(pcb, &rip);
+    r = rec_find(&rip, pcb->local_port, pcb->remote_port);
     if (!r) {
         if (nrecs == NRECS)
             return NULL;
         r = &recs[nrecs++];
-        r->rip = pcb->remote_ip;
+        r->rip = rip;
         r->lport = pcb->local_port;
         r->rport = pcb->remote_port;
         r->queued = 0;
@@ -675,6 +880,19 @@ static void app_accept(void)
     c->pcb = pcb;
 }
 
+/* tcp_connect or tcp_connect6 from @pcb to tuple @t's peer. */
+static int app_connect_tuple(struct tcp_pcb *pcb, unsigned t)
+{
+    struct in6_addr rip;
+    uint16_t lport, rport;
+
+    tuple_get(t, &rip, &lport, &rport);
+    if (addr_is4(&rip))
+        return tcp_connect(pcb, addr4(&rip), htons(rport));
+    pcb->v6 = true;
+    return tcp_connect6(pcb, &rip, htons(rport));
+}
+
 static void app_connect(uint8_t b)
 {
     struct app_conn *c = conn_free_slot();
@@ -686,7 +904,7 @@ static void app_connect(uint8_t b)
     c->pcb = tcp_pcb_new(&stack, c, app_upcall);
     if (!c->pcb)
         return;
-    if (tcp_connect(c->pcb, peer_ip, htons((uint16_t)(5001 + i))) != 0) {
+    if (app_connect_tuple(c->pcb, 4 + i) != 0) {
         app_close(c, false);
         return;
     }
@@ -701,7 +919,14 @@ static int app_listen(uint32_t backlog)
     if (!lst.pcb)
         return ENOMEM;
     lst.pcb->reuseaddr = true;
-    ret = tcp_bind(lst.pcb, 0, htons(PORT_LISTEN));
+    if (fam == 0) {
+        ret = tcp_bind(lst.pcb, 0, htons(PORT_LISTEN));
+    } else { /* on ::, IPV6_V6ONLY when every tuple is IPv6; else dual stack */
+        static const struct in6_addr any;
+        lst.pcb->v6 = true;
+        lst.pcb->v6only = fam == 1;
+        ret = tcp_bind6(lst.pcb, &any, htons(PORT_LISTEN));
+    }
     if (!ret)
         ret = tcp_listen(lst.pcb, backlog);
     if (ret)
@@ -771,12 +996,89 @@ static void op_app(struct fuzz_in *in)
     default:
         break;
     }
-    inet_stack_poll(&stack);
+    poll_stack();
 }
 
 /* ---- time ----------------------------------------------------------------- */
 
-static void op_time(uint8_t op)
+/*
+ * A Packet Too Big from the path (RFC 4443 3.2) quoting one of our
+ * segments on IPv6 tuple t: b:u8 mtu:u16 seq:i16. t = b & 7; the quoted
+ * sequence number is relative to SND.UNA (SND.MAX when b & 8; without a
+ * pcb, to the last SYN-ACK's ISN), the MTU 1200 + mtu % 320 (below, at and
+ * above 1280, up to the link's) unless mtu & 0x8000 takes the rest as is.
+ * On an IPv4 tuple, nothing.
+ */
+FUZZ_NOCOV static void op_ptb(struct fuzz_in *in)
+{
+    uint8_t b = fuzz_u8(in);
+    uint16_t m = fuzz_u16(in);
+    int16_t seqd = (int16_t)fuzz_u16(in);
+    unsigned t = b & 7;
+    uint32_t mtu = (m & 0x8000) ? (m & 0x7fffu) : 1200u + m % 320u;
+    uint32_t qlen = IPV6_HLEN + TCP_HLEN, l4len = 8 + qlen, seq;
+    struct in6_addr rip;
+    uint16_t lport, rport;
+    struct tcp_pcb *pcb;
+    struct dbuf *d;
+    struct eth_hdr *eh;
+    struct ipv6_hdr *ip6, *q;
+    struct icmp6_hdr *h;
+    struct tcp_hdr *th;
+    struct csum c;
+
+    tuple_get(t, &rip, &lport, &rport);
+    if (addr_is4(&rip) || !(d = dbuf_alloc(&rxpool)))
+        return;
+    pcb = conn_lookup(&rip, lport, rport);
+    seq = pcb ? ((b & 8) ? pcb->snd_max : pcb->snd_una) : synack_iss[t];
+    seq += (uint32_t)(int32_t)seqd;
+    d->size = rx_size;
+    UNPOISON(d->buf, d->size);
+    eh = (struct eth_hdr *)d->data;
+    memcpy(eh->dst, my_mac, ETH_ALEN);
+    memcpy(eh->src, peer_mac, ETH_ALEN);
+    eh->type = htons(ETH_TYPE_IPV6);
+    ip6 = (struct ipv6_hdr *)(d->data + ETH_HLEN);
+    ip6->vtc_flow = htonl(6u << 28);
+    ip6->payload_len = htons((uint16_t)l4len);
+    ip6->next = IPV6_NH_ICMPV6;
+    ip6->hop_limit = IPV6_DEFAULT_HOPS;
+    memcpy(ip6->src, &peer6, 16); /* the peer as the router: any source does */
+    memcpy(ip6->dst, &my6, 16);
+    h = (struct icmp6_hdr *)(ip6 + 1);
+    h->type = ICMP6_PACKET_TOO_BIG;
+    h->code = 0;
+    h->csum = 0;
+    h->data = htonl(mtu);
+    q = (struct ipv6_hdr *)(h + 1); /* our segment, as it left */
+    q->vtc_flow = htonl(6u << 28);
+    q->payload_len = htons((uint16_t)(TCP_HLEN + mtu));
+    q->next = IPV6_NH_TCP;
+    q->hop_limit = IPV6_DEFAULT_HOPS;
+    memcpy(q->src, &my6, 16);
+    memcpy(q->dst, &rip, 16);
+    th = (struct tcp_hdr *)(q + 1);
+    memset(th, 0, sizeof(*th));
+    th->sport = htons(lport);
+    th->dport = htons(rport);
+    th->seq = htonl(seq);
+    th->ack = htonl(pcb ? pcb->rcv_nxt : 0);
+    th->off = (TCP_HLEN / 4) << 4;
+    th->flags = TH_ACK;
+    csum_init(&c);
+    csum_add_pseudo6(&c, ip6->src, ip6->dst, IPV6_NH_ICMPV6, l4len);
+    csum_add(&c, h, l4len);
+    h->csum = csum_finish(&c);
+    d->len = ETH_HLEN + IPV6_HLEN + l4len;
+    frame_input_cut(d);
+    if (trace)
+        fprintf(stderr, "  rx6 Packet Too Big, MTU %u, about :%u -> :%u seq %u\n", mtu, lport, rport, seq);
+    eth_input(&stack, d);
+    poll_stack();
+}
+
+static void op_time(struct fuzz_in *in, uint8_t op)
 {
     static const uint64_t steps[16] = {
         0,       10 * US,  100 * US, 1 * MS,    5 * MS,    50 * MS,          200 * MS, 1 * SEC,
@@ -784,14 +1086,18 @@ static void op_time(uint8_t op)
     };
     unsigned i = (op >> 3) & 15;
 
-    if (i >= 14) { /* to the next timer */
+    if (i == 15) {
+        op_ptb(in);
+        return;
+    }
+    if (i == 14) { /* to the next timer */
         uint64_t next = timer_wheel_next(&stack.timers);
         if (next != UINT64_MAX && next > clock_now_ns())
             clock_advance(next - clock_now_ns());
     } else {
         clock_advance(steps[i]);
     }
-    inet_stack_poll(&stack);
+    poll_stack();
 }
 
 /* ---- invariants ------------------------------------------------------------ */
@@ -907,6 +1213,11 @@ static void init_once(void)
     my_ip = htonl(0x0a000001);
     peer_ip = htonl(0x0a000002);
     far_ip = htonl(0x0a000003);
+    addr_map4(peer_ip, &peer4m);
+    addr_map4(far_ip, &far4m);
+    inet_pton(AF_INET6, "2001:db8::1", &my6);
+    inet_pton(AF_INET6, "2001:db8::2", &peer6);
+    inet_pton(AF_INET6, "2001:db8::3", &far6);
     if (mem_init(&mem, 2048, 32, 4) != 0 || dbuf_pool_init(&rxpool, "fuzz-rx", 2048, FUZZ_RX_BUFS) != 0)
         die("init: buffers");
     {
@@ -956,6 +1267,8 @@ FUZZ_NOCOV static void stack_start(uint8_t cfg, uint8_t cfg2)
     p.tcp.isn_key_seed = 0x5eed;
     p.tcp.syn_cookies = !(cfg2 & 1);
     p.tcp.user_timeout_ns = (cfg2 & 2) ? 30 * SEC : 0;
+    p.ip6 = &my6;
+    p.ip6_dad_transmits = 0; /* usable at once */
     if (inet_stack_init(&stack, &dev, &mem, &p) != 0)
         die("init: stack");
     if (arp_add_static(&stack, peer_ip, peer_mac) != 0)
@@ -966,6 +1279,12 @@ FUZZ_NOCOV static void stack_start(uint8_t cfg, uint8_t cfg2)
     memset(synack_seen, 0, sizeof(synack_seen));
     memset(last_tsval, 0, sizeof(last_tsval));
     nrecs = 0;
+    nrxq = 0;
+    /* Which tuples are IPv6 (bit i: tuple i of tuple_get): none; all (a
+     * v6only listener); or a dual-stack listener on :: taking IPv4 and
+     * IPv6 peers, the connections of both families side by side. */
+    fam = (cfg2 >> 2) & 3;
+    tuple_v6 = (const uint8_t[4]){0x00, 0xff, 0x72, 0x99}[fam];
 }
 
 /* The peer's SYN or SYN-ACK with the options of @po. */
@@ -982,7 +1301,7 @@ FUZZ_NOCOV static void peer_ack(struct tcp_pcb *c, uint16_t sport, uint16_t dpor
     struct seg sg;
 
     memset(&sg, 0, sizeof(sg));
-    sg.src = peer_ip;
+    pcb_raddr(c, &sg.src);
     sg.sport = sport;
     sg.dport = dport;
     sg.seq = c->rcv_nxt;
@@ -992,7 +1311,7 @@ FUZZ_NOCOV static void peer_ack(struct tcp_pcb *c, uint16_t sport, uint16_t dpor
     if (c->ts_ok)
         opt_ts(&sg, 2, tcp_ts_now(clock_now_ns()));
     seg_input(&sg, false);
-    inet_stack_poll(&stack);
+    poll_stack();
 }
 
 FUZZ_NOCOV static void handshakes(uint8_t po)
@@ -1004,7 +1323,7 @@ FUZZ_NOCOV static void handshakes(uint8_t po)
         die("listen on :%u", PORT_LISTEN);
     /* A: passive open. */
     memset(&sg, 0, sizeof(sg));
-    sg.src = peer_ip;
+    tuple_get(0, &sg.src, &sg.dport, &sg.sport);
     sg.sport = PORT_A;
     sg.dport = PORT_LISTEN;
     sg.seq = isn_base;
@@ -1012,8 +1331,8 @@ FUZZ_NOCOV static void handshakes(uint8_t po)
     sg.win = 65535;
     peer_syn(&sg, po);
     seg_input(&sg, false);
-    inet_stack_poll(&stack);
-    c = conn_lookup(peer_ip, PORT_LISTEN, PORT_A);
+    poll_stack();
+    c = conn_lookup(&sg.src, PORT_LISTEN, PORT_A);
     if (!c || c->state != TCPS_SYN_RECEIVED)
         die("handshake: no SYN_RECEIVED child after a SYN");
     peer_ack(c, PORT_A, PORT_LISTEN);
@@ -1025,12 +1344,12 @@ FUZZ_NOCOV static void handshakes(uint8_t po)
     memset(&conns[2], 0, sizeof(conns[2]));
     /* B: active open. */
     conns[1].pcb = tcp_pcb_new(&stack, &conns[1], app_upcall);
-    if (!conns[1].pcb || tcp_connect(conns[1].pcb, peer_ip, htons(PORT_B)) != 0)
+    if (!conns[1].pcb || app_connect_tuple(conns[1].pcb, 1) != 0)
         die("handshake: connect");
     b_lport = ntohs(conns[1].pcb->local_port);
-    inet_stack_poll(&stack);
+    poll_stack();
     memset(&sg, 0, sizeof(sg));
-    sg.src = peer_ip;
+    tuple_get(1, &sg.src, &sg.dport, &sg.sport);
     sg.sport = PORT_B;
     sg.dport = b_lport;
     sg.seq = isn_base + 0x01000000u;
@@ -1039,7 +1358,7 @@ FUZZ_NOCOV static void handshakes(uint8_t po)
     sg.win = 65535;
     peer_syn(&sg, po);
     seg_input(&sg, false);
-    inet_stack_poll(&stack);
+    poll_stack();
     if (conns[1].pcb->state != TCPS_ESTABLISHED)
         die("handshake: the active connection is %s", tcp_state_name(conns[1].pcb->state));
     check_all();
@@ -1054,13 +1373,13 @@ FUZZ_NOCOV static void finish(void)
     for (int i = 0; i < NCONNS; i++)
         app_close(&conns[i], false);
     app_close(&lst, false);
-    inet_stack_poll(&stack);
-    while ((next = timer_wheel_next(&stack.timers)) != UINT64_MAX) {
+    poll_stack();
+    while ((next = timer_wheel_next(&stack.timers)) != UINT64_MAX || nrxq > 0) {
         if (++rounds > 2000)
             die("timers never settle: %u pcbs left", stack.tcp.npcbs);
-        if (next > clock_now_ns())
+        if (next != UINT64_MAX && next > clock_now_ns())
             clock_advance(next - clock_now_ns());
-        inet_stack_poll(&stack);
+        poll_stack();
     }
     if (trace)
         inet_stats_print(stderr, &stack.stats, 1);
@@ -1092,7 +1411,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint8_t op = fuzz_u8(&in);
         switch (op & 7) {
         case 4:
-            op_time(op);
+            op_time(&in, op);
             break;
         case 5:
         case 6:

@@ -23,8 +23,11 @@ SYN, ACK, FIN, RST, PSH = 2, 16, 1, 4, 8
 T_A, T_B, T_L1, T_L2, T_C1, T_C2, T_CLOSED, T_FAR = range(8)
 
 
-def tcp_hdr(cfg, po, isn, cfg2=0):
-    return bytes([cfg, cfg2, po]) + struct.pack('>I', isn)
+V4, V6, DUAL, MIXED = range(4)  # cfg2 bits 2-3: which tuples are IPv6 (fuzz_tcp.c, tuple_v6)
+
+
+def tcp_hdr(cfg, po, isn, cfg2=0, fam=V4):
+    return bytes([cfg, cfg2 | (fam << 2), po]) + struct.pack('>I', isn)
 
 
 def seg(t, flags, seqd=0, ackd=0, win=65535, o=0, plen=0, extra=b'', rel_max=False, nopoll=False):
@@ -50,6 +53,11 @@ def tnext():
 
 def tstep(i):
     return bytes([4 | (i << 3)])
+
+
+def ptb(t, mtu, seqd=0, rel_max=False):
+    """A Packet Too Big about tuple t's segment at SND.UNA + seqd, MTU mtu (1200..1519)."""
+    return bytes([4 | (15 << 3), t | (8 if rel_max else 0)]) + struct.pack('>Hh', mtu - 1200, seqd)
 
 
 def fuzz_tcp():
@@ -99,6 +107,39 @@ def fuzz_tcp():
         # A later connect from the application, its handshake and a transfer.
         'connect_more.bin': tcp_hdr(0x00, 0x00, 0x70000000) + app(5, 0) + seg(T_C1, SYN | ACK, 0, 1) +
         send(2, 2) + good(T_C1, 4) + app(1, 2) + app(2, 2) + good(T_C1, 0, fin=True) + tnext(),
+        # TCP over IPv6 (a v6only listener on ::, every peer 2001:db8::2 or
+        # ::3; the harness answers the stack's neighbor solicitations).
+        'v6_transfer_close.bin': tcp_hdr(0x07, ts, 0x10000000, fam=V6) + send(0, 4) + good(T_A, 10, psh=True) +
+        app(1, 0) + send(1, 6, slice_=True) + good(T_B, 63) + good(T_B, 63) + app(1, 1) + app(2, 0) +
+        good(T_A, 0, fin=True) + app(2, 1) + good(T_B, 0, fin=True) + tnext() + tnext(),
+        # SYN flood over IPv6 past the backlog of 3: cookies hashing the
+        # whole addresses, then their ACKs.
+        'v6_syn_cookies.bin': tcp_hdr(0x01, 0x01, 0x21000000, fam=V6) + seg(T_L1, SYN) + seg(T_L2, SYN) +
+        seg(T_FAR, SYN) + app(3, 0) + seg(T_A, SYN, o=5, extra=struct.pack('>hBHB', 0, 0, 1460, 7)) + tstep(1) +
+        seg(T_A, ACK, 1, 1, o=1, extra=struct.pack('>hB', 1, 0)) + seg(T_L1, ACK, 1, 1) + app(4, 0) + app(4, 0),
+        'v6_dupacks_rto.bin': tcp_hdr(0x06, 0x06 | (2 << 4), 0x60000000, fam=V6) + send(1, 6) + send(1, 6) +
+        dup + dup + dup + dup + tnext() + tnext() + good(T_B, 0) + app(2, 1),
+        'v6_resets_connect.bin': tcp_hdr(0x01, 0x01, 0x50000000, fam=V6) + seg(T_A, RST, 5, 0) + seg(T_A, SYN) +
+        seg(T_CLOSED, SYN) + seg(T_FAR, SYN) + app(5, 0) + seg(T_C1, SYN | ACK, 0, 1) + send(2, 2) +
+        good(T_C1, 4) + app(1, 2) + seg(T_B, RST, 0, 0) + app(1, 1) + tnext() + tnext(),
+        # Packet Too Big mid-transfer (timestamps on): about data in flight at
+        # 1280 (MSS down, resent from SND.UNA), again at 1400 (no smaller:
+        # ignored), about acknowledged data (ignored), then the ACKs; NUD's
+        # probe after the neighbor entry goes stale (tstep(10): 61 s).
+        'v6_packet_too_big.bin': tcp_hdr(0x03, 0x03, 0x10000000, fam=V6) + send(1, 6) + send(1, 6) +
+        ptb(T_B, 1280) + ptb(T_B, 1400, 100) + good(T_B, 0) + ptb(T_B, 1300, -100) + ptb(T_A, 1280) +
+        send(0, 5) + ptb(T_A, 1290, 0, rel_max=True) + ptb(T_A, 1210, 10) + good(T_A, 0) + good(T_B, 0) +
+        tstep(10) + send(1, 4) + tstep(7) + tnext() + good(T_B, 0),
+        # Dual stack: the listener on :: takes A, L1 and L2 over IPv4 (IPv4
+        # children), B and the later connects are IPv6.
+        'dual_stack.bin': tcp_hdr(0x07, ts, 0x30000000, fam=DUAL) + seg(T_L1, SYN) + seg(T_L1, ACK, 1, 1) +
+        app(4, 0) + send(0, 4) + good(T_A, 10) + app(1, 0) + send(1, 3) + good(T_B, 5) + app(1, 1) + app(5, 0) +
+        seg(T_C1, SYN | ACK, 0, 1) + seg(T_CLOSED, SYN) + app(2, 0) + good(T_A, 0, fin=True) + tnext(),
+        # Both families on one dual-stack listener, past its SYN backlog:
+        # half-open children of each, then cookies for an IPv6 SYN.
+        'dual_mixed_cookies.bin': tcp_hdr(0x01, 0x01, 0x21000000, fam=MIXED) + seg(T_L1, SYN) + seg(T_L2, SYN) +
+        seg(T_FAR, SYN) + app(3, 0) + seg(T_A, SYN) + seg(T_A, ACK, 1, 1) + seg(T_L1, ACK, 1, 1) + app(4, 0) +
+        app(4, 0) + app(5, 0) + app(5, 1) + seg(T_C1, SYN | ACK, 0, 1) + seg(T_C2, SYN | ACK, 0, 1) + tnext(),
     }
 
 
