@@ -413,10 +413,12 @@ tso_case() {
 # ipv6_ping_case: Linux ping -6 over net_tap to catnip's global address
 # (demikernel.local_ipv6_addr fd00:98::2) and its link-local one (from the
 # port's MAC), after catnip's DAD. The tap's kernel end starts with the
-# port's own MAC, so it would make the same link-local address (and find
-# it taken by catnip's DAD answer): it gets another MAC, its IPv6 turned
-# off and on again. Linux's NS for catnip go to
-# the solicited-node group (multicast) and must reach the port.
+# port's own MAC, so it would make the same link-local address: its DAD
+# probe, sent while catnip's was running, made catnip find its own address
+# a duplicate (CI saw it). So the tap is born with IPv6 off (the
+# namespace's default), gets another MAC, and only then IPv6. Linux's NS
+# for catnip go to the solicited-node group (multicast) and must reach the
+# port.
 ipv6_ping_case() {
     local name="net_tap, IPv6: Linux ping -6 to catnip's global and link-local addresses"
     local slog=$tmp/ping6.server.log plog=$tmp/ping6.log spid ll why=''
@@ -425,6 +427,7 @@ ipv6_ping_case() {
         skip "$name" "needs the kernel's IPv6 and iputils-ping"
         return
     fi
+    ns_exec sysctl -qw net.ipv6.conf.default.disable_ipv6=1 # for dtap6, made by catnip
     ns_exec timeout "$limit" env LIBOS=catnip DEMI_DEMIKERNEL_LOCAL_IPV4_ADDR=10.98.0.2 \
         DEMI_DEMIKERNEL_LOCAL_IPV6_ADDR=fd00:98::2 DEMI_LIBDEMI_LOG_LEVEL=info DEMI_DPDK_LINK_WAIT_MS=0 \
         DEMI_DPDK_EAL_INIT="$eal" "$ex/tcp-echo" --server 10.98.0.2 7000 >"$slog" 2>&1 &
@@ -440,6 +443,7 @@ ipv6_ping_case() {
         ns_exec ip link show dtap6 >/dev/null 2>&1 && break
         sleep 0.1
     done
+    ns_exec sysctl -qw net.ipv6.conf.default.disable_ipv6=0
     # IPv6 off while the MAC changes: the link-local address is made anew
     # from the new MAC when it comes back on.
     if ! ns_exec sysctl -qw net.ipv6.conf.dtap6.disable_ipv6=1 ||
