@@ -142,7 +142,7 @@ static inline bool in6_equal(const void *a, const void *b)
     return memcmp(a, b, 16) == 0;
 }
 
-/* ff02::1:ffXX:XXXX of @a (RFC 4291 2.7.1). */
+/* The solicited-node group of @a: ff02::1:ff00:0/104 with @a's low 24 bits (RFC 4291 2.7.1). */
 void in6_solicited_node(const struct in6_addr *a, struct in6_addr *out);
 /* 33:33 and the low 32 bits of multicast @a (RFC 2464 7). */
 void in6_mcast_mac(const void *a, uint8_t mac[6]);

@@ -478,7 +478,7 @@ static struct udp_sock *udp_find6(struct inet_stack *s, const struct ipv6_rx *rx
     return best;
 }
 
-/* ipv6.h's hook (was a stub in ipv6.c): @d at the UDP header, trimmed to
+/* UDP over IPv6, from ipv6_deliver (ipv6.h): @d at the UDP header, trimmed to
  * the IPv6 payload. */
 void udp6_input(struct inet_stack *s, struct dbuf *d, const struct ipv6_rx *rx)
 {
