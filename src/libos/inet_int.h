@@ -52,6 +52,17 @@ int inet_getpeername(struct queue *q, struct inet_sockaddr *addr);
 /* The peer of TCP connection @pcb as socket @s reports it: IPv6, IPv4, or
  * IPv4-mapped on an AF_INET6 socket (inet.c). */
 void inet_tcp_peer(const struct inet_sock *s, const struct tcp_pcb *pcb, struct inet_sockaddr *addr);
+
+/* inet_tcp.c: TCP's news from the stack (the pcb's upcall), and what the
+ * calls in inet.c hand it: an accept, a pop to serve, an end of stream. */
+void inet_tcp_upcall(struct tcp_pcb *pcb, unsigned ev);
+void inet_tcp_serve_accepts(struct inet_sock *s);
+void inet_tcp_serve_pops(struct inet_sock *s);
+void inet_pop_eof(struct inet_sock *s, struct demi_op *op, const struct tcp_pcb *pcb);
+
+/* inet.c: complete pop @op with @d from @addr (a datagram's source when
+ * @is_source, kept with the buffer for demi_sga_source). */
+void inet_pop_complete(struct demi_op *op, struct dbuf *d, const struct inet_sockaddr *addr, bool is_source);
 int inet_getsockname(struct queue *q, struct inet_sockaddr *addr);
 
 #endif /* DEMI_LIBOS_INET_INT_H */
