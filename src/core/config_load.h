@@ -50,6 +50,13 @@ bool config_set_scalar(struct demi_config *cfg, const struct config_key *k, cons
 int config_set_strlist(struct loader *ld, const char *const *items, int n);
 void config_set_arpmap(struct demi_config *cfg, const struct config_arp_entry *e, int n);
 
+/* The validators (config_values.c): text to value, false when the text is
+ * not acceptable. */
+bool config_parse_bool(const char *s, bool *out);
+bool config_parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out);
+/* Fits the key's array with its NUL, no control characters, one of its
+ * choices (stored as spelt in the table). */
+bool config_parse_string(const struct config_key *k, const char *s, char *out);
 bool config_parse_mac(const char *s, uint8_t mac[6]);
 bool config_parse_ipv4(const char *s, struct in_addr *out);
 bool config_parse_ipv6(const char *s, struct in6_addr *out);
