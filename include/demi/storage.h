@@ -19,9 +19,10 @@
  *   the queue was opened with DEMI_O_NOSYNC. Pushes that arrive while a
  *   write is in flight are committed together by the next write (group
  *   commit: one flush for many records); pushes complete in the order they
- *   were made. The bytes are copied at submission into a registered,
- *   aligned staging buffer, so the sga may be freed once the push is
- *   submitted (as on sockets, keeping it until completion is always safe).
+ *   were made. The bytes are copied into a registered, aligned staging
+ *   buffer, at once or, while the stages are full, later: as on sockets,
+ *   the sga may be reused or freed at completion (a buffer from
+ *   demi_sgaalloc may be freed at once: libdemi holds a reference).
  * - demi_pop completes with the next record's payload, whole, in a buffer
  *   the application frees with demi_sgafree; at the end of the log, a
  *   zero-length sga (end of file, as on sockets). It reads only records whose

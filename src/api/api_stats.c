@@ -14,9 +14,19 @@ DEMI_EXPORT int demi_stats_counter(const char *name, uint64_t *value)
         return EINVAL;
     if (!rt.initialised)
         return EPERM;
-    if (!rt.net->ops->counter)
-        return ENOTSUP;
-    return rt.net->ops->counter(rt.net, name, value);
+    /* The network libOS's (rt.libos[0]) first, then those beside it
+     * (storage): ENOENT only when none has the name, ENOTSUP when none
+     * has counters. */
+    int ret = ENOTSUP;
+    for (int i = 0; i < rt.nlibos && ret != 0; i++) {
+        struct libos *los = rt.libos[i];
+        if (los->ops->counter) {
+            int r = los->ops->counter(los, name, value);
+            if (r != ENOTSUP)
+                ret = r;
+        }
+    }
+    return ret;
 }
 
 DEMI_EXPORT int demi_stats_names(const char **names, size_t cap, size_t *count)

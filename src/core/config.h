@@ -126,6 +126,13 @@ struct demi_config {
     uint32_t catmem_ring_size;     /* catmem.ring_size: bytes per direction */
     uint32_t catmem_peer_check_us; /* catmem.peer_check_us: liveness check period */
 
+    /* cattree.* : storage queues (<demi/storage.h>) */
+    bool cattree_sqpoll;              /* cattree.sqpoll: a kernel thread submits */
+    uint32_t cattree_ring_entries;    /* cattree.ring_entries: io_uring size */
+    uint32_t cattree_prealloc_mib;    /* cattree.prealloc_mib: file growth step */
+    bool cattree_direct;              /* cattree.direct: O_DIRECT where the file system has it */
+    uint32_t cattree_fault_write_eio; /* cattree.fault_write_eio: tests: the Nth write fails */
+
     /* catloop.* : LIBOS=catloop */
     char catloop_mode[16]; /* catloop.mode: process | host */
 

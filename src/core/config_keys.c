@@ -184,6 +184,19 @@ const struct config_key config_keys[] = {
     KEY_U32("catmem.peer_check_us", catmem_peer_check_us, 0, 10000000, "1000",
             "while a pipe op waits, how often the peer's liveness is checked (one syscall), "
             "microseconds"),
+    /* Our own section: storage queues. */
+    KEY_BOOL("cattree.sqpoll", cattree_sqpoll, "false",
+             "storage queues: a kernel thread polls io_uring's submission queue (IORING_SETUP_SQPOLL): "
+             "no system call per write, one more busy core"),
+    KEY_U32("cattree.ring_entries", cattree_ring_entries, 8, 4096, "256",
+            "storage queues: io_uring submission queue entries, shared by all of them"),
+    KEY_U32("cattree.prealloc_mib", cattree_prealloc_mib, 1, 65536, "64",
+            "storage queues: a log grows by fallocate in steps of this many MiB, ahead of its writes"),
+    KEY_BOOL("cattree.direct", cattree_direct, "true",
+             "storage queues: O_DIRECT writes where the file system takes them (tmpfs does not: "
+             "buffered writes with RWF_DSYNC there)"),
+    KEY_U32("cattree.fault_write_eio", cattree_fault_write_eio, 0, UINT32_MAX, "0",
+            "tests: the Nth write a process submits fails with EIO, as a failing disk's would (0: never)"),
     KEY_STRING("catloop.mode", catloop_mode, "process|host", "process",
                "LIBOS=catloop: process (the inet stack over an in-process loopback: one process "
                "talks to itself) or host (TCP over shared-memory pipes between processes of this "

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * qd.h: queue descriptors. A qd is a small non-negative int naming a queue
- * (socket or pipe) of some libOS; the table maps it to the libOS's object,
+ * (socket, pipe or storage log) of some libOS; the table maps it to the libOS's object,
  * which embeds struct queue as its first member. Private header.
  */
 #ifndef DEMI_CORE_QD_H
@@ -14,12 +14,12 @@
 
 struct libos;
 
-enum queue_kind { QUEUE_TCP = 1, QUEUE_UDP, QUEUE_PIPE };
+enum queue_kind { QUEUE_TCP = 1, QUEUE_UDP, QUEUE_PIPE, QUEUE_FILE };
 
 struct queue {
     int qd;
     uint8_t kind;   /* enum queue_kind */
-    uint8_t family; /* a socket's AF_INET or AF_INET6 (libos/sockaddr.h); 0 for a pipe */
+    uint8_t family; /* a socket's AF_INET or AF_INET6 (libos/sockaddr.h); 0 for a pipe or a log */
     bool v6only;    /* AF_INET6: IPV6_V6ONLY, as the libOS last reported it */
     struct libos *libos;
     struct lat_hist lat[LAT_KINDS]; /* op latencies on this queue (latency.h) */

@@ -76,10 +76,10 @@ enum log_verdict {
 };
 
 struct log_rec {
-    uint32_t len;     /* payload bytes */
-    uint32_t epoch;   /* the record's */
-    uint64_t seq;     /* the record's */
-    uint64_t framed;  /* log_framed_size(len) */
+    uint32_t len;    /* payload bytes */
+    uint32_t epoch;  /* the record's */
+    uint64_t seq;    /* the record's */
+    uint64_t framed; /* log_framed_size(len) */
     const uint8_t *payload;
 };
 

@@ -20,6 +20,11 @@ static const struct libos_entry libos_table[] = {
 #endif
     {"catpowder", catpowder_create, "inet stack over AF_PACKET / AF_XDP"},
     {"catmem", catmem_create, "shared-memory pipes"},
+#ifdef DEMI_HAVE_URING
+    {"cattree", cattree_create, "storage queues: durable logs over io_uring"},
+#else
+    {"cattree", NULL, "storage queues: durable logs over io_uring"},
+#endif
     {"catloop", catloop_create, "loopback: inet stack in-process, or TCP over shared memory between processes"},
     {"cattest", cattest_create, "inet stack over a scripted device, in virtual time"},
 };

@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "core/sigbuf.h"
 #include "libos/catmem.h"
+#include "libos/cattree.h"
 #include "libos/registry.h"
 #include "net/stats.h"
 
@@ -37,11 +38,20 @@ int rt_pipe_libos(struct libos **out)
     return catmem_instance(out);
 }
 
+#ifndef DEMI_HAVE_URING
+int rt_storage_libos(struct libos **out)
+{
+    (void)out;
+    log_err("storage queues: this libdemi was built without liburing (liburing-dev)");
+    return ENOTSUP;
+}
+#endif
+
 size_t rt_counter_names(const char **names, size_t cap)
 {
     static const char *const stat_names[] = {
 #define STAT_NAME(n, help) #n,
-        INET_STATS(STAT_NAME)
+        INET_STATS(STAT_NAME) TREE_STATS(STAT_NAME)
 #undef STAT_NAME
     };
 
@@ -284,6 +294,10 @@ static struct libos *rt_sleeper(void)
 
     for (int i = 0; i < rt.nlibos; i++) {
         struct libos *los = rt.libos[i];
+        /* One that can sleep but has nothing to wait for (storage queues
+         * with no I/O in flight) leaves the sleep to the other. */
+        if (los->ops->block && rt.nlibos > 1 && los->ops->has_waiters && !los->ops->has_waiters(los))
+            continue;
         if (los->ops->block) {
             if (sleeper)
                 return NULL;

@@ -22,6 +22,7 @@
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 struct libos;
@@ -92,6 +93,13 @@ struct libos_ops {
     /* Optional (demi_pipe_sgaalloc): a buffer of @size bytes reserved in
      * @q's ring, pushed without a copy. NULL: ENOTSUP. */
     int (*sgaalloc)(struct queue *q, size_t size, demi_sgarray_t *sga_out);
+    /* Optional (storage queues, <demi/storage.h>): a queue on the log
+     * @path, created (@create: as creat(2), with @mode) or opened with
+     * @flags (already checked by the api: O_ACCMODE, DEMI_O_NOSYNC). */
+    int (*storage_open)(struct libos *los, const char *path, int flags, mode_t mode, bool create, struct queue **q_out);
+    /* Optional (storage queues): move or report the read position. */
+    int (*lseek)(struct queue *q, int64_t off, int whence);
+    int (*tell)(struct queue *q, uint64_t *pos_out);
     void (*destroy)(struct libos *los);
 };
 
@@ -156,6 +164,11 @@ int rt_add_libos(struct libos *los);
 /* The pipe libOS (catmem), created and added on first use. */
 int rt_pipe_libos(struct libos **out);
 
+/* The storage libOS (cattree): LIBOS=cattree's own, or created and added
+ * on first use beside the network one. ENOTSUP (logged) when libdemi was
+ * built without liburing or the kernel refuses io_uring. */
+int rt_storage_libos(struct libos **out);
+
 /* The names of the network stack's counters (<demi/stats.h>), the first
  * @cap of them into @names; returns how many there are. No demi_init
  * needed. */
@@ -191,5 +204,6 @@ int catnip_create(const struct demi_config *cfg, struct libos **out); /* DEMI_HA
 int catpowder_create(const struct demi_config *cfg, struct libos **out);
 int cattest_create(const struct demi_config *cfg, struct libos **out);
 int catmem_create(const struct demi_config *cfg, struct libos **out);
+int cattree_create(const struct demi_config *cfg, struct libos **out); /* DEMI_HAVE_URING builds */
 
 #endif /* DEMI_LIBOS_RUNTIME_H */
