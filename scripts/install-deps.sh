@@ -22,6 +22,8 @@ PKGS=(
   redis-server redis-tools memcached libmemcached-tools nginx wrk sockperf  # unmodified apps under tools/demirun (tests/integration/apps-*.sh, bench/apps.sh)
   gnuplot-nox                       # make bench: the latency plot
   liblwip-dev                       # make bench: lwIP over memif, a packaged user-space stack's row (bench/lwip-rtt)
+  liburing-dev                      # storage queues: LIBOS=cattree, demi_creat/demi_open (io_uring)
+  fio e2fsprogs util-linux          # make bench: fio's io_uring row; storage fault tests: mkfs.ext4, losetup
 )
 
 missing=()

@@ -66,7 +66,7 @@ extern "C" {
  * The file header is made durable before the call returns.
  *
  * @return 0 and *qd_out; EINVAL a NULL argument or demi_init not called;
- *   ENOTSUP libdemi built without liburing, or io_uring refused by the
+ *   EBUSY the log is open for writing elsewhere; ENOTSUP libdemi built without liburing, or io_uring refused by the
  *   kernel (the message says which); EMFILE no queue descriptor left;
  *   otherwise the errno of open(2), fallocate(2) or the first write
  *   (EACCES, ENOENT, EISDIR, ENOSPC, EROFS, EIO, ...).
@@ -81,9 +81,10 @@ extern int demi_creat(int *qd_out, const char *path, mode_t mode) ATTR_NONNULL(1
  *
  * @return 0 and *qd_out; EINVAL a NULL argument, demi_init not called, or
  *   any other flag (O_CREAT: use demi_creat; O_TRUNC, O_APPEND, ...);
- *   EILSEQ the file is not a libdemi log (no valid file header, or a
- *   version this libdemi does not read); ENOTSUP as demi_creat; otherwise
- *   open(2)'s errno.
+ *   EILSEQ the file is not a libdemi log (no valid file header);
+ *   ENOTSUP a log of a version this libdemi does not read, or as
+ *   demi_creat; EBUSY opened for writing while another queue (of this or
+ *   another process) has it open for writing; otherwise open(2)'s errno.
  */
 extern int demi_open(int *qd_out, const char *path, int flags) ATTR_NONNULL(1, 2);
 

@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -149,6 +150,19 @@ static int tree_open_fd(struct tree_log *l, int oflags, mode_t mode)
     return l->fd < 0 ? errno : 0;
 }
 
+/* One writer per log: two would frame records over each other. The lock
+ * is the open file's (flock), so it goes with the fd, a crash included. */
+static int tree_lock(struct tree_log *l)
+{
+    if (!l->can_write || flock(l->fd, LOCK_EX | LOCK_NB) == 0)
+        return 0;
+    if (errno == EWOULDBLOCK) {
+        log_err("cattree: %s: the log is open for writing elsewhere (this or another process)", l->path);
+        return EBUSY;
+    }
+    return errno;
+}
+
 static int tree_log_setup(struct tree_log *l, const char *path, int flags, mode_t mode, bool create)
 {
     struct cattree *t = l->t;
@@ -176,8 +190,10 @@ static int tree_log_setup(struct tree_log *l, const char *path, int flags, mode_
 
     if (create) {
         struct timespec now;
-        if ((ret = tree_open_fd(l, O_RDWR | O_CREAT | O_TRUNC, mode)) != 0)
+        if ((ret = tree_open_fd(l, O_RDWR | O_CREAT, mode)) != 0 || (ret = tree_lock(l)) != 0)
             return ret;
+        if (ftruncate(l->fd, 0) != 0) /* as creat(2), once the log is ours */
+            return errno;
         clock_gettime(CLOCK_REALTIME, &now);
         l->epoch = 1;
         return tree_write_header(l, (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec);
@@ -192,6 +208,8 @@ static int tree_log_setup(struct tree_log *l, const char *path, int flags, mode_
         return errno;
     if (S_ISDIR(stt.st_mode))
         return EISDIR;
+    if ((ret = tree_lock(l)) != 0)
+        return ret;
     n = pread(l->fd, l->rbuf, LOG_FILE_HDR, 0);
     if (n < 0)
         return errno;
