@@ -95,60 +95,85 @@ void uring_buf_unregister(struct uring_dev *d, int slot)
     d->slot_used[slot] = false;
 }
 
-static struct io_uring_sqe *uring_sqe(struct uring_dev *d)
+static void uring_go(struct uring_dev *d, struct io_uring_sqe *sqe, struct uring_req *r)
+{
+    io_uring_sqe_set_data(sqe, r);
+    d->inflight++;
+}
+
+int uring_write_pieces(struct uring_dev *d, struct uring_req *r, int fd, const struct uring_piece *pcs, unsigned n,
+                       uint64_t off, bool dsync)
+{
+    if (n == 0 || n > URING_MAX_PIECES)
+        return EINVAL;
+    if (d->fault_write_eio && d->writes + 1 == d->fault_write_eio) {
+        d->writes++;
+        r->pending = 1; /* as if the device had failed it: nothing is sent */
+        r->res = 0;
+        r->next_fault = d->faulted;
+        d->faulted = r;
+        d->inflight++;
+        return 0;
+    }
+    if (io_uring_sq_space_left(&d->ring) < n) {
+        io_uring_submit(&d->ring);
+        if (io_uring_sq_space_left(&d->ring) < n)
+            return EBUSY;
+    }
+    d->writes++;
+    r->pending = n;
+    r->res = 0;
+    for (unsigned i = 0; i < n; i++) {
+        struct io_uring_sqe *sqe = io_uring_get_sqe(&d->ring);
+        if (pcs[i].slot >= 0)
+            io_uring_prep_write_fixed(sqe, fd, pcs[i].buf, pcs[i].len, off, pcs[i].slot);
+        else
+            io_uring_prep_write(sqe, fd, pcs[i].buf, pcs[i].len, off);
+        if (i + 1 < n)
+            sqe->flags |= IOSQE_IO_LINK;
+        else if (dsync)
+            sqe->rw_flags = RWF_DSYNC;
+        off += pcs[i].len;
+        uring_go(d, sqe, r);
+    }
+    io_uring_submit(&d->ring);
+    return 0;
+}
+
+int uring_read(struct uring_dev *d, struct uring_req *r, int fd, void *buf, uint32_t len, uint64_t off, int slot)
 {
     struct io_uring_sqe *sqe = io_uring_get_sqe(&d->ring);
 
     if (!sqe) {
         io_uring_submit(&d->ring); /* make room: a full ring is a burst */
         sqe = io_uring_get_sqe(&d->ring);
+        if (!sqe)
+            return EBUSY;
     }
-    return sqe;
-}
-
-static void uring_go(struct uring_dev *d, struct io_uring_sqe *sqe, struct uring_req *r)
-{
-    io_uring_sqe_set_data(sqe, r);
-    d->inflight++;
-    io_uring_submit(&d->ring);
-}
-
-int uring_write(struct uring_dev *d, struct uring_req *r, int fd, const void *buf, uint32_t len, uint64_t off, int slot,
-                bool dsync)
-{
-    struct io_uring_sqe *sqe;
-
-    if (d->fault_write_eio && ++d->writes == d->fault_write_eio) {
-        r->next_fault = d->faulted; /* as if the device had failed it */
-        d->faulted = r;
-        d->inflight++;
-        return 0;
-    }
-    sqe = uring_sqe(d);
-    if (!sqe)
-        return EBUSY;
-    if (slot >= 0)
-        io_uring_prep_write_fixed(sqe, fd, buf, len, off, slot);
-    else
-        io_uring_prep_write(sqe, fd, buf, len, off);
-    if (dsync)
-        sqe->rw_flags = RWF_DSYNC;
-    uring_go(d, sqe, r);
-    return 0;
-}
-
-int uring_read(struct uring_dev *d, struct uring_req *r, int fd, void *buf, uint32_t len, uint64_t off, int slot)
-{
-    struct io_uring_sqe *sqe = uring_sqe(d);
-
-    if (!sqe)
-        return EBUSY;
     if (slot >= 0)
         io_uring_prep_read_fixed(sqe, fd, buf, len, off, slot);
     else
         io_uring_prep_read(sqe, fd, buf, len, off);
+    r->pending = 1;
+    r->res = 0;
     uring_go(d, sqe, r);
+    io_uring_submit(&d->ring);
     return 0;
+}
+
+/* One io_uring completion of @r: done() once its last one is in. An error
+ * wins over bytes, and the first real one over the -ECANCELED of the links
+ * after it. */
+static void uring_req_one(struct uring_req *r, int res)
+{
+    if (res < 0) {
+        if (r->res >= 0 || (r->res == -ECANCELED && res != -ECANCELED))
+            r->res = res;
+    } else if (r->res >= 0) {
+        r->res += res;
+    }
+    if (--r->pending == 0)
+        r->done(r, r->res);
 }
 
 int uring_dev_poll(struct uring_dev *d)
@@ -161,7 +186,7 @@ int uring_dev_poll(struct uring_dev *d)
         d->faulted = r->next_fault;
         d->inflight--;
         n++;
-        r->done(r, -EIO);
+        uring_req_one(r, -EIO);
     }
     if (!d->inflight)
         return (int)n;
@@ -182,7 +207,7 @@ int uring_dev_poll(struct uring_dev *d)
         io_uring_cq_advance(&d->ring, k);
         d->inflight -= k;
         for (unsigned i = 0; i < k; i++)
-            done[i]->done(done[i], res[i]);
+            uring_req_one(done[i], res[i]);
         n += k;
     }
     return (int)n;

@@ -21,7 +21,18 @@ struct uring_dev;
 struct uring_req {
     void (*done)(struct uring_req *r, int res);
     struct uring_req *next_fault; /* the fault hook's list (uring.c) */
+    uint32_t pending;             /* io_uring requests not completed yet */
+    int res;                      /* their bytes so far, or the first error */
 };
+
+/* One piece of a write: bytes inside the fixed buffer @slot, or -1. */
+struct uring_piece {
+    const void *buf;
+    uint32_t len;
+    int slot;
+};
+
+#define URING_MAX_PIECES 64
 
 struct uring_params {
     uint32_t entries;         /* submission queue size */
@@ -41,11 +52,15 @@ void uring_dev_close(struct uring_dev *d);
 int uring_buf_register(struct uring_dev *d, void *base, size_t len);
 void uring_buf_unregister(struct uring_dev *d, int slot);
 
-/* Write @len bytes from @buf (inside the fixed buffer @slot, or -1) to
- * @fd at @off; @dsync: RWF_DSYNC (durable at completion). 0, or EBUSY when
- * the submission queue is full (the caller retries after a poll). */
-int uring_write(struct uring_dev *d, struct uring_req *r, int fd, const void *buf, uint32_t len, uint64_t off, int slot,
-                bool dsync);
+/* Write @n pieces (1..URING_MAX_PIECES) back to back to @fd from @off,
+ * each starting when the one before has completed (IOSQE_IO_LINK); @dsync
+ * puts RWF_DSYNC on the last, whose device flush then covers them all
+ * (O_DIRECT writes: each one completed is in the device's cache). One
+ * completion for all: @r->done gets their total bytes or the first error.
+ * 0, or EBUSY when the submission queue has no room (the caller retries
+ * after a poll). The fault hook counts calls: the Nth fails whole. */
+int uring_write_pieces(struct uring_dev *d, struct uring_req *r, int fd, const struct uring_piece *pcs, unsigned n,
+                       uint64_t off, bool dsync);
 int uring_read(struct uring_dev *d, struct uring_req *r, int fd, void *buf, uint32_t len, uint64_t off, int slot);
 
 /* Complete what the kernel finished; returns how many. Never blocks. */

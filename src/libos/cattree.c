@@ -58,6 +58,25 @@ static void tree_log_free(struct tree_log *l)
     free(l);
 }
 
+int tree_pool_slot(struct cattree *t, const struct dbuf *d)
+{
+    for (int c = 0; c < MEM_NCLASSES; c++) {
+        struct dbuf_pool *p = &rt.mem.pools[c];
+        if (d->pool != p)
+            continue;
+        if (t->pool_slot[c] == -2) {
+            /* Registering pins the whole pool: once, at the first push from
+             * it. Without it (RLIMIT_MEMLOCK, over 1 GiB) its buffers are
+             * still written without a copy, mapped per request. */
+            t->pool_slot[c] = uring_buf_register(t->dev, p->base - p->lead, p->lead + p->map_len);
+            log_info("cattree: the %s buffer pool (%zu MiB) is %s", p->name, (p->lead + p->map_len) >> 20,
+                     t->pool_slot[c] >= 0 ? "registered with io_uring" : "not registered (mapped per write)");
+        }
+        return t->pool_slot[c];
+    }
+    return -1;
+}
+
 /* ---- opening and recovery -------------------------------------------------- */
 
 static long tree_scan_read(void *ctx, uint64_t pos, uint8_t *buf, size_t cap)
@@ -417,6 +436,9 @@ static void tree_destroy(struct libos *los)
 
     while (!list_empty(&t->logs))
         tree_close(&list_entry(list_first(&t->logs), struct tree_log, link)->q);
+    for (int c = 0; c < MEM_NCLASSES; c++)
+        if (t->pool_slot[c] >= 0)
+            uring_buf_unregister(t->dev, t->pool_slot[c]);
     uring_dev_close(t->dev);
     free(t);
 }
@@ -443,7 +465,7 @@ int cattree_create(const struct demi_config *cfg, struct libos **out)
     struct uring_params p = {
         .entries = cfg->cattree_ring_entries,
         .sqpoll = cfg->cattree_sqpoll,
-        .nbufs = 3 * TREE_MAX_FILES,
+        .nbufs = 3 * TREE_MAX_FILES + MEM_NCLASSES,
         .fault_write_eio = cfg->cattree_fault_write_eio,
     };
     struct cattree *t = calloc(1, sizeof(*t));
@@ -460,6 +482,8 @@ int cattree_create(const struct demi_config *cfg, struct libos **out)
     }
     t->cfg = cfg;
     t->base.ops = &cattree_ops;
+    for (int c = 0; c < MEM_NCLASSES; c++)
+        t->pool_slot[c] = -2;
     list_init(&t->logs);
     *out = &t->base;
     return 0;

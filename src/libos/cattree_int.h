@@ -36,15 +36,36 @@ struct tree_stats {
 #undef TREE_STAT_FIELD
 };
 
+/* A block-aligned record's payload, written from the application's buffer
+ * (zero-copy) between two pieces of the stage. */
+struct tree_hole {
+    uint32_t at;        /* stage bytes before it */
+    uint32_t len;       /* its bytes in the file: the payload, to a whole block */
+    const uint8_t *ptr; /* the payload, in a page-aligned buffer of ours */
+    int slot;           /* that buffer's pool's fixed-buffer slot, or -1 */
+};
+
+#define TREE_HOLES 16     /* per stage: a write is at most 2 * 16 + 1 pieces */
+#define TREE_ZC_MIN 8192u /* below, copying costs less than a piece of its own */
+
 struct tree_stage {
     uint8_t *buf;
     int slot;             /* fixed-buffer slot, or -1 */
     uint64_t base;        /* log position of buf[0], a multiple of TREE_BLOCK */
-    uint32_t fill;        /* bytes: the prefix, then framed records */
+    uint32_t fill;        /* bytes in buf: the prefix, then framed records */
     uint32_t nrec;        /* records framed in this stage */
+    uint32_t nholes;      /* zero-copy payloads */
+    uint64_t hole_bytes;  /* their bytes in the file */
     uint32_t wlen;        /* bytes of the write in flight */
     struct list_node ops; /* their push ops, in order */
+    struct tree_hole holes[TREE_HOLES];
 };
+
+/* The log position after a stage's last record. */
+static inline uint64_t tree_stage_end(const struct tree_stage *s)
+{
+    return s->base + s->fill + s->hole_bytes;
+}
 
 struct cattree;
 
@@ -89,6 +110,7 @@ struct tree_log {
 struct cattree {
     struct libos base;
     struct uring_dev *dev;
+    int pool_slot[MEM_NCLASSES]; /* the pools' fixed-buffer slots: -1 none, -2 not tried */
     const struct demi_config *cfg;
     struct list_node logs;
     struct tree_stats stats;
@@ -110,6 +132,9 @@ void tree_progress_pops(struct tree_log *l);
 void tree_rw_init(struct tree_log *l);
 /* Whether @l has I/O in flight or ops waiting. */
 bool tree_busy(const struct tree_log *l);
+/* The fixed-buffer slot of the pool holding @d, registered on first use
+ * (the pool's whole mapping, pinned), or -1. */
+int tree_pool_slot(struct cattree *t, const struct dbuf *d);
 /* Fail every push not yet written with @err. */
 void tree_fail_pushes(struct tree_log *l, int err);
 

@@ -58,7 +58,7 @@ int log_file_hdr_decode(const uint8_t *buf, size_t len, struct log_file_hdr *out
 }
 
 /* The CRC covers the header's epoch and sequence (bytes 12..23), then the
- * length, then the payload: a record moved to another place or another
+ * length word, then the payload: a record moved to another place or another
  * epoch, or cut short, does not check. */
 static uint32_t log_record_crc(const uint8_t *hdr, uint32_t len, const uint8_t *payload)
 {
@@ -80,6 +80,23 @@ uint64_t log_record_seal(uint8_t *dst, uint32_t len, uint32_t epoch, uint64_t se
     return framed;
 }
 
+uint32_t log_record_seal_block(uint8_t *dst, uint64_t pos, const void *payload, uint32_t len, uint32_t epoch,
+                               uint64_t seq)
+{
+    uint32_t pad = log_block_pad(pos), word = len | (pad / 8) << LOG_LEN_PAD_SHIFT | LOG_LEN_BLOCK_TAIL;
+    uint32_t crc;
+
+    put32(dst, LOG_REC_MAGIC);
+    put32(dst + 4, word);
+    put32(dst + 12, epoch);
+    put64(dst + 16, seq);
+    memset(dst + LOG_REC_HDR, 0, pad);
+    crc = crc32c(0, dst + 12, 12);
+    crc = crc32c(crc, dst + 4, 4);
+    put32(dst + 8, crc32c(crc, payload, len));
+    return LOG_REC_HDR + pad;
+}
+
 uint64_t log_record_encode(uint8_t *dst, const void *payload, uint32_t len, uint32_t epoch, uint64_t seq)
 {
     memcpy(dst + LOG_REC_HDR, payload, len);
@@ -97,6 +114,8 @@ static bool all_zero(const uint8_t *p, size_t n)
 enum log_verdict log_record_check(const uint8_t *p, size_t avail, uint64_t expect_seq, uint32_t min_epoch,
                                   uint32_t max_epoch, struct log_rec *out)
 {
+    uint32_t word, pad, crc;
+
     memset(out, 0, sizeof(*out));
     if (avail < LOG_REC_HDR)
         return all_zero(p, avail) ? LOG_REC_END : LOG_REC_SHORT;
@@ -104,19 +123,27 @@ enum log_verdict log_record_check(const uint8_t *p, size_t avail, uint64_t expec
         return LOG_REC_END;
     if (get32(p) != LOG_REC_MAGIC)
         return LOG_REC_TORN;
-    out->len = get32(p + 4);
+    word = get32(p + 4);
+    out->len = word & LOG_LEN_MASK;
     out->epoch = get32(p + 12);
     out->seq = get64(p + 16);
-    if (out->len == 0 || out->len > LOG_RECORD_MAX)
+    pad = ((word >> LOG_LEN_PAD_SHIFT) & LOG_LEN_PAD_MASK) * 8;
+    if (out->len == 0 || out->len > LOG_RECORD_MAX || (word & LOG_LEN_RESERVED) || pad + LOG_REC_HDR > LOG_BLOCK ||
+        (pad && !(word & LOG_LEN_BLOCK_TAIL)))
         return LOG_REC_TORN;
-    out->framed = log_framed_size(out->len);
+    if (word & LOG_LEN_BLOCK_TAIL)
+        out->framed = LOG_REC_HDR + pad + log_block_payload(out->len);
+    else
+        out->framed = log_framed_size(out->len);
     if (avail < out->framed)
         return LOG_REC_SHORT;
-    if (get32(p + 8) != log_record_crc(p, out->len, p + LOG_REC_HDR))
+    crc = crc32c(0, p + 12, 12);
+    crc = crc32c(crc, p + 4, 4);
+    if (get32(p + 8) != crc32c(crc, p + LOG_REC_HDR + pad, out->len))
         return LOG_REC_TORN;
     if (out->seq != expect_seq || out->epoch < min_epoch || out->epoch > max_epoch)
         return LOG_REC_STALE;
-    out->payload = p + LOG_REC_HDR;
+    out->payload = p + LOG_REC_HDR + pad;
     return LOG_REC_OK;
 }
 

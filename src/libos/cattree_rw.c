@@ -41,6 +41,61 @@ static void stage_frame(struct tree_log *l, struct tree_stage *s, struct demi_op
     list_add_tail(&s->ops, &op->link);
 }
 
+/* Whether the push of @len bytes at @p in our buffer @d goes without a copy:
+ * O_DIRECT, a big enough record, the whole of a page-aligned buffer of a
+ * pool of ours (its bytes up to the next block are not the application's,
+ * so they may be zeroed), and room for one more hole. */
+static bool stage_zc_fits(const struct tree_log *l, const struct tree_stage *s, const struct dbuf *d, const uint8_t *p,
+                          uint32_t len)
+{
+    return l->direct && d && len >= TREE_ZC_MIN && !d->pool->ops && p == d->data && len == d->len &&
+           ((uintptr_t)p & 4095) == 0 && dbuf_tailroom(d) >= log_block_payload(len) - len && s->nholes < TREE_HOLES &&
+           s->fill + 2 * TREE_BLOCK <= TREE_STAGE;
+}
+
+/* Frame a block-aligned record: its header and padding in the stage, its
+ * payload left in @d (referenced until the write completes). */
+static void stage_frame_zc(struct tree_log *l, struct tree_stage *s, struct demi_op *op, struct dbuf *d)
+{
+    struct tree_hole *h = &s->holes[s->nholes++];
+    uint32_t len = d->len;
+
+    s->fill += log_record_seal_block(s->buf + s->fill, tree_stage_end(s), d->data, len, l->epoch, l->next_seq++);
+    memset(d->data + len, 0, log_block_payload(len) - len);
+    h->at = s->fill;
+    h->len = (uint32_t)log_block_payload(len);
+    h->ptr = d->data;
+    h->slot = tree_pool_slot(l->t, d);
+    s->hole_bytes += h->len;
+    s->nrec++;
+    l->t->stats.cattree_zero_copy++;
+    if (op->u.push.buf != d) {
+        dbuf_ref(d);
+        op->u.push.buf = d;
+    }
+    op->u.push.len = len;
+    list_add_tail(&s->ops, &op->link);
+}
+
+/* Frame @op's record into @s, from our buffer @d without a copy if it can
+ * be; false when the stage has no room for it. */
+static bool stage_take(struct tree_log *l, struct tree_stage *s, struct demi_op *op, struct dbuf *d, const void *p,
+                       uint32_t len)
+{
+    if (stage_zc_fits(l, s, d, p, len)) {
+        stage_frame_zc(l, s, op, d);
+        return true;
+    }
+    if (!stage_fits(s, len))
+        return false;
+    stage_frame(l, s, op, p, len);
+    if (op->u.push.buf) {
+        dbuf_put(op->u.push.buf); /* its bytes are in the stage now */
+        op->u.push.buf = NULL;
+    }
+    return true;
+}
+
 int tree_push(struct queue *q, struct demi_op *op, const demi_sgarray_t *sga, struct dbuf *d,
               const struct inet_sockaddr *dest)
 {
@@ -58,10 +113,7 @@ int tree_push(struct queue *q, struct demi_op *op, const demi_sgarray_t *sga, st
         tree_complete(op, DEMI_OPC_PUSH, l->err);
         return 0;
     }
-    if (list_empty(&l->waiting) && stage_fits(s, len)) {
-        /* Copied now: the sga may be reused once the push is submitted. */
-        stage_frame(l, s, op, sga->sga_segs[0].sgaseg_buf, len);
-    } else {
+    if (!list_empty(&l->waiting) || !stage_take(l, s, op, d, sga->sga_segs[0].sgaseg_buf, len)) {
         op->u.push.ptr = sga->sga_segs[0].sgaseg_buf;
         op->u.push.len = len;
         if (d) {
@@ -81,13 +133,10 @@ static void tree_take_waiting(struct tree_log *l)
 
     while (!list_empty(&l->waiting)) {
         struct demi_op *op = list_entry(list_first(&l->waiting), struct demi_op, link);
-        if (!stage_fits(s, op->u.push.len))
-            break;
         list_del(&op->link);
-        stage_frame(l, s, op, op->u.push.ptr, op->u.push.len);
-        if (op->u.push.buf) {
-            dbuf_put(op->u.push.buf); /* its bytes are in the stage now */
-            op->u.push.buf = NULL;
+        if (!stage_take(l, s, op, op->u.push.buf, op->u.push.ptr, op->u.push.len)) {
+            list_add_head(&l->waiting, &op->link);
+            break;
         }
     }
 }
@@ -105,6 +154,8 @@ void tree_fail_pushes(struct tree_log *l, int err)
     stage_fail(s, err);
     s->fill = (uint32_t)(l->end - s->base); /* back to the prefix */
     s->nrec = 0;
+    s->nholes = 0;
+    s->hole_bytes = 0;
     while (!list_empty(&l->waiting))
         tree_complete(list_entry(list_first(&l->waiting), struct demi_op, link), DEMI_OPC_PUSH, err);
 }
@@ -133,17 +184,36 @@ static int tree_grow(struct tree_log *l, uint64_t need)
     return 0;
 }
 
+/* The pieces of @s's write: stage bytes and zero-copy payloads in turn. */
+static unsigned stage_pieces(const struct tree_stage *s, struct uring_piece *pcs)
+{
+    uint32_t at = 0, n = 0;
+
+    for (uint32_t i = 0; i < s->nholes; i++) {
+        const struct tree_hole *h = &s->holes[i];
+        if (h->at > at)
+            pcs[n++] = (struct uring_piece){.buf = s->buf + at, .len = h->at - at, .slot = s->slot};
+        pcs[n++] = (struct uring_piece){.buf = h->ptr, .len = h->len, .slot = h->slot};
+        at = h->at;
+    }
+    if (s->wlen > at)
+        pcs[n++] = (struct uring_piece){.buf = s->buf + at, .len = s->wlen - at, .slot = s->slot};
+    return n;
+}
+
 void tree_kick(struct tree_log *l)
 {
     for (;;) {
         struct tree_stage *s = &l->st[l->acc], *o = &l->st[!l->acc];
+        struct uring_piece pcs[2 * TREE_HOLES + 1];
         uint64_t stage_end;
         int ret;
 
         if (l->writing || l->err || s->nrec == 0)
             return;
-        s->wlen = (uint32_t)round_up(s->fill, TREE_BLOCK);
-        ret = tree_grow(l, s->base + s->wlen);
+        s->wlen = (uint32_t)round_up(s->fill, TREE_BLOCK); /* of the stage buffer */
+        stage_end = tree_stage_end(s);
+        ret = tree_grow(l, round_up(stage_end, TREE_BLOCK));
         if (ret) {
             /* No space: these pushes fail; the log stays as it was. */
             uint64_t nrec = s->nrec;
@@ -154,20 +224,25 @@ void tree_kick(struct tree_log *l)
             continue; /* none left: returns above */
         }
         memset(s->buf + s->fill, 0, s->wlen - s->fill); /* the end of the log reads as zeros */
-        ret = uring_write(l->t->dev, &l->wreq, l->fd, s->buf, s->wlen, tree_file_off(s->base), s->slot, l->dsync);
+        ret =
+            uring_write_pieces(l->t->dev, &l->wreq, l->fd, pcs, stage_pieces(s, pcs), tree_file_off(s->base), l->dsync);
         if (ret) {
             l->kick_pending = true; /* the ring is full: the next poll retries */
             return;
         }
+        s->wlen += (uint32_t)s->hole_bytes; /* what the write's completion counts */
         l->kick_pending = false;
         l->writing = true;
         l->t->stats.cattree_writes++;
-        /* The other stage accumulates from here, after this one's records. */
-        stage_end = s->base + s->fill;
+        /* The other stage accumulates from here, after this one's records:
+         * its prefix is the stage buffer's last partial block (after the
+         * last hole, the stage is block-aligned again). */
         o->base = stage_end & ~(uint64_t)(TREE_BLOCK - 1);
         o->fill = (uint32_t)(stage_end - o->base);
-        memcpy(o->buf, s->buf + (o->base - s->base), o->fill);
+        memcpy(o->buf, s->buf + s->fill - o->fill, o->fill);
         o->nrec = 0;
+        o->nholes = 0;
+        o->hole_bytes = 0;
         l->acc = !l->acc;
         tree_take_waiting(l);
         return;
@@ -181,7 +256,7 @@ static void tree_write_done(struct uring_req *r, int res)
 
     l->writing = false;
     if (res == (int)s->wlen) {
-        l->end = s->base + s->fill;
+        l->end = tree_stage_end(s);
         l->t->stats.cattree_appends += s->nrec;
         while (!list_empty(&s->ops)) {
             struct demi_op *op = list_entry(list_first(&s->ops), struct demi_op, link);
@@ -189,6 +264,8 @@ static void tree_write_done(struct uring_req *r, int res)
             tree_complete(op, DEMI_OPC_PUSH, 0);
         }
         s->nrec = 0;
+        s->nholes = 0;
+        s->hole_bytes = 0;
         tree_take_waiting(l);
         tree_kick(l);
         return;
@@ -204,6 +281,8 @@ static void tree_write_done(struct uring_req *r, int res)
             l->path, s->wlen, (unsigned long long)tree_file_off(s->base), res < 0 ? strerror(-res) : "short write");
     stage_fail(s, l->err);
     s->nrec = 0;
+    s->nholes = 0;
+    s->hole_bytes = 0;
     tree_fail_pushes(l, l->err);
 }
 

@@ -76,8 +76,9 @@ struct dbuf_pool_ops {
 
 struct dbuf_pool {
     const char *name;
-    uint8_t *base; /* first slot */
-    size_t map_len;
+    uint8_t *base;         /* first slot */
+    size_t map_len;        /* from base to the end of the mapping */
+    size_t lead;           /* bytes of the mapping before base (aligned pools) */
     size_t stride;         /* bytes per slot */
     uint64_t stride_magic; /* UINT64_MAX / stride + 1: divisibility by one multiply */
     uint32_t data_size;    /* usable payload after the headroom */
@@ -90,6 +91,10 @@ struct dbuf_pool {
 };
 
 int dbuf_pool_init(struct dbuf_pool *p, const char *name, uint32_t data_size, uint32_t count);
+
+/* The same, with every slot's data (at the headroom) aligned to @align, a
+ * power of two up to the page size. */
+int dbuf_pool_init_aligned(struct dbuf_pool *p, const char *name, uint32_t data_size, uint32_t count, uint32_t align);
 
 /* A pool whose buffers come from @ops (see struct dbuf_pool_ops): @count
  * buffers of @data_size bytes after the headroom, all free. */

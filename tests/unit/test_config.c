@@ -378,11 +378,11 @@ static void test_full_demikernel_file(void **state)
     for (size_t i = 0; i < config_nkeys; i++) {
         const char *k = config_keys[i].key;
         /* libdemi's own keys, which Demikernel's file does not have. */
-        bool ours = strncmp(k, "libdemi.", 8) == 0 || strncmp(k, "tcp.", 4) == 0 || strncmp(k, "fault.", 6) == 0 ||
-                    strncmp(k, "raw_socket.xdp_", 15) == 0 || strncmp(k, "catmem.", 7) == 0 ||
-                    strncmp(k, "catloop.", 8) == 0 || strcmp(k, "inetstack_config.ipv4_prefix_len") == 0 ||
-                    strcmp(k, "demikernel.local_ipv6_addr") == 0 ||
-                    strcmp(k, "inetstack_config.tcp_segmentation_offload") == 0;
+        bool ours =
+            strncmp(k, "libdemi.", 8) == 0 || strncmp(k, "tcp.", 4) == 0 || strncmp(k, "fault.", 6) == 0 ||
+            strncmp(k, "raw_socket.xdp_", 15) == 0 || strncmp(k, "catmem.", 7) == 0 || strncmp(k, "catloop.", 8) == 0 ||
+            strncmp(k, "cattree.", 8) == 0 || strcmp(k, "inetstack_config.ipv4_prefix_len") == 0 ||
+            strcmp(k, "demikernel.local_ipv6_addr") == 0 || strcmp(k, "inetstack_config.tcp_segmentation_offload") == 0;
         assert_int_equal(cfg.source[i], ours ? CONFIG_SRC_DEFAULT : CONFIG_SRC_FILE);
     }
 
