@@ -9,7 +9,10 @@
  *       Prints "push SEQ ok" or "push SEQ ERRNAME" per push, in order, then
  *       "acked N" (records acknowledged before the first failure),
  *       "first_error ERRNAME" (or "none"), "later_errors ERRNAMES" and
- *       "close ok|ERRNAME". Exits 3 when a wait times out (30 s: a hang).
+ *       "close ok|ERRNAME". With CATTREE_DRIVER_FREE=FILE set, after those
+ *       5 the driver removes FILE (space given back) and pushes 5 more on
+ *       the same queue: "after_free RESULTS". Exits 3 when a wait times out
+ *       (30 s: a hang).
  *   cattree-fault-driver verify PATH LEN
  *       Open O_RDONLY, pop to the end; record i must be LEN bytes of
  *       pattern i. Prints "records N", "intact N" (leading records that
@@ -17,7 +20,7 @@
  *   cattree-fault-driver open PATH rdonly|wronly|rdwr|creat
  *       Prints "open ok" or "open ERRNAME" (exit 0 either way).
  *
- * Record i's byte j is (i * 131 + j * 7) & 0xff.
+ * Record i (its index in the log) has byte j = (i * 131 + j * 7) & 0xff.
  */
 #define _GNU_SOURCE
 #include <demi/libos.h>
@@ -32,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define DEPTH_MAX 64
 
@@ -117,7 +121,7 @@ static int cmd_push(const char *path, const char *mode, uint64_t first, uint64_t
     demi_qtoken_t qts[DEPTH_MAX];
     uint64_t seq = first, acked = 0;
     int qd, ret, first_err = 0, n;
-    char later[256] = "";
+    char later[256] = "", after[256] = "";
 
     ret = strcmp(mode, "creat") == 0 ? demi_creat(&qd, path, 0644) : demi_open(&qd, path, O_RDWR);
     if (ret) {
@@ -164,10 +168,34 @@ static int cmd_push(const char *path, const char *mode, uint64_t first, uint64_t
             printf("push %llu %s\n", (unsigned long long)seq, errname(ret));
             snprintf(later + strlen(later), sizeof(later) - strlen(later), "%s%s", k ? "," : "", errname(ret));
         }
+        if (getenv("CATTREE_DRIVER_FREE")) {
+            /* The failed pushes left no record: the next one is record
+             * first + acked, and its bytes are that record's pattern. */
+            uint64_t rec = first + acked;
+            if (unlink(getenv("CATTREE_DRIVER_FREE")) != 0)
+                printf("unlink %s: %s\n", getenv("CATTREE_DRIVER_FREE"), strerror(errno));
+            for (int k = 0; k < 5; k++) {
+                demi_qtoken_t qt;
+                ret = push_start(qd, rec, len, &qt);
+                if (ret == 0)
+                    ret = push_wait(qt);
+                if (ret < 0) {
+                    printf("push %llu TIMEOUT\n", (unsigned long long)rec);
+                    fflush(stdout);
+                    return 3;
+                }
+                printf("push %llu %s\n", (unsigned long long)rec, errname(ret));
+                snprintf(after + strlen(after), sizeof(after) - strlen(after), "%s%s", k ? "," : "", errname(ret));
+                if (ret == 0)
+                    rec++;
+            }
+        }
     }
     printf("acked %llu\n", (unsigned long long)acked);
     printf("first_error %s\n", first_err ? errname(first_err) : "none");
     printf("later_errors %s\n", first_err ? later : "none");
+    if (after[0])
+        printf("after_free %s\n", after);
     ret = demi_close(qd);
     printf("close %s\n", errname(ret));
     return 0;

@@ -847,9 +847,10 @@ static void test_errors(void **state)
         memcpy(hdr + 60, &c, 4);
         assert_int_equal(write(fd, hdr, sizeof(hdr)), (ssize_t)sizeof(hdr));
         close(fd);
-        /* <demi/storage.h>: "EILSEQ the file is not a libdemi log (no valid
-         * file header, or a version this libdemi does not read)". */
-        assert_int_equal(demi_open(&bad, v2, O_RDONLY), EILSEQ);
+        /* <demi/storage.h>: "ENOTSUP a log of a version this libdemi does
+         * not read" (EILSEQ is for what is no log at all). */
+        assert_int_equal(demi_open(&bad, v2, O_RDONLY), ENOTSUP);
+        assert_int_equal(demi_open(&bad, v2, O_RDWR), ENOTSUP);
     }
     /* Missing, a directory. */
     assert_int_equal(demi_open(&bad, path_of("missing.log"), O_RDONLY), ENOENT);
