@@ -1099,6 +1099,10 @@ fi
 # Unmodified applications under tools/demirun against Linux: its own table (bench/apps.sh).
 bash "$repo/bench/apps.sh" "$build" | tee -a "$results/bench.txt" || failures=$((failures + 1))
 
+# Durable appends (storage queues) against pwrite + fdatasync and fio, and a
+# durable log server's requests: its own tables (bench/storage.sh).
+bash "$repo/bench/storage.sh" "$build" | tee -a "$results/bench.txt" || failures=$((failures + 1))
+
 say "done in $((SECONDS - start_s)) s"
 if [ "$failures" -ne 0 ]; then
     say "$failures measurement(s) failed"
