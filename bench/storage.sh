@@ -25,17 +25,20 @@
 #      done, which neither libdemi nor a depth of 32 does. --bs is libdemi's
 #      write of one record: the 24-byte header and the payload padded to 8,
 #      rounded up to 512 (O_DIRECT writes whole sectors: a 64 B record is a
-#      512 B write). clat p50/p99 from --output-format=json (jq).
-#    Targets (issue 17): libdemi's depth-1 p50 within 10 % of fio's clat
-#    p50; libdemi's depth-32 appends/s at least 5x pwrite + fdatasync's.
-# 2. A log server's request latency: examples/log-server (each request
-#    appended to a storage queue, answered once durable) on LIBOS=catnap, and
-#    bench/log-server-linux (kernel sockets, write + fdatasync per request),
-#    both on loopback; the client is bench/log-rtt (kernel sockets, one
-#    connection, one 64 B request in flight), the same for both. Server on
-#    core 0, client on core 1. Ratio: Linux p50 / log-server p50 (above 1:
-#    libdemi is faster). catnip over memif is not measured: log-rtt is a
-#    kernel-socket client, and log-server's own client reports no latency.
+#      512 B write). clat p50/p99 and lat p50 (slat + clat) from
+#      --output-format=json (jq).
+#    Targets (issue 17): libdemi's depth-1 p50 within 10 % of fio's p50
+#    (judged against clat and against lat: libdemi's figure, from demi_push
+#    on, includes the submission that clat leaves out); libdemi's depth-32
+#    appends/s at least 5x pwrite + fdatasync's.
+# 2. A log server's request latency, one connection, one 64 B request in
+#    flight: examples/log-server (each request appended to a storage queue,
+#    answered once durable) on LIBOS=catnap and on catnip over DPDK memif,
+#    and bench/log-server-linux (kernel sockets, write + fdatasync per
+#    request). The client is bench/log-rtt (kernel sockets) on loopback,
+#    the same for catnap and Linux, and bench/log-rtt-demi (the same
+#    program over libdemi) on catnip's memif peer. Server on core 0, client
+#    on core 1. Ratio: Linux p50 / this p50 (above 1: libdemi is faster).
 #
 # Each cell is measured in BENCH_STORAGE_ROUNDS rounds (3) of
 # BENCH_STORAGE_SECS seconds (1, after 0.25 s of warm-up), the three
@@ -295,7 +298,8 @@ done
 elapsed=$((SECONDS - start_s))
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 machine="$(nproc) CPUs ($cpu), Linux $(uname -r), $where"
-command_line="bash bench/storage.sh $(basename "$build")   (the end of make bench)"
+command_line="bash bench/storage.sh $(basename "$build")"
+commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 csv=$results/storage.csv
 echo "section,size_bytes,depth,impl,p50_us,p99_us,per_s,note" >"$csv"
@@ -346,10 +350,10 @@ for name in "${srv_names[@]}"; do
         sratio=-
         [ -n "$lin50" ] && sratio=$(awk -v a="$lin50" -v b="$s50" 'BEGIN { printf "%.2f", a / b }')
         srv_rows+=("$name|$s50|$s99|$sps|$sratio")
-        echo "log-server,64,1,$name,$s50,$s99,$sps,\"ratio $sratio; p50 of the rounds: ${m["$name|p50"]:-} ns\"" >>"$csv"
+        echo "log-server,64,1,\"$name\",$s50,$s99,$sps,\"ratio $sratio; p50 of the rounds: ${m["$name|p50"]:-} ns\"" >>"$csv"
     else
         srv_rows+=("$name|${srv_why[$name]}")
-        echo "log-server,64,1,$name,,,,\"${srv_why[$name]}\"" >>"$csv"
+        echo "log-server,64,1,\"$name\",,,,\"${srv_why[$name]}\"" >>"$csv"
     fi
 done
 
@@ -369,7 +373,7 @@ print_tables() {
     echo "ratio: depth 1, libdemi p50 / fio clat p50 and / fio lat p50 (slat + clat: from the submission on, as"
     echo "libdemi's figure is); depth $depth, libdemi appends/s / pwrite+fdatasync appends/s"
     echo
-    echo "storage: log server, 64 B requests, one in flight, loopback (Linux client bench/log-rtt)"
+    echo "storage: log server, 64 B requests, one in flight (client bench/log-rtt; catnip: log-rtt-demi)"
     printf '%-40s %10s %10s %10s %8s\n' server "p50 µs" "p99 µs" "req/s" ratio
     for r in "${srv_rows[@]}"; do
         IFS='|' read -r name s50 s99 sps sratio <<<"$r"
@@ -389,7 +393,8 @@ md_section() {
     echo "### Latest run"
     echo
     echo "Machine: $machine. Generated $(date -u '+%Y-%m-%d %H:%M UTC') in ${elapsed} s; every cell the median of"
-    echo "$rounds rounds of ${secs} s after 0.25 s of warm-up (the log server: 50 requests). ${fio_ver:-fio missing}. Command: \`$command_line\`."
+    echo "$rounds rounds of ${secs} s after 0.25 s of warm-up (the log server: after 50 requests). ${fio_ver:-fio missing}."
+    echo "Command: \`$command_line\` (or \`make bench\`), libdemi at $commit."
     echo
     echo "| size | depth | libdemi p50 µs | p99 µs | appends/s | pwrite+fdatasync p50 µs | p99 µs | appends/s | fio bs | fio clat p50 µs | p99 µs | IOPS | ratio | target |"
     echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
