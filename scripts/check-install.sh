@@ -40,12 +40,12 @@ fi
 
 # ---- what is installed
 (cd "$root" && find . -type f -o -type l | sed 's|^\./||' | sort) >"$tmp/files"
-extra=$(grep -v -E "^(include/demi/[a-z_]+\.h|$libdir_rel/(libdemi\.so(\.[0-9]+)*|libdemi\.a|libdemi-preload\.so|pkgconfig/libdemi\.pc)|bin/(demi-config|demi-stat|demirun)|share/man/man[137]/[A-Za-z_0-9.-]+\.[137]|share/doc/libdemi/.+)$" "$tmp/files")
+extra=$(grep -v -E "^(include/demi/[a-z_]+\.h|$libdir_rel/(libdemi\.so(\.[0-9]+)*|libdemi\.a|libdemi-preload\.so|pkgconfig/libdemi\.pc)|bin/(demi-config|demi-stat|demirun|demi-logcheck)|share/man/man[137]/[A-Za-z_0-9.-]+\.[137]|share/doc/libdemi/.+)$" "$tmp/files")
 missing=
 for f in include/demi/libos.h include/demi/sga.h include/demi/wait.h include/demi/types.h include/demi/cc.h \
-    include/demi/version.h include/demi/pipe.h include/demi/ext.h include/demi/stats.h \
+    include/demi/version.h include/demi/pipe.h include/demi/ext.h include/demi/stats.h include/demi/storage.h \
     "$libdir_rel/libdemi.so" "$libdir_rel/libdemi.a" "$libdir_rel/libdemi-preload.so" "$libdir_rel/pkgconfig/libdemi.pc" \
-    bin/demi-config bin/demi-stat bin/demirun share/doc/libdemi/examples/Makefile \
+    bin/demi-config bin/demi-stat bin/demirun bin/demi-logcheck share/doc/libdemi/examples/Makefile \
     share/doc/libdemi/examples/tcp-ping-pong.c; do
     grep -qxF "$f" "$tmp/files" || missing+=" $f"
 done

@@ -27,7 +27,8 @@
  *   the application frees with demi_sgafree; at the end of the log, a
  *   zero-length sga (end of file, as on sockets). It reads only records whose
  *   pushes completed; it does not wait for records pushed later (a file, not
- *   a pipe: pop again to see them).
+ *   a pipe). A queue sees its own appends as they complete, pop again to see
+ *   them; another queue sees the log as it was when it was opened.
  * - demi_close closes the queue; pushes still pending complete first
  *   (their records are committed), pops pending fail with ECANCELED.
  *
@@ -93,7 +94,8 @@ extern int demi_open(int *qd_out, const char *path, int flags) ATTR_NONNULL(1, 2
  * which must be 0 or a position demi_tell gave; SEEK_CUR: @off bytes from
  * the current position; SEEK_END: @off (<= 0) bytes from the end of the
  * committed log. A position that is not the start of a record is found out
- * by the next pop, which fails with EBADMSG.
+ * by the next pop, which fails with EBADMSG (in general: a payload that
+ * holds a whole record with a right CRC pops as that record).
  *
  * @return 0; EBADF @qd is not open; ENOTSUP @qd is not a storage queue;
  *   EINVAL a bad @whence, a position below 0 or past the end of the log, or

@@ -43,8 +43,8 @@ DEMI_EXPORT int demi_socket(int *sockqd_out, int domain, int type, int protocol)
         return ENOTSUP;
     }
     if (!rt.net->ops->socket) {
-        log_err("demi_socket: LIBOS=%s has no sockets (pipes only: <demi/pipe.h>); pick a network libOS",
-                rt.net->ops->name);
+        log_err("demi_socket: LIBOS=%s has no sockets (%s); pick a network libOS", rt.net->ops->name,
+                rt.net->ops->storage_open ? "storage queues only: <demi/storage.h>" : "pipes only: <demi/pipe.h>");
         return ENOTSUP;
     }
     ret = rt.net->ops->socket(rt.net, domain, type, protocol, &q);

@@ -221,7 +221,8 @@ static int tree_log_setup(struct tree_log *l, const char *path, int flags, mode_
     struct log_file_hdr hdr;
     struct stat stt;
     ssize_t n;
-    if ((ret = tree_open_fd(l, acc, 0)) != 0)
+    /* A writer reads too (the header, the recovery scan, the last block). */
+    if ((ret = tree_open_fd(l, l->can_write ? O_RDWR : O_RDONLY, 0)) != 0)
         return ret;
     if (fstat(l->fd, &stt) != 0)
         return errno;
@@ -451,6 +452,7 @@ static const struct libos_ops cattree_ops = {
     .pop = tree_pop,
     .poll = tree_poll,
     .block = tree_block,
+    .block_at_once = true,
     .has_waiters = tree_has_waiters,
     .stats = tree_stats_print,
     .counter = tree_counter,

@@ -128,7 +128,7 @@ enum log_verdict log_record_check(const uint8_t *p, size_t avail, uint64_t expec
     out->epoch = get32(p + 12);
     out->seq = get64(p + 16);
     pad = ((word >> LOG_LEN_PAD_SHIFT) & LOG_LEN_PAD_MASK) * 8;
-    if (out->len == 0 || out->len > LOG_RECORD_MAX || (word & LOG_LEN_RESERVED) || pad + LOG_REC_HDR > LOG_BLOCK ||
+    if (out->len == 0 || out->len > LOG_RECORD_MAX || (word & LOG_LEN_RESERVED) || pad >= LOG_BLOCK ||
         (pad && !(word & LOG_LEN_BLOCK_TAIL)))
         return LOG_REC_TORN;
     if (word & LOG_LEN_BLOCK_TAIL)

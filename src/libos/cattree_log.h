@@ -146,7 +146,7 @@ struct log_scan {
 typedef long (*log_read_fn)(void *ctx, uint64_t pos, uint8_t *buf, size_t cap);
 
 /* Bytes of buffer log_scan needs: the largest record (a block-aligned one:
- * LOG_REC_HDR + 488 + LOG_RECORD_MAX), and a 4 KiB block on either side (its reads start and, but at the end of the file, end on
+ * LOG_REC_HDR + 504 + LOG_RECORD_MAX), and a 4 KiB block on either side (its reads start and, but at the end of the file, end on
  * 4 KiB boundaries, as O_DIRECT wants; @buf must be 4 KiB-aligned). */
 #define LOG_SCAN_BUF (LOG_REC_HDR + LOG_RECORD_MAX + 3 * 4096u)
 

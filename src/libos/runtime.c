@@ -343,7 +343,7 @@ bool rt_wait_progress(uint64_t seen_seq, struct rt_deadline *dl)
          * peer process that shares our core (a pipe's other end, a memif
          * peer) then runs at once instead of after our whole time slice. On
          * a core of its own the yield returns at once, for a syscall's cost. */
-        if (now - idle_since >= rt.spin_ns) {
+        if (now - idle_since >= rt.spin_ns || (rt.nlibos == 1 && rt.net->ops->block_at_once)) {
             uint64_t left = dl->at - now;
             stale_rounds = RT_IDLE_CLOCK_ROUNDS; /* time passes in both */
             if ((sleeper = rt_sleeper()) == NULL) {

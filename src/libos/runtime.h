@@ -78,6 +78,11 @@ struct libos_ops {
     int (*poll)(struct libos *los);
     /* Optional: sleep until an event or @timeout_ns passes (0 = just poll). */
     int (*block)(struct libos *los, int64_t timeout_ns);
+    /* block() at once instead of after libdemi.spin_us of busy-polling: its
+     * events come from a device whose completion work would share the core
+     * with the spin (storage: the disk's interrupt and io_uring's task
+     * work), and sleeping in the kernel's wait costs no latency. */
+    bool block_at_once;
     /* Optional, for a libOS without block(): whether ops wait that only its
      * poll() completes. While none do, another libOS may sleep in block(). */
     bool (*has_waiters)(struct libos *los);
