@@ -119,8 +119,8 @@ static int tree_clear_tail(struct tree_log *l)
     if (upto <= base)
         return 0;
     memset(l->st[0].buf, 0, (size_t)(upto - base));
-    if (l->end > base && pread(l->fd, l->st[0].buf, TREE_BLOCK, (off_t)tree_file_off(base)) != (ssize_t)TREE_BLOCK)
-        return errno ? errno : EIO;
+    if (l->end > base && pread(l->fd, l->st[0].buf, TREE_BLOCK, (off_t)tree_file_off(base)) < (ssize_t)(l->end - base))
+        return errno ? errno : EIO; /* short only past the end of the file */
     memset(l->st[0].buf + (l->end - base), 0, TREE_BLOCK - (l->end - base));
     ret = tree_write_sync(l, l->st[0].buf, (size_t)(upto - base), tree_file_off(base));
     return ret;
@@ -258,7 +258,7 @@ static int tree_stage_init(struct tree_log *l)
 
     s->base = l->end & ~(uint64_t)(TREE_BLOCK - 1);
     s->fill = (uint32_t)(l->end - s->base);
-    if (s->fill && pread(l->fd, s->buf, TREE_BLOCK, (off_t)tree_file_off(s->base)) != (ssize_t)TREE_BLOCK)
+    if (s->fill && pread(l->fd, s->buf, TREE_BLOCK, (off_t)tree_file_off(s->base)) < (ssize_t)s->fill)
         return errno ? errno : EIO;
     return 0;
 }

@@ -25,7 +25,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define TREE_BLOCK 512u       /* O_DIRECT's unit: writes are whole blocks */
+#define TREE_BLOCK 512u       /* writes are whole blocks: O_DIRECT's unit (docs/cattree.md: why not 4 KiB yet) */
 #define TREE_STAGE (2u << 20) /* a prefix block and the largest record fit */
 #define TREE_RBUF ((LOG_SCAN_BUF + 4095u) & ~4095u)
 #define TREE_MAX_FILES 64u /* registered-buffer slots: 3 per log */
@@ -51,7 +51,8 @@ struct tree_hole {
 struct tree_stage {
     uint8_t *buf;
     int slot;             /* fixed-buffer slot, or -1 */
-    uint64_t base;        /* log position of buf[0], a multiple of TREE_BLOCK */
+    uint64_t base;        /* log position of buf[0]: a multiple of TREE_BLOCK, or of
+                           * LOG_BLOCK right after a zero-copy payload */
     uint32_t fill;        /* bytes in buf: the prefix, then framed records */
     uint32_t nrec;        /* records framed in this stage */
     uint32_t nholes;      /* zero-copy payloads */

@@ -213,7 +213,7 @@ void tree_kick(struct tree_log *l)
             return;
         s->wlen = (uint32_t)round_up(s->fill, TREE_BLOCK); /* of the stage buffer */
         stage_end = tree_stage_end(s);
-        ret = tree_grow(l, round_up(stage_end, TREE_BLOCK));
+        ret = tree_grow(l, s->base + s->wlen + s->hole_bytes);
         if (ret) {
             /* No space: these pushes fail; the log stays as it was. */
             uint64_t nrec = s->nrec;
@@ -235,9 +235,12 @@ void tree_kick(struct tree_log *l)
         l->writing = true;
         l->t->stats.cattree_writes++;
         /* The other stage accumulates from here, after this one's records:
-         * its prefix is the stage buffer's last partial block (after the
-         * last hole, the stage is block-aligned again). */
+         * its prefix is the stage buffer's last partial block, cut at the
+         * end of the last hole, whose payload is not in the stage buffer
+         * (the next write then starts on a LOG_BLOCK boundary only). */
         o->base = stage_end & ~(uint64_t)(TREE_BLOCK - 1);
+        if (s->nholes && o->base < s->base + s->holes[s->nholes - 1].at + s->hole_bytes)
+            o->base = s->base + s->holes[s->nholes - 1].at + s->hole_bytes;
         o->fill = (uint32_t)(stage_end - o->base);
         memcpy(o->buf, s->buf + s->fill - o->fill, o->fill);
         o->nrec = 0;
