@@ -1,8 +1,9 @@
 # libdemi: the two commands of the README, and their helpers.
 #   make demo   the main job: echo across two processes, latency table
 #   make test   every suite; unit + packet scripts also under ASan+UBSan; every
-#               fuzz target for FUZZ_SECONDS (30) each; the unit suite of the
-#               portable builds (GCC -O3, GCC plain, clang -O3); install check
+#               fuzz target for FUZZ_SECONDS (30) each, two at a time; the
+#               portable builds (GCC -O3, GCC plain, clang -O3) compiled, the
+#               unit suite of the -O3 ones; install check
 #   make format the C sources to .clang-format (make test checks them)
 #   make install PREFIX=DIR   a release build of the library, headers, tools,
 #               examples and man pages only, installed under DIR (/usr/local)
@@ -13,8 +14,10 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 # The builds a packager or user makes (make test checks they compile with
-# warnings as errors and pass the unit suite), and make install's own.
+# warnings as errors), those of them that also run the unit suite (plain is
+# -O0 like the ASan build, which runs it), and make install's own.
 PORTABLE_BUILDS ?= build-release build-plain build-clang
+PORTABLE_UNIT_BUILDS ?= build-release build-clang
 INSTALL_BUILD ?= build-install
 PREFIX ?= /usr/local
 FUZZ_SECONDS ?= 30
@@ -56,6 +59,7 @@ build-portable: deps
 
 test: build build-asan build-fuzz build-portable
 	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) PORTABLE_BUILDS="$(PORTABLE_BUILDS)" \
+		PORTABLE_UNIT_BUILDS="$(PORTABLE_UNIT_BUILDS)" \
 		scripts/run-tests.sh $(BUILD) $(ASAN_BUILD)
 
 # FUZZ_SECONDS is per target (make test runs every target that long).

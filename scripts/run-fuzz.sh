@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Run every libFuzzer target built in BUILD_DIR/tests/fuzz (fuzz_*), one after
-# the other, SECONDS seconds each (default 30), or only the TARGETs named.
+# Run every libFuzzer target built in BUILD_DIR/tests/fuzz (fuzz_*), FUZZ_JOBS
+# at a time (default: the number of cores), SECONDS seconds each (default 30),
+# or only the TARGETs named.
 # Builds nothing: configure and build first, e.g.
 #   CC=clang meson setup build-fuzz -Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false
 #   ninja -C build-fuzz
@@ -107,10 +108,28 @@ run_target() {
   return 1
 }
 
+# FUZZ_JOBS targets at a time (default: one per core; each fuzzer is one
+# process on one core), each into its own report, printed in order.
+jobs=${FUZZ_JOBS:-$(nproc)}
+[ "$jobs" -ge 1 ] 2>/dev/null || jobs=1
+reports=$(mktemp -d "${TMPDIR:-/tmp}/run-fuzz.XXXXXX")
+trap 'rm -rf "$reports"' EXIT
+running=0
+for t in "${targets[@]}"; do
+  if [ $running -ge "$jobs" ]; then
+    wait -n
+    running=$((running - 1))
+  fi
+  ( run_target "$t" > "$reports/$t.out" 2>&1; echo $? > "$reports/$t.rc" ) &
+  running=$((running + 1))
+done
+wait
+
 passed=0
 failed=0
 for t in "${targets[@]}"; do
-  if run_target "$t"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+  cat "$reports/$t.out"
+  if [ "$(cat "$reports/$t.rc" 2>/dev/null)" = 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 done
 echo "$passed passed, $failed failed"
 [ $failed -eq 0 ]

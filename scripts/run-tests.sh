@@ -29,10 +29,17 @@ echo "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -1 | awk '{print $
 grep -q " format$" "$tally" || echo "0 1 format (no result line)" >> "$tally"
 
 # Portable builds (make build-portable): the builds a packager gets,
-# warnings as errors, must pass the unit suite too.
+# warnings as errors. Those in PORTABLE_UNIT_BUILDS (default: all) must pass
+# the unit suite too; the others count as one case, compiled.
 for b in ${PORTABLE_BUILDS:-}; do
   [ -f "$b/build.ninja" ] || { echo "0 1 unit suite in $b (not built)" >> "$tally"; status=1; continue; }
-  run "$b" "unit suite in $b ($(scripts/build-describe.sh "$b"))" --suite unit --num-processes 2
+  case " ${PORTABLE_UNIT_BUILDS-$PORTABLE_BUILDS} " in
+  *" $b "*) run "$b" "unit suite in $b ($(scripts/build-describe.sh "$b"))" --suite unit --num-processes 2 ;;
+  *)
+    echo "== $b ($(scripts/build-describe.sh "$b")): compiled, unit suite not run"
+    if ninja -C "$b" >/dev/null; then echo "1 0 $b compiled" >> "$tally"; else echo "0 1 $b compiled" >> "$tally"; status=1; fi
+    ;;
+  esac
 done
 
 # Installing: what a user of the installed library gets (scripts/check-install.sh).

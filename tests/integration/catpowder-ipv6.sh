@@ -123,14 +123,14 @@ fi
 
 # ------------------------------------------------------- TCP over IPv6
 # Linux's everyday tools against libdemi's TCP over IPv6 (same addresses):
-# nc -6 both ways, 100 MiB each way sha256-equal, refused connections both
+# nc -6 both ways, IPV6_BULK_MIB (default 100) MiB each way sha256-equal, refused connections both
 # ways, curl -6 against examples/http-server, iperf3 -6 against
 # examples/iperf3-demi both ways, and loss.sh's loss cases over IPv6 (its
 # BPF classifier on Linux's end, libdemi's transmit fault injector). A libdemi
 # without TCP over IPv6 (demi_socket(AF_INET6, SOCK_STREAM) EAFNOSUPPORT) is
 # a skip naming it, never a pass.
 ipv6_tcp_cases() {
-    local dnc=$build/tests/integration/demi-nc bulk=$((100 * 1024 * 1024)) v6env log rc src name
+    local dnc=$build/tests/integration/demi-nc bulk=$((${IPV6_BULK_MIB:-100} << 20)) v6env log rc src name
     v6env=(env DEMI_DEMIKERNEL_LOCAL_IPV6_ADDR="$IP6_DEMI" DEMI_LIBDEMI_LOG_LEVEL=info)
     netns_need nc socat curl iperf3 python3 tc sha256sum
     [ -x "$dnc" ] || netns_die "$dnc is not built"
@@ -296,7 +296,7 @@ ipv6_iperf3_cases() {
         fi
     done
     port=$((port + 1))
-    name="tcp6: libdemi iperf3-demi --client -> Linux iperf3 -s -1, 100 MiB, count matches iperf3's JSON"
+    name="tcp6: libdemi iperf3-demi --client -> Linux iperf3 -s -1, $((bulk >> 20)) MiB, count matches iperf3's JSON"
     slog=$tmp/t6-iperf-s-$port.json
     clog=$tmp/t6-iperf-c-$port.log
     linux_bg "$slog" timeout "$limit" iperf3 -s -1 -J -p "$port"
