@@ -17,7 +17,9 @@ ok() {
 }
 
 # not_ok NAME REASON [LOG...]: the logs' last lines go to stderr, indented
-# (lines starting with two spaces, counter dumps, are left out).
+# (lines starting with two spaces, counter dumps, are left out). A crash
+# report in a log (a sanitizer's, or Redis's stack trace) goes first, since
+# the tail is only its end.
 not_ok() {
     local name=$1 why=$2 log
     shift 2
@@ -26,6 +28,10 @@ not_ok() {
     failed_names+=("$name")
     for log in "$@"; do
         [ -s "$log" ] || continue
+        if grep -q -e '------ STACK TRACE ------' -e '^==[0-9]*==ERROR' "$log"; then
+            echo "--- $(basename "$log"): crash report"
+            sed -n -e '/------ STACK TRACE ------/,/------ INFO OUTPUT/p' -e '/^==[0-9]*==ERROR/,/^SUMMARY/p' "$log" | head -n 60
+        fi
         echo "--- $(basename "$log")"
         grep -v '^  ' "$log" | tail -n 20
     done | sed 's/^/# /' >&2

@@ -28,6 +28,7 @@
 #define _GNU_SOURCE
 #endif
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -1981,14 +1982,25 @@ static void t_fork(void)
     }
     if (pid == 0) {
         long sent = -2;
+        /* Under the shim, libdemi's TCP segment count in the child, before
+         * and after its closes: they must not enter libdemi, whose device
+         * (a memif ring, an AF_XDP umem) the child shares with the parent
+         * (a FIN sent, or the parent's frames taken, by the child). */
+        int (*counter)(const char *, uint64_t *) =
+            (int (*)(const char *, uint64_t *))dlsym(RTLD_DEFAULT, "demi_stats_counter");
+        uint64_t tx0 = 0, tx1 = 0;
         close(p[0]);
+        if (counter)
+            counter("tcp_tx", &tx0);
         if (linux_only)
             sent = send(a, "from-child", 10, MSG_NOSIGNAL);
         int ca = close(a), ea = errno;
         int cb = close(b), eb = errno;
         int cl = close(L), el = errno;
-        int n =
-            snprintf(msg, sizeof(msg), "child close %d %d %d errnos %d %d %d sent %ld", ca, cb, cl, ea, eb, el, sent);
+        if (counter)
+            counter("tcp_tx", &tx1);
+        int n = snprintf(msg, sizeof(msg), "child close %d %d %d errnos %d %d %d sent %ld tcp_tx %llu %llu %d", ca, cb,
+                         cl, ea, eb, el, sent, (unsigned long long)tx0, (unsigned long long)tx1, counter != NULL);
         ssize_t w = write(p[1], msg, (size_t)n);
         _exit(w == n ? 0 : 3);
     }
@@ -2013,9 +2025,14 @@ static void t_fork(void)
     }
     CK("fork: the child writes to a pipe the parent reads", !strncmp(msg, "child close", 11),
        "expected \"child close ...\", got \"%s\"", msg);
-    int ca = -9, cb = -9, cl = -9, ea = 0, eb = 0, el = 0;
+    int ca = -9, cb = -9, cl = -9, ea = 0, eb = 0, el = 0, shimmed = 0;
     long sent = -9;
-    sscanf(msg, "child close %d %d %d errnos %d %d %d sent %ld", &ca, &cb, &cl, &ea, &eb, &el, &sent);
+    unsigned long long tx0 = 0, tx1 = 1;
+    sscanf(msg, "child close %d %d %d errnos %d %d %d sent %ld tcp_tx %llu %llu %d", &ca, &cb, &cl, &ea, &eb, &el,
+           &sent, &tx0, &tx1, &shimmed);
+    if (shimmed)
+        CK("fork (libdemi only): the child's closes sent nothing through libdemi (its tcp_tx unchanged)", tx0 == tx1,
+           "tcp_tx went from %llu to %llu in the child", tx0, tx1);
     CK("fork: in the child, close() of the inherited sockets and listener returns 0", ca == 0 && cb == 0 && cl == 0,
        "expected 0 0 0, got %d/%s %d/%s %d/%s", ca, en(ea), cb, en(eb), cl, en(el));
     CK("fork: the child exits with status 0", wp == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
