@@ -131,6 +131,7 @@ struct demi_config {
     uint32_t cattree_ring_entries;    /* cattree.ring_entries: io_uring size */
     uint32_t cattree_prealloc_mib;    /* cattree.prealloc_mib: file growth step */
     bool cattree_direct;              /* cattree.direct: O_DIRECT where the file system has it */
+    char cattree_zero_copy[8];        /* cattree.zero_copy: auto | on | off */
     uint32_t cattree_fault_write_eio; /* cattree.fault_write_eio: tests: the Nth write fails */
 
     /* catloop.* : LIBOS=catloop */

@@ -195,6 +195,10 @@ const struct config_key config_keys[] = {
     KEY_BOOL("cattree.direct", cattree_direct, "true",
              "storage queues: O_DIRECT writes where the file system takes them (tmpfs does not: "
              "buffered writes with RWF_DSYNC there)"),
+    KEY_STRING("cattree.zero_copy", cattree_zero_copy, "auto|on|off", "auto",
+               "storage queues: write a whole demi_sgaalloc buffer of 8 KiB or more in place, as a record "
+               "aligned to 512 bytes: on, off, or auto (on where the disk's physical block is 512 bytes; "
+               "on a 4 KiB one the writes it splits cost more than the copy)"),
     KEY_U32("cattree.fault_write_eio", cattree_fault_write_eio, 0, UINT32_MAX, "0",
             "tests: the Nth write a process submits fails with EIO, as a failing disk's would (0: never)"),
     KEY_STRING("catloop.mode", catloop_mode, "process|host", "process",

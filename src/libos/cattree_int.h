@@ -9,9 +9,10 @@
  * at most one write is in flight: when it completes, its pushes complete
  * and the other stage, holding everything that came meanwhile, is written
  * as one group (one device flush for all its records). Each stage starts
- * with the bytes of the log's last partial 512-byte block, so every write
- * is whole blocks (O_DIRECT) and rewrites that block's committed bytes
- * with themselves.
+ * with the bytes of the log's last partial 4 KiB block (512-byte block
+ * after a zero-copy payload that ends inside it), and each write is padded
+ * with zeros to the next 4 KiB, so every write is whole blocks (O_DIRECT)
+ * and rewrites committed bytes only with themselves.
  */
 #ifndef DEMI_LIBOS_CATTREE_INT_H
 #define DEMI_LIBOS_CATTREE_INT_H
@@ -25,7 +26,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define TREE_BLOCK 512u       /* writes are whole blocks: O_DIRECT's unit (docs/cattree.md: why not 4 KiB yet) */
+#define TREE_BLOCK 512u /* writes are whole blocks: O_DIRECT's unit, and block-aligned records' */
+/* Writes start and end on 4 KiB (a disk's physical block, the page) where
+ * they can, so the disk need not read, modify and write a block: only a
+ * zero-copy payload, whose record is TREE_BLOCK-aligned, can end inside one. */
+#define TREE_ALIGN 4096u
 #define TREE_STAGE (2u << 20) /* a prefix block and the largest record fit */
 #define TREE_RBUF ((LOG_SCAN_BUF + 4095u) & ~4095u)
 #define TREE_MAX_FILES 64u /* registered-buffer slots: 3 per log */
@@ -51,8 +56,8 @@ struct tree_hole {
 struct tree_stage {
     uint8_t *buf;
     int slot;             /* fixed-buffer slot, or -1 */
-    uint64_t base;        /* log position of buf[0]: a multiple of TREE_BLOCK, or of
-                           * LOG_BLOCK right after a zero-copy payload */
+    uint64_t base;        /* log position of buf[0]: a multiple of TREE_ALIGN, or of
+                           * TREE_BLOCK right after a zero-copy payload */
     uint32_t fill;        /* bytes in buf: the prefix, then framed records */
     uint32_t nrec;        /* records framed in this stage */
     uint32_t nholes;      /* zero-copy payloads */
@@ -77,8 +82,9 @@ struct tree_log {
     char *path;            /* for messages */
     int fd;
     bool can_read, can_write;
-    bool dsync;  /* RWF_DSYNC on writes (not DEMI_O_NOSYNC) */
-    bool direct; /* O_DIRECT */
+    bool dsync;     /* RWF_DSYNC on writes (not DEMI_O_NOSYNC) */
+    bool direct;    /* O_DIRECT */
+    bool zero_copy; /* whole buffers of ours written in place (cattree.zero_copy) */
     uint32_t epoch;
     uint64_t end;      /* committed (acknowledged) end of the log */
     uint64_t next_seq; /* sequence number of the next record framed */

@@ -30,7 +30,7 @@ static void tree_complete(struct demi_op *op, demi_opcode_t opc, int err)
 
 static bool stage_fits(const struct tree_stage *s, uint32_t len)
 {
-    return s->fill + log_framed_size(len) + TREE_BLOCK <= TREE_STAGE;
+    return s->fill + log_framed_size(len) + TREE_ALIGN <= TREE_STAGE; /* and the padding to TREE_ALIGN */
 }
 
 static void stage_frame(struct tree_log *l, struct tree_stage *s, struct demi_op *op, const void *p, uint32_t len)
@@ -42,15 +42,15 @@ static void stage_frame(struct tree_log *l, struct tree_stage *s, struct demi_op
 }
 
 /* Whether the push of @len bytes at @p in our buffer @d goes without a copy:
- * O_DIRECT, a big enough record, the whole of a page-aligned buffer of a
+ * zero-copy on (O_DIRECT), a big enough record, the whole of a page-aligned buffer of a
  * pool of ours (its bytes up to the next block are not the application's,
  * so they may be zeroed), and room for one more hole. */
 static bool stage_zc_fits(const struct tree_log *l, const struct tree_stage *s, const struct dbuf *d, const uint8_t *p,
                           uint32_t len)
 {
-    return l->direct && d && len >= TREE_ZC_MIN && !d->pool->ops && p == d->data && len == d->len &&
+    return l->zero_copy && d && len >= TREE_ZC_MIN && !d->pool->ops && p == d->data && len == d->len &&
            ((uintptr_t)p & 4095) == 0 && dbuf_tailroom(d) >= log_block_payload(len) - len && s->nholes < TREE_HOLES &&
-           s->fill + 2 * TREE_BLOCK <= TREE_STAGE;
+           s->fill + TREE_BLOCK + TREE_ALIGN <= TREE_STAGE; /* the header's block, the padding */
 }
 
 /* Frame a block-aligned record: its header and padding in the stage, its
@@ -211,8 +211,14 @@ void tree_kick(struct tree_log *l)
 
         if (l->writing || l->err || s->nrec == 0)
             return;
-        s->wlen = (uint32_t)round_up(s->fill, TREE_BLOCK); /* of the stage buffer */
         stage_end = tree_stage_end(s);
+        /* Of the stage buffer: to the next TREE_ALIGN in the file, unless
+         * the stage ends with a hole (whole blocks already; zeros after it
+         * would be one more piece, and the next write starts at its end). */
+        if (s->nholes && s->holes[s->nholes - 1].at == s->fill)
+            s->wlen = s->fill;
+        else
+            s->wlen = (uint32_t)(round_up(stage_end, TREE_ALIGN) - s->base - s->hole_bytes);
         ret = tree_grow(l, s->base + s->wlen + s->hole_bytes);
         if (ret) {
             /* No space: these pushes fail; the log stays as it was. */
@@ -235,10 +241,13 @@ void tree_kick(struct tree_log *l)
         l->writing = true;
         l->t->stats.cattree_writes++;
         /* The other stage accumulates from here, after this one's records:
-         * its prefix is the stage buffer's last partial block, cut at the
-         * end of the last hole, whose payload is not in the stage buffer
-         * (the next write then starts on a LOG_BLOCK boundary only). */
-        o->base = stage_end & ~(uint64_t)(TREE_BLOCK - 1);
+         * its prefix is the log's last partial TREE_ALIGN block, cut at
+         * this stage's start and at the end of its last hole, whose payload
+         * is not in the stage buffer (the next write then starts on a
+         * TREE_BLOCK boundary only). */
+        o->base = stage_end & ~(uint64_t)(TREE_ALIGN - 1);
+        if (o->base < s->base)
+            o->base = s->base;
         if (s->nholes && o->base < s->base + s->holes[s->nholes - 1].at + s->hole_bytes)
             o->base = s->base + s->holes[s->nholes - 1].at + s->hole_bytes;
         o->fill = (uint32_t)(stage_end - o->base);

@@ -11,8 +11,9 @@
  *       "first_error ERRNAME" (or "none"), "later_errors ERRNAMES" and
  *       "close ok|ERRNAME". With CATTREE_DRIVER_FREE=FILE set, after those
  *       5 the driver removes FILE (space given back) and pushes 5 more on
- *       the same queue: "after_free RESULTS". Exits 3 when a wait times out
- *       (30 s: a hang).
+ *       the same queue: "after_free RESULTS". Then "zero_copy N", the
+ *       records written in place. Exits 3 when a wait times out (30 s: a
+ *       hang).
  *   cattree-fault-driver verify PATH LEN
  *       Open O_RDONLY, pop to the end; record i must be LEN bytes of
  *       pattern i. Prints "records N", "intact N" (leading records that
@@ -25,6 +26,7 @@
 #define _GNU_SOURCE
 #include <demi/libos.h>
 #include <demi/sga.h>
+#include <demi/stats.h>
 #include <demi/storage.h>
 #include <demi/wait.h>
 
@@ -119,7 +121,7 @@ static int push_wait(demi_qtoken_t qt)
 static int cmd_push(const char *path, const char *mode, uint64_t first, uint64_t count, uint32_t len, int depth)
 {
     demi_qtoken_t qts[DEPTH_MAX];
-    uint64_t seq = first, acked = 0;
+    uint64_t seq = first, acked = 0, zc = 0;
     int qd, ret, first_err = 0, n;
     char later[256] = "", after[256] = "";
 
@@ -198,6 +200,8 @@ static int cmd_push(const char *path, const char *mode, uint64_t first, uint64_t
         printf("after_free %s\n", after);
     ret = demi_close(qd);
     printf("close %s\n", errname(ret));
+    if (demi_stats_counter("cattree_zero_copy", &zc) == 0)
+        printf("zero_copy %llu\n", (unsigned long long)zc);
     return 0;
 }
 

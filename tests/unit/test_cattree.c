@@ -1199,6 +1199,9 @@ int main(int argc, char **argv)
 
     /* Small growth steps: the logs here grow several times. */
     setenv("DEMI_CATTREE_PREALLOC_MIB", "4", 0);
+    /* Zero-copy whatever the disk (auto turns it off on 4 KiB physical
+     * blocks): test_zero_copy_offsets and the large pushes test that path. */
+    setenv("DEMI_CATTREE_ZERO_COPY", "on", 0);
     if (argc == 4 && strcmp(argv[1], "--peer") == 0 && strcmp(argv[2], "noperm") == 0)
         return peer_noperm(argv[3]);
     self_path = argv[0];
