@@ -42,9 +42,10 @@ static void stage_frame(struct tree_log *l, struct tree_stage *s, struct demi_op
 }
 
 /* Whether the push of @len bytes at @p in our buffer @d goes without a copy:
- * zero-copy on (O_DIRECT), a big enough record, the whole of a page-aligned buffer of a
- * pool of ours (its bytes up to the next block are not the application's,
- * so they may be zeroed), and room for one more hole. */
+ * zero-copy on for the log (O_DIRECT, cattree.zero_copy), a big enough
+ * record, the whole of a page-aligned buffer of a pool of ours (its bytes
+ * up to the next block are not the application's, so they may be zeroed),
+ * and room for one more hole. */
 static bool stage_zc_fits(const struct tree_log *l, const struct tree_stage *s, const struct dbuf *d, const uint8_t *p,
                           uint32_t len)
 {
