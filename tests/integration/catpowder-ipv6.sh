@@ -123,9 +123,9 @@ fi
 
 # ------------------------------------------------------- TCP over IPv6
 # Linux's everyday tools against libdemi's TCP over IPv6 (same addresses):
-# nc -6 both ways, IPV6_BULK_MIB (default 100) MiB each way sha256-equal, refused connections both
-# ways, curl -6 against examples/http-server, iperf3 -6 against
-# examples/iperf3-demi both ways, and loss.sh's loss cases over IPv6 (its
+# nc -6 both ways sha256-equal, curl -6 against examples/http-server and
+# iperf3 -6 against examples/iperf3-demi both ways, IPV6_BULK_MIB (default
+# 100) MiB each; refused connections both ways; loss.sh's loss cases over IPv6 (its
 # BPF classifier on Linux's end, libdemi's transmit fault injector). A libdemi
 # without TCP over IPv6 (demi_socket(AF_INET6, SOCK_STREAM) EAFNOSUPPORT) is
 # a skip naming it, never a pass.
@@ -268,7 +268,7 @@ print(eval(sys.argv[2]))' "$1" "$2" 2>/dev/null
 
 ipv6_iperf3_cases() {
     local bulk=$1 port=5300 args name slog clog spid rc_c rc_s sent recv got
-    for args in "-n 100M" "-n 100M -R"; do
+    for args in "-n $((bulk >> 20))M" "-n $((bulk >> 20))M -R"; do
         port=$((port + 1))
         name="tcp6: Linux iperf3 -6 -c $args -> libdemi iperf3-demi server, all bytes counted"
         slog=$tmp/t6-iperf-$port.log
