@@ -108,9 +108,11 @@ static int tree_write_header(struct tree_log *l, uint64_t created_ns)
 }
 
 /* A torn or stale tail: zero what the last write of the crashed epoch may
- * have left after the end (it began at most one stage before it), so the
- * next records are followed by zeros again. The prefix of the end's block
- * is kept. */
+ * have left after the end (a stage's bytes reach at most TREE_STAGE past
+ * its start; zero-copy payloads can lie further, but their records carry
+ * the crashed epoch, below the new one, so a scan stops at them as stale),
+ * so the next records are followed by zeros again. The prefix of the end's
+ * block is kept. */
 static int tree_clear_tail(struct tree_log *l)
 {
     uint64_t base = l->end & ~(uint64_t)(TREE_BLOCK - 1), upto = base + TREE_STAGE;
