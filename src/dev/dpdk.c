@@ -23,6 +23,7 @@
  * frame checksum results of the port set DBUF_F_CSUM_OK.
  */
 #include "dev/dpdk_int.h"
+#include "dev/dpdk_unmap_guard.h"
 
 #include "core/log.h"
 
@@ -127,8 +128,11 @@ static uint16_t dpdk_rx_burst(struct netdev *dev, struct dbuf **frames, uint16_t
     struct rte_mempool *mp = dd->mem->mp;
     struct rte_mbuf *pkts[DPDK_BURST];
     uint16_t nb, out = 0;
+    bool guarded;
 
+    guarded = dpdk_burst_enter();
     nb = rte_eth_rx_burst(dd->port, 0, pkts, n < DPDK_BURST ? n : DPDK_BURST);
+    dpdk_burst_exit(guarded);
     for (uint16_t i = 0; i < nb; i++) {
         struct rte_mbuf *m = pkts[i];
         struct dbuf *d;
@@ -471,7 +475,13 @@ static uint16_t tx_chunk(struct dpdk_dev *dd, struct dbuf **frames, uint16_t n)
             dd->pool->nfree++;
         }
     }
-    sent = k ? rte_eth_tx_burst(dd->port, 0, pkts, k) : 0;
+    if (k) {
+        bool guarded = dpdk_burst_enter();
+        sent = rte_eth_tx_burst(dd->port, 0, pkts, k);
+        dpdk_burst_exit(guarded);
+    } else {
+        sent = 0;
+    }
     for (uint16_t i = 0; i < k; i++) {
         struct dbuf *h = frames[i];
         if (i < sent) {
@@ -525,8 +535,14 @@ static void dpdk_destroy(struct netdev *dev)
 
     /* What arrived and nobody read goes back to the pool before the port
      * stops (rings keep their contents across a stop). */
-    while (rounds++ < 1024 && (nb = rte_eth_rx_burst(dd->port, 0, pkts, DPDK_BURST)) > 0)
+    for (;;) {
+        bool guarded = dpdk_burst_enter();
+        nb = rounds++ < 1024 ? rte_eth_rx_burst(dd->port, 0, pkts, DPDK_BURST) : 0;
+        dpdk_burst_exit(guarded);
+        if (nb == 0)
+            break;
         rte_pktmbuf_free_bulk(pkts, nb);
+    }
     rte_eth_dev_stop(dd->port);
     if (dev->stats_at_exit)
         fprintf(stderr,
@@ -701,6 +717,10 @@ int dpdk_netdev_create(struct mem *m, const struct dpdk_port_params *p, struct n
         free(dd);
         return ret;
     }
+    /* memif's control thread unmaps a departing peer's rings under our
+     * bursts unless munmap waits for them (dpdk_unmap_guard.c). */
+    if (strcmp(info.driver_name, "net_memif") == 0)
+        dpdk_unmap_guard_arm();
     ret = dpdk_port_start(p->port, pname, info.driver_name, p->link_wait_ms, err, errlen);
     if (ret) {
         free(dd);
