@@ -1,7 +1,7 @@
 # libdemi: the two commands of the README, and their helpers.
 #   make demo   the main job: echo across two processes, latency table
 #   make test   every suite; unit + packet scripts also under ASan+UBSan; every
-#               fuzz target for FUZZ_SECONDS (30) each, two at a time; the
+#               fuzz target for FUZZ_SECONDS (30) each, one per core; the
 #               portable builds (GCC -O3, GCC plain, clang -O3) compiled, the
 #               unit suite of the -O3 ones; install check
 #   make format the C sources to .clang-format (make test checks them)
