@@ -122,17 +122,34 @@ static struct dbuf *rx_linearize(struct dpdk_dev *dd, struct rte_mbuf *m)
     return d;
 }
 
+/* Every burst on a port goes through these two: they hold off a driver
+ * thread's munmap until the burst ends (dpdk_unmap_guard.c). */
+static inline uint16_t port_rx(uint16_t port, struct rte_mbuf **pkts, uint16_t n)
+{
+    bool guarded = dpdk_burst_enter();
+    uint16_t nb = rte_eth_rx_burst(port, 0, pkts, n);
+
+    dpdk_burst_exit(guarded);
+    return nb;
+}
+
+static inline uint16_t port_tx(uint16_t port, struct rte_mbuf **pkts, uint16_t n)
+{
+    bool guarded = dpdk_burst_enter();
+    uint16_t sent = rte_eth_tx_burst(port, 0, pkts, n);
+
+    dpdk_burst_exit(guarded);
+    return sent;
+}
+
 static uint16_t dpdk_rx_burst(struct netdev *dev, struct dbuf **frames, uint16_t n)
 {
     struct dpdk_dev *dd = container_of(dev, struct dpdk_dev, dev);
     struct rte_mempool *mp = dd->mem->mp;
     struct rte_mbuf *pkts[DPDK_BURST];
     uint16_t nb, out = 0;
-    bool guarded;
 
-    guarded = dpdk_burst_enter();
-    nb = rte_eth_rx_burst(dd->port, 0, pkts, n < DPDK_BURST ? n : DPDK_BURST);
-    dpdk_burst_exit(guarded);
+    nb = port_rx(dd->port, pkts, n < DPDK_BURST ? n : DPDK_BURST);
     for (uint16_t i = 0; i < nb; i++) {
         struct rte_mbuf *m = pkts[i];
         struct dbuf *d;
@@ -475,13 +492,7 @@ static uint16_t tx_chunk(struct dpdk_dev *dd, struct dbuf **frames, uint16_t n)
             dd->pool->nfree++;
         }
     }
-    if (k) {
-        bool guarded = dpdk_burst_enter();
-        sent = rte_eth_tx_burst(dd->port, 0, pkts, k);
-        dpdk_burst_exit(guarded);
-    } else {
-        sent = 0;
-    }
+    sent = k ? port_tx(dd->port, pkts, k) : 0;
     for (uint16_t i = 0; i < k; i++) {
         struct dbuf *h = frames[i];
         if (i < sent) {
@@ -535,14 +546,8 @@ static void dpdk_destroy(struct netdev *dev)
 
     /* What arrived and nobody read goes back to the pool before the port
      * stops (rings keep their contents across a stop). */
-    for (;;) {
-        bool guarded = dpdk_burst_enter();
-        nb = rounds++ < 1024 ? rte_eth_rx_burst(dd->port, 0, pkts, DPDK_BURST) : 0;
-        dpdk_burst_exit(guarded);
-        if (nb == 0)
-            break;
+    while (rounds++ < 1024 && (nb = port_rx(dd->port, pkts, DPDK_BURST)) > 0)
         rte_pktmbuf_free_bulk(pkts, nb);
-    }
     rte_eth_dev_stop(dd->port);
     if (dev->stats_at_exit)
         fprintf(stderr,

@@ -140,10 +140,9 @@ check_eio eio-d8-zerocopy 4 8 "" 16384
 # (off), and under auto in place only where the disk under $tmp has 512-byte
 # physical blocks (sysfs, as libdemi reads it); each log read back whole.
 pbs_of() {
-    local dev maj min f
-    dev=$(stat -c '%d' "$1") || return
-    maj=$((dev >> 8)) min=$((dev & 0xff))
-    for f in /sys/dev/block/$maj:$min/queue/physical_block_size /sys/dev/block/$maj:$min/../queue/physical_block_size; do
+    local dev f
+    dev=$(stat -c '%Hd:%Ld' "$1") || return
+    for f in /sys/dev/block/$dev/queue/physical_block_size /sys/dev/block/$dev/../queue/physical_block_size; do
         [ -r "$f" ] && { cat "$f"; return; }
     done
     echo 0

@@ -89,13 +89,11 @@ static void *burst_thread(void *arg)
     return NULL;
 }
 
-static void test_armed_waits_for_another_threads_burst(void **state)
+/* Armed, another thread inside a burst for HOLD_MS: its thread. */
+static pthread_t start_burst_elsewhere(void)
 {
-    void *p = map_page();
     pthread_t t;
-    uint64_t t0, waited;
 
-    (void)state;
     dpdk_unmap_guard_arm();
     in_burst = false;
     assert_int_equal(pthread_create(&t, NULL, burst_thread, NULL), 0);
@@ -103,6 +101,17 @@ static void test_armed_waits_for_another_threads_burst(void **state)
     while (!in_burst)
         pthread_cond_wait(&cond, &lock);
     pthread_mutex_unlock(&lock);
+    return t;
+}
+
+static void test_armed_waits_for_another_threads_burst(void **state)
+{
+    void *p = map_page();
+    pthread_t t;
+    uint64_t t0, waited;
+
+    (void)state;
+    t = start_burst_elsewhere();
     t0 = now_ms();
     assert_int_equal(munmap(p, 4096), 0);
     waited = now_ms() - t0;
@@ -142,13 +151,7 @@ static void test_child_forked_during_a_burst_does_not_wait(void **state)
     int st = 0;
 
     (void)state;
-    dpdk_unmap_guard_arm();
-    in_burst = false;
-    assert_int_equal(pthread_create(&t, NULL, burst_thread, NULL), 0);
-    pthread_mutex_lock(&lock);
-    while (!in_burst)
-        pthread_cond_wait(&cond, &lock);
-    pthread_mutex_unlock(&lock);
+    t = start_burst_elsewhere();
     pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
